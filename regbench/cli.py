@@ -23,7 +23,8 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """Options of the ``chosen`` subcommand only are loaded (its imports are heavy)."""
     parser = argparse.ArgumentParser(
         prog="regbench",
         description="Benchmark regularizers and attribution priors for genomics models.")
@@ -31,14 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        module = importlib.import_module(module_name)
-        module.configure(sub)
-        sub.set_defaults(_module=module)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.configure(sub)
+            sub.set_defaults(_module=module)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args._module.main(args) or 0)

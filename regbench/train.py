@@ -1,0 +1,259 @@
+"""The one trainer, shared by every regularizer.
+
+It knows nothing about any particular regularizer: it asks the registry entry what it
+needs (attributions, parameters or nothing) and adds ``λ · penalty`` to the
+class-balanced correctness loss. Data stay on the device as uint8 codes and are
+one-hot encoded per batch there; the only host synchronisation is once per epoch.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from regbench.attributions import training_attributions
+from regbench.errors import RegbenchError
+from regbench.metrics.losses import balanced_bce_loss
+from regbench.models import BinaryCNN, BinaryModelConfig
+from regbench.regularizers import Regularizer
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the same for every regularizer."""
+
+    max_epochs: int = 30
+    patience: int = 5
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    prior_on: str = "positives"  # binary models: the prior sees positive examples only
+
+    def validate(self) -> None:
+        if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
+            raise RegbenchError("max_epochs, patience and batch_size must all be >= 1")
+        if not self.learning_rate > 0:
+            raise RegbenchError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.prior_on not in ("positives", "all"):
+            raise RegbenchError(f"prior_on must be 'positives' or 'all', got {self.prior_on!r}")
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; ``model`` holds the best epoch's weights."""
+
+    model: torch.nn.Module
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = float("nan")
+    seconds: float = 0.0
+    status: str = "ok"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present, else CPU; anything else is checked."""
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RegbenchError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RegbenchError(f"device {name!r} asked for but CUDA is not available here; "
+                            "use --device cpu or auto")
+    return device
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def one_hot_codes(codes: torch.Tensor) -> torch.Tensor:
+    """uint8 codes (N, L) with A,C,G,T,N = 0..4 → float32 one-hot (N, 4, L); N is all-zero."""
+    table = torch.eye(5, 4, dtype=torch.float32, device=codes.device)
+    return table[codes.long()].transpose(1, 2).contiguous()
+
+
+def batch_order(labels: np.ndarray, batch_size: int, rng: np.random.Generator):
+    """Shuffled batches with positives first inside each batch.
+
+    labels: (N, T). Yields (indices (B,), n_positive). Putting positives first lets
+    the trainer slice ``attr[:n_positive]`` without a device→host synchronisation.
+    """
+    positive = labels.max(axis=1) > 0
+    order = rng.permutation(len(labels))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        pos = positive[idx]
+        yield np.concatenate([idx[pos], idx[~pos]]), int(pos.sum())
+
+
+class Trainer:
+    """Fit one model with one regularizer: ``Trainer(...).fit(train, valid)``.
+
+    train/valid: tuples (codes uint8 (N, L), labels float32 (N, T)).
+    """
+
+    def __init__(self, model_config: BinaryModelConfig, regularizer: Regularizer, lam: float,
+                 config: TrainConfig | None = None):
+        self.model_config = model_config
+        self.regularizer = regularizer
+        self.lam = float(lam)
+        self.config = config or TrainConfig()
+        self.config.validate()
+        if not np.isfinite(self.lam) or self.lam < 0:
+            raise RegbenchError(f"λ must be a finite number >= 0, got {lam}")
+        self.device = resolve_device(self.config.device)
+
+    # -- one step -------------------------------------------------------------------
+    def _penalty(self, model, X, n_prior: int):
+        """Returns (logits (B, T), penalty 0-dim)."""
+        needs = self.regularizer.needs
+        if needs == "attributions" and self.lam > 0 and n_prior > 0:
+            logits, attr = training_attributions(model, X)
+            return logits, self.regularizer(attr[:n_prior])
+        logits = model(X)
+        if needs == "parameters" and self.lam > 0:
+            return logits, self.regularizer(model)
+        return logits, torch.zeros((), device=X.device)
+
+    def _n_prior(self, n_positive: int, n_batch: int) -> int:
+        return n_positive if self.config.prior_on == "positives" else n_batch
+
+    def _run_epoch(self, model, optimizer, codes, labels, labels_np, rng):
+        model.train()
+        totals = torch.zeros(2, device=self.device)
+        n_seen = 0
+        for idx_np, n_pos in batch_order(labels_np, self.config.batch_size, rng):
+            if len(idx_np) < 2:  # batch norm cannot train on a single example
+                continue
+            idx = torch.as_tensor(idx_np, device=self.device)
+            X = one_hot_codes(codes[idx])
+            logits, penalty = self._penalty(model, X, self._n_prior(n_pos, len(idx_np)))
+            correctness = balanced_bce_loss(logits, labels[idx])
+            loss = correctness + self.lam * penalty
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            totals += torch.stack([correctness.detach(), penalty.detach()]) * len(idx_np)
+            n_seen += len(idx_np)
+        return (totals / max(n_seen, 1)).tolist()
+
+    def evaluate(self, model, codes, labels, labels_np) -> tuple[float, float]:
+        """Validation correctness loss over the whole set and mean penalty on its prior
+        examples. codes: (N, L) device uint8; labels: (N, T)."""
+        model.eval()
+        logits = []
+        penalties = torch.zeros(2, device=self.device)
+        batch = max(self.config.batch_size, 256)
+        positive = labels_np.max(axis=1) > 0
+        for start in range(0, len(codes), batch):
+            X = one_hot_codes(codes[start:start + batch])
+            with torch.no_grad():
+                logits.append(model(X))
+            if self.regularizer.needs == "nothing":
+                continue
+            prior_rows = (positive[start:start + batch] if self.config.prior_on == "positives"
+                          else np.ones(len(X), bool))
+            if prior_rows.any():
+                with torch.enable_grad():
+                    rows = torch.as_tensor(np.flatnonzero(prior_rows), device=self.device)
+                    _, pen = self._penalty(model, X[rows], len(rows))
+                penalties += torch.stack([pen.detach() * len(rows),
+                                          torch.tensor(float(len(rows)), device=self.device)])
+        loss = balanced_bce_loss(torch.cat(logits), labels).item()
+        total, count = penalties.tolist()
+        return loss, (total / count if count else 0.0)
+
+    # -- the loop -------------------------------------------------------------------
+    def fit(self, train, valid, checkpoint: str | os.PathLike | None = None,
+            progress=None) -> TrainResult:
+        """Train to early stopping on the validation correctness loss.
+
+        progress: optional callable(epoch, record) called after each epoch.
+        """
+        set_seed(self.config.seed)
+        started = time.perf_counter()
+        model = BinaryCNN(self.model_config).to(self.device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.config.learning_rate)
+        rng = np.random.default_rng(self.config.seed)
+        (tr_codes_np, tr_labels_np), (va_codes_np, va_labels_np) = train, valid
+        tr_codes, tr_labels = self._to_device(tr_codes_np, tr_labels_np)
+        va_codes, va_labels = self._to_device(va_codes_np, va_labels_np)
+
+        result = TrainResult(model=model)
+        best_state, best_loss, since_best = None, float("inf"), 0
+        for epoch in range(1, self.config.max_epochs + 1):
+            train_loss, train_penalty = self._run_epoch(model, optimizer, tr_codes, tr_labels,
+                                                        tr_labels_np, rng)
+            val_loss, val_penalty = self.evaluate(model, va_codes, va_labels, va_labels_np)
+            record = {"epoch": epoch, "train_loss": train_loss, "train_penalty": train_penalty,
+                      "val_loss": val_loss, "val_penalty": val_penalty}
+            result.history.append(record)
+            if progress is not None:
+                progress(epoch, record)
+            if not all(np.isfinite([train_loss, train_penalty, val_loss])):
+                result.status = f"failed: non-finite loss at epoch {epoch} (λ={self.lam:g})"
+                break
+            if val_loss < best_loss:
+                best_loss, since_best, result.best_epoch = val_loss, 0, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+                if since_best >= self.config.patience:
+                    break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        result.best_val_loss = best_loss if best_state is not None else float("nan")
+        result.seconds = time.perf_counter() - started
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, self, result)
+        return result
+
+    def _to_device(self, codes: np.ndarray, labels: np.ndarray):
+        if codes.ndim != 2 or labels.ndim != 2 or len(codes) != len(labels):
+            raise RegbenchError("training data must be codes (N, L) and labels (N, T) "
+                                f"with the same N, got {codes.shape} and {labels.shape}")
+        return (torch.as_tensor(np.ascontiguousarray(codes, dtype=np.uint8), device=self.device),
+                torch.as_tensor(np.asarray(labels, dtype=np.float32), device=self.device))
+
+
+def save_checkpoint(path, trainer: Trainer, result: TrainResult) -> None:
+    """Best-epoch weights plus everything needed to rebuild and evaluate the model."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
+        "model_config": asdict(trainer.model_config),
+        "train_config": asdict(trainer.config),
+        "regularizer": trainer.regularizer.name,
+        "regularizer_params": dict(trainer.regularizer.params),
+        "lambda": trainer.lam,
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "status": result.status,
+    }
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        torch.save(payload, tmp)
+    os.replace(tmp.name, path)
+
+
+def load_checkpoint(path, device: str = "cpu") -> tuple[BinaryCNN, dict]:
+    """Rebuild the model of a checkpoint in eval mode. Returns (model, payload)."""
+    payload = torch.load(path, map_location=device, weights_only=False)
+    model = BinaryCNN(BinaryModelConfig(**payload["model_config"]))
+    model.load_state_dict(payload["state_dict"])
+    return model.to(device).eval(), payload
