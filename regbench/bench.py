@@ -1,0 +1,317 @@
+"""Orchestration of a comparison: the grid of (regularizer, seed) runs and its store.
+
+Every run is keyed by (dataset fingerprint, regularizer, λ, seed, data fraction,
+config hash). A finished run is stored as ``runs/<key>.json`` (written atomically)
+and never trained again, so an interrupted ``regbench run`` resumes where it stopped.
+The tables (results.csv, per_sequence.csv, history.csv) are rebuilt from the store.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from regbench import __version__
+from regbench.attributions import deep_lift_shap, input_x_gradient
+from regbench.config import PAPER_DIFFERENCES, RunConfig
+from regbench.data import Dataset, load_dataset, one_hot
+from regbench.errors import RegbenchError
+from regbench.metrics import binary_performance, summarize_interpretability
+from regbench.regularizers import default_freq_limit, get_spec
+from regbench.train import Trainer, resolve_device
+
+METRICS = ["highfreq_fraction", "entropy", "motif_fraction", "motif_auprc",
+           "summit_spearman", "gc_reliance"]
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """Identity of one training run; equal keys mean the same model."""
+
+    dataset: str
+    regularizer: str
+    lam: float
+    seed: int
+    data_fraction: float
+    config_hash: str
+
+    def id(self) -> str:
+        blob = json.dumps(self.__dict__, sort_keys=True)
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
+        return f"{self.regularizer}_seed{self.seed}_{digest}"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, then rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def atomic_write_csv(frame: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+def resolve_regularizers(names: list[str]) -> list[str]:
+    """Expand 'all' and check every name against the registry (clear error otherwise)."""
+    from regbench.regularizers import list_regularizers
+    if "all" in names:
+        return list_regularizers()
+    for name in names:
+        get_spec(name)
+    return list(dict.fromkeys(names))
+
+
+def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, dict]:
+    """λ per regularizer and where it came from ('user' or 'default')."""
+    lambdas, sources = {}, {}
+    for name in config.lambdas:
+        if name not in regularizers:
+            raise RegbenchError(f"--lambda given for {name!r}, which is not among the "
+                                f"regularizers of this run: {', '.join(regularizers)}")
+    for name in regularizers:
+        if name in config.lambdas:
+            lam = float(config.lambdas[name])
+            if not np.isfinite(lam) or lam < 0:
+                raise RegbenchError(f"λ for {name} must be a finite number >= 0, got {lam}")
+            lambdas[name], sources[name] = lam, "user"
+        else:
+            lambdas[name], sources[name] = get_spec(name).default_lambda, "default"
+    return lambdas, sources
+
+
+class Benchmark:
+    """One results folder: prepares data, runs the grid, writes the tables."""
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.out = Path(config.out)
+        self.regularizers = resolve_regularizers(config.regularizers)
+        self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
+        if config.seeds < 1:
+            raise RegbenchError(f"--seeds must be >= 1, got {config.seeds}")
+        self.device = resolve_device(config.device)
+        config.evaluation_config()  # validate before anything is written
+        config.train_config(0)
+        self.dataset: Dataset | None = None
+
+    # -- data -------------------------------------------------------------------------
+    def check_data(self) -> None:
+        """Validate the data source before anything is written."""
+        if self.config.data:
+            self.dataset = load_dataset(self.config.data)
+            self._check_splits()
+        else:
+            from regbench.simulate import load_scenario
+            load_scenario(self.config.scenario, overrides=self.config.simulate)
+
+    def prepare_data(self) -> Dataset:
+        """Load --data, or simulate the scenario into OUT/data once."""
+        if self.dataset is None:
+            from regbench.simulate import simulate
+            target = self.out / "data"
+            if not (target / "manifest.json").exists():
+                simulate(self.config.scenario, target, overrides=self.config.simulate,
+                         progress=self.config.progress, force=True)
+            self.dataset = load_dataset(target)
+            self._check_splits()
+        return self.dataset
+
+    def _check_splits(self) -> None:
+        for split in ("train", "valid", "test"):
+            if not (self.dataset.split == split).any():
+                raise RegbenchError(f"the data in {self.dataset.path} has no {split!r} "
+                                    "sequences; labels.tsv needs a split column with "
+                                    "train, valid and test rows")
+
+    def freq_limit(self) -> int:
+        params = self.config.regularizer_params.get("fourier", {})
+        return params.get("freq_limit") or default_freq_limit(self.dataset.codes.shape[1])
+
+    # -- runs -------------------------------------------------------------------------
+    def key(self, regularizer: str, seed: int, lam: float | None = None,
+            data_fraction: float = 1.0) -> RunKey:
+        lam = self.lambdas[regularizer] if lam is None else lam
+        return RunKey(self.dataset.fingerprint, regularizer, float(lam), int(seed),
+                      float(data_fraction), self.config.hash())
+
+    def run_path(self, key: RunKey) -> Path:
+        return self.out / "runs" / f"{key.id()}.json"
+
+    def train_one(self, regularizer: str, seed: int, lam: float | None = None,
+                  epoch_callback=None, bar=None) -> dict:
+        """Train and evaluate one (regularizer, λ, seed), or return the stored result."""
+        key = self.key(regularizer, seed, lam)
+        path = self.run_path(key)
+        if path.exists():
+            return json.loads(path.read_text())
+        ds = self.dataset
+        train, valid = ds.subset("train"), ds.subset("valid")
+        model_config = self.config.model_config(ds.codes.shape[1], len(ds.tasks))
+        params = self.config.regularizer_params.get(regularizer, {})
+        reg = get_spec(regularizer).create(**params)
+        trainer = Trainer(model_config, reg, key.lam, self.config.train_config(seed))
+
+        def on_epoch(epoch, record):
+            if bar is not None:
+                bar.set_postfix(reg=regularizer, seed=seed, epoch=epoch,
+                                loss=f"{record['train_loss']:.3f}",
+                                val=f"{record['val_loss']:.3f}")
+            if epoch_callback is not None:
+                epoch_callback(epoch, record)
+
+        ckpt = self.out / "checkpoints" / f"{key.id()}.pt"
+        result = trainer.fit((train.codes, train.labels), (valid.codes, valid.labels),
+                             checkpoint=ckpt, progress=on_epoch)
+        row = {"regularizer": regularizer, "lambda": key.lam,
+               "lambda_source": self.lambda_sources.get(regularizer, "tuned"),
+               "seed": seed, "status": result.status, "epochs": len(result.history),
+               "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
+               "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out))}
+        per_sequence = []
+        if result.status == "ok":
+            metrics, per_sequence = self.evaluate(result.model, seed, regularizer)
+            row.update(metrics)
+        record = {"key": key.__dict__, "row": row, "history": result.history,
+                  "per_sequence": per_sequence}
+        atomic_write_text(path, json.dumps(record, default=_json_default))
+        return record
+
+    def evaluate(self, model, seed: int, regularizer: str) -> tuple[dict, list[dict]]:
+        """Test performance, then interpretability on positive test sequences."""
+        ds = self.dataset
+        test = ds.subset("test")
+        ev = self.config.evaluation_config()
+        X_test = one_hot(test.codes)
+        logits = _predict(model, X_test, self.device, ev.batch_size)
+        perf = binary_performance(test.labels, logits)
+        metrics = {f"test_{k}": v for k, v in perf.items() if k != "balanced_bce"}
+        metrics["test_loss"] = perf["balanced_bce"]
+        positive = np.flatnonzero(test.labels.max(axis=1) > 0)[:ev.max_sequences]
+        X = X_test[positive]
+        mask = test.motif_mask[positive] if test.motif_mask is not None else None
+        summits = test.summits[positive] if test.summits is not None else None
+        target = int(np.argmax(test.labels[positive].sum(axis=0))) if len(positive) else 0
+        rows = []
+        methods = {
+            "deep_lift_shap": lambda: deep_lift_shap(
+                model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
+                random_state=seed, device=self.device, target=target,
+                allow_N=bool((X.sum(dim=1) == 0).any())),
+            "input_x_gradient": lambda: input_x_gradient(
+                model.to(self.device), X.to(self.device), batch_size=ev.batch_size,
+                target=target),
+        }
+        for method, attribute in methods.items():
+            attr = attribute().detach().cpu()
+            table = summarize_interpretability(attr.numpy(), X.numpy(), motif_mask=mask,
+                                               summits=summits, freq_limit=self.freq_limit())
+            prefix = "" if method == "deep_lift_shap" else "ixg_"
+            for column in METRICS:
+                if column in table:
+                    metrics[prefix + column] = float(np.nanmean(table[column])) \
+                        if np.isfinite(table[column]).any() else float("nan")
+            table.insert(0, "sequence", [test.names[i] for i in positive])
+            table.insert(0, "method", method)
+            rows.extend(table.to_dict("records"))
+            if method == "deep_lift_shap" and seed == 0:
+                self._save_examples(regularizer, X, attr, mask, [test.names[i] for i in positive])
+        return metrics, rows
+
+    def _save_examples(self, regularizer, X, attr, mask, names) -> None:
+        k = self.config.evaluation_config().n_examples
+        path = self.out / "examples" / f"{regularizer}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(
+            tmp, X=X[:k].numpy().astype(np.float32), attr=attr[:k].numpy().astype(np.float32),
+            motif_mask=(mask[:k] if mask is not None else np.zeros((len(X[:k]), X.shape[-1]), bool)),
+            names=np.array(names[:k]))
+        os.replace(tmp, path)
+
+    # -- the whole grid -----------------------------------------------------------------
+    def run(self) -> Path:
+        started = dt.datetime.now().astimezone()
+        t0 = time.perf_counter()
+        self.check_data()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.prepare_data()
+        grid = [(r, s) for r in self.regularizers for s in range(self.config.seeds)]
+        records = []
+        with tqdm(grid, desc="regbench run", unit="model", disable=not self.config.progress,
+                  dynamic_ncols=True) as bar:
+            for regularizer, seed in bar:
+                bar.set_postfix(reg=regularizer, seed=seed)
+                records.append(self.train_one(regularizer, seed, bar=bar))
+                self.write_tables(records)
+        self.write_config(started, time.perf_counter() - t0)
+        from regbench.report import write_report
+        write_report(self.out)
+        return self.out
+
+    def write_tables(self, records: list[dict]) -> None:
+        rows = pd.DataFrame([r["row"] for r in records])
+        atomic_write_csv(rows, self.out / "results.csv")
+        per_seq = [dict(regularizer=r["row"]["regularizer"], seed=r["row"]["seed"], **p)
+                   for r in records for p in r["per_sequence"]]
+        if per_seq:
+            atomic_write_csv(pd.DataFrame(per_seq), self.out / "per_sequence.csv")
+        history = [dict(regularizer=r["row"]["regularizer"], seed=r["row"]["seed"], **h)
+                   for r in records for h in r["history"]]
+        if history:
+            atomic_write_csv(pd.DataFrame(history), self.out / "history.csv")
+
+    def write_config(self, started, wall_seconds: float) -> None:
+        ds = self.dataset
+        info = {
+            **self.config.to_dict(),
+            "regularizers": self.regularizers,
+            "lambdas": self.lambdas,
+            "lambda_source": self.lambda_sources,
+            "data": str(self.config.data or f"simulated scenario {self.config.scenario} "
+                        f"({len(ds.names)} sequences x {ds.codes.shape[1]} bp, "
+                        f"tasks: {', '.join(ds.tasks)})"),
+            "dataset_fingerprint": ds.fingerprint,
+            "device": str(self.device),
+            "model": self.config.model_config(ds.codes.shape[1], len(ds.tasks)).__dict__,
+            "train": self.config.train_config(0).__dict__,
+            "freq_limit": self.freq_limit(),
+            "paper_differences": PAPER_DIFFERENCES.get(self.config.preset, ""),
+            "config_hash": self.config.hash(),
+            "regbench_version": __version__,
+            "torch_version": torch.__version__,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "wall_seconds": round(wall_seconds, 1),
+        }
+        atomic_write_text(self.out / "config.json", json.dumps(info, indent=2, default=str))
+
+
+def _predict(model, X: torch.Tensor, device, batch_size: int) -> np.ndarray:
+    """Logits (N, T) of a model in eval mode. X: (N, 4, L) one-hot on the CPU."""
+    model = model.to(device).eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            out.append(model(X[start:start + batch_size].to(device)).cpu())
+    return torch.cat(out).numpy()
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

@@ -1,0 +1,199 @@
+"""Typed run configuration: presets (smoke, quick, paper), TOML loading, validation.
+
+A config file uses the same keys as the command-line flags, plus the sections
+``[model]``, ``[train]``, ``[evaluation]`` and ``[simulate]`` (scenario overrides).
+Unknown keys are an error so that a typo never silently changes an experiment.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from regbench.errors import RegbenchError
+from regbench.models import BinaryModelConfig
+from regbench.train import TrainConfig
+
+PRESETS: dict[str, dict] = {
+    # Seconds on a CPU: for tests and for checking an installation. Not science.
+    "smoke": {
+        "seeds": 2,
+        "simulate": {"length": 100, "positives": 120, "negatives": 120},
+        "model": {"conv_filters": [8, 8], "conv_widths": [7, 7], "pool_size": 10,
+                  "pool_stride": 10, "dense_sizes": [16]},
+        "train": {"max_epochs": 3, "patience": 2, "batch_size": 32},
+        "evaluation": {"n_shuffles": 4, "max_sequences": 16, "n_examples": 2},
+    },
+    # The README default: a real comparison that fits a 2-core CPU in about 15 minutes.
+    # Scaled down from the paper honestly: shorter sequences (200 bp, T scaled to
+    # 0.15 L = 30), fewer filters and sequences, every model trained to early stopping.
+    "quick": {
+        "seeds": 3,
+        "simulate": {},
+        "model": {"conv_filters": [32, 32, 32], "conv_widths": [15, 15, 13], "pool_size": 20,
+                  "pool_stride": 20, "dense_sizes": [50, 15]},
+        "train": {"max_epochs": 20, "patience": 3, "batch_size": 64},
+        "evaluation": {"n_shuffles": 10, "max_sequences": 200, "n_examples": 3},
+    },
+    # The paper's sizes: 1000 bp, 64 filters (15/15/13), pool 40, dense 50/15, 30 seeds.
+    # Meant for a GPU.
+    "paper": {
+        "seeds": 30,
+        "simulate": {"length": 1000, "positives": 10000, "negatives": 10000},
+        "model": {},
+        "train": {"max_epochs": 40, "patience": 5, "batch_size": 64},
+        "evaluation": {"n_shuffles": 20, "max_sequences": 1000, "n_examples": 3},
+    },
+}
+
+PAPER_DIFFERENCES = {
+    "smoke": "smoke preset: 100 bp, 8-filter model, 3 epochs, 16 evaluation sequences; "
+             "checks the pipeline only, its numbers mean nothing",
+    "quick": "quick preset: 200 bp instead of 1000 (freq_limit scaled to 0.15 L), "
+             "32 filters instead of 64, pool 20 instead of 40, about 4,000 sequences, 3 seeds "
+             "instead of 30, DeepLIFT/SHAP with 10 shuffled references on up to 200 "
+             "positive test sequences",
+    "paper": "",
+}
+
+
+@dataclass
+class EvaluationConfig:
+    """How trained models are scored."""
+
+    n_shuffles: int = 20          # dinucleotide-shuffled references for DeepLIFT/SHAP
+    max_sequences: int = 1000     # positive test sequences attributed per model
+    n_examples: int = 3           # example tracks kept for the report
+    batch_size: int = 128
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a ``regbench run``."""
+
+    preset: str = "quick"
+    regularizers: list[str] = field(default_factory=lambda: ["all"])
+    scenario: str = "spi1_binary"
+    data: str | None = None
+    seeds: int = 3
+    lambdas: dict[str, float] = field(default_factory=dict)
+    out: str = "results/quick"
+    device: str = "auto"
+    progress: bool = True
+    simulate: dict = field(default_factory=dict)
+    regularizer_params: dict[str, dict] = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    evaluation: dict = field(default_factory=dict)
+
+    # -- typed views ------------------------------------------------------------------
+    def model_config(self, seq_len: int, n_tasks: int) -> BinaryModelConfig:
+        return _build(BinaryModelConfig, {**self.model, "seq_len": seq_len, "n_tasks": n_tasks},
+                      "model")
+
+    def train_config(self, seed: int) -> TrainConfig:
+        return _build(TrainConfig, {**self.train, "seed": seed, "device": self.device}, "train")
+
+    def evaluation_config(self) -> EvaluationConfig:
+        return _build(EvaluationConfig, self.evaluation, "evaluation")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def hash(self) -> str:
+        """Hash of what changes a trained model (not seeds, λ, output or progress)."""
+        keys = ("preset", "scenario", "data", "simulate", "regularizer_params", "model", "train")
+        blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _build(cls, values: dict, section: str):
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise RegbenchError(f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}; "
+                            f"known keys: {', '.join(sorted(known))}")
+    obj = cls(**values)
+    if hasattr(obj, "validate"):
+        obj.validate()
+    return obj
+
+
+def preset_config(name: str) -> RunConfig:
+    """The RunConfig of a preset, with its default output folder."""
+    if name not in PRESETS:
+        raise RegbenchError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    preset = copy.deepcopy(PRESETS[name])
+    return RunConfig(preset=name, out=f"results/{name}", **preset)
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML config file; a missing or malformed file is a RegbenchError."""
+    path = Path(path)
+    if not path.is_file():
+        raise RegbenchError(f"config file {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise RegbenchError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+TOP_LEVEL_KEYS = {"preset", "regularizers", "scenario", "data", "seeds", "lambda", "out",
+                  "device", "progress", "simulate", "regularizer_params", "model", "train",
+                  "evaluation"}
+
+
+def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
+    """Overlay ``values`` (flags or TOML keys) on ``config``; sections merge key-wise."""
+    unknown = set(values) - TOP_LEVEL_KEYS
+    if unknown:
+        raise RegbenchError(f"unknown key(s) in {origin}: {', '.join(sorted(unknown))}; "
+                            f"known keys: {', '.join(sorted(TOP_LEVEL_KEYS))}")
+    config = copy.deepcopy(config)
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key == "lambda":
+            config.lambdas.update(value)
+        elif key == "regularizers":
+            config.regularizers = parse_regularizer_list(value)
+        elif key in ("simulate", "model", "train", "evaluation", "regularizer_params"):
+            if not isinstance(value, dict):
+                raise RegbenchError(f"{key} in {origin} must be a table of keys")
+            getattr(config, key).update(value)
+        else:
+            setattr(config, key, value)
+    return config
+
+
+def parse_regularizer_list(value) -> list[str]:
+    """'all', 'fourier,none' or a list → list of names (validated later)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(v).strip() for v in items if str(v).strip()]
+    if not names:
+        raise RegbenchError("no regularizers given; use --regularizers all or a comma list")
+    return names
+
+
+def parse_lambda_assignments(items: list[str]) -> dict[str, float]:
+    """['fourier=1.0', 'l2=1e-3'] → {'fourier': 1.0, 'l2': 0.001}."""
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            lam = float(value)
+        except ValueError:
+            lam = math.nan
+        if not sep or not name or not math.isfinite(lam):
+            raise RegbenchError(f"--lambda expects NAME=VALUE with a number, e.g. fourier=1.0; "
+                                f"got {item!r}")
+        out[name.strip()] = lam
+    return out
