@@ -1,0 +1,103 @@
+"""Read a results folder written by ``regbench run`` into plain Python / pandas objects.
+
+Only ``results.csv`` is required; every other file is optional and comes back empty
+(or ``None``) when absent, so the report can skip the sections it feeds.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from regbench.errors import RegbenchError
+
+REQUIRED_RESULT_COLUMNS = ("regularizer", "seed", "status")
+EXAMPLE_ARRAYS = ("X", "attr", "motif_mask")
+
+
+@dataclass
+class ResultsFolder:
+    path: Path
+    config: dict
+    results: pd.DataFrame
+    per_sequence: pd.DataFrame | None = None
+    history: pd.DataFrame | None = None
+    lambda_search: pd.DataFrame | None = None
+    examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # files that could not be used
+
+
+def _read_csv(path: Path, required=()) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise RegbenchError(f"{path} is not a readable CSV file: {exc}") from None
+    missing = [c for c in required if c not in df]
+    if missing:
+        raise RegbenchError(f"{path} lacks column(s) {', '.join(missing)}")
+    if "regularizer" in df:
+        df["regularizer"] = df["regularizer"].astype(str)
+    return df
+
+
+def _optional_csv(folder: ResultsFolder, name: str, required: tuple) -> pd.DataFrame | None:
+    path = folder.path / name
+    if not path.is_file():
+        return None
+    try:
+        return _read_csv(path, required)
+    except RegbenchError as exc:
+        folder.notes.append(f"skipped {name}: {exc}")
+        return None
+
+
+def _read_config(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RegbenchError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise RegbenchError(f"{path} must hold a JSON object")
+    return config
+
+
+def _read_examples(folder: ResultsFolder) -> None:
+    for path in sorted((folder.path / "examples").glob("*.npz")):
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in (*EXAMPLE_ARRAYS, "names") if k in npz}
+        except (OSError, ValueError, zipfile.BadZipFile):
+            folder.notes.append(f"skipped examples/{path.name}: not a readable .npz file")
+            continue
+        if not all(k in arrays for k in EXAMPLE_ARRAYS):
+            folder.notes.append(
+                f"skipped examples/{path.name}: needs arrays X, attr, motif_mask")
+            continue
+        folder.examples[path.stem] = arrays
+
+
+def load_results(results_dir) -> ResultsFolder:
+    """Read DIR; a missing DIR or DIR/results.csv is a RegbenchError."""
+    path = Path(results_dir)
+    if not path.is_dir():
+        raise RegbenchError(f"results folder {path} does not exist")
+    if not (path / "results.csv").is_file():
+        raise RegbenchError(f"{path} has no results.csv; run `regbench run` to create it")
+    folder = ResultsFolder(path, _read_config(path / "config.json"),
+                           _read_csv(path / "results.csv", REQUIRED_RESULT_COLUMNS))
+    if folder.results.empty:
+        raise RegbenchError(f"{path / 'results.csv'} has no runs")
+    folder.per_sequence = _optional_csv(folder, "per_sequence.csv",
+                                        ("regularizer", "seed", "method", "sequence"))
+    folder.history = _optional_csv(folder, "history.csv",
+                                   ("regularizer", "seed", "epoch", "val_loss"))
+    folder.lambda_search = _optional_csv(folder, "lambda_search.csv",
+                                         ("regularizer", "lambda", "value"))
+    _read_examples(folder)
+    return folder

@@ -1,0 +1,163 @@
+"""Assemble report sections into one self-contained HTML page and a Markdown summary.
+
+A report is a list of ``Section``s, each a list of blocks (text, bullets, table,
+figure). The HTML embeds every figure as a base64 PNG data URI; the Markdown links the
+same PNGs saved under ``figures/``. Every file is written atomically.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+DPI = 90
+
+
+@dataclass
+class Text:
+    text: str
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+
+
+@dataclass
+class Table:
+    frame: pd.DataFrame
+    caption: str = ""
+
+
+@dataclass
+class Figure:
+    slug: str      # file name stem under figures/
+    caption: str
+    png: bytes
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list = field(default_factory=list)
+
+
+def figure_png(fig) -> bytes:
+    """Render a matplotlib Figure to PNG bytes (no timestamp, so output is stable)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write via a temp file in the same folder and ``os.replace``: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a plain open (not mkstemp) so the file gets the usual umask permissions
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# --- HTML ------------------------------------------------------------------------
+
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
+table{border-collapse:collapse;font-size:0.85em;margin:0.8em 0}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f0f0f0}caption{caption-side:top;text-align:left;font-style:italic}
+figure{margin:1em 0}img{max-width:100%;height:auto}figcaption{font-size:0.9em;color:#444}
+.note{background:#fff4d6;border-left:4px solid #e0a800;padding:0.5em 1em}
+"""
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.frame.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in table.frame.itertuples(index=False))
+    caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
+    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _html_block(block) -> str:
+    if isinstance(block, Text):
+        cls = ' class="note"' if block.text.startswith("λ was not tuned") else ""
+        return f"<p{cls}>{html.escape(block.text)}</p>"
+    if isinstance(block, Bullets):
+        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block.items) + "</ul>"
+    if isinstance(block, Table):
+        return _html_table(block)
+    data = base64.b64encode(block.png).decode("ascii")
+    alt = html.escape(block.caption, quote=True)
+    return (f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(block.caption)}</figcaption></figure>")
+
+
+def render_html(title: str, sections: list[Section]) -> str:
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for section in sections:
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        body.extend(_html_block(b) for b in section.blocks)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
+            f"<body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+# --- Markdown --------------------------------------------------------------------
+
+def md_escape(text: str) -> str:
+    """Escape characters that Markdown would read as markup (and HTML tags)."""
+    text = re.sub(r"([\\`*_\[\]|#<>])", r"\\\1", str(text))
+    return text.replace("\n", " ")
+
+
+def _md_table(table: Table) -> str:
+    cols = [md_escape(c) for c in table.frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(md_escape(v) for v in row) + " |"
+              for row in table.frame.itertuples(index=False)]
+    caption = f"*{md_escape(table.caption)}*\n\n" if table.caption else ""
+    return caption + "\n".join(lines)
+
+
+def _md_block(block) -> str:
+    if isinstance(block, Text):
+        return md_escape(block.text)
+    if isinstance(block, Bullets):
+        return "\n".join(f"- {md_escape(i)}" for i in block.items)
+    if isinstance(block, Table):
+        return _md_table(block)
+    return f"![{md_escape(block.caption)}](figures/{block.slug}.png)"
+
+
+def render_markdown(title: str, sections: list[Section]) -> str:
+    parts = [f"# {md_escape(title)}"]
+    for section in sections:
+        parts.append(f"## {md_escape(section.title)}")
+        parts.extend(_md_block(b) for b in section.blocks)
+    return "\n\n".join(parts) + "\n"
+
+
+def write_outputs(results_dir: Path, title: str, sections: list[Section]) -> tuple[Path, Path]:
+    """Write figures/*.png, report.md and report.html into results_dir."""
+    for section in sections:
+        for block in section.blocks:
+            if isinstance(block, Figure):
+                write_atomic(results_dir / "figures" / f"{block.slug}.png", block.png)
+    md_path, html_path = results_dir / "report.md", results_dir / "report.html"
+    write_atomic(md_path, render_markdown(title, sections))
+    write_atomic(html_path, render_html(title, sections))
+    return html_path, md_path

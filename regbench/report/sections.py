@@ -1,0 +1,294 @@
+"""Build the report's sections from a loaded results folder (no file I/O here)."""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from regbench import __version__
+from regbench.report import figures, stats
+from regbench.report.load import ResultsFolder
+from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
+from regbench.report.stats import BASELINE, METRICS, SEQUENCE_METRICS, format_p
+
+PERFORMANCE = ("test_accuracy", "test_auroc", "test_auprc", "val_loss", "test_loss")
+COST = ("epochs", "best_epoch", "train_seconds")
+METHOD_NAMES = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×gradient"}
+NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
+
+
+def _figure(slug: str, caption: str, fig) -> Figure | None:
+    return None if fig is None else Figure(slug, caption, figure_png(fig))
+
+
+def _section(title: str, *blocks) -> Section:
+    return Section(title, [b for b in blocks if b is not None])
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}g}" if isinstance(value, (int, float)) else str(value)
+
+
+# --- header ----------------------------------------------------------------------
+
+def lambda_sources(folder: ResultsFolder, order) -> dict[str, str]:
+    """Regularizer -> "default" | "tuned" | "user", from config.json or results.csv."""
+    sources = dict(folder.config.get("lambda_source") or {})
+    if "lambda_source" in folder.results:
+        first = folder.results.groupby("regularizer")["lambda_source"].first()
+        sources = {**first.astype(str).to_dict(), **sources}
+    return {r: str(sources.get(r, "unknown")) for r in order}
+
+
+def chosen_lambdas(folder: ResultsFolder, order) -> dict[str, float | None]:
+    lambdas = dict(folder.config.get("lambdas") or {})
+    if "lambda" in folder.results:
+        first = folder.results.groupby("regularizer")["lambda"].first()
+        lambdas = {**first.to_dict(), **lambdas}
+    return {r: lambdas.get(r) for r in order}
+
+
+def lambda_sentence(sources: dict[str, str]) -> str:
+    if sources and all(s == "default" for s in sources.values()):
+        return NOT_TUNED
+    parts = []
+    for kind, phrase in (("default", "λ was not tuned for {}: they used their documented "
+                          "default λ"), ("tuned", "λ was tuned with Optuna for {}"),
+                         ("user", "λ was set by the user for {}")):
+        names = [r for r, s in sources.items() if s == kind]
+        if names:
+            parts.append(phrase.format(", ".join(names)))
+    return ("; ".join(parts) or "the source of λ is not recorded") + "."
+
+
+def _duration(seconds) -> str:
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        return "–"
+    h, rest = divmod(int(round(seconds)), 3600)
+    return f"{h}h {rest // 60:02d}m {rest % 60:02d}s"
+
+
+def header(folder: ResultsFolder, order) -> Section:
+    cfg = folder.config
+    model = cfg.get("model") or {}
+    model_text = ", ".join(f"{k}={v}" for k, v in model.items()) if isinstance(
+        model, dict) else str(model)
+    diff = str(cfg.get("paper_differences") or "").strip() or (
+        "none: this is the paper's preset" if cfg.get("preset") == "paper"
+        else "not recorded in config.json")
+    info = Bullets([
+        f"Preset: {cfg.get('preset', 'unknown')}",
+        f"Data: {cfg.get('data', 'unknown')}",
+        f"Device: {cfg.get('device', 'unknown')}",
+        f"Model: {model_text or 'unknown'}",
+        f"Regularizers: {', '.join(order)}",
+        f"Seeds per regularizer: {cfg.get('seeds', 'unknown')}",
+        f"Started {cfg.get('started', '?')}, finished {cfg.get('finished', '?')} "
+        f"(wall time {_duration(cfg.get('wall_seconds'))})",
+        f"How this preset differs from the paper's sizes: {diff}",
+    ])
+    sources, lambdas = lambda_sources(folder, order), chosen_lambdas(folder, order)
+    table = Table(pd.DataFrame({"regularizer": order,
+                                "λ": [_fmt(lambdas[r], 4) for r in order],
+                                "λ source": [sources[r] for r in order]}), "λ per regularizer")
+    intro = Text(f"This report compares {len(order)} regularizers, produced by the "
+                 f"'{cfg.get('preset', 'unknown')}' preset on {cfg.get('data', 'unknown data')} "
+                 f"({cfg.get('device', 'unknown device')}).")
+    missing = None if cfg else Text("config.json is missing: run details are unknown.")
+    return _section("Run", intro, missing, info, Text(lambda_sentence(sources)), table)
+
+
+# --- summary ---------------------------------------------------------------------
+
+def summary_frame(results: pd.DataFrame, metrics, order) -> pd.DataFrame:
+    """Metrics as rows, regularizers as columns, 'mean ± sd' cells."""
+    summary = stats.summarise(results, metrics, order).set_index(["regularizer", "metric"])
+    ok = stats.ok_runs(results)
+    n_ok = ok.groupby("regularizer").size().reindex(order, fill_value=0)
+    n_all = results.groupby("regularizer").size().reindex(order, fill_value=0)
+    rows = [{"metric": "runs", "better": "",
+             **{r: f"{n_ok[r]} ok" + (f", {n_all[r] - n_ok[r]} failed"
+                                      if n_all[r] > n_ok[r] else "") for r in order}}]
+    for metric in metrics:
+        row = {"metric": metric, "better": stats.metric_info(metric).better}
+        for reg in order:
+            cell = summary.loc[(reg, metric)]
+            row[reg] = ("failed" if n_ok[reg] == 0
+                        else stats.format_mean_sd(cell["mean"], cell["sd"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary(folder: ResultsFolder, metrics, order) -> Section:
+    results = folder.results
+    failed = results[results["status"].astype(str).str.strip() != "ok"]
+    failed_table = None if failed.empty else Table(
+        failed[["regularizer", "seed", "status"]].astype(str), "Failed runs (left out of "
+        "every statistic)")
+    return _section(
+        "Summary", Text("Mean ± sample standard deviation over the seeds that finished "
+                        "(n in the 'runs' row); failed runs are excluded. Interpretability "
+                        "metrics use DeepLIFT/SHAP attributions, their ixg_ versions "
+                        "input×gradient."),
+        Table(summary_frame(results, metrics, order)), failed_table)
+
+
+# --- figures ---------------------------------------------------------------------
+
+def _first_present(ok: pd.DataFrame, candidates) -> str | None:
+    return next((c for c in candidates if c in ok and ok[c].notna().any()), None)
+
+
+def performance_vs_interpretability(ok: pd.DataFrame, order) -> Section | None:
+    y = _first_present(ok, ("test_auroc", "test_auprc", "test_accuracy"))
+    x = _first_present(ok, ("motif_auprc", "motif_fraction", "ixg_motif_auprc"))
+    if x is None or y is None:
+        return None
+    fig = figures.performance_vs_interpretability(ok, order, x, y)
+    caption = (f"{y} vs {x}: one small point per seed, a large cross per regularizer mean; "
+               "the dashed line joins means that no other mean beats on both axes "
+               "(up and right is better).")
+    return _section("Performance vs interpretability",
+                    _figure("performance_vs_interpretability", caption, fig))
+
+
+def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
+    groups = [("performance", "Performance", [m for m in metrics if m in PERFORMANCE]),
+              ("interpretability", "Interpretability (DeepLIFT/SHAP)",
+               [m for m in metrics if m in METRICS and m not in PERFORMANCE + COST]),
+              ("interpretability_ixg", "Interpretability (input×gradient)",
+               [m for m in metrics if m.startswith(stats.IXG)]),
+              ("cost", "Training cost", [m for m in metrics if m in COST])]
+    known = {m for _, _, ms in groups for m in ms}
+    groups.append(("other", "Other metrics", [m for m in metrics if m not in known]))
+    return [g for g in groups if g[2]]
+
+
+def _min_p(n1: int, n2: int) -> float:
+    return 2 / math.comb(n1 + n2, n1)
+
+
+def _seed_test_table(tests: pd.DataFrame) -> Table:
+    frame = pd.DataFrame({
+        "regularizer": tests["regularizer"], "metric": tests["metric"],
+        "n seeds": tests["n"], "n seeds none": tests["n_none"],
+        "mean difference (reg − none)": tests["mean_diff"].map(_fmt),
+        "rank-biserial r": tests["rank_biserial"].map(lambda v: f"{v:+.2f}"),
+        "p (two-sided)": tests["p"].map(format_p),
+        "smallest attainable p": [format_p(_min_p(a, b))
+                                  for a, b in zip(tests["n"], tests["n_none"])]})
+    return Table(frame, "Mann-Whitney U across seeds, each regularizer vs none")
+
+
+def seed_distributions(results: pd.DataFrame, metrics, order) -> Section:
+    ok = stats.ok_runs(results)
+    tests = stats.seed_tests(results, metrics, order)
+    pvalues = stats.pvalue_lookup(tests)
+    blocks = [Text("Each point is one seed's model; boxes show the spread across seeds. "
+                   "Tick labels carry the two-sided Mann-Whitney U p-value vs none "
+                   "where both have at least 2 finished seeds. With few seeds even a "
+                   "complete separation cannot reach a small p (see the last column).")]
+    if BASELINE not in order:
+        blocks.append(Text("There is no 'none' run, so there are no tests against the "
+                           "baseline."))
+    for slug, title, group in _metric_groups(metrics):
+        fig = figures.metric_distributions(ok, group, order, pvalues, title)
+        blocks.append(_figure(f"distributions_{slug}", f"{title} across seeds", fig))
+    if not tests.empty:
+        blocks.append(_seed_test_table(tests))
+    return _section("Per-metric distributions across seeds", *blocks)
+
+
+def _sequence_test_table(tests: pd.DataFrame, caption: str) -> Table:
+    frame = pd.DataFrame({
+        "regularizer": tests["regularizer"], "metric": tests["metric"],
+        "paired sequences": tests["n_pairs"],
+        "median paired difference (reg − none)": tests["median_diff"].map(_fmt),
+        "p (two-sided)": tests["p"].map(format_p)})
+    return Table(frame, caption)
+
+
+def sequence_comparisons(per_seq: pd.DataFrame | None, order) -> Section | None:
+    if per_seq is None or per_seq.empty:
+        return None
+    seed = stats.paired_seed(per_seq)
+    if seed is None:
+        seed = int(per_seq["seed"].min())
+    blocks = [Text(f"Per-sequence metrics of the seed-{seed} models. Tick labels carry "
+                   "the Wilcoxon signed-rank p-value of each regularizer vs none on the "
+                   "same sequences; the effect size is the median paired difference.")]
+    present = set(per_seq["method"].astype(str))
+    methods = [m for m in METHOD_NAMES if m in present] + sorted(present - set(METHOD_NAMES))
+    for method in methods:
+        name = METHOD_NAMES.get(method, method)
+        data = per_seq[(per_seq["method"] == method) & (per_seq["seed"] == seed)]
+        tests = stats.sequence_tests(per_seq, order, method, seed)
+        fig = figures.sequence_distributions(data, SEQUENCE_METRICS, order,
+                                             stats.pvalue_lookup(tests),
+                                             f"Per-sequence metrics, {name}, seed {seed}")
+        blocks.append(_figure(f"per_sequence_{method}", f"{name} per-sequence metrics "
+                              f"(seed {seed})", fig))
+        if not tests.empty:
+            blocks.append(_sequence_test_table(
+                tests, f"Wilcoxon signed-rank vs none, {name}, seed {seed}"))
+    return _section("Per-sequence comparisons", *blocks)
+
+
+def attribution_examples(examples: dict, order) -> Section | None:
+    fig = figures.attribution_tracks(examples, order) if examples else None
+    if fig is None:
+        return None
+    caption = ("Height of each letter = attribution at the observed base (60 bp window "
+               "around the first motif instance, shaded). A=green, C=blue, G=orange, T=red.")
+    return _section("Example attribution tracks",
+                    _figure("attribution_tracks", caption, fig))
+
+
+def training(history: pd.DataFrame | None, order) -> Section | None:
+    fig = figures.training_curves(history, order) if history is not None else None
+    if fig is None:
+        return None
+    return _section("Training curves", _figure(
+        "training_curves", "Validation correctness loss per epoch (mean ± sd over seeds; "
+        "lower is better). Curves end where early stopping ended the runs.", fig))
+
+
+def lambda_search(folder: ResultsFolder, order) -> Section | None:
+    search = folder.lambda_search
+    if search is None or search.empty:
+        return None
+    fig = figures.lambda_search(search, order, chosen_lambdas(folder, order))
+    return None if fig is None else _section("λ search", _figure(
+        "lambda_search", "Search objective (validation correctness loss) per trial λ; "
+        "the dashed line marks the λ used for the runs above.", fig))
+
+
+def footer(folder: ResultsFolder) -> Section:
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    blocks = [Text(f"Written by regbench {__version__} at {now} from {folder.path}.")]
+    if folder.notes:
+        blocks.append(Bullets(folder.notes))
+    return _section("About this report", *blocks)
+
+
+def build_sections(folder: ResultsFolder) -> tuple[str, list[Section]]:
+    """Title and sections of the whole report, in reading order."""
+    results = folder.results
+    order = stats.order_regularizers(results["regularizer"],
+                                     folder.config.get("regularizers") or ())
+    metrics = stats.metric_columns(results)
+    ok = stats.ok_runs(results)
+    title = f"regbench report: {folder.config.get('preset', folder.path.name)}"
+    sections = [header(folder, order), summary(folder, metrics, order),
+                performance_vs_interpretability(ok, order),
+                seed_distributions(results, metrics, order),
+                sequence_comparisons(folder.per_sequence, order),
+                attribution_examples(folder.examples, order),
+                training(folder.history, order), lambda_search(folder, order),
+                footer(folder)]
+    return title, [s for s in sections if s is not None]

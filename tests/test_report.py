@@ -1,0 +1,211 @@
+"""The comparison report: built from a small fabricated results folder."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regbench import cli
+from regbench.errors import RegbenchError
+from regbench.report import write_report
+from regbench.report.stats import format_mean_sd, summarise
+
+REGS = ["fourier", "none", "my_prior"]  # a custom name; `none` is not first on purpose
+SEEDS = 3
+L = 100
+# perf scatter, 4 groups across seeds, 2 per-sequence methods, tracks, training curves
+N_FIGURES = 9
+
+
+def _results(rng) -> pd.DataFrame:
+    rows = []
+    for i, reg in enumerate(REGS):
+        for seed in range(SEEDS):
+            row = {"regularizer": reg, "lambda": 0.1 * (i + 1), "lambda_source": "default",
+                   "seed": seed, "status": "ok", "epochs": 10 + seed, "best_epoch": 7,
+                   "train_seconds": 5.0 + seed, "val_loss": rng.uniform(0.3, 0.5),
+                   "test_loss": rng.uniform(0.3, 0.5), "test_accuracy": rng.uniform(.7, .9),
+                   "test_auroc": rng.uniform(0.8, 0.95), "test_auprc": rng.uniform(.7, .9),
+                   "highfreq_fraction": rng.uniform(0, 0.3), "entropy": rng.uniform(3, 4),
+                   "motif_fraction": rng.uniform(0.1, 0.6), "motif_auprc": rng.uniform(.2, .8),
+                   "summit_spearman": rng.uniform(-0.5, 0), "gc_reliance": rng.normal(0, .1),
+                   "ixg_motif_auprc": rng.uniform(0.2, 0.8), "ixg_entropy": np.nan}
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    failed = (df["regularizer"] == "my_prior") & (df["seed"] == 2)
+    metric_cols = df.columns[df.columns.get_loc("val_loss"):]
+    df.loc[failed, metric_cols] = np.nan
+    df.loc[failed, "status"] = "failed: loss became NaN"
+    return df
+
+
+def _per_sequence(rng) -> pd.DataFrame:
+    rows = [{"regularizer": reg, "seed": seed, "method": method, "sequence": f"seq{s}",
+             "highfreq_fraction": rng.uniform(0, .3), "entropy": rng.uniform(3, 4),
+             "motif_fraction": rng.uniform(0, 1), "motif_auprc": rng.uniform(0, 1),
+             "summit_spearman": rng.uniform(-1, 0), "gc_reliance": rng.normal(0, .1)}
+            for reg in REGS for seed in range(SEEDS)
+            for method in ("deep_lift_shap", "input_x_gradient") for s in range(12)]
+    return pd.DataFrame(rows)
+
+
+def _history() -> pd.DataFrame:
+    rows = [{"regularizer": reg, "seed": seed, "epoch": e, "train_loss": 1 / (e + 1),
+             "train_penalty": 0.1, "val_loss": 1 / (e + 1) + 0.05 * seed,
+             "val_penalty": 0.1} for reg in REGS for seed in range(SEEDS) for e in range(5)]
+    return pd.DataFrame(rows)
+
+
+def _write_examples(folder, rng) -> None:
+    (folder / "examples").mkdir()
+    codes = rng.integers(0, 4, size=(2, L))
+    X = np.zeros((2, 4, L), np.float32)
+    X[np.arange(2)[:, None], codes, np.arange(L)] = 1
+    mask = np.zeros((2, L), bool)
+    mask[0, 40:52] = True
+    for reg in REGS:
+        attr = rng.normal(0, 0.1, (2, 4, L)).astype(np.float32) * X
+        np.savez(folder / "examples" / f"{reg}.npz", X=X, attr=attr, motif_mask=mask,
+                 names=np.array(["chr1:100-200", "chr2:5-105"]))
+
+
+def make_folder(tmp_path, lambda_source="default", search=False):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    config = {"preset": "smoke", "data": "simulated, 200 sequences of 100 bp",
+              "device": "cpu", "regularizers": REGS, "seeds": SEEDS,
+              "lambdas": {r: 0.1 * (i + 1) for i, r in enumerate(REGS)},
+              "lambda_source": {r: lambda_source for r in REGS},
+              "model": {"filters": 8, "length": L},
+              "paper_differences": "100 bp instead of 1000 bp; 8 filters instead of 64",
+              "started": "2026-01-01T00:00:00", "finished": "2026-01-01T00:10:00",
+              "wall_seconds": 600.0}
+    (folder / "config.json").write_text(json.dumps(config))
+    _results(rng).to_csv(folder / "results.csv", index=False)
+    _per_sequence(rng).to_csv(folder / "per_sequence.csv", index=False)
+    _history().to_csv(folder / "history.csv", index=False)
+    _write_examples(folder, rng)
+    if search:
+        pd.DataFrame({"regularizer": ["fourier"] * 4 + ["my_prior"] * 3,
+                      "lambda": [0.01, 0.1, 1, 10, 0.1, 1, 10],
+                      "value": [0.5, 0.4, 0.45, 0.6, 0.5, 0.48, np.nan],
+                      "state": ["COMPLETE"] * 3 + ["PRUNED"] + ["COMPLETE"] * 3}
+                     ).to_csv(folder / "lambda_search.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    folder = make_folder(tmp_path_factory.mktemp("report"))
+    html_path, md_path = write_report(folder)
+    return folder, html_path, md_path
+
+
+def test_writes_both_files_and_figures(report):
+    folder, html_path, md_path = report
+    assert html_path == folder / "report.html" and md_path == folder / "report.md"
+    assert html_path.is_file() and md_path.is_file()
+    pngs = sorted(p.name for p in (folder / "figures").glob("*.png"))
+    assert len(pngs) == N_FIGURES
+    md = md_path.read_text(encoding="utf-8")
+    for name in pngs:
+        assert f"](figures/{name})" in md
+    assert not list(folder.glob(".*.tmp")) and not list(folder.glob("figures/.*.tmp"))
+
+
+def test_html_is_self_contained(report):
+    html = report[1].read_text(encoding="utf-8")
+    assert html.count('src="data:image/png;base64,') == N_FIGURES
+    assert "src=\"http" not in html and "href=" not in html
+    srcs = re.findall(r'src="([^"]*)"', html)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "figures/" not in html
+
+
+def test_summary_matches_hand_computed_means_and_excludes_failed(report):
+    folder, html_path, md_path = report
+    df = pd.read_csv(folder / "results.csv")
+    # my_prior: the failed seed 2 has NaN metrics and must not count
+    values = df.loc[(df.regularizer == "my_prior") & (df.seed < 2), "test_auroc"].to_numpy()
+    mean, sd = values.mean(), np.sqrt(((values - values.mean()) ** 2).sum() / 1)
+    expected = format_mean_sd(mean, sd)
+    html, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
+    assert expected in html and expected in md
+    summary = summarise(df, ["test_auroc"], REGS).set_index("regularizer")
+    assert summary.loc["my_prior", "n"] == 2
+    assert summary.loc["my_prior", "mean"] == pytest.approx(mean)
+    assert summary.loc["my_prior", "sd"] == pytest.approx(sd)
+    assert "2 ok, 1 failed" in html and "failed: loss became NaN" in html
+
+
+def test_header_and_metric_meanings(report):
+    html = report[1].read_text(encoding="utf-8")
+    assert "λ was not tuned: each regularizer used its documented default λ" in html
+    assert "smoke" in html and "100 bp instead of 1000 bp" in html
+    assert "more negative is better" in html and "closer to 0 is better" in html
+    assert "ixg_entropy" not in html  # an all-NaN column is skipped
+    assert "my_prior" in html and "Mann-Whitney" in html and "Wilcoxon" in html
+    # the baseline comes first in the summary table's columns
+    header = re.search(r"<th>metric</th><th>better</th><th>([^<]+)</th>", html)
+    assert header.group(1) == "none"
+
+
+def test_tuned_lambda_and_lambda_search(tmp_path):
+    folder = make_folder(tmp_path, lambda_source="tuned", search=True)
+    html_path, _ = write_report(folder)
+    html = html_path.read_text(encoding="utf-8")
+    assert "λ was not tuned" not in html and "λ was tuned with Optuna" in html
+    assert html.count("data:image/png;base64,") == N_FIGURES + 1
+    assert (folder / "figures" / "lambda_search.png").is_file()
+
+
+def test_minimal_folder_with_only_results(tmp_path):
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    pd.DataFrame({"regularizer": ["custom", "custom"], "seed": [0, 1],
+                  "status": ["ok", "ok"], "test_auroc": [0.8, 0.9]}
+                 ).to_csv(folder / "results.csv", index=False)
+    html_path, md_path = write_report(folder)
+    html = html_path.read_text(encoding="utf-8")
+    assert "0.85 ± 0.071" in html and "config.json is missing" in html
+
+
+def test_missing_folder_and_results(tmp_path):
+    with pytest.raises(RegbenchError, match="does not exist"):
+        write_report(tmp_path / "nope")
+    with pytest.raises(RegbenchError, match="no results.csv"):
+        write_report(tmp_path)
+
+
+def test_cli_exit_code_for_missing_folder(tmp_path, monkeypatch, capsys):
+    # only the report subcommand: the others may not be importable in every checkout
+    monkeypatch.setattr(cli, "SUBCOMMANDS", {"report": cli.SUBCOMMANDS["report"]})
+    assert cli.main(["report", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_writes_report(report, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "SUBCOMMANDS", {"report": cli.SUBCOMMANDS["report"]})
+    assert cli.main(["report", str(report[0])]) == 0
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_robust_to_missing_baseline_failures_and_broken_files(tmp_path):
+    folder = make_folder(tmp_path)
+    df = pd.read_csv(folder / "results.csv")
+    df = df[df.regularizer != "none"]
+    df.loc[df.regularizer == "my_prior", "status"] = "failed: out of memory"
+    df.to_csv(folder / "results.csv", index=False)
+    (folder / "examples" / "broken.npz").write_text("not an npz")
+    (folder / "history.csv").unlink()
+    pd.DataFrame({"regularizer": ["fourier"], "lambda": [0.1], "value": [np.nan]}
+                 ).to_csv(folder / "lambda_search.csv", index=False)
+    html = write_report(folder)[0].read_text(encoding="utf-8")
+    assert "0 ok, 3 failed" in html and "no tests against the baseline" in html
+    assert "skipped examples/broken.npz" in html
+    assert "Training curves" not in html and "λ search" not in html
