@@ -1,0 +1,156 @@
+"""One dataset folder (simulated or real, same formats) -> arrays for training.
+
+Files: ``sequences.fa`` and ``labels.tsv`` (required); ``motifs.bed`` (ground-truth motif
+instances), ``peaks.bed`` (summits), ``signal.plus.bw`` / ``signal.minus.bw`` and
+``manifest.json`` (optional).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from regbench.data import tracks
+from regbench.data.encode import one_hot
+from regbench.data.fasta import read_codes
+from regbench.data.split import SPLITS, stratified_split
+from regbench.errors import RegbenchError
+
+FASTA, LABELS, MOTIFS, PEAKS, MANIFEST = ("sequences.fa", "labels.tsv", "motifs.bed",
+                                          "peaks.bed", "manifest.json")
+SIGNALS = ("signal.plus.bw", "signal.minus.bw")
+
+
+@dataclass
+class Dataset:
+    """Sequences with labels and ground truth, row-aligned.
+
+    codes (N, L) uint8 A=0 C=1 G=2 T=3 N=4; labels (N, T) float32; split (N,) of
+    "train"/"valid"/"test"; motif_mask (N, L) bool, True inside task-motif instances
+    (decoys excluded), or None; motifs: BED6 rows plus a bool ``decoy`` column, or None;
+    summits (N,) int64; signal (N, 2, L) float32 read counts (plus, minus strand) or None.
+    """
+
+    path: Path
+    names: list[str]
+    codes: np.ndarray
+    labels: np.ndarray
+    tasks: list[str]
+    split: np.ndarray
+    motif_mask: np.ndarray | None
+    motifs: pd.DataFrame | None
+    summits: np.ndarray
+    manifest: dict
+    fingerprint: str
+    signal: np.ndarray | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def length(self) -> int:
+        return int(self.codes.shape[1])
+
+    def one_hot(self) -> torch.Tensor:
+        """All sequences one-hot, (N, 4, L) float32."""
+        return one_hot(self.codes)
+
+    def subset(self, which) -> "Dataset":
+        """Rows of one split ("train", "valid", "test"), a bool mask (N,) or indices.
+
+        The fingerprint stays the parent's: it names the files, not the rows.
+        """
+        if isinstance(which, str):
+            if which not in SPLITS:
+                raise RegbenchError(f"unknown split {which!r}; use one of {', '.join(SPLITS)}")
+            which = self.split == which
+        rows = np.arange(len(self))[np.asarray(which)]
+        names = [self.names[i] for i in rows]
+        motifs = None
+        if self.motifs is not None:
+            motifs = self.motifs[self.motifs["chrom"].isin(set(names))].reset_index(drop=True)
+        pick = lambda a: None if a is None else a[rows]  # noqa: E731
+        return dataclasses.replace(
+            self, names=names, codes=self.codes[rows], labels=self.labels[rows],
+            split=self.split[rows], motif_mask=pick(self.motif_mask), motifs=motifs,
+            summits=self.summits[rows], signal=pick(self.signal))
+
+
+def fingerprint(folder: Path) -> str:
+    """Short sha256 of the folder's data files (name + bytes; indexes and dotfiles skipped)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and path.suffix != ".fai":
+            digest.update(path.name.encode() + b"\0")
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _read_labels(path: Path) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None]:
+    """names, labels (N, T) float32, tasks, split (N,) or None from labels.tsv."""
+    table = pd.read_csv(path, sep="\t", dtype={"name": str, "split": str})
+    if table.columns[0] != "name" or table["name"].duplicated().any():
+        raise RegbenchError(f"{path} must start with a 'name' column of unique sequence "
+                            "names; fix its header or remove duplicated rows")
+    tasks = [c for c in table.columns if c not in ("name", "split")]
+    if not tasks:
+        raise RegbenchError(f"{path} has no task columns; add one 0/1 column per task")
+    try:
+        labels = table[tasks].to_numpy(np.float32)
+    except ValueError:
+        raise RegbenchError(f"{path}: task columns must hold numbers (0/1)") from None
+    if np.isnan(labels).any():
+        raise RegbenchError(f"{path} has empty label cells; fill every task column")
+    split = table["split"].to_numpy(dtype="<U5") if "split" in table else None
+    if split is not None and not np.isin(split, SPLITS).all():
+        raise RegbenchError(f"{path}: split must be one of {', '.join(SPLITS)}")
+    return table["name"].tolist(), labels, tasks, split
+
+
+def _read_motifs(folder: Path, names: list[str], length: int,
+                 manifest: dict) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    if not (folder / MOTIFS).is_file():
+        return None, None
+    table = tracks.read_bed6(folder / MOTIFS)
+    index = pd.Index(names)
+    table = table[index.get_indexer(table["chrom"]) >= 0].reset_index(drop=True)
+    tracks.check_intervals(table, length, folder / MOTIFS)
+    decoys = set(manifest.get("decoy_motif_ids", []))
+    table["decoy"] = table["name"].isin(decoys)
+    task = table[~table["decoy"]]
+    mask = tracks.interval_mask(index.get_indexer(task["chrom"]), task["start"].to_numpy(),
+                                task["end"].to_numpy(), len(names), length)
+    return table, mask
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Read a dataset folder (the output of ``regbench simulate`` or real data alike)."""
+    folder = Path(path)
+    for required in (FASTA, LABELS):
+        if not (folder / required).is_file():
+            raise RegbenchError(f"{folder / required} is missing; point to a folder made by "
+                                "`regbench simulate` or holding sequences.fa and labels.tsv")
+    manifest = (json.loads((folder / MANIFEST).read_text())
+                if (folder / MANIFEST).is_file() else {})
+    names, labels, tasks, split = _read_labels(folder / LABELS)
+    if split is None:   # real data without a recorded split: a seeded, stratified one
+        split = stratified_split(labels > 0.5, seed=0)
+    codes = read_codes(folder / FASTA, names)
+    length = codes.shape[1]
+    motifs, mask = _read_motifs(folder, names, length, manifest)
+    summits = (tracks.read_summits(folder / PEAKS, pd.Index(names), length)
+               if (folder / PEAKS).is_file() else np.full(len(names), length // 2, np.int64))
+    signal = None
+    if all((folder / s).is_file() for s in SIGNALS):
+        signal = np.stack([tracks.read_bigwig(folder / s, names, length) for s in SIGNALS],
+                          axis=1)
+    return Dataset(folder, names, codes, labels, tasks, split, mask, motifs, summits,
+                   manifest, fingerprint(folder), signal)
