@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     prior_on: str = "positives"  # binary models: the prior sees positive examples only
+    mixed_precision: bool = False  # bfloat16 autocast for the model; penalties stay float32
 
     def validate(self) -> None:
         if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
@@ -117,13 +118,20 @@ class Trainer:
         self.device = resolve_device(self.config.device)
 
     # -- one step -------------------------------------------------------------------
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.config.mixed_precision)
+
     def _penalty(self, model, X, n_prior: int):
-        """Returns (logits (B, T), penalty 0-dim)."""
+        """Returns (logits (B, T) float32, penalty 0-dim)."""
         needs = self.regularizer.needs
         if needs == "attributions" and self.lam > 0 and n_prior > 0:
-            logits, attr = training_attributions(model, X)
-            return logits, self.regularizer(attr[:n_prior])
-        logits = model(X)
+            with self._autocast():
+                logits, attr = training_attributions(model, X)
+            # The penalty in float32: rfft needs it, and its normalisation is fragile.
+            return logits.float(), self.regularizer(attr[:n_prior].float())
+        with self._autocast():
+            logits = model(X).float()
         if needs == "parameters" and self.lam > 0:
             return logits, self.regularizer(model)
         return logits, torch.zeros((), device=X.device)
@@ -184,6 +192,8 @@ class Trainer:
         progress: optional callable(epoch, record) called after each epoch.
         """
         set_seed(self.config.seed)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick kernels
         started = time.perf_counter()
         model = BinaryCNN(self.model_config).to(self.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.config.learning_rate)

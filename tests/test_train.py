@@ -118,3 +118,24 @@ def test_bad_train_config_and_device():
     if not torch.cuda.is_available():
         with pytest.raises(RegbenchError, match="CUDA is not available"):
             Trainer(MODEL, regbench.get_regularizer("none"), 0, TrainConfig(device="cuda"))
+
+
+@pytest.mark.parametrize("name", ["fourier", "smoothness", "sparsity"])
+def test_mixed_precision_gives_the_same_penalty_within_tolerance(name):
+    """bfloat16 autocast (the optional fast mode) must not change what the prior sees."""
+    torch.manual_seed(0)
+    config = BinaryModelConfig(seq_len=200, conv_filters=[16, 16], conv_widths=[15, 13],
+                               pool_size=20, pool_stride=20)
+    reg = regbench.get_regularizer(name)
+    X = one_hot_codes(torch.randint(0, 4, (32, 200), dtype=torch.uint8))
+    penalties = []
+    for amp in (False, True):
+        trainer = Trainer(config, reg, 1.0, TrainConfig(device="cpu", mixed_precision=amp))
+        model = regbench.models.BinaryCNN(config)
+        torch.manual_seed(0)
+        model.load_state_dict(regbench.models.BinaryCNN(config).state_dict())
+        logits, penalty = trainer._penalty(model, X, len(X))
+        assert logits.dtype == torch.float32
+        penalties.append(penalty.item())
+    assert penalties[1] == pytest.approx(penalties[0], rel=0.05)
+    assert penalties[1] != penalties[0]  # autocast really ran in bfloat16
