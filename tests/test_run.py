@@ -1,0 +1,102 @@
+"""`regbench run` end to end on the smoke preset, and its bad-input exits."""
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regbench.cli import main
+
+COLUMNS = ["regularizer", "lambda", "seed", "val_loss", "test_accuracy", "test_auroc",
+           "test_auprc", "highfreq_fraction", "entropy", "motif_fraction", "motif_auprc"]
+ALL = ["fourier", "l2", "none", "smoothness", "sparsity"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    assert main(["run", "--preset", "smoke", "--regularizers", "all", "--out", str(out),
+                 "--no-progress"]) == 0
+    return out
+
+
+def test_results_table_has_one_row_per_regularizer_and_seed(smoke):
+    df = pd.read_csv(smoke / "results.csv")
+    assert set(COLUMNS) <= set(df.columns)
+    assert {c for c in df.columns if c.startswith("ixg_")} >= {"ixg_motif_fraction", "ixg_entropy"}
+    assert sorted(zip(df.regularizer, df.seed)) == sorted((r, s) for r in ALL for s in (0, 1))
+    assert (df.status == "ok").all()
+    ok = df[COLUMNS[3:]]
+    assert np.isfinite(ok.to_numpy(float)).all()
+    assert ((df.test_auroc >= 0) & (df.test_auroc <= 1)).all()
+    assert ((df.motif_fraction >= 0) & (df.motif_fraction <= 1)).all()
+    assert (df.loc[df.regularizer == "none", "lambda"] == 0).all()
+
+
+def test_per_sequence_history_checkpoints_and_config(smoke):
+    per_seq = pd.read_csv(smoke / "per_sequence.csv")
+    assert set(per_seq.method) == {"deep_lift_shap", "input_x_gradient"}
+    # the per-run means in results.csv are the means of the per-sequence table
+    df = pd.read_csv(smoke / "results.csv")
+    row = df[(df.regularizer == "fourier") & (df.seed == 1)].iloc[0]
+    seqs = per_seq[(per_seq.regularizer == "fourier") & (per_seq.seed == 1)
+                   & (per_seq.method == "deep_lift_shap")]
+    assert row.motif_fraction == pytest.approx(seqs.motif_fraction.mean())
+    history = pd.read_csv(smoke / "history.csv")
+    assert {"train_loss", "train_penalty", "val_loss", "val_penalty"} <= set(history.columns)
+    assert all((smoke / p).is_file() for p in df.checkpoint)
+    config = json.loads((smoke / "config.json").read_text())
+    assert config["preset"] == "smoke" and config["lambda_source"]["fourier"] == "default"
+
+
+def test_report_embeds_its_figures(smoke):
+    html = (smoke / "report.html").read_text()
+    assert len(re.findall(r"data:image/png;base64,", html)) >= 4
+    assert "λ was not tuned" in html
+    md = (smoke / "report.md").read_text()
+    assert "fourier" in md and "±" in md
+
+
+def test_rerun_resumes_without_retraining(smoke, capsys):
+    before = {p.name: p.stat().st_mtime_ns for p in (smoke / "runs").iterdir()}
+    table = (smoke / "results.csv").read_text()
+    assert main(["run", "--preset", "smoke", "--out", str(smoke), "--no-progress"]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in (smoke / "runs").iterdir()}
+    assert before == after
+    assert (smoke / "results.csv").read_text() == table
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--regularizers", "fourier,bogus"], "unknown regularizer 'bogus'"),
+    (["--preset", "huge"], "unknown preset 'huge'"),
+    (["--lambda", "fourier=-1"], "λ for fourier must be"),
+    (["--lambda", "fourier"], "--lambda expects NAME=VALUE"),
+    (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--scenario", "no_such_scenario"], "no_such_scenario"),
+])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "smoke", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_data_folder_missing_files(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sequences.fa").write_text(">a\nACGT\n")
+    assert main(["run", "--preset", "smoke", "--data", str(data),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "labels.tsv" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_file_unknown_key(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('preset = "smoke"\nsedes = 3\n')
+    assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key(s)" in err and "sedes" in err
+    assert not (tmp_path / "out").exists()
