@@ -22,6 +22,10 @@ def configure(parser) -> None:
     source.add_argument("--data", default=None, metavar="DIR",
                         help="an existing data folder (sequences.fa, labels.tsv, "
                              "motifs.bed...) instead of a simulation")
+    parser.add_argument("--set", dest="overrides", action="append", default=None,
+                        metavar="KEY=VALUE",
+                        help="override a scenario value (TOML syntax, repeatable), e.g. "
+                             "--set positives=500 --set gc.positives=0.5")
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="number of seeds per regularizer (default from the preset)")
     parser.add_argument("--lambda", dest="lambdas", action="append", default=None,
@@ -50,11 +54,19 @@ def resolve_config(args):
     flags = {"regularizers": args.regularizers, "scenario": args.scenario, "data": args.data,
              "seeds": args.seeds, "out": args.out, "device": args.device,
              "lambda": parse_lambda_assignments(args.lambdas) if args.lambdas else None,
-             "progress": False if args.no_progress else None}
+             "progress": False if args.no_progress else None,
+             "simulate": _overrides(args.overrides)}
     config = merge(config, flags, "command-line flags")
     if config.data:
         config.scenario = None
     return config
+
+
+def _overrides(items):
+    if not items:
+        return None
+    from regbench.simulate import parse_overrides
+    return parse_overrides(items)
 
 
 def main(args) -> int:
