@@ -248,6 +248,8 @@ class Benchmark:
         self.check_data()
         self.out.mkdir(parents=True, exist_ok=True)
         self.prepare_data()
+        if self.config.tune:
+            self.tune_lambdas()
         grid = [(r, s) for r in self.regularizers for s in range(self.config.seeds)]
         records = []
         with tqdm(grid, desc="regbench run", unit="model", disable=not self.config.progress,
@@ -260,6 +262,41 @@ class Benchmark:
         from regbench.report import write_report
         write_report(self.out)
         return self.out
+
+    def tune_lambdas(self) -> dict:
+        """Search λ (Optuna) for every regularizer whose λ the user did not fix."""
+        from regbench.tune import tune_lambda, write_lambda_search
+        tuning = self.config.tuning_config()
+        results = {}
+        for name in self.regularizers:
+            if self.lambda_sources[name] == "user":
+                continue
+            study = f"{tuning.study_name}-{name}" if tuning.study_name else None
+            result = tune_lambda(self, name, n_trials=tuning.trials, timeout=tuning.timeout,
+                                 storage=tuning.storage, study_name=study,
+                                 objective=tuning.objective, progress=self.config.progress,
+                                 trial_epochs=tuning.trial_epochs)
+            if result.study_name is None:  # nothing to search (none)
+                continue
+            if result.best_lambda is None:
+                raise RegbenchError(f"no λ trial of {name} completed; raise --trials or "
+                                    "--trial-epochs, or fix λ with --lambda")
+            self.lambdas[name], self.lambda_sources[name] = result.best_lambda, "tuned"
+            results[name] = result
+            write_lambda_search(self.out, results)
+            print(f"λ search {name}: λ={result.best_lambda:.4g} (validation loss "
+                  f"{result.best_value:.4f}); {result.n_complete} complete, "
+                  f"{result.n_pruned} pruned, {result.n_failed} failed trials, "
+                  f"{result.seconds:.0f} s", flush=True)
+        return results
+
+    def _tuning_info(self) -> dict | None:
+        if not self.config.tune:
+            return None
+        from regbench.tune import redact_url
+        info = dict(self.config.tuning_config().__dict__)
+        info["storage"] = redact_url(info["storage"]) if info["storage"] else None
+        return info
 
     def write_tables(self, records: list[dict]) -> None:
         rows = pd.DataFrame([r["row"] for r in records])
@@ -277,6 +314,7 @@ class Benchmark:
         ds = self.dataset
         info = {
             **self.config.to_dict(),
+            "tuning": self._tuning_info(),
             "regularizers": self.regularizers,
             "lambdas": self.lambdas,
             "lambda_source": self.lambda_sources,

@@ -31,6 +31,8 @@ PRESETS: dict[str, dict] = {
                   "pool_stride": 10, "dense_sizes": [16]},
         "train": {"max_epochs": 3, "patience": 2, "batch_size": 32},
         "evaluation": {"n_shuffles": 4, "max_sequences": 16, "n_examples": 2},
+        "tune": False,
+        "tuning": {"trials": 3, "trial_epochs": 2},
     },
     # The README default: a real comparison that fits a 2-core CPU in about 15 minutes.
     # Scaled down from the paper honestly: shorter sequences (200 bp, T scaled to
@@ -42,6 +44,8 @@ PRESETS: dict[str, dict] = {
                   "pool_stride": 20, "dense_sizes": [50, 15]},
         "train": {"max_epochs": 20, "patience": 3, "batch_size": 64},
         "evaluation": {"n_shuffles": 10, "max_sequences": 200, "n_examples": 3},
+        "tune": True,
+        "tuning": {"trials": 4, "trial_epochs": 4},
     },
     # The paper's sizes: 1000 bp, 64 filters (15/15/13), pool 40, dense 50/15, 30 seeds.
     # Meant for a GPU.
@@ -51,6 +55,8 @@ PRESETS: dict[str, dict] = {
         "model": {},
         "train": {"max_epochs": 40, "patience": 5, "batch_size": 64},
         "evaluation": {"n_shuffles": 20, "max_sequences": 1000, "n_examples": 3},
+        "tune": True,
+        "tuning": {"trials": 30},
     },
 }
 
@@ -76,6 +82,28 @@ class EvaluationConfig:
 
 
 @dataclass
+class TuningConfig:
+    """The λ search (Optuna) run before the seed runs when ``tune`` is on."""
+
+    trials: int = 20                 # finished trials per regularizer, all workers together
+    trial_epochs: int | None = None  # max epochs of a trial (default: train.max_epochs)
+    timeout: float | None = None     # seconds per regularizer after which no trial starts
+    storage: str | None = None       # SQLAlchemy URL; default sqlite:///OUT/optuna.db
+    study_name: str | None = None    # prefix; the study of a regularizer is NAME-REGULARIZER
+    objective: str = "loss"          # loss | pareto
+
+    def validate(self) -> None:
+        if self.trials < 1:
+            raise RegbenchError(f"--trials must be >= 1, got {self.trials}")
+        if self.trial_epochs is not None and self.trial_epochs < 1:
+            raise RegbenchError(f"--trial-epochs must be >= 1, got {self.trial_epochs}")
+        if self.timeout is not None and not self.timeout > 0:
+            raise RegbenchError(f"--timeout must be a number of seconds > 0, got {self.timeout}")
+        if self.objective not in ("loss", "pareto"):
+            raise RegbenchError(f"--objective must be loss or pareto, got {self.objective!r}")
+
+
+@dataclass
 class RunConfig:
     """Everything that defines a ``regbench run``."""
 
@@ -93,6 +121,8 @@ class RunConfig:
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
+    tune: bool = False
+    tuning: dict = field(default_factory=dict)
 
     # -- typed views ------------------------------------------------------------------
     def model_config(self, seq_len: int, n_tasks: int) -> BinaryModelConfig:
@@ -104,6 +134,9 @@ class RunConfig:
 
     def evaluation_config(self) -> EvaluationConfig:
         return _build(EvaluationConfig, self.evaluation, "evaluation")
+
+    def tuning_config(self) -> TuningConfig:
+        return _build(TuningConfig, self.tuning, "tuning")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,7 +181,7 @@ def read_toml(path: str | Path) -> dict:
 
 TOP_LEVEL_KEYS = {"preset", "regularizers", "scenario", "data", "seeds", "lambda", "out",
                   "device", "progress", "simulate", "regularizer_params", "model", "train",
-                  "evaluation"}
+                  "evaluation", "tune", "tuning"}
 
 
 def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
@@ -165,7 +198,7 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
             config.lambdas.update(value)
         elif key == "regularizers":
             config.regularizers = parse_regularizer_list(value)
-        elif key in ("simulate", "model", "train", "evaluation", "regularizer_params"):
+        elif key in ("simulate", "model", "train", "evaluation", "regularizer_params", "tuning"):
             if not isinstance(value, dict):
                 raise RegbenchError(f"{key} in {origin} must be a table of keys")
             getattr(config, key).update(value)

@@ -100,3 +100,20 @@ def test_config_file_unknown_key(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown key(s)" in err and "sedes" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_run_with_tuning_uses_the_searched_lambda(tmp_path):
+    out = tmp_path / "tuned"
+    assert main(["run", "--preset", "smoke", "--regularizers", "fourier,none", "--seeds", "1",
+                 "--tune", "--trials", "2", "--trial-epochs", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    df = pd.read_csv(out / "results.csv")
+    search = pd.read_csv(out / "lambda_search.csv")
+    fourier = df[df.regularizer == "fourier"].iloc[0]
+    assert fourier.lambda_source == "tuned"
+    chosen = search[(search.regularizer == "fourier") & search.chosen]
+    assert len(chosen) == 1 and fourier["lambda"] == pytest.approx(chosen["lambda"].iloc[0])
+    assert set(search.regularizer) == {"fourier"}  # none needs no search
+    assert (out / "optuna.db").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["tuning"]["trials"] == 2 and config["lambda_source"]["none"] == "default"

@@ -1,6 +1,8 @@
 """``regbench run``: train every regularizer over seeds, score them, write a report."""
 from __future__ import annotations
 
+import argparse
+
 from regbench.config import (PRESETS, merge, parse_lambda_assignments, preset_config,
                              read_toml)
 from regbench.errors import RegbenchError
@@ -42,6 +44,39 @@ def configure(parser) -> None:
                              "[train], [evaluation], [simulate] tables; flags win")
     parser.add_argument("--no-progress", action="store_true",
                         help="hide progress bars")
+    add_tuning_arguments(parser)
+
+
+def add_tuning_arguments(parser) -> None:
+    """λ search options, shared by `regbench run` and `regbench tune`."""
+    tuning = parser.add_argument_group("λ tuning (Optuna)")
+    tuning.add_argument("--tune", action=argparse.BooleanOptionalAction, default=None,
+                        help="search λ per regularizer before the seed runs (default: on "
+                             "for the quick and paper presets, off for smoke); a λ fixed "
+                             "with --lambda is not searched")
+    tuning.add_argument("--trials", type=int, default=None, metavar="N",
+                        help="finished trials wanted per regularizer, counted over every "
+                             "worker of the study (default by preset: "
+                             + ", ".join(f"{k} {v['tuning'].get('trials')}"
+                                         for k, v in PRESETS.items())
+                             + "); rerunning tops a study up to N")
+    tuning.add_argument("--trial-epochs", type=int, default=None, metavar="N",
+                        help="max epochs of a trial (default by preset; smaller is cheaper, "
+                             "the median pruner stops poor trials early)")
+    tuning.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="per regularizer, start no new trial after this many seconds")
+    tuning.add_argument("--storage", default=None, metavar="URL",
+                        help="Optuna storage, any SQLAlchemy URL, e.g. "
+                             "postgresql://user:pw@host/db to share studies between machines "
+                             "(default: sqlite:///OUT/optuna.db)")
+    tuning.add_argument("--study-name", default=None, metavar="NAME",
+                        help="study name prefix; the study of a regularizer is "
+                             "NAME-REGULARIZER (default: REGULARIZER-DATASET-CONFIG_HASH, "
+                             "the same on every machine with the same data and flags)")
+    tuning.add_argument("--objective", choices=("loss", "pareto"), default=None,
+                        help="loss (default): minimize the validation correctness loss; "
+                             "pareto: also maximize the motif auPRC of attributions on "
+                             "validation positives, and keep the Pareto front")
 
 
 def resolve_config(args):
@@ -55,10 +90,18 @@ def resolve_config(args):
              "seeds": args.seeds, "out": args.out, "device": args.device,
              "lambda": parse_lambda_assignments(args.lambdas) if args.lambdas else None,
              "progress": False if args.no_progress else None,
-             "simulate": _overrides(args.overrides)}
+             "simulate": _overrides(args.overrides),
+             "tune": args.tune,
+             "tuning": {k: v for k, v in (("trials", args.trials),
+                                          ("trial_epochs", args.trial_epochs),
+                                          ("timeout", args.timeout),
+                                          ("storage", args.storage),
+                                          ("study_name", args.study_name),
+                                          ("objective", args.objective)) if v is not None}}
     config = merge(config, flags, "command-line flags")
     if config.data:
         config.scenario = None
+    config.tuning_config()  # validate early: nothing is written on bad options
     return config
 
 

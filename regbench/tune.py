@@ -1,0 +1,471 @@
+"""λ search with Optuna: one study per (dataset, regularizer, config), shared by workers.
+
+    bench = Benchmark(config)
+    result = tune_lambda(bench, "fourier", n_trials=20, trial_epochs=5)
+    result.best_lambda
+
+A trial trains the seed-0 model at a λ drawn log-uniformly from the regularizer's
+``lambda_range`` through ``Benchmark.train_one`` into OUT/tuning/, so a finished trial
+is a stored run that is never trained again (a retried trial reuses it). The objective
+is the run's best validation correctness loss; the median pruner stops poor trials
+between epochs (a pruned trial stores nothing). Training that fails (non-finite loss)
+ends its trial as pruned, with the reason in the user attribute ``fail_reason``.
+``objective="pareto"`` adds a second objective, the motif auPRC of DeepLIFT/SHAP
+attributions on validation positives, and keeps the Pareto front (no pruning:
+Optuna prunes single-objective studies only).
+
+Studies live in an RDB storage: by default ``OUT/optuna.db`` (SQLite, which
+optuna-dashboard opens), or any SQLAlchemy URL such as PostgreSQL, where any number
+of workers on any number of machines share one study. ``n_trials`` is the total for
+the study, whoever runs the trials. A worker that dies stops sending heartbeats; its
+trial then turns FAIL and is queued again with the same λ.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from regbench.bench import Benchmark, atomic_write_csv
+from regbench.errors import RegbenchError
+from regbench.regularizers import get_spec
+
+OBJECTIVES = ("loss", "pareto")
+HEARTBEAT_INTERVAL = 60   # seconds between heartbeats of a running trial
+GRACE_PERIOD = 180        # a trial silent this long belongs to a dead worker
+STORAGE_ATTEMPTS = 4      # tries to open a storage that other workers are creating
+MAX_RETRY = 3             # times a dead worker's trial is queued again
+STARTUP_TRIALS = 5        # random λ before TPE models the objective (one parameter)
+PRUNE_AFTER_TRIALS = 3    # median pruning needs a few finished trials to compare with
+PARETO_LOSS_TOLERANCE = 0.02  # pareto choice: best auPRC within 2 % of the best loss
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@dataclass
+class TuneResult:
+    """Outcome of a study (all its workers), seen from this worker.
+
+    trials: one row per trial that drew a λ: trial, lambda, value (validation loss;
+    for a pruned trial its last reported loss), state (complete, pruned, failed,
+    running, waiting), epochs, reason, and for pareto motif_auprc and on_front.
+    Trials whose training failed (non-finite loss) count in n_failed, not n_pruned.
+    best_lambda is None when no trial completed.
+    """
+
+    regularizer: str
+    objective: str
+    best_lambda: float | None
+    best_value: float = math.nan
+    best_trial: int | None = None
+    n_complete: int = 0
+    n_pruned: int = 0
+    n_failed: int = 0
+    seconds: float = 0.0
+    study_name: str | None = None
+    storage: str | None = None      # URL with the password hidden
+    trials: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+class _BudgetReached(Exception):
+    """Raised by a trial started after the study already had its n_trials."""
+
+
+def tune_lambda(bench: Benchmark, regularizer: str, *, n_trials: int,
+                timeout: float | None = None, storage: str | None = None,
+                study_name: str | None = None, objective: str = "loss", seed: int = 0,
+                progress: bool = True, trial_epochs: int | None = None) -> TuneResult:
+    """Search λ for ``regularizer``; see the module docstring.
+
+    n_trials: finished (complete or pruned) trials wanted in the study, all workers
+    together; a rerun tops the study up to it. timeout: seconds after which this
+    worker starts no new trial. storage: SQLAlchemy URL (default
+    sqlite:///OUT/optuna.db). study_name: default derived from the dataset
+    fingerprint, the regularizer, the trial config hash and the objective.
+    trial_epochs: max_epochs of a trial (default: the config's).
+    """
+    started = time.perf_counter()
+    spec = get_spec(regularizer)
+    if objective not in OBJECTIVES:
+        raise RegbenchError(f"objective must be one of {', '.join(OBJECTIVES)}, "
+                            f"got {objective!r}")
+    if n_trials < 1:
+        raise RegbenchError(f"the number of trials must be >= 1, got {n_trials}")
+    if spec.needs == "nothing" or spec.lambda_range is None:  # λ means nothing: no search
+        return TuneResult(regularizer, objective, best_lambda=0.0)
+    _prepare(bench)
+    trial_bench = trial_benchmark(bench, regularizer, trial_epochs)
+    if objective == "pareto" and bench.dataset.motif_mask is None:
+        raise RegbenchError("--objective pareto scores attributions against ground-truth "
+                            "motifs; this data has no motifs.bed (use --objective loss)")
+    url = storage or default_storage(bench.out)
+    name = study_name or default_study_name(trial_bench, regularizer, objective)
+    study = open_study(url, name, objective, seed)
+    run_objective = _Objective(trial_bench, regularizer, spec.lambda_range, objective, n_trials)
+    remaining = n_trials - _count(study, FINISHED + (TrialState.RUNNING,))
+    if remaining > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(run_objective, n_trials=remaining, timeout=timeout,
+                           catch=(_BudgetReached,), show_progress_bar=progress,
+                           callbacks=[optuna.study.MaxTrialsCallback(
+                               n_trials, states=FINISHED + (TrialState.RUNNING,))])
+    return _result(study, regularizer, objective, url, time.perf_counter() - started)
+
+
+# -- setup ------------------------------------------------------------------------------
+def _prepare(bench: Benchmark) -> None:
+    if bench.dataset is None:
+        bench.check_data()
+        bench.out.mkdir(parents=True, exist_ok=True)
+        bench.prepare_data()
+
+
+class TrialBenchmark(Benchmark):
+    """Trains λ-search trials into OUT/tuning (runs/, checkpoints/), apart from the
+    comparison's own runs, and scores them on validation data only: the test set and
+    the report's example tracks are never touched by the search."""
+
+    def evaluate(self, model, seed: int, regularizer: str) -> tuple[dict, list[dict]]:
+        return {}, []
+
+
+def trial_benchmark(bench: Benchmark, regularizer: str,
+                    trial_epochs: int | None) -> TrialBenchmark:
+    """The TrialBenchmark of ``bench``: same data and config, max_epochs = trial_epochs."""
+    config = copy.deepcopy(bench.config)
+    config.regularizers, config.lambdas = [regularizer], {}
+    config.out = str(Path(bench.config.out) / "tuning")
+    if trial_epochs is not None:
+        if trial_epochs < 1:
+            raise RegbenchError(f"--trial-epochs must be >= 1, got {trial_epochs}")
+        if trial_epochs != config.train_config(0).max_epochs:
+            config.train = {**config.train, "max_epochs": int(trial_epochs)}
+    trials = TrialBenchmark(config)
+    trials.dataset = bench.dataset
+    trials.lambda_sources[regularizer] = "search"
+    return trials
+
+
+def default_storage(out) -> str:
+    return f"sqlite:///{(Path(out) / 'optuna.db').resolve()}"
+
+
+def default_study_name(trial_bench: Benchmark, regularizer: str, objective: str) -> str:
+    name = f"{regularizer}-{trial_bench.dataset.fingerprint}-{trial_bench.config.hash()}"
+    return name if objective == "loss" else f"{name}-{objective}"
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """RDBStorage with heartbeats, so a dead worker's trial is failed and retried."""
+    import sqlalchemy
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise RegbenchError(f"--storage {url!r} is not a SQLAlchemy URL; use e.g. "
+                            "sqlite:///optuna.db or postgresql://user:pw@host/db") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.drivername == "postgresql":
+        parsed = _postgres_driver(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        # Workers on one SQLite file take turns writing: wait for the lock, don't fail.
+        engine_kwargs = {"connect_args": {"timeout": 120}}
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    parsed.render_as_string(hide_password=False), engine_kwargs=engine_kwargs,
+                    heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+                    **_retry_callback())
+        except ImportError:
+            raise RegbenchError(f"no database driver for {shown}; for PostgreSQL install "
+                                "psycopg2-binary (pip install 'regbench[postgres]')") from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            # Workers starting together on a new database race to create its tables;
+            # the loser finds them made on the next attempt.
+            race = isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in str(exc)
+            if not race or attempt + 1 == STORAGE_ATTEMPTS:
+                first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                raise RegbenchError(f"cannot open the Optuna storage {shown}: "
+                                    f"{first[0] if first else type(exc).__name__}") from None
+            time.sleep(1 + attempt)
+
+
+def _postgres_driver(parsed):
+    """SQLAlchemy 2.1 reads postgresql:// as psycopg 3; regbench[postgres] installs
+    psycopg2, so use it when psycopg 3 is missing."""
+    import importlib.util
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
+def _retry_callback() -> dict:
+    """Optuna >= 4.9 names it RetryHeartbeatStaleTrialCallback; older ones
+    RetryFailedTrialCallback."""
+    storages = optuna.storages
+    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):
+        return {"heartbeat_stale_trial_callback":
+                storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)}
+    return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=MAX_RETRY)}
+
+
+def open_study(url: str, name: str, objective: str, seed: int) -> optuna.Study:
+    """Create the study or join it (other workers may be creating it right now)."""
+    directions = ["minimize"] if objective == "loss" else ["minimize", "maximize"]
+    storage = open_storage(url)
+    sampler = _TrialSeededTPE(seed, n_startup_trials=STARTUP_TRIALS, constant_liar=True)
+    pruner = make_pruner() if objective == "loss" else optuna.pruners.NopPruner()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study = optuna.create_study(storage=storage, study_name=name, directions=directions,
+                                    sampler=sampler, pruner=pruner, load_if_exists=True)
+        if [d.name.lower() for d in study.directions] != directions:
+            raise RegbenchError(f"study {name!r} in {redact_url(url)} was made for another "
+                                "objective; use another --study-name")
+        optuna.storages.fail_stale_trials(study)  # before counting what is left to do
+    return study
+
+
+def make_pruner() -> optuna.pruners.BasePruner:
+    # Steps are epochs from 1; never prune on the first: it says little about the end.
+    return optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=2)
+
+
+class _TrialSeededTPE(optuna.samplers.BaseSampler):
+    """TPE reseeded with ``seed + trial number`` before every trial.
+
+    One worker is reproducible, as with ``TPESampler(seed=seed)``; workers sharing a
+    study do not all draw the same start-up λ, as they would with one fixed seed each.
+    """
+
+    def __init__(self, seed: int, **tpe_options):
+        self._seed, self._options = seed, tpe_options
+        self._tpe = self._make(seed)
+
+    def _make(self, seed):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, **self._options)
+
+    def before_trial(self, study, trial):
+        self._tpe = self._make(self._seed + trial.number)
+        self._tpe.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):
+        return self._tpe.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._tpe.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._tpe.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values):
+        self._tpe.after_trial(study, trial, state, values)
+
+    def reseed_rng(self):
+        self._tpe.reseed_rng()
+
+
+# -- one trial --------------------------------------------------------------------------
+class _Objective:
+    """Train the seed-0 model at the trial's λ; return its best validation loss
+    (and, for pareto, its validation motif auPRC)."""
+
+    def __init__(self, bench: Benchmark, regularizer: str, lambda_range, objective: str,
+                 n_trials: int):
+        self.bench, self.regularizer, self.objective = bench, regularizer, objective
+        self.low, self.high = lambda_range
+        self.n_trials = n_trials
+
+    def __call__(self, trial: optuna.Trial):
+        if self._over_budget(trial):
+            trial.study.stop()
+            raise _BudgetReached(f"the study already has its {self.n_trials} trials; "
+                                 "this worker stops")
+        lam = trial.suggest_float("lambda", self.low, self.high, log=True)
+        on_epoch = self._reporter(trial) if self.objective == "loss" else None
+        record = self.bench.train_one(self.regularizer, 0, lam=lam, epoch_callback=on_epoch)
+        row = record["row"]
+        trial.set_user_attr("epochs", int(row["epochs"]))
+        trial.set_user_attr("run", self.bench.key(self.regularizer, 0, lam).id())
+        if row["status"] != "ok":
+            self._fail(trial, row["status"])
+        if self.objective == "loss":
+            return float(row["val_loss"])
+        score = validation_motif_auprc(self.bench, record)
+        if not math.isfinite(score):
+            self._fail(trial, "no motif auPRC: no positive validation sequence with a motif")
+        trial.set_user_attr("motif_auprc", score)
+        return float(row["val_loss"]), score
+
+    def _over_budget(self, trial) -> bool:
+        """MaxTrialsCallback counts only between trials, so workers finishing together
+        may both start one more; of those, only trials within n_trials by number run."""
+        running = trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        ahead = sum(t.number < trial.number for t in running)
+        return _count(trial.study, FINISHED) + ahead >= self.n_trials
+
+    @staticmethod
+    def _reporter(trial):
+        def on_epoch(epoch: int, record: dict) -> None:
+            trial.report(record["val_loss"], epoch)  # NaN too: TPE ranks it last
+            finite = all(math.isfinite(record[k]) for k in ("train_loss", "train_penalty",
+                                                            "val_loss"))
+            # A non-finite epoch is left to the trainer, which stores it as failed.
+            if finite and trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}, validation loss "
+                                         f"{record['val_loss']:.4f}")
+        return on_epoch
+
+    @staticmethod
+    def _fail(trial, reason: str):
+        """Failed training ends the trial as PRUNED: it counts in the budget, TPE learns
+        to avoid its λ, and the reason stays in the user attribute fail_reason."""
+        trial.set_user_attr("fail_reason", reason)
+        raise optuna.TrialPruned(reason)
+
+
+def validation_motif_auprc(bench: Benchmark, record: dict) -> float:
+    """Mean motif auPRC of DeepLIFT/SHAP attributions of the run's model on positive
+    validation sequences (the test set stays out of the search)."""
+    from regbench.attributions import deep_lift_shap
+    from regbench.data import one_hot
+    from regbench.metrics import motif_auprc
+    from regbench.train import load_checkpoint
+
+    valid = bench.dataset.subset("valid")
+    ev = bench.config.evaluation_config()
+    positive = np.flatnonzero(valid.labels.max(axis=1) > 0)[:ev.max_sequences]
+    if valid.motif_mask is None or not len(positive):
+        return math.nan
+    model, _ = load_checkpoint(bench.out / record["row"]["checkpoint"], device=bench.device)
+    X = one_hot(valid.codes[positive])
+    target = int(np.argmax(valid.labels[positive].sum(axis=0)))
+    attr = deep_lift_shap(model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
+                          random_state=0, device=bench.device, target=target,
+                          allow_N=bool((X.sum(dim=1) == 0).any()))
+    scores = motif_auprc(attr.cpu().numpy(), valid.motif_mask[positive])
+    return float(np.nanmean(scores)) if np.isfinite(scores).any() else math.nan
+
+
+# -- results ----------------------------------------------------------------------------
+def _count(study, states) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _state(trial) -> str:
+    if "fail_reason" in trial.user_attrs or trial.state == TrialState.FAIL:
+        return "failed"
+    return trial.state.name.lower()
+
+
+def _result(study, regularizer, objective, url, seconds) -> TuneResult:
+    trials = _trials_frame(study, objective)
+    chosen = _choose(study, objective)
+    counts = trials["state"].value_counts() if len(trials) else {}
+    return TuneResult(
+        regularizer, objective,
+        best_lambda=None if chosen is None else float(chosen.params["lambda"]),
+        best_value=math.nan if chosen is None else float(chosen.values[0]),
+        best_trial=None if chosen is None else chosen.number,
+        n_complete=int(counts.get("complete", 0)), n_pruned=int(counts.get("pruned", 0)),
+        n_failed=int(counts.get("failed", 0)), seconds=seconds, study_name=study.study_name,
+        storage=redact_url(url), trials=trials)
+
+
+def redact_url(url: str) -> str:
+    import sqlalchemy
+    return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _trials_frame(study, objective) -> pd.DataFrame:
+    front = {t.number for t in study.best_trials} if objective == "pareto" else set()
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if "lambda" not in t.params:   # started after the budget was reached: no λ drawn
+            continue
+        value = t.values[0] if t.values else (
+            t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values
+            else math.nan)
+        row = {"trial": t.number, "lambda": t.params["lambda"], "value": value,
+               "state": _state(t),
+               "epochs": t.user_attrs.get("epochs", len(t.intermediate_values)),
+               "reason": t.user_attrs.get("fail_reason", "")}
+        if objective == "pareto":
+            row["motif_auprc"] = t.values[1] if t.values else math.nan
+            row["on_front"] = t.number in front
+        rows.append(row)
+    columns = ["trial", "lambda", "value", "state", "epochs", "reason"]
+    return pd.DataFrame(rows, columns=columns + (["motif_auprc", "on_front"]
+                                                 if objective == "pareto" else []))
+
+
+def _choose(study, objective):
+    """The trial whose λ is used: lowest loss; for pareto, the front trial with the
+    best auPRC among those within PARETO_LOSS_TOLERANCE of the front's lowest loss."""
+    if objective == "loss":
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return min(done, key=lambda t: t.value) if done else None
+    front = study.best_trials
+    if not front:
+        return None
+    best = min(t.values[0] for t in front)
+    near = [t for t in front if t.values[0] <= best + PARETO_LOSS_TOLERANCE * abs(best)]
+    return max(near, key=lambda t: (t.values[1], -t.values[0]))
+
+
+SEARCH_COLUMNS = ["regularizer", "trial", "lambda", "value", "state", "chosen"]
+PARETO_COLUMNS = ["regularizer", "trial", "lambda", "val_loss", "motif_auprc", "state",
+                  "on_front", "chosen"]
+
+
+def write_lambda_search(out_dir, results) -> Path | None:
+    """OUT/lambda_search.csv (and OUT/pareto.csv for pareto studies), atomically.
+
+    results: TuneResults (a list or a dict's values); those without a study (λ = 0,
+    no search) are skipped. Rows of regularizers not in ``results`` are kept, so
+    tuning one regularizer at a time builds one table. Returns the path, or None
+    when nothing was searched.
+    """
+    out_dir = Path(out_dir)
+    results = [r for r in (results.values() if isinstance(results, dict) else results)
+               if r.study_name is not None]
+    if not results:
+        return None
+    path = out_dir / "lambda_search.csv"
+    _merge_write(path, results, SEARCH_COLUMNS)
+    pareto = [r for r in results if r.objective == "pareto"]
+    if pareto:
+        _merge_write(out_dir / "pareto.csv", pareto, PARETO_COLUMNS)
+    return path
+
+
+def _merge_write(path: Path, results: list[TuneResult], columns: list[str]) -> None:
+    """Replace the rows of these results' regularizers in ``path``, keep the others."""
+    frames = []
+    if path.is_file():
+        old = pd.read_csv(path)
+        keep = ~old["regularizer"].isin({r.regularizer for r in results})
+        frames.append(old[keep].reindex(columns=columns))
+    for result in results:
+        frame = result.trials.rename(columns={"value": "val_loss"} if "val_loss" in columns
+                                     else {})
+        frame.insert(0, "regularizer", result.regularizer)
+        frame["chosen"] = frame["trial"] == result.best_trial
+        frames.append(frame.reindex(columns=columns))
+    frames = [f for f in frames if len(f)] or frames[-1:]
+    atomic_write_csv(pd.concat(frames, ignore_index=True), path)
