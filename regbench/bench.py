@@ -265,7 +265,10 @@ class Benchmark:
 
     def tune_lambdas(self) -> dict:
         """Search λ (Optuna) for every regularizer whose λ the user did not fix."""
+        import optuna
+
         from regbench.tune import tune_lambda, write_lambda_search
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
         tuning = self.config.tuning_config()
         results = {}
         for name in self.regularizers:

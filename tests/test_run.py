@@ -117,3 +117,34 @@ def test_run_with_tuning_uses_the_searched_lambda(tmp_path):
     assert (out / "optuna.db").is_file()
     config = json.loads((out / "config.json").read_text())
     assert config["tuning"]["trials"] == 2 and config["lambda_source"]["none"] == "default"
+
+
+def test_killed_run_resumes_to_the_same_results(smoke, tmp_path):
+    """SIGKILL partway, rerun: the full table, no duplicates, the same numbers."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    argv = [sys.executable, "-m", "regbench.cli", "run", "--preset", "smoke",
+            "--regularizers", "all", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "runs").glob("*.json"))
+                                         if (out / "runs").exists() else []) < 3:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list((out / "runs").glob("*.json")))
+    assert 3 <= finished < 10, "the kill should land partway through the grid"
+    subprocess.run(argv, check=True, capture_output=True, timeout=300)
+    resumed = pd.read_csv(out / "results.csv")
+    assert len(resumed) == 10 and not resumed.duplicated(["regularizer", "seed"]).any()
+    reference = pd.read_csv(smoke / "results.csv")
+    columns = ["regularizer", "seed", "lambda", "val_loss", "test_auroc", "motif_auprc",
+               "entropy", "ixg_motif_fraction"]
+    key = ["regularizer", "seed"]
+    pd.testing.assert_frame_equal(resumed[columns].sort_values(key).reset_index(drop=True),
+                                  reference[columns].sort_values(key).reset_index(drop=True))
