@@ -123,8 +123,14 @@ class Benchmark:
             from regbench.simulate import simulate
             target = self.out / "data"
             if not (target / "manifest.json").exists():
-                simulate(self.config.scenario, target, overrides=self.config.simulate,
-                         progress=self.config.progress, force=True)
+                try:
+                    simulate(self.config.scenario, target, overrides=self.config.simulate,
+                             progress=self.config.progress)
+                except (OSError, RegbenchError):
+                    # Another worker on this folder may have won the race to write the
+                    # same (seeded, identical) data; use it.
+                    if not (target / "manifest.json").exists():
+                        raise
             self.dataset = load_dataset(target)
             self._check_splits()
         return self.dataset
