@@ -1,0 +1,182 @@
+"""Where the time of a Fourier-prior training step goes (torch.profiler, CPU ops).
+
+Tables: the step's phases (record_function around the same calls as ``train_step``),
+the autograd nodes and ops with the most time, and prototypes of possible fixes timed
+side by side with the step as the Trainer does it: ``loss.backward(inputs=params)``
+in-process, and glibc malloc settings (``keep_freed_memory``) in child processes,
+default and tuned alternately, since allocator state is per process.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile, record_function
+
+from benchmarks import Context, Table, median_times
+from benchmarks.bench_step import make_trainer, random_batch, train_step
+from regbench.metrics.losses import balanced_bce_loss
+
+PHASES = ("penalty: forward + attributions + penalty", "loss", "zero_grad + backward",
+          "Adam step")
+
+
+def keep_freed_memory() -> bool:
+    """Prototype fix: stop glibc from handing freed big blocks back to the OS.
+
+    glibc serves every block above its mmap threshold (at most 32 MiB) with mmap and
+    unmaps it on free, so each training step page-faults its big activations in again
+    (millions of minor faults per step at 4000 bp). Serving them from the heap and
+    keeping up to 1 GiB of freed heap makes them reusable. Returns False off glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
+
+
+_CHILD = """
+import json, resource, statistics, sys, time
+import torch
+from benchmarks.bench_profile import keep_freed_memory
+from benchmarks.bench_step import make_step
+batch, length, warmup, steps, tuned = (int(v) for v in sys.argv[1:6])
+if tuned:
+    assert keep_freed_memory()
+out = {}
+for name in sys.argv[6:]:
+    step = make_step(name, batch, length, torch.device("cpu"))
+    for _ in range(warmup):
+        step()
+    times, faults = [], []
+    for _ in range(steps):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    out[name] = [statistics.median(times), statistics.median(faults)]
+print(json.dumps(out))
+"""
+
+
+def allocator_runs(batch: int, length: int, warmup: int, steps: int, rounds: int,
+                   names=("none", "fourier")):
+    """{(name, tuned): [(s/step, minor faults/step) per round]}, default and tuned child
+    processes alternating."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    results: dict = {}
+    for _ in range(rounds):
+        for tuned in (0, 1):
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(batch), str(length), str(warmup), str(steps),
+                 str(tuned), *names], capture_output=True, text=True, env=env, cwd=root, check=True)
+            for name, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                results.setdefault((name, tuned), []).append(value)
+    return results
+
+
+def labelled_step(trainer, model, optimizer, X, y, n_positive, backward_inputs=None):
+    """``train_step`` with a profiler label per phase. ``backward_inputs``: prototype
+    of ``loss.backward(inputs=...)``."""
+    with record_function(PHASES[0]):
+        logits, penalty = trainer._penalty(model, X, trainer._n_prior(n_positive, len(X)))
+    with record_function(PHASES[1]):
+        loss = balanced_bce_loss(logits, y) + trainer.lam * penalty
+    with record_function(PHASES[2]):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward(inputs=backward_inputs)
+    with record_function(PHASES[3]):
+        optimizer.step()
+
+
+def run(ctx: Context) -> None:
+    batch, length, n_profiled, repeats = (32, 500, 1, 3) if ctx.quick else (64, 1000, 3, 7)
+    trainer, model, optimizer = make_trainer("fourier", length, ctx.device)
+    X, y, n_positive = random_batch(batch, length, ctx.device)
+    for _ in range(2):
+        labelled_step(trainer, model, optimizer, X, y, n_positive)
+    activities = [ProfilerActivity.CPU]
+    if ctx.device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+
+    def profiled():
+        with profile(activities=activities) as prof:
+            for _ in range(n_profiled):
+                labelled_step(trainer, model, optimizer, X, y, n_positive)
+        return prof
+
+    prof, share = ctx.clean(profiled)
+    events = prof.key_averages()
+    step_us = sum(e.cpu_time_total for e in events if e.key in PHASES)
+    pct = lambda us: f"{100 * us / step_us:.1f}%"  # noqa: E731
+    ms = lambda us: us / 1e3 / n_profiled  # noqa: E731
+    title = (f"Profile of a Fourier-prior training step, {ctx.device.type}: batch {batch}, "
+             f"{length} bp ({n_profiled} step(s) profiled; CPU time)")
+    rows = [[name, ms(e.cpu_time_total), pct(e.cpu_time_total)]
+            for name in PHASES for e in events if e.key == name]
+    ctx.emit(Table(title + ": phases", ["phase", "ms/step", "share"], rows), share)
+
+    nodes = sorted((e for e in events if "Backward" in e.key and not e.key.startswith("autograd")),
+                   key=lambda e: -e.cpu_time_total)[:6]
+    ops = sorted((e for e in events if e.key.startswith("aten::")),
+                 key=lambda e: -e.self_cpu_time_total)[:10]
+    rows = [[f"autograd node {e.key}", e.count // n_profiled, ms(e.cpu_time_total),
+             pct(e.cpu_time_total)] for e in nodes]
+    rows += [[f"op {e.key}", e.count // n_profiled, ms(e.self_cpu_time_total),
+              pct(e.self_cpu_time_total)] for e in ops]
+    ctx.emit(Table(title + ": top autograd nodes (total time) and ops (self time)",
+                   ["", "calls/step", "ms/step", "share"], rows,
+                   ["the forward is under 'penalty'; double backprop runs inside 'backward' "
+                    "as the *BackwardBackward* / ConvolutionBackward nodes"]))
+
+    if ctx.device.type == "cuda" or not sys.platform.startswith("linux"):
+        return  # the prototypes below are CPU / glibc findings
+    params = list(model.parameters())
+    variants = {
+        "as the Trainer does it": lambda: train_step(trainer, model, optimizer, X, y,
+                                                     n_positive),
+        "loss.backward(inputs=params)": lambda: labelled_step(
+            trainer, model, optimizer, X, y, n_positive, backward_inputs=params),
+    }
+    times, share = ctx.clean(lambda: median_times(variants, ctx.device, repeats=repeats,
+                                                  warmup=1))
+    base = times["as the Trainer does it"]
+    ctx.emit(Table(
+        f"Prototype fixes, Fourier step, {ctx.device.type}: batch {batch}, {length} bp "
+        f"(interleaved, median of {repeats})",
+        ["variant", "s/step", "vs Trainer"],
+        [[name, t, f"{100 * (t / base - 1):+.1f}%"] for name, t in times.items()]),
+        share)
+
+    # (batch, length, warm-up steps, timed steps); a fresh process needs a few steps
+    # before its heap settles, so the warm-up is generous.
+    configs, rounds = (([(64, 2000, 2, 2)], 1) if ctx.quick
+                       else ([(64, 1000, 4, 5), (64, 4000, 2, 3)], 2))
+    rows, shares = [], []
+    for batch, length, warmup, steps in configs:
+        runs, share = ctx.clean(lambda: allocator_runs(batch, length, warmup, steps, rounds))
+        shares.append(share)
+        for name in ("none", "fourier"):
+            (t0, f0), (t1, f1) = ([statistics.median(v) for v in zip(*runs[name, tuned])]
+                                  for tuned in (0, 1))
+            rows.append([f"{length} bp, batch {batch}", name, t0, t1,
+                         f"{100 * (t1 / t0 - 1):+.0f}%", f"{f0:,.0f}", f"{f1:,.0f}"])
+    ctx.emit(Table(
+        "Prototype fix: glibc keeps freed memory (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=1 GiB), "
+        f"cpu; separate processes, default and tuned alternating, {rounds} round(s); "
+        + "; ".join(f"{length} bp: median of {steps} steps after {warmup} warm-up"
+                    for _, length, warmup, steps in configs),
+        ["size", "regularizer", "default s/step", "tuned s/step", "change",
+         "minor faults/step default", "tuned"], rows),
+        None if None in shares else max(shares))
