@@ -8,7 +8,6 @@ default and tuned alternately, since allocator state is per process.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import statistics
@@ -27,26 +26,10 @@ PHASES = ("penalty: forward + attributions + penalty", "loss", "zero_grad + back
           "Adam step")
 
 
-def keep_freed_memory() -> bool:
-    """Prototype fix: stop glibc from handing freed big blocks back to the OS.
-
-    glibc serves every block above its mmap threshold (at most 32 MiB) with mmap and
-    unmaps it on free, so each training step page-faults its big activations in again
-    (millions of minor faults per step at 4000 bp). Serving them from the heap and
-    keeping up to 1 GiB of freed heap makes them reusable. Returns False off glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
-
-
 _CHILD = """
 import json, resource, statistics, sys, time
 import torch
-from benchmarks.bench_profile import keep_freed_memory
+from regbench.memory import keep_freed_memory
 from benchmarks.bench_step import make_step
 batch, length, warmup, steps, tuned = (int(v) for v in sys.argv[1:6])
 if tuned:

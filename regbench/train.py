@@ -20,6 +20,7 @@ import torch
 
 from regbench.attributions import training_attributions
 from regbench.errors import RegbenchError
+from regbench.memory import keep_freed_memory
 from regbench.metrics.losses import balanced_bce_loss
 from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.regularizers import Regularizer
@@ -194,6 +195,8 @@ class Trainer:
         set_seed(self.config.seed)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick kernels
+        else:
+            keep_freed_memory()  # large activations reused, not page-faulted in each step
         started = time.perf_counter()
         model = BinaryCNN(self.model_config).to(self.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.config.learning_rate)
