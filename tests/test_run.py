@@ -148,3 +148,17 @@ def test_killed_run_resumes_to_the_same_results(smoke, tmp_path):
     key = ["regularizer", "seed"]
     pd.testing.assert_frame_equal(resumed[columns].sort_values(key).reset_index(drop=True),
                                   reference[columns].sort_values(key).reset_index(drop=True))
+
+
+def test_pareto_tuning_shows_the_front_in_the_report(tmp_path):
+    out = tmp_path / "pareto"
+    assert main(["run", "--preset", "smoke", "--regularizers", "fourier,none", "--seeds", "1",
+                 "--tune", "--objective", "pareto", "--trials", "3", "--trial-epochs", "1",
+                 "--out", str(out), "--no-progress"]) == 0
+    trials = pd.read_csv(out / "pareto.csv")
+    assert trials["on_front"].any() and trials["chosen"].sum() == 1
+    chosen = trials.loc[trials["chosen"], "lambda"].iloc[0]
+    row = pd.read_csv(out / "results.csv").query("regularizer == 'fourier'").iloc[0]
+    assert row["lambda"] == pytest.approx(chosen)
+    assert "Pareto front" in (out / "report.html").read_text()
+    assert (out / "figures" / "pareto_front.png").is_file()

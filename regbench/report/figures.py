@@ -178,6 +178,33 @@ def lambda_search(search: pd.DataFrame, order, chosen: dict):
     return fig
 
 
+def pareto_search(trials: pd.DataFrame, order):
+    """Validation loss vs motif auPRC of every λ trial, the Pareto front joined."""
+    data = trials[np.isfinite(trials["val_loss"]) & np.isfinite(trials["motif_auprc"])]
+    regs = [r for r in order if r in set(data["regularizer"])]
+    regs += sorted(set(data["regularizer"]) - set(regs))
+    if not regs:
+        return None
+    fig, axes = _grid(len(regs))
+    for ax, reg in zip(axes, regs):
+        sub = data[data["regularizer"] == reg]
+        points = ax.scatter(sub["val_loss"], sub["motif_auprc"], c=np.log10(sub["lambda"]),
+                            cmap="viridis", s=25)
+        front = sub[sub["on_front"].astype(bool)].sort_values("val_loss")
+        ax.plot(front["val_loss"], front["motif_auprc"], color="black", lw=1, ls="--",
+                label="Pareto front")
+        if "chosen" in sub and sub["chosen"].astype(bool).any():
+            pick = sub[sub["chosen"].astype(bool)]
+            ax.scatter(pick["val_loss"], pick["motif_auprc"], marker="X", s=120,
+                       facecolor="none", edgecolor="red", label="chosen λ")
+        fig.colorbar(points, ax=ax, label="log10 λ")
+        ax.set(xlabel="validation loss (nats; lower is better)",
+               ylabel="validation motif auPRC (higher is better)", title=reg)
+        ax.legend(fontsize=6, frameon=False)
+    fig.suptitle("λ search, two objectives: trials and their Pareto front", fontsize=10)
+    return fig
+
+
 # --- attribution logos -----------------------------------------------------------
 
 _LETTERS: dict[str, TextPath] = {}

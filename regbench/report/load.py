@@ -27,6 +27,7 @@ class ResultsFolder:
     per_sequence: pd.DataFrame | None = None
     history: pd.DataFrame | None = None
     lambda_search: pd.DataFrame | None = None
+    pareto: pd.DataFrame | None = None
     examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # files that could not be used
 
@@ -99,5 +100,8 @@ def load_results(results_dir) -> ResultsFolder:
                                    ("regularizer", "seed", "epoch", "val_loss"))
     folder.lambda_search = _optional_csv(folder, "lambda_search.csv",
                                          ("regularizer", "lambda", "value"))
+    folder.pareto = _optional_csv(folder, "pareto.csv",
+                                  ("regularizer", "lambda", "val_loss", "motif_auprc",
+                                   "on_front"))
     _read_examples(folder)
     return folder

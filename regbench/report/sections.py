@@ -268,6 +268,17 @@ def lambda_search(folder: ResultsFolder, order) -> Section | None:
         "the dashed line marks the λ used for the runs above.", fig))
 
 
+def pareto_search(folder: ResultsFolder, order) -> Section | None:
+    trials = folder.pareto
+    if trials is None or trials.empty:
+        return None
+    fig = figures.pareto_search(trials, order)
+    return None if fig is None else _section("λ search: Pareto front", _figure(
+        "pareto_front", "Each point is one λ trial (colour: log10 λ), scored on validation "
+        "data; the dashed line joins the trials no other trial beats on both objectives; "
+        "the red cross is the λ used for the runs above.", fig))
+
+
 def footer(folder: ResultsFolder) -> Section:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     blocks = [Text(f"Written by regbench {__version__} at {now} from {folder.path}.")]
@@ -290,5 +301,6 @@ def build_sections(folder: ResultsFolder) -> tuple[str, list[Section]]:
                 sequence_comparisons(folder.per_sequence, order),
                 attribution_examples(folder.examples, order),
                 training(folder.history, order), lambda_search(folder, order),
+                pareto_search(folder, order),
                 footer(folder)]
     return title, [s for s in sections if s is not None]
