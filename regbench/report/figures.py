@@ -198,10 +198,10 @@ def pareto_search(trials: pd.DataFrame, order):
             ax.scatter(pick["val_loss"], pick["motif_auprc"], marker="X", s=120,
                        facecolor="none", edgecolor="red", label="chosen λ")
         fig.colorbar(points, ax=ax, label="log10 λ")
-        ax.set(xlabel="validation loss (nats; lower is better)",
-               ylabel="validation motif auPRC (higher is better)", title=reg)
+        ax.set(xlabel="val. loss, nats (lower better)",
+               ylabel="val. motif auPRC (higher better)", title=reg)
         ax.legend(fontsize=6, frameon=False)
-    fig.suptitle("λ search, two objectives: trials and their Pareto front", fontsize=10)
+    fig.suptitle("λ search (two objectives): trials and Pareto front", fontsize=10)
     return fig
 
 
