@@ -143,6 +143,7 @@ class Trainer:
     def _run_epoch(self, model, optimizer, codes, labels, labels_np, rng):
         model.train()
         totals = torch.zeros(2, device=self.device)
+        params = [p for p in model.parameters() if p.requires_grad]
         n_seen = 0
         for idx_np, n_pos in batch_order(labels_np, self.config.batch_size, rng):
             if len(idx_np) < 2:  # batch norm cannot train on a single example
@@ -153,7 +154,8 @@ class Trainer:
             correctness = balanced_bce_loss(logits, labels[idx])
             loss = correctness + self.lam * penalty
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            # Only the weights: the one-hot input needs no gradient of its own here.
+            loss.backward(inputs=params)
             optimizer.step()
             totals += torch.stack([correctness.detach(), penalty.detach()]) * len(idx_np)
             n_seen += len(idx_np)
