@@ -52,7 +52,6 @@ def run(ctx: Context) -> None:
         overhead = times["epoch"] / times["pure"] - 1
         rows.append([name, times["epoch"], times["pure"], f"{100 * overhead:+.1f}%",
                      f"{100 * data / times['pure']:.2f}%", target(overhead < 0.10, ctx.quick)])
-        del trainer, model, optimizer, batches
     ctx.emit(Table(
         f"Epoch overhead, {ctx.device.type}: {n_seqs:,} sequences x {length} bp, batch "
         f"{batch} (median of {repeats} after warm-up steps)",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 
-import torch
 
 from benchmarks import Context, Table, median_times
 from benchmarks.bench_step import make_step, make_trainer, random_batch

@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from benchmarks import Context, Table, median_times
