@@ -38,6 +38,7 @@ class TrainConfig:
     device: str = "auto"
     prior_on: str = "positives"  # binary models: the prior sees positive examples only
     mixed_precision: bool = False  # bfloat16 autocast for the model; penalties stay float32
+    resident_data: bool | None = None  # data on the device: None = when it fits
 
     def validate(self) -> None:
         if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
@@ -148,10 +149,10 @@ class Trainer:
         for idx_np, n_pos in batch_order(labels_np, self.config.batch_size, rng):
             if len(idx_np) < 2:  # batch norm cannot train on a single example
                 continue
-            idx = torch.as_tensor(idx_np, device=self.device)
-            X = one_hot_codes(codes[idx])
+            idx = torch.as_tensor(idx_np, device=codes.device)
+            X = one_hot_codes(self._on_device(codes[idx]))
             logits, penalty = self._penalty(model, X, self._n_prior(n_pos, len(idx_np)))
-            correctness = balanced_bce_loss(logits, labels[idx])
+            correctness = balanced_bce_loss(logits, self._on_device(labels[idx]))
             loss = correctness + self.lam * penalty
             optimizer.zero_grad(set_to_none=True)
             # Only the weights: the one-hot input needs no gradient of its own here.
@@ -170,7 +171,7 @@ class Trainer:
         batch = max(self.config.batch_size, 256)
         positive = labels_np.max(axis=1) > 0
         for start in range(0, len(codes), batch):
-            X = one_hot_codes(codes[start:start + batch])
+            X = one_hot_codes(self._on_device(codes[start:start + batch]))
             with torch.no_grad():
                 logits.append(model(X))
             if self.regularizer.needs == "nothing":
@@ -183,7 +184,7 @@ class Trainer:
                     _, pen = self._penalty(model, X[rows], len(rows))
                 penalties += torch.stack([pen.detach() * len(rows),
                                           torch.tensor(float(len(rows)), device=self.device)])
-        loss = balanced_bce_loss(torch.cat(logits), labels).item()
+        loss = balanced_bce_loss(torch.cat(logits), self._on_device(labels)).item()
         total, count = penalties.tolist()
         return loss, (total / count if count else 0.0)
 
@@ -241,8 +242,27 @@ class Trainer:
         if codes.ndim != 2 or labels.ndim != 2 or len(codes) != len(labels):
             raise RegbenchError("training data must be codes (N, L) and labels (N, T) "
                                 f"with the same N, got {codes.shape} and {labels.shape}")
-        return (torch.as_tensor(np.ascontiguousarray(codes, dtype=np.uint8), device=self.device),
-                torch.as_tensor(np.asarray(labels, dtype=np.float32), device=self.device))
+        codes = torch.as_tensor(np.ascontiguousarray(codes, dtype=np.uint8))
+        labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
+        if self._resident(codes.nbytes + labels.nbytes):
+            return codes.to(self.device), labels.to(self.device)
+        if self.device.type == "cuda":  # host memory, copied per batch without blocking
+            return codes.pin_memory(), labels.pin_memory()
+        return codes, labels
+
+    def _resident(self, nbytes: int) -> bool:
+        """Keep the data on the device when asked, or by default when it takes under a
+        quarter of the free device memory (the rest is for activations)."""
+        if self.config.resident_data is not None:
+            return self.config.resident_data
+        if self.device.type != "cuda":
+            return True
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return nbytes < free / 4
+
+    def _on_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A no-op for resident data; an asynchronous copy for data in host memory."""
+        return tensor.to(self.device, non_blocking=True)
 
 
 def save_checkpoint(path, trainer: Trainer, result: TrainResult) -> None:

@@ -139,3 +139,10 @@ def test_mixed_precision_gives_the_same_penalty_within_tolerance(name):
         penalties.append(penalty.item())
     assert penalties[1] == pytest.approx(penalties[0], rel=0.05)
     assert penalties[1] != penalties[0]  # autocast really ran in bfloat16
+
+
+def test_data_kept_in_host_memory_trains_identically():
+    """The path for data too large for the device gives the same model as resident data."""
+    resident = fit("fourier", 1.0, resident_data=True)
+    streamed = fit("fourier", 1.0, resident_data=False)
+    assert resident.history == streamed.history
