@@ -106,6 +106,13 @@ class Benchmark:
         config.evaluation_config()  # validate before anything is written
         config.train_config(0)
         self.dataset: Dataset | None = None
+        self._splits: dict[str, Dataset] = {}
+
+    def split(self, name: str) -> Dataset:
+        """The rows of one split (train, valid, test), extracted once per process."""
+        if name not in self._splits:
+            self._splits[name] = self.dataset.subset(name)
+        return self._splits[name]
 
     # -- data -------------------------------------------------------------------------
     def check_data(self) -> None:
@@ -164,7 +171,7 @@ class Benchmark:
         if path.exists():
             return json.loads(path.read_text())
         ds = self.dataset
-        train, valid = ds.subset("train"), ds.subset("valid")
+        train, valid = self.split("train"), self.split("valid")
         model_config = self.config.model_config(ds.codes.shape[1], len(ds.tasks))
         params = self.config.regularizer_params.get(regularizer, {})
         reg = get_spec(regularizer).create(**params)
@@ -197,8 +204,7 @@ class Benchmark:
 
     def evaluate(self, model, seed: int, regularizer: str) -> tuple[dict, list[dict]]:
         """Test performance, then interpretability on positive test sequences."""
-        ds = self.dataset
-        test = ds.subset("test")
+        test = self.split("test")
         ev = self.config.evaluation_config()
         X_test = one_hot(test.codes)
         logits = _predict(model, X_test, self.device, ev.batch_size)

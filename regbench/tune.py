@@ -149,7 +149,7 @@ def trial_benchmark(bench: Benchmark, regularizer: str,
         if trial_epochs != config.train_config(0).max_epochs:
             config.train = {**config.train, "max_epochs": int(trial_epochs)}
     trials = TrialBenchmark(config)
-    trials.dataset = bench.dataset
+    trials.dataset, trials._splits = bench.dataset, bench._splits  # same rows, extracted once
     trials.lambda_sources[regularizer] = "search"
     return trials
 
@@ -347,7 +347,7 @@ def validation_motif_auprc(bench: Benchmark, record: dict) -> float:
     from regbench.metrics import motif_auprc
     from regbench.train import load_checkpoint
 
-    valid = bench.dataset.subset("valid")
+    valid = bench.split("valid")
     ev = bench.config.evaluation_config()
     positive = np.flatnonzero(valid.labels.max(axis=1) > 0)[:ev.max_sequences]
     if valid.motif_mask is None or not len(positive):

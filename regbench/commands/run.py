@@ -5,7 +5,6 @@ import argparse
 
 from regbench.config import (PRESETS, merge, parse_lambda_assignments, preset_config,
                              read_toml)
-from regbench.errors import RegbenchError
 
 
 def configure(parser) -> None:
@@ -121,4 +120,4 @@ def main(args) -> int:
     return 0
 
 
-__all__ = ["configure", "main", "resolve_config", "RegbenchError"]
+__all__ = ["configure", "main", "resolve_config"]

@@ -27,11 +27,7 @@ def sparsity_penalty(attr: torch.Tensor, reduction: str = "mean") -> torch.Tenso
     ordered, _ = torch.sort(g, dim=-1)
     ranks = torch.arange(1, length + 1, dtype=g.dtype, device=g.device)
     pairwise_sum = 2.0 * (ordered * (2.0 * ranks - length - 1.0)).sum(dim=-1)
-    total = g.sum(dim=-1)
-    safe_total = torch.where(total > 0, total, torch.ones_like(total))
-    per_example = torch.where(total > 0, -pairwise_sum / (length * safe_total),
-                              torch.zeros_like(total))
-    return _reduce(per_example, reduction)
+    return _reduce(_minus_scaled_gini(pairwise_sum, g), reduction)
 
 
 def sparsity_penalty_pairwise(attr: torch.Tensor) -> torch.Tensor:
@@ -41,7 +37,14 @@ def sparsity_penalty_pairwise(attr: torch.Tensor) -> torch.Tensor:
     """
     g = attribution_magnitude(attr)
     pairwise_sum = (g.unsqueeze(-1) - g.unsqueeze(-2)).abs().sum(dim=(-1, -2))
+    return _minus_scaled_gini(pairwise_sum, g).mean()
+
+
+def _minus_scaled_gini(pairwise_sum: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """-(sum_ij |g_i - g_j|) / (L * sum_i g_i) per track, 0 for a zero track.
+
+    pairwise_sum: (N,); g: (N, L). The safe denominator keeps the gradient finite."""
     total = g.sum(dim=-1)
     safe_total = torch.where(total > 0, total, torch.ones_like(total))
     return torch.where(total > 0, -pairwise_sum / (g.shape[-1] * safe_total),
-                       torch.zeros_like(total)).mean()
+                       torch.zeros_like(total))
