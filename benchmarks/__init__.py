@@ -198,6 +198,11 @@ class Context:
     max_wait: float = 0.0  # seconds to wait for an idle machine before each attempt
     tables: list[Table] = field(default_factory=list)
 
+    def repeats(self, n: int) -> int:
+        """``n`` timed calls on the CPU; at least 30 on a GPU, where a call takes
+        milliseconds and one slow launch would move a median of a few."""
+        return n if self.device.type == "cpu" else max(n, 30)
+
     def clean(self, fn: Callable[[], object]):
         """``run_clean`` with this run's settings."""
         return run_clean(fn, retries=self.retries, max_wait=self.max_wait)

@@ -25,6 +25,7 @@ BENCHMARKS = {  # name -> module, in running order
     "step": "bench_step",
     "penalty": "bench_penalty",
     "epoch": "bench_epoch",
+    "throughput": "bench_throughput",
     "generator": "bench_generator",
     "deeplift": "bench_deeplift",
     "mixed": "bench_mixed",

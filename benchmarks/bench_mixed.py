@@ -29,7 +29,7 @@ def penalty_difference(name: str, batch: int, length: int, device) -> tuple[floa
 
 
 def run(ctx: Context) -> None:
-    batch, length, repeats = (32, 500, 3) if ctx.quick else (64, 1000, 5)
+    batch, length, repeats = (32, 500, 3) if ctx.quick else (64, 1000, ctx.repeats(5))
     steps = {(name, mixed): make_step(name, batch, length, ctx.device, mixed)
              for name in NAMES for mixed in (False, True)}
     times, share = ctx.clean(lambda: median_times(steps, ctx.device, repeats=repeats,

@@ -45,7 +45,7 @@ def attributions(batch: int, length: int, device, seed: int = 0) -> torch.Tensor
 
 
 def run(ctx: Context) -> None:
-    batch, length, repeats = (32, 500, 5) if ctx.quick else (64, 1000, 9)
+    batch, length, repeats = (32, 500, 5) if ctx.quick else (64, 1000, ctx.repeats(9))
     attr = attributions(batch, length, ctx.device)
     penalties = {
         "fourier": get_regularizer("fourier"),

@@ -19,10 +19,10 @@ from benchmarks.bench_step import REGULARIZERS, step_times
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-def _repeats(batch: int, length: int, quick: bool) -> int:
-    if quick:
+def _repeats(ctx: Context, batch: int, length: int) -> int:
+    if ctx.quick:
         return 1
-    return 3 if batch * length <= 64 * 1000 else 2
+    return ctx.repeats(3 if batch * length <= 64 * 1000 else 2)
 
 
 def measure(ctx: Context, lengths, batches, base_batch, base_length):
@@ -33,7 +33,7 @@ def measure(ctx: Context, lengths, batches, base_batch, base_length):
     results, shares = {}, {}
     for batch, length in configs:
         results[batch, length], shares[batch, length] = ctx.clean(lambda: step_times(
-            REGULARIZERS, batch, length, ctx.device, _repeats(batch, length, ctx.quick),
+            REGULARIZERS, batch, length, ctx.device, _repeats(ctx, batch, length),
             warmup=1))
         print(f"   batch {batch:4d}, {length:5d} bp: "
               + ", ".join(f"{n} {t:.3f}s" for n, t in results[batch, length].items()),

@@ -68,7 +68,7 @@ def step_times(names, batch: int, length: int, device, repeats: int, warmup: int
 
 
 def run(ctx: Context) -> None:
-    batch, length, repeats = (32, 500, 3) if ctx.quick else (64, 1000, 7)
+    batch, length, repeats = (32, 500, 3) if ctx.quick else (64, 1000, ctx.repeats(7))
     times, share = ctx.clean(lambda: step_times(REGULARIZERS, batch, length, ctx.device,
                                                  repeats))
     base = times["none"]

@@ -88,6 +88,15 @@ def one_hot_codes(codes: torch.Tensor) -> torch.Tensor:
     return table[codes.long()].transpose(1, 2).contiguous()
 
 
+def index_tensor(indices: np.ndarray, device: torch.device) -> torch.Tensor:
+    """int64 indices (N,) on ``device``; to a GPU through pinned memory, without
+    making the host wait."""
+    tensor = torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64))
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
 def batch_order(labels: np.ndarray, batch_size: int, rng: np.random.Generator):
     """Shuffled batches with positives first inside each batch.
 
@@ -145,11 +154,17 @@ class Trainer:
         model.train()
         totals = torch.zeros(2, device=self.device)
         params = [p for p in model.parameters() if p.requires_grad]
-        n_seen = 0
-        for idx_np, n_pos in batch_order(labels_np, self.config.batch_size, rng):
-            if len(idx_np) < 2:  # batch norm cannot train on a single example
-                continue
-            idx = torch.as_tensor(idx_np, device=codes.device)
+        # batch norm cannot train on a single example
+        batches = [b for b in batch_order(labels_np, self.config.batch_size, rng) if len(b[0]) > 1]
+        if not batches:
+            return [0.0, 0.0]
+        # The epoch's whole order in one copy: per-batch copies from host memory would
+        # each make the host wait for the device.
+        order = index_tensor(np.concatenate([idx for idx, _ in batches]), codes.device)
+        start = 0
+        for idx_np, n_pos in batches:
+            idx = order[start:start + len(idx_np)]
+            start += len(idx_np)
             X = one_hot_codes(self._on_device(codes[idx]))
             logits, penalty = self._penalty(model, X, self._n_prior(n_pos, len(idx_np)))
             correctness = balanced_bce_loss(logits, self._on_device(labels[idx]))
@@ -159,34 +174,31 @@ class Trainer:
             loss.backward(inputs=params)
             optimizer.step()
             totals += torch.stack([correctness.detach(), penalty.detach()]) * len(idx_np)
-            n_seen += len(idx_np)
-        return (totals / max(n_seen, 1)).tolist()
+        return (totals / start).tolist()
 
     def evaluate(self, model, codes, labels, labels_np) -> tuple[float, float]:
         """Validation correctness loss over the whole set and mean penalty on its prior
-        examples. codes: (N, L) device uint8; labels: (N, T)."""
+        examples. codes: (N, L) uint8 on the device or in host memory; labels: (N, T)."""
         model.eval()
-        logits = []
-        penalties = torch.zeros(2, device=self.device)
         batch = max(self.config.batch_size, 256)
-        positive = labels_np.max(axis=1) > 0
-        for start in range(0, len(codes), batch):
-            X = one_hot_codes(self._on_device(codes[start:start + batch]))
-            with torch.no_grad():
-                logits.append(model(X))
-            if self.regularizer.needs == "nothing":
-                continue
-            prior_rows = (positive[start:start + batch] if self.config.prior_on == "positives"
-                          else np.ones(len(X), bool))
-            if prior_rows.any():
-                with torch.enable_grad():
-                    rows = torch.as_tensor(np.flatnonzero(prior_rows), device=self.device)
-                    _, pen = self._penalty(model, X[rows], len(rows))
-                penalties += torch.stack([pen.detach() * len(rows),
-                                          torch.tensor(float(len(rows)), device=self.device)])
-        loss = balanced_bce_loss(torch.cat(logits), self._on_device(labels)).item()
-        total, count = penalties.tolist()
-        return loss, (total / count if count else 0.0)
+        with torch.no_grad():
+            logits = torch.cat([model(one_hot_codes(self._on_device(codes[i:i + batch])))
+                                for i in range(0, len(codes), batch)])
+        loss = balanced_bce_loss(logits, self._on_device(labels)).item()
+        if self.regularizer.needs == "nothing":
+            return loss, 0.0
+        prior_rows = (np.flatnonzero(labels_np.max(axis=1) > 0)
+                      if self.config.prior_on == "positives" else np.arange(len(codes)))
+        if len(prior_rows) == 0:
+            return loss, 0.0
+        rows = index_tensor(prior_rows, codes.device)
+        total = torch.zeros((), device=self.device)
+        for i in range(0, len(rows), batch):
+            X = one_hot_codes(self._on_device(codes[rows[i:i + batch]]))
+            with torch.enable_grad():
+                _, penalty = self._penalty(model, X, len(X))
+            total += penalty.detach() * len(X)
+        return loss, total.item() / len(rows)
 
     # -- the loop -------------------------------------------------------------------
     def fit(self, train, valid, checkpoint: str | os.PathLike | None = None,
@@ -246,9 +258,7 @@ class Trainer:
         labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
         if self._resident(codes.nbytes + labels.nbytes):
             return codes.to(self.device), labels.to(self.device)
-        if self.device.type == "cuda":  # host memory, copied per batch without blocking
-            return codes.pin_memory(), labels.pin_memory()
-        return codes, labels
+        return codes, labels  # host memory: each batch is gathered, pinned and copied
 
     def _resident(self, nbytes: int) -> bool:
         """Keep the data on the device when asked, or by default when it takes under a
@@ -261,7 +271,17 @@ class Trainer:
         return nbytes < free / 4
 
     def _on_device(self, tensor: torch.Tensor) -> torch.Tensor:
-        """A no-op for resident data; an asynchronous copy for data in host memory."""
+        """A no-op for resident data; an asynchronous copy for a batch in host memory.
+
+        The batch (a gather, so never pinned itself) goes through pinned memory: from
+        pageable memory a CUDA copy would block the host. ``pin_memory`` takes its
+        buffer from PyTorch's caching host allocator, which reuses it only after the
+        copy has finished.
+        """
+        if tensor.device == self.device:
+            return tensor
+        if self.device.type == "cuda" and tensor.device.type == "cpu":
+            tensor = tensor.pin_memory()
         return tensor.to(self.device, non_blocking=True)
 
 

@@ -91,11 +91,14 @@ def _frequency_weights_np(length: int, freq_limit: int, softness) -> np.ndarray:
     return weights
 
 
+@functools.lru_cache(maxsize=64)
 def frequency_weights(length: int, freq_limit: int, softness=0.2, dtype=torch.float32,
                       device=None) -> torch.Tensor:
     """w_k for k = 1 .. L//2: 1 up to T, 1 / (1 + (k - T)^s) above (0 if s is None).
 
-    Returns (L // 2,).
+    Returns (L // 2,), cached per device (read-only: shared between calls). The cache
+    matters on a GPU: copying the weights from host memory at every training step
+    would make the host wait for the device each time.
     """
     return torch.as_tensor(_frequency_weights_np(length, int(freq_limit), softness),
                            dtype=dtype, device=device)

@@ -1,0 +1,114 @@
+"""The CUDA path: same numbers as the CPU, no per-batch host synchronisation, host-memory
+data streamed through pinned buffers. Skipped where there is no GPU (CI has none); run
+on a GPU machine with ``python -m pytest -m cuda``."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import regbench
+from regbench.attributions import deep_lift_shap
+from regbench.models import BinaryCNN
+from regbench.train import Trainer, TrainConfig, one_hot_codes
+
+from test_train import MODEL, motif_problem, split
+
+pytestmark = [pytest.mark.cuda,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+
+@pytest.fixture(autouse=True)
+def exact_float32():
+    """TF32 convolutions (cuDNN's default) round to 10 mantissa bits; compare in float32."""
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+
+
+def _trainer(name, device, lam=1.0, **kw):
+    return Trainer(MODEL, regbench.get_regularizer(name), lam,
+                   TrainConfig(device=device, batch_size=32, max_epochs=2, **kw))
+
+
+@pytest.mark.parametrize("name", ["fourier", "smoothness", "sparsity", "l2"])
+def test_penalty_and_gradients_match_the_cpu(name):
+    torch.manual_seed(0)
+    model = BinaryCNN(MODEL).train()
+    X = one_hot_codes(torch.as_tensor(motif_problem(n=32)[0]))
+    results = []
+    for device in ("cpu", "cuda"):
+        trainer = _trainer(name, device)
+        m = BinaryCNN(MODEL).to(device).train()
+        m.load_state_dict(model.state_dict())
+        logits, penalty = trainer._penalty(m, X.to(device), 16)
+        penalty.backward()
+        grads = [p.grad.cpu() for p in m.parameters() if p.grad is not None]
+        results.append((logits.detach().cpu(), penalty.item(), grads))
+    (cpu_logits, cpu_pen, cpu_grads), (gpu_logits, gpu_pen, gpu_grads) = results
+    torch.testing.assert_close(gpu_logits, cpu_logits, rtol=1e-4, atol=1e-5)
+    assert gpu_pen == pytest.approx(cpu_pen, rel=1e-4)
+    assert len(gpu_grads) == len(cpu_grads) > 0
+    for g, c in zip(gpu_grads, cpu_grads):
+        torch.testing.assert_close(g, c, rtol=1e-3, atol=1e-6)
+
+
+def test_an_epoch_synchronises_with_the_host_once():
+    """Per batch nothing waits for the GPU; only the epoch's summed losses are read."""
+    (codes, labels), _ = split(*motif_problem())
+    trainer = _trainer("fourier", "cuda")
+    model = BinaryCNN(MODEL).cuda()
+    optimizer = torch.optim.Adam(model.parameters())
+    dev_codes, dev_labels = trainer._to_device(codes, labels)
+    trainer._run_epoch(model, optimizer, dev_codes, dev_labels, labels,
+                       np.random.default_rng(0))  # warm-up: cuDNN and allocator set-up
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            trainer._run_epoch(model, optimizer, dev_codes, dev_labels, labels,
+                               np.random.default_rng(1))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    assert len(syncs) == 1, [str(w.message) for w in syncs]  # the final .tolist()
+    assert len(codes) // 32 >= 18  # ...against 19 batches
+
+
+def test_host_memory_data_train_like_resident_data():
+    train, valid = split(*motif_problem())
+    histories = []
+    for resident in (True, False):
+        trainer = _trainer("fourier", "cuda", resident_data=resident)
+        tr_codes, _ = trainer._to_device(*train)
+        assert tr_codes.is_cuda == resident
+        histories.append(trainer.fit(train, valid).history)
+    for a, b in zip(*histories):
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-7), key
+
+
+def test_mixed_precision_penalty_within_tolerance_on_cuda():
+    torch.manual_seed(0)
+    model = BinaryCNN(MODEL).cuda().train()
+    X = one_hot_codes(torch.as_tensor(motif_problem(n=64)[0])).cuda()
+    values = []
+    for mixed in (False, True):
+        logits, penalty = _trainer("fourier", "cuda", mixed_precision=mixed)._penalty(
+            model, X, 32)
+        assert logits.dtype == torch.float32
+        values.append(penalty.item())
+    assert values[1] == pytest.approx(values[0], rel=0.05)
+    assert values[1] != values[0]
+
+
+def test_deep_lift_shap_on_cuda_matches_the_cpu():
+    torch.manual_seed(0)
+    model = BinaryCNN(MODEL).eval()
+    X = one_hot_codes(torch.as_tensor(motif_problem(n=8)[0]))
+    cpu = deep_lift_shap(model, X, n_shuffles=4, device="cpu")
+    gpu = deep_lift_shap(model.cuda(), X, n_shuffles=4)
+    assert gpu.device.type == "cpu"  # returned on X's device
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-5)
