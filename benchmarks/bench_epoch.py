@@ -29,7 +29,7 @@ def count_host_syncs(epoch) -> int:
             epoch()
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
+    return sum("called a synchronizing" in str(w.message) for w in caught)
 
 
 def run(ctx: Context) -> None:

@@ -1,13 +1,16 @@
-"""Where the time of a Fourier-prior training step goes (torch.profiler, CPU ops).
+"""Where the time of a Fourier-prior training step goes (torch.profiler).
 
-Tables: the step's phases (record_function around the same calls as ``train_step``),
-the autograd nodes and ops with the most time, and prototypes of possible fixes timed
-side by side with the step as the Trainer does it: ``loss.backward(inputs=params)``
-in-process, and glibc malloc settings (``keep_freed_memory``) in child processes,
+Tables: the step's phases (record_function around the same calls as
+``Trainer.train_step``), the autograd nodes and ops with the most host time, on a GPU
+the kernels with the most device time, and prototypes of possible fixes timed side by
+side with the step as the Trainer takes it: backward into every leaf (what the Trainer
+did before), the first convolution's 4 input channels zero-padded to 8, TF32 off (GPU);
+and on the CPU glibc malloc settings (``keep_freed_memory``) in child processes,
 default and tuned alternately, since allocator state is per process.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import statistics
@@ -15,10 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from benchmarks import Context, Table, median_times
 from benchmarks.bench_step import make_trainer, random_batch, train_step
+from regbench.attributions import full_float32
 from regbench.metrics.losses import balanced_bce_loss
 
 PHASES = ("penalty: forward + attributions + penalty", "loss", "zero_grad + backward",
@@ -68,24 +74,54 @@ def allocator_runs(batch: int, length: int, warmup: int, steps: int, rounds: int
     return results
 
 
-def labelled_step(trainer, model, optimizer, X, y, n_positive, backward_inputs=None):
-    """``train_step`` with a profiler label per phase. ``backward_inputs``: prototype
-    of ``loss.backward(inputs=...)``."""
+def labelled_step(trainer, model, optimizer, X, y, n_positive):
+    """``Trainer.train_step`` with a profiler label per phase."""
     with record_function(PHASES[0]):
         logits, penalty = trainer._penalty(model, X, trainer._n_prior(n_positive, len(X)))
     with record_function(PHASES[1]):
         loss = balanced_bce_loss(logits, y) + trainer.lam * penalty
     with record_function(PHASES[2]):
         optimizer.zero_grad(set_to_none=True)
-        loss.backward(inputs=backward_inputs)
+        loss.backward(inputs=[p for p in model.parameters() if p.requires_grad])
     with record_function(PHASES[3]):
         optimizer.step()
 
 
+def plain_backward_step(trainer, model, optimizer, X, y, n_positive):
+    """Prototype: ``loss.backward()`` into every leaf, the one-hot input included."""
+    logits, penalty = trainer._penalty(model, X, trainer._n_prior(n_positive, len(X)))
+    loss = balanced_bce_loss(logits, y) + trainer.lam * penalty
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+class PaddedChannelsConv(torch.nn.Module):
+    """Prototype: a Conv1d computed with its input channels zero-padded to a multiple of
+    8 (same parameters, same output): tensor-core kernels want aligned channels, and the
+    first layer has 4 (A, C, G, T)."""
+
+    def __init__(self, conv: torch.nn.Conv1d, multiple: int = 8):
+        super().__init__()
+        self.conv = conv
+        self.extra = -conv.in_channels % multiple
+
+    def forward(self, x):
+        weight = F.pad(self.conv.weight, (0, 0, 0, self.extra))
+        return F.conv1d(F.pad(x, (0, 0, 0, self.extra)), weight, self.conv.bias,
+                        self.conv.stride, self.conv.padding, self.conv.dilation)
+
+
+def padded_first_conv(model):
+    model = copy.deepcopy(model)
+    model.layers[0] = PaddedChannelsConv(model.layers[0])
+    return model
+
+
 def emit_kernels(ctx: Context, events, n_profiled: int, title: str) -> None:
     """On a GPU the host time above is mostly launches: the kernels' own device time."""
-    kernels = [e for e in events if e.self_device_time_total > 0
-               and not e.key.startswith(("aten::", "autograd", "cuda"))]
+    kernels = [e for e in events if e.self_device_time_total > 0 and e.key not in PHASES
+               and not e.key.startswith(("aten::", "autograd", "cuda", "Optimizer"))]
     total = sum(e.self_device_time_total for e in kernels)
     top = sorted(kernels, key=lambda e: -e.self_device_time_total)[:12]
     ctx.emit(Table(title.replace("CPU time", "GPU kernel time") + ": top kernels",
@@ -95,9 +131,44 @@ def emit_kernels(ctx: Context, events, n_profiled: int, title: str) -> None:
                    [f"all kernels: {total / 1e3 / n_profiled:.2f} ms of GPU time per step"]))
 
 
+def emit_prototypes(ctx: Context, trainer, model, optimizer, X, y, n_positive, repeats):
+    """Possible fixes timed side by side with the step as the Trainer takes it."""
+    padded = padded_first_conv(model)
+    padded_optimizer = torch.optim.Adam(padded.parameters(), lr=trainer.config.learning_rate)
+    variants = {
+        "as the Trainer does it": lambda: train_step(trainer, model, optimizer, X, y,
+                                                     n_positive),
+        "loss.backward() into all leaves": lambda: plain_backward_step(
+            trainer, model, optimizer, X, y, n_positive),
+        "first conv padded to 8 input channels": lambda: train_step(
+            trainer, padded, padded_optimizer, X, y, n_positive),
+    }
+    if ctx.device.type == "cuda":
+        variants["TF32 off (full float32 convolutions)"] = tf32_off(lambda: train_step(
+            trainer, model, optimizer, X, y, n_positive))
+    times, share = ctx.clean(lambda: median_times(variants, ctx.device, repeats=repeats,
+                                                  warmup=2))
+    base = times["as the Trainer does it"]
+    ctx.emit(Table(
+        f"Prototype fixes, Fourier step, {ctx.device.type}: batch {len(X)}, {X.shape[-1]} bp "
+        f"(interleaved, median of {repeats})",
+        ["variant", "s/step", "vs Trainer"],
+        [[name, t, f"{100 * (t / base - 1):+.1f}%"] for name, t in times.items()]),
+        share)
+
+
+def tf32_off(fn):
+    def wrapped():
+        with full_float32():
+            return fn()
+    return wrapped
+
+
 def run(ctx: Context) -> None:
     batch, length, n_profiled = (32, 500, 1) if ctx.quick else (64, 1000, 3)
     repeats = 3 if ctx.quick else ctx.repeats(7)
+    if ctx.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as Trainer.fit does
     trainer, model, optimizer = make_trainer("fourier", length, ctx.device)
     X, y, n_positive = random_batch(batch, length, ctx.device)
     for _ in range(2):
@@ -138,25 +209,9 @@ def run(ctx: Context) -> None:
                    ["the forward is under 'penalty'; double backprop runs inside 'backward' "
                     "as the *BackwardBackward* / ConvolutionBackward nodes"]))
 
+    emit_prototypes(ctx, trainer, model, optimizer, X, y, n_positive, repeats)
     if ctx.device.type == "cuda" or not sys.platform.startswith("linux"):
-        return  # the prototypes below are CPU / glibc findings
-    params = list(model.parameters())
-    variants = {
-        "as the Trainer does it": lambda: train_step(trainer, model, optimizer, X, y,
-                                                     n_positive),
-        "loss.backward(inputs=params)": lambda: labelled_step(
-            trainer, model, optimizer, X, y, n_positive, backward_inputs=params),
-    }
-    times, share = ctx.clean(lambda: median_times(variants, ctx.device, repeats=repeats,
-                                                  warmup=1))
-    base = times["as the Trainer does it"]
-    ctx.emit(Table(
-        f"Prototype fixes, Fourier step, {ctx.device.type}: batch {batch}, {length} bp "
-        f"(interleaved, median of {repeats})",
-        ["variant", "s/step", "vs Trainer"],
-        [[name, t, f"{100 * (t / base - 1):+.1f}%"] for name, t in times.items()]),
-        share)
-
+        return  # the allocator prototype below is a CPU / glibc finding
     # (batch, length, warm-up steps, timed steps); a fresh process needs a few steps
     # before its heap settles, so the warm-up is generous.
     configs, rounds = (([(64, 2000, 2, 2)], 1) if ctx.quick

@@ -1,17 +1,16 @@
 """Training step time per regularizer, as a ratio to ``none``.
 
-One step is exactly what ``Trainer._run_epoch`` does per batch: ``Trainer._penalty``
-(forward, input x gradient with create_graph, penalty), the class-balanced loss plus
-λ · penalty, backward, Adam step. The paper's architecture (BinaryModelConfig
-defaults), half of each batch positive (the prior sees the positives, as by default),
-λ = the registry default of each regularizer.
+One step is exactly what ``Trainer._run_epoch`` does per batch, ``Trainer.train_step``:
+forward, input x gradient with create_graph, penalty, the class-balanced loss plus
+λ · penalty, backward into the weights, Adam step. The paper's architecture
+(BinaryModelConfig defaults), half of each batch positive (the prior sees the positives,
+as by default), λ = the registry default of each regularizer.
 """
 from __future__ import annotations
 
 import torch
 
 from benchmarks import Context, Table, median_times, target
-from regbench.metrics.losses import balanced_bce_loss
 from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, TrainConfig, one_hot_codes
@@ -20,14 +19,9 @@ REGULARIZERS = ("none", "l2", "fourier", "smoothness", "sparsity")
 
 
 def train_step(trainer: Trainer, model, optimizer, X, y, n_positive: int):
-    """One optimisation step, the same calls in the same order as ``_run_epoch``."""
-    logits, penalty = trainer._penalty(model, X, trainer._n_prior(n_positive, len(X)))
-    correctness = balanced_bce_loss(logits, y)
-    loss = correctness + trainer.lam * penalty
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return correctness.detach(), penalty.detach()
+    """One optimisation step: ``Trainer.train_step``, the call ``_run_epoch`` makes."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return trainer.train_step(model, optimizer, params, X, y, n_positive)
 
 
 def random_batch(batch: int, length: int, device, seed: int = 0):

@@ -35,6 +35,19 @@ def _check_shape(X: torch.Tensor) -> None:
 
 
 @contextlib.contextmanager
+def full_float32():
+    """Turn off TF32 (cuDNN's default for float32 convolutions on recent GPUs) inside the
+    block. TF32 keeps 10 mantissa bits: fine for training, but DeepLIFT/SHAP's
+    summation-to-delta check then fails by ~1e-3 (seen on an H100)."""
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+
+
+@contextlib.contextmanager
 def _eval_mode(model: torch.nn.Module):
     """Run in eval mode (batchnorm on running stats), then restore the caller's mode."""
     was_training = model.training
@@ -93,7 +106,7 @@ def input_x_gradient(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int
     if create_graph:
         return training_attributions(model, X, target)[1]
     device = _model_device(model)
-    with _eval_mode(model):
+    with _eval_mode(model), full_float32():
         attr = [training_attributions(model, batch.to(device), target)[1].detach().to(X.device)
                 for batch in X.split(batch_size)]
     return torch.cat(attr)
@@ -144,7 +157,7 @@ def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int =
         else dinucleotide_shuffle
     device = device if device is not None else _model_device(model)
     _check_target(model, X[:1], target)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), full_float32():
         # only_warn lets N columns past tangermeme's check; we validated X above.
         warnings.filterwarnings("ignore", message="X must be one-hot encoded")
         attr = _tangermeme_deep_lift_shap(

@@ -166,15 +166,24 @@ class Trainer:
             idx = order[start:start + len(idx_np)]
             start += len(idx_np)
             X = one_hot_codes(self._on_device(codes[idx]))
-            logits, penalty = self._penalty(model, X, self._n_prior(n_pos, len(idx_np)))
-            correctness = balanced_bce_loss(logits, self._on_device(labels[idx]))
-            loss = correctness + self.lam * penalty
-            optimizer.zero_grad(set_to_none=True)
-            # Only the weights: the one-hot input needs no gradient of its own here.
-            loss.backward(inputs=params)
-            optimizer.step()
-            totals += torch.stack([correctness.detach(), penalty.detach()]) * len(idx_np)
+            y = self._on_device(labels[idx])
+            totals += self.train_step(model, optimizer, params, X, y, n_pos) * len(idx_np)
         return (totals / start).tolist()
+
+    def train_step(self, model, optimizer, params, X, y, n_positive: int) -> torch.Tensor:
+        """One optimisation step on a batch whose first ``n_positive`` rows are positive.
+
+        X: (B, 4, L) one-hot; y: (B, T). Returns [correctness loss, penalty] (2,),
+        detached, on the device (reading it would make the host wait).
+        """
+        logits, penalty = self._penalty(model, X, self._n_prior(n_positive, len(X)))
+        correctness = balanced_bce_loss(logits, y)
+        loss = correctness + self.lam * penalty
+        optimizer.zero_grad(set_to_none=True)
+        # Only the weights: autograd then skips the gradient of the one-hot input.
+        loss.backward(inputs=params)
+        optimizer.step()
+        return torch.stack([correctness.detach(), penalty.detach()])
 
     def evaluate(self, model, codes, labels, labels_np) -> tuple[float, float]:
         """Validation correctness loss over the whole set and mean penalty on its prior

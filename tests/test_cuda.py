@@ -9,7 +9,7 @@ import torch
 
 import regbench
 from regbench.attributions import deep_lift_shap
-from regbench.models import BinaryCNN
+from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.train import Trainer, TrainConfig, one_hot_codes
 
 from test_train import MODEL, motif_problem, split
@@ -50,8 +50,8 @@ def test_penalty_and_gradients_match_the_cpu(name):
     torch.testing.assert_close(gpu_logits, cpu_logits, rtol=1e-4, atol=1e-5)
     assert gpu_pen == pytest.approx(cpu_pen, rel=1e-4)
     assert len(gpu_grads) == len(cpu_grads) > 0
-    for g, c in zip(gpu_grads, cpu_grads):
-        torch.testing.assert_close(g, c, rtol=1e-3, atol=1e-6)
+    for g, c in zip(gpu_grads, cpu_grads):  # atol: summation order, near-zero entries
+        torch.testing.assert_close(g, c, rtol=1e-3, atol=1e-4 * c.abs().max().item())
 
 
 def test_an_epoch_synchronises_with_the_host_once():
@@ -72,7 +72,7 @@ def test_an_epoch_synchronises_with_the_host_once():
                                np.random.default_rng(1))
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    syncs = [w for w in caught if "called a synchronizing" in str(w.message)]
     assert len(syncs) == 1, [str(w.message) for w in syncs]  # the final .tolist()
     assert len(codes) // 32 >= 18  # ...against 19 batches
 
@@ -85,9 +85,11 @@ def test_host_memory_data_train_like_resident_data():
         tr_codes, _ = trainer._to_device(*train)
         assert tr_codes.is_cuda == resident
         histories.append(trainer.fit(train, valid).history)
+    # Same batches, same numbers up to the order of cuDNN's float sums (not bitwise
+    # deterministic on a GPU), compounded over two epochs: 2e-4 seen on an H100.
     for a, b in zip(*histories):
         for key in a:
-            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-7), key
+            assert b[key] == pytest.approx(a[key], rel=2e-3, abs=1e-6), key
 
 
 def test_mixed_precision_penalty_within_tolerance_on_cuda():
@@ -104,11 +106,17 @@ def test_mixed_precision_penalty_within_tolerance_on_cuda():
     assert values[1] != values[0]
 
 
-def test_deep_lift_shap_on_cuda_matches_the_cpu():
+@pytest.mark.parametrize("tf32", [True, False])
+def test_deep_lift_shap_on_cuda_matches_the_cpu(tf32):
+    """Whatever the global TF32 setting, attributions are computed in full float32."""
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.manual_seed(0)
-    model = BinaryCNN(MODEL).eval()
-    X = one_hot_codes(torch.as_tensor(motif_problem(n=8)[0]))
+    model = BinaryCNN(BinaryModelConfig(seq_len=1000)).eval()  # the paper's model
+    X = one_hot_codes(torch.randint(0, 4, (8, 1000), dtype=torch.uint8))
     cpu = deep_lift_shap(model, X, n_shuffles=4, device="cpu")
-    gpu = deep_lift_shap(model.cuda(), X, n_shuffles=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # tangermeme's delta check
+        gpu = deep_lift_shap(model.cuda(), X, n_shuffles=4)
     assert gpu.device.type == "cpu"  # returned on X's device
-    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-5)
+    torch.testing.assert_close(gpu, cpu, rtol=1e-4, atol=1e-5 * cpu.abs().max().item())
+    assert torch.backends.cudnn.allow_tf32 == tf32  # the caller's setting is restored
