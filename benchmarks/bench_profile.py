@@ -118,6 +118,18 @@ def padded_first_conv(model):
     return model
 
 
+def emit_convolutions(ctx: Context, prof, n_profiled: int, title: str) -> None:
+    """GPU time of each convolution call by input shapes: which conv is the slow one."""
+    events = [e for e in prof.key_averages(group_by_input_shape=True)
+              if e.key in ("aten::cudnn_convolution", "aten::convolution_backward",
+                           "aten::cudnn_convolution_transpose")]
+    events.sort(key=lambda e: -e.device_time_total)
+    ctx.emit(Table(title.replace("CPU time", "GPU time") + ": convolutions by input shapes",
+                   ["op", "input shapes", "calls/step", "GPU ms/step"],
+                   [[e.key, str(e.input_shapes)[:80], e.count // n_profiled,
+                     e.device_time_total / 1e3 / n_profiled] for e in events[:8]]))
+
+
 def emit_kernels(ctx: Context, events, n_profiled: int, title: str) -> None:
     """On a GPU the host time above is mostly launches: the kernels' own device time."""
     kernels = [e for e in events if e.self_device_time_total > 0 and e.key not in PHASES
@@ -146,6 +158,8 @@ def emit_prototypes(ctx: Context, trainer, model, optimizer, X, y, n_positive, r
     if ctx.device.type == "cuda":
         variants["TF32 off (full float32 convolutions)"] = tf32_off(lambda: train_step(
             trainer, model, optimizer, X, y, n_positive))
+        variants["cuDNN autotuning off"] = autotuning_off(lambda: train_step(
+            trainer, model, optimizer, X, y, n_positive))
     times, share = ctx.clean(lambda: median_times(variants, ctx.device, repeats=repeats,
                                                   warmup=2))
     base = times["as the Trainer does it"]
@@ -155,6 +169,16 @@ def emit_prototypes(ctx: Context, trainer, model, optimizer, X, y, n_positive, r
         ["variant", "s/step", "vs Trainer"],
         [[name, t, f"{100 * (t / base - 1):+.1f}%"] for name, t in times.items()]),
         share)
+
+
+def autotuning_off(fn):
+    def wrapped():
+        torch.backends.cudnn.benchmark = False
+        try:
+            return fn()
+        finally:
+            torch.backends.cudnn.benchmark = True
+    return wrapped
 
 
 def tf32_off(fn):
@@ -178,7 +202,7 @@ def run(ctx: Context) -> None:
         activities.append(ProfilerActivity.CUDA)
 
     def profiled():
-        with profile(activities=activities) as prof:
+        with profile(activities=activities, record_shapes=ctx.device.type == "cuda") as prof:
             for _ in range(n_profiled):
                 labelled_step(trainer, model, optimizer, X, y, n_positive)
         return prof
@@ -204,6 +228,7 @@ def run(ctx: Context) -> None:
               pct(e.self_cpu_time_total)] for e in ops]
     if ctx.device.type == "cuda":
         emit_kernels(ctx, events, n_profiled, title)
+        emit_convolutions(ctx, prof, n_profiled, title)
     ctx.emit(Table(title + ": top autograd nodes (total time) and ops (self time)",
                    ["", "calls/step", "ms/step", "share"], rows,
                    ["the forward is under 'penalty'; double backprop runs inside 'backward' "

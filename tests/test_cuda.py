@@ -50,8 +50,11 @@ def test_penalty_and_gradients_match_the_cpu(name):
     torch.testing.assert_close(gpu_logits, cpu_logits, rtol=1e-4, atol=1e-5)
     assert gpu_pen == pytest.approx(cpu_pen, rel=1e-4)
     assert len(gpu_grads) == len(cpu_grads) > 0
-    for g, c in zip(gpu_grads, cpu_grads):  # atol: summation order, near-zero entries
-        torch.testing.assert_close(g, c, rtol=1e-3, atol=1e-4 * c.abs().max().item())
+    # atol on the scale of all gradients: the conv biases before batch norm have a true
+    # gradient of 0, so theirs are pure rounding (~1e-7 seen on an H100) on both devices.
+    scale = max(c.abs().max().item() for c in cpu_grads)
+    for g, c in zip(gpu_grads, cpu_grads):
+        torch.testing.assert_close(g, c, rtol=1e-3, atol=1e-4 * scale)
 
 
 def test_an_epoch_synchronises_with_the_host_once():
