@@ -134,11 +134,13 @@ def write_markdown(path: Path, tabs: list[Table], results, coef, note: str) -> N
         "so that the total fits, every run trained to early stopping (DESIGN.md, Presets "
         "and cost). From the fit, an epoch of 10,000 sequences of 1000 bp takes "
         + ", ".join(f"{name} {m:.1f} min" for name, _, m in fit_rows)
-        + " on this machine. Above that size each activation tensor passes 32 MiB, glibc "
-        "returns it to the OS on every free and the step page-faults it back in, so steps "
-        "grow faster than linearly (table 'Beyond the fit'; benchmarks/README.md has the "
-        "allocator setting that removes most of it): there, budget from the measured rows, "
-        "not the fit, or use shorter sequences / smaller batches.",
+        + " on this machine. Above that size each activation tensor passes 32 MiB and steps "
+        "grow faster than linearly (table 'Beyond the fit'): there, budget from the "
+        "measured rows, not the fit, or use shorter sequences / smaller batches. These "
+        "timings use the allocator setting `Trainer.fit` applies on the CPU (glibc keeps "
+        "freed memory, `regbench.memory`); without it glibc returns such tensors to the OS "
+        "on every free and a 4000 bp Fourier step takes about twice as long "
+        "(benchmarks/README.md).",
         "",
     ]
     path.write_text("\n".join(text))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from benchmarks import Context, Table, median_times, target
+from regbench.memory import keep_freed_memory
 from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, TrainConfig, one_hot_codes
@@ -37,6 +38,8 @@ def make_trainer(name: str, length: int, device, mixed_precision: bool = False,
                  seed: int = 0, lam: float | None = None):
     """(trainer, model, optimizer) for the paper's model at ``length`` bp."""
     torch.manual_seed(seed)
+    if torch.device(device).type == "cpu":
+        keep_freed_memory()  # as Trainer.fit does on the CPU
     config = BinaryModelConfig(seq_len=length)
     lam = get_spec(name).default_lambda if lam is None else lam
     trainer = Trainer(config, get_regularizer(name), lam,
