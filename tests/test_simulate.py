@@ -270,3 +270,25 @@ def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         simulate("spi1_binary", tmp_path / "out", overrides={"positives": 10}, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shipped_scenarios_are_package_data():
+    """Bare scenario names must work from a wheel, not only from a source checkout."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import regbench
+    from regbench.simulate.scenario import find_scenario, list_scenarios
+
+    package = Path(regbench.__file__).resolve().parent
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["regbench"]
+    shipped = sorted((package / "simulations").glob("*.toml"))
+    assert {p.stem for p in shipped} >= {"spi1_binary", "spi1_gc_bias", "multi_motif",
+                                         "spi1_profile"}
+    assert set(list_scenarios()) >= {p.stem for p in shipped}
+    for path in shipped:
+        relative = path.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
+        assert find_scenario(path.stem) == path

@@ -8,7 +8,7 @@ from regbench.simulate.scenario import list_scenarios, parse_overrides
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    shipped = ", ".join(list_scenarios()) or "see simulations/"
+    shipped = ", ".join(list_scenarios()) or "see regbench/simulations/"
     parser.add_argument("--scenario", required=True, metavar="NAME_OR_FILE",
                         help=f"scenario name ({shipped}) or path to a .toml file")
     parser.add_argument("--out", required=True, metavar="DIR",

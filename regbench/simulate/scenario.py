@@ -41,9 +41,9 @@ TASK_DEFAULTS: dict = {"name": "", "motifs": [], "prob": 0.5}
 
 
 def scenario_dirs() -> list[Path]:
-    """Where bare scenario names are looked up: ./simulations, then the repository's."""
-    repo = Path(regbench.__file__).resolve().parents[1]
-    return [Path.cwd() / "simulations", repo / "simulations"]
+    """Where bare scenario names are looked up: ./simulations (your own), then the
+    scenarios shipped inside the package (so a wheel install finds them too)."""
+    return [Path.cwd() / "simulations", Path(regbench.__file__).resolve().parent / "simulations"]
 
 
 def list_scenarios() -> list[str]:
