@@ -9,7 +9,7 @@ import warnings
 
 import torch
 
-from benchmarks import Context, Table, median_times
+from benchmarks import MEMORY_NOTE, Context, Table, median_times, peak_bytes
 from regbench.attributions import deep_lift_shap
 from regbench.models import BinaryCNN, BinaryModelConfig
 
@@ -23,16 +23,24 @@ def run(ctx: Context) -> None:
     X = torch.nn.functional.one_hot(torch.randint(0, 4, (n_seqs, length), generator=gen),
                                     4).transpose(1, 2).float().to(ctx.device)
 
-    def measure():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # tangermeme's summation deltas
-            return median_times({"dls": lambda: deep_lift_shap(model, X, n_shuffles=n_shuffles)},
-                                ctx.device, repeats=repeats, warmup=1)["dls"]
+    def attribute():
+        return deep_lift_shap(model, X, n_shuffles=n_shuffles)
 
-    seconds, share = ctx.clean(measure)
+    def measure():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)  # tangermeme's summation deltas
+            seconds = median_times({"dls": attribute}, ctx.device, repeats=repeats,
+                                   warmup=1)["dls"]
+        return seconds, sum("Convergence deltas" in str(w.message) for w in caught)
+
+    (seconds, delta_warnings), share = ctx.clean(measure)
+    peak = peak_bytes(attribute, ctx.device)
     ctx.emit(Table(
         f"DeepLIFT/SHAP, {ctx.device.type}: {n_seqs} sequences x {length} bp, "
         f"{n_shuffles} shuffles, paper model, eval mode (median of {repeats})",
-        ["method", "seconds", "sequences/s", "pairs/s"],
-        [["deep_lift_shap", seconds, n_seqs / seconds, n_seqs * n_shuffles / seconds]]),
+        ["method", "seconds", "sequences/s", "pairs/s", "peak MiB", "delta warnings"],
+        [["deep_lift_shap", seconds, n_seqs / seconds, n_seqs * n_shuffles / seconds,
+          peak / 2**20, delta_warnings]],
+        ["delta warnings: tangermeme's summation-to-delta check failing (> 1e-3) in the "
+         f"{repeats + 1} timed and warm-up calls; {MEMORY_NOTE[ctx.device.type == 'cuda']}"]),
         share)

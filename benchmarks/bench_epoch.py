@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import torch
 
-from benchmarks import Context, Table, median_times, target
+from benchmarks import MEMORY_NOTE, Context, Table, median_times, peak_bytes, target
 from benchmarks.bench_step import make_trainer, train_step
 from regbench.train import batch_order, one_hot_codes
 
@@ -75,16 +75,20 @@ def run(ctx: Context) -> None:
         data = median_times({"data": data_path}, ctx.device, repeats=5)["data"]
         overhead = times["epoch"] / times["pure"] - 1
         row = [name + ("" if resident else ", data in host memory"), times["epoch"],
-               times["pure"], f"{100 * overhead:+.1f}%", f"{100 * data / times['pure']:.2f}%"]
+               times["pure"], f"{100 * overhead:+.1f}%", f"{100 * data / times['pure']:.2f}%",
+               peak_bytes(epoch, ctx.device) / 2**20]
         if gpu:
             row.append(count_host_syncs(epoch))
         rows.append(row + [target(overhead < 0.10, ctx.quick)])
-    headers = ["regularizer", "epoch s", "pure steps s", "overhead", "data path alone"]
+    headers = ["regularizer", "epoch s", "pure steps s", "overhead", "data path alone",
+               "peak MiB"]
     headers += ["host syncs/epoch"] if gpu else []
     ctx.emit(Table(
         f"Epoch overhead, {ctx.device.type}: {n_seqs:,} sequences x {length} bp, batch "
         f"{batch} (median of {repeats} after warm-up steps)",
         headers + ["target < 10%"], rows,
-        [f"{n_seqs // batch} batches per epoch; the one expected host sync is the "
-         "epoch's summed losses"] if gpu else []),
+        [f"peak MiB: extra memory allocated by torch during one epoch (the data are "
+         f"allocated before); {MEMORY_NOTE[gpu]}"]
+        + ([f"{n_seqs // batch} batches per epoch; the one expected host sync is the "
+            "epoch's summed losses"] if gpu else [])),
         None if None in shares else max(shares))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tracemalloc
 
 import torch
 
@@ -39,11 +40,18 @@ def run(ctx: Context) -> None:
             return bench_simulate.best_of(repeats, lambda: generate("spi1_binary", overrides))
 
     seconds, share = ctx.clean(measure)
+    tracemalloc.start()  # NumPy reports its allocations to tracemalloc
+    generate("spi1_binary", overrides)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     ctx.emit(Table(
         f"Simulation generator: generate('spi1_binary'), {n_seqs:,} x "
         f"{bench_simulate.LENGTH:,} bp in memory, 1 core (best of {repeats}, "
         "bench_simulate.best_of)",
-        ["stage", "seconds", "Mbp/s"], [["generate (in memory)", seconds, mbp / seconds]],
+        ["stage", "seconds", "Mbp/s", "peak MiB"],
+        [["generate (in memory)", seconds, mbp / seconds, peak / 2**20]],
         [f"bench_simulate.py's target for simulate (files written): >= "
-         f"{bench_simulate.TARGET_MBPS:g} Mbp/s; run it for the file-writing stages"]),
+         f"{bench_simulate.TARGET_MBPS:g} Mbp/s; run it for the file-writing stages",
+         f"peak MiB: Python and NumPy allocations (tracemalloc) of one call; the codes "
+         f"themselves are {n_seqs * bench_simulate.LENGTH / 2**20:.1f} MiB (uint8)"]),
         share)

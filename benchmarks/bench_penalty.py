@@ -9,30 +9,10 @@ free events of ``torch.profiler`` with ``profile_memory=True``. On CUDA:
 from __future__ import annotations
 
 import torch
-from torch.profiler import ProfilerActivity, profile
 
-from benchmarks import Context, Table, median_times, target
+from benchmarks import Context, Table, median_times, peak_bytes, target
 from regbench.regularizers import get_regularizer
 from regbench.regularizers.erion import sparsity_penalty_pairwise
-
-
-def peak_bytes(fn, device: torch.device) -> int:
-    """Peak extra bytes allocated by torch while ``fn()`` runs."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        before = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        fn()
-        torch.cuda.synchronize(device)
-        return torch.cuda.max_memory_allocated(device) - before
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
-    live = peak = 0
-    for event in sorted(events, key=lambda e: e.start_ns()):
-        live += event.nbytes()  # negative for a free
-        peak = max(peak, live)
-    return peak
 
 
 def attributions(batch: int, length: int, device, seed: int = 0) -> torch.Tensor:

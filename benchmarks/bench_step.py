@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks import Context, Table, median_times, target
+from benchmarks import MEMORY_NOTE, Context, Table, median_times, peak_bytes, target
 from regbench.memory import keep_freed_memory
 from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.regularizers import get_regularizer, get_spec
@@ -68,6 +68,8 @@ def run(ctx: Context) -> None:
     batch, length, repeats = (32, 500, 3) if ctx.quick else (64, 1000, ctx.repeats(7))
     times, share = ctx.clean(lambda: step_times(REGULARIZERS, batch, length, ctx.device,
                                                  repeats))
+    memory = {name: peak_bytes(make_step(name, batch, length, ctx.device), ctx.device)
+              for name in REGULARIZERS}
     base = times["none"]
     fourier = times["fourier"]
     rows = []
@@ -80,8 +82,12 @@ def run(ctx: Context) -> None:
             goal, ok = f"within 5% of fourier ({100 * rel:+.1f}%)", abs(rel) <= 0.05
         else:
             goal, ok = "", None
-        rows.append([name, times[name], ratio, goal, target(ok, ctx.quick) if goal else ""])
+        rows.append([name, times[name], ratio, memory[name] / 2**20, goal,
+                     target(ok, ctx.quick) if goal else ""])
     ctx.emit(Table(
         f"Training step, {ctx.device.type}: batch {batch}, {length} bp, paper model "
         f"(median of {repeats} after warm-up, {torch.get_num_threads()} threads)",
-        ["regularizer", "s/step", "x none", "target", ""], rows), share)
+        ["regularizer", "s/step", "x none", "peak MiB", "target", ""], rows,
+        ["peak MiB: extra memory allocated by torch during one step (activations, the "
+         "double-backward graph, gradients), the first step of a fresh model; "
+         + MEMORY_NOTE[ctx.device.type == "cuda"]]), share)
