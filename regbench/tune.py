@@ -43,7 +43,7 @@ HEARTBEAT_INTERVAL = 60   # seconds between heartbeats of a running trial
 GRACE_PERIOD = 180        # a trial silent this long belongs to a dead worker
 STORAGE_ATTEMPTS = 4      # tries to open a storage that other workers are creating
 MAX_RETRY = 3             # times a dead worker's trial is queued again
-STARTUP_TRIALS = 5        # random λ before TPE models the objective (one parameter)
+STARTUP_TRIALS = 5        # at most this many random λ before TPE models the objective
 PRUNE_AFTER_TRIALS = 3    # median pruning needs a few finished trials to compare with
 PARETO_LOSS_TOLERANCE = 0.02  # pareto choice: best auPRC within 2 % of the best loss
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -107,7 +107,7 @@ def tune_lambda(bench: Benchmark, regularizer: str, *, n_trials: int,
                             "motifs; this data has no motifs.bed (use --objective loss)")
     url = storage or default_storage(bench.out)
     name = study_name or default_study_name(trial_bench, regularizer, objective)
-    study = open_study(url, name, objective, seed)
+    study = open_study(url, name, objective, seed, startup_trials(n_trials))
     run_objective = _Objective(trial_bench, regularizer, spec.lambda_range, objective, n_trials)
     remaining = n_trials - _count(study, FINISHED + (TrialState.RUNNING,))
     if remaining > 0:
@@ -222,11 +222,18 @@ def _retry_callback() -> dict:
     return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=MAX_RETRY)}
 
 
-def open_study(url: str, name: str, objective: str, seed: int) -> optuna.Study:
+def startup_trials(n_trials: int) -> int:
+    """Random draws before TPE: a third of a small budget (at least 2), at most
+    STARTUP_TRIALS. With 6 trials, 5 random draws would leave TPE a single one."""
+    return max(2, min(STARTUP_TRIALS, n_trials // 3))
+
+
+def open_study(url: str, name: str, objective: str, seed: int,
+               n_startup_trials: int = STARTUP_TRIALS) -> optuna.Study:
     """Create the study or join it (other workers may be creating it right now)."""
     directions = ["minimize"] if objective == "loss" else ["minimize", "maximize"]
     storage = open_storage(url)
-    sampler = _TrialSeededTPE(seed, n_startup_trials=STARTUP_TRIALS, constant_liar=True)
+    sampler = _TrialSeededTPE(seed, n_startup_trials=n_startup_trials, constant_liar=True)
     pruner = make_pruner() if objective == "loss" else optuna.pruners.NopPruner()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

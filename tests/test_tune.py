@@ -311,3 +311,19 @@ def test_two_workers_share_one_sqlite_study(data_dir, tmp_path):
     stored = {p.stem for p in (tmp_path / "tuning" / "runs").glob("*.json")}
     assert {t.user_attrs["run"] for t in study.get_trials(states=(TrialState.COMPLETE,))} \
         <= stored
+
+
+def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch):
+    assert [tune.startup_trials(n) for n in (1, 6, 9, 20, 30)] == [2, 2, 3, 5, 5]
+    seen = {}
+    real_open = tune.open_study
+
+    def spy(url, name, objective, seed, n_startup_trials=tune.STARTUP_TRIALS):
+        study = real_open(url, name, objective, seed, n_startup_trials)
+        seen["startup"] = study.sampler._make(0)._n_startup_trials
+        return study
+
+    monkeypatch.setattr(tune, "open_study", spy)
+    tune_lambda(make_bench(data_dir, tmp_path), "l2", n_trials=1, trial_epochs=1,
+                progress=False)
+    assert seen["startup"] == 2
