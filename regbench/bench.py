@@ -195,15 +195,21 @@ class Benchmark:
                "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out))}
         per_sequence = []
         if result.status == "ok":
-            metrics, per_sequence = self.evaluate(result.model, seed, regularizer)
+            metrics, per_sequence, attr = self.evaluate(result.model, seed, regularizer)
             row.update(metrics)
+            if attr is not None:
+                row["attributions"] = self._save_attributions(key, attr, per_sequence)
         record = {"key": key.__dict__, "row": row, "history": result.history,
                   "per_sequence": per_sequence}
         atomic_write_text(path, json.dumps(record, default=_json_default))
         return record
 
-    def evaluate(self, model, seed: int, regularizer: str) -> tuple[dict, list[dict]]:
-        """Test performance, then interpretability on positive test sequences."""
+    def evaluate(self, model, seed: int, regularizer: str
+                 ) -> tuple[dict, list[dict], torch.Tensor | None]:
+        """Test performance, then interpretability on positive test sequences.
+
+        Returns (metrics, per-sequence rows, DeepLIFT/SHAP attributions (N, 4, L) on the
+        CPU, or None when nothing is attributed)."""
         test = self.split("test")
         ev = self.config.evaluation_config()
         X_test = one_hot(test.codes)
@@ -216,7 +222,7 @@ class Benchmark:
         mask = test.motif_mask[positive] if test.motif_mask is not None else None
         summits = test.summits[positive] if test.summits is not None else None
         target = int(np.argmax(test.labels[positive].sum(axis=0))) if len(positive) else 0
-        rows = []
+        rows, shap = [], None
         methods = {
             "deep_lift_shap": lambda: deep_lift_shap(
                 model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
@@ -238,9 +244,28 @@ class Benchmark:
             table.insert(0, "sequence", [test.names[i] for i in positive])
             table.insert(0, "method", method)
             rows.extend(table.to_dict("records"))
-            if method == "deep_lift_shap" and seed == 0:
-                self._save_examples(regularizer, X, attr, mask, [test.names[i] for i in positive])
-        return metrics, rows
+            if method == "deep_lift_shap":
+                shap = attr
+                if seed == 0:
+                    self._save_examples(regularizer, X, attr, mask,
+                                        [test.names[i] for i in positive])
+        return metrics, rows, shap
+
+    def _save_attributions(self, key: RunKey, attr: torch.Tensor, rows: list[dict]) -> str:
+        """Keep a run's DeepLIFT/SHAP attributions for the report's seed-stability section.
+
+        Stored summed over bases, (N, L) float16: DeepLIFT/SHAP is non-zero only at the
+        observed base, so nothing is lost but precision (~1e-3 relative), at a quarter of
+        the float32 (N, 4, L) size. Returns the path relative to OUT.
+        """
+        names = [r["sequence"] for r in rows if r["method"] == "deep_lift_shap"]
+        path = self.out / "attributions" / f"{key.id()}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, attr=attr.sum(dim=1).numpy().astype(np.float16),
+                            names=np.array(names))
+        os.replace(tmp, path)
+        return str(path.relative_to(self.out))
 
     def _save_examples(self, regularizer, X, attr, mask, names) -> None:
         k = self.config.evaluation_config().n_examples

@@ -133,8 +133,8 @@ class TrialBenchmark(Benchmark):
     comparison's own runs, and scores them on validation data only: the test set and
     the report's example tracks are never touched by the search."""
 
-    def evaluate(self, model, seed: int, regularizer: str) -> tuple[dict, list[dict]]:
-        return {}, []
+    def evaluate(self, model, seed: int, regularizer: str) -> tuple[dict, list[dict], None]:
+        return {}, [], None
 
 
 def trial_benchmark(bench: Benchmark, regularizer: str,

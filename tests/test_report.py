@@ -206,3 +206,46 @@ def test_robust_to_missing_baseline_failures_and_broken_files(tmp_path):
     assert "0 ok, 3 failed" in html and "no tests against the baseline" in html
     assert "skipped examples/broken.npz" in html
     assert "Training curves" not in html and "λ search" not in html
+
+
+def test_seed_stability_from_stored_attributions(tmp_path):
+    """Seeds of 'fourier' store identical tracks (Jaccard 1); 'none' stores a track and
+    its negation (-1) plus one that shares half the mass (1/3, by hand)."""
+    from regbench.report.load import load_results
+    from regbench.report.stability import seed_pairs, stability_table
+
+    (tmp_path / "attributions").mkdir()
+    base = np.array([[1.0, 2.0, 0.0, 1.0], [0.5, 0.0, 0.5, 0.0]])
+    tracks = {("fourier", 0): base, ("fourier", 1): base, ("fourier", 2): base,
+              ("none", 0): base, ("none", 1): -base,
+              ("none", 2): base * np.array([[1, 1, 0, 0], [1, 0, 0, 0]])}
+    rows = []
+    for (reg, seed), attr in tracks.items():
+        path = f"attributions/{reg}-{seed}.npz"
+        names = ["s1", "s2"] if seed != 2 or reg != "none" else ["s2", "s1"]
+        order = [0, 1] if names == ["s1", "s2"] else [1, 0]
+        np.savez(tmp_path / path, attr=attr[order].astype(np.float16), names=np.array(names))
+        rows.append({"regularizer": reg, "seed": seed, "status": "ok", "attributions": path,
+                     "test_auroc": 0.9})
+    rows.append({"regularizer": "none", "seed": 3, "status": "failed: NaN",
+                 "attributions": np.nan, "test_auroc": np.nan})
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+
+    folder = load_results(tmp_path)
+    pairs = seed_pairs(folder, ["none", "fourier"]).set_index(
+        ["regularizer", "seed_a", "seed_b"]).sort_index()
+    assert (pairs.loc["fourier", "jaccard"] == 1.0).all() and len(pairs.loc["fourier"]) == 3
+    assert pairs.loc[("none", 0, 1), "jaccard"] == -1.0
+    # seed 2 keeps [1, 2, 0, 0] of [1, 2, 0, 1] (3/4) and [0.5, 0, 0, 0] of [.5, 0, .5, 0]
+    # (1/2); rows are matched by name although stored in the other order
+    assert pairs.loc[("none", 0, 2), "jaccard"] == pytest.approx((3 / 4 + 1 / 2) / 2)
+    assert pairs.loc[("none", 1, 2), "jaccard"] == pytest.approx(-(3 / 4 + 1 / 2) / 2)
+    assert (pairs["sequences"] == 2).all()
+    table = stability_table(seed_pairs(folder, ["none", "fourier"]), ["none", "fourier"])
+    assert table.set_index("regularizer").loc["none", "seeds"] == 3  # the failed run is out
+    write_report(tmp_path)
+    assert "Stability across seeds" in (tmp_path / "report.md").read_text()
+
+
+def test_report_without_stored_attributions_has_no_stability_section(report):
+    assert "Stability across seeds" not in report[2].read_text()

@@ -162,3 +162,16 @@ def test_pareto_tuning_shows_the_front_in_the_report(tmp_path):
     assert row["lambda"] == pytest.approx(chosen)
     assert "Pareto front" in (out / "report.html").read_text()
     assert (out / "figures" / "pareto_front.png").is_file()
+
+
+def test_attributions_are_kept_for_seed_stability(smoke):
+    df = pd.read_csv(smoke / "results.csv")
+    row = df[(df.regularizer == "fourier") & (df.seed == 0)].iloc[0]
+    with np.load(smoke / row.attributions) as stored, \
+            np.load(smoke / "examples" / "fourier.npz") as examples:
+        k = len(examples["names"])
+        assert list(stored["names"][:k]) == list(examples["names"])
+        np.testing.assert_allclose(stored["attr"][:k].astype(np.float32),
+                                   examples["attr"].sum(axis=1), rtol=2e-3, atol=1e-6)
+    assert all((smoke / p).is_file() for p in df.attributions)
+    assert "Stability across seeds" in (smoke / "report.md").read_text()

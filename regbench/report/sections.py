@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from regbench import __version__
-from regbench.report import figures, stats
+from regbench.report import figures, stability, stats
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
 from regbench.report.stats import BASELINE, METRICS, SEQUENCE_METRICS, format_p
@@ -249,6 +249,20 @@ def attribution_examples(examples: dict, order) -> Section | None:
                     _figure("attribution_tracks", caption, fig))
 
 
+def seed_stability(folder: ResultsFolder, order) -> Section | None:
+    table = stability.stability_table(stability.seed_pairs(folder, order), order)
+    if table.empty:
+        return None
+    return _section(
+        "Stability across seeds",
+        Text("How alike the DeepLIFT/SHAP attributions of one regularizer's models are "
+             "from seed to seed: the continuous Jaccard similarity of two seeds' tracks "
+             "(1 = identical, 0 = unrelated, -1 = opposite), averaged over the positive test "
+             "sequences both attributed; one value per pair of seeds. Higher is more "
+             "stable. Pairs share seeds, so they are not independent: no p-values."),
+        Table(table))
+
+
 def training(history: pd.DataFrame | None, order) -> Section | None:
     fig = figures.training_curves(history, order) if history is not None else None
     if fig is None:
@@ -298,6 +312,7 @@ def build_sections(folder: ResultsFolder) -> tuple[str, list[Section]]:
     sections = [header(folder, order), summary(folder, metrics, order),
                 performance_vs_interpretability(ok, order),
                 seed_distributions(results, metrics, order),
+                seed_stability(folder, order),
                 sequence_comparisons(folder.per_sequence, order),
                 attribution_examples(folder.examples, order),
                 training(folder.history, order), lambda_search(folder, order),

@@ -1,0 +1,93 @@
+"""Seed stability: how alike the attributions of one regularizer's seeds are.
+
+``regbench run`` keeps each finished run's DeepLIFT/SHAP attributions of the positive
+test sequences (``attributions/<run>.npz``: ``attr`` (N, L) summed over bases, ``names``
+(N,)). Two seeds of a regularizer are compared on the sequences both attributed, by the
+continuous Jaccard similarity (``regbench.metrics.continuous_jaccard``), averaged over
+those sequences: one value per pair of seeds.
+"""
+from __future__ import annotations
+
+import itertools
+import zipfile
+
+import numpy as np
+import pandas as pd
+
+from regbench.metrics import continuous_jaccard
+from regbench.report import stats
+
+
+def load_attributions(folder) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
+    """{(regularizer, seed): (names (N,), attr (N, L) float32)} of the finished runs
+    that kept their attributions; unreadable files are noted in ``folder.notes``."""
+    results = stats.ok_runs(folder.results)
+    if "attributions" not in results:
+        return {}
+    runs = {}
+    for row in results.dropna(subset=["attributions"]).itertuples():
+        path = folder.path / str(row.attributions)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                names, attr = npz["names"], npz["attr"].astype(np.float32)
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            folder.notes.append(f"skipped {row.attributions}: missing or not a readable "
+                                ".npz with arrays attr and names")
+            continue
+        if attr.ndim != 2 or len(attr) != len(names):
+            folder.notes.append(f"skipped {row.attributions}: attr must be (N, L) with one "
+                                "name per row")
+            continue
+        runs[str(row.regularizer), int(row.seed)] = (names, attr)
+    return runs
+
+
+def pair_similarity(a: tuple[np.ndarray, np.ndarray],
+                    b: tuple[np.ndarray, np.ndarray]) -> tuple[int, float]:
+    """(shared sequences, mean continuous Jaccard over them) of two runs' attributions."""
+    (names_a, attr_a), (names_b, attr_b) = a, b
+    shared, ia, ib = np.intersect1d(names_a, names_b, return_indices=True)
+    if len(shared) == 0 or attr_a.shape[1] != attr_b.shape[1]:
+        return 0, float("nan")
+    values = continuous_jaccard(_one_channel(attr_a[ia]), _one_channel(attr_b[ib]))
+    return len(shared), float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def _one_channel(attr: np.ndarray) -> np.ndarray:
+    """(N, L) summed tracks as (N, 4, L) with the values in channel 0: the other three
+    are zero, so they add nothing to either sum of the Jaccard ratio."""
+    return np.pad(attr[:, None, :], ((0, 0), (0, 3), (0, 0)))
+
+
+def seed_pairs(folder, order) -> pd.DataFrame:
+    """One row per pair of seeds of a regularizer: regularizer, seed_a, seed_b,
+    sequences, jaccard."""
+    runs = load_attributions(folder)
+    rows = []
+    for reg in order:
+        seeds = sorted(seed for r, seed in runs if r == reg)
+        for sa, sb in itertools.combinations(seeds, 2):
+            n, value = pair_similarity(runs[reg, sa], runs[reg, sb])
+            rows.append({"regularizer": reg, "seed_a": sa, "seed_b": sb, "sequences": n,
+                         "jaccard": value})
+    return pd.DataFrame(rows, columns=["regularizer", "seed_a", "seed_b", "sequences",
+                                       "jaccard"])
+
+
+def stability_table(pairs: pd.DataFrame, order) -> pd.DataFrame:
+    """Per regularizer: seeds, pairs, mean ± sd of the pairs' Jaccard, min and max."""
+    rows = []
+    for reg in order:
+        values = pairs.loc[pairs["regularizer"] == reg, "jaccard"].dropna()
+        if values.empty:
+            continue
+        seeds = pd.concat([pairs.loc[pairs["regularizer"] == reg, c] for c in ("seed_a",
+                                                                              "seed_b")])
+        rows.append({"regularizer": reg, "seeds": seeds.nunique(), "pairs": len(values),
+                     "Jaccard between seeds (mean ± sd)": stats.format_mean_sd(
+                         values.mean(), values.std(ddof=1) if len(values) > 1 else np.nan),
+                     "min": f"{values.min():.3f}", "max": f"{values.max():.3f}"})
+    return pd.DataFrame(rows)
+
+
+__all__ = ["load_attributions", "pair_similarity", "seed_pairs", "stability_table"]
