@@ -102,6 +102,9 @@ class Benchmark:
         self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
         if config.seeds < 1:
             raise RegbenchError(f"--seeds must be >= 1, got {config.seeds}")
+        if not 0 <= config.stability_fraction < 1:
+            raise RegbenchError("--stability-fraction must be in (0, 1), e.g. 0.01, or 0 for "
+                                f"off; got {config.stability_fraction}")
         self.device = resolve_device(config.device)
         config.evaluation_config()  # validate before anything is written
         config.train_config(0)
@@ -163,15 +166,30 @@ class Benchmark:
     def run_path(self, key: RunKey) -> Path:
         return self.out / "runs" / f"{key.id()}.json"
 
+    def train_rows(self, seed: int, fraction: float = 1.0) -> Dataset:
+        """The training split, or a share of it: per class, ``fraction`` of the rows (at
+        least 2), drawn with ``seed``, so every regularizer of a seed sees the same rows."""
+        train = self.split("train")
+        if fraction >= 1:
+            return train
+        rng = np.random.default_rng([seed, 11])
+        positive = train.labels.max(axis=1) > 0
+        keep = []
+        for rows in (np.flatnonzero(positive), np.flatnonzero(~positive)):
+            n = min(len(rows), max(2, round(fraction * len(rows))))
+            keep.append(rng.choice(rows, size=n, replace=False))
+        return train.subset(np.sort(np.concatenate(keep)))
+
     def train_one(self, regularizer: str, seed: int, lam: float | None = None,
-                  epoch_callback=None, bar=None) -> dict:
-        """Train and evaluate one (regularizer, λ, seed), or return the stored result."""
-        key = self.key(regularizer, seed, lam)
+                  epoch_callback=None, bar=None, data_fraction: float = 1.0) -> dict:
+        """Train and evaluate one (regularizer, λ, seed, share of the training rows), or
+        return the stored result."""
+        key = self.key(regularizer, seed, lam, data_fraction)
         path = self.run_path(key)
         if path.exists():
             return json.loads(path.read_text())
         ds = self.dataset
-        train, valid = self.split("train"), self.split("valid")
+        train, valid = self.train_rows(seed, data_fraction), self.split("valid")
         model_config = self.config.model_config(ds.codes.shape[1], len(ds.tasks))
         params = self.config.regularizer_params.get(regularizer, {})
         reg = get_spec(regularizer).create(**params)
@@ -190,7 +208,8 @@ class Benchmark:
                              checkpoint=ckpt, progress=on_epoch)
         row = {"regularizer": regularizer, "lambda": key.lam,
                "lambda_source": self.lambda_sources.get(regularizer, "tuned"),
-               "seed": seed, "status": result.status, "epochs": len(result.history),
+               "seed": seed, "data_fraction": data_fraction, "train_rows": len(train.codes),
+               "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
                "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out))}
         per_sequence = []
@@ -295,10 +314,24 @@ class Benchmark:
                 bar.set_postfix(reg=regularizer, seed=seed)
                 records.append(self.train_one(regularizer, seed, bar=bar))
                 self.write_tables(records)
+        if self.config.stability_fraction:
+            self.run_fraction(grid)
         self.write_config(started, time.perf_counter() - t0)
         from regbench.report import write_report
         write_report(self.out)
         return self.out
+
+    def run_fraction(self, grid) -> None:
+        """Every (regularizer, seed) again on ``stability_fraction`` of the training
+        rows; kept apart, in results_fraction.csv, so no other table mixes them in."""
+        fraction, rows = self.config.stability_fraction, []
+        with tqdm(grid, desc=f"{fraction:g} of the data", unit="model",
+                  disable=not self.config.progress, dynamic_ncols=True) as bar:
+            for regularizer, seed in bar:
+                bar.set_postfix(reg=regularizer, seed=seed)
+                rows.append(self.train_one(regularizer, seed, bar=bar,
+                                           data_fraction=fraction)["row"])
+                atomic_write_csv(pd.DataFrame(rows), self.out / "results_fraction.csv")
 
     def tune_lambdas(self) -> dict:
         """Search λ (Optuna) for every regularizer whose λ the user did not fix."""

@@ -124,6 +124,9 @@ class RunConfig:
     evaluation: dict = field(default_factory=dict)
     tune: bool = False
     tuning: dict = field(default_factory=dict)
+    # > 0: also train each (regularizer, seed) on this share of the training rows and
+    # compare its attributions with the full-data model's (the paper's 1% experiment)
+    stability_fraction: float = 0.0
 
     # -- typed views ------------------------------------------------------------------
     def model_config(self, seq_len: int, n_tasks: int) -> BinaryModelConfig:
@@ -182,7 +185,7 @@ def read_toml(path: str | Path) -> dict:
 
 TOP_LEVEL_KEYS = {"preset", "regularizers", "scenario", "data", "seeds", "lambda", "out",
                   "device", "progress", "simulate", "regularizer_params", "model", "train",
-                  "evaluation", "tune", "tuning"}
+                  "evaluation", "tune", "tuning", "stability_fraction"}
 
 
 def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:

@@ -249,3 +249,36 @@ def test_seed_stability_from_stored_attributions(tmp_path):
 
 def test_report_without_stored_attributions_has_no_stability_section(report):
     assert "Stability across seeds" not in report[2].read_text()
+
+
+def test_full_vs_share_stability_by_hand(tmp_path):
+    from regbench.report.load import load_results
+    from regbench.report.stability import fraction_pairs, fraction_table
+
+    (tmp_path / "attributions").mkdir()
+    base = np.array([[1.0, 2.0, 0.0, 1.0], [0.5, 0.0, 0.5, 0.0]])
+    half = base * np.array([[1, 1, 0, 0], [1, 0, 0, 0]])  # Jaccard (3/4 + 1/2) / 2 vs base
+
+    def runs(tracks, tag, fraction):
+        rows = []
+        for (reg, seed), attr in tracks.items():
+            path = f"attributions/{tag}-{reg}-{seed}.npz"
+            np.savez(tmp_path / path, attr=attr.astype(np.float16), names=np.array(["a", "b"]))
+            rows.append({"regularizer": reg, "seed": seed, "status": "ok",
+                         "data_fraction": fraction, "attributions": path, "test_auroc": 0.9})
+        return pd.DataFrame(rows)
+
+    runs({("fourier", 0): base, ("fourier", 1): base, ("none", 0): base},
+         "full", 1.0).to_csv(tmp_path / "results.csv", index=False)
+    runs({("fourier", 0): base, ("fourier", 1): half, ("none", 0): -base},
+         "part", 0.01).to_csv(tmp_path / "results_fraction.csv", index=False)
+    folder = load_results(tmp_path)
+    pairs = fraction_pairs(folder, ["none", "fourier"]).set_index(["regularizer", "seed"])
+    assert pairs.loc[("fourier", 0), "jaccard"] == 1.0
+    assert pairs.loc[("fourier", 1), "jaccard"] == pytest.approx(5 / 8)
+    assert pairs.loc[("none", 0), "jaccard"] == -1.0
+    assert (pairs["fraction"] == 0.01).all()
+    table = fraction_table(fraction_pairs(folder, ["none", "fourier"]), ["none", "fourier"])
+    assert table.set_index("regularizer").loc["fourier", "seeds"] == 2
+    write_report(tmp_path)
+    assert "share (0.01)" in (tmp_path / "report.md").read_text()

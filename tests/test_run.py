@@ -73,6 +73,7 @@ def test_rerun_resumes_without_retraining(smoke, capsys):
     (["--lambda", "fourier=-1"], "λ for fourier must be"),
     (["--lambda", "fourier"], "--lambda expects NAME=VALUE"),
     (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--stability-fraction", "1.5"], "--stability-fraction must be in (0, 1)"),
     (["--scenario", "no_such_scenario"], "no_such_scenario"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
@@ -175,3 +176,20 @@ def test_attributions_are_kept_for_seed_stability(smoke):
                                    examples["attr"].sum(axis=1), rtol=2e-3, atol=1e-6)
     assert all((smoke / p).is_file() for p in df.attributions)
     assert "Stability across seeds" in (smoke / "report.md").read_text()
+
+
+def test_stability_fraction_trains_on_a_share_and_reports_it(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "--preset", "smoke", "--regularizers", "fourier,none", "--out",
+                 str(out), "--stability-fraction", "0.1", "--no-progress"]) == 0
+    full, part = pd.read_csv(out / "results.csv"), pd.read_csv(out / "results_fraction.csv")
+    assert len(full) == len(part) == 4 and (full.data_fraction == 1).all()
+    assert (part.data_fraction == 0.1).all() and (part.status == "ok").all()
+    # 10% of each class of the training rows, the same rows for every regularizer
+    assert (part.train_rows == round(0.1 * full.train_rows.iloc[0] / 2) * 2).all()
+    assert set(part.attributions).isdisjoint(full.attributions)
+    report = (out / "report.md").read_text()
+    assert "Stability: full data vs a share of it" in report
+    assert "Stability across seeds" in report
+    # the share models stay out of every other table
+    assert len(pd.read_csv(out / "per_sequence.csv").groupby(["regularizer", "seed"])) == 4

@@ -33,6 +33,10 @@ def configure(parser) -> None:
                         metavar="NAME=VALUE",
                         help="fix a regularizer's λ, e.g. --lambda fourier=1.0 (repeatable); "
                              "others use their registry default")
+    parser.add_argument("--stability-fraction", type=float, default=None, metavar="F",
+                        help="also train every regularizer and seed on this share of the "
+                             "training rows (e.g. 0.01, the paper's 1%%) and report how alike "
+                             "its attributions are to the full-data model's (default: off)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="results folder (default results/PRESET); rerunning with the "
                              "same folder resumes and never retrains a finished run")
@@ -87,6 +91,7 @@ def resolve_config(args):
         config = merge(config, file_values, f"config file {args.config}")
     flags = {"regularizers": args.regularizers, "scenario": args.scenario, "data": args.data,
              "seeds": args.seeds, "out": args.out, "device": args.device,
+             "stability_fraction": args.stability_fraction,
              "lambda": parse_lambda_assignments(args.lambdas) if args.lambdas else None,
              "progress": False if args.no_progress else None,
              "simulate": _overrides(args.overrides),

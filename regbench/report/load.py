@@ -28,6 +28,7 @@ class ResultsFolder:
     history: pd.DataFrame | None = None
     lambda_search: pd.DataFrame | None = None
     pareto: pd.DataFrame | None = None
+    fraction_results: pd.DataFrame | None = None  # runs on a share of the training rows
     examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # files that could not be used
 
@@ -103,5 +104,8 @@ def load_results(results_dir) -> ResultsFolder:
     folder.pareto = _optional_csv(folder, "pareto.csv",
                                   ("regularizer", "lambda", "val_loss", "motif_auprc",
                                    "on_front"))
+    folder.fraction_results = _optional_csv(folder, "results_fraction.csv",
+                                            ("regularizer", "seed", "status",
+                                             "data_fraction"))
     _read_examples(folder)
     return folder

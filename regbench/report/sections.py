@@ -263,6 +263,24 @@ def seed_stability(folder: ResultsFolder, order) -> Section | None:
         Table(table))
 
 
+def data_stability(folder: ResultsFolder, order) -> Section | None:
+    pairs = stability.fraction_pairs(folder, order)
+    table = stability.fraction_table(pairs, order)
+    if table.empty:
+        return None
+    share = ", ".join(f"{f:g}" for f in sorted(pairs["fraction"].unique()))
+    return _section(
+        "Stability: full data vs a share of it",
+        Text(f"Each regularizer and seed was trained again on a share ({share}) of the "
+             "training rows (the same rows for every regularizer of a seed; validation and "
+             "test unchanged). The continuous Jaccard similarity of the two models' "
+             "DeepLIFT/SHAP tracks on the positive test sequences, averaged over "
+             "sequences: one value per seed. Higher means the model trained on little "
+             "data learned more like the full-data one. Performance and interpretability of "
+             "the share models are in results_fraction.csv."),
+        Table(table))
+
+
 def training(history: pd.DataFrame | None, order) -> Section | None:
     fig = figures.training_curves(history, order) if history is not None else None
     if fig is None:
@@ -312,7 +330,7 @@ def build_sections(folder: ResultsFolder) -> tuple[str, list[Section]]:
     sections = [header(folder, order), summary(folder, metrics, order),
                 performance_vs_interpretability(ok, order),
                 seed_distributions(results, metrics, order),
-                seed_stability(folder, order),
+                seed_stability(folder, order), data_stability(folder, order),
                 sequence_comparisons(folder.per_sequence, order),
                 attribution_examples(folder.examples, order),
                 training(folder.history, order), lambda_search(folder, order),

@@ -18,10 +18,12 @@ from regbench.metrics import continuous_jaccard
 from regbench.report import stats
 
 
-def load_attributions(folder) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
-    """{(regularizer, seed): (names (N,), attr (N, L) float32)} of the finished runs
-    that kept their attributions; unreadable files are noted in ``folder.notes``."""
-    results = stats.ok_runs(folder.results)
+def load_attributions(folder, results: pd.DataFrame | None = None
+                      ) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
+    """{(regularizer, seed): (names (N,), attr (N, L) float32)} of the finished runs of
+    ``results`` (default: the folder's results.csv) that kept their attributions;
+    unreadable files are noted in ``folder.notes``."""
+    results = stats.ok_runs(folder.results if results is None else results)
     if "attributions" not in results:
         return {}
     runs = {}
@@ -74,6 +76,39 @@ def seed_pairs(folder, order) -> pd.DataFrame:
                                        "jaccard"])
 
 
+def fraction_pairs(folder, order) -> pd.DataFrame:
+    """One row per (regularizer, seed) trained on all and on a share of the training
+    rows: regularizer, seed, fraction, sequences, jaccard (full vs share)."""
+    columns = ["regularizer", "seed", "fraction", "sequences", "jaccard"]
+    small = folder.fraction_results
+    if small is None or small.empty:
+        return pd.DataFrame(columns=columns)
+    full, part = load_attributions(folder), load_attributions(folder, small)
+    fraction = {(str(r.regularizer), int(r.seed)): float(r.data_fraction)
+                for r in small.itertuples()}
+    rows = []
+    for reg in order:
+        for seed in sorted(s for r, s in part if r == reg and (r, s) in full):
+            n, value = pair_similarity(full[reg, seed], part[reg, seed])
+            rows.append({"regularizer": reg, "seed": seed, "fraction": fraction[reg, seed],
+                         "sequences": n, "jaccard": value})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def fraction_table(pairs: pd.DataFrame, order) -> pd.DataFrame:
+    """Per regularizer: seeds compared and mean ± sd of their full-vs-share Jaccard."""
+    rows = []
+    for reg in order:
+        values = pairs.loc[pairs["regularizer"] == reg, "jaccard"].dropna()
+        if values.empty:
+            continue
+        rows.append({"regularizer": reg, "seeds": len(values),
+                     "Jaccard full vs share (mean ± sd)": stats.format_mean_sd(
+                         values.mean(), values.std(ddof=1) if len(values) > 1 else np.nan),
+                     "min": f"{values.min():.3f}", "max": f"{values.max():.3f}"})
+    return pd.DataFrame(rows)
+
+
 def stability_table(pairs: pd.DataFrame, order) -> pd.DataFrame:
     """Per regularizer: seeds, pairs, mean ± sd of the pairs' Jaccard, min and max."""
     rows = []
@@ -90,4 +125,5 @@ def stability_table(pairs: pd.DataFrame, order) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["load_attributions", "pair_similarity", "seed_pairs", "stability_table"]
+__all__ = ["fraction_pairs", "fraction_table", "load_attributions", "pair_similarity",
+           "seed_pairs", "stability_table"]

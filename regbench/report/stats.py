@@ -16,7 +16,8 @@ from scipy import stats
 
 BASELINE = "none"
 # Columns of results.csv that identify or describe a run rather than measure it.
-ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions")
+ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions",
+              "data_fraction", "train_rows")
 SEQUENCE_METRICS = ("highfreq_fraction", "entropy", "motif_fraction", "motif_auprc",
                     "summit_spearman", "gc_reliance")
 
