@@ -308,30 +308,29 @@ class Benchmark:
             self.tune_lambdas()
         grid = [(r, s) for r in self.regularizers for s in range(self.config.seeds)]
         records = []
-        with tqdm(grid, desc="regbench run", unit="model", disable=not self.config.progress,
-                  dynamic_ncols=True) as bar:
-            for regularizer, seed in bar:
-                bar.set_postfix(reg=regularizer, seed=seed)
-                records.append(self.train_one(regularizer, seed, bar=bar))
-                self.write_tables(records)
-        if self.config.stability_fraction:
-            self.run_fraction(grid)
+        for record in self._train_grid(grid, "regbench run"):
+            records.append(record)
+            self.write_tables(records)
+        fraction = self.config.stability_fraction
+        if fraction:
+            # Kept apart, in results_fraction.csv, so no other table mixes them in.
+            rows = []
+            for record in self._train_grid(grid, f"{fraction:g} of the data", fraction):
+                rows.append(record["row"])
+                atomic_write_csv(pd.DataFrame(rows), self.out / "results_fraction.csv")
         self.write_config(started, time.perf_counter() - t0)
         from regbench.report import write_report
         write_report(self.out)
         return self.out
 
-    def run_fraction(self, grid) -> None:
-        """Every (regularizer, seed) again on ``stability_fraction`` of the training
-        rows; kept apart, in results_fraction.csv, so no other table mixes them in."""
-        fraction, rows = self.config.stability_fraction, []
-        with tqdm(grid, desc=f"{fraction:g} of the data", unit="model",
-                  disable=not self.config.progress, dynamic_ncols=True) as bar:
+    def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):
+        """Yield the record of every (regularizer, seed) of ``grid`` as it is trained or
+        loaded, on ``data_fraction`` of the training rows, under one progress bar."""
+        with tqdm(grid, desc=desc, unit="model", disable=not self.config.progress,
+                  dynamic_ncols=True) as bar:
             for regularizer, seed in bar:
                 bar.set_postfix(reg=regularizer, seed=seed)
-                rows.append(self.train_one(regularizer, seed, bar=bar,
-                                           data_fraction=fraction)["row"])
-                atomic_write_csv(pd.DataFrame(rows), self.out / "results_fraction.csv")
+                yield self.train_one(regularizer, seed, bar=bar, data_fraction=data_fraction)
 
     def tune_lambdas(self) -> dict:
         """Search λ (Optuna) for every regularizer whose λ the user did not fix."""

@@ -194,8 +194,12 @@ class Trainer:
             logits = torch.cat([model(one_hot_codes(self._on_device(codes[i:i + batch])))
                                 for i in range(0, len(codes), batch)])
         loss = balanced_bce_loss(logits, self._on_device(labels)).item()
-        if self.regularizer.needs == "nothing":
+        needs = self.regularizer.needs
+        if needs == "nothing" or self.lam == 0:
             return loss, 0.0
+        if needs == "parameters":  # one value for the model, no pass over the data
+            with torch.no_grad():
+                return loss, self.regularizer(model).item()
         prior_rows = (np.flatnonzero(labels_np.max(axis=1) > 0)
                       if self.config.prior_on == "positives" else np.arange(len(codes)))
         if len(prior_rows) == 0:

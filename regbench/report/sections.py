@@ -249,8 +249,8 @@ def attribution_examples(examples: dict, order) -> Section | None:
                     _figure("attribution_tracks", caption, fig))
 
 
-def seed_stability(folder: ResultsFolder, order) -> Section | None:
-    table = stability.stability_table(stability.seed_pairs(folder, order), order)
+def seed_stability(folder: ResultsFolder, order, runs) -> Section | None:
+    table = stability.stability_table(stability.seed_pairs(folder, order, runs), order)
     if table.empty:
         return None
     return _section(
@@ -263,8 +263,8 @@ def seed_stability(folder: ResultsFolder, order) -> Section | None:
         Table(table))
 
 
-def data_stability(folder: ResultsFolder, order) -> Section | None:
-    pairs = stability.fraction_pairs(folder, order)
+def data_stability(folder: ResultsFolder, order, runs) -> Section | None:
+    pairs = stability.fraction_pairs(folder, order, runs)
     table = stability.fraction_table(pairs, order)
     if table.empty:
         return None
@@ -327,10 +327,12 @@ def build_sections(folder: ResultsFolder) -> tuple[str, list[Section]]:
     metrics = stats.metric_columns(results)
     ok = stats.ok_runs(results)
     title = f"regbench report: {folder.config.get('preset', folder.path.name)}"
+    attributions = stability.load_attributions(folder)  # read once, used by two sections
     sections = [header(folder, order), summary(folder, metrics, order),
                 performance_vs_interpretability(ok, order),
                 seed_distributions(results, metrics, order),
-                seed_stability(folder, order), data_stability(folder, order),
+                seed_stability(folder, order, attributions),
+                data_stability(folder, order, attributions),
                 sequence_comparisons(folder.per_sequence, order),
                 attribution_examples(folder.examples, order),
                 training(folder.history, order), lambda_search(folder, order),

@@ -61,10 +61,10 @@ def _one_channel(attr: np.ndarray) -> np.ndarray:
     return np.pad(attr[:, None, :], ((0, 0), (0, 3), (0, 0)))
 
 
-def seed_pairs(folder, order) -> pd.DataFrame:
+def seed_pairs(folder, order, runs=None) -> pd.DataFrame:
     """One row per pair of seeds of a regularizer: regularizer, seed_a, seed_b,
-    sequences, jaccard."""
-    runs = load_attributions(folder)
+    sequences, jaccard. ``runs``: ``load_attributions(folder)`` if already loaded."""
+    runs = load_attributions(folder) if runs is None else runs
     rows = []
     for reg in order:
         seeds = sorted(seed for r, seed in runs if r == reg)
@@ -76,14 +76,16 @@ def seed_pairs(folder, order) -> pd.DataFrame:
                                        "jaccard"])
 
 
-def fraction_pairs(folder, order) -> pd.DataFrame:
+def fraction_pairs(folder, order, full=None) -> pd.DataFrame:
     """One row per (regularizer, seed) trained on all and on a share of the training
-    rows: regularizer, seed, fraction, sequences, jaccard (full vs share)."""
+    rows: regularizer, seed, fraction, sequences, jaccard (full vs share). ``full``:
+    ``load_attributions(folder)`` if already loaded."""
     columns = ["regularizer", "seed", "fraction", "sequences", "jaccard"]
     small = folder.fraction_results
     if small is None or small.empty:
         return pd.DataFrame(columns=columns)
-    full, part = load_attributions(folder), load_attributions(folder, small)
+    full = load_attributions(folder) if full is None else full
+    part = load_attributions(folder, small)
     fraction = {(str(r.regularizer), int(r.seed)): float(r.data_fraction)
                 for r in small.itertuples()}
     rows = []
@@ -97,32 +99,37 @@ def fraction_pairs(folder, order) -> pd.DataFrame:
 
 def fraction_table(pairs: pd.DataFrame, order) -> pd.DataFrame:
     """Per regularizer: seeds compared and mean ± sd of their full-vs-share Jaccard."""
-    rows = []
-    for reg in order:
-        values = pairs.loc[pairs["regularizer"] == reg, "jaccard"].dropna()
-        if values.empty:
-            continue
-        rows.append({"regularizer": reg, "seeds": len(values),
-                     "Jaccard full vs share (mean ± sd)": stats.format_mean_sd(
-                         values.mean(), values.std(ddof=1) if len(values) > 1 else np.nan),
-                     "min": f"{values.min():.3f}", "max": f"{values.max():.3f}"})
-    return pd.DataFrame(rows)
+    return _table(pairs, order, "Jaccard full vs share (mean ± sd)")
 
 
 def stability_table(pairs: pd.DataFrame, order) -> pd.DataFrame:
     """Per regularizer: seeds, pairs, mean ± sd of the pairs' Jaccard, min and max."""
+    return _table(pairs, order, "Jaccard between seeds (mean ± sd)")
+
+
+def _table(pairs: pd.DataFrame, order, label: str) -> pd.DataFrame:
+    """One row per regularizer with values; seed pairs (seed_a, seed_b columns) also
+    count their distinct seeds."""
     rows = []
     for reg in order:
-        values = pairs.loc[pairs["regularizer"] == reg, "jaccard"].dropna()
+        mine = pairs[pairs["regularizer"] == reg]
+        values = mine["jaccard"].dropna()
         if values.empty:
             continue
-        seeds = pd.concat([pairs.loc[pairs["regularizer"] == reg, c] for c in ("seed_a",
-                                                                              "seed_b")])
-        rows.append({"regularizer": reg, "seeds": seeds.nunique(), "pairs": len(values),
-                     "Jaccard between seeds (mean ± sd)": stats.format_mean_sd(
-                         values.mean(), values.std(ddof=1) if len(values) > 1 else np.nan),
-                     "min": f"{values.min():.3f}", "max": f"{values.max():.3f}"})
+        if "seed_a" in mine:
+            counts = {"seeds": pd.concat([mine["seed_a"], mine["seed_b"]]).nunique(),
+                      "pairs": len(values)}
+        else:
+            counts = {"seeds": len(values)}
+        rows.append({"regularizer": reg, **counts, **_spread(values, label)})
     return pd.DataFrame(rows)
+
+
+def _spread(values: pd.Series, label: str) -> dict:
+    """Table cells: ``label`` -> 'mean ± sd' (no sd for one value), min, max."""
+    sd = values.std(ddof=1) if len(values) > 1 else np.nan
+    return {label: stats.format_mean_sd(values.mean(), sd),
+            "min": f"{values.min():.3f}", "max": f"{values.max():.3f}"}
 
 
 __all__ = ["fraction_pairs", "fraction_table", "load_attributions", "pair_similarity",
