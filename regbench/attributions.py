@@ -89,6 +89,81 @@ def training_attributions(model: torch.nn.Module, X: torch.Tensor,
     return logits, grad * X
 
 
+class BatchStatistics:
+    """Each batch-norm layer's batch mean and variance, recorded in training mode and
+    lent back as constants.
+
+    Why: in training mode batch norm couples the examples of a batch, so the gradient
+    of the batch's summed logits is not each example's own gradient. With batch norm
+    right before the output layer (the paper's dense -> ReLU -> batch norm -> linear)
+    the summed logits do not depend on the input at all, and that gradient is zero up
+    to rounding. Holding the statistics constant gives each example the gradient of
+    its own logits, for the model as it computes this batch.
+
+        with BatchStatistics(model) as stats:
+            logits = model(X)                     # records every layer's statistics
+        with stats.held():
+            attr = ...                            # batch norm uses them as constants
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.norms = [m for m in model.modules()
+                      if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        self.stats: dict[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._hooks = []
+
+    def __enter__(self) -> "BatchStatistics":
+        self._hooks = [m.register_forward_pre_hook(self._record) for m in self.norms]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
+
+    def _record(self, module, inputs) -> None:
+        if module.training:
+            x = inputs[0].detach().float()
+            dims = [0, *range(2, x.dim())]  # all but the channel dimension
+            self.stats[module] = x.mean(dims), x.var(dims, unbiased=False)
+
+    @contextlib.contextmanager
+    def held(self):
+        """Batch norm in eval mode on the recorded statistics; buffers restored after."""
+        saved = [(m, m.training, m.running_mean, m.running_var) for m in self.stats]
+        try:
+            for m, (mean, var) in self.stats.items():
+                m.eval()
+                m.running_mean, m.running_var = mean, var
+            yield
+        finally:
+            for m, training, mean, var in saved:
+                m.train(training)
+                m.running_mean, m.running_var = mean, var
+
+
+def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attributed: int
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training step's forward pass: logits of a batch and input x gradient of its
+    first ``n_attributed`` rows, graph kept for double backprop.
+
+    X: (B, 4, L) one-hot on the model's device. Returns (logits (B, T), attr
+    (n_attributed, 4, L)). In training mode the logits come from the usual pass (batch
+    norm on batch statistics, running statistics updated) and the attributions from a
+    second pass over the attributed rows with those statistics held constant
+    (``BatchStatistics``): each row's gradient of its own summed logits. In eval mode
+    one pass gives both.
+    """
+    if not model.training:
+        logits, attr = training_attributions(model, X)
+        return logits, attr[:n_attributed]
+    with BatchStatistics(model) as stats:
+        logits = model(X)
+    with stats.held():
+        _, attr = training_attributions(model, X[:n_attributed])
+    return logits, attr
+
+
 def input_x_gradient(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int = 256,
                      create_graph: bool = False, target: int | None = None) -> torch.Tensor:
     """Gradient of the summed logits w.r.t. the input, times the input.
@@ -182,5 +257,5 @@ def get_attribution_method(name: str) -> Callable[..., torch.Tensor]:
                             f"{', '.join(sorted(_METHODS))}") from None
 
 
-__all__ = ["deep_lift_shap", "get_attribution_method", "input_x_gradient",
-           "training_attributions"]
+__all__ = ["BatchStatistics", "deep_lift_shap", "get_attribution_method",
+           "input_x_gradient", "logits_and_attributions", "training_attributions"]

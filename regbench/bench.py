@@ -26,12 +26,13 @@ from regbench.attributions import deep_lift_shap, input_x_gradient
 from regbench.config import PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, load_dataset, one_hot
 from regbench.errors import RegbenchError
-from regbench.metrics import binary_performance, summarize_interpretability
+from regbench.metrics import binary_performance, motif_auprc, summarize_interpretability
 from regbench.regularizers import default_freq_limit, get_spec
 from regbench.train import Trainer, resolve_device
 
-METRICS = ["highfreq_fraction", "entropy", "motif_fraction", "motif_auprc",
-           "summit_spearman", "gc_reliance"]
+# Per-sequence metrics summarised per model as their mean over sequences.
+MEAN_METRICS = ["highfreq_fraction", "entropy", "motif_fraction", "summit_spearman",
+                "gc_reliance"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RunKey:
     seed: int
     data_fraction: float
     config_hash: str
+    evaluation_hash: str = ""
 
     def id(self) -> str:
         blob = json.dumps(self.__dict__, sort_keys=True)
@@ -161,7 +163,7 @@ class Benchmark:
             data_fraction: float = 1.0) -> RunKey:
         lam = self.lambdas[regularizer] if lam is None else lam
         return RunKey(self.dataset.fingerprint, regularizer, float(lam), int(seed),
-                      float(data_fraction), self.config.hash())
+                      float(data_fraction), self.config.hash(), self.config.evaluation_hash())
 
     def run_path(self, key: RunKey) -> Path:
         return self.out / "runs" / f"{key.id()}.json"
@@ -245,7 +247,7 @@ class Benchmark:
         methods = {
             "deep_lift_shap": lambda: deep_lift_shap(
                 model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
-                random_state=seed, device=self.device, target=target,
+                random_state=ev.reference_seed, device=self.device, target=target,
                 allow_N=bool((X.sum(dim=1) == 0).any())),
             "input_x_gradient": lambda: input_x_gradient(
                 model.to(self.device), X.to(self.device), batch_size=ev.batch_size,
@@ -256,10 +258,12 @@ class Benchmark:
             table = summarize_interpretability(attr.numpy(), X.numpy(), motif_mask=mask,
                                                summits=summits, freq_limit=self.freq_limit())
             prefix = "" if method == "deep_lift_shap" else "ixg_"
-            for column in METRICS:
-                if column in table:
-                    metrics[prefix + column] = float(np.nanmean(table[column])) \
-                        if np.isfinite(table[column]).any() else float("nan")
+            for column in MEAN_METRICS:
+                metrics[prefix + column] = float(np.nanmean(table[column])) \
+                    if np.isfinite(table[column]).any() else float("nan")
+            # The authors' pooled auPRC: one ranking over every position of every sequence.
+            metrics[prefix + "motif_auprc"] = (float("nan") if mask is None
+                                               else motif_auprc(attr.numpy(), mask))
             table.insert(0, "sequence", [test.names[i] for i in positive])
             table.insert(0, "method", method)
             rows.extend(table.to_dict("records"))
@@ -397,6 +401,7 @@ class Benchmark:
             "device": str(self.device),
             "model": self.config.model_config(ds.codes.shape[1], len(ds.tasks)).__dict__,
             "train": self.config.train_config(0).__dict__,
+            "evaluation": self.config.evaluation_config().__dict__,
             "freq_limit": self.freq_limit(),
             "paper_differences": PAPER_DIFFERENCES.get(self.config.preset, ""),
             "config_hash": self.config.hash(),

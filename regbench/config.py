@@ -22,6 +22,10 @@ from regbench.errors import RegbenchError
 from regbench.models import BinaryModelConfig
 from regbench.train import TrainConfig
 
+# Raised whenever a stored run's numbers would mean something else: 2 = the paper's
+# ReLU -> batch norm order, the authors' metric definitions, one reference seed.
+RESULTS_VERSION = 2
+
 PRESETS: dict[str, dict] = {
     # Seconds on a CPU: for tests and for checking an installation. Not science.
     "smoke": {
@@ -80,6 +84,10 @@ class EvaluationConfig:
     max_sequences: int = 1000     # positive test sequences attributed per model
     n_examples: int = 3           # example tracks kept for the report
     batch_size: int = 128
+    # One seed for the references of every model's evaluation attributions, so models
+    # (seeds, regularizers) are explained against the same shuffles and differ only by
+    # what they learned, not by reference noise.
+    reference_seed: int = 0
 
 
 @dataclass
@@ -146,9 +154,19 @@ class RunConfig:
         return asdict(self)
 
     def hash(self) -> str:
-        """Hash of what changes a trained model (not seeds, λ, output or progress)."""
+        """Hash of what changes a trained model (not seeds, λ, output or progress).
+
+        ``RESULTS_VERSION`` is in it, so runs stored by a regbench whose models or
+        metrics meant something else are never reused."""
         keys = ("preset", "scenario", "data", "simulate", "regularizer_params", "model", "train")
-        blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True, default=str)
+        values = {k: getattr(self, k) for k in keys}
+        blob = json.dumps({**values, "results_version": RESULTS_VERSION}, sort_keys=True,
+                          default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def evaluation_hash(self) -> str:
+        """Hash of how a trained model is scored (part of every run key)."""
+        blob = json.dumps(asdict(self.evaluation_config()), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

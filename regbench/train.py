@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from regbench.attributions import training_attributions
+from regbench.attributions import logits_and_attributions
 from regbench.errors import RegbenchError
 from regbench.memory import keep_freed_memory
 from regbench.metrics.losses import balanced_bce_loss
@@ -138,9 +138,9 @@ class Trainer:
         needs = self.regularizer.needs
         if needs == "attributions" and self.lam > 0 and n_prior > 0:
             with self._autocast():
-                logits, attr = training_attributions(model, X)
+                logits, attr = logits_and_attributions(model, X, n_prior)
             # The penalty in float32: rfft needs it, and its normalisation is fragile.
-            return logits.float(), self.regularizer(attr[:n_prior].float())
+            return logits.float(), self.regularizer(attr.float())
         with self._autocast():
             logits = model(X).float()
         if needs == "parameters" and self.lam > 0:

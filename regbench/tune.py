@@ -347,8 +347,9 @@ class _Objective:
 
 
 def validation_motif_auprc(bench: Benchmark, record: dict) -> float:
-    """Mean motif auPRC of DeepLIFT/SHAP attributions of the run's model on positive
-    validation sequences (the test set stays out of the search)."""
+    """Motif auPRC (pooled over sequences, as ``motif_auprc``) of DeepLIFT/SHAP
+    attributions of the run's model on positive validation sequences (the test set
+    stays out of the search)."""
     from regbench.attributions import deep_lift_shap
     from regbench.data import one_hot
     from regbench.metrics import motif_auprc
@@ -363,10 +364,9 @@ def validation_motif_auprc(bench: Benchmark, record: dict) -> float:
     X = one_hot(valid.codes[positive])
     target = int(np.argmax(valid.labels[positive].sum(axis=0)))
     attr = deep_lift_shap(model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
-                          random_state=0, device=bench.device, target=target,
+                          random_state=ev.reference_seed, device=bench.device, target=target,
                           allow_N=bool((X.sum(dim=1) == 0).any()))
-    scores = motif_auprc(attr.cpu().numpy(), valid.motif_mask[positive])
-    return float(np.nanmean(scores)) if np.isfinite(scores).any() else math.nan
+    return motif_auprc(attr.cpu().numpy(), valid.motif_mask[positive])
 
 
 # -- results ----------------------------------------------------------------------------

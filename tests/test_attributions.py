@@ -1,4 +1,5 @@
 """Attribution methods: exact answers on linear models, summation to delta, seeding."""
+import copy
 import warnings
 
 import pytest
@@ -7,7 +8,8 @@ from tangermeme.ersatz import dinucleotide_shuffle
 from torch import nn
 
 from regbench.attributions import (
-    deep_lift_shap, get_attribution_method, input_x_gradient, training_attributions,
+    deep_lift_shap, get_attribution_method, input_x_gradient, logits_and_attributions,
+    training_attributions,
 )
 from regbench.errors import RegbenchError
 from regbench.models.binary import BinaryCNN
@@ -31,11 +33,12 @@ def relu_model(seed=0):
                          nn.Linear(6 * (L - 4), 8), nn.ReLU(), nn.Linear(8, 2))
 
 
-def small_binary_cnn(seed=0):
+def small_binary_cnn(seed=0, batch_norm_position="after_relu"):
     """An untrained BinaryCNN with non-trivial batchnorm statistics."""
     torch.manual_seed(seed)
     model = BinaryCNN(seq_len=L, n_tasks=2, conv_filters=[8, 8], conv_widths=[5, 5],
-                      pool_size=8, pool_stride=8, dense_sizes=[10])
+                      pool_size=8, pool_stride=8, dense_sizes=[10],
+                      batch_norm_position=batch_norm_position)
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d):
             module.running_mean.uniform_(-0.5, 0.5)
@@ -95,6 +98,60 @@ def test_training_attributions_one_forward_gives_logits_and_attr():
     torch.testing.assert_close(attr.detach(), input_x_gradient(lin, X))
 
 
+def batch_stats_reference(model, X, n):
+    """Input x gradient of rows :n of a copy of ``model`` whose batch norms run in eval
+    mode on the batch statistics of X, set by PyTorch's own running-statistics update
+    (momentum 1) and un-biased back to the variance training mode normalises with."""
+    ref = copy.deepcopy(model).train()
+    counts = {}
+    for m in ref.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.momentum = 1.0
+            m.register_forward_pre_hook(
+                lambda mod, inp: counts.__setitem__(mod, inp[0].numel() // inp[0].shape[1]))
+    with torch.no_grad():
+        ref(X)
+    for m, count in counts.items():
+        m.running_var.mul_((count - 1) / count)
+    ref.eval()
+    Xn = X[:n].clone().requires_grad_()
+    grad, = torch.autograd.grad(ref(Xn).sum(), Xn)
+    return grad * Xn
+
+
+@pytest.mark.parametrize("position", ["after_relu", "before_relu"])
+def test_training_time_attributions_hold_the_batch_statistics(position):
+    model, X = small_binary_cnn(batch_norm_position=position), random_one_hot(12)
+    model.train()
+    before = copy.deepcopy(model)
+    expected_logits = before(X)  # train mode: also updates before's running statistics
+    buffers = [m.running_mean for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    logits, attr = logits_and_attributions(model, X, 5)
+    assert attr.shape == (5, 4, L) and attr.requires_grad
+    torch.testing.assert_close(logits, expected_logits)
+    torch.testing.assert_close(attr, batch_stats_reference(before, X, 5))
+    # Running statistics were updated by the one training pass, and nothing else.
+    for mine, theirs in zip(model.state_dict().values(), before.state_dict().values()):
+        torch.testing.assert_close(mine, theirs)
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    assert all(m.training for m in norms)
+    assert all(m.running_mean is b for m, b in zip(norms, buffers))
+    attr.abs().sum().backward()  # double backprop reaches the first convolution
+    assert model.layers[0].weight.grad.abs().sum() > 0
+
+
+def test_summed_logits_give_no_gradient_with_batch_norm_before_the_output():
+    """Why the trainer holds batch statistics: with the paper's dense -> ReLU -> batch
+    norm -> linear, the batch's summed logits are N (w . beta + b) whatever the input,
+    so their gradient is zero up to rounding in training mode."""
+    model, X = small_binary_cnn(), random_one_hot(16)
+    model.train()
+    _, summed = training_attributions(model, X)
+    _, held = logits_and_attributions(model, X, len(X))
+    assert summed.abs().max() < 1e-4 * held.abs().max()
+    assert held.abs().sum(dim=(1, 2)).min() > 0
+
+
 def test_input_x_gradient_evaluation_uses_eval_mode_and_restores_it():
     model, X = small_binary_cnn(), random_one_hot(6)
     model.eval()
@@ -106,7 +163,12 @@ def test_input_x_gradient_evaluation_uses_eval_mode_and_restores_it():
 
 # -- DeepLIFT/SHAP ------------------------------------------------------------
 
-@pytest.mark.parametrize("make_model", [linear_model, relu_model, small_binary_cnn])
+def bn_before_relu_cnn():
+    return small_binary_cnn(batch_norm_position="before_relu")
+
+
+@pytest.mark.parametrize("make_model", [linear_model, relu_model, small_binary_cnn,
+                                        bn_before_relu_cnn])
 @pytest.mark.parametrize("target", [0, 1])
 def test_deep_lift_shap_sums_to_output_minus_mean_reference(make_model, target):
     model, X = make_model(), random_one_hot(6)

@@ -10,8 +10,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from regbench.errors import RegbenchError
 from regbench.metrics import (
     attribution_entropy, balanced_bce, balanced_bce_loss, binary_performance,
-    continuous_jaccard, gc_reliance, highfreq_fraction, motif_auprc, motif_fraction,
-    summarize_interpretability, summit_spearman,
+    continuous_jaccard, gc_reliance, highfreq_fraction, motif_auprc,
+    motif_auprc_per_sequence, motif_fraction, summarize_interpretability, summit_spearman,
 )
 
 
@@ -32,13 +32,48 @@ def one_hot(seq):
 
 # -- interpretability ---------------------------------------------------------
 
-def test_all_attribution_in_motif_gives_fraction_and_auprc_one():
+def authors_highfreq(imp_scores, freq_limit):
+    """The authors' ``fourier_highfreq_mags`` (view_binary_predictions.ipynb), with
+    their ``dft``, on (N, L, 4) actual scores."""
+    scores = []
+    for track in np.sum(np.abs(imp_scores), axis=2):
+        mags = np.abs(np.fft.fft(track))[:int(len(track) / 2)]
+        mags = mags[1:]
+        mags = mags / np.sum(mags)
+        scores.append(np.sum(mags[freq_limit:]))
+    return np.array(scores)
+
+
+def authors_entropy(imp_scores, pseudocount=0.001):
+    """The authors' ``entropy`` (view_binary_predictions.ipynb), (N, L, 4) scores."""
+    summed = np.sum(np.abs(imp_scores), axis=2) + pseudocount
+    norm = summed / np.sum(summed, axis=1, keepdims=True)
+    return -np.sum(norm * np.log2(norm), axis=1)
+
+
+def authors_motif_auprc(actual, motif_masks):
+    """The authors' pooled precision-recall (importance_compare_to_gc_content_simulations
+    .ipynb, get_motif_overlap_mask with window 1): all positions ranked by |actual|,
+    the rank as score, area by ``auc`` without the curve's last point."""
+    from sklearn.metrics import auc, precision_recall_curve
+    imps = np.concatenate([np.abs(a).sum(axis=1) for a in actual])   # (N * L,)
+    masks = np.concatenate(list(motif_masks))
+    ranked = masks[np.flip(np.argsort(imps))]
+    precision, recall, _ = precision_recall_curve(
+        ranked.astype(int), np.flip(np.arange(len(ranked))) / len(ranked))
+    return auc(recall[:-1], precision[:-1])
+
+
+def test_all_attribution_in_motif_gives_fraction_and_per_sequence_auprc_one():
     mask = np.zeros((2, 50), bool)
     mask[:, 20:30] = True
     g = np.where(mask, np.linspace(1, 2, 50), 0.0)
-    g[1, 20:30] *= -1  # sign must not matter
+    g[1, 20:30] = -g[1, 20:30] - 5  # sign must not matter; distinct from sequence 0
     np.testing.assert_allclose(motif_fraction(tracks(g), mask), 1.0)
-    np.testing.assert_allclose(motif_auprc(tracks(g), mask), 1.0)
+    np.testing.assert_allclose(motif_auprc_per_sequence(tracks(g), mask), 1.0)
+    # Pooled, without the curve's end point at recall 0: a perfect ranking of 20 motif
+    # positions covers recall 1/20 .. 1 at precision 1.
+    assert motif_auprc(tracks(g), mask) == pytest.approx(1 - 1 / 20)
 
 
 def test_motif_fraction_half_and_undefined_cases():
@@ -46,49 +81,87 @@ def test_motif_fraction_half_and_undefined_cases():
     mask[0, :2] = True
     assert motif_fraction(tracks([1, 1, 1, 1]), mask)[0] == pytest.approx(0.5)
     assert np.isnan(motif_fraction(tracks([0, 0, 0, 0]), mask)[0])
-    assert np.isnan(motif_auprc(tracks([1, 2, 3, 4]), np.zeros((1, 4), bool))[0])
-    assert np.isnan(motif_auprc(tracks([1, 2, 3, 4]), np.ones((1, 4), bool))[0])
+    for empty_or_full in (np.zeros((1, 4), bool), np.ones((1, 4), bool)):
+        assert np.isnan(motif_auprc_per_sequence(tracks([1, 2, 3, 4]), empty_or_full)[0])
+        assert np.isnan(motif_auprc(tracks([1, 2, 3, 4]), empty_or_full))
 
 
-def test_motif_auprc_matches_sklearn_per_sequence():
+def test_motif_auprc_pooled_hand_computed():
+    # Ranking 4 > 3 > 2 > 1 against motif [1, 0, 1, 0]: the curve's points (recall,
+    # precision) are (1, 1/2), (1, 2/3), (1/2, 1/2), (1/2, 1); the trapezoids span only
+    # recall 1/2 .. 1, between precisions 1/2 and 2/3: (1/2 + 2/3) / 2 * 1/2 = 7/24.
+    assert motif_auprc(tracks([4, 3, 2, 1]), np.array([[1, 0, 1, 0]], bool)) \
+        == pytest.approx(7 / 24)
+    # Every position tied: one threshold, precision = the motif share.
+    assert motif_auprc(tracks([1, 1, 1, 1]), np.array([[1, 0, 0, 0]], bool)) \
+        == pytest.approx(1 / 4)
+
+
+def test_motif_auprc_matches_the_authors_code_and_sklearn_per_sequence():
     rng = np.random.default_rng(0)
     attr, mask = rng.normal(size=(5, 4, 40)), rng.random((5, 40)) < 0.3
+    expected = authors_motif_auprc(attr.transpose(0, 2, 1), mask)
+    assert motif_auprc(torch.from_numpy(attr), mask) == pytest.approx(expected, rel=1e-12)
     g = np.abs(attr).sum(axis=1)
-    expected = [average_precision_score(m, row) for m, row in zip(mask, g)]
-    np.testing.assert_allclose(motif_auprc(torch.from_numpy(attr), mask), expected)
+    per_seq = [average_precision_score(m, row) for m, row in zip(mask, g)]
+    np.testing.assert_allclose(motif_auprc_per_sequence(attr, mask), per_seq)
 
 
-def test_entropy_uniform_spike_and_zero():
+def test_entropy_in_bits_with_the_authors_pseudocount():
     length = 64
     spike = np.zeros(length)
     spike[10] = -3.0
     h = attribution_entropy(tracks(np.stack([np.full(length, 0.7), spike, np.zeros(length)])))
-    assert h[0] == pytest.approx(math.log(length))
-    assert h[1] == pytest.approx(0.0)
+    assert h[0] == pytest.approx(math.log2(length))
+    # The spike by hand: p = (3 + e) / (3 + 64 e) once, e / (3 + 64 e) 63 times.
+    e = 0.001
+    p = np.array([(3 + e)] + [e] * 63) / (3 + 64 * e)
+    assert h[1] == pytest.approx(-(p * np.log2(p)).sum())
     assert np.isnan(h[2])
     rng = np.random.default_rng(1)
-    assert attribution_entropy(rng.normal(size=(20, 4, length))).max() < math.log(length)
+    attr = rng.normal(size=(20, 4, length)) * 0.01
+    np.testing.assert_allclose(attribution_entropy(attr),
+                               authors_entropy(attr.transpose(0, 2, 1)), rtol=1e-12)
 
 
 def test_highfreq_fraction_bump_lower_than_noise():
     length = 200
     bump = np.exp(-0.5 * ((np.arange(length) - 100) / 15.0) ** 2)
     noise = np.random.default_rng(0).normal(size=length)
-    frac = highfreq_fraction(tracks(np.stack([bump, noise])), smooth_sigma=0)
+    frac = highfreq_fraction(tracks(np.stack([bump, noise])))
     assert frac[0] < 1e-3 < 0.3 < frac[1]
 
 
 def test_highfreq_fraction_hand_computed():
-    # g = [1, 2, 3, 4]: |rfft| = [10, |-2+2j|, 2]; normalised over all three, DC included.
-    expected = 2 / (10 + 2 * math.sqrt(2) + 2)
-    assert highfreq_fraction(tracks([1, 2, 3, 4]), freq_limit=1, smooth_sigma=0)[0] \
-        == pytest.approx(expected)
-    # A spike has a flat spectrum: 1/3 of it at frequency 2.
-    assert highfreq_fraction(tracks([0, 5, 0, 0]), freq_limit=1, smooth_sigma=0)[0] \
-        == pytest.approx(1 / 3)
-    assert np.isnan(highfreq_fraction(tracks([0, 0, 0, 0]), freq_limit=1)[0])
+    # L = 8 keeps frequencies 1, 2, 3 (the first floor(L/2) = 4 bins, DC dropped).
+    # A spike has a flat spectrum: above T = 1 lie 2 of 3, above T = 2 lie 1 of 3.
+    spike = [0, 0, 5, 0, 0, 0, 0, 0]
+    assert highfreq_fraction(tracks(spike), freq_limit=1)[0] == pytest.approx(2 / 3)
+    assert highfreq_fraction(tracks(spike), freq_limit=2)[0] == pytest.approx(1 / 3)
+    i = np.arange(8)
+    low, high = 2 + np.cos(2 * np.pi * i / 8), 2 + np.cos(2 * np.pi * 3 * i / 8)
+    assert highfreq_fraction(tracks(low), freq_limit=1)[0] == pytest.approx(0, abs=1e-12)
+    assert highfreq_fraction(tracks(high), freq_limit=1)[0] == pytest.approx(1)
+    # No smoothing: frequency 3 is not damped (the training penalty's sigma = 3 would).
+    assert highfreq_fraction(tracks(high), freq_limit=2)[0] == pytest.approx(1)
+    assert np.isnan(highfreq_fraction(tracks([0] * 8), freq_limit=1)[0])
+    assert np.isnan(highfreq_fraction(tracks([3] * 8), freq_limit=1)[0])  # DC only
     with pytest.raises(RegbenchError):
         highfreq_fraction(tracks([1, 2, 3, 4]), freq_limit=3)
+
+
+def test_highfreq_fraction_ignores_a_uniform_offset_and_matches_the_authors():
+    rng = np.random.default_rng(7)
+    attr = rng.normal(size=(6, 4, 101)) * (rng.random((6, 1, 101)) < 0.3)
+    base = highfreq_fraction(attr, freq_limit=15)
+    offset = attr.copy()
+    offset[:, 0] = np.abs(offset[:, 0]) + 2.5  # g grows by 2.5 at every position
+    offset[:, 1:] = np.abs(offset[:, 1:])
+    np.testing.assert_allclose(highfreq_fraction(offset, freq_limit=15), base, rtol=1e-10)
+    for length in (100, 101):
+        a = attr[:, :, :length]
+        np.testing.assert_allclose(highfreq_fraction(a, freq_limit=15),
+                                   authors_highfreq(a.transpose(0, 2, 1), 15), rtol=1e-12)
 
 
 def test_summit_spearman_decreasing_with_distance_is_minus_one():
@@ -110,36 +183,52 @@ def test_summit_spearman_matches_scipy_and_nan_cases():
     assert np.isnan(out).all()
 
 
-def test_gc_reliance_sign_bound_and_motif_exclusion():
-    X = one_hot("ACGTACGTAC")
+def test_gc_reliance_hand_computed():
+    X = one_hot("ACGTACGTAC")   # G/C at 1, 2, 5, 6, 9
     gc = (X[0, 1] + X[0, 2])[None]
-    np.testing.assert_allclose(gc_reliance(X * gc, X), 1.0)          # only G/C
-    np.testing.assert_allclose(gc_reliance(X * (1 - gc), X), -1.0)   # only A/T
-    np.testing.assert_allclose(gc_reliance(X, X), 0.0, atol=1e-12)   # no preference
-    # Mean per base: A/T get 1, G/C get 3 -> (3 - 1) / (3 + 1).
-    np.testing.assert_allclose(gc_reliance(X * (1 + 2 * gc), X), 0.5)
-    # A huge attribution on a motif G/C base is excluded from the background.
+    # +1 at every G/C, -1 at every A/T: all of it rewards G/C over A/T.
+    np.testing.assert_allclose(gc_reliance(X * np.where(gc, 1.0, -1.0), X), 1.0)
+    np.testing.assert_allclose(gc_reliance(X * np.where(gc, -1.0, 1.0), X), -1.0)
+    # Unsigned attribution at every base is no preference: +5 - 5 over 10.
+    np.testing.assert_allclose(gc_reliance(X, X), 0.0, atol=1e-12)
+    # +2 at G/C, +1 at A/T: (10 - 5) / 15.
+    np.testing.assert_allclose(gc_reliance(X * (1 + gc), X), 1 / 3)
+    # A motif at position 1 (a C) with attribution 10: out of the contrast, in the total.
     mask = np.zeros((1, 10), bool)
     mask[0, 1] = True
-    attr = X.copy()
-    attr[0, :, 1] *= 100
-    np.testing.assert_allclose(gc_reliance(attr, X, mask), 0.0, atol=1e-12)
-    assert gc_reliance(attr, X)[0] > 0.5
+    attr = X * np.where(gc, 1.0, -1.0)
+    attr[0, :, 1] *= 10
+    np.testing.assert_allclose(gc_reliance(attr, X, mask), 9 / 19)
     only_at = one_hot("AAAATTTTAA")
     assert np.isnan(gc_reliance(only_at, only_at)[0])  # no background G/C
     assert np.isnan(gc_reliance(X * 0, X)[0])  # no attribution
+    motif_only = X * mask[:, None, :]
+    assert gc_reliance(motif_only, X, mask)[0] == 0.0  # blind to the background
 
 
-def test_continuous_jaccard():
+def test_continuous_jaccard_is_scale_free():
     rng = np.random.default_rng(3)
     a = rng.normal(size=(4, 4, 25))
     np.testing.assert_allclose(continuous_jaccard(a, a), 1.0)
+    np.testing.assert_allclose(continuous_jaccard(a, 3.7 * a), 1.0)
+    np.testing.assert_allclose(continuous_jaccard(a, 0.01 * a), 1.0)
     np.testing.assert_allclose(continuous_jaccard(a, -a), -1.0)
+    np.testing.assert_allclose(continuous_jaccard(a, -2 * a), -1.0)
+    # [1, 2] -> [1/3, 2/3]; [0.5, -2] -> [1/5, -4/5]: (1/5 - 2/3) / (1/3 + 4/5).
     np.testing.assert_allclose(continuous_jaccard(tracks([1, 2]), tracks([0.5, -2])),
-                               (0.5 - 2) / (1 + 2))
-    assert np.isnan(continuous_jaccard(np.zeros((1, 4, 3)), np.zeros((1, 4, 3)))[0])
+                               (1 / 5 - 2 / 3) / (1 / 3 + 4 / 5))
+    zero = np.zeros((1, 4, 3))
+    assert np.isnan(continuous_jaccard(zero, zero)[0])
+    assert np.isnan(continuous_jaccard(zero, np.ones((1, 4, 3)))[0])
     with pytest.raises(RegbenchError):
         continuous_jaccard(a, a[:, :, :5])
+
+
+def test_continuous_jaccard_of_independent_tracks_is_near_zero():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(2, 500, 4, 200))
+    values = continuous_jaccard(a, b)
+    assert abs(values.mean()) < 0.01 and values.std() < 0.05
 
 
 def test_summarize_interpretability_columns_and_missing_truth():
@@ -150,11 +239,13 @@ def test_summarize_interpretability_columns_and_missing_truth():
     mask[:, 25:35] = True
     full = summarize_interpretability(attr, X, motif_mask=mask, summits=[30, 30, 30])
     assert list(full.columns) == ["highfreq_fraction", "entropy", "motif_fraction",
-                                  "motif_auprc", "summit_spearman", "gc_reliance"]
+                                  "motif_auprc_per_sequence", "summit_spearman",
+                                  "gc_reliance"]
     assert len(full) == 3 and full.notna().all().all()
     np.testing.assert_allclose(full["motif_fraction"], motif_fraction(attr, mask))
     bare = summarize_interpretability(torch.from_numpy(attr), torch.from_numpy(X))
-    assert bare[["motif_fraction", "motif_auprc", "summit_spearman"]].isna().all().all()
+    assert bare[["motif_fraction", "motif_auprc_per_sequence",
+                 "summit_spearman"]].isna().all().all()
     assert bare[["highfreq_fraction", "entropy", "gc_reliance"]].notna().all().all()
 
 

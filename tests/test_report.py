@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from regbench import cli
 from regbench.errors import RegbenchError
@@ -45,7 +46,7 @@ def _results(rng) -> pd.DataFrame:
 def _per_sequence(rng) -> pd.DataFrame:
     rows = [{"regularizer": reg, "seed": seed, "method": method, "sequence": f"seq{s}",
              "highfreq_fraction": rng.uniform(0, .3), "entropy": rng.uniform(3, 4),
-             "motif_fraction": rng.uniform(0, 1), "motif_auprc": rng.uniform(0, 1),
+             "motif_fraction": rng.uniform(0, 1), "motif_auprc_per_sequence": rng.uniform(0, 1),
              "summit_spearman": rng.uniform(-1, 0), "gc_reliance": rng.normal(0, .1)}
             for reg in REGS for seed in range(SEEDS)
             for method in ("deep_lift_shap", "input_x_gradient") for s in range(12)]
@@ -154,6 +155,27 @@ def test_header_and_metric_meanings(report):
     assert header.group(1) == "none"
 
 
+def test_statistics_csv_is_holm_within_each_family(report):
+    from regbench.metrics import holm
+    folder, _, md_path = report
+    table = pd.read_csv(folder / "statistics.csv")
+    assert {"comparison", "metric", "method", "test", "n", "statistic", "p_value",
+            "p_adjusted", "correction", "effect_size", "better"} <= set(table.columns)
+    assert not {"epochs", "best_epoch", "train_seconds"} & set(table["metric"])
+    assert table["family"].nunique() == 5  # seeds: performance, 2 methods; sequences: 2
+    for _, family in table.groupby("family"):
+        np.testing.assert_allclose(family["p_adjusted"], holm(family["p_value"].to_numpy()))
+    # my_prior vs none, test auROC: the seeds' values by hand (its seed 2 failed).
+    results = pd.read_csv(folder / "results.csv")
+    ok = results[results["status"] == "ok"]
+    a, b = (ok.loc[ok.regularizer == r, "test_auroc"] for r in ("my_prior", "none"))
+    row = table[(table.comparison == "my_prior vs none") & (table.metric == "test_auroc")]
+    assert row["p_value"].item() == pytest.approx(
+        scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    assert row["n"].item() == 2 and row["n_none"].item() == 3
+    assert "Holm" in md_path.read_text()
+
+
 def test_tuned_lambda_and_lambda_search(tmp_path):
     folder = make_folder(tmp_path, lambda_source="tuned", search=True)
     html_path, _ = write_report(folder)
@@ -236,10 +258,12 @@ def test_seed_stability_from_stored_attributions(tmp_path):
         ["regularizer", "seed_a", "seed_b"]).sort_index()
     assert (pairs.loc["fourier", "jaccard"] == 1.0).all() and len(pairs.loc["fourier"]) == 3
     assert pairs.loc[("none", 0, 1), "jaccard"] == -1.0
-    # seed 2 keeps [1, 2, 0, 0] of [1, 2, 0, 1] (3/4) and [0.5, 0, 0, 0] of [.5, 0, .5, 0]
-    # (1/2); rows are matched by name although stored in the other order
-    assert pairs.loc[("none", 0, 2), "jaccard"] == pytest.approx((3 / 4 + 1 / 2) / 2)
-    assert pairs.loc[("none", 1, 2), "jaccard"] == pytest.approx(-(3 / 4 + 1 / 2) / 2)
+    # seed 2 keeps [1, 2, 0, 0] of [1, 2, 0, 1]: L1-normalised [1/3, 2/3, 0, 0] vs
+    # [1/4, 1/2, 0, 1/4], Jaccard (1/4 + 1/2) / (1/3 + 2/3 + 1/4) = 3/5; and [0.5, 0, 0, 0]
+    # of [.5, 0, .5, 0]: [1, 0, 0, 0] vs [1/2, 0, 1/2, 0], 1/2 / (1 + 1/2) = 1/3. Rows are
+    # matched by name although stored in the other order.
+    assert pairs.loc[("none", 0, 2), "jaccard"] == pytest.approx((3 / 5 + 1 / 3) / 2)
+    assert pairs.loc[("none", 1, 2), "jaccard"] == pytest.approx(-(3 / 5 + 1 / 3) / 2)
     assert (pairs["sequences"] == 2).all()
     table = stability_table(seed_pairs(folder, ["none", "fourier"]), ["none", "fourier"])
     assert table.set_index("regularizer").loc["none", "seeds"] == 3  # the failed run is out
@@ -257,7 +281,7 @@ def test_full_vs_share_stability_by_hand(tmp_path):
 
     (tmp_path / "attributions").mkdir()
     base = np.array([[1.0, 2.0, 0.0, 1.0], [0.5, 0.0, 0.5, 0.0]])
-    half = base * np.array([[1, 1, 0, 0], [1, 0, 0, 0]])  # Jaccard (3/4 + 1/2) / 2 vs base
+    half = base * np.array([[1, 1, 0, 0], [1, 0, 0, 0]])  # Jaccard (3/5 + 1/3) / 2 vs base
 
     def runs(tracks, tag, fraction):
         rows = []
@@ -275,7 +299,7 @@ def test_full_vs_share_stability_by_hand(tmp_path):
     folder = load_results(tmp_path)
     pairs = fraction_pairs(folder, ["none", "fourier"]).set_index(["regularizer", "seed"])
     assert pairs.loc[("fourier", 0), "jaccard"] == 1.0
-    assert pairs.loc[("fourier", 1), "jaccard"] == pytest.approx(5 / 8)
+    assert pairs.loc[("fourier", 1), "jaccard"] == pytest.approx((3 / 5 + 1 / 3) / 2)
     assert pairs.loc[("none", 0), "jaccard"] == -1.0
     assert (pairs["fraction"] == 0.01).all()
     table = fraction_table(fraction_pairs(folder, ["none", "fourier"]), ["none", "fourier"])

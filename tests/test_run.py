@@ -193,3 +193,29 @@ def test_stability_fraction_trains_on_a_share_and_reports_it(tmp_path):
     assert "Stability across seeds" in report
     # the share models stay out of every other table
     assert len(pd.read_csv(out / "per_sequence.csv").groupby(["regularizer", "seed"])) == 4
+
+
+def test_one_model_gets_the_same_attributions_in_any_run(smoke):
+    """Evaluation references come from [evaluation] reference_seed, not the run's seed,
+    so every model is explained against the same shuffles."""
+    import torch
+
+    from regbench.bench import Benchmark
+    from regbench.config import preset_config
+    from regbench.train import load_checkpoint
+
+    config = preset_config("smoke")
+    config.out, config.progress = str(smoke), False
+    bench = Benchmark(config)
+    bench.prepare_data()
+    checkpoint = pd.read_csv(smoke / "results.csv").query(
+        "regularizer == 'fourier' and seed == 1")["checkpoint"].item()
+    model, _ = load_checkpoint(smoke / checkpoint)
+    first, rows_first, attr_first = bench.evaluate(model, 1, "fourier")
+    second, rows_second, attr_second = bench.evaluate(model, 5, "fourier")
+    assert torch.equal(attr_first, attr_second)
+    assert first == second and rows_first == rows_second
+    bench.config.evaluation = {"reference_seed": 1}  # the seed is really used
+    assert not torch.equal(bench.evaluate(model, 1, "fourier")[2], attr_first)
+    recorded = json.loads((smoke / "config.json").read_text())
+    assert recorded["evaluation"]["reference_seed"] == 0

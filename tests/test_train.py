@@ -146,3 +146,20 @@ def test_data_kept_in_host_memory_trains_identically():
     resident = fit("fourier", 1.0, resident_data=True)
     streamed = fit("fourier", 1.0, resident_data=False)
     assert resident.history == streamed.history
+
+
+def test_binary_cnn_blocks_follow_the_papers_order():
+    """The authors' BinaryPredictor: conv -> ReLU -> batch norm, dense -> ReLU -> batch
+    norm; batch norm before the ReLU is an option."""
+    from torch import nn
+    config = dict(seq_len=60, conv_filters=[4, 4], conv_widths=[5, 5], pool_size=10,
+                  pool_stride=10, dense_sizes=[6])
+    kinds = [type(m).__name__ for m in regbench.models.BinaryCNN(**config).layers]
+    assert kinds == ["Conv1d", "ReLU", "BatchNorm1d", "Conv1d", "ReLU", "BatchNorm1d",
+                     "MaxPool1d", "Flatten", "Linear", "ReLU", "BatchNorm1d", "Linear"]
+    other = regbench.models.BinaryCNN(**config, batch_norm_position="before_relu").layers
+    assert [type(m).__name__ for m in other][:3] == ["Conv1d", "BatchNorm1d", "ReLU"]
+    relus = [m for m in other if isinstance(m, nn.ReLU)]
+    assert len({id(m) for m in relus}) == len(relus) == 3  # each non-linearity used once
+    with pytest.raises(RegbenchError, match="batch_norm_position"):
+        BinaryModelConfig(batch_norm_position="after_bn").validate()

@@ -8,6 +8,7 @@ from regbench.metrics.interpretability import (
     gc_reliance,
     highfreq_fraction,
     motif_auprc,
+    motif_auprc_per_sequence,
     motif_fraction,
     summarize_interpretability,
     summit_spearman,
@@ -15,9 +16,11 @@ from regbench.metrics.interpretability import (
 from regbench.metrics.losses import balanced_bce_loss
 from regbench.metrics.performance import balanced_bce, binary_performance
 from regbench.metrics.stability import continuous_jaccard
+from regbench.metrics.statistics import holm, mann_whitney, wilcoxon_paired
 
 __all__ = [
     "attribution_entropy", "balanced_bce", "balanced_bce_loss", "binary_performance",
-    "continuous_jaccard", "gc_reliance", "highfreq_fraction", "motif_auprc",
-    "motif_fraction", "summarize_interpretability", "summit_spearman",
+    "continuous_jaccard", "gc_reliance", "highfreq_fraction", "holm", "mann_whitney",
+    "motif_auprc", "motif_auprc_per_sequence", "motif_fraction",
+    "summarize_interpretability", "summit_spearman", "wilcoxon_paired",
 ]

@@ -1,7 +1,11 @@
 """Per-sequence interpretability of attribution tracks, against ground truth.
 
-Every metric works on ``g = sum over bases of |attr|`` (shape (N, L)) and returns one
-value per sequence, NaN where it is undefined (an all-zero track, an empty mask).
+Most metrics work on ``g = sum over bases of |attr|`` (shape (N, L)) and return one
+value per sequence, NaN where it is undefined (an all-zero track, an empty mask);
+``motif_auprc`` pools all sequences into one value, and ``gc_reliance`` uses the signed
+attributions. Where the paper's authors defined a metric in their notebooks
+(github amtseng/fourier_attribution_priors), the definition here is theirs; every
+difference is named in the function's docstring and in docs/metrics.md.
 """
 from __future__ import annotations
 
@@ -10,38 +14,49 @@ import pandas as pd
 import scipy.special
 import scipy.stats
 import torch
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
 from regbench.errors import RegbenchError
 from regbench.metrics._arrays import as_mask, as_tracks, magnitude, safe_divide, to_numpy
 from regbench.regularizers import fourier
 
 
-def highfreq_fraction(attr, freq_limit: int | None = None, smooth_sigma: float = 3) -> np.ndarray:
-    """Share of the normalised Fourier spectrum of g above frequency T.
+def highfreq_fraction(attr, freq_limit: int | None = None) -> np.ndarray:
+    """Share of the Fourier spectrum of g above frequency T (the authors' evaluation metric).
 
-    attr: (N, 4, L). Magnitudes of the (Gaussian-smoothed) rfft of g, normalised to
-    sum 1 including DC (as in the Fourier prior), summed over frequencies
-    T + 1 .. L // 2. T defaults to ``default_freq_limit(L)``. Returns (N,) in [0, 1];
-    NaN for an all-zero track.
+    attr: (N, 4, L). As ``fourier_highfreq_mags`` in the paper authors' notebooks: the
+    magnitudes |FFT(g)| of the *unsmoothed* track, the first floor(L/2) of them
+    (frequencies 0 .. floor(L/2) - 1), DC dropped *before* normalising them to sum 1,
+    then the sum over frequencies T + 1 .. floor(L/2) - 1 (their ``mags[freq_limit:]``
+    once DC is cut). A uniform offset of g moves only DC, so it leaves the value
+    unchanged. T defaults to ``default_freq_limit(L)`` (150 at 1000 bp, as the paper).
+    Unlike the training penalty, nothing is smoothed and DC is not in the
+    normalisation. Returns (N,) in [0, 1]; NaN when every non-DC magnitude is 0
+    (e.g. a constant or all-zero track).
     """
     g = magnitude(attr)
     length = g.shape[1]
     freq_limit = fourier.default_freq_limit(length) if freq_limit is None else freq_limit
-    fourier.validate_fourier_args(length, freq_limit, None, smooth_sigma)
-    frac = fourier.highfreq_fraction(torch.from_numpy(g), freq_limit, smooth_sigma).numpy()
-    return np.where(g.sum(axis=1) > 0, frac, np.nan)
+    fourier.validate_fourier_args(length, freq_limit, None, 0)
+    mags = np.abs(np.fft.rfft(g, axis=1))[:, 1:length // 2]
+    return safe_divide(mags[:, freq_limit:].sum(axis=1), mags.sum(axis=1))
 
 
-def attribution_entropy(attr) -> np.ndarray:
-    """Shannon entropy, in nats (natural log), of p = g / sum(g) along the sequence.
+def attribution_entropy(attr, pseudocount: float = 0.001) -> np.ndarray:
+    """Shannon entropy, in bits, of p = (g + pseudocount) / sum(g + pseudocount).
 
-    attr: (N, 4, L). Returns (N,): log(L) for a uniform track (the maximum), 0 for a
-    single spike, NaN for an all-zero track. Lower means more concentrated.
+    attr: (N, 4, L). The authors' ``entropy``: the pseudocount (in attribution units,
+    default 0.001 as theirs) is added to every position before normalising, so a track
+    whose values are all far below it reads as nearly uniform. Returns (N,): log2(L)
+    for a uniform track (the maximum), near 0 for a single large spike; NaN for an
+    all-zero track (nothing attributed; the authors' code would call it uniform).
+    Lower means more concentrated.
     """
     g = magnitude(attr)
-    p = safe_divide(g, g.sum(axis=1, keepdims=True))
-    return scipy.special.entr(p).sum(axis=1)
+    padded = g + pseudocount
+    p = safe_divide(padded, padded.sum(axis=1, keepdims=True))
+    bits = scipy.special.entr(p).sum(axis=1) / np.log(2)
+    return np.where(g.sum(axis=1) > 0, bits, np.nan)
 
 
 def motif_fraction(attr, motif_mask) -> np.ndarray:
@@ -55,11 +70,32 @@ def motif_fraction(attr, motif_mask) -> np.ndarray:
     return safe_divide((g * mask).sum(axis=1), g.sum(axis=1))
 
 
-def motif_auprc(attr, motif_mask) -> np.ndarray:
-    """Average precision of ranking positions by g against the motif mask.
+def motif_auprc(attr, motif_mask) -> float:
+    """Area under the precision-recall curve of finding motif positions by g, pooled.
+
+    attr: (N, 4, L); motif_mask: (N, L) bool. The authors' measure: every position of
+    every sequence in one ranking by g, the curve of ``precision_recall_curve`` without
+    its artificial end point (recall 0, precision 1), and its area by the trapezoid
+    rule (``sklearn.metrics.auc``). They ranked by position rank, which breaks ties in
+    g arbitrarily; here tied positions share a threshold. Returns one float for the
+    model; NaN when the mask is empty or covers every position.
+    """
+    g = magnitude(attr)
+    mask = as_mask(motif_mask, g.shape).reshape(-1)
+    if not 0 < mask.sum() < mask.size:
+        return float("nan")
+    precision, recall, _ = precision_recall_curve(mask, g.reshape(-1))
+    if len(recall) < 3:  # one threshold: a single point, no area under the trapezoids
+        return float(precision[0])
+    return float(auc(recall[:-1], precision[:-1]))
+
+
+def motif_auprc_per_sequence(attr, motif_mask) -> np.ndarray:
+    """Average precision of ranking one sequence's positions by g against its motif mask.
 
     attr: (N, 4, L); motif_mask: (N, L) bool. One ``average_precision_score`` per
-    sequence. Returns (N,); NaN where the mask is empty or covers every position.
+    sequence: the per-sequence variant of ``motif_auprc`` for paired tests across
+    sequences. Returns (N,); NaN where the mask is empty or covers every position.
     """
     g = magnitude(attr)
     mask = as_mask(motif_mask, g.shape)
@@ -89,44 +125,51 @@ def summit_spearman(attr, summits) -> np.ndarray:
 
 
 def gc_reliance(attr, X, motif_mask=None) -> np.ndarray:
-    """How much more attribution background G/C bases get than background A/T bases.
+    """Share of the attribution that rewards background G/C and penalises A/T.
 
-    attr: (N, 4, L); X: (N, 4, L) one-hot (A, C, G, T); motif_mask: (N, L) bool or
-    None (then every position is background). Background = outside the motifs, not N.
-    With m_GC, m_AT the mean g over background G/C and A/T positions:
+    attr: (N, 4, L) *signed actual* attributions (non-zero at the observed base only,
+    e.g. DeepLIFT/SHAP or input x gradient); X: (N, 4, L) one-hot (A, C, G, T);
+    motif_mask: (N, L) bool or None (then every position is background). With
+    a_i = sum over bases of attr[:, i] (signed) and background = outside the motifs,
+    not N:
 
-        gc_reliance = (m_GC - m_AT) / (m_GC + m_AT)
+        gc_reliance = (sum_{background G/C} a_i - sum_{background A/T} a_i) / sum_i |a_i|
 
-    Means per base rather than sums, so the sequence's GC content does not enter; a
-    contrast of the two means, so it is free of the attribution scale (comparable
-    across models and regularizers) and bounded: 0 = no preference, +1 = only G/C
-    bases get attribution (the paper's GC-bias failure), -1 = only A/T. Returns
-    (N,); NaN when the background lacks G/C or A/T or has no attribution.
+    the denominator over every non-N position, motifs included. It measures the model,
+    not the sequence: against dinucleotide-shuffled references (which keep the
+    sequence's GC content p) an exact linear model that adds 1 per G/C gives +(1 - p)
+    at each G/C and -p at each A/T, so the value is +1 at any p when nothing else
+    carries attribution; one that adds 1 per A/T gives -1; a model blind to the
+    background gives 0, and so does one with random weights, on average. Bounded in
+    [-1, 1]; attribution in motifs shrinks it toward 0 (its share of the total is not
+    background reliance). Free of the attribution scale. (The earlier version compared
+    |attribution| at G/C with A/T, which follows 1 - 2p for any model that uses the
+    background.) Returns (N,); NaN when the track has no attribution or the
+    background lacks G/C or A/T.
     """
-    g = magnitude(attr)
+    a = as_tracks(attr).sum(axis=1)
     X = as_tracks(X)
-    if X.shape != (g.shape[0], 4, g.shape[1]):
-        raise RegbenchError(f"X must have the shape of attr {(g.shape[0], 4, g.shape[1])}, "
+    if X.shape != (a.shape[0], 4, a.shape[1]):
+        raise RegbenchError(f"X must have the shape of attr {(a.shape[0], 4, a.shape[1])}, "
                             f"got {X.shape}")
-    background = np.ones(g.shape, bool) if motif_mask is None else ~as_mask(motif_mask, g.shape)
+    background = np.ones(a.shape, bool) if motif_mask is None else ~as_mask(motif_mask, a.shape)
     gc = background & (X[:, 1] + X[:, 2] > 0)
     at = background & (X[:, 0] + X[:, 3] > 0)
-
-    def mean_on(where):
-        return safe_divide((g * where).sum(axis=1), where.sum(axis=1))
-
-    m_gc, m_at = mean_on(gc), mean_on(at)
-    return safe_divide(m_gc - m_at, m_gc + m_at)
+    observed = X.sum(axis=1) > 0
+    contrast = (a * gc).sum(axis=1) - (a * at).sum(axis=1)
+    value = safe_divide(contrast, (np.abs(a) * observed).sum(axis=1))
+    return np.where(gc.any(axis=1) & at.any(axis=1), value, np.nan)
 
 
 def summarize_interpretability(attr, X, motif_mask=None, summits=None,
                                freq_limit: int | None = None) -> pd.DataFrame:
-    """Every interpretability metric, one row per sequence.
+    """Every per-sequence interpretability metric, one row per sequence.
 
     attr, X: (N, 4, L); motif_mask: (N, L) bool or None; summits: (N,) or None.
-    Columns: highfreq_fraction, entropy, motif_fraction, motif_auprc,
+    Columns: highfreq_fraction, entropy, motif_fraction, motif_auprc_per_sequence,
     summit_spearman, gc_reliance. A column whose ground truth is None is NaN
-    (gc_reliance then counts every position as background).
+    (gc_reliance then counts every position as background). The pooled
+    ``motif_auprc`` is one number per model, so it is not here.
     """
     n = as_tracks(attr).shape[0]
     missing = np.full(n, np.nan)
@@ -134,11 +177,13 @@ def summarize_interpretability(attr, X, motif_mask=None, summits=None,
         "highfreq_fraction": highfreq_fraction(attr, freq_limit),
         "entropy": attribution_entropy(attr),
         "motif_fraction": missing if motif_mask is None else motif_fraction(attr, motif_mask),
-        "motif_auprc": missing if motif_mask is None else motif_auprc(attr, motif_mask),
+        "motif_auprc_per_sequence": (missing if motif_mask is None
+                                     else motif_auprc_per_sequence(attr, motif_mask)),
         "summit_spearman": missing if summits is None else summit_spearman(attr, summits),
         "gc_reliance": gc_reliance(attr, X, motif_mask),
     })
 
 
 __all__ = ["attribution_entropy", "gc_reliance", "highfreq_fraction", "motif_auprc",
-           "motif_fraction", "summarize_interpretability", "summit_spearman"]
+           "motif_auprc_per_sequence", "motif_fraction", "summarize_interpretability",
+           "summit_spearman"]

@@ -13,6 +13,9 @@ from torch import nn
 from regbench.errors import RegbenchError
 
 
+BATCH_NORM_POSITIONS = ("after_relu", "before_relu")
+
+
 @dataclass
 class BinaryModelConfig:
     """Architecture of the binary CNN. Defaults are the paper's."""
@@ -22,6 +25,9 @@ class BinaryModelConfig:
     conv_filters: list[int] = field(default_factory=lambda: [64, 64, 64])
     conv_widths: list[int] = field(default_factory=lambda: [15, 15, 13])
     batch_norm: bool = True
+    # "after_relu": conv/dense -> ReLU -> batch norm, the paper authors' order
+    # (binary_models.py); "before_relu": conv/dense -> batch norm -> ReLU.
+    batch_norm_position: str = "after_relu"
     pool_size: int = 40
     pool_stride: int = 40
     dense_sizes: list[int] = field(default_factory=lambda: [50, 15])
@@ -38,6 +44,10 @@ class BinaryModelConfig:
                 "sequences or smaller widths/pool")
         if self.n_tasks < 1:
             raise RegbenchError(f"n_tasks must be >= 1, got {self.n_tasks}")
+        if self.batch_norm_position not in BATCH_NORM_POSITIONS:
+            raise RegbenchError(f"batch_norm_position must be one of "
+                                f"{', '.join(BATCH_NORM_POSITIONS)}, got "
+                                f"{self.batch_norm_position!r}")
         if not 0 <= self.dropout < 1:
             raise RegbenchError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -49,7 +59,10 @@ class BinaryModelConfig:
 
 
 class BinaryCNN(nn.Module):
-    """Conv (valid) → BN → ReLU blocks, max pool, dense → BN → ReLU blocks, linear.
+    """Conv (valid) → ReLU → BN blocks, max pool, dense → ReLU → BN blocks, linear.
+
+    The paper authors' order (``batch_norm_position="after_relu"``, the default);
+    ``"before_relu"`` puts batch norm between the layer and its ReLU.
 
     forward: X (N, 4, L) one-hot → logits (N, T).
     """
@@ -62,24 +75,26 @@ class BinaryCNN(nn.Module):
         layers: list[nn.Module] = []
         channels = 4
         for filters, width in zip(config.conv_filters, config.conv_widths):
-            layers.append(nn.Conv1d(channels, filters, width))
-            if config.batch_norm:
-                layers.append(nn.BatchNorm1d(filters))
-            layers.append(nn.ReLU())
+            layers += self._block(nn.Conv1d(channels, filters, width), filters)
             channels = filters
         layers.append(nn.MaxPool1d(config.pool_size, config.pool_stride))
         layers.append(nn.Flatten())
         width = channels * config.pooled_length()
         for size in config.dense_sizes:
-            layers.append(nn.Linear(width, size))
-            if config.batch_norm:
-                layers.append(nn.BatchNorm1d(size))
-            layers.append(nn.ReLU())
+            layers += self._block(nn.Linear(width, size), size)
             if config.dropout:
                 layers.append(nn.Dropout(config.dropout))
             width = size
         layers.append(nn.Linear(width, config.n_tasks))
         self.layers = nn.Sequential(*layers)
+
+    def _block(self, layer: nn.Module, channels: int) -> list[nn.Module]:
+        """layer, ReLU and batch norm in the configured order (a fresh module each)."""
+        if not self.config.batch_norm:
+            return [layer, nn.ReLU()]
+        if self.config.batch_norm_position == "before_relu":
+            return [layer, nn.BatchNorm1d(channels), nn.ReLU()]
+        return [layer, nn.ReLU(), nn.BatchNorm1d(channels)]
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """X: (N, 4, L) float one-hot. Returns logits (N, T)."""

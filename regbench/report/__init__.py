@@ -1,16 +1,17 @@
 """The comparison report of a results folder: one self-contained HTML page + Markdown.
 
 ``write_report(DIR)`` reads what ``regbench run`` wrote into DIR and writes
-``DIR/report.html`` (figures embedded as base64 PNG), ``DIR/report.md`` and the
-figures it links under ``DIR/figures/``.
+``DIR/report.html`` (figures embedded as base64 PNG), ``DIR/report.md``, the
+figures it links under ``DIR/figures/`` and ``DIR/statistics.csv``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from regbench.report import stats
 from regbench.report.load import load_results
-from regbench.report.render import write_outputs
-from regbench.report.sections import build_sections
+from regbench.report.render import write_atomic, write_outputs
+from regbench.report.sections import build_sections, report_order
 
 __all__ = ["write_report"]
 
@@ -18,8 +19,13 @@ __all__ = ["write_report"]
 def write_report(results_dir) -> tuple[Path, Path]:
     """Write the report of ``results_dir``; returns (report.html, report.md).
 
+    Also writes ``statistics.csv``: every test of the report with its Holm-adjusted p.
     Raises RegbenchError when the folder or its results.csv is missing.
     """
     folder = load_results(results_dir)
-    title, sections = build_sections(folder)
+    statistics = stats.statistics_table(folder.results, folder.per_sequence,
+                                        report_order(folder))
+    write_atomic(folder.path / "statistics.csv",
+                 statistics[stats.STATISTICS_COLUMNS].to_csv(index=False))
+    title, sections = build_sections(folder, statistics)
     return write_outputs(folder.path, title, sections)

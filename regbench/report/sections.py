@@ -12,7 +12,7 @@ from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
 from regbench.report.stats import BASELINE, METRICS, SEQUENCE_METRICS, format_p
 
-PERFORMANCE = ("test_accuracy", "test_auroc", "test_auprc", "val_loss", "test_loss")
+PERFORMANCE = stats.PERFORMANCE_METRICS
 COST = ("epochs", "best_epoch", "train_seconds")
 METHOD_NAMES = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×gradient"}
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
@@ -134,7 +134,10 @@ def summary(folder: ResultsFolder, metrics, order) -> Section:
         "Summary", Text("Mean ± sample standard deviation over the seeds that finished "
                         "(n in the 'runs' row); failed runs are excluded. Interpretability "
                         "metrics use DeepLIFT/SHAP attributions, their ixg_ versions "
-                        "input×gradient."),
+                        "input×gradient; each is the mean over the attributed positive "
+                        "test sequences, except motif_auprc, which pools all their "
+                        "positions into one ranking (the paper authors' measure). "
+                        "Definitions: docs/metrics.md."),
         Table(summary_frame(results, metrics, order)), failed_table)
 
 
@@ -170,29 +173,48 @@ def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
 
 
 def _min_p(n1: int, n2: int) -> float:
-    return 2 / math.comb(n1 + n2, n1)
+    return 2 / math.comb(int(n1 + n2), int(n1))
+
+
+FAMILY_TEXT = ("p-values are two-sided and Holm-adjusted within each family of tests "
+               "(family-wise error rate 0.05). A family is one test on one attribution "
+               "method, or on the performance metrics: every regularizer against none on "
+               "every outcome metric of that table. Training cost (epochs, seconds) is not "
+               "tested. For GC reliance, whose best value is 0, |GC reliance| is compared. "
+               "'better' = adjusted p < 0.05 and the effect favours the regularizer. "
+               "Every test is in statistics.csv.")
+
+
+def _test_table(tests: pd.DataFrame, caption: str, extra: dict) -> Table:
+    frame = pd.DataFrame({
+        "regularizer": tests["regularizer"], "metric": tests["metric"], **extra,
+        "difference (reg − none)": tests["difference"].map(_fmt),
+        "effect size (rank-biserial r)": tests["effect_size"].map(lambda v: f"{v:+.2f}"),
+        "p": tests["p_value"].map(format_p), "p (Holm)": tests["p_adjusted"].map(format_p),
+        "better": tests["better"]})
+    return Table(frame, caption)
 
 
 def _seed_test_table(tests: pd.DataFrame) -> Table:
-    frame = pd.DataFrame({
-        "regularizer": tests["regularizer"], "metric": tests["metric"],
-        "n seeds": tests["n"], "n seeds none": tests["n_none"],
-        "mean difference (reg − none)": tests["mean_diff"].map(_fmt),
-        "rank-biserial r": tests["rank_biserial"].map(lambda v: f"{v:+.2f}"),
-        "p (two-sided)": tests["p"].map(format_p),
-        "smallest attainable p": [format_p(_min_p(a, b))
-                                  for a, b in zip(tests["n"], tests["n_none"])]})
-    return Table(frame, "Mann-Whitney U across seeds, each regularizer vs none")
+    smallest = [format_p(_min_p(a, b)) for a, b in zip(tests["n"], tests["n_none"])]
+    return _test_table(tests, "Mann-Whitney U across seeds, each regularizer vs none "
+                       "(difference of means)",
+                       {"method": tests["method"].map(lambda m: METHOD_NAMES.get(m, m or "–")),
+                        "n seeds": tests["n"], "n seeds none": tests["n_none"],
+                        "smallest attainable p": smallest})
 
 
-def seed_distributions(results: pd.DataFrame, metrics, order) -> Section:
+def seed_distributions(results: pd.DataFrame, metrics, order,
+                       statistics: pd.DataFrame) -> Section:
     ok = stats.ok_runs(results)
-    tests = stats.seed_tests(results, metrics, order)
-    pvalues = stats.pvalue_lookup(tests)
+    tests = statistics[statistics["test"] == "mann_whitney"] if not statistics.empty \
+        else statistics
+    pvalues = stats.pvalue_lookup(statistics, "mann_whitney")
     blocks = [Text("Each point is one seed's model; boxes show the spread across seeds. "
-                   "Tick labels carry the two-sided Mann-Whitney U p-value vs none "
-                   "where both have at least 2 finished seeds. With few seeds even a "
-                   "complete separation cannot reach a small p (see the last column).")]
+                   "Tick labels carry the Holm-adjusted two-sided Mann-Whitney U p-value "
+                   "vs none where both have at least 2 finished seeds. With few seeds even "
+                   "a complete separation cannot reach a small p (see the column "
+                   "'smallest attainable p', before adjustment). " + FAMILY_TEXT)]
     if BASELINE not in order:
         blocks.append(Text("There is no 'none' run, so there are no tests against the "
                            "baseline."))
@@ -204,38 +226,36 @@ def seed_distributions(results: pd.DataFrame, metrics, order) -> Section:
     return _section("Per-metric distributions across seeds", *blocks)
 
 
-def _sequence_test_table(tests: pd.DataFrame, caption: str) -> Table:
-    frame = pd.DataFrame({
-        "regularizer": tests["regularizer"], "metric": tests["metric"],
-        "paired sequences": tests["n_pairs"],
-        "median paired difference (reg − none)": tests["median_diff"].map(_fmt),
-        "p (two-sided)": tests["p"].map(format_p)})
-    return Table(frame, caption)
-
-
-def sequence_comparisons(per_seq: pd.DataFrame | None, order) -> Section | None:
+def sequence_comparisons(per_seq: pd.DataFrame | None, order,
+                         statistics: pd.DataFrame) -> Section | None:
     if per_seq is None or per_seq.empty:
         return None
-    seed = stats.paired_seed(per_seq)
-    if seed is None:
-        seed = int(per_seq["seed"].min())
-    blocks = [Text(f"Per-sequence metrics of the seed-{seed} models. Tick labels carry "
-                   "the Wilcoxon signed-rank p-value of each regularizer vs none on the "
-                   "same sequences; the effect size is the median paired difference.")]
+    metrics = [m for m in SEQUENCE_METRICS if m in per_seq]
+    means = per_seq.groupby(["method", "regularizer", "sequence"], as_index=False)[
+        metrics].mean()
+    blocks = [Text("Per-sequence metrics, each sequence's value averaged over the seeds of "
+                   "a regularizer. Tick labels carry the Holm-adjusted Wilcoxon signed-rank "
+                   "p-value of each regularizer vs none on the same sequences; the "
+                   "difference is the median paired difference. motif_auprc_per_sequence "
+                   "is each sequence's average precision, the paired-test variant of the "
+                   "pooled motif auPRC in the summary. " + FAMILY_TEXT)]
     present = set(per_seq["method"].astype(str))
     methods = [m for m in METHOD_NAMES if m in present] + sorted(present - set(METHOD_NAMES))
     for method in methods:
         name = METHOD_NAMES.get(method, method)
-        data = per_seq[(per_seq["method"] == method) & (per_seq["seed"] == seed)]
-        tests = stats.sequence_tests(per_seq, order, method, seed)
-        fig = figures.sequence_distributions(data, SEQUENCE_METRICS, order,
-                                             stats.pvalue_lookup(tests),
-                                             f"Per-sequence metrics, {name}, seed {seed}")
+        fig = figures.sequence_distributions(
+            means[means["method"] == method], SEQUENCE_METRICS, order,
+            stats.pvalue_lookup(statistics, "wilcoxon", method),
+            f"Per-sequence metrics, {name}, mean over seeds")
         blocks.append(_figure(f"per_sequence_{method}", f"{name} per-sequence metrics "
-                              f"(seed {seed})", fig))
+                              "(mean over seeds)", fig))
+        tests = statistics[(statistics["test"] == "wilcoxon")
+                           & (statistics["method"] == method)] if not statistics.empty \
+            else statistics
         if not tests.empty:
-            blocks.append(_sequence_test_table(
-                tests, f"Wilcoxon signed-rank vs none, {name}, seed {seed}"))
+            blocks.append(_test_table(
+                tests, f"Wilcoxon signed-rank vs none, {name}, sequences paired (median "
+                "paired difference)", {"paired sequences": tests["n"]}))
     return _section("Per-sequence comparisons", *blocks)
 
 
@@ -319,21 +339,30 @@ def footer(folder: ResultsFolder) -> Section:
     return _section("About this report", *blocks)
 
 
-def build_sections(folder: ResultsFolder) -> tuple[str, list[Section]]:
-    """Title and sections of the whole report, in reading order."""
+def report_order(folder: ResultsFolder) -> list[str]:
+    """The regularizers of the folder, none first, then in the config's order."""
+    return stats.order_regularizers(folder.results["regularizer"],
+                                    folder.config.get("regularizers") or ())
+
+
+def build_sections(folder: ResultsFolder, statistics: pd.DataFrame | None = None
+                   ) -> tuple[str, list[Section]]:
+    """Title and sections of the whole report, in reading order. ``statistics``: the
+    folder's ``stats.statistics_table``, computed here when not given."""
     results = folder.results
-    order = stats.order_regularizers(results["regularizer"],
-                                     folder.config.get("regularizers") or ())
+    order = report_order(folder)
+    if statistics is None:
+        statistics = stats.statistics_table(results, folder.per_sequence, order)
     metrics = stats.metric_columns(results)
     ok = stats.ok_runs(results)
     title = f"regbench report: {folder.config.get('preset', folder.path.name)}"
     attributions = stability.load_attributions(folder)  # read once, used by two sections
     sections = [header(folder, order), summary(folder, metrics, order),
                 performance_vs_interpretability(ok, order),
-                seed_distributions(results, metrics, order),
+                seed_distributions(results, metrics, order, statistics),
                 seed_stability(folder, order, attributions),
                 data_stability(folder, order, attributions),
-                sequence_comparisons(folder.per_sequence, order),
+                sequence_comparisons(folder.per_sequence, order, statistics),
                 attribution_examples(folder.examples, order),
                 training(folder.history, order), lambda_search(folder, order),
                 pareto_search(folder, order),

@@ -1,25 +1,30 @@
 """Summary statistics and significance tests for the report (pure pandas / scipy).
 
-Every comparison is against the baseline regularizer ``none``: Mann-Whitney U across
-seeds (independent models) and Wilcoxon signed-rank across paired sequences (the same
-sequence explained by two models).
+Every comparison is against the baseline regularizer ``none``, on outcomes only (not
+run time or epochs): Mann-Whitney U across seeds (independent models), and Wilcoxon
+signed-rank across paired sequences (each sequence's metric averaged over the seeds of
+a regularizer, paired with the same sequence's average under ``none``). p-values are
+Holm-adjusted within each family: one test, one attribution method (or the
+performance metrics), every regularizer and every metric of that table.
 """
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from regbench.metrics import holm, mann_whitney, wilcoxon_paired
 
 BASELINE = "none"
 # Columns of results.csv that identify or describe a run rather than measure it.
 ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions",
               "data_fraction", "train_rows")
-SEQUENCE_METRICS = ("highfreq_fraction", "entropy", "motif_fraction", "motif_auprc",
-                    "summit_spearman", "gc_reliance")
+SEQUENCE_METRICS = ("highfreq_fraction", "entropy", "motif_fraction",
+                    "motif_auprc_per_sequence", "summit_spearman", "gc_reliance")
+PERFORMANCE_METRICS = ("test_accuracy", "test_auroc", "test_auprc", "val_loss", "test_loss")
+ALPHA = 0.05  # family-wise error rate for the "better" column
 
 
 @dataclass(frozen=True)
@@ -38,18 +43,22 @@ METRICS = {
     "test_loss": MetricInfo("test loss (nats)", "lower is better", "lower"),
     "highfreq_fraction": MetricInfo(
         "high-frequency fraction", "lower is better (less high-frequency noise)", "lower"),
-    "entropy": MetricInfo("attribution entropy (nats)",
-                          "lower is better (nats; attribution more concentrated)", "lower"),
+    "entropy": MetricInfo("attribution entropy (bits)",
+                          "lower is better (bits; attribution more concentrated)", "lower"),
     "motif_fraction": MetricInfo(
         "motif fraction", "higher is better (more attribution inside motifs)", "higher"),
     "motif_auprc": MetricInfo(
-        "motif auPRC", "higher is better (positions ranked by attribution find motifs)",
-        "higher"),
+        "motif auPRC (pooled)", "higher is better (all positions of all sequences ranked "
+        "by attribution find motifs)", "higher"),
+    "motif_auprc_per_sequence": MetricInfo(
+        "motif auPRC per sequence", "higher is better (a sequence's positions ranked by "
+        "attribution find its motif)", "higher"),
     "summit_spearman": MetricInfo(
         "summit-distance Spearman ρ",
         "more negative is better (attribution falls off away from the summit)", "negative"),
     "gc_reliance": MetricInfo(
-        "GC reliance", "closer to 0 is better (less use of background G/C content)", "zero"),
+        "GC reliance", "closer to 0 is better (+: background G/C raises the output, "
+        "-: A/T does)", "zero"),
     "epochs": MetricInfo("epochs trained", "cost, not quality", ""),
     "best_epoch": MetricInfo("best epoch", "cost, not quality", ""),
     "train_seconds": MetricInfo("training time (s)", "lower is cheaper; not quality", ""),
@@ -119,74 +128,139 @@ def format_p(p: float) -> str:
     return "–" if p is None or math.isnan(p) else f"{p:.2g}"
 
 
-def seed_tests(results: pd.DataFrame, metrics, order, min_seeds: int = 2) -> pd.DataFrame:
-    """Mann-Whitney U of each regularizer vs ``none`` across seeds, per metric.
+def outcome_metrics(metrics) -> list[str]:
+    """The metrics that measure quality (a known direction), not cost."""
+    return [m for m in metrics if metric_info(m).direction]
 
-    Effect sizes: difference of means and the rank-biserial correlation
-    (positive: the regularizer's values tend to be larger than the baseline's).
+
+def split_method(column: str) -> tuple[str, str]:
+    """results.csv column -> (metric, attribution method; '' for performance)."""
+    if column.startswith(IXG):
+        return column[len(IXG):], "input_x_gradient"
+    return column, "" if column in PERFORMANCE_METRICS else "deep_lift_shap"
+
+
+TESTS = {"mann_whitney": "Mann-Whitney U across seeds",
+         "wilcoxon": "Wilcoxon signed-rank across sequences (mean over seeds)"}
+
+
+def _oriented(values: np.ndarray, direction: str) -> np.ndarray:
+    """What is compared: |value| for metrics whose best value is 0."""
+    return np.abs(values) if direction == "zero" else values
+
+
+def _verdict(row: dict, direction: str) -> str:
+    """'yes' when the adjusted p is below ALPHA and the effect favours the regularizer."""
+    favours = row["effect_size"] > 0 if direction == "higher" else row["effect_size"] < 0
+    return "yes" if row["p_adjusted"] < ALPHA and favours else "no"
+
+
+def seed_tests(results: pd.DataFrame, metrics, order, min_seeds: int = 2) -> pd.DataFrame:
+    """Mann-Whitney U of each regularizer vs ``none`` across seeds, per outcome metric.
+
+    Rows: regularizer, column (of results.csv), metric, method, n (seeds of the
+    regularizer), n_none, difference (of the means of the compared values), and the
+    ``metrics.mann_whitney`` fields: statistic (U), p_value, effect_size (rank-biserial,
+    positive: the regularizer's values tend to be larger). Metrics best at 0 compare
+    absolute values.
     """
     ok = ok_runs(results)
     if BASELINE not in order:
         return pd.DataFrame()
     rows = []
     for reg in order[1:]:
-        for metric in metrics:
-            a = ok.loc[ok["regularizer"] == reg, metric].dropna().to_numpy(float)
-            b = ok.loc[ok["regularizer"] == BASELINE, metric].dropna().to_numpy(float)
+        for column in outcome_metrics(metrics):
+            direction = metric_info(column).direction
+            a, b = (_oriented(ok.loc[ok["regularizer"] == r, column].dropna().to_numpy(float),
+                              direction) for r in (reg, BASELINE))
             if len(a) < min_seeds or len(b) < min_seeds:
                 continue
-            u, p = stats.mannwhitneyu(a, b, alternative="two-sided")
-            rows.append({"regularizer": reg, "metric": metric, "n": len(a),
-                         "n_none": len(b), "mean_diff": a.mean() - b.mean(),
-                         "rank_biserial": 2 * u / (len(a) * len(b)) - 1, "U": u, "p": p})
+            metric, method = split_method(column)
+            rows.append({"regularizer": reg, "column": column, "metric": metric,
+                         "method": method, "test": "mann_whitney", "n_none": len(b),
+                         "difference": a.mean() - b.mean(), **mann_whitney(a, b),
+                         "n": len(a)})
     return pd.DataFrame(rows)
 
 
-def paired_seed(per_sequence: pd.DataFrame, preferred: int = 0):
-    """Seed 0 when the baseline has it, else the baseline's smallest seed (or None)."""
-    seeds = per_sequence.loc[per_sequence["regularizer"] == BASELINE, "seed"].unique()
-    if len(seeds) == 0:
-        return None
-    return preferred if preferred in seeds else int(min(seeds))
+def sequence_tests(per_sequence: pd.DataFrame, order) -> pd.DataFrame:
+    """Wilcoxon signed-rank vs ``none`` on sequences paired by name, per method and metric.
 
-
-def _wilcoxon(diff: np.ndarray) -> tuple[float, float]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            res = stats.wilcoxon(diff)
-        except ValueError:  # e.g. every difference is zero
-            return math.nan, math.nan
-    return float(res.statistic), float(res.pvalue)
-
-
-def sequence_tests(per_sequence: pd.DataFrame, order, method: str, seed) -> pd.DataFrame:
-    """Wilcoxon signed-rank vs ``none`` on sequences paired by id, one seed, one method.
-
-    Effect size: the median paired difference (regularizer minus none).
+    Each sequence's value is its mean over the regularizer's seeds (over ``none``'s for
+    the baseline): one paired test per (regularizer, method, metric) instead of one per
+    seed. Rows: regularizer, column, metric, method, n (paired sequences), difference
+    (median paired difference of the compared values, regularizer minus none), and the
+    ``wilcoxon_paired`` fields (effect_size: matched-pairs rank-biserial, positive: the
+    regularizer larger).
     """
-    df = per_sequence[(per_sequence["method"] == method) & (per_sequence["seed"] == seed)]
-    base = df[df["regularizer"] == BASELINE].set_index("sequence")
+    if per_sequence is None or per_sequence.empty or BASELINE not in order:
+        return pd.DataFrame()
+    metrics = [m for m in SEQUENCE_METRICS if m in per_sequence]
+    means = {key: frame.droplevel([0, 1]) for key, frame in per_sequence.groupby(
+        ["method", "regularizer", "sequence"])[metrics].mean().groupby(level=[0, 1])}
     rows = []
-    for reg in order:
-        if reg == BASELINE:
-            continue
-        other = df[df["regularizer"] == reg].set_index("sequence")
-        for metric in SEQUENCE_METRICS:
-            if metric not in df:
+    for method in sorted({m for m, _ in means}):
+        for reg in order[1:]:
+            if (method, reg) not in means or (method, BASELINE) not in means:
                 continue
-            pair = pd.concat([other[metric], base[metric]], axis=1, join="inner").dropna()
-            if len(pair) < 2:
-                continue
-            diff = (pair.iloc[:, 0] - pair.iloc[:, 1]).to_numpy(float)
-            w, p = _wilcoxon(diff)
-            rows.append({"regularizer": reg, "metric": metric, "n_pairs": len(diff),
-                         "median_diff": float(np.median(diff)), "W": w, "p": p})
+            pair = means[method, reg].join(means[method, BASELINE].add_suffix("_none"),
+                                           how="inner")
+            for metric in metrics:
+                direction = metric_info(metric).direction
+                both = pair[[metric, metric + "_none"]].dropna().to_numpy(float)
+                if len(both) < 2:
+                    continue
+                x, y = _oriented(both[:, 0], direction), _oriented(both[:, 1], direction)
+                rows.append({"regularizer": reg, "column": metric, "metric": metric,
+                             "method": method, "test": "wilcoxon",
+                             "difference": float(np.median(x - y)),
+                             **wilcoxon_paired(x, y)})
     return pd.DataFrame(rows)
 
 
-def pvalue_lookup(tests: pd.DataFrame) -> dict[tuple[str, str], float]:
-    """(regularizer, metric) -> p, for annotating figures."""
+STATISTICS_COLUMNS = ["comparison", "regularizer", "metric", "method", "test", "family",
+                      "n", "n_none", "statistic", "p_value", "p_adjusted", "correction",
+                      "effect_size", "difference", "better"]
+
+
+def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
+                     order) -> pd.DataFrame:
+    """Every test of the report, Holm-adjusted within its family (statistics.csv).
+
+    A family is one test on one attribution method (or on the performance metrics):
+    every regularizer vs none on every outcome metric of that table. Columns:
+    STATISTICS_COLUMNS (n: seeds of the regularizer, or paired sequences; n_none: seeds
+    of none, Mann-Whitney only) and ``column`` (the results column, for figures);
+    ``difference`` is the mean (seeds) or median paired (sequences)
+    difference regularizer minus none of the compared values (|value| for metrics best
+    at 0, whose ``metric`` then reads |name|); ``better`` is yes when p_adjusted < 0.05
+    and the effect favours the regularizer.
+    """
+    tests = [seed_tests(results, metric_columns(results), order),
+             sequence_tests(per_sequence, order)]
+    tests = [t for t in tests if not t.empty]
+    if not tests:
+        return pd.DataFrame(columns=STATISTICS_COLUMNS)
+    table = pd.concat(tests, ignore_index=True)
+    table["family"] = [f"{TESTS[t]}: {m or 'performance'}"
+                       for t, m in zip(table["test"], table["method"])]
+    table["p_adjusted"] = table.groupby("family")["p_value"].transform(
+        lambda p: pd.Series(holm(p.to_numpy()), index=p.index))
+    table["correction"] = "holm"
+    table["comparison"] = table["regularizer"] + " vs " + BASELINE
+    directions = table["column"].map(lambda c: metric_info(c).direction)
+    table["better"] = [_verdict(row, d) for row, d in zip(table.to_dict("records"), directions)]
+    table["metric"] = [f"|{m}|" if d == "zero" else m
+                       for m, d in zip(table["metric"], directions)]
+    return table.reindex(columns=STATISTICS_COLUMNS + ["column"])
+
+
+def pvalue_lookup(tests: pd.DataFrame, test: str, method: str | None = None
+                  ) -> dict[tuple[str, str], float]:
+    """(regularizer, column) -> Holm-adjusted p of one test (and method), for figures."""
     if tests.empty:
         return {}
-    return {(r.regularizer, r.metric): r.p for r in tests.itertuples()}
+    rows = tests[tests["test"] == test]
+    if method is not None:
+        rows = rows[rows["method"] == method]
+    return {(r.regularizer, r.column): r.p_adjusted for r in rows.itertuples()}
