@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from regbench.data import Dataset, load_dataset, one_hot
 from regbench.errors import RegbenchError
 from regbench.metrics import binary_performance, motif_auprc, summarize_interpretability
 from regbench.regularizers import default_freq_limit, get_spec
+from regbench.store import atomic_write, atomic_write_csv, atomic_write_npz
 from regbench.train import Trainer, resolve_device
 
 # Per-sequence metrics summarised per model as their mean over sequences.
@@ -51,19 +50,6 @@ class RunKey:
         blob = json.dumps(self.__dict__, sort_keys=True)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
         return f"{self.regularizer}_seed{self.seed}_{digest}"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-
-
-def atomic_write_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write_text(path, frame.to_csv(index=False))
 
 
 def resolve_regularizers(names: list[str]) -> list[str]:
@@ -99,17 +85,11 @@ class Benchmark:
 
     def __init__(self, config: RunConfig):
         self.config = config
+        config.validate()  # before anything is written
         self.out = Path(config.out)
         self.regularizers = resolve_regularizers(config.regularizers)
         self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
-        if config.seeds < 1:
-            raise RegbenchError(f"--seeds must be >= 1, got {config.seeds}")
-        if not 0 <= config.stability_fraction < 1:
-            raise RegbenchError("--stability-fraction must be in (0, 1), e.g. 0.01, or 0 for "
-                                f"off; got {config.stability_fraction}")
         self.device = resolve_device(config.device)
-        config.evaluation_config()  # validate before anything is written
-        config.train_config(0)
         self.dataset: Dataset | None = None
         self._splits: dict[str, Dataset] = {}
 
@@ -125,6 +105,8 @@ class Benchmark:
         if self.config.data:
             self.dataset = load_dataset(self.config.data)
             self._check_splits()
+            if self.dataset.split_source != Dataset.split_source:
+                print(f"data: {self.dataset.split_source}", flush=True)
         else:
             from regbench.simulate import load_scenario
             load_scenario(self.config.scenario, overrides=self.config.simulate)
@@ -222,7 +204,7 @@ class Benchmark:
                 row["attributions"] = self._save_attributions(key, attr, per_sequence)
         record = {"key": key.__dict__, "row": row, "history": result.history,
                   "per_sequence": per_sequence}
-        atomic_write_text(path, json.dumps(record, default=_json_default))
+        atomic_write(path, json.dumps(record, default=_json_default))
         return record
 
     def evaluate(self, model, seed: int, regularizer: str
@@ -282,24 +264,19 @@ class Benchmark:
         the float32 (N, 4, L) size. Returns the path relative to OUT.
         """
         names = [r["sequence"] for r in rows if r["method"] == "deep_lift_shap"]
-        path = self.out / "attributions" / f"{key.id()}.npz"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, attr=attr.sum(dim=1).numpy().astype(np.float16),
-                            names=np.array(names))
-        os.replace(tmp, path)
+        path = atomic_write_npz(self.out / "attributions" / f"{key.id()}.npz",
+                                attr=attr.sum(dim=1).numpy().astype(np.float16),
+                                names=np.array(names))
         return str(path.relative_to(self.out))
 
     def _save_examples(self, regularizer, X, attr, mask, names) -> None:
         k = self.config.evaluation_config().n_examples
-        path = self.out / "examples" / f"{regularizer}.npz"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(
-            tmp, X=X[:k].numpy().astype(np.float32), attr=attr[:k].numpy().astype(np.float32),
-            motif_mask=(mask[:k] if mask is not None else np.zeros((len(X[:k]), X.shape[-1]), bool)),
+        atomic_write_npz(
+            self.out / "examples" / f"{regularizer}.npz",
+            X=X[:k].numpy().astype(np.float32), attr=attr[:k].numpy().astype(np.float32),
+            motif_mask=(mask[:k] if mask is not None
+                        else np.zeros((len(X[:k]), X.shape[-1]), bool)),
             names=np.array(names[:k]))
-        os.replace(tmp, path)
 
     # -- the whole grid -----------------------------------------------------------------
     def run(self) -> Path:
@@ -308,6 +285,8 @@ class Benchmark:
         self.check_data()
         self.out.mkdir(parents=True, exist_ok=True)
         self.prepare_data()
+        from regbench.plan import describe_plan
+        print(describe_plan(self), flush=True)
         if self.config.tune:
             self.tune_lambdas()
         grid = [(r, s) for r in self.regularizers for s in range(self.config.seeds)]
@@ -325,6 +304,8 @@ class Benchmark:
         self.write_config(started, time.perf_counter() - t0)
         from regbench.report import write_report
         write_report(self.out)
+        print(f"results: {self.out / 'results.csv'}\nreport:  {self.out / 'report.html'}",
+              flush=True)
         return self.out
 
     def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):
@@ -340,20 +321,18 @@ class Benchmark:
         """Search λ (Optuna) for every regularizer whose λ the user did not fix."""
         import optuna
 
-        from regbench.tune import tune_lambda, write_lambda_search
+        from regbench.tune import search_notes, tune_lambda, write_lambda_search
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
         tuning = self.config.tuning_config()
+        searched = self.searched_regularizers()
         results = {}
-        for name in self.regularizers:
-            if self.lambda_sources[name] == "user":
-                continue
+        for i, name in enumerate(searched, 1):
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
             result = tune_lambda(self, name, n_trials=tuning.trials, timeout=tuning.timeout,
                                  storage=tuning.storage, study_name=study,
                                  objective=tuning.objective, progress=self.config.progress,
-                                 trial_epochs=tuning.trial_epochs)
-            if result.study_name is None:  # nothing to search (none)
-                continue
+                                 trial_epochs=tuning.trial_epochs,
+                                 label=f"λ search {i}/{len(searched)}")
             if result.best_lambda is None:
                 raise RegbenchError(f"no λ trial of {name} completed; raise --trials or "
                                     "--trial-epochs, or fix λ with --lambda")
@@ -364,7 +343,17 @@ class Benchmark:
                   f"{result.best_value:.4f}); {result.n_complete} complete, "
                   f"{result.n_pruned} pruned, {result.n_failed} failed trials, "
                   f"{result.seconds:.0f} s", flush=True)
+            for note in search_notes(result.trials, get_spec(name).lambda_range,
+                                     result.best_lambda):
+                print(f"λ search {name}: note: {note}", flush=True)
         return results
+
+    def searched_regularizers(self) -> list[str]:
+        """The regularizers whose λ a tuning run searches: not fixed by the user, and
+        with a λ that means something (not ``none``)."""
+        return [name for name in self.regularizers if self.lambda_sources[name] != "user"
+                and get_spec(name).needs != "nothing"
+                and get_spec(name).lambda_range is not None]
 
     def _tuning_info(self) -> dict | None:
         if not self.config.tune:
@@ -398,6 +387,7 @@ class Benchmark:
                         f"({len(ds.names)} sequences x {ds.codes.shape[1]} bp, "
                         f"tasks: {', '.join(ds.tasks)})"),
             "dataset_fingerprint": ds.fingerprint,
+            "split": ds.split_source,
             "device": str(self.device),
             "model": self.config.model_config(ds.codes.shape[1], len(ds.tasks)).__dict__,
             "train": self.config.train_config(0).__dict__,
@@ -411,7 +401,7 @@ class Benchmark:
             "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "wall_seconds": round(wall_seconds, 1),
         }
-        atomic_write_text(self.out / "config.json", json.dumps(info, indent=2, default=str))
+        atomic_write(self.out / "config.json", json.dumps(info, indent=2, default=str))
 
 
 def _predict(model, X: torch.Tensor, device, batch_size: int) -> np.ndarray:

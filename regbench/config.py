@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -18,6 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from regbench.checks import check_fields, check_value
 from regbench.errors import RegbenchError
 from regbench.models import BinaryModelConfig
 from regbench.train import TrainConfig
@@ -118,7 +120,7 @@ class RunConfig:
 
     preset: str = "quick"
     regularizers: list[str] = field(default_factory=lambda: ["all"])
-    scenario: str = "spi1_binary"
+    scenario: str | None = "spi1_binary"
     data: str | None = None
     seeds: int = 3
     lambdas: dict[str, float] = field(default_factory=dict)
@@ -138,8 +140,10 @@ class RunConfig:
 
     # -- typed views ------------------------------------------------------------------
     def model_config(self, seq_len: int, n_tasks: int) -> BinaryModelConfig:
-        return _build(BinaryModelConfig, {**self.model, "seq_len": seq_len, "n_tasks": n_tasks},
-                      "model")
+        model = _build(BinaryModelConfig,
+                       {**self.model, "seq_len": seq_len, "n_tasks": n_tasks}, "model")
+        model.validate_length()
+        return model
 
     def train_config(self, seed: int) -> TrainConfig:
         return _build(TrainConfig, {**self.train, "seed": seed, "device": self.device}, "train")
@@ -149,6 +153,31 @@ class RunConfig:
 
     def tuning_config(self) -> TuningConfig:
         return _build(TuningConfig, self.tuning, "tuning")
+
+    def validate(self) -> None:
+        """Every value, before anything is read or written: types from the fields, then
+        ranges. One RegbenchError line names the key, the value and what is expected."""
+        if isinstance(self.out, os.PathLike):
+            self.out = os.fspath(self.out)
+        for key, value in check_fields(RunConfig, asdict(self), "").items():
+            setattr(self, key, value)
+        if self.seeds < 1:
+            raise RegbenchError(f"seeds = {self.seeds} is not valid: expected an integer >= 1")
+        if not 0 <= self.stability_fraction < 1:
+            raise RegbenchError(f"stability_fraction = {self.stability_fraction} is not valid: "
+                                "expected a share in (0, 1), e.g. 0.01, or 0 for off")
+        out = Path(self.out)
+        if out.exists() and not out.is_dir():
+            raise RegbenchError(f"out = {self.out!r} is a file, not a folder; choose a results "
+                                "folder with --out")
+        for name, params in self.regularizer_params.items():
+            if not isinstance(params, dict):
+                raise RegbenchError(f"[regularizer_params] {name} = {params!r} is not valid: "
+                                    "expected a table of the regularizer's parameters")
+        _build(BinaryModelConfig, dict(self.model), "model")  # the length is checked later
+        self.train_config(0)
+        self.evaluation_config()
+        self.tuning_config()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -176,7 +205,7 @@ def _build(cls, values: dict, section: str):
     if unknown:
         raise RegbenchError(f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}; "
                             f"known keys: {', '.join(sorted(known))}")
-    obj = cls(**values)
+    obj = cls(**check_fields(cls, values, section))
     if hasattr(obj, "validate"):
         obj.validate()
     return obj
@@ -217,7 +246,10 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
         if value is None:
             continue
         if key == "lambda":
-            config.lambdas.update(value)
+            if not isinstance(value, dict):
+                raise RegbenchError(f"lambda in {origin} must be a table of NAME = VALUE")
+            config.lambdas.update({name: check_value(lam, float, f"lambda.{name}")
+                                   for name, lam in value.items()})
         elif key == "regularizers":
             config.regularizers = parse_regularizer_list(value)
         elif key in ("simulate", "model", "train", "evaluation", "regularizer_params", "tuning"):
@@ -231,6 +263,10 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
 
 def parse_regularizer_list(value) -> list[str]:
     """'all', 'fourier,none' or a list → list of names (validated later)."""
+    if not isinstance(value, (str, list, tuple)) or not all(
+            isinstance(v, str) for v in ([value] if isinstance(value, str) else value)):
+        raise RegbenchError(f"regularizers = {value!r} is not valid: expected 'all', a comma "
+                            "list such as 'fourier,none', or a list of names")
     items = value.split(",") if isinstance(value, str) else list(value)
     names = [str(v).strip() for v in items if str(v).strip()]
     if not names:

@@ -23,6 +23,7 @@ trial then turns FAIL and is queued again with the same λ.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import time
 import warnings
@@ -33,8 +34,10 @@ import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
+from tqdm.auto import tqdm
 
-from regbench.bench import Benchmark, atomic_write_csv
+from regbench.bench import Benchmark
+from regbench.store import atomic_write_csv
 from regbench.errors import RegbenchError
 from regbench.regularizers import get_spec
 
@@ -81,7 +84,8 @@ class _BudgetReached(Exception):
 def tune_lambda(bench: Benchmark, regularizer: str, *, n_trials: int,
                 timeout: float | None = None, storage: str | None = None,
                 study_name: str | None = None, objective: str = "loss", seed: int = 0,
-                progress: bool = True, trial_epochs: int | None = None) -> TuneResult:
+                progress: bool = True, trial_epochs: int | None = None,
+                label: str | None = None) -> TuneResult:
     """Search λ for ``regularizer``; see the module docstring.
 
     n_trials: finished (complete or pruned) trials wanted in the study, all workers
@@ -89,7 +93,9 @@ def tune_lambda(bench: Benchmark, regularizer: str, *, n_trials: int,
     worker starts no new trial. storage: SQLAlchemy URL (default
     sqlite:///OUT/optuna.db). study_name: default derived from the dataset
     fingerprint, the regularizer, the trial config hash and the objective.
-    trial_epochs: max_epochs of a trial (default: the config's).
+    trial_epochs: max_epochs of a trial (default: the config's). seed: with the
+    regularizer's name, seeds the sampler (``study_seed``). label: the progress bar's
+    title, e.g. "λ search 2/4".
     """
     started = time.perf_counter()
     spec = get_spec(regularizer)
@@ -107,17 +113,60 @@ def tune_lambda(bench: Benchmark, regularizer: str, *, n_trials: int,
                             "motifs; this data has no motifs.bed (use --objective loss)")
     url = storage or default_storage(bench.out)
     name = study_name or default_study_name(trial_bench, regularizer, objective)
-    study = open_study(url, name, objective, seed, startup_trials(n_trials))
+    study = open_study(url, name, objective, study_seed(seed, regularizer),
+                       startup_trials(n_trials))
     run_objective = _Objective(trial_bench, regularizer, spec.lambda_range, objective, n_trials)
     remaining = n_trials - _count(study, FINISHED + (TrialState.RUNNING,))
     if remaining > 0:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
+                                                   enabled=progress) as bar:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.optimize(run_objective, n_trials=remaining, timeout=timeout,
-                           catch=(_BudgetReached,), show_progress_bar=progress,
+                           catch=(_BudgetReached,), show_progress_bar=False,
                            callbacks=[optuna.study.MaxTrialsCallback(
-                               n_trials, states=FINISHED + (TrialState.RUNNING,))])
+                               n_trials, states=FINISHED + (TrialState.RUNNING,)), bar])
     return _result(study, regularizer, objective, url, time.perf_counter() - started)
+
+
+def study_seed(seed: int, regularizer: str) -> int:
+    """The sampler's seed: ``seed`` and the regularizer's name. With ``seed`` alone,
+    regularizers with the same λ range would be tried at the same λ values."""
+    digest = hashlib.sha256(f"{seed}:{regularizer}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+class _SearchBar:
+    """One progress bar per study: the regularizer, finished trials of the budget
+    (all workers), pruned ones, and the best λ so far. An Optuna callback."""
+
+    def __init__(self, study, regularizer: str, n_trials: int, label: str | None,
+                 enabled: bool):
+        self.study, self.regularizer = study, regularizer
+        self.bar = tqdm(total=n_trials, desc=f"{label or 'λ search'} {regularizer}",
+                        unit="trial", disable=not enabled, dynamic_ncols=True,
+                        bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| "
+                                   "{elapsed} {postfix}")
+
+    def __enter__(self):
+        self._update()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+    def __call__(self, study, trial) -> None:
+        self._update()
+
+    def _update(self) -> None:
+        trials = self.study.get_trials(deepcopy=False, states=FINISHED)
+        self.bar.n = min(len(trials), self.bar.total)
+        pruned = sum(t.state == TrialState.PRUNED for t in trials)
+        best = _choose(self.study, "loss" if len(self.study.directions) == 1 else "pareto")
+        postfix = f"{pruned} pruned"
+        if best is not None:
+            postfix += f", best λ {best.params['lambda']:.3g} (loss {best.values[0]:.4f})"
+        self.bar.set_postfix_str(postfix, refresh=False)
+        self.bar.refresh()
 
 
 # -- setup ------------------------------------------------------------------------------
@@ -435,6 +484,41 @@ def _choose(study, objective):
     return max(near, key=lambda t: (t.values[1], -t.values[0]))
 
 
+def search_notes(trials: pd.DataFrame, lambda_range, chosen: float | None,
+                 noise: float | None = None) -> list[str]:
+    """Warnings about a finished search of one regularizer, one sentence each.
+
+    trials: its rows of lambda_search.csv (lambda, value, state). Edge: the chosen λ
+    lies in the outer EDGE_SHARE of its log range. Flat: the completed trials'
+    validation losses span no more than ``noise`` (the seed-to-seed sd of the
+    validation loss, when known) or FLAT_SHARE of the best loss: λ barely mattered.
+    """
+    notes = []
+    if chosen is None or lambda_range is None:
+        return notes
+    low, high = (math.log(v) for v in lambda_range)
+    where = (math.log(chosen) - low) / (high - low) if high > low else 0.5
+    if where <= EDGE_SHARE or where >= 1 - EDGE_SHARE:
+        side = "lower" if where <= EDGE_SHARE else "upper"
+        notes.append(f"λ = {chosen:.3g} lies at the {side} edge of the search range "
+                     f"[{lambda_range[0]:.3g}, {lambda_range[1]:.3g}]: the best λ may lie "
+                     "outside it")
+    values = trials.loc[trials["state"] == "complete", "value"].dropna()
+    if len(values) >= 3:
+        spread = float(values.max() - values.min())
+        limit, what = ((noise, "the seed-to-seed sd of the validation loss")
+                       if noise is not None and math.isfinite(noise)
+                       else (FLAT_SHARE * abs(float(values.min())),
+                             f"{FLAT_SHARE:.0%} of the best loss"))
+        if spread <= limit:
+            notes.append(f"the validation loss varies by only {spread:.3g} over the "
+                         f"{len(values)} completed λ (≤ {what}, {limit:.3g}): flat within "
+                         "noise, so λ barely mattered here")
+    return notes
+
+
+EDGE_SHARE = 0.05   # of the log λ range at either end
+FLAT_SHARE = 0.01   # of the best validation loss, when the seed noise is not known
 SEARCH_COLUMNS = ["regularizer", "trial", "lambda", "value", "state", "chosen"]
 PARETO_COLUMNS = ["regularizer", "trial", "lambda", "val_loss", "motif_auprc", "state",
                   "on_front", "chosen"]

@@ -1,6 +1,8 @@
 """`regbench run` end to end on the smoke preset, and its bad-input exits."""
 import json
+import os
 import re
+import stat
 
 import numpy as np
 import pandas as pd
@@ -16,9 +18,20 @@ ALL = ["fourier", "l2", "none", "smoothness", "sparsity"]
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke") / "run"
-    assert main(["run", "--preset", "smoke", "--regularizers", "all", "--out", str(out),
-                 "--no-progress"]) == 0
+    old_umask = os.umask(0o022)  # the common default, whatever the test runner's is
+    try:
+        assert main(["run", "--preset", "smoke", "--regularizers", "all", "--out",
+                     str(out), "--no-progress"]) == 0
+    finally:
+        os.umask(old_umask)
     return out
+
+
+def test_every_result_file_is_readable_by_others_under_umask_022(smoke):
+    files = [p for p in smoke.rglob("*") if p.is_file()]
+    assert len(files) > 30  # tables, records, checkpoints, arrays, figures, the report
+    modes = {str(p.relative_to(smoke)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert {m for m in modes.values()} == {"0o644"}, modes
 
 
 def test_results_table_has_one_row_per_regularizer_and_seed(smoke):
@@ -72,8 +85,8 @@ def test_rerun_resumes_without_retraining(smoke, capsys):
     (["--preset", "huge"], "unknown preset 'huge'"),
     (["--lambda", "fourier=-1"], "λ for fourier must be"),
     (["--lambda", "fourier"], "--lambda expects NAME=VALUE"),
-    (["--seeds", "0"], "--seeds must be >= 1"),
-    (["--stability-fraction", "1.5"], "--stability-fraction must be in (0, 1)"),
+    (["--seeds", "0"], "seeds = 0 is not valid: expected an integer >= 1"),
+    (["--stability-fraction", "1.5"], "stability_fraction = 1.5 is not valid"),
     (["--scenario", "no_such_scenario"], "no_such_scenario"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
@@ -82,6 +95,25 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_data_folder_is_read_never_written(smoke, tmp_path, capsys):
+    """No index beside the FASTA, and a labels.tsv without a split column gets an
+    automatic split that the log, config.json and the report announce."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sequences.fa").write_bytes((smoke / "data" / "sequences.fa").read_bytes())
+    (data / "motifs.bed").write_bytes((smoke / "data" / "motifs.bed").read_bytes())
+    labels = pd.read_csv(smoke / "data" / "labels.tsv", sep="\t").drop(columns="split")
+    labels.to_csv(data / "labels.tsv", sep="\t", index=False)
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "smoke", "--data", str(data), "--regularizers", "none",
+                 "--seeds", "1", "--out", str(out), "--no-progress"]) == 0
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    assert "data: automatic: labels.tsv has no split column" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["split"].startswith("automatic")
+    assert "Split: automatic" in (out / "report.md").read_text()
 
 
 def test_data_folder_missing_files(tmp_path, capsys):
@@ -94,6 +126,36 @@ def test_data_folder_missing_files(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("toml,message", [
+    ('seeds = "four"', "seeds = 'four' is not valid: expected an integer"),
+    ('[train]\nmax_epochs = "5"', "[train] max_epochs = '5' is not valid: expected an integer"),
+    ("regularizers = 5", "regularizers = 5 is not valid: expected 'all'"),
+    ("[model]\nconv_filters = [8, -8]", "[model] conv_filters = [8, -8] is not valid"),
+    ("[model]\nconv_filters = [8, 8.5]", "expected a list of integers"),
+    ("[evaluation]\nreference_seed = true", "[evaluation] reference_seed = True"),
+    ("tune = 1", "tune = 1 is not valid: expected true or false"),
+    ('[lambda]\nfourier = "big"', "lambda.fourier = 'big' is not valid: expected a number"),
+])
+def test_bad_config_values_exit_2_with_one_line_before_anything_is_written(
+        tmp_path, capsys, toml, message):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('preset = "smoke"\n' + toml + "\n")
+    out = tmp_path / "out"
+    assert main(["run", "--config", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_out_pointing_at_a_file_exits_2(tmp_path, capsys):
+    target = tmp_path / "results.txt"
+    target.write_text("keep me")
+    assert main(["run", "--preset", "smoke", "--out", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a file, not a folder" in err and len(err.splitlines()) == 1
+    assert target.read_text() == "keep me"
+
+
 def test_config_file_unknown_key(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text('preset = "smoke"\nsedes = 3\n')
@@ -103,11 +165,17 @@ def test_config_file_unknown_key(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_run_with_tuning_uses_the_searched_lambda(tmp_path):
+def test_run_with_tuning_uses_the_searched_lambda(tmp_path, capsys):
     out = tmp_path / "tuned"
     assert main(["run", "--preset", "smoke", "--regularizers", "fourier,none", "--seeds", "1",
                  "--tune", "--trials", "2", "--trial-epochs", "1", "--out", str(out),
                  "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    # The plan comes before the first trial: what runs, and how long at most.
+    assert printed.index("plan:") < printed.index("λ search fourier")
+    assert "λ search: fourier: 2 trials of at most 1 epochs" in printed
+    assert "seed runs: 2 regularizers x 1 seeds = 2 models" in printed
+    assert re.search(r"a training step takes without a prior [\d.]+ s, with a prior", printed)
     df = pd.read_csv(out / "results.csv")
     search = pd.read_csv(out / "lambda_search.csv")
     fourier = df[df.regularizer == "fourier"].iloc[0]

@@ -120,6 +120,7 @@ def test_bad_train_config_and_device():
             Trainer(MODEL, regbench.get_regularizer("none"), 0, TrainConfig(device="cuda"))
 
 
+@pytest.mark.filterwarnings("ignore:mixed_precision:RuntimeWarning")
 @pytest.mark.parametrize("name", ["fourier", "smoothness", "sparsity"])
 def test_mixed_precision_gives_the_same_penalty_within_tolerance(name):
     """bfloat16 autocast (the optional fast mode) must not change what the prior sees."""
@@ -163,3 +164,18 @@ def test_binary_cnn_blocks_follow_the_papers_order():
     assert len({id(m) for m in relus}) == len(relus) == 3  # each non-linearity used once
     with pytest.raises(RegbenchError, match="batch_norm_position"):
         BinaryModelConfig(batch_norm_position="after_bn").validate()
+
+
+def test_mixed_precision_warns_where_bfloat16_is_emulated(monkeypatch):
+    import warnings
+
+    import regbench.train as train
+    reg = regbench.get_regularizer("fourier")
+    monkeypatch.setattr(train, "native_bfloat16", lambda device: False)
+    with pytest.warns(RuntimeWarning, match="no native bfloat16"):
+        Trainer(MODEL, reg, 1.0, TrainConfig(device="cpu", mixed_precision=True))
+    monkeypatch.setattr(train, "native_bfloat16", lambda device: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Trainer(MODEL, reg, 1.0, TrainConfig(device="cpu", mixed_precision=True))
+        Trainer(MODEL, reg, 1.0, TrainConfig(device="cpu"))  # float32: no check at all

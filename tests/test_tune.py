@@ -129,6 +129,43 @@ def test_same_seed_draws_the_same_lambdas(data_dir, tmp_path):
     assert draws[0] == draws[1] and draws[0][0] != draws[0][1]
 
 
+def test_regularizers_with_the_same_range_search_different_lambdas(tuned):
+    """Studies are seeded by the regularizer's name too, so fourier and sparsity (the
+    same λ range) and smoothness (that range / 10) are not tried at the same points."""
+    _, results = tuned
+    assert get_spec("fourier").lambda_range == get_spec("sparsity").lambda_range
+    draws = {name: np.array(results[name].trials["lambda"]) for name in SEARCHED}
+    assert not np.isclose(draws["fourier"], draws["sparsity"]).any()
+    low_f, low_s = get_spec("fourier").lambda_range[0], get_spec("smoothness").lambda_range[0]
+    assert not np.isclose(draws["fourier"] / low_f, draws["smoothness"] / low_s).any()
+    assert tune.study_seed(0, "fourier") != tune.study_seed(0, "sparsity")
+    assert tune.study_seed(0, "fourier") == tune.study_seed(0, "fourier")
+
+
+def trials_table(lambdas, values, states=None) -> pd.DataFrame:
+    return pd.DataFrame({"lambda": lambdas, "value": values,
+                         "state": states or ["complete"] * len(lambdas)})
+
+
+def test_search_notes_edge_and_flat_curves():
+    spread = trials_table([1e-3, 1e-2, 1e-1, 1.0], [0.40, 0.35, 0.30, 0.45])
+    assert tune.search_notes(spread, (1e-4, 1.0), 1e-1) == []
+    # log position of 1.2e-4 in [1e-4, 1]: 0.02 < 5 %: the lower edge.
+    edge = tune.search_notes(spread, (1e-4, 1.0), 1.2e-4)
+    assert len(edge) == 1 and "lower edge" in edge[0]
+    assert "upper edge" in tune.search_notes(spread, (1e-4, 1.0), 0.9)[0]
+    # Flat: a spread of 0.002 is within 1 % of 0.300 (0.003) ...
+    flat = trials_table([1e-3, 1e-2, 1e-1], [0.301, 0.300, 0.302])
+    assert "flat within noise" in tune.search_notes(flat, (1e-4, 1.0), 1e-2)[0]
+    # ... and within a seed noise of 0.01, but not within one of 0.001.
+    assert tune.search_notes(flat, (1e-4, 1.0), 1e-2, noise=0.01)
+    assert not tune.search_notes(flat, (1e-4, 1.0), 1e-2, noise=0.001)
+    # Pruned trials do not count: two completed ones are too few to call it flat.
+    two = trials_table([1e-3, 1e-2, 1e-1], [0.301, 0.300, 0.9],
+                       ["complete", "complete", "pruned"])
+    assert tune.search_notes(two, (1e-4, 1.0), 1e-2) == []
+
+
 def test_lambda_search_csv(tuned):
     bench, results = tuned
     path = write_lambda_search(bench.out, results)

@@ -8,6 +8,23 @@ from regbench.config import (PRESETS, merge, parse_lambda_assignments, preset_co
 
 
 def configure(parser) -> None:
+    add_data_arguments(parser)
+    parser.add_argument("--seeds", type=int, default=None, metavar="N",
+                        help="number of seeds per regularizer (default from the preset)")
+    parser.add_argument("--lambda", dest="lambdas", action="append", default=None,
+                        metavar="NAME=VALUE",
+                        help="fix a regularizer's λ, e.g. --lambda fourier=1.0 (repeatable); "
+                             "the others are tuned when tuning is on (quick and paper "
+                             "presets, or --tune), else use their registry default")
+    parser.add_argument("--stability-fraction", type=float, default=None, metavar="F",
+                        help="also train every regularizer and seed on this share of the "
+                             "training rows (e.g. 0.01, the paper's 1%%) and report how alike "
+                             "its attributions are to the full-data model's (default: off)")
+    add_tuning_arguments(parser, with_switch=True)
+
+
+def add_data_arguments(parser) -> None:
+    """What to compare, on which data, where: shared by `regbench run` and `regbench tune`."""
     parser.add_argument("--regularizers", default=None, metavar="LIST",
                         help="'all' (default) or a comma list such as fourier,none; "
                              "see `regbench regularizers`")
@@ -22,21 +39,11 @@ def configure(parser) -> None:
                              "(default spi1_binary)")
     source.add_argument("--data", default=None, metavar="DIR",
                         help="an existing data folder (sequences.fa, labels.tsv, "
-                             "motifs.bed...) instead of a simulation")
+                             "motifs.bed...) instead of a simulation; it is only read")
     parser.add_argument("--set", dest="overrides", action="append", default=None,
                         metavar="KEY=VALUE",
                         help="override a scenario value (TOML syntax, repeatable), e.g. "
                              "--set positives=500 --set gc.positives=0.5")
-    parser.add_argument("--seeds", type=int, default=None, metavar="N",
-                        help="number of seeds per regularizer (default from the preset)")
-    parser.add_argument("--lambda", dest="lambdas", action="append", default=None,
-                        metavar="NAME=VALUE",
-                        help="fix a regularizer's λ, e.g. --lambda fourier=1.0 (repeatable); "
-                             "others use their registry default")
-    parser.add_argument("--stability-fraction", type=float, default=None, metavar="F",
-                        help="also train every regularizer and seed on this share of the "
-                             "training rows (e.g. 0.01, the paper's 1%%) and report how alike "
-                             "its attributions are to the full-data model's (default: off)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="results folder (default results/PRESET); rerunning with the "
                              "same folder resumes and never retrains a finished run")
@@ -47,16 +54,17 @@ def configure(parser) -> None:
                              "[train], [evaluation], [simulate] tables; flags win")
     parser.add_argument("--no-progress", action="store_true",
                         help="hide progress bars")
-    add_tuning_arguments(parser)
 
 
-def add_tuning_arguments(parser) -> None:
-    """λ search options, shared by `regbench run` and `regbench tune`."""
+def add_tuning_arguments(parser, with_switch: bool = False) -> None:
+    """λ search options, shared by `regbench run` (with --tune/--no-tune) and
+    `regbench tune`."""
     tuning = parser.add_argument_group("λ tuning (Optuna)")
-    tuning.add_argument("--tune", action=argparse.BooleanOptionalAction, default=None,
-                        help="search λ per regularizer before the seed runs (default: on "
-                             "for the quick and paper presets, off for smoke); a λ fixed "
-                             "with --lambda is not searched")
+    if with_switch:
+        tuning.add_argument("--tune", action=argparse.BooleanOptionalAction, default=None,
+                            help="search λ per regularizer before the seed runs (default: "
+                                 "on for the quick and paper presets, off for smoke); a λ "
+                                 "fixed with --lambda is not searched")
     tuning.add_argument("--trials", type=int, default=None, metavar="N",
                         help="finished trials wanted per regularizer, counted over every "
                              "worker of the study (default by preset: "
@@ -89,13 +97,14 @@ def resolve_config(args):
     config = preset_config(preset)
     if file_values:
         config = merge(config, file_values, f"config file {args.config}")
+    lambdas = getattr(args, "lambdas", None)
     flags = {"regularizers": args.regularizers, "scenario": args.scenario, "data": args.data,
-             "seeds": args.seeds, "out": args.out, "device": args.device,
-             "stability_fraction": args.stability_fraction,
-             "lambda": parse_lambda_assignments(args.lambdas) if args.lambdas else None,
+             "seeds": getattr(args, "seeds", None), "out": args.out, "device": args.device,
+             "stability_fraction": getattr(args, "stability_fraction", None),
+             "lambda": parse_lambda_assignments(lambdas) if lambdas else None,
              "progress": False if args.no_progress else None,
              "simulate": _overrides(args.overrides),
-             "tune": args.tune,
+             "tune": getattr(args, "tune", None),
              "tuning": {k: v for k, v in (("trials", args.trials),
                                           ("trial_epochs", args.trial_epochs),
                                           ("timeout", args.timeout),
@@ -105,7 +114,7 @@ def resolve_config(args):
     config = merge(config, flags, "command-line flags")
     if config.data:
         config.scenario = None
-    config.tuning_config()  # validate early: nothing is written on bad options
+    config.validate()  # early: nothing is read or written on bad options
     return config
 
 
@@ -119,9 +128,7 @@ def _overrides(items):
 def main(args) -> int:
     config = resolve_config(args)
     from regbench.bench import Benchmark  # heavy imports only once options are valid
-    bench = Benchmark(config)
-    out = bench.run()
-    print(f"results: {out / 'results.csv'}\nreport:  {out / 'report.html'}")
+    Benchmark(config).run()  # prints where the results and the report are
     return 0
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import sys
 
-from regbench.commands.run import configure as configure_run
-from regbench.commands.run import resolve_config
+from regbench.commands.run import add_data_arguments, add_tuning_arguments, resolve_config
+
 
 def configure(parser) -> None:
-    # The same data, preset, config and tuning flags as `regbench run` (--tune is moot).
-    configure_run(parser)
+    # The data, preset, config and tuning flags of `regbench run`; not the seed-run ones.
+    add_data_arguments(parser)
+    add_tuning_arguments(parser)
 
 
 def main(args) -> int:

@@ -19,7 +19,7 @@ import torch
 from regbench.data import tracks
 from regbench.data.encode import one_hot
 from regbench.data.fasta import read_codes
-from regbench.data.split import SPLITS, stratified_split
+from regbench.data.split import DEFAULT_FRACTIONS, SPLITS, stratified_split
 from regbench.errors import RegbenchError
 
 FASTA, LABELS, MOTIFS, PEAKS, MANIFEST = ("sequences.fa", "labels.tsv", "motifs.bed",
@@ -34,7 +34,8 @@ class Dataset:
     codes (N, L) uint8 A=0 C=1 G=2 T=3 N=4; labels (N, T) float32; split (N,) of
     "train"/"valid"/"test"; motif_mask (N, L) bool, True inside task-motif instances
     (decoys excluded), or None; motifs: BED6 rows plus a bool ``decoy`` column, or None;
-    summits (N,) int64; signal (N, 2, L) float32 read counts (plus, minus strand) or None.
+    summits (N,) int64; signal (N, 2, L) float32 read counts (plus, minus strand) or None;
+    split_source says where the split came from (labels.tsv or drawn automatically).
     """
 
     path: Path
@@ -49,6 +50,7 @@ class Dataset:
     manifest: dict
     fingerprint: str
     signal: np.ndarray | None = field(default=None)
+    split_source: str = "the split column of labels.tsv"
 
     def __len__(self) -> int:
         return len(self.names)
@@ -141,8 +143,12 @@ def load_dataset(path: str | Path) -> Dataset:
     manifest = (json.loads((folder / MANIFEST).read_text())
                 if (folder / MANIFEST).is_file() else {})
     names, labels, tasks, split = _read_labels(folder / LABELS)
+    split_source = Dataset.split_source
     if split is None:   # real data without a recorded split: a seeded, stratified one
         split = stratified_split(labels > 0.5, seed=0)
+        shares = "/".join(f"{DEFAULT_FRACTIONS[s]:.0%}" for s in SPLITS)
+        split_source = (f"automatic: {LABELS} has no split column, so a split stratified by "
+                        f"label was drawn with seed 0 (train/valid/test {shares})")
     codes = read_codes(folder / FASTA, names)
     length = codes.shape[1]
     motifs, mask = _read_motifs(folder, names, length, manifest)
@@ -153,4 +159,4 @@ def load_dataset(path: str | Path) -> Dataset:
         signal = np.stack([tracks.read_bigwig(folder / s, names, length) for s in SIGNALS],
                           axis=1)
     return Dataset(folder, names, codes, labels, tasks, split, mask, motifs, summits,
-                   manifest, fingerprint(folder), signal)
+                   manifest, fingerprint(folder), signal, split_source)

@@ -1,6 +1,8 @@
 """FASTA -> uint8 codes of equal-length sequences, through pyfaidx's index."""
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +16,53 @@ _CHUNK_BASES = 1 << 23  # gather this many bases at a time to bound memory
 
 
 def open_fasta(path: Path) -> pyfaidx.Faidx:
-    """pyfaidx index of ``path`` (built next to it when missing)."""
+    """pyfaidx index of ``path``, never written beside it: an up-to-date ``.fai`` next to
+    the FASTA is used as it is; otherwise one is built once in the cache folder
+    (``cache_dir()``), keyed by the FASTA's absolute path, size and mtime. Input folders
+    may be read-only or shared."""
+    path = Path(path)
+    beside = Path(f"{path}.fai")
     try:
-        return pyfaidx.Faidx(str(path))
+        if beside.is_file() and beside.stat().st_mtime >= path.stat().st_mtime and \
+                (not str(path).endswith(".gz") or Path(f"{path}.gzi").is_file()):
+            return pyfaidx.Faidx(str(path), rebuild=False, build_index=False)
+        index = cache_dir() / f"{_file_key(path)}.fai"
+        if not index.is_file():
+            _build_index(path, index)
+        return pyfaidx.Faidx(str(path), indexname=str(index), rebuild=False,
+                             build_index=False, gzi_indexname=f"{index}.gzi")
     except (pyfaidx.FastaIndexingError, ValueError, OSError) as exc:
         raise RegbenchError(f"cannot index {path} ({exc}); check it is a FASTA file "
-                            "in a writable folder or next to its .fai index") from None
+                            "(plain or bgzip-compressed)") from None
+
+
+def cache_dir() -> Path:
+    """Where regbench keeps the indexes it builds: $REGBENCH_CACHE, else
+    $XDG_CACHE_HOME/regbench, else ~/.cache/regbench; subfolder fasta_index."""
+    root = os.environ.get("REGBENCH_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "regbench"
+    folder = Path(root) / "fasta_index"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _file_key(path: Path) -> str:
+    stat = path.stat()
+    blob = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _build_index(path: Path, index: Path) -> None:
+    """Build under a private name, then rename: a worker never reads half an index."""
+    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+    try:
+        pyfaidx.Faidx(str(path), indexname=str(tmp), gzi_indexname=f"{tmp}.gzi")
+        if Path(f"{tmp}.gzi").is_file():
+            os.replace(f"{tmp}.gzi", f"{index}.gzi")
+        os.replace(tmp, index)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}.gzi")):
+            leftover.unlink(missing_ok=True)
 
 
 def read_codes(path: Path, names: list[str]) -> np.ndarray:

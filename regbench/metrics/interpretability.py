@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import scipy.special
 import scipy.stats
-import torch
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
 from regbench.errors import RegbenchError

@@ -34,14 +34,15 @@ class BinaryModelConfig:
     dropout: float = 0.0
 
     def validate(self) -> None:
+        """The architecture on its own (any sequence length); see ``validate_length``."""
         if len(self.conv_filters) != len(self.conv_widths) or not self.conv_filters:
             raise RegbenchError("conv_filters and conv_widths must be non-empty and the same "
                                 f"length, got {self.conv_filters} and {self.conv_widths}")
-        if self.conv_output_length() < self.pool_size:
-            raise RegbenchError(
-                f"seq_len={self.seq_len} is too short for convolutions of widths "
-                f"{self.conv_widths} followed by a max pool of {self.pool_size}; use longer "
-                "sequences or smaller widths/pool")
+        for key in ("conv_filters", "conv_widths", "dense_sizes", "pool_size", "pool_stride"):
+            value = getattr(self, key)
+            if min(value if isinstance(value, list) else [value], default=1) < 1:
+                raise RegbenchError(f"[model] {key} = {value} is not valid: every size must "
+                                    "be >= 1")
         if self.n_tasks < 1:
             raise RegbenchError(f"n_tasks must be >= 1, got {self.n_tasks}")
         if self.batch_norm_position not in BATCH_NORM_POSITIONS:
@@ -50,6 +51,14 @@ class BinaryModelConfig:
                                 f"{self.batch_norm_position!r}")
         if not 0 <= self.dropout < 1:
             raise RegbenchError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def validate_length(self) -> None:
+        """The sequence length fits the convolutions and the pool."""
+        if self.conv_output_length() < self.pool_size:
+            raise RegbenchError(
+                f"seq_len={self.seq_len} is too short for convolutions of widths "
+                f"{self.conv_widths} followed by a max pool of {self.pool_size}; use longer "
+                "sequences or smaller widths/pool")
 
     def conv_output_length(self) -> int:
         return self.seq_len - sum(w - 1 for w in self.conv_widths)
@@ -71,6 +80,7 @@ class BinaryCNN(nn.Module):
         super().__init__()
         config = config or BinaryModelConfig(**kwargs)
         config.validate()
+        config.validate_length()
         self.config = config
         layers: list[nn.Module] = []
         channels = 4

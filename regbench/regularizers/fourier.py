@@ -136,13 +136,7 @@ def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
     raise RegbenchError(f"reduction must be 'mean' or 'none', got {reduction!r}")
 
 
-def highfreq_fraction(g: torch.Tensor, freq_limit: int, smooth_sigma: float = 3) -> torch.Tensor:
-    """Share of the normalised spectrum above T (hard cut). g: (N, L). Returns (N,)."""
-    spectrum = normalized_spectrum(g, smooth_sigma)
-    return spectrum[:, int(freq_limit):].sum(dim=-1)
-
-
 __all__ = [
     "attribution_magnitude", "default_freq_limit", "fourier_penalty", "frequency_weights",
-    "highfreq_fraction", "normalized_spectrum", "smooth_track", "validate_fourier_args",
+    "normalized_spectrum", "smooth_track", "validate_fourier_args",
 ]

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from regbench.report import stats
 from regbench.report.load import load_results
-from regbench.report.render import write_atomic, write_outputs
+from regbench.report.render import write_outputs
 from regbench.report.sections import build_sections, report_order
+from regbench.store import atomic_write
 
 __all__ = ["write_report"]
 
@@ -25,7 +26,7 @@ def write_report(results_dir) -> tuple[Path, Path]:
     folder = load_results(results_dir)
     statistics = stats.statistics_table(folder.results, folder.per_sequence,
                                         report_order(folder))
-    write_atomic(folder.path / "statistics.csv",
+    atomic_write(folder.path / "statistics.csv",
                  statistics[stats.STATISTICS_COLUMNS].to_csv(index=False))
     title, sections = build_sections(folder, statistics)
     return write_outputs(folder.path, title, sections)

@@ -116,7 +116,8 @@ def metric_distributions(ok: pd.DataFrame, metrics, order, pvalues: dict, title:
     fig, axes = _grid(len(metrics))
     for ax, metric in zip(axes, metrics):
         _distribution_panel(ax, ok, metric, order, palette(order), pvalues)
-    fig.suptitle(title + " (one point per seed; p: Mann-Whitney U vs none)", fontsize=10)
+    fig.suptitle(title + " (one point per seed; p: Mann-Whitney U vs none, Holm-adjusted)",
+                 fontsize=10)
     return fig
 
 
@@ -131,7 +132,8 @@ def sequence_distributions(per_seq: pd.DataFrame, metrics, order, pvalues: dict,
     for ax, metric in zip(axes, metrics):
         _distribution_panel(ax, per_seq, metric, order, palette(order), pvalues,
                             points=False)
-    fig.suptitle(title + " (one value per sequence; p: Wilcoxon signed-rank vs none)",
+    fig.suptitle(title + " (one value per sequence; p: Wilcoxon signed-rank vs none, "
+                 "Holm-adjusted)",
                  fontsize=10)
     return fig
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from regbench.store import atomic_write
 
 DPI = 90
 
@@ -53,20 +54,6 @@ def figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write via a temp file in the same folder and ``os.replace``: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a plain open (not mkstemp) so the file gets the usual umask permissions
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --- HTML ------------------------------------------------------------------------
@@ -156,8 +143,8 @@ def write_outputs(results_dir: Path, title: str, sections: list[Section]) -> tup
     for section in sections:
         for block in section.blocks:
             if isinstance(block, Figure):
-                write_atomic(results_dir / "figures" / f"{block.slug}.png", block.png)
+                atomic_write(results_dir / "figures" / f"{block.slug}.png", block.png)
     md_path, html_path = results_dir / "report.md", results_dir / "report.html"
-    write_atomic(md_path, render_markdown(title, sections))
-    write_atomic(html_path, render_html(title, sections))
+    atomic_write(md_path, render_markdown(title, sections))
+    atomic_write(html_path, render_html(title, sections))
     return html_path, md_path

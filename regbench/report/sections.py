@@ -84,6 +84,7 @@ def header(folder: ResultsFolder, order) -> Section:
     info = Bullets([
         f"Preset: {cfg.get('preset', 'unknown')}",
         f"Data: {cfg.get('data', 'unknown')}",
+        f"Split: {cfg.get('split', 'not recorded in config.json')}",
         f"Device: {cfg.get('device', 'unknown')}",
         f"Model: {model_text or 'unknown'}",
         f"Regularizers: {', '.join(order)}",
@@ -179,9 +180,10 @@ def _min_p(n1: int, n2: int) -> float:
 FAMILY_TEXT = ("p-values are two-sided and Holm-adjusted within each family of tests "
                "(family-wise error rate 0.05). A family is one test on one attribution "
                "method, or on the performance metrics: every regularizer against none on "
-               "every outcome metric of that table. Training cost (epochs, seconds) is not "
-               "tested. For GC reliance, whose best value is 0, |GC reliance| is compared. "
-               "'better' = adjusted p < 0.05 and the effect favours the regularizer. "
+               "every outcome metric of that table. Training cost (epochs, seconds) and the "
+               "validation loss that λ was selected on are not tested (test loss is the "
+               "fair comparison). For GC reliance, whose best value is 0, |GC reliance| "
+               "is compared. 'better' = adjusted p < 0.05 and the effect favours the regularizer. "
                "Every test is in statistics.csv.")
 
 
@@ -315,9 +317,36 @@ def lambda_search(folder: ResultsFolder, order) -> Section | None:
     if search is None or search.empty:
         return None
     fig = figures.lambda_search(search, order, chosen_lambdas(folder, order))
-    return None if fig is None else _section("λ search", _figure(
+    if fig is None:
+        return None
+    notes = search_notes(folder, order)
+    return _section("λ search", _figure(
         "lambda_search", "Search objective (validation correctness loss) per trial λ; "
-        "the dashed line marks the λ used for the runs above.", fig))
+        "the dashed line marks the λ used for the runs above.", fig),
+        Bullets(notes) if notes else None)
+
+
+def search_notes(folder: ResultsFolder, order) -> list[str]:
+    """Per searched regularizer: chosen λ at the edge of its range, or a λ curve flat
+    within the seed-to-seed noise of the validation loss (``tune.search_notes``)."""
+    from regbench.errors import RegbenchError
+    from regbench.regularizers import get_spec
+    from regbench.tune import search_notes as notes_of
+
+    ok, chosen = stats.ok_runs(folder.results), chosen_lambdas(folder, order)
+    lines = []
+    for reg in order:
+        trials = folder.lambda_search[folder.lambda_search["regularizer"] == reg]
+        if trials.empty or chosen.get(reg) is None:
+            continue
+        try:
+            lambda_range = get_spec(reg).lambda_range
+        except RegbenchError:  # a plug-in regularizer not installed here
+            lambda_range = None
+        noise = ok.loc[ok["regularizer"] == reg, "val_loss"].std(ddof=1)
+        lines += [f"{reg}: {note}." for note in notes_of(trials, lambda_range,
+                                                          float(chosen[reg]), noise)]
+    return lines
 
 
 def pareto_search(folder: ResultsFolder, order) -> Section | None:

@@ -1,0 +1,82 @@
+"""What a ``regbench run`` will do, and at most how long it takes on this machine.
+
+The estimate times a few real training steps of the configured model (one without a
+prior, one with an attribution prior when any is run) and multiplies out the epoch
+limits: an upper bound, since early stopping and pruning usually end models sooner.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from regbench.regularizers import get_regularizer, get_spec
+from regbench.train import Trainer, one_hot_codes
+
+TIMED_STEPS = 2
+
+
+def step_seconds(bench, regularizer: str) -> float:
+    """Seconds per training step of the run's model with ``regularizer`` (median of
+    TIMED_STEPS after one warm-up step) on a batch of the training data."""
+    train = bench.split("train")
+    model_config = bench.config.model_config(train.codes.shape[1], len(bench.dataset.tasks))
+    trainer = Trainer(model_config, get_regularizer(regularizer), 1.0,
+                      bench.config.train_config(0))
+    model = trainer.build_model()
+    optimizer = torch.optim.Adam(model.parameters())
+    params = list(model.parameters())
+    rows = np.arange(min(len(train.codes), trainer.config.batch_size))
+    X = one_hot_codes(torch.as_tensor(train.codes[rows])).to(trainer.device)
+    y = torch.as_tensor(train.labels[rows], dtype=torch.float32).to(trainer.device)
+    n_pos = len(X) // 2  # the positives-first layout; the count sets the prior's rows
+    times = []
+    for _ in range(TIMED_STEPS + 1):
+        start = time.perf_counter()
+        trainer.train_step(model, optimizer, params, X, y, n_pos).tolist()  # waits
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def describe_plan(bench) -> str:
+    """Lines saying what will be trained and at most how long it takes."""
+    train_cfg = bench.config.train_config(0)
+    n_train = len(bench.split("train").codes)
+    epoch_steps = math.ceil(n_train / train_cfg.batch_size) * 1.15  # + validation
+    kinds = {name: get_spec(name).needs == "attributions" for name in bench.regularizers}
+    timed = {False: step_seconds(bench, "none")}
+    prior = next((n for n, needs in kinds.items() if needs), None)
+    if prior is not None:
+        timed[True] = step_seconds(bench, prior)
+    lines, total = [], 0.0
+    if bench.config.tune:
+        tuning = bench.config.tuning_config()
+        searched = bench.searched_regularizers()
+        epochs = tuning.trial_epochs or train_cfg.max_epochs
+        seconds = sum(tuning.trials * epochs * epoch_steps * timed[kinds[n]] for n in searched)
+        total += seconds
+        if searched:
+            lines.append(f"λ search: {', '.join(searched)}: {tuning.trials} trials of at most "
+                         f"{epochs} epochs each (at most {_duration(seconds)})")
+    seeds = bench.config.seeds
+    runs = len(bench.regularizers) * seeds * (2 if bench.config.stability_fraction else 1)
+    seconds = sum(seeds * train_cfg.max_epochs * epoch_steps * timed[kinds[n]]
+                  for n in bench.regularizers)
+    total += seconds
+    lines.append(f"seed runs: {len(bench.regularizers)} regularizers x {seeds} seeds = "
+                 f"{runs} models of at most {train_cfg.max_epochs} epochs, each scored "
+                 f"with DeepLIFT/SHAP (at most {_duration(seconds)} of training)")
+    steps = ", ".join(f"{'with' if k else 'without'} a prior {v:.3f} s" for k, v in timed.items())
+    lines.append(f"on {bench.device}: a training step takes {steps}; the whole run at most "
+                 f"~{_duration(total)} if every model used all its epochs (early stopping "
+                 "and pruning usually end them sooner)")
+    return "\n".join(["plan:"] + [f"  {line}" for line in lines])
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+__all__ = ["describe_plan", "step_seconds"]
