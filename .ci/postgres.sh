@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL on loopback for the tests marked `postgres` (shared Optuna
 # studies). Debian/Ubuntu, run as root. Usage:
 #
-#     eval "$(bash .ci/postgres.sh)"    # then: pytest -m postgres
+#     eval "$(sudo bash .ci/postgres.sh)"    # then: pytest -m postgres
 #
 # On success stdout holds one line, `export REGBENCH_TEST_POSTGRES_URL=postgresql://...`.
 # On any failure it explains on stderr and exits 0 with nothing on stdout, so CI goes

@@ -291,7 +291,7 @@ class Benchmark:
             self.tune_lambdas()
         grid = [(r, s) for r in self.regularizers for s in range(self.config.seeds)]
         records = []
-        for record in self._train_grid(grid, "regbench run"):
+        for record in self._train_grid(grid, "seed runs"):
             records.append(record)
             self.write_tables(records)
         fraction = self.config.stability_fraction

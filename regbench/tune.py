@@ -145,7 +145,7 @@ class _SearchBar:
         self.bar = tqdm(total=n_trials, desc=f"{label or 'λ search'} {regularizer}",
                         unit="trial", disable=not enabled, dynamic_ncols=True,
                         bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| "
-                                   "{elapsed} {postfix}")
+                                   "{elapsed}{postfix}")
 
     def __enter__(self):
         self._update()

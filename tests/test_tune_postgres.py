@@ -1,6 +1,6 @@
 """Workers sharing one Optuna study in PostgreSQL (the multi-machine set-up).
 
-Needs a server: ``eval "$(bash .ci/postgres.sh)"`` sets REGBENCH_TEST_POSTGRES_URL.
+Needs a server: ``eval "$(sudo bash .ci/postgres.sh)"`` sets REGBENCH_TEST_POSTGRES_URL.
 """
 import os
 import uuid
@@ -17,7 +17,7 @@ URL = os.environ.get("REGBENCH_TEST_POSTGRES_URL")
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not URL, reason="REGBENCH_TEST_POSTGRES_URL is not set; start a "
-                       "server with: eval \"$(bash .ci/postgres.sh)\""),
+                       "server with: eval \"$(sudo bash .ci/postgres.sh)\""),
 ]
 
 

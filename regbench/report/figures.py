@@ -116,8 +116,9 @@ def metric_distributions(ok: pd.DataFrame, metrics, order, pvalues: dict, title:
     fig, axes = _grid(len(metrics))
     for ax, metric in zip(axes, metrics):
         _distribution_panel(ax, ok, metric, order, palette(order), pvalues)
-    fig.suptitle(title + " (one point per seed; p: Mann-Whitney U vs none, Holm-adjusted)",
-                 fontsize=10)
+    tested = any(metric == m for _, m in pvalues for metric in metrics)
+    fig.suptitle(title + (" (one point per seed; p: Mann-Whitney U vs none, Holm-adjusted)"
+                          if tested else " (one point per seed; not tested)"), fontsize=10)
     return fig
 
 

@@ -183,8 +183,8 @@ FAMILY_TEXT = ("p-values are two-sided and Holm-adjusted within each family of t
                "every outcome metric of that table. Training cost (epochs, seconds) and the "
                "validation loss that λ was selected on are not tested (test loss is the "
                "fair comparison). For GC reliance, whose best value is 0, |GC reliance| "
-               "is compared. 'better' = adjusted p < 0.05 and the effect favours the regularizer. "
-               "Every test is in statistics.csv.")
+               "is compared. 'better' = adjusted p < 0.05 and the effect favours the "
+               "regularizer. Every test is in statistics.csv.")
 
 
 def _test_table(tests: pd.DataFrame, caption: str, extra: dict) -> Table:
@@ -202,15 +202,15 @@ def _seed_test_table(tests: pd.DataFrame) -> Table:
     return _test_table(tests, "Mann-Whitney U across seeds, each regularizer vs none "
                        "(difference of means)",
                        {"method": tests["method"].map(lambda m: METHOD_NAMES.get(m, m or "–")),
-                        "n seeds": tests["n"], "n seeds none": tests["n_none"],
+                        "n seeds": tests["n"].astype(int),
+                        "n seeds none": tests["n_none"].astype(int),
                         "smallest attainable p": smallest})
 
 
 def seed_distributions(results: pd.DataFrame, metrics, order,
                        statistics: pd.DataFrame) -> Section:
     ok = stats.ok_runs(results)
-    tests = statistics[statistics["test"] == "mann_whitney"] if not statistics.empty \
-        else statistics
+    tests = statistics[statistics["test"] == "mann_whitney"]
     pvalues = stats.pvalue_lookup(statistics, "mann_whitney")
     blocks = [Text("Each point is one seed's model; boxes show the spread across seeds. "
                    "Tick labels carry the Holm-adjusted two-sided Mann-Whitney U p-value "
@@ -252,8 +252,7 @@ def sequence_comparisons(per_seq: pd.DataFrame | None, order,
         blocks.append(_figure(f"per_sequence_{method}", f"{name} per-sequence metrics "
                               "(mean over seeds)", fig))
         tests = statistics[(statistics["test"] == "wilcoxon")
-                           & (statistics["method"] == method)] if not statistics.empty \
-            else statistics
+                           & (statistics["method"] == method)]
         if not tests.empty:
             blocks.append(_test_table(
                 tests, f"Wilcoxon signed-rank vs none, {name}, sequences paired (median "
