@@ -24,14 +24,11 @@ from regbench.attributions import deep_lift_shap, input_x_gradient
 from regbench.config import PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, load_dataset, one_hot
 from regbench.errors import RegbenchError
-from regbench.metrics import binary_performance, motif_auprc, summarize_interpretability
+from regbench.metrics import GroundTruth, get_metric, list_metrics, score_attributions
 from regbench.regularizers import default_freq_limit, get_spec
 from regbench.store import atomic_write, atomic_write_csv, atomic_write_npz
 from regbench.train import Trainer, resolve_device
 
-# Per-sequence metrics summarised per model as their mean over sequences.
-MEAN_METRICS = ["highfreq_fraction", "entropy", "motif_fraction", "summit_spearman",
-                "gc_reliance"]
 
 
 @dataclass(frozen=True)
@@ -217,9 +214,8 @@ class Benchmark:
         ev = self.config.evaluation_config()
         X_test = one_hot(test.codes)
         logits = _predict(model, X_test, self.device, ev.batch_size)
-        perf = binary_performance(test.labels, logits)
-        metrics = {f"test_{k}": v for k, v in perf.items() if k != "balanced_bce"}
-        metrics["test_loss"] = perf["balanced_bce"]
+        metrics = {f"test_{name}": get_metric(name).compute(test.labels, logits)
+                   for name in list_metrics("performance")}
         positive = np.flatnonzero(test.labels.max(axis=1) > 0)[:ev.max_sequences]
         X = X_test[positive]
         mask = test.motif_mask[positive] if test.motif_mask is not None else None
@@ -235,17 +231,12 @@ class Benchmark:
                 model.to(self.device), X.to(self.device), batch_size=ev.batch_size,
                 target=target),
         }
+        truth = GroundTruth(X.numpy(), mask, summits, self.freq_limit())
         for method, attribute in methods.items():
             attr = attribute().detach().cpu()
-            table = summarize_interpretability(attr.numpy(), X.numpy(), motif_mask=mask,
-                                               summits=summits, freq_limit=self.freq_limit())
+            table, summary = score_attributions(attr.numpy(), truth)
             prefix = "" if method == "deep_lift_shap" else "ixg_"
-            for column in MEAN_METRICS:
-                metrics[prefix + column] = float(np.nanmean(table[column])) \
-                    if np.isfinite(table[column]).any() else float("nan")
-            # The authors' pooled auPRC: one ranking over every position of every sequence.
-            metrics[prefix + "motif_auprc"] = (float("nan") if mask is None
-                                               else motif_auprc(attr.numpy(), mask))
+            metrics.update({prefix + name: value for name, value in summary.items()})
             table.insert(0, "sequence", [test.names[i] for i in positive])
             table.insert(0, "method", method)
             rows.extend(table.to_dict("records"))

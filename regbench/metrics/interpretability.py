@@ -10,7 +10,6 @@ difference is named in the function's docstring and in docs/metrics.md.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.special
 import scipy.stats
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve
@@ -160,29 +159,5 @@ def gc_reliance(attr, X, motif_mask=None) -> np.ndarray:
     return np.where(gc.any(axis=1) & at.any(axis=1), value, np.nan)
 
 
-def summarize_interpretability(attr, X, motif_mask=None, summits=None,
-                               freq_limit: int | None = None) -> pd.DataFrame:
-    """Every per-sequence interpretability metric, one row per sequence.
-
-    attr, X: (N, 4, L); motif_mask: (N, L) bool or None; summits: (N,) or None.
-    Columns: highfreq_fraction, entropy, motif_fraction, motif_auprc_per_sequence,
-    summit_spearman, gc_reliance. A column whose ground truth is None is NaN
-    (gc_reliance then counts every position as background). The pooled
-    ``motif_auprc`` is one number per model, so it is not here.
-    """
-    n = as_tracks(attr).shape[0]
-    missing = np.full(n, np.nan)
-    return pd.DataFrame({
-        "highfreq_fraction": highfreq_fraction(attr, freq_limit),
-        "entropy": attribution_entropy(attr),
-        "motif_fraction": missing if motif_mask is None else motif_fraction(attr, motif_mask),
-        "motif_auprc_per_sequence": (missing if motif_mask is None
-                                     else motif_auprc_per_sequence(attr, motif_mask)),
-        "summit_spearman": missing if summits is None else summit_spearman(attr, summits),
-        "gc_reliance": gc_reliance(attr, X, motif_mask),
-    })
-
-
 __all__ = ["attribution_entropy", "gc_reliance", "highfreq_fraction", "motif_auprc",
-           "motif_auprc_per_sequence", "motif_fraction", "summarize_interpretability",
-           "summit_spearman"]
+           "motif_auprc_per_sequence", "motif_fraction", "summit_spearman"]

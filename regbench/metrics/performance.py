@@ -37,6 +37,22 @@ def balanced_bce(y_true, logits) -> float:
     return float(balanced_bce_loss(torch.from_numpy(logits), torch.from_numpy(y_true)))
 
 
+def accuracy(y_true, logits) -> float:
+    """Share of (sequence, task) pairs whose logit has the label's sign (threshold 0)."""
+    y_true, logits = _as_tasks(y_true, logits)
+    return float(np.mean((logits > 0) == (y_true > 0.5)))
+
+
+def auroc(y_true, logits) -> float:
+    """auROC per task (``roc_auc_score``), averaged over tasks with both classes."""
+    return _per_task(roc_auc_score, *_as_tasks(y_true, logits))
+
+
+def auprc(y_true, logits) -> float:
+    """auPRC per task (``average_precision_score``), averaged over tasks with both classes."""
+    return _per_task(average_precision_score, *_as_tasks(y_true, logits))
+
+
 def binary_performance(y_true, logits) -> dict[str, float]:
     """Accuracy, auROC, auPRC and balanced BCE of logits against 0/1 labels.
 
@@ -45,13 +61,8 @@ def binary_performance(y_true, logits) -> dict[str, float]:
     averaged over the tasks that have both classes (NaN when none has).
     Returns {"accuracy", "auroc", "auprc", "balanced_bce"}.
     """
-    y_true, logits = _as_tasks(y_true, logits)
-    return {
-        "accuracy": float(np.mean((logits > 0) == (y_true > 0.5))),
-        "auroc": _per_task(roc_auc_score, y_true, logits),
-        "auprc": _per_task(average_precision_score, y_true, logits),
-        "balanced_bce": balanced_bce(y_true, logits),
-    }
+    return {"accuracy": accuracy(y_true, logits), "auroc": auroc(y_true, logits),
+            "auprc": auprc(y_true, logits), "balanced_bce": balanced_bce(y_true, logits)}
 
 
-__all__ = ["balanced_bce", "binary_performance"]
+__all__ = ["accuracy", "auprc", "auroc", "balanced_bce", "binary_performance"]

@@ -10,10 +10,8 @@ from regbench import __version__
 from regbench.report import figures, stability, stats
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
-from regbench.report.stats import BASELINE, METRICS, SEQUENCE_METRICS, format_p
-
-PERFORMANCE = stats.PERFORMANCE_METRICS
-COST = ("epochs", "best_epoch", "train_seconds")
+from regbench.metrics import sequence_metrics
+from regbench.report.stats import BASELINE, COST, format_p
 METHOD_NAMES = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×gradient"}
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
 
@@ -162,9 +160,11 @@ def performance_vs_interpretability(ok: pd.DataFrame, order) -> Section | None:
 
 
 def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
-    groups = [("performance", "Performance", [m for m in metrics if m in PERFORMANCE]),
+    performance, known = stats.performance_columns(), stats.known_metrics()
+    groups = [("performance", "Performance", [m for m in metrics if m in performance]),
               ("interpretability", "Interpretability (DeepLIFT/SHAP)",
-               [m for m in metrics if m in METRICS and m not in PERFORMANCE + COST]),
+               [m for m in metrics if m in known and m not in performance
+                and m not in COST]),
               ("interpretability_ixg", "Interpretability (input×gradient)",
                [m for m in metrics if m.startswith(stats.IXG)]),
               ("cost", "Training cost", [m for m in metrics if m in COST])]
@@ -232,7 +232,7 @@ def sequence_comparisons(per_seq: pd.DataFrame | None, order,
                          statistics: pd.DataFrame) -> Section | None:
     if per_seq is None or per_seq.empty:
         return None
-    metrics = [m for m in SEQUENCE_METRICS if m in per_seq]
+    metrics = [m for m in sequence_metrics() if m in per_seq]
     means = per_seq.groupby(["method", "regularizer", "sequence"], as_index=False)[
         metrics].mean()
     blocks = [Text("Per-sequence metrics, each sequence's value averaged over the seeds of "
@@ -246,7 +246,7 @@ def sequence_comparisons(per_seq: pd.DataFrame | None, order,
     for method in methods:
         name = METHOD_NAMES.get(method, method)
         fig = figures.sequence_distributions(
-            means[means["method"] == method], SEQUENCE_METRICS, order,
+            means[means["method"] == method], metrics, order,
             stats.pvalue_lookup(statistics, "wilcoxon", method),
             f"Per-sequence metrics, {name}, mean over seeds")
         blocks.append(_figure(f"per_sequence_{method}", f"{name} per-sequence metrics "

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from regbench.metrics import holm, mann_whitney, wilcoxon_paired
+from regbench.metrics import (get_metric, holm, list_metrics, mann_whitney, sequence_metrics,
+                              wilcoxon_paired)
 
 BASELINE = "none"
 # Columns of results.csv that identify or describe a run rather than measure it.
 ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions",
               "data_fraction", "train_rows")
-SEQUENCE_METRICS = ("highfreq_fraction", "entropy", "motif_fraction",
-                    "motif_auprc_per_sequence", "summit_spearman", "gc_reliance")
-PERFORMANCE_METRICS = ("test_accuracy", "test_auroc", "test_auprc", "val_loss", "test_loss")
 ALPHA = 0.05  # family-wise error rate for the "better" column
 
 
@@ -31,56 +29,58 @@ ALPHA = 0.05  # family-wise error rate for the "better" column
 class MetricInfo:
     label: str      # axis label, with units
     better: str     # one line saying what "better" means
-    direction: str  # "higher", "lower", "negative", "zero" or "" (not a quality)
+    direction: str  # "higher", "lower", "zero" (best at 0) or "" (not a quality)
 
 
-METRICS = {
-    "test_accuracy": MetricInfo("test accuracy (fraction)", "higher is better", "higher"),
-    "test_auroc": MetricInfo("test auROC", "higher is better", "higher"),
-    "test_auprc": MetricInfo("test auPRC", "higher is better", "higher"),
+# Columns of results.csv that the trainer reports, not the metric registry.
+RUN_FACTS = {
     # The λ search minimises it, so tuned regularizers are favoured on it by
     # construction: shown, never tested (test_loss is the fair comparison).
     "val_loss": MetricInfo("validation loss (nats)",
                            "the λ-selection criterion; not tested against none", ""),
-    "test_loss": MetricInfo("test loss (nats)", "lower is better", "lower"),
-    "highfreq_fraction": MetricInfo(
-        "high-frequency fraction", "lower is better (less high-frequency noise)", "lower"),
-    "entropy": MetricInfo("attribution entropy (bits)",
-                          "lower is better (bits; attribution more concentrated)", "lower"),
-    "motif_fraction": MetricInfo(
-        "motif fraction", "higher is better (more attribution inside motifs)", "higher"),
-    "motif_auprc": MetricInfo(
-        "motif auPRC (pooled)", "higher is better (all positions of all sequences ranked "
-        "by attribution find motifs)", "higher"),
-    "motif_auprc_per_sequence": MetricInfo(
-        "motif auPRC per sequence", "higher is better (a sequence's positions ranked by "
-        "attribution find its motif)", "higher"),
-    "summit_spearman": MetricInfo(
-        "summit-distance Spearman ρ",
-        "more negative is better (attribution falls off away from the summit)", "negative"),
-    "gc_reliance": MetricInfo(
-        "GC reliance", "closer to 0 is better (+: background G/C raises the output, "
-        "-: A/T does)", "zero"),
     "epochs": MetricInfo("epochs trained", "cost, not quality", ""),
     "best_epoch": MetricInfo("best epoch", "cost, not quality", ""),
     "train_seconds": MetricInfo("training time (s)", "lower is cheaper; not quality", ""),
 }
+COST = ("epochs", "best_epoch", "train_seconds")
 IXG = "ixg_"
+
+
+def _info(name: str) -> MetricInfo:
+    metric = get_metric(name)
+    return MetricInfo(metric.label, metric.better, metric.direction)
+
+
+def performance_columns() -> list[str]:
+    """results.csv columns of prediction performance: test_<registered>, val_loss."""
+    return [f"test_{n}" for n in list_metrics("performance")] + ["val_loss"]
+
+
+def known_metrics() -> dict[str, MetricInfo]:
+    """Every results.csv metric column, in report order: performance, attribution
+    metrics (from the metric registry, so plug-ins are included), then cost."""
+    known = {f"test_{n}": _info(n) for n in list_metrics("performance")}
+    known["val_loss"] = RUN_FACTS["val_loss"]
+    known.update({n: _info(n) for n in list_metrics("attribution")})
+    known.update({n: RUN_FACTS[n] for n in COST})
+    return known
 
 
 def metric_info(name: str) -> MetricInfo:
     """Label and meaning of a metric; ``ixg_`` metrics inherit from their base."""
-    if name in METRICS:
-        return METRICS[name]
-    if name.startswith(IXG) and name[len(IXG):] in METRICS:
-        base = METRICS[name[len(IXG):]]
+    known = known_metrics()
+    if name in known:
+        return known[name]
+    if name.startswith(IXG) and name[len(IXG):] in known:
+        base = known[name[len(IXG):]]
         return MetricInfo(base.label + ", input×gradient", base.better, base.direction)
     return MetricInfo(name, "no direction recorded for this metric", "")
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
     """Numeric, not-all-NaN metric columns: known ones in a fixed order, then others."""
-    known = list(METRICS) + [IXG + m for m in METRICS]
+    names = list(known_metrics())
+    known = names + [IXG + m for m in names]
     candidates = [c for c in known if c in df] + [c for c in df if c not in known]
     return [c for c in candidates
             if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(df[c])
@@ -140,7 +140,7 @@ def split_method(column: str) -> tuple[str, str]:
     """results.csv column -> (metric, attribution method; '' for performance)."""
     if column.startswith(IXG):
         return column[len(IXG):], "input_x_gradient"
-    return column, "" if column in PERFORMANCE_METRICS else "deep_lift_shap"
+    return column, "" if column in performance_columns() else "deep_lift_shap"
 
 
 TESTS = {"mann_whitney": "Mann-Whitney U across seeds",
@@ -198,7 +198,7 @@ def sequence_tests(per_sequence: pd.DataFrame, order) -> pd.DataFrame:
     """
     if per_sequence is None or per_sequence.empty or BASELINE not in order:
         return pd.DataFrame()
-    metrics = [m for m in SEQUENCE_METRICS if m in per_sequence]
+    metrics = [m for m in sequence_metrics() if m in per_sequence]
     means = {key: frame.droplevel([0, 1]) for key, frame in per_sequence.groupby(
         ["method", "regularizer", "sequence"])[metrics].mean().groupby(level=[0, 1])}
     rows = []

@@ -1,0 +1,49 @@
+"""The built-in metrics, registered in the order the report shows them."""
+from __future__ import annotations
+
+from regbench.metrics import interpretability as interp
+from regbench.metrics import performance
+from regbench.metrics.registry import register_metric
+
+# -- performance (results.csv: test_<name>) ---------------------------------------------
+register_metric("accuracy", needs="labels", direction="higher", kind="performance",
+                label="test accuracy (fraction)")(performance.accuracy)
+register_metric("auroc", needs="labels", direction="higher", kind="performance",
+                label="test auROC")(performance.auroc)
+register_metric("auprc", needs="labels", direction="higher", kind="performance",
+                label="test auPRC")(performance.auprc)
+register_metric("loss", needs="labels", direction="lower", kind="performance",
+                label="test loss (nats)")(performance.balanced_bce)
+
+# -- attributions ---------------------------------------------------------------------------
+register_metric("highfreq_fraction", needs="nothing", direction="lower",
+                label="high-frequency fraction",
+                better="lower is better (less high-frequency noise)")(
+    lambda attr, truth: interp.highfreq_fraction(attr, truth.freq_limit))
+register_metric("entropy", needs="nothing", direction="lower",
+                label="attribution entropy (bits)",
+                better="lower is better (bits; attribution more concentrated)")(
+    lambda attr, truth: interp.attribution_entropy(attr))
+register_metric("motif_fraction", needs="motif_mask", direction="higher",
+                label="motif fraction",
+                better="higher is better (more attribution inside motifs)")(
+    lambda attr, truth: interp.motif_fraction(attr, truth.motif_mask))
+register_metric("motif_auprc", needs="motif_mask", direction="higher",
+                label="motif auPRC (pooled)", per_sequence=False,
+                better="higher is better (all positions of all sequences ranked by "
+                       "attribution find motifs)")(
+    lambda attr, truth: interp.motif_auprc(attr, truth.motif_mask))
+register_metric("motif_auprc_per_sequence", needs="motif_mask", direction="higher",
+                label="motif auPRC per sequence", in_results=False,
+                better="higher is better (a sequence's positions ranked by attribution "
+                       "find its motif)")(
+    lambda attr, truth: interp.motif_auprc_per_sequence(attr, truth.motif_mask))
+register_metric("summit_spearman", needs="summits", direction="lower",
+                label="summit-distance Spearman ρ",
+                better="more negative is better (attribution falls off away from the "
+                       "summit)")(
+    lambda attr, truth: interp.summit_spearman(attr, truth.summits))
+register_metric("gc_reliance", needs="nothing", direction="zero", label="GC reliance",
+                better="closer to 0 is better (+: background G/C raises the output, "
+                       "-: A/T does)")(
+    lambda attr, truth: interp.gc_reliance(attr, truth.X, truth.motif_mask))
