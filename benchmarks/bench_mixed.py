@@ -1,7 +1,7 @@
 """Mixed precision: step time with ``mixed_precision=True`` (bfloat16 autocast) vs
 False, and how far the penalty values move.
 
-Penalty values: the same weights and the same batch through ``Trainer._penalty`` with
+Penalty values: the same weights and the same batch through ``Trainer.penalty`` with
 and without autocast (model in train mode, freshly initialised, no step taken);
 relative difference |p_bf16 - p_fp32| / |p_fp32|.
 """
@@ -23,7 +23,7 @@ def penalty_difference(name: str, batch: int, length: int, device) -> tuple[floa
     values = []
     for mixed in (False, True):
         trainer.config.mixed_precision = mixed
-        _, penalty = trainer._penalty(copy.deepcopy(model), X, n_positive)  # same weights
+        _, penalty = trainer.penalty(copy.deepcopy(model), X, n_positive)  # same weights
         values.append(penalty.item())
     return values[0], abs(values[1] - values[0]) / abs(values[0])
 

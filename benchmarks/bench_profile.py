@@ -77,7 +77,7 @@ def allocator_runs(batch: int, length: int, warmup: int, steps: int, rounds: int
 def labelled_step(trainer, model, optimizer, X, y, n_positive):
     """``Trainer.train_step`` with a profiler label per phase."""
     with record_function(PHASES[0]):
-        logits, penalty = trainer._penalty(model, X, trainer._n_prior(n_positive, len(X)))
+        logits, penalty = trainer.penalty(model, X, trainer._n_prior(n_positive, len(X)))
     with record_function(PHASES[1]):
         loss = balanced_bce_loss(logits, y) + trainer.lam * penalty
     with record_function(PHASES[2]):
@@ -89,7 +89,7 @@ def labelled_step(trainer, model, optimizer, X, y, n_positive):
 
 def plain_backward_step(trainer, model, optimizer, X, y, n_positive):
     """Prototype: ``loss.backward()`` into every leaf, the one-hot input included."""
-    logits, penalty = trainer._penalty(model, X, trainer._n_prior(n_positive, len(X)))
+    logits, penalty = trainer.penalty(model, X, trainer._n_prior(n_positive, len(X)))
     loss = balanced_bce_loss(logits, y) + trainer.lam * penalty
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -192,7 +192,7 @@ def run(ctx: Context) -> None:
     batch, length, n_profiled = (32, 500, 1) if ctx.quick else (64, 1000, 3)
     repeats = 3 if ctx.quick else ctx.repeats(7)
     if ctx.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # as Trainer.fit does
+        torch.backends.cudnn.benchmark = True  # as regbench run does (apply_process_settings)
     trainer, model, optimizer = make_trainer("fourier", length, ctx.device)
     X, y, n_positive = random_batch(batch, length, ctx.device)
     for _ in range(2):

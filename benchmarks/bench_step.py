@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from benchmarks import MEMORY_NOTE, Context, Table, median_times, peak_bytes, target
-from regbench.memory import keep_freed_memory
+from regbench.memory import apply_process_settings
 from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, TrainConfig, one_hot_codes
@@ -38,8 +38,7 @@ def make_trainer(name: str, length: int, device, mixed_precision: bool = False,
                  seed: int = 0, lam: float | None = None):
     """(trainer, model, optimizer) for the paper's model at ``length`` bp."""
     torch.manual_seed(seed)
-    if torch.device(device).type == "cpu":
-        keep_freed_memory()  # as Trainer.fit does on the CPU
+    apply_process_settings(device)  # as regbench run does
     config = BinaryModelConfig(seq_len=length)
     lam = get_spec(name).default_lambda if lam is None else lam
     trainer = Trainer(config, get_regularizer(name), lam,
@@ -58,8 +57,7 @@ def make_step(name: str, batch: int, length: int, device, mixed_precision: bool 
 
 def step_times(names, batch: int, length: int, device, repeats: int, warmup: int = 2,
                mixed_precision: bool = False) -> dict[str, float]:
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # as Trainer.fit does
+    apply_process_settings(device)  # as regbench run does
     steps = {name: make_step(name, batch, length, device, mixed_precision) for name in names}
     return median_times(steps, device, repeats=repeats, warmup=warmup)
 

@@ -19,6 +19,7 @@ import torch
 from benchmarks import Context, Table
 from benchmarks.bench_step import REGULARIZERS
 from regbench.config import PRESETS
+from regbench.memory import apply_process_settings
 from regbench.models import BinaryModelConfig
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.simulate import generate
@@ -38,6 +39,7 @@ def paper_data(n_per_class: int):
 def epoch_seconds(name: str, train, valid, device, epochs: int, mixed: bool) -> float:
     """Median wall time of epochs 2..``epochs`` (train + validation) of one fit."""
     paper = PRESETS["paper"]["train"]
+    apply_process_settings(device)  # as regbench run does
     config = TrainConfig(max_epochs=epochs, patience=epochs, batch_size=paper["batch_size"],
                          device=str(device), mixed_precision=mixed)
     trainer = Trainer(BinaryModelConfig(seq_len=train[0].shape[1]), get_regularizer(name),

@@ -24,8 +24,10 @@ from regbench.attributions import deep_lift_shap, input_x_gradient
 from regbench.config import PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, load_dataset, one_hot
 from regbench.errors import RegbenchError
+from regbench.memory import apply_process_settings
 from regbench.metrics import GroundTruth, get_metric, list_metrics, score_attributions
-from regbench.regularizers import default_freq_limit, get_spec
+from regbench.regularizers import get_spec
+from regbench.spectra import check_freq_limit, default_freq_limit
 from regbench.store import atomic_write, atomic_write_csv, atomic_write_npz
 from regbench.train import Trainer, resolve_device
 
@@ -134,8 +136,11 @@ class Benchmark:
                                     "train, valid and test rows")
 
     def freq_limit(self) -> int:
-        params = self.config.regularizer_params.get("fourier", {})
-        return params.get("freq_limit") or default_freq_limit(self.dataset.codes.shape[1])
+        """T of the evaluation's high-frequency fraction for this data's length."""
+        length = self.dataset.codes.shape[1]
+        limit = self.config.evaluation_config().freq_limit or default_freq_limit(length)
+        check_freq_limit(length, limit)
+        return limit
 
     # -- runs -------------------------------------------------------------------------
     def key(self, regularizer: str, seed: int, lam: float | None = None,
@@ -276,6 +281,7 @@ class Benchmark:
         self.check_data()
         self.out.mkdir(parents=True, exist_ok=True)
         self.prepare_data()
+        apply_process_settings(self.device)
         from regbench.plan import describe_plan
         print(describe_plan(self), flush=True)
         if self.config.tune:

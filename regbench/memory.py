@@ -1,6 +1,8 @@
-"""Process-level memory settings for CPU training.
+"""Process-level settings for training, applied once by the runner (``regbench run``,
+``Benchmark.run``, the benchmarks), never as a side effect of a library call:
+``apply_process_settings(device)``.
 
-glibc serves every block above its mmap threshold (at most 32 MiB) with mmap and
+On the CPU, glibc malloc keeps freed memory. glibc serves every block above its mmap threshold (at most 32 MiB) with mmap and
 unmaps it on free, so each training step page-faults its large activations in again:
 at 4000 bp, 2.16 million minor faults per Fourier-prior step. Serving them from the
 heap and keeping up to 1 GiB of freed heap lets the next step reuse them (measured in
@@ -13,6 +15,16 @@ import ctypes
 import os
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def apply_process_settings(device) -> None:
+    """For training on ``device`` (torch.device or name): on CUDA, cuDNN autotuning
+    (fixed shapes, so picking kernels once pays); on the CPU, ``keep_freed_memory``."""
+    import torch
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    else:
+        keep_freed_memory()
 _applied = False
 
 

@@ -22,7 +22,6 @@ import torch
 
 from regbench.attributions import logits_and_attributions
 from regbench.errors import RegbenchError
-from regbench.memory import keep_freed_memory
 from regbench.metrics.losses import balanced_bce_loss
 from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.regularizers import Regularizer
@@ -160,8 +159,9 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16,
                               enabled=self.config.mixed_precision)
 
-    def _penalty(self, model, X, n_prior: int):
-        """Returns (logits (B, T) float32, penalty 0-dim)."""
+    def penalty(self, model, X, n_prior: int):
+        """The forward pass of a step: logits of the batch X (B, 4, L) and the penalty
+        on its first ``n_prior`` rows. Returns (logits (B, T) float32, penalty 0-dim)."""
         needs = self.regularizer.needs
         if needs == "attributions" and self.lam > 0 and n_prior > 0:
             with self._autocast():
@@ -203,7 +203,7 @@ class Trainer:
         X: (B, 4, L) one-hot; y: (B, T). Returns [correctness loss, penalty] (2,),
         detached, on the device (reading it would make the host wait).
         """
-        logits, penalty = self._penalty(model, X, self._n_prior(n_positive, len(X)))
+        logits, penalty = self.penalty(model, X, self._n_prior(n_positive, len(X)))
         correctness = balanced_bce_loss(logits, y)
         loss = correctness + self.lam * penalty
         optimizer.zero_grad(set_to_none=True)
@@ -236,7 +236,7 @@ class Trainer:
         for i in range(0, len(rows), batch):
             X = one_hot_codes(self._on_device(codes[rows[i:i + batch]]))
             with torch.enable_grad():
-                _, penalty = self._penalty(model, X, len(X))
+                _, penalty = self.penalty(model, X, len(X))
             total += penalty.detach() * len(X)
         return loss, total.item() / len(rows)
 
@@ -248,10 +248,6 @@ class Trainer:
         progress: optional callable(epoch, record) called after each epoch.
         """
         set_seed(self.config.seed)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick kernels
-        else:
-            keep_freed_memory()  # large activations reused, not page-faulted in each step
         started = time.perf_counter()
         model = self.build_model()
         optimizer = torch.optim.Adam(model.parameters(), lr=self.config.learning_rate)

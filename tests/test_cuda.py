@@ -42,7 +42,7 @@ def test_penalty_and_gradients_match_the_cpu(name):
         trainer = _trainer(name, device)
         m = BinaryCNN(MODEL).to(device).train()
         m.load_state_dict(model.state_dict())
-        logits, penalty = trainer._penalty(m, X.to(device), 16)
+        logits, penalty = trainer.penalty(m, X.to(device), 16)
         penalty.backward()
         grads = [p.grad.cpu() for p in m.parameters() if p.grad is not None]
         results.append((logits.detach().cpu(), penalty.item(), grads))
@@ -101,7 +101,7 @@ def test_mixed_precision_penalty_within_tolerance_on_cuda():
     X = one_hot_codes(torch.as_tensor(motif_problem(n=64)[0])).cuda()
     values = []
     for mixed in (False, True):
-        logits, penalty = _trainer("fourier", "cuda", mixed_precision=mixed)._penalty(
+        logits, penalty = _trainer("fourier", "cuda", mixed_precision=mixed).penalty(
             model, X, 32)
         assert logits.dtype == torch.float32
         values.append(penalty.item())

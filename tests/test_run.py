@@ -287,3 +287,23 @@ def test_one_model_gets_the_same_attributions_in_any_run(smoke):
     assert not torch.equal(bench.evaluate(model, 1, "fourier")[2], attr_first)
     recorded = json.loads((smoke / "config.json").read_text())
     assert recorded["evaluation"]["reference_seed"] == 0
+
+
+def test_evaluation_freq_limit_is_its_own_setting(smoke):
+    """T of the high-frequency fraction comes from [evaluation], not from the Fourier
+    prior's parameters; 0.15 L by default."""
+    from regbench import RegbenchError
+    from regbench.bench import Benchmark
+    from regbench.config import preset_config
+
+    config = preset_config("smoke")
+    config.out, config.progress = str(smoke), False
+    config.regularizer_params = {"fourier": {"freq_limit": 5}}
+    bench = Benchmark(config)
+    bench.prepare_data()
+    assert bench.freq_limit() == 15  # 0.15 x 100 bp, whatever the prior uses
+    bench.config.evaluation = {"freq_limit": 7}
+    assert bench.freq_limit() == 7
+    bench.config.evaluation = {"freq_limit": 80}
+    with pytest.raises(RegbenchError, match="freq_limit must be an integer in 1 .. L//2"):
+        bench.freq_limit()

@@ -135,7 +135,7 @@ def test_mixed_precision_gives_the_same_penalty_within_tolerance(name):
         model = regbench.models.BinaryCNN(config)
         torch.manual_seed(0)
         model.load_state_dict(regbench.models.BinaryCNN(config).state_dict())
-        logits, penalty = trainer._penalty(model, X, len(X))
+        logits, penalty = trainer.penalty(model, X, len(X))
         assert logits.dtype == torch.float32
         penalties.append(penalty.item())
     assert penalties[1] == pytest.approx(penalties[0], rel=0.05)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from regbench.errors import RegbenchError
-from regbench.regularizers.fourier import attribution_magnitude
+from regbench.spectra import attribution_magnitude
 
 
 def to_numpy(x, dtype=None) -> np.ndarray:

@@ -16,7 +16,7 @@ from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
 from regbench.errors import RegbenchError
 from regbench.metrics._arrays import as_mask, as_tracks, magnitude, safe_divide, to_numpy
-from regbench.regularizers import fourier
+from regbench.spectra import check_freq_limit, default_freq_limit
 
 
 def highfreq_fraction(attr, freq_limit: int | None = None) -> np.ndarray:
@@ -34,8 +34,8 @@ def highfreq_fraction(attr, freq_limit: int | None = None) -> np.ndarray:
     """
     g = magnitude(attr)
     length = g.shape[1]
-    freq_limit = fourier.default_freq_limit(length) if freq_limit is None else freq_limit
-    fourier.validate_fourier_args(length, freq_limit, None, 0)
+    freq_limit = default_freq_limit(length) if freq_limit is None else freq_limit
+    check_freq_limit(length, freq_limit)
     mags = np.abs(np.fft.rfft(g, axis=1))[:, 1:length // 2]
     return safe_divide(mags[:, freq_limit:].sum(axis=1), mags.sum(axis=1))
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from regbench.regularizers.fourier import _reduce, attribution_magnitude
+from regbench.regularizers.fourier import _reduce
+from regbench.spectra import attribution_magnitude
 
 
 def smoothness_penalty(attr: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

@@ -14,24 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from regbench.errors import RegbenchError
-
-
-def default_freq_limit(length: int) -> int:
-    """The paper's T scaled to a sequence length: 150 at 1000 bp, about 0.15 L.
-
-    Clipped into 1 .. L // 2 so it is always a valid argument.
-    """
-    return int(min(max(1, round(0.15 * length)), max(1, length // 2)))
+from regbench.spectra import attribution_magnitude, check_freq_limit, default_freq_limit
 
 
 def validate_fourier_args(length: int, freq_limit: int, softness, smooth_sigma) -> None:
     """Raise ``RegbenchError`` with a clear message when an argument is out of range."""
-    if length < 2:
-        raise RegbenchError(f"fourier prior needs sequences of length >= 2, got L={length}")
-    if int(freq_limit) != freq_limit or not 1 <= freq_limit <= length // 2:
-        raise RegbenchError(
-            f"freq_limit must be an integer in 1 .. L//2 = {length // 2} for L={length}, "
-            f"got {freq_limit}")
+    check_freq_limit(length, freq_limit)
     if softness is not None and not softness > 0:
         raise RegbenchError(f"softness must be > 0 (or None for a hard cut), got {softness}")
     if not smooth_sigma >= 0:
@@ -102,13 +90,6 @@ def frequency_weights(length: int, freq_limit: int, softness=0.2, dtype=torch.fl
     """
     return torch.as_tensor(_frequency_weights_np(length, int(freq_limit), softness),
                            dtype=dtype, device=device)
-
-
-def attribution_magnitude(attr: torch.Tensor) -> torch.Tensor:
-    """g = sum over the 4 bases of |attr|. attr: (N, 4, L). Returns (N, L)."""
-    if attr.dim() != 3:
-        raise RegbenchError(f"attributions must have shape (N, 4, L), got {tuple(attr.shape)}")
-    return attr.abs().sum(dim=1)
 
 
 def fourier_penalty(attr: torch.Tensor, freq_limit: int, softness: float | None = 0.2,

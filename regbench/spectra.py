@@ -1,0 +1,36 @@
+"""What the Fourier prior and the evaluation metrics share: the per-position
+attribution magnitude and the frequency cut-off. Neither owns the other.
+"""
+from __future__ import annotations
+
+import torch
+
+from regbench.errors import RegbenchError
+
+
+def attribution_magnitude(attr: torch.Tensor) -> torch.Tensor:
+    """g = sum over the 4 bases of |attr|. attr: (N, 4, L). Returns (N, L)."""
+    if attr.dim() != 3:
+        raise RegbenchError(f"attributions must have shape (N, 4, L), got {tuple(attr.shape)}")
+    return attr.abs().sum(dim=1)
+
+
+def default_freq_limit(length: int) -> int:
+    """The paper's T scaled to a sequence length: 150 at 1000 bp, about 0.15 L.
+
+    Clipped into 1 .. L // 2 so it is always a valid argument.
+    """
+    return int(min(max(1, round(0.15 * length)), max(1, length // 2)))
+
+
+def check_freq_limit(length: int, freq_limit: int) -> None:
+    """A RegbenchError unless T is an integer in 1 .. L // 2 (and L >= 2)."""
+    if length < 2:
+        raise RegbenchError(f"a frequency cut-off needs sequences of length >= 2, got L={length}")
+    if int(freq_limit) != freq_limit or not 1 <= freq_limit <= length // 2:
+        raise RegbenchError(
+            f"freq_limit must be an integer in 1 .. L//2 = {length // 2} for L={length}, "
+            f"got {freq_limit}")
+
+
+__all__ = ["attribution_magnitude", "check_freq_limit", "default_freq_limit"]
