@@ -14,13 +14,19 @@ Public entry points::
 __version__ = "0.1.0"
 
 from regbench.errors import RegbenchError
-from regbench.regularizers import (
-    Regularizer,
-    RegularizerSpec,
-    get_regularizer,
-    list_regularizers,
-    register_regularizer,
-)
+
+# The registry imports torch; loaded on first use, so that the command line can check
+# its options and answer --help before torch loads.
+_FROM_REGULARIZERS = ("Regularizer", "RegularizerSpec", "get_regularizer",
+                      "list_regularizers", "register_regularizer")
+
+
+def __getattr__(name: str):
+    if name in _FROM_REGULARIZERS:
+        from regbench import regularizers
+        return getattr(regularizers, name)
+    raise AttributeError(f"module 'regbench' has no attribute {name!r}")
+
 
 __all__ = [
     "RegbenchError",

@@ -21,8 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from regbench.checks import check_fields, check_value
 from regbench.errors import RegbenchError
-from regbench.models import BinaryModelConfig
-from regbench.train import TrainConfig
+from regbench.settings import BinaryModelConfig, TrainConfig
 
 # Raised whenever a stored run's numbers would mean something else: 2 = the paper's
 # ReLU -> batch norm order, the authors' metric definitions, one reference seed.

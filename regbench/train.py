@@ -25,30 +25,8 @@ from regbench.errors import RegbenchError
 from regbench.metrics.losses import balanced_bce_loss
 from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.regularizers import Regularizer
+from regbench.settings import TrainConfig
 from regbench.store import atomic_write
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings; the same for every regularizer."""
-
-    max_epochs: int = 30
-    patience: int = 5
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    prior_on: str = "positives"  # binary models: the prior sees positive examples only
-    mixed_precision: bool = False  # bfloat16 autocast for the model; penalties stay float32
-    resident_data: bool | None = None  # data on the device: None = when it fits
-
-    def validate(self) -> None:
-        if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
-            raise RegbenchError("max_epochs, patience and batch_size must all be >= 1")
-        if not self.learning_rate > 0:
-            raise RegbenchError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.prior_on not in ("positives", "all"):
-            raise RegbenchError(f"prior_on must be 'positives' or 'all', got {self.prior_on!r}")
 
 
 @dataclass

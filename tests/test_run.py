@@ -307,3 +307,21 @@ def test_evaluation_freq_limit_is_its_own_setting(smoke):
     bench.config.evaluation = {"freq_limit": 80}
     with pytest.raises(RegbenchError, match="freq_limit must be an integer in 1 .. L//2"):
         bench.freq_limit()
+
+
+def test_help_and_bad_options_answer_before_torch_loads(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys, contextlib, io\n"
+            "from regbench.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n"
+            "        main(['run', '--help'])\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            f"assert main(['run', '--seeds', '0', '--out', {str(tmp_path / 'x')!r}]) == 2\n"
+            "assert main(['tune', '--preset', 'huge']) == 2\n"
+            "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "False", done.stderr

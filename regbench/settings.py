@@ -1,0 +1,86 @@
+"""Settings of the model and the trainer: plain dataclasses, no torch import, so that
+options can be checked (and ``--help`` answered) before torch loads."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from regbench.errors import RegbenchError
+
+BATCH_NORM_POSITIONS = ("after_relu", "before_relu")
+
+
+@dataclass
+class BinaryModelConfig:
+    """Architecture of the binary CNN. Defaults are the paper's."""
+
+    seq_len: int = 1000
+    n_tasks: int = 1
+    conv_filters: list[int] = field(default_factory=lambda: [64, 64, 64])
+    conv_widths: list[int] = field(default_factory=lambda: [15, 15, 13])
+    batch_norm: bool = True
+    # "after_relu": conv/dense -> ReLU -> batch norm, the paper authors' order
+    # (binary_models.py); "before_relu": conv/dense -> batch norm -> ReLU.
+    batch_norm_position: str = "after_relu"
+    pool_size: int = 40
+    pool_stride: int = 40
+    dense_sizes: list[int] = field(default_factory=lambda: [50, 15])
+    dropout: float = 0.0
+
+    def validate(self) -> None:
+        """The architecture on its own (any sequence length); see ``validate_length``."""
+        if len(self.conv_filters) != len(self.conv_widths) or not self.conv_filters:
+            raise RegbenchError("conv_filters and conv_widths must be non-empty and the same "
+                                f"length, got {self.conv_filters} and {self.conv_widths}")
+        for key in ("conv_filters", "conv_widths", "dense_sizes", "pool_size", "pool_stride"):
+            value = getattr(self, key)
+            if min(value if isinstance(value, list) else [value], default=1) < 1:
+                raise RegbenchError(f"[model] {key} = {value} is not valid: every size must "
+                                    "be >= 1")
+        if self.n_tasks < 1:
+            raise RegbenchError(f"n_tasks must be >= 1, got {self.n_tasks}")
+        if self.batch_norm_position not in BATCH_NORM_POSITIONS:
+            raise RegbenchError(f"batch_norm_position must be one of "
+                                f"{', '.join(BATCH_NORM_POSITIONS)}, got "
+                                f"{self.batch_norm_position!r}")
+        if not 0 <= self.dropout < 1:
+            raise RegbenchError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def validate_length(self) -> None:
+        """The sequence length fits the convolutions and the pool."""
+        if self.conv_output_length() < self.pool_size:
+            raise RegbenchError(
+                f"seq_len={self.seq_len} is too short for convolutions of widths "
+                f"{self.conv_widths} followed by a max pool of {self.pool_size}; use longer "
+                "sequences or smaller widths/pool")
+
+    def conv_output_length(self) -> int:
+        return self.seq_len - sum(w - 1 for w in self.conv_widths)
+
+    def pooled_length(self) -> int:
+        return (self.conv_output_length() - self.pool_size) // self.pool_stride + 1
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the same for every regularizer."""
+
+    max_epochs: int = 30
+    patience: int = 5
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    prior_on: str = "positives"  # binary models: the prior sees positive examples only
+    mixed_precision: bool = False  # bfloat16 autocast for the model; penalties stay float32
+    resident_data: bool | None = None  # data on the device: None = when it fits
+
+    def validate(self) -> None:
+        if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
+            raise RegbenchError("max_epochs, patience and batch_size must all be >= 1")
+        if not self.learning_rate > 0:
+            raise RegbenchError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.prior_on not in ("positives", "all"):
+            raise RegbenchError(f"prior_on must be 'positives' or 'all', got {self.prior_on!r}")
+
+
+__all__ = ["BATCH_NORM_POSITIONS", "BinaryModelConfig", "TrainConfig"]
