@@ -8,10 +8,8 @@ The tables (results.csv, per_sequence.csv, history.csv) are rebuilt from the sto
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,27 +26,9 @@ from regbench.memory import apply_process_settings
 from regbench.metrics import GroundTruth, get_metric, list_metrics, score_attributions
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
-from regbench.store import atomic_write, atomic_write_csv, atomic_write_npz
+from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv
 from regbench.train import Trainer, resolve_device
 
-
-
-@dataclass(frozen=True)
-class RunKey:
-    """Identity of one training run; equal keys mean the same model."""
-
-    dataset: str
-    regularizer: str
-    lam: float
-    seed: int
-    data_fraction: float
-    config_hash: str
-    evaluation_hash: str = ""
-
-    def id(self) -> str:
-        blob = json.dumps(self.__dict__, sort_keys=True)
-        digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
-        return f"{self.regularizer}_seed{self.seed}_{digest}"
 
 
 def resolve_regularizers(names: list[str]) -> list[str]:
@@ -86,6 +66,7 @@ class Benchmark:
         self.config = config
         config.validate()  # before anything is written
         self.out = Path(config.out)
+        self.store = RunStore(self.out)
         self.regularizers = resolve_regularizers(config.regularizers)
         self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
         self.device = resolve_device(config.device)
@@ -149,9 +130,6 @@ class Benchmark:
         return RunKey(self.dataset.fingerprint, regularizer, float(lam), int(seed),
                       float(data_fraction), self.config.hash(), self.config.evaluation_hash())
 
-    def run_path(self, key: RunKey) -> Path:
-        return self.out / "runs" / f"{key.id()}.json"
-
     def train_rows(self, seed: int, fraction: float = 1.0) -> Dataset:
         """The training split, or a share of it: per class, ``fraction`` of the rows (at
         least 2), drawn with ``seed``, so every regularizer of a seed sees the same rows."""
@@ -171,9 +149,9 @@ class Benchmark:
         """Train and evaluate one (regularizer, λ, seed, share of the training rows), or
         return the stored result."""
         key = self.key(regularizer, seed, lam, data_fraction)
-        path = self.run_path(key)
-        if path.exists():
-            return json.loads(path.read_text())
+        stored = self.store.load(key)
+        if stored is not None:
+            return stored
         ds = self.dataset
         train, valid = self.train_rows(seed, data_fraction), self.split("valid")
         model_config = self.config.model_config(ds.codes.shape[1], len(ds.tasks))
@@ -189,7 +167,7 @@ class Benchmark:
             if epoch_callback is not None:
                 epoch_callback(epoch, record)
 
-        ckpt = self.out / "checkpoints" / f"{key.id()}.pt"
+        ckpt = self.store.checkpoint_path(key)
         result = trainer.fit((train.codes, train.labels), (valid.codes, valid.labels),
                              checkpoint=ckpt, progress=on_epoch)
         row = {"regularizer": regularizer, "lambda": key.lam,
@@ -203,10 +181,11 @@ class Benchmark:
             metrics, per_sequence, attr = self.evaluate(result.model, seed, regularizer)
             row.update(metrics)
             if attr is not None:
-                row["attributions"] = self._save_attributions(key, attr, per_sequence)
+                names = [r["sequence"] for r in per_sequence if r["method"] == "deep_lift_shap"]
+                row["attributions"] = self.store.save_attributions(key, attr.numpy(), names)
         record = {"key": key.__dict__, "row": row, "history": result.history,
                   "per_sequence": per_sequence}
-        atomic_write(path, json.dumps(record, default=_json_default))
+        self.store.save(key, record)
         return record
 
     def evaluate(self, model, seed: int, regularizer: str
@@ -248,31 +227,12 @@ class Benchmark:
             if method == "deep_lift_shap":
                 shap = attr
                 if seed == 0:
-                    self._save_examples(regularizer, X, attr, mask,
-                                        [test.names[i] for i in positive])
+                    k = ev.n_examples
+                    self.store.save_examples(
+                        regularizer, X[:k].numpy(), attr[:k].numpy(),
+                        None if mask is None else mask[:k],
+                        [test.names[i] for i in positive[:k]])
         return metrics, rows, shap
-
-    def _save_attributions(self, key: RunKey, attr: torch.Tensor, rows: list[dict]) -> str:
-        """Keep a run's DeepLIFT/SHAP attributions for the report's seed-stability section.
-
-        Stored summed over bases, (N, L) float16: DeepLIFT/SHAP is non-zero only at the
-        observed base, so nothing is lost but precision (~1e-3 relative), at a quarter of
-        the float32 (N, 4, L) size. Returns the path relative to OUT.
-        """
-        names = [r["sequence"] for r in rows if r["method"] == "deep_lift_shap"]
-        path = atomic_write_npz(self.out / "attributions" / f"{key.id()}.npz",
-                                attr=attr.sum(dim=1).numpy().astype(np.float16),
-                                names=np.array(names))
-        return str(path.relative_to(self.out))
-
-    def _save_examples(self, regularizer, X, attr, mask, names) -> None:
-        k = self.config.evaluation_config().n_examples
-        atomic_write_npz(
-            self.out / "examples" / f"{regularizer}.npz",
-            X=X[:k].numpy().astype(np.float32), attr=attr[:k].numpy().astype(np.float32),
-            motif_mask=(mask[:k] if mask is not None
-                        else np.zeros((len(X[:k]), X.shape[-1]), bool)),
-            names=np.array(names[:k]))
 
     # -- the whole grid -----------------------------------------------------------------
     def run(self) -> Path:
@@ -409,11 +369,3 @@ def _predict(model, X: torch.Tensor, device, batch_size: int) -> np.ndarray:
         for start in range(0, len(X), batch_size):
             out.append(model(X[start:start + batch_size].to(device)).cpu())
     return torch.cat(out).numpy()
-
-
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
