@@ -7,6 +7,7 @@ The tables (results.csv, per_sequence.csv, history.csv) are rebuilt from the sto
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import time
@@ -23,11 +24,12 @@ from regbench.config import PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, load_dataset, one_hot
 from regbench.errors import RegbenchError
 from regbench.memory import apply_process_settings
-from regbench.metrics import GroundTruth, get_metric, list_metrics, score_attributions
+from regbench.metrics import (GroundTruth, get_metric, list_metrics, motif_auprc,
+                              score_attributions)
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
 from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv
-from regbench.train import Trainer, resolve_device
+from regbench.train import Trainer, load_checkpoint, resolve_device
 
 
 
@@ -145,9 +147,11 @@ class Benchmark:
         return train.subset(np.sort(np.concatenate(keep)))
 
     def train_one(self, regularizer: str, seed: int, lam: float | None = None,
-                  epoch_callback=None, bar=None, data_fraction: float = 1.0) -> dict:
+                  epoch_callback=None, bar=None, data_fraction: float = 1.0,
+                  evaluate: bool = True) -> dict:
         """Train and evaluate one (regularizer, λ, seed, share of the training rows), or
-        return the stored result."""
+        return the stored result. ``evaluate=False`` (λ-search trials) scores nothing:
+        the test set and the report's example tracks stay untouched."""
         key = self.key(regularizer, seed, lam, data_fraction)
         stored = self.store.load(key)
         if stored is not None:
@@ -177,7 +181,7 @@ class Benchmark:
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
                "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out))}
         per_sequence = []
-        if result.status == "ok":
+        if result.status == "ok" and evaluate:
             metrics, per_sequence, attr = self.evaluate(result.model, seed, regularizer)
             row.update(metrics)
             if attr is not None:
@@ -278,18 +282,18 @@ class Benchmark:
         """Search λ (Optuna) for every regularizer whose λ the user did not fix."""
         import optuna
 
-        from regbench.tune import search_notes, tune_lambda, write_lambda_search
+        from regbench.tune import search_notes, write_lambda_search
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
         tuning = self.config.tuning_config()
         searched = self.searched_regularizers()
         results = {}
         for i, name in enumerate(searched, 1):
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
-            result = tune_lambda(self, name, n_trials=tuning.trials, timeout=tuning.timeout,
-                                 storage=tuning.storage, study_name=study,
-                                 objective=tuning.objective, progress=self.config.progress,
-                                 trial_epochs=tuning.trial_epochs,
-                                 label=f"λ search {i}/{len(searched)}")
+            result = self.search_lambda(
+                name, n_trials=tuning.trials, timeout=tuning.timeout,
+                storage=tuning.storage, study_name=study, objective=tuning.objective,
+                progress=self.config.progress, trial_epochs=tuning.trial_epochs,
+                label=f"λ search {i}/{len(searched)}")
             if result.best_lambda is None:
                 raise RegbenchError(f"no λ trial of {name} completed; raise --trials or "
                                     "--trial-epochs, or fix λ with --lambda")
@@ -304,6 +308,61 @@ class Benchmark:
                                      result.best_lambda):
                 print(f"λ search {name}: note: {note}", flush=True)
         return results
+
+    def search_lambda(self, regularizer: str, *, n_trials: int, trial_epochs=None,
+                      **options):
+        """``tune.tune_lambda`` for one regularizer on this benchmark's data, with trials
+        trained into OUT/tuning; ``options`` as tune_lambda's (timeout, storage,
+        study_name, objective, seed, progress, label). Returns its TuneResult."""
+        from regbench.tune import check_search, tune_lambda
+        check_search(regularizer, n_trials, options.get("objective", "loss"))
+        if self.dataset is None:
+            self.check_data()
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.prepare_data()
+        return tune_lambda(self.lambda_trials(regularizer, trial_epochs), regularizer,
+                           n_trials=n_trials, **options)
+
+    def lambda_trials(self, regularizer: str, trial_epochs: int | None):
+        """The λ search's ``tune.Trials``: seed 0 of ``regularizer`` trained at a trial's
+        λ for at most ``trial_epochs`` epochs into OUT/tuning (runs/, checkpoints/),
+        apart from the comparison's runs, scored on validation data only."""
+        from regbench.tune import Trials
+        config = copy.deepcopy(self.config)
+        config.regularizers, config.lambdas = [regularizer], {}
+        config.out = str(self.out / "tuning")
+        if trial_epochs is not None:
+            if trial_epochs < 1:
+                raise RegbenchError(f"--trial-epochs must be >= 1, got {trial_epochs}")
+            if trial_epochs != config.train_config(0).max_epochs:
+                config.train = {**config.train, "max_epochs": int(trial_epochs)}
+        trials = Benchmark(config)
+        trials.dataset, trials._splits = self.dataset, self._splits  # rows extracted once
+        trials.lambda_sources[regularizer] = "search"
+        has_motifs = self.dataset.motif_mask is not None
+        return Trials(
+            train=lambda lam, on_epoch: trials.train_one(
+                regularizer, 0, lam=lam, epoch_callback=on_epoch, evaluate=False),
+            run_id=lambda lam: trials.key(regularizer, 0, lam).id(),
+            score=trials.validation_motif_auprc if has_motifs else None,
+            study_key=f"{self.dataset.fingerprint}-{config.hash()}", out=self.out)
+
+    def validation_motif_auprc(self, record: dict) -> float:
+        """Motif auPRC (pooled, as ``metrics.motif_auprc``) of DeepLIFT/SHAP attributions
+        of a stored run's model on positive validation sequences; the test set stays out
+        of the λ search."""
+        valid = self.split("valid")
+        ev = self.config.evaluation_config()
+        positive = np.flatnonzero(valid.labels.max(axis=1) > 0)[:ev.max_sequences]
+        if valid.motif_mask is None or not len(positive):
+            return float("nan")
+        model, _ = load_checkpoint(self.out / record["row"]["checkpoint"], device=self.device)
+        X = one_hot(valid.codes[positive])
+        target = int(np.argmax(valid.labels[positive].sum(axis=0)))
+        attr = deep_lift_shap(model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
+                              random_state=ev.reference_seed, device=self.device,
+                              target=target, allow_N=bool((X.sum(dim=1) == 0).any()))
+        return motif_auprc(attr.cpu().numpy(), valid.motif_mask[positive])
 
     def searched_regularizers(self) -> list[str]:
         """The regularizers whose λ a tuning run searches: not fixed by the user, and

@@ -1,12 +1,14 @@
 """λ search with Optuna: one study per (dataset, regularizer, config), shared by workers.
 
     bench = Benchmark(config)
-    result = tune_lambda(bench, "fourier", n_trials=20, trial_epochs=5)
+    result = bench.search_lambda("fourier", n_trials=20, trial_epochs=5)
     result.best_lambda
 
-A trial trains the seed-0 model at a λ drawn log-uniformly from the regularizer's
-``lambda_range`` through ``Benchmark.train_one`` into OUT/tuning/, so a finished trial
-is a stored run that is never trained again (a retried trial reuses it). The objective
+This module knows nothing of ``Benchmark``: ``tune_lambda`` is handed ``Trials``, the
+functions that train (and, for pareto, score) one trial. A trial trains the seed-0
+model at a λ drawn log-uniformly from the regularizer's ``lambda_range``; the
+benchmark stores it in OUT/tuning/, so a finished trial is a stored run that is never
+trained again (a retried trial reuses it). The objective
 is the run's best validation correctness loss; the median pruner stops poor trials
 between epochs (a pruned trial stores nothing). Training that fails (non-finite loss)
 ends its trial as pruned, with the reason in the user attribute ``fail_reason``.
@@ -22,23 +24,21 @@ trial then turns FAIL and is queued again with the same λ.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from regbench.bench import Benchmark
-from regbench.store import atomic_write_csv
 from regbench.errors import RegbenchError
+from regbench.store import atomic_write_csv
 from regbench.regularizers import get_spec
 
 OBJECTIVES = ("loss", "pareto")
@@ -77,45 +77,55 @@ class TuneResult:
     trials: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+@dataclass
+class Trials:
+    """What a λ search needs from the comparison, as functions.
+
+    train(λ, epoch_callback) -> the run's record (``row`` with status, val_loss,
+    epochs, checkpoint); epoch_callback(epoch, history_record) may raise
+    ``optuna.TrialPruned``. run_id(λ) -> the stored run's id. score(record) -> the
+    validation motif auPRC (pareto), or None when the data has no motifs. study_key:
+    the dataset fingerprint and the trial configuration's hash, part of default study
+    names. out: the results folder (the default SQLite storage lives there).
+    """
+
+    train: Callable[[float, Callable | None], dict]
+    run_id: Callable[[float], str]
+    score: Callable[[dict], float] | None
+    study_key: str
+    out: Path
+
+
 class _BudgetReached(Exception):
     """Raised by a trial started after the study already had its n_trials."""
 
 
-def tune_lambda(bench: Benchmark, regularizer: str, *, n_trials: int,
+def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
                 timeout: float | None = None, storage: str | None = None,
                 study_name: str | None = None, objective: str = "loss", seed: int = 0,
-                progress: bool = True, trial_epochs: int | None = None,
-                label: str | None = None) -> TuneResult:
-    """Search λ for ``regularizer``; see the module docstring.
+                progress: bool = True, label: str | None = None) -> TuneResult:
+    """Search λ for ``regularizer`` with ``trials``; see the module docstring.
 
     n_trials: finished (complete or pruned) trials wanted in the study, all workers
     together; a rerun tops the study up to it. timeout: seconds after which this
     worker starts no new trial. storage: SQLAlchemy URL (default
-    sqlite:///OUT/optuna.db). study_name: default derived from the dataset
-    fingerprint, the regularizer, the trial config hash and the objective.
-    trial_epochs: max_epochs of a trial (default: the config's). seed: with the
-    regularizer's name, seeds the sampler (``study_seed``). label: the progress bar's
-    title, e.g. "λ search 2/4".
+    sqlite:///OUT/optuna.db). study_name: default derived from the regularizer,
+    ``trials.study_key`` and the objective. seed: with the regularizer's name, seeds
+    the sampler (``study_seed``). label: the progress bar's title, e.g. "λ search 2/4".
     """
     started = time.perf_counter()
     spec = get_spec(regularizer)
-    if objective not in OBJECTIVES:
-        raise RegbenchError(f"objective must be one of {', '.join(OBJECTIVES)}, "
-                            f"got {objective!r}")
-    if n_trials < 1:
-        raise RegbenchError(f"the number of trials must be >= 1, got {n_trials}")
+    check_search(regularizer, n_trials, objective)
     if spec.needs == "nothing" or spec.lambda_range is None:  # λ means nothing: no search
         return TuneResult(regularizer, objective, best_lambda=0.0)
-    _prepare(bench)
-    trial_bench = trial_benchmark(bench, regularizer, trial_epochs)
-    if objective == "pareto" and bench.dataset.motif_mask is None:
+    if objective == "pareto" and trials.score is None:
         raise RegbenchError("--objective pareto scores attributions against ground-truth "
                             "motifs; this data has no motifs.bed (use --objective loss)")
-    url = storage or default_storage(bench.out)
-    name = study_name or default_study_name(trial_bench, regularizer, objective)
+    url = storage or default_storage(trials.out)
+    name = study_name or default_study_name(trials.study_key, regularizer, objective)
     study = open_study(url, name, objective, study_seed(seed, regularizer),
                        startup_trials(n_trials))
-    run_objective = _Objective(trial_bench, regularizer, spec.lambda_range, objective, n_trials)
+    run_objective = _Objective(trials, spec.lambda_range, objective, n_trials)
     remaining = n_trials - _count(study, FINISHED + (TrialState.RUNNING,))
     if remaining > 0:
         with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
@@ -126,6 +136,15 @@ def tune_lambda(bench: Benchmark, regularizer: str, *, n_trials: int,
                            callbacks=[optuna.study.MaxTrialsCallback(
                                n_trials, states=FINISHED + (TrialState.RUNNING,)), bar])
     return _result(study, regularizer, objective, url, time.perf_counter() - started)
+
+
+def check_search(regularizer: str, n_trials: int, objective: str) -> None:
+    """A RegbenchError for a bad budget or objective, before anything is trained."""
+    if objective not in OBJECTIVES:
+        raise RegbenchError(f"objective must be one of {', '.join(OBJECTIVES)}, "
+                            f"got {objective!r}")
+    if n_trials < 1:
+        raise RegbenchError(f"the number of trials must be >= 1, got {n_trials}")
 
 
 def study_seed(seed: int, regularizer: str) -> int:
@@ -170,45 +189,14 @@ class _SearchBar:
 
 
 # -- setup ------------------------------------------------------------------------------
-def _prepare(bench: Benchmark) -> None:
-    if bench.dataset is None:
-        bench.check_data()
-        bench.out.mkdir(parents=True, exist_ok=True)
-        bench.prepare_data()
-
-
-class TrialBenchmark(Benchmark):
-    """Trains λ-search trials into OUT/tuning (runs/, checkpoints/), apart from the
-    comparison's own runs, and scores them on validation data only: the test set and
-    the report's example tracks are never touched by the search."""
-
-    def evaluate(self, model, seed: int, regularizer: str) -> tuple[dict, list[dict], None]:
-        return {}, [], None
-
-
-def trial_benchmark(bench: Benchmark, regularizer: str,
-                    trial_epochs: int | None) -> TrialBenchmark:
-    """The TrialBenchmark of ``bench``: same data and config, max_epochs = trial_epochs."""
-    config = copy.deepcopy(bench.config)
-    config.regularizers, config.lambdas = [regularizer], {}
-    config.out = str(Path(bench.config.out) / "tuning")
-    if trial_epochs is not None:
-        if trial_epochs < 1:
-            raise RegbenchError(f"--trial-epochs must be >= 1, got {trial_epochs}")
-        if trial_epochs != config.train_config(0).max_epochs:
-            config.train = {**config.train, "max_epochs": int(trial_epochs)}
-    trials = TrialBenchmark(config)
-    trials.dataset, trials._splits = bench.dataset, bench._splits  # same rows, extracted once
-    trials.lambda_sources[regularizer] = "search"
-    return trials
-
-
 def default_storage(out) -> str:
     return f"sqlite:///{(Path(out) / 'optuna.db').resolve()}"
 
 
-def default_study_name(trial_bench: Benchmark, regularizer: str, objective: str) -> str:
-    name = f"{regularizer}-{trial_bench.dataset.fingerprint}-{trial_bench.config.hash()}"
+def default_study_name(study_key: str, regularizer: str, objective: str) -> str:
+    """REGULARIZER-FINGERPRINT-CONFIG_HASH (-pareto): the same on every machine with the
+    same data and trial settings, so workers find each other's study."""
+    name = f"{regularizer}-{study_key}"
     return name if objective == "loss" else f"{name}-{objective}"
 
 
@@ -341,9 +329,8 @@ class _Objective:
     """Train the seed-0 model at the trial's λ; return its best validation loss
     (and, for pareto, its validation motif auPRC)."""
 
-    def __init__(self, bench: Benchmark, regularizer: str, lambda_range, objective: str,
-                 n_trials: int):
-        self.bench, self.regularizer, self.objective = bench, regularizer, objective
+    def __init__(self, trials: Trials, lambda_range, objective: str, n_trials: int):
+        self.trials, self.objective = trials, objective
         self.low, self.high = lambda_range
         self.n_trials = n_trials
 
@@ -354,15 +341,15 @@ class _Objective:
                                  "this worker stops")
         lam = trial.suggest_float("lambda", self.low, self.high, log=True)
         on_epoch = self._reporter(trial) if self.objective == "loss" else None
-        record = self.bench.train_one(self.regularizer, 0, lam=lam, epoch_callback=on_epoch)
+        record = self.trials.train(lam, on_epoch)
         row = record["row"]
         trial.set_user_attr("epochs", int(row["epochs"]))
-        trial.set_user_attr("run", self.bench.key(self.regularizer, 0, lam).id())
+        trial.set_user_attr("run", self.trials.run_id(lam))
         if row["status"] != "ok":
             self._fail(trial, row["status"])
         if self.objective == "loss":
             return float(row["val_loss"])
-        score = validation_motif_auprc(self.bench, record)
+        score = self.trials.score(record)
         if not math.isfinite(score):
             self._fail(trial, "no motif auPRC: no positive validation sequence with a motif")
         trial.set_user_attr("motif_auprc", score)
@@ -393,29 +380,6 @@ class _Objective:
         to avoid its λ, and the reason stays in the user attribute fail_reason."""
         trial.set_user_attr("fail_reason", reason)
         raise optuna.TrialPruned(reason)
-
-
-def validation_motif_auprc(bench: Benchmark, record: dict) -> float:
-    """Motif auPRC (pooled over sequences, as ``motif_auprc``) of DeepLIFT/SHAP
-    attributions of the run's model on positive validation sequences (the test set
-    stays out of the search)."""
-    from regbench.attributions import deep_lift_shap
-    from regbench.data import one_hot
-    from regbench.metrics import motif_auprc
-    from regbench.train import load_checkpoint
-
-    valid = bench.split("valid")
-    ev = bench.config.evaluation_config()
-    positive = np.flatnonzero(valid.labels.max(axis=1) > 0)[:ev.max_sequences]
-    if valid.motif_mask is None or not len(positive):
-        return math.nan
-    model, _ = load_checkpoint(bench.out / record["row"]["checkpoint"], device=bench.device)
-    X = one_hot(valid.codes[positive])
-    target = int(np.argmax(valid.labels[positive].sum(axis=0)))
-    attr = deep_lift_shap(model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
-                          random_state=ev.reference_seed, device=bench.device, target=target,
-                          allow_N=bool((X.sum(dim=1) == 0).any()))
-    return motif_auprc(attr.cpu().numpy(), valid.motif_mask[positive])
 
 
 # -- results ----------------------------------------------------------------------------

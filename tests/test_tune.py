@@ -22,7 +22,7 @@ from regbench.config import preset_config
 from regbench.data import load_dataset
 from regbench.regularizers import get_spec, register_regularizer
 from regbench.regularizers.registry import _REGISTRY
-from regbench.tune import tune_lambda, write_lambda_search
+from regbench.tune import write_lambda_search
 
 SEARCHED = ["fourier", "l2", "smoothness", "sparsity"]
 MOTIF = "TGACTCAGCA"
@@ -79,7 +79,7 @@ def tuned(data_dir, tmp_path_factory):
     """Two trials for each searched regularizer, in one results folder."""
     out = tmp_path_factory.mktemp("tuned")
     bench = make_bench(data_dir, out, SEARCHED)
-    results = {name: tune_lambda(bench, name, n_trials=2, trial_epochs=1, progress=False)
+    results = {name: bench.search_lambda(name, n_trials=2, trial_epochs=1, progress=False)
                for name in SEARCHED}
     return bench, results
 
@@ -112,9 +112,9 @@ def test_trials_are_stored_apart_from_the_comparison(tuned):
 
 def test_rerun_tops_the_study_up_to_n_trials(tuned):
     bench, results = tuned
-    again = tune_lambda(bench, "l2", n_trials=2, trial_epochs=1, progress=False)
+    again = bench.search_lambda("l2", n_trials=2, trial_epochs=1, progress=False)
     assert again.n_complete == 2 and again.best_lambda == results["l2"].best_lambda
-    more = tune_lambda(bench, "l2", n_trials=3, trial_epochs=1, progress=False)
+    more = bench.search_lambda("l2", n_trials=3, trial_epochs=1, progress=False)
     study = load(bench.out, more.study_name)
     assert len(study.trials) == 3 and more.n_complete == 3
     assert len({t.params["lambda"] for t in study.trials}) == 3
@@ -124,7 +124,7 @@ def test_same_seed_draws_the_same_lambdas(data_dir, tmp_path):
     draws = []
     for folder in ("a", "b"):
         bench = make_bench(data_dir, tmp_path / folder)
-        draws.append(tune_lambda(bench, "l2", n_trials=2, trial_epochs=1, seed=7,
+        draws.append(bench.search_lambda("l2", n_trials=2, trial_epochs=1, seed=7,
                                  progress=False).trials["lambda"].tolist())
     assert draws[0] == draws[1] and draws[0][0] != draws[0][1]
 
@@ -183,7 +183,7 @@ def test_lambda_search_csv(tuned):
 
 def test_none_needs_no_study(data_dir, tmp_path):
     bench = make_bench(data_dir, tmp_path, ["none"])
-    result = tune_lambda(bench, "none", n_trials=5)
+    result = bench.search_lambda("none", n_trials=5)
     assert result.best_lambda == 0.0 and result.study_name is None
     assert not (tmp_path / "optuna.db").exists()
     assert write_lambda_search(tmp_path, [result]) is None
@@ -200,7 +200,7 @@ def nan_prior():
 
 def test_failed_training_is_recorded_not_raised(data_dir, tmp_path, nan_prior):
     bench = make_bench(data_dir, tmp_path, [nan_prior])
-    result = tune_lambda(bench, nan_prior, n_trials=2, trial_epochs=2, progress=False)
+    result = bench.search_lambda(nan_prior, n_trials=2, trial_epochs=2, progress=False)
     assert result.best_lambda is None and (result.n_failed, result.n_complete) == (2, 0)
     assert set(result.trials["state"]) == {"failed"}
     assert result.trials["reason"].str.contains("non-finite loss").all()
@@ -214,7 +214,7 @@ def test_pruned_trials_leave_no_files(data_dir, tmp_path, monkeypatch):
     # Prune every trial at its first report: the validation loss is always > 0.
     monkeypatch.setattr(tune, "make_pruner", lambda: optuna.pruners.ThresholdPruner(upper=0.0))
     bench = make_bench(data_dir, tmp_path)
-    result = tune_lambda(bench, "l2", n_trials=3, trial_epochs=3, progress=False)
+    result = bench.search_lambda("l2", n_trials=3, trial_epochs=3, progress=False)
     assert (result.n_pruned, result.n_complete, result.best_lambda) == (3, 0, None)
     assert (result.trials["epochs"] == 1).all() and result.trials["value"].notna().all()
     tuning = tmp_path / "tuning"
@@ -224,7 +224,7 @@ def test_pruned_trials_leave_no_files(data_dir, tmp_path, monkeypatch):
 
 def test_pareto_gives_a_front(data_dir, tmp_path):
     bench = make_bench(data_dir, tmp_path)
-    result = tune_lambda(bench, "l2", n_trials=3, trial_epochs=2, objective="pareto",
+    result = bench.search_lambda("l2", n_trials=3, trial_epochs=2, objective="pareto",
                          progress=False)
     trials = result.trials
     assert result.n_complete == 3 and trials["on_front"].any()
@@ -246,7 +246,7 @@ def test_pareto_needs_ground_truth_motifs(data_dir, tmp_path):
         (plain / name).write_bytes((data_dir / name).read_bytes())
     bench = make_bench(plain, tmp_path / "out", ["fourier"])
     with pytest.raises(RegbenchError, match="motifs.bed"):
-        tune_lambda(bench, "fourier", n_trials=1, objective="pareto")
+        bench.search_lambda("fourier", n_trials=1, objective="pareto")
 
 
 @MANUAL_ASK
@@ -255,7 +255,7 @@ def test_a_trial_beyond_the_budget_does_not_run(tmp_path):
     budget by trial number go on (trials 0 and 1 running, budget 1)."""
     study = tune.open_study(f"sqlite:///{tmp_path / 'optuna.db'}", "race", "loss", seed=0)
     first, second = study.ask(), study.ask()
-    objective = tune._Objective(None, "l2", (1e-3, 1e-1), "loss", n_trials=1)
+    objective = tune._Objective(None, (1e-3, 1e-1), "loss", n_trials=1)
     assert not objective._over_budget(first) and objective._over_budget(second)
 
 
@@ -265,8 +265,8 @@ def test_running_trials_count_against_the_budget(data_dir, tmp_path):
     tune.open_study(url, name, "loss", seed=0).ask()    # another worker's trial, running
     bench = make_bench(data_dir, tmp_path)
     kwargs = dict(trial_epochs=1, storage=url, study_name=name, progress=False)
-    assert len(tune_lambda(bench, "l2", n_trials=1, **kwargs).trials) == 0
-    assert tune_lambda(bench, "l2", n_trials=2, **kwargs).n_complete == 1
+    assert len(bench.search_lambda("l2", n_trials=1, **kwargs).trials) == 0
+    assert bench.search_lambda("l2", n_trials=2, **kwargs).n_complete == 1
 
 
 def check_dead_worker_is_retried(data_dir, out, url, name, monkeypatch):
@@ -279,7 +279,7 @@ def check_dead_worker_is_retried(data_dir, out, url, name, monkeypatch):
     lam = dead.suggest_float("lambda", *get_spec("l2").lambda_range, log=True)
     study._storage.record_heartbeat(dead._trial_id)
     time.sleep(2.5)
-    result = tune_lambda(make_bench(data_dir, out), "l2", n_trials=1, trial_epochs=1,
+    result = make_bench(data_dir, out).search_lambda("l2", n_trials=1, trial_epochs=1,
                          storage=url, study_name=name, progress=False)
     states = result.trials.set_index("trial")["state"].to_dict()
     assert states == {0: "failed", 1: "complete"} and result.best_lambda == lam
@@ -361,6 +361,6 @@ def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch)
         return study
 
     monkeypatch.setattr(tune, "open_study", spy)
-    tune_lambda(make_bench(data_dir, tmp_path), "l2", n_trials=1, trial_epochs=1,
+    make_bench(data_dir, tmp_path).search_lambda("l2", n_trials=1, trial_epochs=1,
                 progress=False)
     assert seen["startup"] == 2

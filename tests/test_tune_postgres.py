@@ -48,9 +48,9 @@ def test_two_machines_share_one_postgres_study(tmp_path, study_name):
 def test_tune_lambda_resumes_and_tops_up_on_postgres(tmp_path, study_name):
     bench = make_bench(make_dataset(tmp_path / "data"), tmp_path / "out")
     options = dict(trial_epochs=1, storage=URL, study_name=study_name, progress=False)
-    first = tune.tune_lambda(bench, "l2", n_trials=2, **options)
+    first = bench.search_lambda("l2", n_trials=2, **options)
     assert first.n_complete == 2 and first.best_lambda is not None
-    more = tune.tune_lambda(bench, "l2", n_trials=3, **options)
+    more = bench.search_lambda("l2", n_trials=3, **options)
     assert more.n_complete == 3 and more.best_value <= first.best_value
     assert not (tmp_path / "out" / "optuna.db").exists()
 

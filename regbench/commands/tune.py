@@ -18,7 +18,7 @@ def main(args) -> int:
     import optuna  # heavy imports only once options are valid
 
     from regbench.bench import Benchmark
-    from regbench.tune import tune_lambda, write_lambda_search
+    from regbench.tune import write_lambda_search
 
     # A bar per study when shown; otherwise one log line per trial (worker logs).
     optuna.logging.set_verbosity(optuna.logging.WARNING if config.progress
@@ -29,8 +29,8 @@ def main(args) -> int:
         study = f"{tuning.study_name}-{name}" if tuning.study_name else None
         if config.progress:
             print(f"tuning λ of {name}", file=sys.stderr)
-        results[name] = tune_lambda(
-            bench, name, n_trials=tuning.trials, timeout=tuning.timeout,
+        results[name] = bench.search_lambda(
+            name, n_trials=tuning.trials, timeout=tuning.timeout,
             storage=tuning.storage, study_name=study, objective=tuning.objective,
             progress=config.progress, trial_epochs=tuning.trial_epochs)
         write_lambda_search(bench.out, results)   # after each: a stopped worker keeps it
