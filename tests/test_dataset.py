@@ -88,6 +88,25 @@ def test_fingerprint_follows_file_bytes(folder, tmp_path):
     assert load_dataset(copy).fingerprint != load_dataset(folder).fingerprint
 
 
+def test_fingerprint_samples_large_files_instead_of_reading_them_whole(tmp_path,
+                                                                      monkeypatch):
+    import regbench.data.dataset as dataset
+    monkeypatch.setattr(dataset, "WHOLE_FILE_BYTES", 1000)
+    monkeypatch.setattr(dataset, "SAMPLE_BYTES", 10)
+    data = bytearray(b"ACGT" * 2500)             # 10,000 bytes: sampled
+    (tmp_path / "genome.fa").write_bytes(data)
+    first = dataset.fingerprint(tmp_path)
+    # 16 samples of 10 bytes start at 0, 666, 1332, ... 9990: byte 5000 is never read.
+    data[5000:5001] = b"N"
+    (tmp_path / "genome.fa").write_bytes(data)
+    assert dataset.fingerprint(tmp_path) == first
+    data[0:1] = b"N"                              # inside the first sample
+    (tmp_path / "genome.fa").write_bytes(data)
+    assert dataset.fingerprint(tmp_path) != first
+    (tmp_path / "genome.fa").write_bytes(data + b"A")  # the size is in the hash too
+    assert dataset.fingerprint(tmp_path) != first
+
+
 def write(folder, fasta, labels):
     folder.mkdir(exist_ok=True)
     (folder / "sequences.fa").write_text(fasta)

@@ -84,16 +84,34 @@ class Dataset:
             summits=self.summits[rows], signal=pick(self.signal))
 
 
+# Files up to this size are hashed whole; larger ones (a genome, bigWigs) by samples.
+WHOLE_FILE_BYTES = 64 << 20
+SAMPLE_BYTES = 1 << 20      # hashed at the start, the end and 14 evenly spaced places
+
+
 def fingerprint(folder: Path) -> str:
-    """Short sha256 of the folder's data files (name + bytes; indexes and dotfiles skipped)."""
+    """Short sha256 of the folder's data files: each file's name and size, and its
+    bytes (a file above WHOLE_FILE_BYTES only by 16 samples of SAMPLE_BYTES, so a
+    genome is not read whole at every run). Content only, no mtimes: a copied folder
+    keeps its fingerprint. Indexes and dotfiles are skipped."""
     digest = hashlib.sha256()
     for path in sorted(folder.iterdir()):
         if path.is_file() and not path.name.startswith(".") and path.suffix != ".fai":
-            digest.update(path.name.encode() + b"\0")
+            size = path.stat().st_size
+            digest.update(f"{path.name}\0{size}\0".encode())
             with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
+                for block in _blocks(handle, size):
                     digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def _blocks(handle, size: int):
+    if size <= WHOLE_FILE_BYTES:
+        yield from iter(lambda: handle.read(1 << 20), b"")
+        return
+    for start in np.linspace(0, size - SAMPLE_BYTES, 16).astype(np.int64):
+        handle.seek(int(start))
+        yield handle.read(SAMPLE_BYTES)
 
 
 def _read_labels(path: Path) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None]:
