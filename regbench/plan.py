@@ -59,20 +59,27 @@ def describe_plan(bench) -> str:
         total += seconds
         if searched:
             lines.append(f"λ search: {', '.join(searched)}: {tuning.trials} trials of at most "
-                         f"{epochs} epochs each (at most {_duration(seconds)})")
+                         f"{_plural(epochs, 'epoch')} each (at most {_duration(seconds)})")
     seeds = bench.config.seeds
     runs = len(bench.regularizers) * seeds * (2 if bench.config.stability_fraction else 1)
-    seconds = sum(seeds * train_cfg.max_epochs * epoch_steps * timed[kinds[n]]
-                  for n in bench.regularizers)
+    # Runs on a share of the training rows (--stability-fraction) take that share of steps.
+    seconds = (1 + bench.config.stability_fraction) * sum(
+        seeds * train_cfg.max_epochs * epoch_steps * timed[kinds[n]] for n in bench.regularizers)
     total += seconds
-    lines.append(f"seed runs: {len(bench.regularizers)} regularizers x {seeds} seeds = "
-                 f"{runs} models of at most {train_cfg.max_epochs} epochs, each scored "
+    lines.append(f"seed runs: {_plural(len(bench.regularizers), 'regularizer')} x "
+                 f"{_plural(seeds, 'seed')} = "
+                 f"{_plural(runs, 'model')} of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
+                 "each scored "
                  f"with DeepLIFT/SHAP (at most {_duration(seconds)} of training)")
     steps = ", ".join(f"{'with' if k else 'without'} a prior {v:.3f} s" for k, v in timed.items())
     lines.append(f"on {bench.device}: a training step takes {steps}; the whole run at most "
                  f"~{_duration(total)} if every model used all its epochs (early stopping "
                  "and pruning usually end them sooner)")
     return "\n".join(["plan:"] + [f"  {line}" for line in lines])
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _duration(seconds: float) -> str:

@@ -173,8 +173,8 @@ def test_run_with_tuning_uses_the_searched_lambda(tmp_path, capsys):
     printed = capsys.readouterr().out
     # The plan comes before the first trial: what runs, and how long at most.
     assert printed.index("plan:") < printed.index("λ search fourier")
-    assert "λ search: fourier: 2 trials of at most 1 epochs" in printed
-    assert "seed runs: 2 regularizers x 1 seeds = 2 models" in printed
+    assert "λ search: fourier: 2 trials of at most 1 epoch each" in printed
+    assert "seed runs: 2 regularizers x 1 seed = 2 models" in printed
     assert re.search(r"a training step takes without a prior [\d.]+ s, with a prior", printed)
     df = pd.read_csv(out / "results.csv")
     search = pd.read_csv(out / "lambda_search.csv")
