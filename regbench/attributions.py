@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import warnings
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -242,14 +243,54 @@ def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int =
     return attr.to(X.device)
 
 
-_METHODS: dict[str, Callable[..., torch.Tensor]] = {
-    "deep_lift_shap": deep_lift_shap,
-    "input_x_gradient": input_x_gradient,
+@dataclass(frozen=True)
+class ExplainSettings:
+    """What evaluation tells every attribution method: the task to explain, where and
+    in what batches to run, and the references' settings (DeepLIFT/SHAP)."""
+
+    target: int = 0
+    device: object = None
+    batch_size: int = 128
+    n_shuffles: int = 20
+    reference_seed: int = 0
+
+
+def _explain_deep_lift_shap(model, X, settings: ExplainSettings) -> torch.Tensor:
+    return deep_lift_shap(model, X, n_shuffles=settings.n_shuffles,
+                          batch_size=settings.batch_size, random_state=settings.reference_seed,
+                          device=settings.device, target=settings.target,
+                          allow_N=bool((X.sum(dim=1) == 0).any()))
+
+
+def _explain_input_x_gradient(model, X, settings: ExplainSettings) -> torch.Tensor:
+    device = settings.device if settings.device is not None else _model_device(model)
+    return input_x_gradient(model.to(device), X.to(device), batch_size=settings.batch_size,
+                            target=settings.target).to(X.device)
+
+
+# name -> (the method, its evaluation call explain(model, X (N, 4, L), settings))
+_METHODS: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]] = {
+    "deep_lift_shap": (deep_lift_shap, _explain_deep_lift_shap),
+    "input_x_gradient": (input_x_gradient, _explain_input_x_gradient),
 }
 
 
 def get_attribution_method(name: str) -> Callable[..., torch.Tensor]:
     """The attribution function called ``name``: ``attribute(model, X, **kw) -> (N, 4, L)``."""
+    return _lookup(name)[0]
+
+
+def explain(name: str, model: torch.nn.Module, X: torch.Tensor,
+            settings: ExplainSettings) -> torch.Tensor:
+    """Evaluation attributions (N, 4, L) of method ``name`` for X (N, 4, L) one-hot."""
+    return _lookup(name)[1](model, X, settings)
+
+
+def list_attribution_methods() -> list[str]:
+    return list(_METHODS)
+
+
+def _lookup(name: str):
     try:
         return _METHODS[name]
     except KeyError:
@@ -257,5 +298,6 @@ def get_attribution_method(name: str) -> Callable[..., torch.Tensor]:
                             f"{', '.join(sorted(_METHODS))}") from None
 
 
-__all__ = ["BatchStatistics", "deep_lift_shap", "get_attribution_method",
+__all__ = ["BatchStatistics", "ExplainSettings", "deep_lift_shap", "explain",
+           "get_attribution_method", "list_attribution_methods",
            "input_x_gradient", "logits_and_attributions", "training_attributions"]

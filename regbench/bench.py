@@ -19,13 +19,13 @@ import torch
 from tqdm.auto import tqdm
 
 from regbench import __version__
-from regbench.attributions import deep_lift_shap, input_x_gradient
+from regbench.attributions import deep_lift_shap, list_attribution_methods
 from regbench.config import PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, load_dataset, one_hot
 from regbench.errors import RegbenchError
 from regbench.memory import apply_process_settings
-from regbench.metrics import (GroundTruth, get_metric, list_metrics, motif_auprc,
-                              score_attributions)
+from regbench.evaluate import evaluate
+from regbench.metrics import motif_auprc
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
 from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv
@@ -72,6 +72,11 @@ class Benchmark:
         self.regularizers = resolve_regularizers(config.regularizers)
         self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
         self.device = resolve_device(config.device)
+        unknown = set(config.evaluation_config().methods) - set(list_attribution_methods())
+        if unknown:
+            raise RegbenchError(f"[evaluation] methods: unknown attribution method(s) "
+                                f"{', '.join(sorted(unknown))}; known: "
+                                f"{', '.join(list_attribution_methods())}")
         self.dataset: Dataset | None = None
         self._splits: dict[str, Dataset] = {}
 
@@ -194,49 +199,25 @@ class Benchmark:
 
     def evaluate(self, model, seed: int, regularizer: str
                  ) -> tuple[dict, list[dict], torch.Tensor | None]:
-        """Test performance, then interpretability on positive test sequences.
+        """``evaluate.evaluate`` on the test split, as a results row: performance as
+        test_<metric>, attribution metrics un-prefixed for DeepLIFT/SHAP and prefixed
+        (``ixg_``, or the method's name) for the others. Keeps the seed-0 example tracks.
 
         Returns (metrics, per-sequence rows, DeepLIFT/SHAP attributions (N, 4, L) on the
-        CPU, or None when nothing is attributed)."""
-        test = self.split("test")
+        CPU, or None when it is not among the methods)."""
         ev = self.config.evaluation_config()
-        X_test = one_hot(test.codes)
-        logits = _predict(model, X_test, self.device, ev.batch_size)
-        metrics = {f"test_{name}": get_metric(name).compute(test.labels, logits)
-                   for name in list_metrics("performance")}
-        positive = np.flatnonzero(test.labels.max(axis=1) > 0)[:ev.max_sequences]
-        X = X_test[positive]
-        mask = test.motif_mask[positive] if test.motif_mask is not None else None
-        summits = test.summits[positive] if test.summits is not None else None
-        target = int(np.argmax(test.labels[positive].sum(axis=0))) if len(positive) else 0
-        rows, shap = [], None
-        methods = {
-            "deep_lift_shap": lambda: deep_lift_shap(
-                model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
-                random_state=ev.reference_seed, device=self.device, target=target,
-                allow_N=bool((X.sum(dim=1) == 0).any())),
-            "input_x_gradient": lambda: input_x_gradient(
-                model.to(self.device), X.to(self.device), batch_size=ev.batch_size,
-                target=target),
-        }
-        truth = GroundTruth(X.numpy(), mask, summits, self.freq_limit())
-        for method, attribute in methods.items():
-            attr = attribute().detach().cpu()
-            table, summary = score_attributions(attr.numpy(), truth)
-            prefix = "" if method == "deep_lift_shap" else "ixg_"
-            metrics.update({prefix + name: value for name, value in summary.items()})
-            table.insert(0, "sequence", [test.names[i] for i in positive])
-            table.insert(0, "method", method)
-            rows.extend(table.to_dict("records"))
-            if method == "deep_lift_shap":
-                shap = attr
-                if seed == 0:
-                    k = ev.n_examples
-                    self.store.save_examples(
-                        regularizer, X[:k].numpy(), attr[:k].numpy(),
-                        None if mask is None else mask[:k],
-                        [test.names[i] for i in positive[:k]])
-        return metrics, rows, shap
+        result = evaluate(model, self.split("test"), ev, device=self.device,
+                          freq_limit=self.freq_limit())
+        metrics = {f"test_{name}": value for name, value in result.performance.items()}
+        metrics.update({method_prefix(r.method) + r.metric: r.value
+                        for r in result.summary.itertuples()})
+        shap = result.attributions.get("deep_lift_shap")
+        if shap is not None and seed == 0:
+            k = ev.n_examples
+            mask = None if result.motif_mask is None else result.motif_mask[:k]
+            self.store.save_examples(regularizer, result.X[:k].numpy(), shap[:k].numpy(),
+                                     mask, result.names[:k])
+        return metrics, result.per_sequence.to_dict("records"), shap
 
     # -- the whole grid -----------------------------------------------------------------
     def run(self) -> Path:
@@ -420,11 +401,7 @@ class Benchmark:
         atomic_write(self.out / "config.json", json.dumps(info, indent=2, default=str))
 
 
-def _predict(model, X: torch.Tensor, device, batch_size: int) -> np.ndarray:
-    """Logits (N, T) of a model in eval mode. X: (N, 4, L) one-hot on the CPU."""
-    model = model.to(device).eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(X), batch_size):
-            out.append(model(X[start:start + batch_size].to(device)).cpu())
-    return torch.cat(out).numpy()
+def method_prefix(method: str) -> str:
+    """Column prefix of a method's metrics in results.csv: none for DeepLIFT/SHAP (the
+    headline), ixg_ for input x gradient, NAME_ for any other."""
+    return {"deep_lift_shap": "", "input_x_gradient": "ixg_"}.get(method, f"{method}_")

@@ -89,6 +89,9 @@ class EvaluationConfig:
     # (seeds, regularizers) are explained against the same shuffles and differ only by
     # what they learned, not by reference noise.
     reference_seed: int = 0
+    # Attribution methods scored, by name in the attribution registry.
+    methods: list[str] = field(default_factory=lambda: ["deep_lift_shap",
+                                                        "input_x_gradient"])
     # T of the high-frequency fraction; None: 0.15 L (150 at 1000 bp, the paper's).
     # An evaluation setting of its own, whatever the Fourier prior's freq_limit is.
     freq_limit: int | None = None

@@ -1,0 +1,83 @@
+"""Score one trained model; writes no files.
+
+``evaluate(model, test, config, device=..., freq_limit=...)``: test performance from
+every registered performance metric, then the attributions of the positive test
+sequences under each method of ``config.methods`` (looked up by name in the
+attribution registry), scored by every registered attribution metric their ground
+truth allows. Every method explains the same sequences against the same references
+(``config.reference_seed``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from regbench.attributions import ExplainSettings, explain
+from regbench.data import Dataset, one_hot
+from regbench.metrics import GroundTruth, get_metric, list_metrics, score_attributions
+
+
+@dataclass
+class Evaluation:
+    """performance: {metric: value} on all test sequences. summary: long table
+    (method, metric, value), one value per model. per_sequence: (method, sequence,
+    one column per per-sequence metric). attributions: {method: (N, 4, L) on the CPU}
+    of the N attributed sequences ``names`` (one-hot ``X``, ``motif_mask`` (N, L) or
+    None)."""
+
+    performance: dict
+    summary: pd.DataFrame
+    per_sequence: pd.DataFrame
+    attributions: dict
+    X: torch.Tensor
+    names: list
+    motif_mask: np.ndarray | None
+
+
+def evaluate(model: torch.nn.Module, test: Dataset, config, *, device,
+             freq_limit: int | None = None) -> Evaluation:
+    """Score ``model`` on the ``test`` rows; ``config`` is an EvaluationConfig (methods,
+    n_shuffles, max_sequences, batch_size, reference_seed)."""
+    X_test = one_hot(test.codes)
+    logits = predict(model, X_test, device, config.batch_size)
+    performance = {name: get_metric(name).compute(test.labels, logits)
+                   for name in list_metrics("performance")}
+    positive = np.flatnonzero(test.labels.max(axis=1) > 0)[:config.max_sequences]
+    X = X_test[positive]
+    mask = test.motif_mask[positive] if test.motif_mask is not None else None
+    summits = test.summits[positive] if test.summits is not None else None
+    names = [test.names[i] for i in positive]
+    # The task most attributed sequences are positive for (the only one, usually).
+    target = int(np.argmax(test.labels[positive].sum(axis=0))) if len(positive) else 0
+    settings = ExplainSettings(target=target, device=device, batch_size=config.batch_size,
+                               n_shuffles=config.n_shuffles,
+                               reference_seed=config.reference_seed)
+    truth = GroundTruth(X.numpy(), mask, summits, freq_limit)
+    summary, tables, attributions = [], [], {}
+    for method in config.methods:
+        attr = explain(method, model, X, settings).detach().cpu()
+        table, values = score_attributions(attr.numpy(), truth)
+        summary += [{"method": method, "metric": k, "value": v} for k, v in values.items()]
+        table.insert(0, "sequence", names)
+        table.insert(0, "method", method)
+        tables.append(table)
+        attributions[method] = attr
+    return Evaluation(performance, pd.DataFrame(summary, columns=["method", "metric", "value"]),
+                      pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(),
+                      attributions, X, names, mask)
+
+
+def predict(model: torch.nn.Module, X: torch.Tensor, device, batch_size: int) -> np.ndarray:
+    """Logits (N, T) of a model in eval mode. X: (N, 4, L) one-hot on the CPU."""
+    model = model.to(device).eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            out.append(model(X[start:start + batch_size].to(device)).cpu())
+    return torch.cat(out).numpy()
+
+
+__all__ = ["Evaluation", "evaluate", "predict"]
