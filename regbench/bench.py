@@ -19,16 +19,16 @@ import torch
 from tqdm.auto import tqdm
 
 from regbench import __version__
-from regbench.attributions import deep_lift_shap, list_attribution_methods
+from regbench.attributions import explain, list_attribution_methods
 from regbench.config import PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, load_dataset, one_hot
 from regbench.errors import RegbenchError
+from regbench.evaluate import attributed_rows, evaluate, explain_settings
 from regbench.memory import apply_process_settings
-from regbench.evaluate import evaluate
 from regbench.metrics import motif_auprc
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
-from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv
+from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv, method_prefix
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
 
@@ -334,23 +334,19 @@ class Benchmark:
         of the λ search."""
         valid = self.split("valid")
         ev = self.config.evaluation_config()
-        positive = np.flatnonzero(valid.labels.max(axis=1) > 0)[:ev.max_sequences]
-        if valid.motif_mask is None or not len(positive):
+        rows, target = attributed_rows(valid, ev.max_sequences)
+        if valid.motif_mask is None or not len(rows):
             return float("nan")
         model, _ = load_checkpoint(self.out / record["row"]["checkpoint"], device=self.device)
-        X = one_hot(valid.codes[positive])
-        target = int(np.argmax(valid.labels[positive].sum(axis=0)))
-        attr = deep_lift_shap(model, X, n_shuffles=ev.n_shuffles, batch_size=ev.batch_size,
-                              random_state=ev.reference_seed, device=self.device,
-                              target=target, allow_N=bool((X.sum(dim=1) == 0).any()))
-        return motif_auprc(attr.cpu().numpy(), valid.motif_mask[positive])
+        attr = explain("deep_lift_shap", model, one_hot(valid.codes[rows]),
+                       explain_settings(ev, target, self.device))
+        return motif_auprc(attr.cpu().numpy(), valid.motif_mask[rows])
 
     def searched_regularizers(self) -> list[str]:
         """The regularizers whose λ a tuning run searches: not fixed by the user, and
         with a λ that means something (not ``none``)."""
-        return [name for name in self.regularizers if self.lambda_sources[name] != "user"
-                and get_spec(name).needs != "nothing"
-                and get_spec(name).lambda_range is not None]
+        return [name for name in self.regularizers
+                if self.lambda_sources[name] != "user" and get_spec(name).searchable]
 
     def _tuning_info(self) -> dict | None:
         if not self.config.tune:
@@ -399,9 +395,3 @@ class Benchmark:
             "wall_seconds": round(wall_seconds, 1),
         }
         atomic_write(self.out / "config.json", json.dumps(info, indent=2, default=str))
-
-
-def method_prefix(method: str) -> str:
-    """Column prefix of a method's metrics in results.csv: none for DeepLIFT/SHAP (the
-    headline), ixg_ for input x gradient, NAME_ for any other."""
-    return {"deep_lift_shap": "", "input_x_gradient": "ixg_"}.get(method, f"{method}_")

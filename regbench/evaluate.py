@@ -45,16 +45,12 @@ def evaluate(model: torch.nn.Module, test: Dataset, config, *, device,
     logits = predict(model, X_test, device, config.batch_size)
     performance = {name: get_metric(name).compute(test.labels, logits)
                    for name in list_metrics("performance")}
-    positive = np.flatnonzero(test.labels.max(axis=1) > 0)[:config.max_sequences]
+    positive, target = attributed_rows(test, config.max_sequences)
     X = X_test[positive]
     mask = test.motif_mask[positive] if test.motif_mask is not None else None
     summits = test.summits[positive] if test.summits is not None else None
     names = [test.names[i] for i in positive]
-    # The task most attributed sequences are positive for (the only one, usually).
-    target = int(np.argmax(test.labels[positive].sum(axis=0))) if len(positive) else 0
-    settings = ExplainSettings(target=target, device=device, batch_size=config.batch_size,
-                               n_shuffles=config.n_shuffles,
-                               reference_seed=config.reference_seed)
+    settings = explain_settings(config, target, device)
     truth = GroundTruth(X.numpy(), mask, summits, freq_limit)
     summary, tables, attributions = [], [], {}
     for method in config.methods:
@@ -70,6 +66,20 @@ def evaluate(model: torch.nn.Module, test: Dataset, config, *, device,
                       attributions, X, names, mask)
 
 
+def attributed_rows(data: Dataset, max_sequences: int) -> tuple[np.ndarray, int]:
+    """(rows, target): the first ``max_sequences`` sequences positive for any task, and
+    the task most of them are positive for (the one to explain)."""
+    rows = np.flatnonzero(data.labels.max(axis=1) > 0)[:max_sequences]
+    target = int(np.argmax(data.labels[rows].sum(axis=0))) if len(rows) else 0
+    return rows, target
+
+
+def explain_settings(config, target: int, device) -> ExplainSettings:
+    """The attribution methods' settings from an EvaluationConfig."""
+    return ExplainSettings(target=target, device=device, batch_size=config.batch_size,
+                           n_shuffles=config.n_shuffles, reference_seed=config.reference_seed)
+
+
 def predict(model: torch.nn.Module, X: torch.Tensor, device, batch_size: int) -> np.ndarray:
     """Logits (N, T) of a model in eval mode. X: (N, 4, L) one-hot on the CPU."""
     model = model.to(device).eval()
@@ -80,4 +90,4 @@ def predict(model: torch.nn.Module, X: torch.Tensor, device, batch_size: int) ->
     return torch.cat(out).numpy()
 
 
-__all__ = ["Evaluation", "evaluate", "predict"]
+__all__ = ["Evaluation", "attributed_rows", "evaluate", "explain_settings", "predict"]

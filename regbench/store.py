@@ -108,6 +108,25 @@ class RunStore:
                                 motif_mask=mask, names=np.array(names))
 
 
+# results.csv names DeepLIFT/SHAP's metrics plainly (the headline), the others' with a
+# prefix; the one place that knows the mapping.
+METHOD_PREFIXES = {"deep_lift_shap": "", "input_x_gradient": "ixg_"}
+
+
+def method_prefix(method: str) -> str:
+    """Column prefix of a method's metrics in results.csv (NAME_ for unlisted methods)."""
+    return METHOD_PREFIXES.get(method, f"{method}_")
+
+
+def split_column(column: str, methods=METHOD_PREFIXES) -> tuple[str, str]:
+    """results.csv column -> (metric, attribution method); an un-prefixed column is
+    DeepLIFT/SHAP's (the caller knows which columns are not attribution metrics)."""
+    for method, prefix in methods.items():
+        if prefix and column.startswith(prefix):
+            return column[len(prefix):], method
+    return column, "deep_lift_shap"
+
+
 def _json_default(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
@@ -116,4 +135,5 @@ def _json_default(value):
     return str(value)
 
 
-__all__ = ["RunKey", "RunStore", "atomic_write", "atomic_write_csv", "atomic_write_npz"]
+__all__ = ["METHOD_PREFIXES", "RunKey", "RunStore", "atomic_write", "atomic_write_csv",
+           "atomic_write_npz", "method_prefix", "split_column"]

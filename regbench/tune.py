@@ -116,7 +116,7 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     started = time.perf_counter()
     spec = get_spec(regularizer)
     check_search(regularizer, n_trials, objective)
-    if spec.needs == "nothing" or spec.lambda_range is None:  # λ means nothing: no search
+    if not spec.searchable:  # λ means nothing: no search
         return TuneResult(regularizer, objective, best_lambda=0.0)
     if objective == "pareto" and trials.score is None:
         raise RegbenchError("--objective pareto scores attributions against ground-truth "

@@ -44,6 +44,11 @@ class RegularizerSpec:
     default_lambda: float = 0.0
     description: str = ""
 
+    @property
+    def searchable(self) -> bool:
+        """Whether a λ search means anything: the penalty uses λ and has a range."""
+        return self.needs != "nothing" and self.lambda_range is not None
+
     def create(self, **params) -> "Regularizer":
         unknown = set(params) - set(self.params)
         if unknown:

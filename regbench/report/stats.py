@@ -17,6 +17,7 @@ import pandas as pd
 
 from regbench.metrics import (get_metric, holm, list_metrics, mann_whitney, sequence_metrics,
                               wilcoxon_paired)
+from regbench.store import method_prefix, split_column
 
 BASELINE = "none"
 # Columns of results.csv that identify or describe a run rather than measure it.
@@ -43,7 +44,7 @@ RUN_FACTS = {
     "train_seconds": MetricInfo("training time (s)", "lower is cheaper; not quality", ""),
 }
 COST = ("epochs", "best_epoch", "train_seconds")
-IXG = "ixg_"
+IXG = method_prefix("input_x_gradient")
 
 
 def _info(name: str) -> MetricInfo:
@@ -138,9 +139,9 @@ def outcome_metrics(metrics) -> list[str]:
 
 def split_method(column: str) -> tuple[str, str]:
     """results.csv column -> (metric, attribution method; '' for performance)."""
-    if column.startswith(IXG):
-        return column[len(IXG):], "input_x_gradient"
-    return column, "" if column in performance_columns() else "deep_lift_shap"
+    if column in performance_columns():
+        return column, ""
+    return split_column(column)
 
 
 TESTS = {"mann_whitney": "Mann-Whitney U across seeds",
