@@ -42,6 +42,7 @@ def run(ctx: Context) -> None:
     host_codes = torch.randint(0, 4, (n_seqs, length), generator=gen, dtype=torch.uint8)
     labels_np = (np.arange(n_seqs) % 2).astype(np.float32)[:, None]  # half positive
     host_labels = torch.as_tensor(labels_np)
+    prior = labels_np[:, 0] > 0
     codes, labels = host_codes.to(ctx.device), host_labels.to(ctx.device)
     variants = [("none", True), ("fourier", True)] + ([("fourier", False)] if gpu else [])
     rows, shares = [], []
@@ -49,13 +50,13 @@ def run(ctx: Context) -> None:
         trainer, model, optimizer = make_trainer(name, length, ctx.device)
         trainer.config.batch_size = batch
         batches = []
-        for idx_np, n_pos in batch_order(labels_np, batch, np.random.default_rng(0)):
+        for idx_np, n_pos in batch_order(prior, batch, np.random.default_rng(0)):
             idx = torch.as_tensor(idx_np, device=ctx.device)
             batches.append((one_hot_codes(codes[idx]), labels[idx], n_pos))
         epoch_codes, epoch_labels = (codes, labels) if resident else (host_codes, host_labels)
 
         def epoch():
-            trainer._run_epoch(model, optimizer, epoch_codes, epoch_labels, labels_np,
+            trainer._run_epoch(model, optimizer, epoch_codes, epoch_labels, prior,
                                np.random.default_rng(0))
 
         def pure():
@@ -63,7 +64,7 @@ def run(ctx: Context) -> None:
                 train_step(trainer, model, optimizer, X, y, n_pos)
 
         def data_path():
-            for idx_np, _ in batch_order(labels_np, batch, np.random.default_rng(0)):
+            for idx_np, _ in batch_order(prior, batch, np.random.default_rng(0)):
                 idx = torch.as_tensor(idx_np, device=epoch_codes.device)
                 one_hot_codes(trainer._on_device(epoch_codes[idx]))
 

@@ -12,7 +12,7 @@ import torch
 
 from benchmarks import MEMORY_NOTE, Context, Table, median_times, peak_bytes, target
 from regbench.memory import apply_process_settings
-from regbench.models import BinaryCNN, BinaryModelConfig
+from regbench.tasks import BinaryTask
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, TrainConfig, one_hot_codes
 
@@ -39,11 +39,10 @@ def make_trainer(name: str, length: int, device, mixed_precision: bool = False,
     """(trainer, model, optimizer) for the paper's model at ``length`` bp."""
     torch.manual_seed(seed)
     apply_process_settings(device)  # as regbench run does
-    config = BinaryModelConfig(seq_len=length)
     lam = get_spec(name).default_lambda if lam is None else lam
-    trainer = Trainer(config, get_regularizer(name), lam,
+    trainer = Trainer(BinaryTask(seq_len=length, n_tasks=1), get_regularizer(name), lam,
                       TrainConfig(device=str(device), mixed_precision=mixed_precision))
-    model = BinaryCNN(config).to(trainer.device).train()
+    model = trainer.build_model().train()
     optimizer = torch.optim.Adam(model.parameters(), lr=trainer.config.learning_rate)
     return trainer, model, optimizer
 

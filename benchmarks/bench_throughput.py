@@ -20,7 +20,7 @@ from benchmarks import Context, Table
 from benchmarks.bench_step import REGULARIZERS
 from regbench.config import PRESETS
 from regbench.memory import apply_process_settings
-from regbench.models import BinaryModelConfig
+from regbench.tasks import BinaryTask
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.simulate import generate
 from regbench.train import Trainer, TrainConfig
@@ -42,7 +42,8 @@ def epoch_seconds(name: str, train, valid, device, epochs: int, mixed: bool) -> 
     apply_process_settings(device)  # as regbench run does
     config = TrainConfig(max_epochs=epochs, patience=epochs, batch_size=paper["batch_size"],
                          device=str(device), mixed_precision=mixed)
-    trainer = Trainer(BinaryModelConfig(seq_len=train[0].shape[1]), get_regularizer(name),
+    task = BinaryTask(seq_len=train[0].shape[1], n_tasks=1)
+    trainer = Trainer(task, get_regularizer(name),
                       get_spec(name).default_lambda, config)
     stamps = []
     trainer.fit(train, valid, progress=lambda epoch, record: stamps.append(time.perf_counter()))

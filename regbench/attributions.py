@@ -72,22 +72,30 @@ def _output_to_explain(logits: torch.Tensor, target: int | None) -> torch.Tensor
     return logits[:, target].sum()
 
 
-def training_attributions(model: torch.nn.Module, X: torch.Tensor,
-                          target: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One forward pass giving the logits and their input x gradient, graph kept.
+def _identity(outputs):
+    return outputs
 
-    X: (N, 4, L) one-hot, on the model's device. Returns ``(logits (N, T), attr
-    (N, 4, L))``; ``attr`` is differentiable w.r.t. the weights (``create_graph=True``),
-    so a penalty on it trains the model, and the loss reuses ``logits``. The model is
-    used in its current mode. ``target=None`` explains the sum of logits over tasks.
+
+def training_attributions(model: torch.nn.Module, X: torch.Tensor,
+                          target: int | None = None, output=_identity
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass giving the model's outputs and the input x gradient of the
+    explained output, graph kept.
+
+    X: (N, 4, L) one-hot, on the model's device. ``output(model(X))`` is the explained
+    output (N, T) (``Task.explained_output``; binary models: the logits themselves).
+    Returns ``(outputs, attr (N, 4, L))``; ``attr`` is differentiable w.r.t. the
+    weights (``create_graph=True``), so a penalty on it trains the model, and the loss
+    reuses ``outputs``. The model is used in its current mode. ``target=None``
+    explains the sum over T.
     """
     _check_shape(X)
     X = X.detach().to(_model_dtype(model)).requires_grad_()
     with torch.enable_grad():
-        logits = model(X)
-        grad, = torch.autograd.grad(_output_to_explain(logits, target), X,
+        outputs = model(X)
+        grad, = torch.autograd.grad(_output_to_explain(output(outputs), target), X,
                                     create_graph=True)
-    return logits, grad * X
+    return outputs, grad * X
 
 
 class BatchStatistics:
@@ -143,26 +151,27 @@ class BatchStatistics:
                 m.running_mean, m.running_var = mean, var
 
 
-def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attributed: int
-                            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training step's forward pass: logits of a batch and input x gradient of its
+def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attributed: int,
+                            output=_identity) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training step's forward pass: outputs of a batch and input x gradient of its
     first ``n_attributed`` rows, graph kept for double backprop.
 
-    X: (B, 4, L) one-hot on the model's device. Returns (logits (B, T), attr
-    (n_attributed, 4, L)). In training mode the logits come from the usual pass (batch
+    X: (B, 4, L) one-hot on the model's device; ``output`` maps the model's outputs
+    to the explained output (N, T) (``Task.explained_output``). Returns (outputs
+    (binary: logits (B, T)), attr (n_attributed, 4, L)). In training mode the logits come from the usual pass (batch
     norm on batch statistics, running statistics updated) and the attributions from a
     second pass over the attributed rows with those statistics held constant
     (``BatchStatistics``): each row's gradient of its own summed logits. In eval mode
     one pass gives both.
     """
     if not model.training:
-        logits, attr = training_attributions(model, X)
-        return logits, attr[:n_attributed]
+        outputs, attr = training_attributions(model, X, output=output)
+        return outputs, attr[:n_attributed]
     with BatchStatistics(model) as stats:
-        logits = model(X)
+        outputs = model(X)
     with stats.held():
-        _, attr = training_attributions(model, X[:n_attributed])
-    return logits, attr
+        _, attr = training_attributions(model, X[:n_attributed], output=output)
+    return outputs, attr
 
 
 def input_x_gradient(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int = 256,

@@ -23,12 +23,13 @@ from regbench.attributions import explain, list_attribution_methods
 from regbench.config import PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, load_dataset, one_hot
 from regbench.errors import RegbenchError
-from regbench.evaluate import attributed_rows, evaluate, explain_settings
+from regbench.evaluate import evaluate, explain_settings
 from regbench.memory import apply_process_settings
 from regbench.metrics import motif_auprc
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
 from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv, method_prefix
+from regbench.tasks import Task, create_task, list_tasks
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
 
@@ -77,8 +78,20 @@ class Benchmark:
             raise RegbenchError(f"[evaluation] methods: unknown attribution method(s) "
                                 f"{', '.join(sorted(unknown))}; known: "
                                 f"{', '.join(list_attribution_methods())}")
+        if config.task not in list_tasks():
+            raise RegbenchError(f"task = {config.task!r} is not valid: known tasks are "
+                                f"{', '.join(list_tasks())}")
         self.dataset: Dataset | None = None
         self._splits: dict[str, Dataset] = {}
+        self._task: Task | None = None
+
+    def task(self) -> Task:
+        """The run's task (model, loss, prior rows, explained output) for this data."""
+        if self._task is None:
+            self._task = create_task(self.config.task, self.config.model,
+                                     seq_len=self.dataset.length,
+                                     n_tasks=len(self.dataset.tasks))
+        return self._task
 
     def split(self, name: str) -> Dataset:
         """The rows of one split (train, valid, test), extracted once per process."""
@@ -161,12 +174,10 @@ class Benchmark:
         stored = self.store.load(key)
         if stored is not None:
             return stored
-        ds = self.dataset
         train, valid = self.train_rows(seed, data_fraction), self.split("valid")
-        model_config = self.config.model_config(ds.codes.shape[1], len(ds.tasks))
         params = self.config.regularizer_params.get(regularizer, {})
         reg = get_spec(regularizer).create(**params)
-        trainer = Trainer(model_config, reg, key.lam, self.config.train_config(seed))
+        trainer = Trainer(self.task(), reg, key.lam, self.config.train_config(seed))
 
         def on_epoch(epoch, record):
             if bar is not None:
@@ -206,7 +217,7 @@ class Benchmark:
         Returns (metrics, per-sequence rows, DeepLIFT/SHAP attributions (N, 4, L) on the
         CPU, or None when it is not among the methods)."""
         ev = self.config.evaluation_config()
-        result = evaluate(model, self.split("test"), ev, device=self.device,
+        result = evaluate(model, self.split("test"), self.task(), ev, device=self.device,
                           freq_limit=self.freq_limit())
         metrics = {f"test_{name}": value for name, value in result.performance.items()}
         metrics.update({method_prefix(r.method) + r.metric: r.value
@@ -334,11 +345,12 @@ class Benchmark:
         of the λ search."""
         valid = self.split("valid")
         ev = self.config.evaluation_config()
-        rows, target = attributed_rows(valid, ev.max_sequences)
+        task = self.task()
+        rows, target = task.attributed_rows(valid.labels, ev.max_sequences)
         if valid.motif_mask is None or not len(rows):
             return float("nan")
         model, _ = load_checkpoint(self.out / record["row"]["checkpoint"], device=self.device)
-        attr = explain("deep_lift_shap", model, one_hot(valid.codes[rows]),
+        attr = explain("deep_lift_shap", task.explainer(model), one_hot(valid.codes[rows]),
                        explain_settings(ev, target, self.device))
         return motif_auprc(attr.cpu().numpy(), valid.motif_mask[rows])
 
@@ -368,6 +380,14 @@ class Benchmark:
         if history:
             atomic_write_csv(pd.DataFrame(history), self.out / "history.csv")
 
+    def _model_info(self) -> dict:
+        """The model's settings for config.json; the architecture named unless it is the
+        default binary CNN (config.json of earlier runs had no such key)."""
+        record = self.task().model_record()
+        if record["architecture"] == "binary_cnn":
+            return record["params"]
+        return {"architecture": record["architecture"], **record["params"]}
+
     def write_config(self, started, wall_seconds: float) -> None:
         ds = self.dataset
         info = {
@@ -382,7 +402,8 @@ class Benchmark:
             "dataset_fingerprint": ds.fingerprint,
             "split": ds.split_source,
             "device": str(self.device),
-            "model": self.config.model_config(ds.codes.shape[1], len(ds.tasks)).__dict__,
+            "task": self.config.task,
+            "model": self._model_info(),
             "train": self.config.train_config(0).__dict__,
             "evaluation": self.config.evaluation_config().__dict__,
             "freq_limit": self.freq_limit(),

@@ -124,6 +124,8 @@ class RunConfig:
     """Everything that defines a ``regbench run``."""
 
     preset: str = "quick"
+    # What the models predict (regbench.tasks): "binary" labels; profile models next.
+    task: str = "binary"
     regularizers: list[str] = field(default_factory=lambda: ["all"])
     scenario: str | None = "spi1_binary"
     data: str | None = None
@@ -144,12 +146,6 @@ class RunConfig:
     stability_fraction: float = 0.0
 
     # -- typed views ------------------------------------------------------------------
-    def model_config(self, seq_len: int, n_tasks: int) -> BinaryModelConfig:
-        model = _build(BinaryModelConfig,
-                       {**self.model, "seq_len": seq_len, "n_tasks": n_tasks}, "model")
-        model.validate_length()
-        return model
-
     def train_config(self, seed: int) -> TrainConfig:
         return _build(TrainConfig, {**self.train, "seed": seed, "device": self.device}, "train")
 
@@ -179,7 +175,10 @@ class RunConfig:
             if not isinstance(params, dict):
                 raise RegbenchError(f"[regularizer_params] {name} = {params!r} is not valid: "
                                     "expected a table of the regularizer's parameters")
-        _build(BinaryModelConfig, dict(self.model), "model")  # the length is checked later
+        if self.model.get("architecture", "binary_cnn") == "binary_cnn":
+            # the length is checked with the data; other architectures by their builder
+            _build(BinaryModelConfig, {k: v for k, v in self.model.items()
+                                       if k != "architecture"}, "model")
         self.train_config(0)
         self.evaluation_config()
         self.tuning_config()
@@ -194,6 +193,8 @@ class RunConfig:
         metrics meant something else are never reused."""
         keys = ("preset", "scenario", "data", "simulate", "regularizer_params", "model", "train")
         values = {k: getattr(self, k) for k in keys}
+        if self.task != "binary":  # so the keys of binary runs stored before tasks hold
+            values["task"] = self.task
         blob = json.dumps({**values, "results_version": RESULTS_VERSION}, sort_keys=True,
                           default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -235,7 +236,7 @@ def read_toml(path: str | Path) -> dict:
         raise RegbenchError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-TOP_LEVEL_KEYS = {"preset", "regularizers", "scenario", "data", "seeds", "lambda", "out",
+TOP_LEVEL_KEYS = {"preset", "task", "regularizers", "scenario", "data", "seeds", "lambda", "out",
                   "device", "progress", "simulate", "regularizer_params", "model", "train",
                   "evaluation", "tune", "tuning", "stability_fraction"}
 

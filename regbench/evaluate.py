@@ -1,10 +1,10 @@
 """Score one trained model; writes no files.
 
-``evaluate(model, test, config, device=..., freq_limit=...)``: test performance from
-every registered performance metric, then the attributions of the positive test
-sequences under each method of ``config.methods`` (looked up by name in the
-attribution registry), scored by every registered attribution metric their ground
-truth allows. Every method explains the same sequences against the same references
+``evaluate(model, test, task, config, device=..., freq_limit=...)``: test performance
+from the task's performance metrics, then the attributions of the rows the task
+explains (binary: positive test sequences) under each method of ``config.methods``
+(looked up by name in the attribution registry) applied to the task's explained
+output, scored by every registered attribution metric their ground truth allows. Every method explains the same sequences against the same references
 (``config.reference_seed``).
 """
 from __future__ import annotations
@@ -17,7 +17,9 @@ import torch
 
 from regbench.attributions import ExplainSettings, explain
 from regbench.data import Dataset, one_hot
-from regbench.metrics import GroundTruth, get_metric, list_metrics, score_attributions
+from regbench.metrics import GroundTruth, score_attributions
+from regbench.tasks.base import Task
+from regbench.train import concat_outputs
 
 
 @dataclass
@@ -37,15 +39,14 @@ class Evaluation:
     motif_mask: np.ndarray | None
 
 
-def evaluate(model: torch.nn.Module, test: Dataset, config, *, device,
+def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, device,
              freq_limit: int | None = None) -> Evaluation:
     """Score ``model`` on the ``test`` rows; ``config`` is an EvaluationConfig (methods,
     n_shuffles, max_sequences, batch_size, reference_seed)."""
     X_test = one_hot(test.codes)
-    logits = predict(model, X_test, device, config.batch_size)
-    performance = {name: get_metric(name).compute(test.labels, logits)
-                   for name in list_metrics("performance")}
-    positive, target = attributed_rows(test, config.max_sequences)
+    performance = task.performance(test.labels, predict(model, X_test, device,
+                                                        config.batch_size))
+    positive, target = task.attributed_rows(test.labels, config.max_sequences)
     X = X_test[positive]
     mask = test.motif_mask[positive] if test.motif_mask is not None else None
     summits = test.summits[positive] if test.summits is not None else None
@@ -53,8 +54,9 @@ def evaluate(model: torch.nn.Module, test: Dataset, config, *, device,
     settings = explain_settings(config, target, device)
     truth = GroundTruth(X.numpy(), mask, summits, freq_limit)
     summary, tables, attributions = [], [], {}
+    explained = task.explainer(model)
     for method in config.methods:
-        attr = explain(method, model, X, settings).detach().cpu()
+        attr = explain(method, explained, X, settings).detach().cpu()
         table, values = score_attributions(attr.numpy(), truth)
         summary += [{"method": method, "metric": k, "value": v} for k, v in values.items()]
         table.insert(0, "sequence", names)
@@ -66,28 +68,29 @@ def evaluate(model: torch.nn.Module, test: Dataset, config, *, device,
                       attributions, X, names, mask)
 
 
-def attributed_rows(data: Dataset, max_sequences: int) -> tuple[np.ndarray, int]:
-    """(rows, target): the first ``max_sequences`` sequences positive for any task, and
-    the task most of them are positive for (the one to explain)."""
-    rows = np.flatnonzero(data.labels.max(axis=1) > 0)[:max_sequences]
-    target = int(np.argmax(data.labels[rows].sum(axis=0))) if len(rows) else 0
-    return rows, target
-
-
 def explain_settings(config, target: int, device) -> ExplainSettings:
     """The attribution methods' settings from an EvaluationConfig."""
     return ExplainSettings(target=target, device=device, batch_size=config.batch_size,
                            n_shuffles=config.n_shuffles, reference_seed=config.reference_seed)
 
 
-def predict(model: torch.nn.Module, X: torch.Tensor, device, batch_size: int) -> np.ndarray:
-    """Logits (N, T) of a model in eval mode. X: (N, 4, L) one-hot on the CPU."""
+def predict(model: torch.nn.Module, X: torch.Tensor, device, batch_size: int):
+    """Outputs of a model in eval mode (binary: logits (N, T)) as NumPy arrays (a tuple
+    for models with several outputs). X: (N, 4, L) one-hot on the CPU."""
     model = model.to(device).eval()
     out = []
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
-            out.append(model(X[start:start + batch_size].to(device)).cpu())
-    return torch.cat(out).numpy()
+            out.append(_cpu(model(X[start:start + batch_size].to(device))))
+    joined = concat_outputs(out)
+    return joined.numpy() if isinstance(joined, torch.Tensor) else tuple(
+        o.numpy() for o in joined)
 
 
-__all__ = ["Evaluation", "attributed_rows", "evaluate", "explain_settings", "predict"]
+def _cpu(outputs):
+    if isinstance(outputs, torch.Tensor):
+        return outputs.cpu()
+    return type(outputs)(o.cpu() for o in outputs)
+
+
+__all__ = ["Evaluation", "evaluate", "explain_settings", "predict"]

@@ -22,8 +22,7 @@ def step_seconds(bench, regularizer: str) -> float:
     """Seconds per training step of the run's model with ``regularizer`` (median of
     TIMED_STEPS after one warm-up step) on a batch of the training data."""
     train = bench.split("train")
-    model_config = bench.config.model_config(train.codes.shape[1], len(bench.dataset.tasks))
-    trainer = Trainer(model_config, get_regularizer(regularizer), 1.0,
+    trainer = Trainer(bench.task(), get_regularizer(regularizer), 1.0,
                       bench.config.train_config(0))
     model = trainer.build_model()
     optimizer = torch.optim.Adam(model.parameters())

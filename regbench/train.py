@@ -1,9 +1,11 @@
 """The one trainer, shared by every regularizer.
 
-It knows nothing about any particular regularizer: it asks the registry entry what it
-needs (attributions, parameters or nothing) and adds ``λ · penalty`` to the
-class-balanced correctness loss. Data stay on the device as uint8 codes and are
-one-hot encoded per batch there; the only host synchronisation is once per epoch.
+It knows nothing about any particular regularizer, model or loss: it asks the
+regularizer's registry entry what it needs (attributions, parameters or nothing) and
+the task (``regbench.tasks``) for the model, the correctness loss, the rows the prior
+applies to and the output attributions explain, and adds ``λ · penalty`` to the
+task's loss. Data stay on the device as uint8 codes and are one-hot encoded per batch
+there; the only host synchronisation is once per epoch.
 """
 from __future__ import annotations
 
@@ -22,11 +24,11 @@ import torch
 
 from regbench.attributions import logits_and_attributions
 from regbench.errors import RegbenchError
-from regbench.metrics.losses import balanced_bce_loss
-from regbench.models import BinaryCNN, BinaryModelConfig
+from regbench.models.registry import DEFAULT_ARCHITECTURE, create_model
 from regbench.regularizers import Regularizer
 from regbench.settings import TrainConfig
 from regbench.store import atomic_write
+from regbench.tasks.base import Task
 
 
 @dataclass
@@ -91,29 +93,40 @@ def index_tensor(indices: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor
 
 
-def batch_order(labels: np.ndarray, batch_size: int, rng: np.random.Generator):
-    """Shuffled batches with positives first inside each batch.
+def batch_order(prior: np.ndarray, batch_size: int, rng: np.random.Generator):
+    """Shuffled batches with the prior's rows first inside each batch.
 
-    labels: (N, T). Yields (indices (B,), n_positive). Putting positives first lets
-    the trainer slice ``attr[:n_positive]`` without a device→host synchronisation.
+    prior: bool (N,), the rows the prior applies to (``Task.prior_rows``). Yields
+    (indices (B,), n_prior). Putting them first lets the trainer slice
+    ``attr[:n_prior]`` without a device→host synchronisation.
     """
-    positive = labels.max(axis=1) > 0
-    order = rng.permutation(len(labels))
+    order = rng.permutation(len(prior))
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        pos = positive[idx]
+        pos = prior[idx]
         yield np.concatenate([idx[pos], idx[~pos]]), int(pos.sum())
+
+
+def concat_outputs(parts: list):
+    """Batches of model outputs joined along N: tensors, or tuples of tensors."""
+    if isinstance(parts[0], torch.Tensor):
+        return torch.cat(parts)
+    return type(parts[0])(torch.cat(p) for p in zip(*parts))
 
 
 class Trainer:
     """Fit one model with one regularizer: ``Trainer(...).fit(train, valid)``.
 
-    train/valid: tuples (codes uint8 (N, L), labels float32 (N, T)).
+    task: what the model is and how it is scored (``regbench.tasks``); train/valid:
+    tuples (codes uint8 (N, L), targets float32 (N, ...), binary: labels (N, T)).
     """
 
-    def __init__(self, model_config: BinaryModelConfig, regularizer: Regularizer, lam: float,
+    def __init__(self, task: Task, regularizer: Regularizer, lam: float,
                  config: TrainConfig | None = None):
-        self.model_config = model_config
+        if not isinstance(task, Task):
+            raise RegbenchError(f"Trainer needs a task (regbench.tasks.create_task), got "
+                                f"{type(task).__name__}")
+        self.task = task
         self.regularizer = regularizer
         self.lam = float(lam)
         self.config = config or TrainConfig()
@@ -130,7 +143,7 @@ class Trainer:
 
     def build_model(self) -> torch.nn.Module:
         """A freshly initialised model on the trainer's device (seed it first)."""
-        return BinaryCNN(self.model_config).to(self.device)
+        return self.task.build_model().to(self.device)
 
     # -- one step -------------------------------------------------------------------
     def _autocast(self):
@@ -138,29 +151,28 @@ class Trainer:
                               enabled=self.config.mixed_precision)
 
     def penalty(self, model, X, n_prior: int):
-        """The forward pass of a step: logits of the batch X (B, 4, L) and the penalty
-        on its first ``n_prior`` rows. Returns (logits (B, T) float32, penalty 0-dim)."""
+        """The forward pass of a step: the model's outputs for the batch X (B, 4, L)
+        and the penalty on its first ``n_prior`` rows. Returns (outputs (binary: logits
+        (B, T)) in float32, penalty 0-dim)."""
         needs = self.regularizer.needs
         if needs == "attributions" and self.lam > 0 and n_prior > 0:
             with self._autocast():
-                logits, attr = logits_and_attributions(model, X, n_prior)
+                outputs, attr = logits_and_attributions(model, X, n_prior,
+                                                        output=self.task.explained_output)
             # The penalty in float32: rfft needs it, and its normalisation is fragile.
-            return logits.float(), self.regularizer(attr.float())
+            return _float(outputs), self.regularizer(attr.float())
         with self._autocast():
-            logits = model(X).float()
+            outputs = _float(model(X))
         if needs == "parameters" and self.lam > 0:
-            return logits, self.regularizer(model)
-        return logits, torch.zeros((), device=X.device)
+            return outputs, self.regularizer(model)
+        return outputs, torch.zeros((), device=X.device)
 
-    def _n_prior(self, n_positive: int, n_batch: int) -> int:
-        return n_positive if self.config.prior_on == "positives" else n_batch
-
-    def _run_epoch(self, model, optimizer, codes, labels, labels_np, rng):
+    def _run_epoch(self, model, optimizer, codes, labels, prior, rng):
         model.train()
         totals = torch.zeros(2, device=self.device)
         params = [p for p in model.parameters() if p.requires_grad]
         # batch norm cannot train on a single example
-        batches = [b for b in batch_order(labels_np, self.config.batch_size, rng) if len(b[0]) > 1]
+        batches = [b for b in batch_order(prior, self.config.batch_size, rng) if len(b[0]) > 1]
         if not batches:
             return [0.0, 0.0]
         # The epoch's whole order in one copy: per-batch copies from host memory would
@@ -175,14 +187,14 @@ class Trainer:
             totals += self.train_step(model, optimizer, params, X, y, n_pos) * len(idx_np)
         return (totals / start).tolist()
 
-    def train_step(self, model, optimizer, params, X, y, n_positive: int) -> torch.Tensor:
-        """One optimisation step on a batch whose first ``n_positive`` rows are positive.
+    def train_step(self, model, optimizer, params, X, y, n_prior: int) -> torch.Tensor:
+        """One optimisation step on a batch whose first ``n_prior`` rows get the prior.
 
-        X: (B, 4, L) one-hot; y: (B, T). Returns [correctness loss, penalty] (2,),
-        detached, on the device (reading it would make the host wait).
+        X: (B, 4, L) one-hot; y: (B, ...) targets. Returns [correctness loss, penalty]
+        (2,), detached, on the device (reading it would make the host wait).
         """
-        logits, penalty = self.penalty(model, X, self._n_prior(n_positive, len(X)))
-        correctness = balanced_bce_loss(logits, y)
+        outputs, penalty = self.penalty(model, X, n_prior)
+        correctness = self.task.loss(outputs, y)
         loss = correctness + self.lam * penalty
         optimizer.zero_grad(set_to_none=True)
         # Only the weights: autograd then skips the gradient of the one-hot input.
@@ -190,23 +202,23 @@ class Trainer:
         optimizer.step()
         return torch.stack([correctness.detach(), penalty.detach()])
 
-    def evaluate(self, model, codes, labels, labels_np) -> tuple[float, float]:
+    def evaluate(self, model, codes, labels, prior) -> tuple[float, float]:
         """Validation correctness loss over the whole set and mean penalty on its prior
-        examples. codes: (N, L) uint8 on the device or in host memory; labels: (N, T)."""
+        rows. codes: (N, L) uint8 on the device or in host memory; labels: (N, ...)
+        targets; prior: bool (N,)."""
         model.eval()
         batch = max(self.config.batch_size, 256)
         with torch.no_grad():
-            logits = torch.cat([model(one_hot_codes(self._on_device(codes[i:i + batch])))
-                                for i in range(0, len(codes), batch)])
-        loss = balanced_bce_loss(logits, self._on_device(labels)).item()
+            outputs = concat_outputs([model(one_hot_codes(self._on_device(codes[i:i + batch])))
+                                      for i in range(0, len(codes), batch)])
+        loss = self.task.loss(outputs, self._on_device(labels)).item()
         needs = self.regularizer.needs
         if needs == "nothing" or self.lam == 0:
             return loss, 0.0
         if needs == "parameters":  # one value for the model, no pass over the data
             with torch.no_grad():
                 return loss, self.regularizer(model).item()
-        prior_rows = (np.flatnonzero(labels_np.max(axis=1) > 0)
-                      if self.config.prior_on == "positives" else np.arange(len(codes)))
+        prior_rows = np.flatnonzero(prior)
         if len(prior_rows) == 0:
             return loss, 0.0
         rows = index_tensor(prior_rows, codes.device)
@@ -233,13 +245,15 @@ class Trainer:
         (tr_codes_np, tr_labels_np), (va_codes_np, va_labels_np) = train, valid
         tr_codes, tr_labels = self._to_device(tr_codes_np, tr_labels_np)
         va_codes, va_labels = self._to_device(va_codes_np, va_labels_np)
+        tr_prior = self.task.prior_rows(np.asarray(tr_labels_np), self.config.prior_on)
+        va_prior = self.task.prior_rows(np.asarray(va_labels_np), self.config.prior_on)
 
         result = TrainResult(model=model)
         best_state, best_loss, since_best = None, float("inf"), 0
         for epoch in range(1, self.config.max_epochs + 1):
             train_loss, train_penalty = self._run_epoch(model, optimizer, tr_codes, tr_labels,
-                                                        tr_labels_np, rng)
-            val_loss, val_penalty = self.evaluate(model, va_codes, va_labels, va_labels_np)
+                                                        tr_prior, rng)
+            val_loss, val_penalty = self.evaluate(model, va_codes, va_labels, va_prior)
             record = {"epoch": epoch, "train_loss": train_loss, "train_penalty": train_penalty,
                       "val_loss": val_loss, "val_penalty": val_penalty}
             result.history.append(record)
@@ -265,8 +279,8 @@ class Trainer:
         return result
 
     def _to_device(self, codes: np.ndarray, labels: np.ndarray):
-        if codes.ndim != 2 or labels.ndim != 2 or len(codes) != len(labels):
-            raise RegbenchError("training data must be codes (N, L) and labels (N, T) "
+        if codes.ndim != 2 or labels.ndim < 2 or len(codes) != len(labels):
+            raise RegbenchError("training data must be codes (N, L) and targets (N, ...) "
                                 f"with the same N, got {codes.shape} and {labels.shape}")
         codes = torch.as_tensor(np.ascontiguousarray(codes, dtype=np.uint8))
         labels = torch.as_tensor(np.asarray(labels, dtype=np.float32))
@@ -299,11 +313,21 @@ class Trainer:
         return tensor.to(self.device, non_blocking=True)
 
 
+def _float(outputs):
+    """Outputs (a tensor or a tuple of them) in float32."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float()
+    return type(outputs)(o.float() for o in outputs)
+
+
 def save_checkpoint(path, trainer: Trainer, result: TrainResult) -> None:
     """Best-epoch weights plus everything needed to rebuild and evaluate the model."""
+    model = trainer.task.model_record()
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
-        "model_config": asdict(trainer.model_config),
+        "task": trainer.task.name,
+        "architecture": model["architecture"],
+        "model_config": model["params"],
         "train_config": asdict(trainer.config),
         "regularizer": trainer.regularizer.name,
         "regularizer_params": dict(trainer.regularizer.params),
@@ -318,9 +342,10 @@ def save_checkpoint(path, trainer: Trainer, result: TrainResult) -> None:
     atomic_write(path, buffer.getvalue())
 
 
-def load_checkpoint(path, device: str = "cpu") -> tuple[BinaryCNN, dict]:
+def load_checkpoint(path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild the model of a checkpoint in eval mode. Returns (model, payload)."""
     payload = torch.load(path, map_location=device, weights_only=False)
-    model = BinaryCNN(BinaryModelConfig(**payload["model_config"]))
+    model = create_model(payload.get("architecture", DEFAULT_ARCHITECTURE),
+                         **payload["model_config"])
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload

@@ -12,7 +12,6 @@ from regbench.attributions import deep_lift_shap
 from regbench.models import BinaryCNN, BinaryModelConfig
 from regbench.train import Trainer, TrainConfig, one_hot_codes
 
-from test_train import MODEL, motif_problem, split
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -27,13 +26,20 @@ def exact_float32():
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
 
 
+MODEL = BinaryModelConfig(seq_len=60, conv_filters=[16], conv_widths=[9], pool_size=52,
+                          pool_stride=52, dense_sizes=[8])  # conftest's small model
+
+
 def _trainer(name, device, lam=1.0, **kw):
-    return Trainer(MODEL, regbench.get_regularizer(name), lam,
+    from regbench.tasks import BinaryTask
+    task = BinaryTask({k: v for k, v in MODEL.__dict__.items()
+                       if k not in ("seq_len", "n_tasks")}, seq_len=60, n_tasks=1)
+    return Trainer(task, regbench.get_regularizer(name), lam,
                    TrainConfig(device=device, batch_size=32, max_epochs=2, **kw))
 
 
 @pytest.mark.parametrize("name", ["fourier", "smoothness", "sparsity", "l2"])
-def test_penalty_and_gradients_match_the_cpu(name):
+def test_penalty_and_gradients_match_the_cpu(name, motif_problem):
     torch.manual_seed(0)
     model = BinaryCNN(MODEL).train()
     X = one_hot_codes(torch.as_tensor(motif_problem(n=32)[0]))
@@ -57,21 +63,21 @@ def test_penalty_and_gradients_match_the_cpu(name):
         torch.testing.assert_close(g, c, rtol=1e-3, atol=1e-4 * scale)
 
 
-def test_an_epoch_synchronises_with_the_host_once():
+def test_an_epoch_synchronises_with_the_host_once(motif_split):
     """Per batch nothing waits for the GPU; only the epoch's summed losses are read."""
-    (codes, labels), _ = split(*motif_problem())
+    (codes, labels), _ = motif_split
     trainer = _trainer("fourier", "cuda")
     model = BinaryCNN(MODEL).cuda()
     optimizer = torch.optim.Adam(model.parameters())
     dev_codes, dev_labels = trainer._to_device(codes, labels)
-    trainer._run_epoch(model, optimizer, dev_codes, dev_labels, labels,
+    trainer._run_epoch(model, optimizer, dev_codes, dev_labels, labels.max(axis=1) > 0,
                        np.random.default_rng(0))  # warm-up: cuDNN and allocator set-up
     torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            trainer._run_epoch(model, optimizer, dev_codes, dev_labels, labels,
+            trainer._run_epoch(model, optimizer, dev_codes, dev_labels, labels.max(axis=1) > 0,
                                np.random.default_rng(1))
         finally:
             torch.cuda.set_sync_debug_mode("default")
@@ -80,8 +86,8 @@ def test_an_epoch_synchronises_with_the_host_once():
     assert len(syncs) == 1, [str(w.message) for w in syncs]
 
 
-def test_host_memory_data_train_like_resident_data():
-    train, valid = split(*motif_problem())
+def test_host_memory_data_train_like_resident_data(motif_split):
+    train, valid = motif_split
     histories = []
     for resident in (True, False):
         trainer = _trainer("fourier", "cuda", resident_data=resident)
@@ -95,7 +101,7 @@ def test_host_memory_data_train_like_resident_data():
             assert b[key] == pytest.approx(a[key], rel=2e-3, abs=1e-6), key
 
 
-def test_mixed_precision_penalty_within_tolerance_on_cuda():
+def test_mixed_precision_penalty_within_tolerance_on_cuda(motif_problem):
     torch.manual_seed(0)
     model = BinaryCNN(MODEL).cuda().train()
     X = one_hot_codes(torch.as_tensor(motif_problem(n=64)[0])).cuda()

@@ -10,6 +10,7 @@ from regbench.data import load_dataset
 from regbench.evaluate import evaluate
 from regbench.metrics import list_metrics, motif_auprc
 from regbench.models import BinaryCNN
+from regbench.tasks import BinaryTask
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,8 @@ def test_evaluate_scores_each_method_in_long_tables_and_writes_nothing(test_rows
     before = sorted(p for p in test_rows.path.rglob("*"))
     config = EvaluationConfig(methods=["input_x_gradient", "deep_lift_shap"], n_shuffles=2,
                               max_sequences=3)
-    result = evaluate(model, test_rows, config, device="cpu")
+    task = BinaryTask(seq_len=100, n_tasks=1)
+    result = evaluate(model, test_rows, task, config, device="cpu")
     assert sorted(p for p in test_rows.path.rglob("*")) == before
     assert set(result.performance) == set(list_metrics("performance"))
     assert list(result.summary.columns) == ["method", "metric", "value"]

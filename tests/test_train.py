@@ -6,35 +6,8 @@ import torch
 import regbench
 from regbench import RegbenchError
 from regbench.models import BinaryModelConfig
+from regbench.tasks import BinaryTask
 from regbench.train import Trainer, TrainConfig, batch_order, load_checkpoint, one_hot_codes
-
-# One conv layer and a global max pool: enough for a single 8-mer, and fast.
-MODEL = BinaryModelConfig(seq_len=60, conv_filters=[16], conv_widths=[9], pool_size=52,
-                          pool_stride=52, dense_sizes=[8])
-
-
-def motif_problem(n=800, length=60, seed=0):
-    """Positives carry TGACGTCA at a random place; negatives are random background."""
-    rng = np.random.default_rng(seed)
-    codes = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
-    labels = (np.arange(n) % 2).astype(np.float32)[:, None]
-    motif = np.array([3, 2, 0, 1, 2, 3, 1, 0], np.uint8)
-    for i in np.flatnonzero(labels[:, 0]):
-        start = rng.integers(0, length - len(motif))
-        codes[i, start:start + len(motif)] = motif
-    return codes, labels
-
-
-def split(codes, labels):
-    return (codes[:600], labels[:600]), (codes[600:], labels[600:])
-
-
-def fit(name, lam, seed=0, epochs=2, **kw):
-    train, valid = split(*motif_problem())
-    config = TrainConfig(max_epochs=epochs, patience=5, batch_size=32, seed=seed,
-                         device="cpu", **kw)
-    return Trainer(MODEL, regbench.get_regularizer(name), lam, config).fit(train, valid)
-
 
 def test_one_hot_codes_maps_n_to_zero_column():
     X = one_hot_codes(torch.tensor([[0, 1, 2, 3, 4]], dtype=torch.uint8))
@@ -42,35 +15,38 @@ def test_one_hot_codes_maps_n_to_zero_column():
     assert X[0].T.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
 
 
-def test_batches_put_positives_first_and_cover_everything():
+def test_batches_put_positives_first_and_cover_everything(small_task):
     labels = np.array([[0], [1], [0], [1], [1], [0], [0]], np.float32)
     seen = []
-    for idx, n_pos in batch_order(labels, 3, np.random.default_rng(0)):
+    prior = small_task.prior_rows(labels, "positives")
+    assert prior.tolist() == [False, True, False, True, True, False, False]
+    assert small_task.prior_rows(labels, "all").all()
+    for idx, n_pos in batch_order(prior, 3, np.random.default_rng(0)):
         assert (labels[idx[:n_pos], 0] == 1).all() and (labels[idx[n_pos:], 0] == 0).all()
         seen.extend(idx)
     assert sorted(seen) == list(range(7))
 
 
 @pytest.mark.parametrize("name,lam", [("fourier", 1.0), ("l2", 1e-3), ("none", 0.0)])
-def test_same_seed_gives_identical_losses(name, lam):
+def test_same_seed_gives_identical_losses(name, lam, fit):
     a, b = fit(name, lam), fit(name, lam)
     assert a.history == b.history
     for p, q in zip(a.model.parameters(), b.model.parameters()):
         assert torch.equal(p, q)
 
 
-def test_different_seeds_differ():
+def test_different_seeds_differ(fit):
     assert fit("none", 0.0, seed=0).history != fit("none", 0.0, seed=1).history
 
 
-def test_penalty_is_logged_and_changes_training():
+def test_penalty_is_logged_and_changes_training(fit):
     plain, prior = fit("none", 0.0), fit("sparsity", 1.0)
     assert all(r["train_penalty"] == 0 for r in plain.history)
     assert all(-2 <= r["train_penalty"] < 0 for r in prior.history)  # -2 Gini
     assert plain.history[-1]["train_loss"] != prior.history[-1]["train_loss"]
 
 
-def test_learns_a_motif_task():
+def test_learns_a_motif_task(fit, motif_problem):
     result = fit("fourier", 1.0, epochs=12, learning_rate=1e-2)
     codes, labels = motif_problem(n=400, seed=1)
     with torch.no_grad():
@@ -79,9 +55,9 @@ def test_learns_a_motif_task():
     assert accuracy > 0.95, accuracy
 
 
-def test_checkpoint_round_trip(tmp_path):
-    train, valid = split(*motif_problem())
-    trainer = Trainer(MODEL, regbench.get_regularizer("fourier", freq_limit=5), 0.5,
+def test_checkpoint_round_trip(tmp_path, small_task, motif_split):
+    train, valid = motif_split
+    trainer = Trainer(small_task, regbench.get_regularizer("fourier", freq_limit=5), 0.5,
                       TrainConfig(max_epochs=2, seed=3, device="cpu"))
     result = trainer.fit(train, valid, checkpoint=tmp_path / "m.pt")
     model, payload = load_checkpoint(tmp_path / "m.pt")
@@ -93,31 +69,33 @@ def test_checkpoint_round_trip(tmp_path):
     assert payload["best_epoch"] == result.best_epoch >= 1
 
 
-def test_best_epoch_is_the_lowest_validation_loss():
+def test_best_epoch_is_the_lowest_validation_loss(fit):
     result = fit("none", 0.0, epochs=6)
     losses = [r["val_loss"] for r in result.history]
     assert result.best_epoch == int(np.argmin(losses)) + 1
     assert result.best_val_loss == min(losses)
 
 
-def test_non_finite_loss_is_a_failed_run_not_a_crash():
+def test_non_finite_loss_is_a_failed_run_not_a_crash(fit):
     result = fit("smoothness", 1e300)
     assert result.status.startswith("failed: non-finite")
 
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"lam": -1.0}, "λ"), ({"lam": float("nan")}, "λ")])
-def test_bad_lambda(kwargs, match):
+def test_bad_lambda(kwargs, match, small_task):
     with pytest.raises(RegbenchError, match=match):
-        Trainer(MODEL, regbench.get_regularizer("none"), kwargs["lam"])
+        Trainer(small_task, regbench.get_regularizer("none"), kwargs["lam"])
 
 
-def test_bad_train_config_and_device():
+def test_bad_train_config_and_device(small_task):
     with pytest.raises(RegbenchError, match="learning_rate"):
         TrainConfig(learning_rate=0).validate()
     if not torch.cuda.is_available():
         with pytest.raises(RegbenchError, match="CUDA is not available"):
-            Trainer(MODEL, regbench.get_regularizer("none"), 0, TrainConfig(device="cuda"))
+            Trainer(small_task, regbench.get_regularizer("none"), 0, TrainConfig(device="cuda"))
+    with pytest.raises(RegbenchError, match="needs a task"):
+        Trainer(BinaryModelConfig(), regbench.get_regularizer("none"), 0)
 
 
 @pytest.mark.filterwarnings("ignore:mixed_precision:RuntimeWarning")
@@ -131,7 +109,9 @@ def test_mixed_precision_gives_the_same_penalty_within_tolerance(name):
     X = one_hot_codes(torch.randint(0, 4, (32, 200), dtype=torch.uint8))
     penalties = []
     for amp in (False, True):
-        trainer = Trainer(config, reg, 1.0, TrainConfig(device="cpu", mixed_precision=amp))
+        task = BinaryTask(dict(conv_filters=[16, 16], conv_widths=[15, 13], pool_size=20,
+                               pool_stride=20), seq_len=200, n_tasks=1)
+        trainer = Trainer(task, reg, 1.0, TrainConfig(device="cpu", mixed_precision=amp))
         model = regbench.models.BinaryCNN(config)
         torch.manual_seed(0)
         model.load_state_dict(regbench.models.BinaryCNN(config).state_dict())
@@ -142,7 +122,7 @@ def test_mixed_precision_gives_the_same_penalty_within_tolerance(name):
     assert penalties[1] != penalties[0]  # autocast really ran in bfloat16
 
 
-def test_data_kept_in_host_memory_trains_identically():
+def test_data_kept_in_host_memory_trains_identically(fit):
     """The path for data too large for the device gives the same model as resident data."""
     resident = fit("fourier", 1.0, resident_data=True)
     streamed = fit("fourier", 1.0, resident_data=False)
@@ -166,16 +146,16 @@ def test_binary_cnn_blocks_follow_the_papers_order():
         BinaryModelConfig(batch_norm_position="after_bn").validate()
 
 
-def test_mixed_precision_warns_where_bfloat16_is_emulated(monkeypatch):
+def test_mixed_precision_warns_where_bfloat16_is_emulated(monkeypatch, small_task):
     import warnings
 
     import regbench.train as train
     reg = regbench.get_regularizer("fourier")
     monkeypatch.setattr(train, "native_bfloat16", lambda device: False)
     with pytest.warns(RuntimeWarning, match="no native bfloat16"):
-        Trainer(MODEL, reg, 1.0, TrainConfig(device="cpu", mixed_precision=True))
+        Trainer(small_task, reg, 1.0, TrainConfig(device="cpu", mixed_precision=True))
     monkeypatch.setattr(train, "native_bfloat16", lambda device: True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        Trainer(MODEL, reg, 1.0, TrainConfig(device="cpu", mixed_precision=True))
-        Trainer(MODEL, reg, 1.0, TrainConfig(device="cpu"))  # float32: no check at all
+        Trainer(small_task, reg, 1.0, TrainConfig(device="cpu", mixed_precision=True))
+        Trainer(small_task, reg, 1.0, TrainConfig(device="cpu"))  # float32: no check at all

@@ -1,4 +1,7 @@
-"""Models: the paper's binary CNN (profile models come with real data)."""
+"""Models, looked up by name in the model registry (``[model] architecture``)."""
 from regbench.models.binary import BinaryCNN, BinaryModelConfig
+from regbench.models.registry import (DEFAULT_ARCHITECTURE, create_model, get_model_spec,
+                                      list_models, register_model, unregister_model)
 
-__all__ = ["BinaryCNN", "BinaryModelConfig"]
+__all__ = ["BinaryCNN", "BinaryModelConfig", "DEFAULT_ARCHITECTURE", "create_model",
+           "get_model_spec", "list_models", "register_model", "unregister_model"]

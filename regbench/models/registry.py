@@ -1,0 +1,93 @@
+"""The model registry, in the style of timm's: ``register_model``, ``create_model``,
+``list_models``.
+
+A model is a ``torch.nn.Module`` class (or any callable returning one) built from the
+``[model]`` table of a run plus ``seq_len`` and ``n_tasks``, which regbench fills in
+from the data. ``[model] architecture = "NAME"`` picks the entry (default
+``binary_cnn``, the paper's CNN). A new model is one registration:
+
+    @regbench.models.register_model("tiny_cnn")
+    class TinyCNN(torch.nn.Module):
+        def __init__(self, seq_len, n_tasks, filters=8):    # X (N, 4, L) -> (N, T)
+            ...
+
+This module imports no torch, so options can be checked before torch loads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from regbench.errors import RegbenchError
+
+DEFAULT_ARCHITECTURE = "binary_cnn"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """builder(**params) -> nn.Module, or builder(config_class(**params)) when the
+    entry has a settings dataclass (then its fields are the only valid parameters)."""
+
+    name: str
+    builder: Callable
+    config_class: type | None = None
+    description: str = ""
+
+
+_MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, *, config_class: type | None = None, description: str = ""):
+    """Decorator adding a model builder under ``name`` (a new name, or an error)."""
+    def add(builder):
+        if name in _MODELS:
+            raise RegbenchError(f"a model named {name!r} is already registered")
+        _MODELS[name] = ModelSpec(name, builder, config_class,
+                                  description or (builder.__doc__ or "").strip().split("\n")[0])
+        return builder
+    return add
+
+
+def unregister_model(name: str) -> None:
+    """Remove an entry (tests and notebooks that re-register)."""
+    _MODELS.pop(name, None)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    _load_builtin()
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise RegbenchError(f"unknown model architecture {name!r}; known: "
+                            f"{', '.join(sorted(_MODELS))} ([model] architecture)") from None
+
+
+def create_model(name: str, **params):
+    """A freshly initialised model of entry ``name`` (seed torch first)."""
+    spec = get_model_spec(name)
+    if spec.config_class is not None:
+        from regbench.config import _build
+        return spec.builder(_build(spec.config_class, params, "model"))
+    try:
+        return spec.builder(**params)
+    except TypeError as exc:
+        raise RegbenchError(f"model {name!r} cannot be built from [model] "
+                            f"{', '.join(sorted(params))}: {exc}") from None
+
+
+def list_models() -> list[str]:
+    _load_builtin()
+    return list(_MODELS)
+
+
+def _load_builtin() -> None:
+    """Register the built-in models on first use (they import torch)."""
+    if DEFAULT_ARCHITECTURE not in _MODELS:
+        from regbench.models.binary import BinaryCNN
+        from regbench.settings import BinaryModelConfig
+        register_model(DEFAULT_ARCHITECTURE, config_class=BinaryModelConfig,
+                       description="the paper's binary CNN (Tseng et al. 2020)")(BinaryCNN)
+
+
+__all__ = ["DEFAULT_ARCHITECTURE", "ModelSpec", "create_model", "get_model_spec",
+           "list_models", "register_model", "unregister_model"]

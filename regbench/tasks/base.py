@@ -1,0 +1,71 @@
+"""What a task is: everything that differs between model kinds, so the trainer and
+the evaluation need to know none of it.
+
+A task supplies the model builder, the correctness loss, the rows a prior applies to,
+the output that attributions explain (one tensor per model call: tangermeme's
+contract), predictions and the performance metrics, and the rows and output index
+that evaluation explains. ``BinaryTask`` is the paper's binary classification; a
+profile task (base-resolution read counts) is the next one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class Task:
+    """Interface; subclasses implement every method. Shapes: codes (N, L) uint8,
+    X (N, 4, L) one-hot, targets as the task's data gives them (binary: labels (N, T))."""
+
+    name: str = ""
+
+    def build_model(self) -> torch.nn.Module:
+        """A freshly initialised model (seed torch first)."""
+        raise NotImplementedError
+
+    def model_record(self) -> dict:
+        """{"architecture": NAME, "params": {...}}: enough to rebuild the model with
+        ``models.create_model`` (stored in checkpoints and config.json)."""
+        raise NotImplementedError
+
+    def loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
+        """Correctness loss (0-dim, differentiable) of a batch's outputs."""
+        raise NotImplementedError
+
+    def prior_rows(self, targets: np.ndarray, prior_on: str) -> np.ndarray:
+        """bool (N,): the rows a prior is applied to (``[train] prior_on``)."""
+        raise NotImplementedError
+
+    def explained_output(self, outputs) -> torch.Tensor:
+        """The tensor (N, T) whose input gradient attributions explain, from the model's
+        outputs; training-time attributions explain its sum over T."""
+        raise NotImplementedError
+
+    def explainer(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` as attribution methods see it: X (N, 4, L) -> explained output
+        (N, T), one tensor, no softmax inside."""
+        return ExplainedOutput(model, self)
+
+    def performance(self, targets: np.ndarray, predictions) -> dict:
+        """{metric: value} of predictions (``predict``'s output) against targets."""
+        raise NotImplementedError
+
+    def attributed_rows(self, targets: np.ndarray, max_rows: int) -> tuple[np.ndarray, int]:
+        """(rows, target): the rows evaluation explains and the index of the explained
+        output (task) to explain."""
+        raise NotImplementedError
+
+
+class ExplainedOutput(torch.nn.Module):
+    """A model wrapped to return its task's explained output, for attribution methods
+    that need one tensor per call (tangermeme)."""
+
+    def __init__(self, model: torch.nn.Module, task: Task):
+        super().__init__()
+        self.model, self.task = model, task
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.task.explained_output(self.model(X))
+
+
+__all__ = ["ExplainedOutput", "Task"]
