@@ -18,6 +18,7 @@ from tangermeme.deep_lift_shap import deep_lift_shap as _tangermeme_deep_lift_sh
 from tangermeme.ersatz import dinucleotide_shuffle
 
 from regbench.errors import RegbenchError
+from regbench.store import METHOD_LABELS
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -277,29 +278,64 @@ def _explain_input_x_gradient(model, X, settings: ExplainSettings) -> torch.Tens
                             target=settings.target).to(X.device)
 
 
-# name -> (the method, its evaluation call explain(model, X (N, 4, L), settings))
-_METHODS: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]] = {
-    "deep_lift_shap": (deep_lift_shap, _explain_deep_lift_shap),
-    "input_x_gradient": (input_x_gradient, _explain_input_x_gradient),
-}
+@dataclass(frozen=True)
+class AttributionMethod:
+    """A registry entry. explain(model, X (N, 4, L) one-hot, settings) -> (N, 4, L)
+    attributions on X's device; ``function`` is the method's own call (keyword
+    arguments), ``label`` its name in the report."""
+
+    name: str
+    explain: Callable[..., torch.Tensor]
+    label: str
+    function: Callable[..., torch.Tensor] | None = None
+
+
+_METHODS: dict[str, AttributionMethod] = {}
+
+
+def register_attribution_method(name: str, *, label: str | None = None, function=None):
+    """Decorator adding ``explain(model, X, settings) -> (N, 4, L)`` under ``name``;
+    ``[evaluation] methods`` can then name it, and results.csv, the statistics and the
+    report show its metrics under its own ``method``. ``model`` is what the task
+    explains (one output tensor (N, T)); explain task ``settings.target``."""
+    def add(explain_fn):
+        if name in _METHODS:
+            raise RegbenchError(f"an attribution method named {name!r} is already registered")
+        _METHODS[name] = AttributionMethod(name, explain_fn, label or name, function)
+        METHOD_LABELS[name] = label or name
+        return explain_fn
+    return add
+
+
+def unregister_attribution_method(name: str) -> None:
+    _METHODS.pop(name, None)
+    METHOD_LABELS.pop(name, None)
+
+
+register_attribution_method("deep_lift_shap", label="DeepLIFT/SHAP",
+                            function=deep_lift_shap)(_explain_deep_lift_shap)
+register_attribution_method("input_x_gradient", label="input×gradient",
+                            function=input_x_gradient)(_explain_input_x_gradient)
 
 
 def get_attribution_method(name: str) -> Callable[..., torch.Tensor]:
-    """The attribution function called ``name``: ``attribute(model, X, **kw) -> (N, 4, L)``."""
-    return _lookup(name)[0]
+    """The attribution function called ``name``: ``attribute(model, X, **kw) -> (N, 4, L)``
+    (the entry's evaluation call when it registered no function of its own)."""
+    entry = _lookup(name)
+    return entry.function or entry.explain
 
 
 def explain(name: str, model: torch.nn.Module, X: torch.Tensor,
             settings: ExplainSettings) -> torch.Tensor:
     """Evaluation attributions (N, 4, L) of method ``name`` for X (N, 4, L) one-hot."""
-    return _lookup(name)[1](model, X, settings)
+    return _lookup(name).explain(model, X, settings)
 
 
 def list_attribution_methods() -> list[str]:
     return list(_METHODS)
 
 
-def _lookup(name: str):
+def _lookup(name: str) -> AttributionMethod:
     try:
         return _METHODS[name]
     except KeyError:
@@ -307,6 +343,6 @@ def _lookup(name: str):
                             f"{', '.join(sorted(_METHODS))}") from None
 
 
-__all__ = ["BatchStatistics", "ExplainSettings", "deep_lift_shap", "explain",
-           "get_attribution_method", "list_attribution_methods",
+__all__ = ["AttributionMethod", "BatchStatistics", "ExplainSettings", "deep_lift_shap", "explain", "get_attribution_method", "list_attribution_methods",
+           "register_attribution_method", "unregister_attribution_method",
            "input_x_gradient", "logits_and_attributions", "training_attributions"]

@@ -21,14 +21,15 @@ from tqdm.auto import tqdm
 from regbench import __version__
 from regbench.attributions import explain, list_attribution_methods
 from regbench.config import PAPER_DIFFERENCES, RunConfig
-from regbench.data import Dataset, load_dataset, one_hot
+from regbench.data import Dataset, FolderSource, one_hot, source_of
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_settings
 from regbench.memory import apply_process_settings
+from regbench.models import DEFAULT_ARCHITECTURE, get_model_spec
 from regbench.metrics import motif_auprc
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
-from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv, method_prefix
+from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv
 from regbench.tasks import Task, create_task, list_tasks
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
@@ -62,6 +63,21 @@ def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, d
     return lambdas, sources
 
 
+def results_frame(records: list[dict]) -> pd.DataFrame:
+    """results.csv: one row per run and attribution method (long format: a ``method``
+    column, the method's metrics under their own names); a run's training facts and
+    performance repeat on each of its rows. A run not evaluated (failed, or a λ-search
+    trial) has one row with an empty method."""
+    rows = []
+    for record in records:
+        row = record["row"]
+        at = list(row).index("seed") + 1  # method right after the run's identity
+        head, tail = dict(list(row.items())[:at]), dict(list(row.items())[at:])
+        for method, metrics in (record.get("methods") or {"": {}}).items():
+            rows.append({**head, "method": method, **tail, **metrics})
+    return pd.DataFrame(rows)
+
+
 class Benchmark:
     """One results folder: prepares data, runs the grid, writes the tables."""
 
@@ -78,12 +94,14 @@ class Benchmark:
             raise RegbenchError(f"[evaluation] methods: unknown attribution method(s) "
                                 f"{', '.join(sorted(unknown))}; known: "
                                 f"{', '.join(list_attribution_methods())}")
+        get_model_spec(config.model.get("architecture", DEFAULT_ARCHITECTURE))
         if config.task not in list_tasks():
             raise RegbenchError(f"task = {config.task!r} is not valid: known tasks are "
                                 f"{', '.join(list_tasks())}")
         self.dataset: Dataset | None = None
         self._splits: dict[str, Dataset] = {}
         self._task: Task | None = None
+        self.source = source_of(config)
 
     def task(self) -> Task:
         """The run's task (model, loss, prior rows, explained output) for this data."""
@@ -102,32 +120,21 @@ class Benchmark:
     # -- data -------------------------------------------------------------------------
     def check_data(self) -> None:
         """Validate the data source before anything is written."""
-        if self.config.data:
-            self.dataset = load_dataset(self.config.data)
-            self._check_splits()
-            if self.dataset.split_source != Dataset.split_source:
-                print(f"data: {self.dataset.split_source}", flush=True)
-        else:
-            from regbench.simulate import load_scenario
-            load_scenario(self.config.scenario, overrides=self.config.simulate)
+        self.source.check()
+        if isinstance(self.source, FolderSource):  # read anyway: its splits are checked now
+            self._use(self.source.load(self.out))
 
     def prepare_data(self) -> Dataset:
-        """Load --data, or simulate the scenario into OUT/data once."""
+        """The data source's Dataset (a scenario is simulated into OUT/data once)."""
         if self.dataset is None:
-            from regbench.simulate import simulate
-            target = self.out / "data"
-            if not (target / "manifest.json").exists():
-                try:
-                    simulate(self.config.scenario, target, overrides=self.config.simulate,
-                             progress=self.config.progress)
-                except (OSError, RegbenchError):
-                    # Another worker on this folder may have won the race to write the
-                    # same (seeded, identical) data; use it.
-                    if not (target / "manifest.json").exists():
-                        raise
-            self.dataset = load_dataset(target)
-            self._check_splits()
+            self._use(self.source.load(self.out, progress=self.config.progress))
         return self.dataset
+
+    def _use(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._check_splits()
+        if dataset.split_source != Dataset.split_source:
+            print(f"data: {dataset.split_source}", flush=True)
 
     def _check_splits(self) -> None:
         for split in ("train", "valid", "test"):
@@ -196,39 +203,39 @@ class Benchmark:
                "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
                "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out))}
-        per_sequence = []
+        per_sequence, methods = [], {}
         if result.status == "ok" and evaluate:
-            metrics, per_sequence, attr = self.evaluate(result.model, seed, regularizer)
-            row.update(metrics)
+            performance, methods, per_sequence, attr = self.evaluate(result.model, seed,
+                                                                     regularizer)
+            row.update(performance)
             if attr is not None:
                 names = [r["sequence"] for r in per_sequence if r["method"] == "deep_lift_shap"]
                 row["attributions"] = self.store.save_attributions(key, attr.numpy(), names)
-        record = {"key": key.__dict__, "row": row, "history": result.history,
-                  "per_sequence": per_sequence}
+        record = {"key": key.__dict__, "row": row, "methods": methods,
+                  "history": result.history, "per_sequence": per_sequence}
         self.store.save(key, record)
         return record
 
     def evaluate(self, model, seed: int, regularizer: str
-                 ) -> tuple[dict, list[dict], torch.Tensor | None]:
-        """``evaluate.evaluate`` on the test split, as a results row: performance as
-        test_<metric>, attribution metrics un-prefixed for DeepLIFT/SHAP and prefixed
-        (``ixg_``, or the method's name) for the others. Keeps the seed-0 example tracks.
+                 ) -> tuple[dict, dict, list[dict], torch.Tensor | None]:
+        """``evaluate.evaluate`` on the test split. Keeps the seed-0 example tracks.
 
-        Returns (metrics, per-sequence rows, DeepLIFT/SHAP attributions (N, 4, L) on the
-        CPU, or None when it is not among the methods)."""
+        Returns (performance {test_<metric>: value}, {method: {metric: value}},
+        per-sequence rows, DeepLIFT/SHAP attributions (N, 4, L) on the CPU, or None when
+        it is not among the methods)."""
         ev = self.config.evaluation_config()
         result = evaluate(model, self.split("test"), self.task(), ev, device=self.device,
                           freq_limit=self.freq_limit())
-        metrics = {f"test_{name}": value for name, value in result.performance.items()}
-        metrics.update({method_prefix(r.method) + r.metric: r.value
-                        for r in result.summary.itertuples()})
+        performance = {f"test_{name}": value for name, value in result.performance.items()}
+        methods = {method: dict(zip(rows["metric"], rows["value"]))
+                   for method, rows in result.summary.groupby("method", sort=False)}
         shap = result.attributions.get("deep_lift_shap")
         if shap is not None and seed == 0:
             k = ev.n_examples
             mask = None if result.motif_mask is None else result.motif_mask[:k]
             self.store.save_examples(regularizer, result.X[:k].numpy(), shap[:k].numpy(),
                                      mask, result.names[:k])
-        return metrics, result.per_sequence.to_dict("records"), shap
+        return performance, methods, result.per_sequence.to_dict("records"), shap
 
     # -- the whole grid -----------------------------------------------------------------
     def run(self) -> Path:
@@ -250,10 +257,10 @@ class Benchmark:
         fraction = self.config.stability_fraction
         if fraction:
             # Kept apart, in results_fraction.csv, so no other table mixes them in.
-            rows = []
+            done = []
             for record in self._train_grid(grid, f"{fraction:g} of the data", fraction):
-                rows.append(record["row"])
-                atomic_write_csv(pd.DataFrame(rows), self.out / "results_fraction.csv")
+                done.append(record)
+                atomic_write_csv(results_frame(done), self.out / "results_fraction.csv")
         self.write_config(started, time.perf_counter() - t0)
         from regbench.report import write_report
         write_report(self.out)
@@ -369,8 +376,7 @@ class Benchmark:
         return info
 
     def write_tables(self, records: list[dict]) -> None:
-        rows = pd.DataFrame([r["row"] for r in records])
-        atomic_write_csv(rows, self.out / "results.csv")
+        atomic_write_csv(results_frame(records), self.out / "results.csv")
         per_seq = [dict(regularizer=r["row"]["regularizer"], seed=r["row"]["seed"], **p)
                    for r in records for p in r["per_sequence"]]
         if per_seq:
@@ -396,9 +402,7 @@ class Benchmark:
             "regularizers": self.regularizers,
             "lambdas": self.lambdas,
             "lambda_source": self.lambda_sources,
-            "data": str(self.config.data or f"simulated scenario {self.config.scenario} "
-                        f"({len(ds.names)} sequences x {ds.codes.shape[1]} bp, "
-                        f"tasks: {', '.join(ds.tasks)})"),
+            "data": self.source.describe(ds),
             "dataset_fingerprint": ds.fingerprint,
             "split": ds.split_source,
             "device": str(self.device),

@@ -129,6 +129,9 @@ class RunConfig:
     regularizers: list[str] = field(default_factory=lambda: ["all"])
     scenario: str | None = "spi1_binary"
     data: str | None = None
+    # A registered data source and its arguments (regbench.data.sources), e.g.
+    # {kind = "folder", path = "..."}; empty: --data, else the scenario.
+    data_source: dict = field(default_factory=dict)
     seeds: int = 3
     lambdas: dict[str, float] = field(default_factory=dict)
     out: str = "results/quick"
@@ -193,8 +196,11 @@ class RunConfig:
         metrics meant something else are never reused."""
         keys = ("preset", "scenario", "data", "simulate", "regularizer_params", "model", "train")
         values = {k: getattr(self, k) for k in keys}
-        if self.task != "binary":  # so the keys of binary runs stored before tasks hold
+        # Only when set, so the keys of runs stored before these settings existed hold.
+        if self.task != "binary":
             values["task"] = self.task
+        if self.data_source:
+            values["data_source"] = self.data_source
         blob = json.dumps({**values, "results_version": RESULTS_VERSION}, sort_keys=True,
                           default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -236,7 +242,7 @@ def read_toml(path: str | Path) -> dict:
         raise RegbenchError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-TOP_LEVEL_KEYS = {"preset", "task", "regularizers", "scenario", "data", "seeds", "lambda", "out",
+TOP_LEVEL_KEYS = {"preset", "task", "regularizers", "scenario", "data", "data_source", "seeds", "lambda", "out",
                   "device", "progress", "simulate", "regularizer_params", "model", "train",
                   "evaluation", "tune", "tuning", "stability_fraction"}
 
@@ -258,13 +264,22 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
                                    for name, lam in value.items()})
         elif key == "regularizers":
             config.regularizers = parse_regularizer_list(value)
-        elif key in ("simulate", "model", "train", "evaluation", "regularizer_params", "tuning"):
+        elif key in ("simulate", "model", "train", "evaluation", "regularizer_params", "tuning",
+                     "data_source"):
             if not isinstance(value, dict):
                 raise RegbenchError(f"{key} in {origin} must be a table of keys")
-            getattr(config, key).update(value)
+            if key == "model" and _architecture(value, config.model) != _architecture(
+                    config.model):
+                config.model = dict(value)  # a preset's sizes are for its own model
+            else:
+                getattr(config, key).update(value)
         else:
             setattr(config, key, value)
     return config
+
+
+def _architecture(model: dict, default: dict | None = None) -> str:
+    return model.get("architecture", (default or {}).get("architecture", "binary_cnn"))
 
 
 def parse_regularizer_list(value) -> list[str]:

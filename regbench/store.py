@@ -108,20 +108,48 @@ class RunStore:
                                 motif_mask=mask, names=np.array(names))
 
 
-# results.csv names DeepLIFT/SHAP's metrics plainly (the headline), the others' with a
-# prefix; the one place that knows the mapping.
+# results.csv is long (a method column). The report reads it as one wide row per run:
+# DeepLIFT/SHAP's metrics named plainly (the headline), the others' with a prefix. The
+# one place that knows the mapping.
 METHOD_PREFIXES = {"deep_lift_shap": "", "input_x_gradient": "ixg_"}
+# The report's name of each method: registered methods add theirs (torch-free here).
+METHOD_LABELS = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×gradient"}
+# Columns of results.csv that describe a run, the same on each of its method rows.
+RUN_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "data_fraction",
+               "train_rows", "status", "epochs", "best_epoch", "train_seconds", "val_loss",
+               "checkpoint", "attributions")
 
 
 def method_prefix(method: str) -> str:
-    """Column prefix of a method's metrics in results.csv (NAME_ for unlisted methods)."""
-    return METHOD_PREFIXES.get(method, f"{method}_")
+    """Column prefix of a method's metrics in the wide table (NAME_ for other methods,
+    which are then known to ``split_column``)."""
+    return METHOD_PREFIXES.setdefault(method, f"{method}_")
 
 
-def split_column(column: str, methods=METHOD_PREFIXES) -> tuple[str, str]:
-    """results.csv column -> (metric, attribution method); an un-prefixed column is
+def wide_results(results):
+    """results.csv (long: one row per run and method) -> one row per run, the metrics of
+    method M as ``method_prefix(M) + metric``. A table without a method column (written
+    before it existed) is returned as it is."""
+    if "method" not in results:
+        return results
+    methods = results["method"].fillna("").astype(str)
+    run_columns = [c for c in results if c in RUN_COLUMNS or str(c).startswith("test_")]
+    keys = [c for c in ("regularizer", "lambda", "seed", "data_fraction") if c in results]
+    per_method = [c for c in results if c not in run_columns and c != "method"]
+    wide = results[run_columns].loc[~results[keys].duplicated()].reset_index(drop=True)
+    for method in dict.fromkeys(methods):
+        if not method:
+            continue
+        part = results.loc[methods == method, keys + per_method].dropna(axis=1, how="all")
+        part = part.rename(columns={c: method_prefix(method) + c for c in per_method})
+        wide = wide.merge(part, on=keys, how="left")
+    return wide
+
+
+def split_column(column: str) -> tuple[str, str]:
+    """Wide column -> (metric, attribution method); an un-prefixed column is
     DeepLIFT/SHAP's (the caller knows which columns are not attribution metrics)."""
-    for method, prefix in methods.items():
+    for method, prefix in sorted(METHOD_PREFIXES.items(), key=lambda kv: -len(kv[1])):
         if prefix and column.startswith(prefix):
             return column[len(prefix):], method
     return column, "deep_lift_shap"
@@ -135,5 +163,5 @@ def _json_default(value):
     return str(value)
 
 
-__all__ = ["METHOD_PREFIXES", "RunKey", "RunStore", "atomic_write", "atomic_write_csv",
-           "atomic_write_npz", "method_prefix", "split_column"]
+__all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RunKey", "RunStore", "atomic_write", "atomic_write_csv",
+           "atomic_write_npz", "method_prefix", "split_column", "wide_results"]

@@ -71,3 +71,39 @@ def test_no_import_cycles():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_pyproject_lists_every_package():
+    """pyproject.toml lists the packages (simulations/ is mapped into the package), so a
+    new sub-package left out of the list would be missing from the wheel."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT.parent / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT.parent).parts) for p in ROOT.rglob("__init__.py")}
+    assert found | {"regbench.simulations"} == listed
+
+
+def test_a_wheel_install_finds_the_shipped_scenarios(tmp_path):
+    """Built as a wheel and installed elsewhere, regbench still simulates the default
+    scenario: the top-level simulations/ folder travels as package data."""
+    import os
+    import subprocess
+    import sys
+    repo = ROOT.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(tmp_path / "wheel")],
+                   check=True, capture_output=True, timeout=300)
+    wheel, = (tmp_path / "wheel").glob("regbench-*.whl")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = ("import regbench, sys; from regbench.cli import main; "
+            "print(regbench.__file__); sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", code, "simulate", "--scenario",
+                           "spi1_binary", "--out", "data", "--set", "positives=20",
+                           "--set", "negatives=20"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(str(target))  # the installed copy, not the checkout
+    assert (tmp_path / "data" / "sequences.fa").is_file()

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from regbench.cli import main
+from regbench.store import wide_results
 
 COLUMNS = ["regularizer", "lambda", "seed", "val_loss", "test_accuracy", "test_auroc",
            "test_auprc", "highfreq_fraction", "entropy", "motif_fraction", "motif_auprc"]
@@ -34,10 +35,20 @@ def test_every_result_file_is_readable_by_others_under_umask_022(smoke):
     assert {m for m in modes.values()} == {"0o644"}, modes
 
 
-def test_results_table_has_one_row_per_regularizer_and_seed(smoke):
-    df = pd.read_csv(smoke / "results.csv")
+def test_results_table_has_one_row_per_run_and_attribution_method(smoke):
+    long = pd.read_csv(smoke / "results.csv")
+    assert list(long.columns[:5]) == ["regularizer", "lambda", "lambda_source", "seed", "method"]
+    assert not [c for c in long.columns if c.startswith("ixg_")]  # a method column instead
+    assert sorted(zip(long.regularizer, long.seed, long.method)) == sorted(
+        (r, s, m) for r in ALL for s in (0, 1) for m in ("deep_lift_shap", "input_x_gradient"))
+    # a run's facts repeat on its method rows; its metrics differ by method
+    pairs = long.groupby(["regularizer", "seed"])
+    assert (pairs["test_auroc"].nunique() == 1).all() and (pairs["entropy"].nunique() == 2).all()
+    df = wide_results(long)  # the report's view: one row per run, ixg_ for input x gradient
     assert set(COLUMNS) <= set(df.columns)
     assert {c for c in df.columns if c.startswith("ixg_")} >= {"ixg_motif_fraction", "ixg_entropy"}
+    ixg = long[long.method == "input_x_gradient"].set_index(["regularizer", "seed"])["entropy"]
+    assert df.set_index(["regularizer", "seed"])["ixg_entropy"].equals(ixg.rename("ixg_entropy"))
     assert sorted(zip(df.regularizer, df.seed)) == sorted((r, s) for r in ALL for s in (0, 1))
     assert (df.status == "ok").all()
     ok = df[COLUMNS[3:]]
@@ -52,7 +63,8 @@ def test_per_sequence_history_checkpoints_and_config(smoke):
     assert set(per_seq.method) == {"deep_lift_shap", "input_x_gradient"}
     # the per-run means in results.csv are the means of the per-sequence table
     df = pd.read_csv(smoke / "results.csv")
-    row = df[(df.regularizer == "fourier") & (df.seed == 1)].iloc[0]
+    row = df[(df.regularizer == "fourier") & (df.seed == 1)
+             & (df.method == "deep_lift_shap")].iloc[0]
     seqs = per_seq[(per_seq.regularizer == "fourier") & (per_seq.seed == 1)
                    & (per_seq.method == "deep_lift_shap")]
     assert row.motif_fraction == pytest.approx(seqs.motif_fraction.mean())
@@ -209,9 +221,9 @@ def test_killed_run_resumes_to_the_same_results(smoke, tmp_path):
     finished = len(list((out / "runs").glob("*.json")))
     assert 3 <= finished < 10, "the kill should land partway through the grid"
     subprocess.run(argv, check=True, capture_output=True, timeout=300)
-    resumed = pd.read_csv(out / "results.csv")
+    resumed = wide_results(pd.read_csv(out / "results.csv"))
     assert len(resumed) == 10 and not resumed.duplicated(["regularizer", "seed"]).any()
-    reference = pd.read_csv(smoke / "results.csv")
+    reference = wide_results(pd.read_csv(smoke / "results.csv"))
     columns = ["regularizer", "seed", "lambda", "val_loss", "test_auroc", "motif_auprc",
                "entropy", "ixg_motif_fraction"]
     key = ["regularizer", "seed"]
@@ -251,7 +263,7 @@ def test_stability_fraction_trains_on_a_share_and_reports_it(tmp_path):
     assert main(["run", "--preset", "smoke", "--regularizers", "fourier,none", "--out",
                  str(out), "--stability-fraction", "0.1", "--no-progress"]) == 0
     full, part = pd.read_csv(out / "results.csv"), pd.read_csv(out / "results_fraction.csv")
-    assert len(full) == len(part) == 4 and (full.data_fraction == 1).all()
+    assert len(full) == len(part) == 8 and (full.data_fraction == 1).all()  # 2 methods
     assert (part.data_fraction == 0.1).all() and (part.status == "ok").all()
     # 10% of each class of the training rows, the same rows for every regularizer
     assert (part.train_rows == round(0.1 * full.train_rows.iloc[0] / 2) * 2).all()
@@ -277,14 +289,14 @@ def test_one_model_gets_the_same_attributions_in_any_run(smoke):
     bench = Benchmark(config)
     bench.prepare_data()
     checkpoint = pd.read_csv(smoke / "results.csv").query(
-        "regularizer == 'fourier' and seed == 1")["checkpoint"].item()
+        "regularizer == 'fourier' and seed == 1")["checkpoint"].iloc[0]
     model, _ = load_checkpoint(smoke / checkpoint)
-    first, rows_first, attr_first = bench.evaluate(model, 1, "fourier")
-    second, rows_second, attr_second = bench.evaluate(model, 5, "fourier")
+    *first, attr_first = bench.evaluate(model, 1, "fourier")
+    *second, attr_second = bench.evaluate(model, 5, "fourier")
     assert torch.equal(attr_first, attr_second)
-    assert first == second and rows_first == rows_second
+    assert first == second
     bench.config.evaluation = {"reference_seed": 1}  # the seed is really used
-    assert not torch.equal(bench.evaluate(model, 1, "fourier")[2], attr_first)
+    assert not torch.equal(bench.evaluate(model, 1, "fourier")[-1], attr_first)
     recorded = json.loads((smoke / "config.json").read_text())
     assert recorded["evaluation"]["reference_seed"] == 0
 

@@ -281,14 +281,16 @@ def test_shipped_scenarios_are_package_data():
     import regbench
     from regbench.simulate.scenario import find_scenario, list_scenarios
 
-    package = Path(regbench.__file__).resolve().parent
-    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["regbench"]
-    shipped = sorted((package / "simulations").glob("*.toml"))
+    repo = Path(regbench.__file__).resolve().parent.parent
+    pyproject = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert pyproject["package-dir"]["regbench.simulations"] == "simulations"
+    patterns = pyproject["package-data"]["regbench.simulations"]
+    shipped = sorted((repo / "simulations").glob("*.toml"))
     assert {p.stem for p in shipped} >= {"spi1_binary", "spi1_gc_bias", "multi_motif",
                                          "spi1_profile"}
+    assert (repo / "simulations" / "jaspar2026_selected.meme").is_file()
     assert set(list_scenarios()) >= {p.stem for p in shipped}
     for path in shipped:
-        relative = path.relative_to(package).as_posix()
+        relative = path.relative_to(repo / "simulations").as_posix()
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
-        assert find_scenario(path.stem) == path
+        assert find_scenario(path.stem).resolve() == path

@@ -112,7 +112,7 @@ def resolve_config(args):
                                           ("study_name", args.study_name),
                                           ("objective", args.objective)) if v is not None}}
     config = merge(config, flags, "command-line flags")
-    if config.data:
+    if config.data or config.data_source:
         config.scenario = None
     config.validate()  # early: nothing is read or written on bad options
     return config

@@ -7,7 +7,12 @@
 """
 from regbench.data.dataset import Dataset, fingerprint, load_dataset
 from regbench.data.encode import decode, encode, one_hot
+from regbench.data.sources import (DataSource, FolderSource, SimulatedSource,
+                                   create_data_source, list_data_sources,
+                                   register_data_source, source_of, unregister_data_source)
 from regbench.data.split import SPLITS, stratified_split
 
-__all__ = ["Dataset", "SPLITS", "decode", "encode", "fingerprint", "load_dataset",
-           "one_hot", "stratified_split"]
+__all__ = ["DataSource", "Dataset", "FolderSource", "SPLITS", "SimulatedSource",
+           "create_data_source", "decode", "encode", "fingerprint", "list_data_sources",
+           "load_dataset", "one_hot", "register_data_source", "source_of",
+           "stratified_split", "unregister_data_source"]

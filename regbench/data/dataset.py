@@ -59,6 +59,32 @@ class Dataset:
     def length(self) -> int:
         return int(self.codes.shape[1])
 
+    @classmethod
+    def from_arrays(cls, names, codes: np.ndarray, labels: np.ndarray, split,
+                    tasks=None, motif_mask: np.ndarray | None = None, summits=None,
+                    source: str = "arrays") -> "Dataset":
+        """A Dataset from arrays in memory (a data source's output): codes (N, L) uint8,
+        labels (N, T), split (N,) of train/valid/test, motif_mask (N, L) bool or None,
+        summits (N,) (default: the centre). The fingerprint hashes the arrays."""
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        labels = np.asarray(labels, dtype=np.float32).reshape(len(codes), -1)
+        split = np.asarray(split, dtype="<U5")
+        if not len(names) == len(codes) == len(split):
+            raise RegbenchError(f"names, codes and split must have the same length, got "
+                                f"{len(names)}, {len(codes)} and {len(split)}")
+        if not np.isin(split, SPLITS).all():
+            raise RegbenchError(f"split must hold only {', '.join(SPLITS)}")
+        tasks = list(tasks) if tasks is not None else [f"task{i}" for i in range(labels.shape[1])]
+        summits = (np.full(len(codes), codes.shape[1] // 2, np.int64) if summits is None
+                   else np.asarray(summits, np.int64))
+        digest = hashlib.sha256()
+        for part in (codes, labels, split, motif_mask, summits):
+            if part is not None:
+                digest.update(np.ascontiguousarray(part).tobytes())
+        digest.update("\0".join(list(names) + tasks).encode())
+        return cls(Path(source), list(names), codes, labels, tasks, split, motif_mask, None,
+                   summits, {}, digest.hexdigest()[:16])
+
     def one_hot(self) -> torch.Tensor:
         """All sequences one-hot, (N, 4, L) float32."""
         return one_hot(self.codes)

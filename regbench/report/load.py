@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.errors import RegbenchError
+from regbench.store import wide_results
 
 REQUIRED_RESULT_COLUMNS = ("regularizer", "seed", "status")
 EXAMPLE_ARRAYS = ("X", "attr", "motif_mask")
@@ -92,7 +93,8 @@ def load_results(results_dir) -> ResultsFolder:
     if not (path / "results.csv").is_file():
         raise RegbenchError(f"{path} has no results.csv; run `regbench run` to create it")
     folder = ResultsFolder(path, _read_config(path / "config.json"),
-                           _read_csv(path / "results.csv", REQUIRED_RESULT_COLUMNS))
+                           wide_results(_read_csv(path / "results.csv",
+                                                  REQUIRED_RESULT_COLUMNS)))
     if folder.results.empty:
         raise RegbenchError(f"{path / 'results.csv'} has no runs")
     folder.per_sequence = _optional_csv(folder, "per_sequence.csv",
@@ -104,8 +106,8 @@ def load_results(results_dir) -> ResultsFolder:
     folder.pareto = _optional_csv(folder, "pareto.csv",
                                   ("regularizer", "lambda", "val_loss", "motif_auprc",
                                    "on_front"))
-    folder.fraction_results = _optional_csv(folder, "results_fraction.csv",
-                                            ("regularizer", "seed", "status",
-                                             "data_fraction"))
+    fraction = _optional_csv(folder, "results_fraction.csv",
+                             ("regularizer", "seed", "status", "data_fraction"))
+    folder.fraction_results = None if fraction is None else wide_results(fraction)
     _read_examples(folder)
     return folder

@@ -12,7 +12,7 @@ from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
 from regbench.metrics import sequence_metrics
 from regbench.report.stats import BASELINE, COST, format_p
-METHOD_NAMES = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×gradient"}
+from regbench.store import METHOD_LABELS, method_prefix, split_column
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
 
 
@@ -133,7 +133,7 @@ def summary(folder: ResultsFolder, metrics, order) -> Section:
         "Summary", Text("Mean ± sample standard deviation over the seeds that finished "
                         "(n in the 'runs' row); failed runs are excluded. Interpretability "
                         "metrics use DeepLIFT/SHAP attributions, their ixg_ versions "
-                        "input×gradient; each is the mean over the attributed positive "
+                        "input×gradient (results.csv: the method column); each is the mean over the attributed positive "
                         "test sequences, except motif_auprc, which pools all their "
                         "positions into one ranking (the paper authors' measure). "
                         "Definitions: docs/metrics.md."),
@@ -161,13 +161,14 @@ def performance_vs_interpretability(ok: pd.DataFrame, order) -> Section | None:
 
 def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
     performance, known = stats.performance_columns(), stats.known_metrics()
-    groups = [("performance", "Performance", [m for m in metrics if m in performance]),
-              ("interpretability", "Interpretability (DeepLIFT/SHAP)",
-               [m for m in metrics if m in known and m not in performance
-                and m not in COST]),
-              ("interpretability_ixg", "Interpretability (input×gradient)",
-               [m for m in metrics if m.startswith(stats.IXG)]),
-              ("cost", "Training cost", [m for m in metrics if m in COST])]
+    attribution = [m for m in metrics if m not in performance and m not in COST
+                   and split_column(m)[0] in known]
+    methods = dict.fromkeys(split_column(m)[1] for m in attribution)
+    groups = [("performance", "Performance", [m for m in metrics if m in performance])]
+    groups += [("_".join(filter(None, ("interpretability", method_prefix(method).rstrip("_")))),
+                f"Interpretability ({METHOD_LABELS.get(method, method)})",
+                [m for m in attribution if split_column(m)[1] == method]) for method in methods]
+    groups.append(("cost", "Training cost", [m for m in metrics if m in COST]))
     known = {m for _, _, ms in groups for m in ms}
     groups.append(("other", "Other metrics", [m for m in metrics if m not in known]))
     return [g for g in groups if g[2]]
@@ -201,7 +202,7 @@ def _seed_test_table(tests: pd.DataFrame) -> Table:
     smallest = [format_p(_min_p(a, b)) for a, b in zip(tests["n"], tests["n_none"])]
     return _test_table(tests, "Mann-Whitney U across seeds, each regularizer vs none "
                        "(difference of means)",
-                       {"method": tests["method"].map(lambda m: METHOD_NAMES.get(m, m or "–")),
+                       {"method": tests["method"].map(lambda m: METHOD_LABELS.get(m, m or "–")),
                         "n seeds": tests["n"].astype(int),
                         "n seeds none": tests["n_none"].astype(int),
                         "smallest attainable p": smallest})
@@ -242,9 +243,9 @@ def sequence_comparisons(per_seq: pd.DataFrame | None, order,
                    "is each sequence's average precision, the paired-test variant of the "
                    "pooled motif auPRC in the summary. " + FAMILY_TEXT)]
     present = set(per_seq["method"].astype(str))
-    methods = [m for m in METHOD_NAMES if m in present] + sorted(present - set(METHOD_NAMES))
+    methods = [m for m in METHOD_LABELS if m in present] + sorted(present - set(METHOD_LABELS))
     for method in methods:
-        name = METHOD_NAMES.get(method, method)
+        name = METHOD_LABELS.get(method, method)
         fig = figures.sequence_distributions(
             means[means["method"] == method], metrics, order,
             stats.pvalue_lookup(statistics, "wilcoxon", method),

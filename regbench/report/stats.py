@@ -17,7 +17,7 @@ import pandas as pd
 
 from regbench.metrics import (get_metric, holm, list_metrics, mann_whitney, sequence_metrics,
                               wilcoxon_paired)
-from regbench.store import method_prefix, split_column
+from regbench.store import METHOD_LABELS, METHOD_PREFIXES, split_column
 
 BASELINE = "none"
 # Columns of results.csv that identify or describe a run rather than measure it.
@@ -44,7 +44,6 @@ RUN_FACTS = {
     "train_seconds": MetricInfo("training time (s)", "lower is cheaper; not quality", ""),
 }
 COST = ("epochs", "best_epoch", "train_seconds")
-IXG = method_prefix("input_x_gradient")
 
 
 def _info(name: str) -> MetricInfo:
@@ -68,20 +67,25 @@ def known_metrics() -> dict[str, MetricInfo]:
 
 
 def metric_info(name: str) -> MetricInfo:
-    """Label and meaning of a metric; ``ixg_`` metrics inherit from their base."""
+    """Label and meaning of a metric; a method's prefixed metrics (``ixg_``) inherit
+    from their base."""
     known = known_metrics()
     if name in known:
         return known[name]
-    if name.startswith(IXG) and name[len(IXG):] in known:
-        base = known[name[len(IXG):]]
-        return MetricInfo(base.label + ", input×gradient", base.better, base.direction)
+    metric, method = split_column(name)
+    if method != "deep_lift_shap" and metric in known:
+        base = known[metric]
+        return MetricInfo(f"{base.label}, {METHOD_LABELS.get(method, method)}", base.better,
+                          base.direction)
     return MetricInfo(name, "no direction recorded for this metric", "")
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """Numeric, not-all-NaN metric columns: known ones in a fixed order, then others."""
+    """Numeric, not-all-NaN metric columns: known ones in a fixed order (performance,
+    each method's attribution metrics, cost), then others."""
     names = list(known_metrics())
-    known = names + [IXG + m for m in names]
+    known = names + [prefix + m for prefix in METHOD_PREFIXES.values() if prefix
+                     for m in names]
     candidates = [c for c in known if c in df] + [c for c in df if c not in known]
     return [c for c in candidates
             if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(df[c])

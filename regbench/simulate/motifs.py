@@ -88,10 +88,21 @@ def read_meme(path: str | Path) -> list[Motif]:
     return motifs
 
 
+def shipped_simulations():
+    """The folder of shipped scenarios and motifs: the package data
+    ``regbench.simulations`` of an install, else ``simulations/`` beside the source
+    tree (a checkout on PYTHONPATH)."""
+    try:
+        return resources.files("regbench.simulations")
+    except ModuleNotFoundError:
+        import regbench
+        return Path(regbench.__file__).resolve().parent.parent / "simulations"
+
+
 @lru_cache(maxsize=1)
 def builtin_motifs() -> tuple[Motif, ...]:
     """The shipped JASPAR 2026 selection (SPI1, GATA2, CTCF, ...), no download needed."""
-    with resources.as_file(resources.files("regbench.data") / BUILTIN_MEME) as path:
+    with resources.as_file(shipped_simulations() / BUILTIN_MEME) as path:
         motifs = read_meme(path)
     # A machine-independent source, so manifests do not depend on the install path.
     return tuple(dataclasses.replace(m, source=f"builtin:{BUILTIN_MEME}") for m in motifs)

@@ -12,9 +12,8 @@ import math
 import tomllib
 from pathlib import Path
 
-import regbench
 from regbench.errors import RegbenchError
-from regbench.simulate.motifs import Motif, resolve_motif
+from regbench.simulate.motifs import Motif, resolve_motif, shipped_simulations
 
 DEFAULTS: dict = {
     "name": "",
@@ -43,7 +42,7 @@ TASK_DEFAULTS: dict = {"name": "", "motifs": [], "prob": 0.5}
 def scenario_dirs() -> list[Path]:
     """Where bare scenario names are looked up: ./simulations (your own), then the
     scenarios shipped inside the package (so a wheel install finds them too)."""
-    return [Path.cwd() / "simulations", Path(regbench.__file__).resolve().parent / "simulations"]
+    return [Path.cwd() / "simulations", Path(str(shipped_simulations()))]
 
 
 def list_scenarios() -> list[str]:

@@ -1,0 +1,146 @@
+"""Data sources: where a run's ``Dataset`` comes from, behind one interface.
+
+A source checks its inputs before anything is written (``check``), then gives the
+Dataset once (``load(out)``); ``describe`` is its line in config.json and the report.
+Built in: ``folder`` (a dataset folder: FASTA + labels.tsv + optional BED and bigWig)
+and ``simulation`` (a scenario simulated into OUT/data once, then read as a folder).
+A genome source (FASTA + peaks + bigWig) is the next one. A new source is one
+registration, chosen with ``[data_source] kind = "NAME"`` (its other keys are the
+source's arguments):
+
+    @regbench.data.register_data_source("my_arrays")
+    class MyArrays(regbench.data.DataSource):
+        def __init__(self, path):
+            self.path = path
+        def load(self, out, progress=False):
+            return Dataset.from_arrays(names, codes, labels, split)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from regbench.errors import RegbenchError
+
+
+class DataSource:
+    """Interface: ``check()``, ``load(out, progress) -> Dataset``, ``describe(dataset)``."""
+
+    name = ""
+
+    def check(self) -> None:
+        """Fail early (RegbenchError, one line) on inputs that cannot work."""
+
+    def load(self, out: Path, progress: bool = False):
+        """The Dataset; ``out`` is the results folder (for anything the source writes)."""
+        raise NotImplementedError
+
+    def describe(self, dataset) -> str:
+        """One line saying what the data are."""
+        return (f"{self.name} data ({len(dataset.names)} sequences x {dataset.length} bp, "
+                f"tasks: {', '.join(dataset.tasks)})")
+
+
+_SOURCES: dict[str, type] = {}
+
+
+def register_data_source(name: str):
+    """Decorator adding a DataSource subclass under ``name``."""
+    def add(cls):
+        if name in _SOURCES:
+            raise RegbenchError(f"a data source named {name!r} is already registered")
+        cls.name = name
+        _SOURCES[name] = cls
+        return cls
+    return add
+
+
+def unregister_data_source(name: str) -> None:
+    _SOURCES.pop(name, None)
+
+
+def list_data_sources() -> list[str]:
+    return list(_SOURCES)
+
+
+def create_data_source(kind: str, **params) -> DataSource:
+    """Source ``kind`` bound to its arguments (a clear error for unknown ones)."""
+    try:
+        cls = _SOURCES[kind]
+    except KeyError:
+        raise RegbenchError(f"[data_source] kind = {kind!r} is not a known data source; "
+                            f"known: {', '.join(sorted(_SOURCES))}") from None
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise RegbenchError(f"[data_source] {kind}: {exc}") from None
+
+
+@register_data_source("folder")
+class FolderSource(DataSource):
+    """A dataset folder (``regbench simulate`` output or real data in the same files)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._dataset = None
+
+    def check(self) -> None:
+        self._dataset = self.load(None)  # reading it is the check, and it is kept
+
+    def load(self, out, progress: bool = False):
+        if self._dataset is None:
+            from regbench.data.dataset import load_dataset
+            self._dataset = load_dataset(self.path)
+        return self._dataset
+
+    def describe(self, dataset) -> str:
+        return str(self.path)
+
+
+@register_data_source("simulation")
+class SimulatedSource(DataSource):
+    """A simulation scenario (name or TOML file, with overrides) written to OUT/data once;
+    seeded, so every worker on a folder writes the same data."""
+
+    def __init__(self, scenario: str, overrides: dict | None = None):
+        self.scenario, self.overrides = scenario, dict(overrides or {})
+
+    def check(self) -> None:
+        from regbench.simulate import load_scenario
+        load_scenario(self.scenario, overrides=self.overrides)
+
+    def load(self, out, progress: bool = False):
+        from regbench.data.dataset import load_dataset
+        from regbench.simulate import simulate
+        target = Path(out) / "data"
+        if not (target / "manifest.json").exists():
+            try:
+                simulate(self.scenario, target, overrides=self.overrides, progress=progress)
+            except (OSError, RegbenchError):
+                # Another worker on this folder may have won the race to write the
+                # same (seeded, identical) data; use it.
+                if not (target / "manifest.json").exists():
+                    raise
+        return load_dataset(target)
+
+    def describe(self, dataset) -> str:
+        return (f"simulated scenario {self.scenario} ({len(dataset.names)} sequences x "
+                f"{dataset.length} bp, tasks: {', '.join(dataset.tasks)})")
+
+
+def source_of(config) -> DataSource:
+    """The data source of a RunConfig: ``[data_source]``, else --data, else the scenario."""
+    if config.data_source:
+        params = dict(config.data_source)
+        kind = params.pop("kind", None)
+        if not kind:
+            raise RegbenchError("[data_source] needs kind = NAME; known: "
+                                f"{', '.join(sorted(_SOURCES))}")
+        return create_data_source(kind, **params)
+    if config.data:
+        return FolderSource(config.data)
+    return SimulatedSource(config.scenario, config.simulate)
+
+
+__all__ = ["DataSource", "FolderSource", "SimulatedSource", "create_data_source",
+           "list_data_sources", "register_data_source", "source_of",
+           "unregister_data_source"]

@@ -1,0 +1,131 @@
+"""Adding a model, an attribution method and a data source, each in a few lines: the
+new piece shows up in results.csv and in the report (the prior and the metric: see
+test_readme.py and test_plugins.py)."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from regbench.attributions import (ExplainSettings, register_attribution_method,
+                                   unregister_attribution_method)
+from regbench.cli import main
+from regbench.data import (Dataset, DataSource, register_data_source,
+                           unregister_data_source)
+from regbench.models import register_model, unregister_model
+
+
+def _run(tmp_path, toml: str, *flags) -> tuple[pd.DataFrame, str]:
+    (tmp_path / "c.toml").write_text('preset = "smoke"\nseeds = 1\n' + toml)
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
+                 "--no-progress", *flags]) == 0
+    return pd.read_csv(out / "results.csv"), (out / "report.md").read_text()
+
+
+@pytest.fixture
+def tiny_cnn():
+    @register_model("tiny_cnn")
+    class TinyCNN(torch.nn.Module):
+        """One conv, a ReLU, a global max pool, a linear head."""
+        def __init__(self, seq_len, n_tasks, filters=6):
+            super().__init__()
+            self.conv, self.relu = torch.nn.Conv1d(4, filters, 7), torch.nn.ReLU()
+            self.pool, self.flat = torch.nn.MaxPool1d(seq_len - 6), torch.nn.Flatten()
+            self.head = torch.nn.Linear(filters, n_tasks)
+
+        def forward(self, X):                      # (N, 4, L) -> logits (N, T)
+            return self.head(self.flat(self.pool(self.relu(self.conv(X)))))
+    yield TinyCNN
+    unregister_model("tiny_cnn")
+
+
+def test_a_registered_model_is_trained_and_reported(tiny_cnn, tmp_path):
+    results, report = _run(tmp_path, '[model]\narchitecture = "tiny_cnn"\nfilters = 5\n',
+                           "--regularizers", "fourier,none")
+    assert (results.status == "ok").all() and results["motif_auprc"].notna().all()
+    config = (tmp_path / "run" / "config.json").read_text()
+    assert '"architecture": "tiny_cnn"' in config and '"filters": 5' in config
+    from regbench.train import load_checkpoint
+    model, _ = load_checkpoint(tmp_path / "run" / results["checkpoint"].iloc[0])
+    assert isinstance(model, tiny_cnn) and model.conv.out_channels == 5
+    assert "architecture=tiny\\_cnn" in report  # Markdown-escaped
+
+
+def test_an_unknown_model_is_one_line_and_nothing_written(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('preset = "smoke"\n[model]\narchitecture = "nope"\n')
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out",
+                 str(tmp_path / "bad"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown model architecture 'nope'" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.fixture
+def saliency():
+    @register_attribution_method("abs_gradient", label="|gradient|")
+    def abs_gradient(model, X, settings: ExplainSettings):
+        X = X.clone().requires_grad_()
+        model(X)[:, settings.target].sum().backward()
+        return X.grad.abs() * X                    # (N, 4, L), at the observed base
+    yield "abs_gradient"
+    unregister_attribution_method("abs_gradient")
+
+
+def test_a_registered_attribution_method_is_scored_and_reported(saliency, tmp_path):
+    results, report = _run(tmp_path, '[evaluation]\nmethods = ["deep_lift_shap", '
+                           '"abs_gradient"]\n', "--regularizers", "fourier,none")
+    assert set(results["method"]) == {"deep_lift_shap", "abs_gradient"}
+    mine = results[results.method == "abs_gradient"]
+    # its attributions are >= 0 everywhere, so all of their mass is positive
+    assert mine["motif_fraction"].between(0, 1).all() and mine["entropy"].notna().all()
+    per_seq = pd.read_csv(tmp_path / "run" / "per_sequence.csv")
+    assert set(per_seq["method"]) == {"deep_lift_shap", "abs_gradient"}
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert 'alt="Interpretability (|gradient|) across seeds"' in html
+    assert "abs\\_gradient\\_motif\\_auprc" in report  # its row in the summary table
+    statistics = pd.read_csv(tmp_path / "run" / "statistics.csv")
+    assert "abs_gradient" in set(statistics["method"])
+
+
+@pytest.fixture
+def array_source():
+    @register_data_source("planted")
+    class Planted(DataSource):
+        """Random 100-bp sequences; positives carry GGAA twice at known places."""
+        def __init__(self, n=240, seed=0):
+            self.n, self.seed = n, seed
+
+        def load(self, out, progress=False):
+            rng = np.random.default_rng(self.seed)
+            codes = rng.integers(0, 4, (self.n, 100)).astype(np.uint8)
+            labels = (np.arange(self.n) % 2)[:, None]
+            mask = np.zeros((self.n, 100), bool)
+            for i in np.flatnonzero(labels[:, 0]):
+                codes[i, 40:44] = codes[i, 60:64] = [2, 2, 0, 0]
+                mask[i, 40:44] = mask[i, 60:64] = True
+            split = np.array(["train"] * 8 + ["valid", "test"])[np.arange(self.n) % 10]
+            return Dataset.from_arrays([f"s{i}" for i in range(self.n)], codes, labels,
+                                       split, tasks=["ggaa"], motif_mask=mask)
+    yield "planted"
+    unregister_data_source("planted")
+
+
+def test_a_registered_data_source_feeds_the_run(array_source, tmp_path):
+    results, report = _run(tmp_path, '[data_source]\nkind = "planted"\nn = 200\n',
+                           "--regularizers", "none")
+    assert len(results) == 2 and (results.status == "ok").all()  # one run, two methods
+    assert results["motif_auprc"].notna().all()
+    assert results["train_rows"].iloc[0] == 160  # 8 of every 10 rows of n = 200
+    assert "planted data (200 sequences x 100 bp, tasks: ggaa)" in report
+    assert not (tmp_path / "run" / "data").exists()  # nothing simulated
+
+
+def test_a_data_source_with_bad_arguments_is_one_line(array_source, tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('preset = "smoke"\n[data_source]\nkind = "planted"\n'
+                                     'size = 3\n')
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out",
+                 str(tmp_path / "bad"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "error: [data_source] planted: " in err and "unexpected keyword argument 'size'" in err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
