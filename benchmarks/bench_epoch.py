@@ -10,6 +10,8 @@ often an epoch makes the host wait for the device (``torch.cuda.set_sync_debug_m
 """
 from __future__ import annotations
 
+import dataclasses
+
 import warnings
 
 import numpy as np
@@ -48,7 +50,7 @@ def run(ctx: Context) -> None:
     rows, shares = [], []
     for name, resident in variants:
         trainer, model, optimizer = make_trainer(name, length, ctx.device)
-        trainer.config.batch_size = batch
+        trainer.config = dataclasses.replace(trainer.config, batch_size=batch)
         batches = []
         for idx_np, n_pos in batch_order(prior, batch, np.random.default_rng(0)):
             idx = torch.as_tensor(idx_np, device=ctx.device)

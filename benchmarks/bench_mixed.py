@@ -8,6 +8,7 @@ relative difference |p_bf16 - p_fp32| / |p_fp32|.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 
 from benchmarks import Context, Table, median_times
@@ -22,7 +23,7 @@ def penalty_difference(name: str, batch: int, length: int, device) -> tuple[floa
     X, _, n_positive = random_batch(batch, length, device, seed=1)
     values = []
     for mixed in (False, True):
-        trainer.config.mixed_precision = mixed
+        trainer.config = dataclasses.replace(trainer.config, mixed_precision=mixed)
         _, penalty = trainer.penalty(copy.deepcopy(model), X, n_positive)  # same weights
         values.append(penalty.item())
     return values[0], abs(values[1] - values[0]) / abs(values[0])

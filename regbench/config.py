@@ -77,7 +77,7 @@ PAPER_DIFFERENCES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvaluationConfig:
     """How trained models are scored."""
 
@@ -97,7 +97,7 @@ class EvaluationConfig:
     freq_limit: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class TuningConfig:
     """The λ search (Optuna) run before the seed runs when ``tune`` is on."""
 

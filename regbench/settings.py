@@ -9,7 +9,7 @@ from regbench.errors import RegbenchError
 BATCH_NORM_POSITIONS = ("after_relu", "before_relu")
 
 
-@dataclass
+@dataclass(frozen=True)
 class BinaryModelConfig:
     """Architecture of the binary CNN. Defaults are the paper's."""
 
@@ -60,7 +60,7 @@ class BinaryModelConfig:
         return (self.conv_output_length() - self.pool_size) // self.pool_stride + 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings; the same for every regularizer."""
 
