@@ -67,3 +67,121 @@ def fit(small_task, motif_split):
         return Trainer(small_task, regbench.get_regularizer(name), lam, config).fit(
             *motif_split)
     return run
+
+
+# -- λ-search helpers shared by test_tune and test_tune_postgres (fixture tune_kit) -------
+
+import os  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+MOTIF = "TGACTCAGCA"
+
+
+def make_dataset(folder, n=120, length=100, seed=0) -> Path:
+    """A tiny dataset folder: half the sequences carry MOTIF (listed in motifs.bed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    splits = ["train"] * 8 + ["valid"] * 2 + ["test"] * 2
+    fasta, labels, bed = [], ["name\tbound\tsplit"], []
+    for i in range(n):
+        seq = "".join(np.array(list("ACGT"))[rng.integers(0, 4, length)])
+        positive = i % 2
+        if positive:
+            start = int(rng.integers(0, length - len(MOTIF)))
+            seq = seq[:start] + MOTIF + seq[start + len(MOTIF):]
+            bed.append(f"seq{i}\t{start}\t{start + len(MOTIF)}\tAP1\t0\t+")
+        fasta.append(f">seq{i}\n{seq}")
+        labels.append(f"seq{i}\t{positive}\t{splits[(i // 2) % len(splits)]}")
+    (folder / "sequences.fa").write_text("\n".join(fasta) + "\n")
+    (folder / "labels.tsv").write_text("\n".join(labels) + "\n")
+    (folder / "motifs.bed").write_text("\n".join(bed) + "\n")
+    from regbench.data import load_dataset
+    load_dataset(folder)  # builds the FASTA index now, not in racing workers
+    return folder
+
+
+def make_bench(data_dir, out, regularizers=("l2",)):
+    """A smoke-preset Benchmark on data_dir, for the given regularizers, on the CPU."""
+    from regbench.bench import Benchmark
+    from regbench.config import preset_config
+    config = preset_config("smoke")
+    config.data, config.scenario = str(data_dir), None
+    config.out, config.regularizers = str(out), list(regularizers)
+    config.progress, config.device = False, "cpu"
+    return Benchmark(config)
+
+
+def check_dead_worker_is_retried(data_dir, out, url, name, monkeypatch):
+    """A worker starts a trial, beats once and dies; the next worker fails its trial
+    after the grace period and runs it again, with the same λ."""
+    import optuna
+
+    import regbench.tune as tune
+    from regbench.regularizers import get_spec
+    monkeypatch.setattr(tune, "HEARTBEAT_INTERVAL", 1)
+    monkeypatch.setattr(tune, "GRACE_PERIOD", 1)
+    study = tune.open_study(url, name, "loss", seed=0)
+    dead = study.ask()
+    lam = dead.suggest_float("lambda", *get_spec("l2").lambda_range, log=True)
+    study._storage.record_heartbeat(dead._trial_id)
+    time.sleep(2.5)
+    result = make_bench(data_dir, out).search_lambda("l2", n_trials=1, trial_epochs=1,
+                         storage=url, study_name=name, progress=False)
+    states = result.trials.set_index("trial")["state"].to_dict()
+    assert states == {0: "failed", 1: "complete"} and result.best_lambda == lam
+    retry = optuna.load_study(study_name=name, storage=tune.open_storage(url)).trials[1]
+    assert retry.system_attrs["failed_trial"] == 0
+
+
+def start_worker(data_dir, out, *extra) -> subprocess.Popen:
+    """A `regbench tune` process for l2 (one log line per finished trial on stderr)."""
+    cmd = [sys.executable, "-m", "regbench.cli", "tune", "--data", str(data_dir),
+           "--preset", "smoke", "--regularizers", "l2", "--trial-epochs", "2",
+           "--out", str(out), "--no-progress", *extra]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+
+
+def finish(workers) -> list[tuple[int, str, str]]:
+    """(exit code, stdout, stderr) of each worker; both workers must have run trials."""
+    outputs = []
+    for worker in workers:
+        stdout, stderr = worker.communicate(timeout=300)
+        outputs.append((worker.returncode, stdout, stderr))
+    for code, stdout, stderr in outputs:
+        assert code == 0, stderr
+        assert "next: regbench run --lambda l2=" in stdout
+    return outputs
+
+
+def finished_trials(log: str) -> int:
+    """Trials a worker finished, from Optuna's log lines (surplus trials don't count)."""
+    return len(re.findall(r"\] Trial \d+ (?:finished|pruned)", log))
+
+
+def check_shared_study(study, n_trials) -> None:
+    """Exactly n finished trials, none left running or waiting, no λ trained twice."""
+    from optuna.trial import TrialState
+    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(finished) == n_trials
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    assert len({t.params["lambda"] for t in finished}) == n_trials
+    assert len({t.number for t in study.trials}) == len(study.trials)
+
+
+@pytest.fixture(scope="session")
+def tune_kit():
+    """The λ-search helpers: make_dataset, make_bench, start_worker, finish,
+    finished_trials, check_shared_study, check_dead_worker_is_retried."""
+    return SimpleNamespace(**{f.__name__: f for f in (
+        make_dataset, make_bench, start_worker, finish, finished_trials, check_shared_study,
+        check_dead_worker_is_retried)})

@@ -107,3 +107,13 @@ def test_a_wheel_install_finds_the_shipped_scenarios(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(target))  # the installed copy, not the checkout
     assert (tmp_path / "data" / "sequences.fa").is_file()
+
+
+def test_test_modules_share_through_conftest_not_each_other():
+    tests = Path(__file__).parent
+    names = {p.stem for p in tests.glob("test_*.py")}
+    for path in tests.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                        [node.module] if isinstance(node, ast.ImportFrom) else [])
+            assert not set(imported) & (names | {"conftest"}), (path.name, imported)

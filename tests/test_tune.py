@@ -1,10 +1,5 @@
 """λ search: ranges, the study on disk, failures, pruning, Pareto, shared workers."""
 import math
-import os
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,49 +11,14 @@ from optuna.trial import TrialState
 
 import regbench.tune as tune
 from regbench import RegbenchError
-from regbench.bench import Benchmark
 from regbench.cli import main as cli_main
-from regbench.config import preset_config
-from regbench.data import load_dataset
 from regbench.regularizers import get_spec, register_regularizer
 from regbench.regularizers.registry import _REGISTRY
 from regbench.tune import write_lambda_search
 
 SEARCHED = ["fourier", "l2", "smoothness", "sparsity"]
-MOTIF = "TGACTCAGCA"
 # Tests that play a worker with study.ask(), outside optimize(), on purpose.
 MANUAL_ASK = pytest.mark.filterwarnings("ignore:Heartbeat of storage")
-
-
-def make_dataset(folder, n=120, length=100, seed=0) -> Path:
-    """A tiny dataset folder: half the sequences carry MOTIF (listed in motifs.bed)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    splits = ["train"] * 8 + ["valid"] * 2 + ["test"] * 2
-    fasta, labels, bed = [], ["name\tbound\tsplit"], []
-    for i in range(n):
-        seq = "".join(np.array(list("ACGT"))[rng.integers(0, 4, length)])
-        positive = i % 2
-        if positive:
-            start = int(rng.integers(0, length - len(MOTIF)))
-            seq = seq[:start] + MOTIF + seq[start + len(MOTIF):]
-            bed.append(f"seq{i}\t{start}\t{start + len(MOTIF)}\tAP1\t0\t+")
-        fasta.append(f">seq{i}\n{seq}")
-        labels.append(f"seq{i}\t{positive}\t{splits[(i // 2) % len(splits)]}")
-    (folder / "sequences.fa").write_text("\n".join(fasta) + "\n")
-    (folder / "labels.tsv").write_text("\n".join(labels) + "\n")
-    (folder / "motifs.bed").write_text("\n".join(bed) + "\n")
-    load_dataset(folder)  # builds the FASTA index now, not in racing workers
-    return folder
-
-
-def make_bench(data_dir, out, regularizers=("l2",)) -> Benchmark:
-    config = preset_config("smoke")
-    config.data, config.scenario = str(data_dir), None
-    config.out, config.regularizers = str(out), list(regularizers)
-    config.progress, config.device = False, "cpu"
-    return Benchmark(config)
 
 
 def load(out, name) -> optuna.Study:
@@ -70,15 +30,15 @@ def leftovers(folder) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return make_dataset(tmp_path_factory.mktemp("data"))
+def data_dir(tmp_path_factory, tune_kit):
+    return tune_kit.make_dataset(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="module")
-def tuned(data_dir, tmp_path_factory):
+def tuned(data_dir, tmp_path_factory, tune_kit):
     """Two trials for each searched regularizer, in one results folder."""
     out = tmp_path_factory.mktemp("tuned")
-    bench = make_bench(data_dir, out, SEARCHED)
+    bench = tune_kit.make_bench(data_dir, out, SEARCHED)
     results = {name: bench.search_lambda(name, n_trials=2, trial_epochs=1, progress=False)
                for name in SEARCHED}
     return bench, results
@@ -120,10 +80,10 @@ def test_rerun_tops_the_study_up_to_n_trials(tuned):
     assert len({t.params["lambda"] for t in study.trials}) == 3
 
 
-def test_same_seed_draws_the_same_lambdas(data_dir, tmp_path):
+def test_same_seed_draws_the_same_lambdas(data_dir, tmp_path, tune_kit):
     draws = []
     for folder in ("a", "b"):
-        bench = make_bench(data_dir, tmp_path / folder)
+        bench = tune_kit.make_bench(data_dir, tmp_path / folder)
         draws.append(bench.search_lambda("l2", n_trials=2, trial_epochs=1, seed=7,
                                  progress=False).trials["lambda"].tolist())
     assert draws[0] == draws[1] and draws[0][0] != draws[0][1]
@@ -181,8 +141,8 @@ def test_lambda_search_csv(tuned):
     assert not leftovers(bench.out)
 
 
-def test_none_needs_no_study(data_dir, tmp_path):
-    bench = make_bench(data_dir, tmp_path, ["none"])
+def test_none_needs_no_study(data_dir, tmp_path, tune_kit):
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
     result = bench.search_lambda("none", n_trials=5)
     assert result.best_lambda == 0.0 and result.study_name is None
     assert not (tmp_path / "optuna.db").exists()
@@ -198,8 +158,8 @@ def nan_prior():
     _REGISTRY.pop("test_nan_prior", None)
 
 
-def test_failed_training_is_recorded_not_raised(data_dir, tmp_path, nan_prior):
-    bench = make_bench(data_dir, tmp_path, [nan_prior])
+def test_failed_training_is_recorded_not_raised(data_dir, tmp_path, nan_prior, tune_kit):
+    bench = tune_kit.make_bench(data_dir, tmp_path, [nan_prior])
     result = bench.search_lambda(nan_prior, n_trials=2, trial_epochs=2, progress=False)
     assert result.best_lambda is None and (result.n_failed, result.n_complete) == (2, 0)
     assert set(result.trials["state"]) == {"failed"}
@@ -210,10 +170,10 @@ def test_failed_training_is_recorded_not_raised(data_dir, tmp_path, nan_prior):
     assert set(pd.read_csv(tmp_path / "lambda_search.csv")["state"]) == {"failed"}
 
 
-def test_pruned_trials_leave_no_files(data_dir, tmp_path, monkeypatch):
+def test_pruned_trials_leave_no_files(data_dir, tmp_path, monkeypatch, tune_kit):
     # Prune every trial at its first report: the validation loss is always > 0.
     monkeypatch.setattr(tune, "make_pruner", lambda: optuna.pruners.ThresholdPruner(upper=0.0))
-    bench = make_bench(data_dir, tmp_path)
+    bench = tune_kit.make_bench(data_dir, tmp_path)
     result = bench.search_lambda("l2", n_trials=3, trial_epochs=3, progress=False)
     assert (result.n_pruned, result.n_complete, result.best_lambda) == (3, 0, None)
     assert (result.trials["epochs"] == 1).all() and result.trials["value"].notna().all()
@@ -222,8 +182,8 @@ def test_pruned_trials_leave_no_files(data_dir, tmp_path, monkeypatch):
     assert not leftovers(tmp_path)
 
 
-def test_pareto_gives_a_front(data_dir, tmp_path):
-    bench = make_bench(data_dir, tmp_path)
+def test_pareto_gives_a_front(data_dir, tmp_path, tune_kit):
+    bench = tune_kit.make_bench(data_dir, tmp_path)
     result = bench.search_lambda("l2", n_trials=3, trial_epochs=2, objective="pareto",
                          progress=False)
     trials = result.trials
@@ -239,12 +199,12 @@ def test_pareto_gives_a_front(data_dir, tmp_path):
     assert list(pareto.columns) == tune.PARETO_COLUMNS and pareto["chosen"].sum() == 1
 
 
-def test_pareto_needs_ground_truth_motifs(data_dir, tmp_path):
+def test_pareto_needs_ground_truth_motifs(data_dir, tmp_path, tune_kit):
     plain = tmp_path / "data"
     plain.mkdir()
     for name in ("sequences.fa", "labels.tsv"):
         (plain / name).write_bytes((data_dir / name).read_bytes())
-    bench = make_bench(plain, tmp_path / "out", ["fourier"])
+    bench = tune_kit.make_bench(plain, tmp_path / "out", ["fourier"])
     with pytest.raises(RegbenchError, match="motifs.bed"):
         bench.search_lambda("fourier", n_trials=1, objective="pareto")
 
@@ -260,36 +220,18 @@ def test_a_trial_beyond_the_budget_does_not_run(tmp_path):
 
 
 @MANUAL_ASK
-def test_running_trials_count_against_the_budget(data_dir, tmp_path):
+def test_running_trials_count_against_the_budget(data_dir, tmp_path, tune_kit):
     url, name = f"sqlite:///{tmp_path / 'optuna.db'}", "busy"
     tune.open_study(url, name, "loss", seed=0).ask()    # another worker's trial, running
-    bench = make_bench(data_dir, tmp_path)
+    bench = tune_kit.make_bench(data_dir, tmp_path)
     kwargs = dict(trial_epochs=1, storage=url, study_name=name, progress=False)
     assert len(bench.search_lambda("l2", n_trials=1, **kwargs).trials) == 0
     assert bench.search_lambda("l2", n_trials=2, **kwargs).n_complete == 1
 
 
-def check_dead_worker_is_retried(data_dir, out, url, name, monkeypatch):
-    """A worker starts a trial, beats once and dies; the next worker fails its trial
-    after the grace period and runs it again, with the same λ."""
-    monkeypatch.setattr(tune, "HEARTBEAT_INTERVAL", 1)
-    monkeypatch.setattr(tune, "GRACE_PERIOD", 1)
-    study = tune.open_study(url, name, "loss", seed=0)
-    dead = study.ask()
-    lam = dead.suggest_float("lambda", *get_spec("l2").lambda_range, log=True)
-    study._storage.record_heartbeat(dead._trial_id)
-    time.sleep(2.5)
-    result = make_bench(data_dir, out).search_lambda("l2", n_trials=1, trial_epochs=1,
-                         storage=url, study_name=name, progress=False)
-    states = result.trials.set_index("trial")["state"].to_dict()
-    assert states == {0: "failed", 1: "complete"} and result.best_lambda == lam
-    retry = optuna.load_study(study_name=name, storage=tune.open_storage(url)).trials[1]
-    assert retry.system_attrs["failed_trial"] == 0
-
-
 @MANUAL_ASK
-def test_dead_workers_trial_is_failed_and_retried(data_dir, tmp_path, monkeypatch):
-    check_dead_worker_is_retried(data_dir, tmp_path, f"sqlite:///{tmp_path / 'optuna.db'}",
+def test_dead_workers_trial_is_failed_and_retried(data_dir, tmp_path, monkeypatch, tune_kit):
+    tune_kit.check_dead_worker_is_retried(data_dir, tmp_path, f"sqlite:///{tmp_path / 'optuna.db'}",
                                  "dead-worker", monkeypatch)
 
 
@@ -300,57 +242,22 @@ def test_bad_storage_is_one_line_error(data_dir, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "storage" in err
 
 
-def start_worker(data_dir, out, *extra) -> subprocess.Popen:
-    """A `regbench tune` process for l2 (one log line per finished trial on stderr)."""
-    cmd = [sys.executable, "-m", "regbench.cli", "tune", "--data", str(data_dir),
-           "--preset", "smoke", "--regularizers", "l2", "--trial-epochs", "2",
-           "--out", str(out), "--no-progress", *extra]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
-
-
-def finish(workers) -> list[tuple[int, str, str]]:
-    """(exit code, stdout, stderr) of each worker; both workers must have run trials."""
-    outputs = []
-    for worker in workers:
-        stdout, stderr = worker.communicate(timeout=300)
-        outputs.append((worker.returncode, stdout, stderr))
-    for code, stdout, stderr in outputs:
-        assert code == 0, stderr
-        assert "next: regbench run --lambda l2=" in stdout
-    return outputs
-
-
-def finished_trials(log: str) -> int:
-    """Trials a worker finished, from Optuna's log lines (surplus trials don't count)."""
-    return len(re.findall(r"\] Trial \d+ (?:finished|pruned)", log))
-
-
-def check_shared_study(study, n_trials) -> None:
-    """Exactly n finished trials, none left running or waiting, no λ trained twice."""
-    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
-    assert len(finished) == n_trials
-    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
-    assert len({t.params["lambda"] for t in finished}) == n_trials
-    assert len({t.number for t in study.trials}) == len(study.trials)
-
-
-def test_two_workers_share_one_sqlite_study(data_dir, tmp_path):
-    outputs = finish([start_worker(data_dir, tmp_path, "--trials", "4") for _ in range(2)])
+def test_two_workers_share_one_sqlite_study(data_dir, tmp_path, tune_kit):
+    outputs = tune_kit.finish([tune_kit.start_worker(data_dir, tmp_path, "--trials", "4")
+                               for _ in range(2)])
     # Together the workers finished 4 trials, none twice. (How the 4 split between
     # them depends on the machine's load.)
-    assert sum(finished_trials(err) for _, _, err in outputs) == 4
+    assert sum(tune_kit.finished_trials(err) for _, _, err in outputs) == 4
     names = optuna.get_all_study_names(f"sqlite:///{tmp_path / 'optuna.db'}")
     assert len(names) == 1
     study = load(tmp_path, names[0])
-    check_shared_study(study, 4)
+    tune_kit.check_shared_study(study, 4)
     stored = {p.stem for p in (tmp_path / "tuning" / "runs").glob("*.json")}
     assert {t.user_attrs["run"] for t in study.get_trials(states=(TrialState.COMPLETE,))} \
         <= stored
 
 
-def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch):
+def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch, tune_kit):
     assert [tune.startup_trials(n) for n in (1, 6, 9, 20, 30)] == [2, 2, 3, 5, 5]
     seen = {}
     real_open = tune.open_study
@@ -361,6 +268,6 @@ def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch)
         return study
 
     monkeypatch.setattr(tune, "open_study", spy)
-    make_bench(data_dir, tmp_path).search_lambda("l2", n_trials=1, trial_epochs=1,
+    tune_kit.make_bench(data_dir, tmp_path).search_lambda("l2", n_trials=1, trial_epochs=1,
                 progress=False)
     assert seen["startup"] == 2

@@ -9,8 +9,9 @@ import optuna
 import pytest
 
 from regbench import tune
-from test_tune import (MANUAL_ASK, check_dead_worker_is_retried, check_shared_study, finish,
-                       finished_trials, make_bench, make_dataset, start_worker)
+
+# A test that plays a worker with study.ask(), outside optimize(), on purpose.
+MANUAL_ASK = pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 
 URL = os.environ.get("REGBENCH_TEST_POSTGRES_URL")
 
@@ -32,21 +33,22 @@ def study_name():
             optuna.delete_study(study_name=study, storage=storage)
 
 
-def test_two_machines_share_one_postgres_study(tmp_path, study_name):
-    data = make_dataset(tmp_path / "data")
+def test_two_machines_share_one_postgres_study(tmp_path, study_name, tune_kit):
+    data = tune_kit.make_dataset(tmp_path / "data")
     # Two "machines": each its own results folder; the study is in the database.
-    workers = [start_worker(data, tmp_path / f"machine{i}", "--trials", "4",
-                            "--storage", URL, "--study-name", study_name) for i in (1, 2)]
-    outputs = finish(workers)
-    assert sum(finished_trials(err) for _, _, err in outputs) == 4  # none run twice
+    workers = [tune_kit.start_worker(data, tmp_path / f"machine{i}", "--trials", "4",
+                                     "--storage", URL, "--study-name", study_name)
+               for i in (1, 2)]
+    outputs = tune_kit.finish(workers)
+    assert sum(tune_kit.finished_trials(err) for _, _, err in outputs) == 4  # none run twice
     for _, stdout, _ in outputs:
         assert f"storage: {tune.redact_url(URL)}" in stdout    # password hidden
     study = optuna.load_study(study_name=f"{study_name}-l2", storage=tune.open_storage(URL))
-    check_shared_study(study, 4)
+    tune_kit.check_shared_study(study, 4)
 
 
-def test_tune_lambda_resumes_and_tops_up_on_postgres(tmp_path, study_name):
-    bench = make_bench(make_dataset(tmp_path / "data"), tmp_path / "out")
+def test_tune_lambda_resumes_and_tops_up_on_postgres(tmp_path, study_name, tune_kit):
+    bench = tune_kit.make_bench(tune_kit.make_dataset(tmp_path / "data"), tmp_path / "out")
     options = dict(trial_epochs=1, storage=URL, study_name=study_name, progress=False)
     first = bench.search_lambda("l2", n_trials=2, **options)
     assert first.n_complete == 2 and first.best_lambda is not None
@@ -56,6 +58,6 @@ def test_tune_lambda_resumes_and_tops_up_on_postgres(tmp_path, study_name):
 
 
 @MANUAL_ASK
-def test_dead_workers_trial_is_retried_on_postgres(tmp_path, study_name, monkeypatch):
-    check_dead_worker_is_retried(make_dataset(tmp_path / "data"), tmp_path / "out", URL,
-                                 study_name, monkeypatch)
+def test_dead_workers_trial_is_retried_on_postgres(tmp_path, study_name, monkeypatch, tune_kit):
+    tune_kit.check_dead_worker_is_retried(tune_kit.make_dataset(tmp_path / "data"),
+                                          tmp_path / "out", URL, study_name, monkeypatch)
