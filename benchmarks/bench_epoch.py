@@ -1,4 +1,4 @@
-"""Full-epoch overhead: ``Trainer._run_epoch`` vs the same steps on pre-built tensors.
+"""Full-epoch overhead: ``Trainer.run_epoch`` vs the same steps on pre-built tensors.
 
 The epoch draws batches (``batch_order``), indexes the uint8 codes, one-hot encodes
 them and sums the losses; the pure run does the same steps (same batches, same
@@ -58,7 +58,7 @@ def run(ctx: Context) -> None:
         epoch_codes, epoch_labels = (codes, labels) if resident else (host_codes, host_labels)
 
         def epoch():
-            trainer._run_epoch(model, optimizer, epoch_codes, epoch_labels, prior,
+            trainer.run_epoch(model, optimizer, epoch_codes, epoch_labels, prior,
                                np.random.default_rng(0))
 
         def pure():
@@ -68,7 +68,7 @@ def run(ctx: Context) -> None:
         def data_path():
             for idx_np, _ in batch_order(prior, batch, np.random.default_rng(0)):
                 idx = torch.as_tensor(idx_np, device=epoch_codes.device)
-                one_hot_codes(trainer._on_device(epoch_codes[idx]))
+                one_hot_codes(trainer.on_device(epoch_codes[idx]))
 
         for X, y, n_pos in batches[:2] + batches[-1:]:  # warm-up, every batch shape
             train_step(trainer, model, optimizer, X, y, n_pos)

@@ -25,7 +25,6 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from benchmarks import Context, Table, median_times
 from benchmarks.bench_step import make_trainer, random_batch, train_step
 from regbench.attributions import full_float32
-from regbench.metrics.losses import balanced_bce_loss
 
 PHASES = ("penalty: forward + attributions + penalty", "loss", "zero_grad + backward",
           "Adam step")
@@ -77,9 +76,9 @@ def allocator_runs(batch: int, length: int, warmup: int, steps: int, rounds: int
 def labelled_step(trainer, model, optimizer, X, y, n_positive):
     """``Trainer.train_step`` with a profiler label per phase."""
     with record_function(PHASES[0]):
-        logits, penalty = trainer.penalty(model, X, trainer._n_prior(n_positive, len(X)))
+        logits, penalty = trainer.penalty(model, X, n_positive)
     with record_function(PHASES[1]):
-        loss = balanced_bce_loss(logits, y) + trainer.lam * penalty
+        loss = trainer.task.loss(logits, y) + trainer.lam * penalty
     with record_function(PHASES[2]):
         optimizer.zero_grad(set_to_none=True)
         loss.backward(inputs=[p for p in model.parameters() if p.requires_grad])
@@ -89,8 +88,8 @@ def labelled_step(trainer, model, optimizer, X, y, n_positive):
 
 def plain_backward_step(trainer, model, optimizer, X, y, n_positive):
     """Prototype: ``loss.backward()`` into every leaf, the one-hot input included."""
-    logits, penalty = trainer.penalty(model, X, trainer._n_prior(n_positive, len(X)))
-    loss = balanced_bce_loss(logits, y) + trainer.lam * penalty
+    logits, penalty = trainer.penalty(model, X, n_positive)
+    loss = trainer.task.loss(logits, y) + trainer.lam * penalty
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

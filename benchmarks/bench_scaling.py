@@ -117,7 +117,7 @@ def write_markdown(path: Path, tabs: list[Table], results, coef, note: str) -> N
         f"Measured by `python -m benchmarks --only scaling` on {note}. Paper architecture "
         "(BinaryModelConfig defaults, `seq_len` = the length), λ = registry defaults, "
         "half of each batch positive; one step = forward + input x gradient with "
-        "create_graph + penalty + backward + Adam, as `Trainer._run_epoch` does it. "
+        "create_graph + penalty + backward + Adam, as `Trainer.run_epoch` does it. "
         "Median of 3 steps (2 for batch x length > 64,000) after one warm-up step.",
         "",
         "![step time vs length and batch size](scaling.png)",

@@ -1,6 +1,6 @@
 """Training step time per regularizer, as a ratio to ``none``.
 
-One step is exactly what ``Trainer._run_epoch`` does per batch, ``Trainer.train_step``:
+One step is exactly what ``Trainer.run_epoch`` does per batch, ``Trainer.train_step``:
 forward, input x gradient with create_graph, penalty, the class-balanced loss plus
 λ · penalty, backward into the weights, Adam step. The paper's architecture
 (BinaryModelConfig defaults), half of each batch positive (the prior sees the positives,
@@ -20,7 +20,7 @@ REGULARIZERS = ("none", "l2", "fourier", "smoothness", "sparsity")
 
 
 def train_step(trainer: Trainer, model, optimizer, X, y, n_positive: int):
-    """One optimisation step: ``Trainer.train_step``, the call ``_run_epoch`` makes."""
+    """One optimisation step: ``Trainer.train_step``, the call ``run_epoch`` makes."""
     params = [p for p in model.parameters() if p.requires_grad]
     return trainer.train_step(model, optimizer, params, X, y, n_positive)
 

@@ -167,7 +167,10 @@ class Trainer:
             return outputs, self.regularizer(model)
         return outputs, torch.zeros((), device=X.device)
 
-    def _run_epoch(self, model, optimizer, codes, labels, prior, rng):
+    def run_epoch(self, model, optimizer, codes, labels, prior, rng) -> list[float]:
+        """One training epoch in shuffled batches (``batch_order``), the prior's rows
+        first. codes (N, L) uint8 and labels (N, ...) as ``to_device`` returns them;
+        prior: bool (N,). Returns the epoch's mean [correctness loss, penalty]."""
         model.train()
         totals = torch.zeros(2, device=self.device)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -182,8 +185,8 @@ class Trainer:
         for idx_np, n_pos in batches:
             idx = order[start:start + len(idx_np)]
             start += len(idx_np)
-            X = one_hot_codes(self._on_device(codes[idx]))
-            y = self._on_device(labels[idx])
+            X = one_hot_codes(self.on_device(codes[idx]))
+            y = self.on_device(labels[idx])
             totals += self.train_step(model, optimizer, params, X, y, n_pos) * len(idx_np)
         return (totals / start).tolist()
 
@@ -209,9 +212,9 @@ class Trainer:
         model.eval()
         batch = max(self.config.batch_size, 256)
         with torch.no_grad():
-            outputs = concat_outputs([model(one_hot_codes(self._on_device(codes[i:i + batch])))
+            outputs = concat_outputs([model(one_hot_codes(self.on_device(codes[i:i + batch])))
                                       for i in range(0, len(codes), batch)])
-        loss = self.task.loss(outputs, self._on_device(labels)).item()
+        loss = self.task.loss(outputs, self.on_device(labels)).item()
         needs = self.regularizer.needs
         if needs == "nothing" or self.lam == 0:
             return loss, 0.0
@@ -224,7 +227,7 @@ class Trainer:
         rows = index_tensor(prior_rows, codes.device)
         total = torch.zeros((), device=self.device)
         for i in range(0, len(rows), batch):
-            X = one_hot_codes(self._on_device(codes[rows[i:i + batch]]))
+            X = one_hot_codes(self.on_device(codes[rows[i:i + batch]]))
             with torch.enable_grad():
                 _, penalty = self.penalty(model, X, len(X))
             total += penalty.detach() * len(X)
@@ -243,15 +246,15 @@ class Trainer:
         optimizer = torch.optim.Adam(model.parameters(), lr=self.config.learning_rate)
         rng = np.random.default_rng(self.config.seed)
         (tr_codes_np, tr_labels_np), (va_codes_np, va_labels_np) = train, valid
-        tr_codes, tr_labels = self._to_device(tr_codes_np, tr_labels_np)
-        va_codes, va_labels = self._to_device(va_codes_np, va_labels_np)
+        tr_codes, tr_labels = self.to_device(tr_codes_np, tr_labels_np)
+        va_codes, va_labels = self.to_device(va_codes_np, va_labels_np)
         tr_prior = self.task.prior_rows(np.asarray(tr_labels_np), self.config.prior_on)
         va_prior = self.task.prior_rows(np.asarray(va_labels_np), self.config.prior_on)
 
         result = TrainResult(model=model)
         best_state, best_loss, since_best = None, float("inf"), 0
         for epoch in range(1, self.config.max_epochs + 1):
-            train_loss, train_penalty = self._run_epoch(model, optimizer, tr_codes, tr_labels,
+            train_loss, train_penalty = self.run_epoch(model, optimizer, tr_codes, tr_labels,
                                                         tr_prior, rng)
             val_loss, val_penalty = self.evaluate(model, va_codes, va_labels, va_prior)
             record = {"epoch": epoch, "train_loss": train_loss, "train_penalty": train_penalty,
@@ -278,7 +281,9 @@ class Trainer:
             save_checkpoint(checkpoint, self, result)
         return result
 
-    def _to_device(self, codes: np.ndarray, labels: np.ndarray):
+    def to_device(self, codes: np.ndarray, labels: np.ndarray):
+        """codes (N, L) and targets (N, ...) as tensors, on the device when they fit
+        (``resident_data``), else in host memory (each batch copied in ``on_device``)."""
         if codes.ndim != 2 or labels.ndim < 2 or len(codes) != len(labels):
             raise RegbenchError("training data must be codes (N, L) and targets (N, ...) "
                                 f"with the same N, got {codes.shape} and {labels.shape}")
@@ -298,7 +303,7 @@ class Trainer:
         free, _ = torch.cuda.mem_get_info(self.device)
         return nbytes < free / 4
 
-    def _on_device(self, tensor: torch.Tensor) -> torch.Tensor:
+    def on_device(self, tensor: torch.Tensor) -> torch.Tensor:
         """A no-op for resident data; an asynchronous copy for a batch in host memory.
 
         The batch (a gather, so never pinned itself) goes through pinned memory: from

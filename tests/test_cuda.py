@@ -69,15 +69,15 @@ def test_an_epoch_synchronises_with_the_host_once(motif_split):
     trainer = _trainer("fourier", "cuda")
     model = BinaryCNN(MODEL).cuda()
     optimizer = torch.optim.Adam(model.parameters())
-    dev_codes, dev_labels = trainer._to_device(codes, labels)
-    trainer._run_epoch(model, optimizer, dev_codes, dev_labels, labels.max(axis=1) > 0,
+    dev_codes, dev_labels = trainer.to_device(codes, labels)
+    trainer.run_epoch(model, optimizer, dev_codes, dev_labels, labels.max(axis=1) > 0,
                        np.random.default_rng(0))  # warm-up: cuDNN and allocator set-up
     torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            trainer._run_epoch(model, optimizer, dev_codes, dev_labels, labels.max(axis=1) > 0,
+            trainer.run_epoch(model, optimizer, dev_codes, dev_labels, labels.max(axis=1) > 0,
                                np.random.default_rng(1))
         finally:
             torch.cuda.set_sync_debug_mode("default")
@@ -91,7 +91,7 @@ def test_host_memory_data_train_like_resident_data(motif_split):
     histories = []
     for resident in (True, False):
         trainer = _trainer("fourier", "cuda", resident_data=resident)
-        tr_codes, _ = trainer._to_device(*train)
+        tr_codes, _ = trainer.to_device(*train)
         assert tr_codes.is_cuda == resident
         histories.append(trainer.fit(train, valid).history)
     # Same batches, same numbers up to the order of cuDNN's float sums (not bitwise
