@@ -106,7 +106,7 @@ class Benchmark:
     def task(self) -> Task:
         """The run's task (model, loss, prior rows, explained output) for this data."""
         if self._task is None:
-            self._task = create_task(self.config.task, self.config.model,
+            self._task = create_task(self.config.task, self.config.sections().model,
                                      seq_len=self.dataset.length,
                                      n_tasks=len(self.dataset.tasks))
         return self._task

@@ -7,12 +7,15 @@ Unknown keys are an error so that a typo never silently changes an experiment.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 try:
     import tomllib
@@ -119,6 +122,17 @@ class TuningConfig:
             raise RegbenchError(f"--objective must be loss or pareto, got {self.objective!r}")
 
 
+@dataclass(frozen=True)
+class Sections:
+    """A run's settings as each consumer gets them: the trainer [train], evaluation
+    [evaluation], the λ search [tuning], the task the [model] table (read-only)."""
+
+    model: Mapping
+    train: TrainConfig
+    evaluation: EvaluationConfig
+    tuning: TuningConfig
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a ``regbench run``."""
@@ -149,14 +163,34 @@ class RunConfig:
     stability_fraction: float = 0.0
 
     # -- typed views ------------------------------------------------------------------
+    def sections(self) -> "Sections":
+        """The typed, frozen sections, parsed and checked once per content of the raw
+        tables (a changed table is parsed again, so a view is never stale)."""
+        content = json.dumps([self.model, self.train, self.evaluation, self.tuning,
+                              self.device], sort_keys=True, default=str)
+        cached = self.__dict__.get("_sections")
+        if cached is None or cached[0] != content:
+            cached = (content, Sections(
+                model=MappingProxyType(copy.deepcopy(self.model)),
+                train=_build(TrainConfig, {**self.train, "device": self.device}, "train"),
+                evaluation=_build(EvaluationConfig, self.evaluation, "evaluation"),
+                tuning=_build(TuningConfig, self.tuning, "tuning")))
+            self.__dict__["_sections"] = cached
+        return cached[1]
+
+    def __getstate__(self) -> dict:
+        """Copies and pickles leave the parsed sections behind (re-parsed on use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_sections"}
+
     def train_config(self, seed: int) -> TrainConfig:
-        return _build(TrainConfig, {**self.train, "seed": seed, "device": self.device}, "train")
+        """The [train] section for one seed (the only thing that differs per run)."""
+        return dataclasses.replace(self.sections().train, seed=seed)
 
     def evaluation_config(self) -> EvaluationConfig:
-        return _build(EvaluationConfig, self.evaluation, "evaluation")
+        return self.sections().evaluation
 
     def tuning_config(self) -> TuningConfig:
-        return _build(TuningConfig, self.tuning, "tuning")
+        return self.sections().tuning
 
     def validate(self) -> None:
         """Every value, before anything is read or written: types from the fields, then
@@ -182,9 +216,7 @@ class RunConfig:
             # the length is checked with the data; other architectures by their builder
             _build(BinaryModelConfig, {k: v for k, v in self.model.items()
                                        if k != "architecture"}, "model")
-        self.train_config(0)
-        self.evaluation_config()
-        self.tuning_config()
+        self.sections()
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,44 @@
+"""Settings parsed once into frozen sections, each consumer handed its own."""
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from regbench.config import EvaluationConfig, Sections, preset_config
+from regbench.errors import RegbenchError
+
+
+def test_sections_are_frozen_parsed_once_and_never_stale():
+    config = preset_config("smoke")
+    config.validate()
+    sections = config.sections()
+    assert isinstance(sections, Sections) and config.sections() is sections  # once
+    assert sections.evaluation.n_shuffles == 4 and sections.train.max_epochs == 3
+    for section, field in ((sections.train, "batch_size"), (sections.evaluation, "n_shuffles"),
+                           (sections.tuning, "trials"), (sections, "train")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(section, field, 1)
+    with pytest.raises(TypeError):
+        sections.model["pool_size"] = 1  # the [model] table is read-only
+    config.evaluation["n_shuffles"] = 7  # the raw table changed: parsed again
+    assert config.evaluation_config().n_shuffles == 7 and config.sections() is not sections
+    assert config.train_config(3).seed == 3 and config.train_config(0).seed == 0
+    config.evaluation["n_shuffles"] = "many"
+    with pytest.raises(RegbenchError, match=r"\[evaluation\] n_shuffles = 'many'"):
+        config.validate()
+
+
+def test_a_default_section_is_a_frozen_dataclass():
+    assert dataclasses.is_dataclass(EvaluationConfig)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        EvaluationConfig().methods = ["x"]
+
+
+def test_options_are_checked_before_torch_loads():
+    code = ("import sys; from regbench.cli import main; "
+            "code = main(['run', '--preset', 'smoke', '--seeds', '0', '--out', 'x']); "
+            "print(code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split() == ["2", "False"], done.stderr
