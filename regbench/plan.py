@@ -68,13 +68,18 @@ def describe_plan(bench) -> str:
     lines.append(f"seed runs: {_plural(len(bench.regularizers), 'regularizer')} x "
                  f"{_plural(seeds, 'seed')} = "
                  f"{_plural(runs, 'model')} of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
-                 "each scored "
-                 f"with DeepLIFT/SHAP (at most {_duration(seconds)} of training)")
+                 f"each scored with {' and '.join(_method_labels(bench))} (at most "
+                 f"{_duration(seconds)} of training)")
     steps = ", ".join(f"{'with' if k else 'without'} a prior {v:.3f} s" for k, v in timed.items())
     lines.append(f"on {bench.device}: a training step takes {steps}; the whole run at most "
                  f"~{_duration(total)} if every model used all its epochs (early stopping "
                  "and pruning usually end them sooner)")
     return "\n".join(["plan:"] + [f"  {line}" for line in lines])
+
+
+def _method_labels(bench) -> list[str]:
+    from regbench.store import METHOD_LABELS
+    return [METHOD_LABELS.get(m, m) for m in bench.config.evaluation_config().methods]
 
 
 def _plural(n: int, noun: str) -> str:
