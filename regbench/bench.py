@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -29,7 +28,7 @@ from regbench.models import DEFAULT_ARCHITECTURE, get_model_spec
 from regbench.metrics import motif_auprc
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
-from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv
+from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv, results_frame
 from regbench.tasks import Task, create_task, list_tasks
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
@@ -61,21 +60,6 @@ def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, d
         else:
             lambdas[name], sources[name] = get_spec(name).default_lambda, "default"
     return lambdas, sources
-
-
-def results_frame(records: list[dict]) -> pd.DataFrame:
-    """results.csv: one row per run and attribution method (long format: a ``method``
-    column, the method's metrics under their own names); a run's training facts and
-    performance repeat on each of its rows. A run not evaluated (failed, or a λ-search
-    trial) has one row with an empty method."""
-    rows = []
-    for record in records:
-        row = record["row"]
-        at = list(row).index("seed") + 1  # method right after the run's identity
-        head, tail = dict(list(row.items())[:at]), dict(list(row.items())[at:])
-        for method, metrics in (record.get("methods") or {"": {}}).items():
-            rows.append({**head, "method": method, **tail, **metrics})
-    return pd.DataFrame(rows)
 
 
 class Benchmark:
@@ -376,15 +360,7 @@ class Benchmark:
         return info
 
     def write_tables(self, records: list[dict]) -> None:
-        atomic_write_csv(results_frame(records), self.out / "results.csv")
-        per_seq = [dict(regularizer=r["row"]["regularizer"], seed=r["row"]["seed"], **p)
-                   for r in records for p in r["per_sequence"]]
-        if per_seq:
-            atomic_write_csv(pd.DataFrame(per_seq), self.out / "per_sequence.csv")
-        history = [dict(regularizer=r["row"]["regularizer"], seed=r["row"]["seed"], **h)
-                   for r in records for h in r["history"]]
-        if history:
-            atomic_write_csv(pd.DataFrame(history), self.out / "history.csv")
+        self.store.write_tables(records)
 
     def _model_info(self) -> dict:
         """The model's settings for config.json; the architecture named unless it is the

@@ -40,9 +40,10 @@ class Evaluation:
 
 
 def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, device,
-             freq_limit: int | None = None) -> Evaluation:
+             freq_limit: int | None = None, metrics=None) -> Evaluation:
     """Score ``model`` on the ``test`` rows; ``config`` is an EvaluationConfig (methods,
-    n_shuffles, max_sequences, batch_size, reference_seed)."""
+    n_shuffles, max_sequences, batch_size, reference_seed); ``metrics``: the attribution
+    metrics to compute (names in the metric registry; default all)."""
     X_test = one_hot(test.codes)
     performance = task.performance(test.labels, predict(model, X_test, device,
                                                         config.batch_size))
@@ -57,7 +58,7 @@ def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, devic
     explained = task.explainer(model)
     for method in config.methods:
         attr = explain(method, explained, X, settings).detach().cpu()
-        table, values = score_attributions(attr.numpy(), truth)
+        table, values = score_attributions(attr.numpy(), truth, metrics)
         summary += [{"method": method, "metric": k, "value": v} for k, v in values.items()]
         table.insert(0, "sequence", names)
         table.insert(0, "method", method)

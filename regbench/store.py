@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 def atomic_write(path, data: str | bytes) -> Path:
@@ -88,6 +89,16 @@ class RunStore:
     def save(self, key: RunKey, record: dict) -> Path:
         return atomic_write(self.record_path(key), json.dumps(record, default=_json_default))
 
+    def write_tables(self, records: list[dict]) -> None:
+        """results.csv (``results_frame``), per_sequence.csv and history.csv from the
+        records of finished runs."""
+        atomic_write_csv(results_frame(records), self.out / "results.csv")
+        for name, part in (("per_sequence.csv", "per_sequence"), ("history.csv", "history")):
+            rows = [dict(regularizer=r["row"]["regularizer"], seed=r["row"]["seed"], **item)
+                    for r in records for item in r[part]]
+            if rows:
+                atomic_write_csv(pd.DataFrame(rows), self.out / name)
+
     def save_attributions(self, key: RunKey, attr: np.ndarray, names) -> str:
         """A run's attributions summed over bases, (N, L) float16: DeepLIFT/SHAP is
         non-zero only at the observed base, so nothing is lost but precision (~1e-3
@@ -106,6 +117,21 @@ class RunStore:
         return atomic_write_npz(self.out / "examples" / f"{regularizer}.npz",
                                 X=X.astype(np.float32), attr=attr.astype(np.float32),
                                 motif_mask=mask, names=np.array(names))
+
+
+def results_frame(records: list[dict]) -> pd.DataFrame:
+    """results.csv: one row per run and attribution method (long format: a ``method``
+    column, the method's metrics under their own names); a run's training facts and
+    performance repeat on each of its rows. A run not evaluated (failed, or a λ-search
+    trial) has one row with an empty method."""
+    rows = []
+    for record in records:
+        row = record["row"]
+        at = list(row).index("seed") + 1  # method right after the run's identity
+        head, tail = dict(list(row.items())[:at]), dict(list(row.items())[at:])
+        for method, metrics in (record.get("methods") or {"": {}}).items():
+            rows.append({**head, "method": method, **tail, **metrics})
+    return pd.DataFrame(rows)
 
 
 # results.csv is long (a method column). The report reads it as one wide row per run:
@@ -164,4 +190,5 @@ def _json_default(value):
 
 
 __all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RunKey", "RunStore", "atomic_write", "atomic_write_csv",
-           "atomic_write_npz", "method_prefix", "split_column", "wide_results"]
+           "atomic_write_npz", "method_prefix", "results_frame", "split_column",
+           "wide_results"]

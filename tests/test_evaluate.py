@@ -61,3 +61,18 @@ def test_methods_are_chosen_in_the_evaluation_config(tmp_path, capsys):
     assert "unknown attribution method(s) saliency_maps" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
     assert np.isfinite(results["motif_auprc"]).all()
+
+
+def test_evaluate_computes_only_the_metrics_asked_for(test_rows):
+    torch.manual_seed(0)
+    model = BinaryCNN(seq_len=100, conv_filters=[4], conv_widths=[5], pool_size=10,
+                      pool_stride=10, dense_sizes=[4]).eval()
+    config = EvaluationConfig(methods=["input_x_gradient"], max_sequences=3)
+    task = BinaryTask(seq_len=100, n_tasks=1)
+    result = evaluate(model, test_rows, task, config, device="cpu",
+                      metrics=["entropy", "motif_auprc"])
+    assert set(result.summary["metric"]) == {"entropy", "motif_auprc"}
+    assert list(result.per_sequence.columns) == ["method", "sequence", "entropy"]
+    full = evaluate(model, test_rows, task, config, device="cpu")
+    assert full.summary.set_index("metric").loc["entropy", "value"] == \
+        result.summary.set_index("metric").loc["entropy", "value"]

@@ -30,26 +30,34 @@ def summarize_interpretability(attr, X, motif_mask=None, summits=None,
     return _per_sequence(attr, truth)
 
 
-def _per_sequence(attr, truth: GroundTruth) -> pd.DataFrame:
+def _per_sequence(attr, truth: GroundTruth, names=None) -> pd.DataFrame:
     n = as_tracks(attr).shape[0]
     columns = {}
     for name in sequence_metrics():
+        if names is not None and name not in names:
+            continue
         metric = get_metric(name)
         columns[name] = (np.asarray(metric.compute(attr, truth), dtype=float)
                          if truth.has(metric.needs) else np.full(n, np.nan))
     return pd.DataFrame(columns)
 
 
-def score_attributions(attr, truth: GroundTruth) -> tuple[pd.DataFrame, dict]:
-    """(per-sequence table, model-level values) of attributions (N, 4, L).
+def score_attributions(attr, truth: GroundTruth, names=None) -> tuple[pd.DataFrame, dict]:
+    """(per-sequence table, model-level values) of attributions (N, 4, L) under the
+    registered attribution metrics ``names`` (default: all).
 
     Model-level values: the mean over sequences of every per-sequence metric kept in
     the results (NaN when no sequence has a value), and every model-level metric
     (NaN when its ground truth is missing), in registration order.
     """
-    table = _per_sequence(attr, truth)
+    if names is not None:
+        for name in names:
+            get_metric(name)  # an unknown name is a clear error
+    table = _per_sequence(attr, truth, names)
     summary = {}
     for name in list_metrics("attribution"):
+        if names is not None and name not in names:
+            continue
         metric = get_metric(name)
         if metric.per_sequence:
             if metric.in_results:
