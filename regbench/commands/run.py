@@ -5,6 +5,7 @@ import argparse
 
 from regbench.config import (PRESETS, merge, parse_lambda_assignments, preset_config,
                              read_toml)
+from regbench.errors import RegbenchError
 
 
 def configure(parser) -> None:
@@ -40,6 +41,14 @@ def add_data_arguments(parser) -> None:
     source.add_argument("--data", default=None, metavar="DIR",
                         help="an existing data folder (sequences.fa, labels.tsv, "
                              "motifs.bed...) instead of a simulation; it is only read")
+    source.add_argument("--genome", default=None, metavar="FASTA",
+                        help="a genome FASTA: windows around --peaks summits plus as many "
+                             "GC-matched background windows, split by chromosome (test "
+                             "chr1, chr3, chr6; valid chr8, chr20); [data_source] in a "
+                             "config file sets the window length and folds")
+    parser.add_argument("--peaks", default=None, metavar="FILE",
+                        help="peaks for --genome: narrowPeak (summit column used) or BED "
+                             "(window centred on each peak)")
     parser.add_argument("--set", dest="overrides", action="append", default=None,
                         metavar="KEY=VALUE",
                         help="override a scenario value (TOML syntax, repeatable), e.g. "
@@ -111,6 +120,11 @@ def resolve_config(args):
                                           ("storage", args.storage),
                                           ("study_name", args.study_name),
                                           ("objective", args.objective)) if v is not None}}
+    if (args.genome is None) != (args.peaks is None):
+        raise RegbenchError("--genome and --peaks go together: give both, e.g. --genome "
+                            "hg38.fa --peaks peaks.narrowPeak")
+    if args.genome:
+        flags["data_source"] = {"kind": "genome", "fasta": args.genome, "peaks": args.peaks}
     config = merge(config, flags, "command-line flags")
     if config.data or config.data_source:
         config.scenario = None

@@ -123,12 +123,23 @@ def fingerprint(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.iterdir()):
         if path.is_file() and not path.name.startswith(".") and path.suffix != ".fai":
-            size = path.stat().st_size
-            digest.update(f"{path.name}\0{size}\0".encode())
-            with open(path, "rb") as handle:
-                for block in _blocks(handle, size):
-                    digest.update(block)
+            _digest_file(digest, path)
     return digest.hexdigest()[:16]
+
+
+def fingerprint_file(path) -> str:
+    """The same fingerprint for one file (name, size, bytes or samples of them)."""
+    digest = hashlib.sha256()
+    _digest_file(digest, Path(path))
+    return digest.hexdigest()[:16]
+
+
+def _digest_file(digest, path: Path) -> None:
+    size = path.stat().st_size
+    digest.update(f"{path.name}\0{size}\0".encode())
+    with open(path, "rb") as handle:
+        for block in _blocks(handle, size):
+            digest.update(block)
 
 
 def _blocks(handle, size: int):

@@ -115,3 +115,28 @@ def _read_compressed(fa: pyfaidx.Faidx, names: list[str], length: int) -> np.nda
         codes[i] = CODE_OF_BYTE[np.frombuffer(fa.fetch(name, 1, length).seq.encode(),
                                               dtype=np.uint8)]
     return codes
+
+
+def indexed_path(path: Path) -> Path:
+    """A path to ``path`` with an up-to-date ``.fai`` beside it, for libraries that
+    open FASTA files by name (tangermeme): ``path`` itself when its own index is
+    current, else a link in the cache folder next to the cached index."""
+    path = Path(path).resolve()
+    beside = Path(f"{path}.fai")
+    if beside.is_file() and beside.stat().st_mtime >= path.stat().st_mtime:
+        return path
+    open_fasta(path)  # builds the cached index, or fails with a clear message
+    index = cache_dir() / f"{_file_key(path)}.fai"
+    link = cache_dir() / _file_key(path) / path.name
+    if not link.is_symlink():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(path)
+        os.replace(tmp, link)
+    linked_index = Path(f"{link}.fai")
+    if not linked_index.is_file():
+        tmp = linked_index.with_name(f".{linked_index.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(index.read_bytes())
+        os.replace(tmp, linked_index)
+    return link

@@ -1,0 +1,145 @@
+"""The genome data source on a small synthetic genome written by the test."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from regbench import RegbenchError
+from regbench.cli import main
+from regbench.data import GenomeSource, decode, folds, read_peaks
+from regbench.data.genome import gc_fraction
+
+CHROMS = [f"chr{i}" for i in range(1, 9)] + ["chr20"]
+MOTIF = "GAGGAAGTG"  # SPI1-like, planted at every summit
+LENGTH = 200
+
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    """9 chromosomes of 30 kb (GC 0.35 to 0.65 in 3-kb blocks), 8 peaks on each, in
+    narrowPeak with summit offsets."""
+    folder = tmp_path_factory.mktemp("genome")
+    rng = np.random.default_rng(0)
+    sequences, peaks = {}, []
+    for chrom in CHROMS:
+        blocks = []
+        for _ in range(10):
+            gc = rng.uniform(0.35, 0.65)
+            blocks.append(rng.choice(list("ACGT"), 3000, p=[(1 - gc) / 2, gc / 2, gc / 2,
+                                                             (1 - gc) / 2]))
+        seq = np.concatenate(blocks)
+        for k in range(8):
+            start = 1000 + 3500 * k + int(rng.integers(0, 500))
+            offset = int(rng.integers(40, 160))
+            summit = start + offset
+            seq[summit - 4:summit + 5] = list(MOTIF)
+            peaks.append(f"{chrom}\t{start}\t{start + 200}\tpeak\t0\t.\t5.0\t-1\t-1\t{offset}")
+        sequences[chrom] = "".join(seq)
+    fasta = folder / "genome.fa"
+    fasta.write_text("".join(f">{c}\n" + "\n".join(s[i:i + 60] for i in range(0, len(s), 60))
+                             + "\n" for c, s in sequences.items()))
+    (folder / "peaks.narrowPeak").write_text("\n".join(peaks) + "\n")
+    return folder, sequences
+
+
+def source(genome, **kw):
+    folder, _ = genome
+    return GenomeSource(folder / "genome.fa", folder / "peaks.narrowPeak", length=LENGTH, **kw)
+
+
+@pytest.fixture(scope="module")
+def dataset(genome, tmp_path_factory):
+    return source(genome).load(tmp_path_factory.mktemp("out"))
+
+
+def test_peak_windows_are_centred_on_the_summits(genome, dataset):
+    _, sequences = genome
+    peaks = read_peaks(genome[0] / "peaks.narrowPeak")
+    positive = dataset.labels[:, 0] == 1
+    assert positive.sum() == len(peaks) == 72
+    for name, codes in zip(np.array(dataset.names)[positive], dataset.codes[positive]):
+        chrom, span = name.split(":")
+        start = int(span.split("-")[0])
+        assert decode(codes) == sequences[chrom][start:start + LENGTH]
+        assert decode(codes)[LENGTH // 2 - 4:LENGTH // 2 + 5] == MOTIF  # the summit
+
+
+def test_negatives_are_gc_matched_and_away_from_peaks(genome, dataset):
+    positive = dataset.labels[:, 0] == 1
+    negative = ~positive
+    assert negative.sum() == positive.sum()  # one per peak
+    gc = gc_fraction(dataset.codes)
+    assert abs(gc[positive].mean() - gc[negative].mean()) < 0.02
+    peaks = read_peaks(genome[0] / "peaks.narrowPeak")
+    for name in np.array(dataset.names)[negative]:
+        chrom, span = name.split(":")
+        start, end = map(int, span.split("-"))
+        on = peaks[peaks.chrom == chrom]
+        assert not ((on.start < end) & (on.end > start)).any(), name
+    assert dataset.manifest["gc_peaks"] == pytest.approx(gc[positive].mean(), abs=1e-4)
+
+
+def test_folds_are_by_chromosome_and_disjoint(dataset):
+    chrom = np.array([n.split(":")[0] for n in dataset.names])
+    by_split = {s: set(chrom[dataset.split == s]) for s in ("train", "valid", "test")}
+    assert by_split["test"] == {"chr1", "chr3", "chr6"}
+    assert by_split["valid"] == {"chr8", "chr20"}
+    assert by_split["train"] == {"chr2", "chr4", "chr5", "chr7"}
+    assert folds(CHROMS, test=["chr2"], valid=["chr4"])["chr2"] == "test"
+
+
+def test_windows_are_cached(genome, tmp_path, monkeypatch):
+    import tangermeme.io
+    first = source(genome).load(tmp_path)
+    monkeypatch.setattr(tangermeme.io, "extract_loci", None)  # a second read would fail
+    again = source(genome).load(tmp_path)
+    assert np.array_equal(first.codes, again.codes) and first.names == again.names
+    assert first.fingerprint == again.fingerprint
+
+
+@pytest.mark.parametrize("peaks,message", [
+    ("chr99\t100\t300\n", "chromosome chr99 is not in"),
+    ("chr1\t29900\t30100\n", "ends past the chromosome's end"),
+    ("", "has no peaks"),
+    ("chr1\tten\t300\n", "line 1: expected BED or narrowPeak"),
+])
+def test_bad_peaks_are_one_line(genome, tmp_path, peaks, message):
+    bad = tmp_path / "bad.bed"
+    bad.write_text(peaks)
+    with pytest.raises(RegbenchError, match=message):
+        GenomeSource(genome[0] / "genome.fa", bad).check()
+
+
+def test_fold_lists_must_name_genome_chromosomes(genome):
+    with pytest.raises(RegbenchError, match="chr23"):
+        source(genome, test_chroms=["chr23"]).check()
+
+
+def test_a_run_on_the_genome(genome, tmp_path):
+    folder, _ = genome
+    (tmp_path / "c.toml").write_text(
+        f'preset = "smoke"\nseeds = 1\nregularizers = "none,fourier"\n'
+        f'[data_source]\nkind = "genome"\nfasta = "{folder / "genome.fa"}"\n'
+        f'peaks = "{folder / "peaks.narrowPeak"}"\nlength = {LENGTH}\n')
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
+                 "--no-progress"]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert (results.status == "ok").all() and results["test_auroc"].notna().all()
+    assert results["motif_auprc"].isna().all()  # no motif truth on a genome
+    report = (out / "report.md").read_text()
+    assert "GC-matched negative windows" in report and "by chromosome" in report
+
+
+def test_genome_flags_on_the_command_line(genome, tmp_path, capsys):
+    folder, _ = genome
+    out = tmp_path / "run"
+    assert main(["run", "--preset", "smoke", "--seeds", "1", "--regularizers", "none",
+                 "--genome", str(folder / "genome.fa"), "--peaks",
+                 str(folder / "peaks.narrowPeak"), "--out", str(out), "--no-progress"]) == 0
+    config = (out / "config.json").read_text()
+    assert '"kind": "genome"' in config and '"split": "by chromosome' in config
+    assert main(["run", "--preset", "smoke", "--genome", str(folder / "genome.fa"),
+                 "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--genome and --peaks go together" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
