@@ -179,7 +179,7 @@ class Benchmark:
                 epoch_callback(epoch, record)
 
         ckpt = self.store.checkpoint_path(key)
-        result = trainer.fit((train.codes, train.labels), (valid.codes, valid.labels),
+        result = trainer.fit(self.training_data(train), self.training_data(valid),
                              checkpoint=ckpt, progress=on_epoch)
         row = {"regularizer": regularizer, "lambda": key.lam,
                "lambda_source": self.lambda_sources.get(regularizer, "tuned"),
@@ -199,6 +199,12 @@ class Benchmark:
                   "history": result.history, "per_sequence": per_sequence}
         self.store.save(key, record)
         return record
+
+    def training_data(self, rows: Dataset) -> tuple:
+        """(codes, the task's targets, the prior's rows) of a split, for the trainer."""
+        prior_on = self.config.train_config(0).prior_on
+        return (rows.codes, self.task().targets(rows),
+                self.task().prior_rows(rows.labels, prior_on))
 
     def evaluate(self, model, seed: int, regularizer: str
                  ) -> tuple[dict, dict, list[dict], torch.Tensor | None]:
@@ -365,10 +371,11 @@ class Benchmark:
     def _model_info(self) -> dict:
         """The model's settings for config.json; the architecture named unless it is the
         default binary CNN (config.json of earlier runs had no such key)."""
-        record = self.task().model_record()
-        if record["architecture"] == "binary_cnn":
-            return record["params"]
-        return {"architecture": record["architecture"], **record["params"]}
+        record = dict(self.task().model_record())
+        architecture, params = record.pop("architecture"), record.pop("params")
+        if architecture == "binary_cnn" and not record:
+            return params
+        return {"architecture": architecture, **params, **record}
 
     def write_config(self, started, wall_seconds: float) -> None:
         ds = self.dataset

@@ -212,7 +212,7 @@ class RunConfig:
             if not isinstance(params, dict):
                 raise RegbenchError(f"[regularizer_params] {name} = {params!r} is not valid: "
                                     "expected a table of the regularizer's parameters")
-        if self.model.get("architecture", "binary_cnn") == "binary_cnn":
+        if _architecture(self.model, self) == "binary_cnn":
             # the length is checked with the data; other architectures by their builder
             _build(BinaryModelConfig, {k: v for k, v in self.model.items()
                                        if k != "architecture"}, "model")
@@ -286,10 +286,14 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
         raise RegbenchError(f"unknown key(s) in {origin}: {', '.join(sorted(unknown))}; "
                             f"known keys: {', '.join(sorted(TOP_LEVEL_KEYS))}")
     config = copy.deepcopy(config)
-    for key, value in values.items():
+    # The task first: a preset's [model] sizes are for its task's default model.
+    ordered = sorted(values.items(), key=lambda kv: kv[0] != "task")
+    for key, value in ordered:
         if value is None:
             continue
-        if key == "lambda":
+        if key == "task" and value != config.task:
+            config.task, config.model = value, {}
+        elif key == "lambda":
             if not isinstance(value, dict):
                 raise RegbenchError(f"lambda in {origin} must be a table of NAME = VALUE")
             config.lambdas.update({name: check_value(lam, float, f"lambda.{name}")
@@ -300,8 +304,8 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
                      "data_source"):
             if not isinstance(value, dict):
                 raise RegbenchError(f"{key} in {origin} must be a table of keys")
-            if key == "model" and _architecture(value, config.model) != _architecture(
-                    config.model):
+            if key == "model" and _architecture(value, config) != _architecture(
+                    config.model, config):
                 config.model = dict(value)  # a preset's sizes are for its own model
             else:
                 getattr(config, key).update(value)
@@ -310,8 +314,13 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
     return config
 
 
-def _architecture(model: dict, default: dict | None = None) -> str:
-    return model.get("architecture", (default or {}).get("architecture", "binary_cnn"))
+# The model a task uses when [model] names none.
+TASK_ARCHITECTURES = {"binary": "binary_cnn", "profile": "bpnet"}
+
+
+def _architecture(model: dict, config: "RunConfig") -> str:
+    return model.get("architecture", config.model.get(
+        "architecture", TASK_ARCHITECTURES.get(config.task, "binary_cnn")))
 
 
 def parse_regularizer_list(value) -> list[str]:

@@ -45,8 +45,8 @@ def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, devic
     n_shuffles, max_sequences, batch_size, reference_seed); ``metrics``: the attribution
     metrics to compute (names in the metric registry; default all)."""
     X_test = one_hot(test.codes)
-    performance = task.performance(test.labels, predict(model, X_test, device,
-                                                        config.batch_size))
+    performance = task.performance(task.targets(test), predict(model, X_test, device,
+                                                               config.batch_size))
     positive, target = task.attributed_rows(test.labels, config.max_sequences)
     X = X_test[positive]
     mask = test.motif_mask[positive] if test.motif_mask is not None else None

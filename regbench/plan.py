@@ -29,7 +29,8 @@ def step_seconds(bench, regularizer: str) -> float:
     params = list(model.parameters())
     rows = np.arange(min(len(train.codes), trainer.config.batch_size))
     X = one_hot_codes(torch.as_tensor(train.codes[rows])).to(trainer.device)
-    y = torch.as_tensor(train.labels[rows], dtype=torch.float32).to(trainer.device)
+    y = torch.as_tensor(bench.task().targets(train)[rows], dtype=torch.float32).to(
+        trainer.device)
     n_pos = len(X) // 2  # the positives-first layout; the count sets the prior's rows
     times = []
     for _ in range(TIMED_STEPS + 1):

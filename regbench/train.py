@@ -238,6 +238,9 @@ class Trainer:
             progress=None) -> TrainResult:
         """Train to early stopping on the validation correctness loss.
 
+        train, valid: (codes, targets) or (codes, targets, prior rows bool (N,)); without
+        the third, the prior's rows come from the targets (binary labels).
+
         progress: optional callable(epoch, record) called after each epoch.
         """
         set_seed(self.config.seed)
@@ -245,11 +248,12 @@ class Trainer:
         model = self.build_model()
         optimizer = torch.optim.Adam(model.parameters(), lr=self.config.learning_rate)
         rng = np.random.default_rng(self.config.seed)
-        (tr_codes_np, tr_labels_np), (va_codes_np, va_labels_np) = train, valid
+        (tr_codes_np, tr_labels_np, *tr_prior), (va_codes_np, va_labels_np, *va_prior) = \
+            train, valid
         tr_codes, tr_labels = self.to_device(tr_codes_np, tr_labels_np)
         va_codes, va_labels = self.to_device(va_codes_np, va_labels_np)
-        tr_prior = self.task.prior_rows(np.asarray(tr_labels_np), self.config.prior_on)
-        va_prior = self.task.prior_rows(np.asarray(va_labels_np), self.config.prior_on)
+        tr_prior = self._prior(tr_labels_np, tr_prior)
+        va_prior = self._prior(va_labels_np, va_prior)
 
         result = TrainResult(model=model)
         best_state, best_loss, since_best = None, float("inf"), 0
@@ -280,6 +284,13 @@ class Trainer:
         if checkpoint is not None:
             save_checkpoint(checkpoint, self, result)
         return result
+
+    def _prior(self, targets, given) -> np.ndarray:
+        """The prior's rows: given (bool (N,)), or from the targets when they are the
+        labels (binary tasks)."""
+        if given:
+            return np.asarray(given[0], bool)
+        return self.task.prior_rows(np.asarray(targets), self.config.prior_on)
 
     def to_device(self, codes: np.ndarray, labels: np.ndarray):
         """codes (N, L) and targets (N, ...) as tensors, on the device when they fit

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from regbench.metrics import interpretability as interp
-from regbench.metrics import performance
+from regbench.metrics import performance, profile
 from regbench.metrics.registry import register_metric
 
 # -- performance (results.csv: test_<name>) ---------------------------------------------
@@ -14,6 +14,16 @@ register_metric("auprc", needs="labels", direction="higher", kind="performance",
                 label="test auPRC")(performance.auprc)
 register_metric("loss", needs="labels", direction="lower", kind="performance",
                 label="test loss (nats)")(performance.balanced_bce)
+
+# -- performance of profile models (results.csv: test_<name>) ---------------------------
+register_metric("profile_nll", needs="profile", direction="lower", kind="performance",
+                label="test profile multinomial NLL (nats)")(profile.multinomial_nll)
+register_metric("profile_jsd", needs="profile", direction="lower", kind="performance",
+                label="test profile Jensen-Shannon distance")(profile.profile_jsd)
+register_metric("counts_pearson", needs="profile", direction="higher", kind="performance",
+                label="test log-counts Pearson r")(profile.counts_pearson)
+register_metric("counts_spearman", needs="profile", direction="higher", kind="performance",
+                label="test counts Spearman ρ")(profile.counts_spearman)
 
 # -- attributions ---------------------------------------------------------------------------
 register_metric("highfreq_fraction", needs="nothing", direction="lower",

@@ -26,7 +26,7 @@ import numpy as np
 
 from regbench.errors import RegbenchError
 
-NEEDS = ("nothing", "motif_mask", "summits", "labels")
+NEEDS = ("nothing", "motif_mask", "summits", "labels", "profile")
 DIRECTIONS = ("higher", "lower", "zero")
 
 

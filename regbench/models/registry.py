@@ -87,6 +87,11 @@ def _load_builtin() -> None:
         from regbench.settings import BinaryModelConfig
         register_model(DEFAULT_ARCHITECTURE, config_class=BinaryModelConfig,
                        description="the paper's binary CNN (Tseng et al. 2020)")(BinaryCNN)
+    if "bpnet" not in _MODELS:
+        from regbench.models.profile import ProfileCNN, ProfileModelConfig
+        register_model("bpnet", config_class=ProfileModelConfig,
+                       description="BPNet-style profile model (dilated residual convolutions, "
+                                   "profile and counts heads)")(ProfileCNN)
 
 
 __all__ = ["DEFAULT_ARCHITECTURE", "ModelSpec", "create_model", "get_model_spec",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from regbench.errors import RegbenchError
 from regbench.tasks.base import ExplainedOutput, Task
 from regbench.tasks.binary import BinaryTask
+from regbench.tasks.profile import ProfileTask
 
-_TASKS: dict[str, type] = {"binary": BinaryTask}
+_TASKS: dict[str, type] = {"binary": BinaryTask, "profile": ProfileTask}
 
 
 def register_task(name: str):
@@ -33,5 +34,5 @@ def list_tasks() -> list[str]:
     return list(_TASKS)
 
 
-__all__ = ["BinaryTask", "ExplainedOutput", "Task", "create_task", "list_tasks",
+__all__ = ["BinaryTask", "ExplainedOutput", "ProfileTask", "Task", "create_task", "list_tasks",
            "register_task"]

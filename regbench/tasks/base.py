@@ -28,12 +28,17 @@ class Task:
         ``models.create_model`` (stored in checkpoints and config.json)."""
         raise NotImplementedError
 
+    def targets(self, data) -> np.ndarray:
+        """What the model is trained to predict, row-aligned with ``data`` (a Dataset)."""
+        raise NotImplementedError
+
     def loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
         """Correctness loss (0-dim, differentiable) of a batch's outputs."""
         raise NotImplementedError
 
-    def prior_rows(self, targets: np.ndarray, prior_on: str) -> np.ndarray:
-        """bool (N,): the rows a prior is applied to (``[train] prior_on``)."""
+    def prior_rows(self, labels: np.ndarray, prior_on: str) -> np.ndarray:
+        """bool (N,): the rows a prior is applied to (``[train] prior_on``), from the
+        data's labels (N, T)."""
         raise NotImplementedError
 
     def explained_output(self, outputs) -> torch.Tensor:
@@ -50,10 +55,33 @@ class Task:
         """{metric: value} of predictions (``predict``'s output) against targets."""
         raise NotImplementedError
 
-    def attributed_rows(self, targets: np.ndarray, max_rows: int) -> tuple[np.ndarray, int]:
-        """(rows, target): the rows evaluation explains and the index of the explained
-        output (task) to explain."""
-        raise NotImplementedError
+    def attributed_rows(self, labels: np.ndarray, max_rows: int) -> tuple[np.ndarray, int]:
+        """(rows, target): the first ``max_rows`` rows positive for any task (labels
+        (N, T)), and the task most of them are positive for (the explained output's
+        index)."""
+        rows = np.flatnonzero(labels.max(axis=1) > 0)[:max_rows]
+        target = int(np.argmax(labels[rows].sum(axis=0))) if len(rows) else 0
+        return rows, target
+
+
+def resolve_model(model: dict | None, default: str, seq_len: int, n_tasks: int
+                  ) -> tuple[str, dict]:
+    """(architecture, parameters) of a [model] table for data of this shape; a
+    registered settings class checks the parameters and fills in its defaults."""
+    from dataclasses import asdict
+
+    from regbench.models import get_model_spec
+    params = dict(model or {})
+    architecture = params.pop("architecture", default)
+    params = {**params, "seq_len": int(seq_len), "n_tasks": int(n_tasks)}
+    spec = get_model_spec(architecture)
+    if spec.config_class is not None:
+        from regbench.config import _build
+        config = _build(spec.config_class, params, "model")
+        if hasattr(config, "validate_length"):
+            config.validate_length()
+        params = asdict(config)
+    return architecture, params
 
 
 class ExplainedOutput(torch.nn.Module):
@@ -68,4 +96,4 @@ class ExplainedOutput(torch.nn.Module):
         return self.task.explained_output(self.model(X))
 
 
-__all__ = ["ExplainedOutput", "Task"]
+__all__ = ["ExplainedOutput", "Task", "resolve_model"]

@@ -1,0 +1,75 @@
+"""A BPNet-style profile model (Avsec et al. 2021), written for regbench.
+
+A wide first convolution, dilated residual convolutions (dilation 2, 4, 8, ...), then
+two heads: per-position profile logits for each task and strand, and log total counts
+per task and strand. Convolutions are padded ("same"); ``output_length`` crops the
+profile to the central positions (the paper: 1346 bp in, 1000 bp out). Every
+non-linearity is its own module, used once; no softmax inside ``forward``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from regbench.errors import RegbenchError
+
+
+@dataclass(frozen=True)
+class ProfileModelConfig:
+    seq_len: int = 1346
+    n_tasks: int = 1
+    output_length: int | None = None   # None: the whole input (the paper: 1000 of 1346)
+    filters: int = 64
+    first_width: int = 21
+    n_dilated: int = 6
+    profile_width: int = 75
+
+    def validate(self) -> None:
+        if min(self.filters, self.first_width, self.profile_width, self.n_tasks) < 1 or \
+                self.n_dilated < 0:
+            raise RegbenchError("[model] filters, first_width, profile_width and n_tasks must "
+                                "be >= 1 and n_dilated >= 0")
+        if self.out_length() > self.seq_len or self.out_length() < 1:
+            raise RegbenchError(f"[model] output_length = {self.output_length} must be between "
+                                f"1 and the input length {self.seq_len}")
+
+    def out_length(self) -> int:
+        return self.seq_len if self.output_length is None else int(self.output_length)
+
+
+class ProfileCNN(nn.Module):
+    """forward: X (N, 4, L) -> (profile logits (N, 2T, L_out), log counts (N, 2T));
+    tracks ordered task 0 plus, task 0 minus, task 1 plus, ..."""
+
+    def __init__(self, config: ProfileModelConfig | None = None, **kwargs):
+        super().__init__()
+        config = config or ProfileModelConfig(**kwargs)
+        config.validate()
+        self.config = config
+        f = config.filters
+        self.first = nn.Conv1d(4, f, config.first_width, padding=config.first_width // 2)
+        self.first_relu = nn.ReLU()
+        self.dilated = nn.ModuleList(
+            nn.Conv1d(f, f, 3, dilation=2 ** i, padding=2 ** i)
+            for i in range(1, config.n_dilated + 1))
+        self.relus = nn.ModuleList(nn.ReLU() for _ in range(config.n_dilated))
+        tracks = 2 * config.n_tasks
+        self.profile_head = nn.Conv1d(f, tracks, config.profile_width,
+                                      padding=config.profile_width // 2)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.counts_head = nn.Linear(f, tracks)
+
+    def forward(self, X: torch.Tensor):
+        h = self.first_relu(self.first(X))
+        for conv, relu in zip(self.dilated, self.relus):
+            h = h + relu(conv(h))
+        profile = self.profile_head(h)
+        trim = (profile.shape[-1] - self.config.out_length()) // 2
+        profile = profile[..., trim:trim + self.config.out_length()]
+        counts = self.counts_head(self.pool(h).squeeze(-1))
+        return profile, counts
+
+
+__all__ = ["ProfileCNN", "ProfileModelConfig"]

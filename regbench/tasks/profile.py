@@ -1,0 +1,80 @@
+"""The profile task: base-resolution read counts per strand (BPNet-style models).
+
+Targets are the data's per-strand counts (N, 2T, L), cropped to the model's central
+output. Loss = multinomial NLL of each strand's profile + ``counts_weight`` × MSE of
+log(1 + total counts) (the paper's weight: 20). Attributions and the prior explain,
+per task, Σ over strands and positions of (ℓ − mean ℓ) · stopgrad(w), ℓ the profile
+logits: w = softmax(ℓ) by default (bpnet-lite, chrombpnet and the authors' comments);
+``explain_weights = "log_softmax"`` is what the authors' code computes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from regbench.errors import RegbenchError
+from regbench.metrics import get_metric, list_metrics
+from regbench.models import create_model
+from regbench.tasks.base import Task, resolve_model
+
+WEIGHTS = ("softmax", "log_softmax")
+
+
+class ProfileTask(Task):
+    """[model] keys of the task itself: counts_weight (default 20), explain_weights
+    (softmax | log_softmax); the rest go to the model (default architecture bpnet)."""
+
+    name = "profile"
+
+    def __init__(self, model: dict | None = None, *, seq_len: int, n_tasks: int):
+        params = dict(model or {})
+        self.counts_weight = float(params.pop("counts_weight", 20.0))
+        self.explain_weights = str(params.pop("explain_weights", "softmax"))
+        if self.explain_weights not in WEIGHTS:
+            raise RegbenchError(f"[model] explain_weights = {self.explain_weights!r} is not "
+                                f"valid: expected one of {', '.join(WEIGHTS)}")
+        if not self.counts_weight >= 0:
+            raise RegbenchError(f"[model] counts_weight must be >= 0, got {self.counts_weight}")
+        self.architecture, self.params = resolve_model(params, "bpnet", seq_len, n_tasks)
+        length = self.params.get("output_length") or seq_len
+        self.crop = slice((seq_len - length) // 2, (seq_len - length) // 2 + length)
+
+    def build_model(self) -> torch.nn.Module:
+        return create_model(self.architecture, **self.params)
+
+    def model_record(self) -> dict:
+        return {"architecture": self.architecture, "params": dict(self.params),
+                "counts_weight": self.counts_weight, "explain_weights": self.explain_weights}
+
+    def targets(self, data) -> np.ndarray:
+        if data.signal is None:
+            raise RegbenchError(f"task = profile needs per-strand read counts "
+                                f"(signal.plus.bw and signal.minus.bw in {data.path}); "
+                                "simulate a scenario with [profile] enabled, e.g. spi1_profile")
+        return np.ascontiguousarray(data.signal[..., self.crop], dtype=np.float32)
+
+    def loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
+        logits, log_counts = outputs
+        nll = -(targets * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+        mse = (log_counts - torch.log1p(targets.sum(-1))).pow(2).mean()
+        return nll + self.counts_weight * mse
+
+    def prior_rows(self, labels: np.ndarray, prior_on: str) -> np.ndarray:
+        if prior_on == "all":
+            return np.ones(len(labels), bool)
+        return labels.max(axis=1) > 0  # the peaks
+
+    def explained_output(self, outputs) -> torch.Tensor:
+        logits = outputs[0]
+        centred = logits - logits.mean(dim=-1, keepdim=True)
+        weights = (torch.softmax if self.explain_weights == "softmax"
+                   else torch.log_softmax)(logits, dim=-1).detach()
+        per_track = (centred * weights).sum(-1)                 # (N, 2T)
+        return per_track.view(len(per_track), -1, 2).sum(-1)   # (N, T): strands summed
+
+    def performance(self, targets: np.ndarray, predictions) -> dict:
+        return {name: get_metric(name).compute(targets, predictions)
+                for name in list_metrics("performance") if get_metric(name).needs == "profile"}
+
+
+__all__ = ["ProfileTask", "WEIGHTS"]

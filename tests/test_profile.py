@@ -1,0 +1,132 @@
+"""The profile task and its BPNet-style model: loss, explained output, learning, the
+prior's double backprop, and a run on the spi1_profile simulation."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import regbench
+from regbench import RegbenchError
+from regbench.cli import main
+from regbench.models.profile import ProfileCNN
+from regbench.tasks import ProfileTask
+from regbench.train import Trainer, TrainConfig, one_hot_codes
+
+SMALL = dict(filters=8, n_dilated=2, profile_width=9, first_width=9)
+
+
+def test_loss_is_multinomial_nll_plus_weighted_counts_mse():
+    task = ProfileTask({**SMALL, "counts_weight": 2.0}, seq_len=4, n_tasks=1)
+    logits = torch.zeros(1, 2, 4)                           # uniform profiles
+    log_counts = torch.tensor([[math.log(4.0), 0.0]])
+    y = torch.tensor([[[1.0, 0, 2, 0], [0, 0, 0, 1]]])      # 3 and 1 reads
+    nll = (3 + 1) * math.log(4) / 2                         # mean over the 2 strands
+    mse = ((math.log(4) - math.log(4)) ** 2 + (0 - math.log(2)) ** 2) / 2
+    assert task.loss((logits, log_counts), y).item() == pytest.approx(nll + 2 * mse)
+
+
+@pytest.mark.parametrize("weights", ["softmax", "log_softmax"])
+def test_explained_output_sums_centred_logits_times_detached_weights(weights):
+    task = ProfileTask({**SMALL, "explain_weights": weights}, seq_len=3, n_tasks=1)
+    logits = torch.tensor([[[1.0, 2.0, 3.0], [0.0, 0.0, 3.0]]], requires_grad=True)
+    out = task.explained_output((logits, torch.zeros(1, 2)))
+    w = getattr(torch, weights)(logits.detach(), dim=-1)
+    centred = logits.detach() - logits.detach().mean(-1, keepdim=True)
+    assert out.shape == (1, 1)
+    assert out.item() == pytest.approx((centred * w).sum().item())
+    out.sum().backward()  # the weights are constants: the gradient is (1 - 1/L) w - mean
+    expected = w - w.sum(-1, keepdim=True) / 3
+    torch.testing.assert_close(logits.grad, expected)
+
+
+def _profile_problem(n=16, length=60, seed=0):
+    """A peak of reads 5 bp either side of an ACGTTGCA at a random place."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    y = np.zeros((n, 2, length), np.float32)
+    for i in range(n):
+        at = int(rng.integers(10, length - 18))
+        codes[i, at:at + 8] = [0, 1, 2, 3, 3, 2, 1, 0]
+        y[i, 0, at - 1] = y[i, 1, at + 9] = 20 + 10 * (i % 3)
+    return codes, y
+
+
+def test_the_profile_model_fits_a_tiny_set():
+    torch.manual_seed(0)
+    codes, y = _profile_problem()
+    task = ProfileTask(dict(filters=16, n_dilated=3, profile_width=15), seq_len=60,
+                       n_tasks=1)
+    model = task.build_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    X, Y = one_hot_codes(torch.as_tensor(codes)), torch.as_tensor(y)
+    losses = []
+    for _ in range(150):
+        loss = task.loss(model(X), Y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    with torch.no_grad():
+        profile, _ = model(X)
+    peak = profile[:, 0].argmax(-1).numpy()
+    assert (peak == y[:, 0].argmax(-1)).mean() > 0.8  # the plus-strand peak is found
+
+
+def test_the_fourier_prior_trains_a_profile_model():
+    """Double backprop through the profile model: the penalty alone moves the weights."""
+    torch.manual_seed(0)
+    codes, y = _profile_problem()
+    task = ProfileTask(SMALL, seq_len=60, n_tasks=1)
+    trainer = Trainer(task, regbench.get_regularizer("fourier", freq_limit=10), 1.0,
+                      TrainConfig(device="cpu"))
+    model = task.build_model().train()
+    X = one_hot_codes(torch.as_tensor(codes))
+    outputs, penalty = trainer.penalty(model, X, len(X))
+    assert isinstance(outputs, tuple) and 0 < penalty.item() < 1
+    penalty.backward()
+    assert model.first.weight.grad.abs().sum() > 0
+    assert model.dilated[0].weight.grad.abs().sum() > 0
+    result = trainer.fit((codes[:12], y[:12], np.ones(12, bool)),
+                         (codes[12:], y[12:], np.ones(4, bool)))
+    assert result.status == "ok" and result.history[-1]["train_penalty"] > 0
+
+
+def test_output_length_crops_the_centre():
+    model = ProfileCNN(seq_len=100, n_tasks=2, output_length=60, **SMALL)
+    profile, counts = model(torch.zeros(3, 4, 100))
+    assert profile.shape == (3, 4, 60) and counts.shape == (3, 4)
+    with pytest.raises(RegbenchError, match="output_length"):
+        ProfileCNN(seq_len=50, output_length=60)
+
+
+def test_a_profile_run_on_the_simulation(tmp_path):
+    (tmp_path / "c.toml").write_text(
+        'preset = "smoke"\ntask = "profile"\nscenario = "spi1_profile"\nseeds = 1\n'
+        'regularizers = "none,fourier"\n[simulate]\nlength = 100\npositives = 60\n'
+        'negatives = 30\n[model]\nfilters = 8\nn_dilated = 2\nprofile_width = 15\n'
+        '[evaluation]\nmethods = ["input_x_gradient"]\n')
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
+                 "--no-progress"]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert (results.status == "ok").all()
+    for column in ("test_profile_nll", "test_profile_jsd", "test_counts_pearson",
+                   "motif_auprc"):
+        assert results[column].notna().all(), column
+    assert results["test_profile_jsd"].between(0, 1).all()
+    config = (out / "config.json").read_text()
+    assert '"architecture": "bpnet"' in config and '"explain_weights": "softmax"' in config
+    assert "test_profile_nll" in (out / "report.md").read_text().replace("\\_", "_")
+
+
+def test_profile_task_needs_read_counts(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('preset = "smoke"\ntask = "profile"\nseeds = 1\n'
+                                     'regularizers = "none"\n')
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out",
+                 str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "task = profile needs per-strand read counts" in err
+    assert len(err.splitlines()) == 1
