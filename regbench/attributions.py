@@ -266,10 +266,25 @@ class ExplainSettings:
 
 
 def _explain_deep_lift_shap(model, X, settings: ExplainSettings) -> torch.Tensor:
-    return deep_lift_shap(model, X, n_shuffles=settings.n_shuffles,
-                          batch_size=settings.batch_size, random_state=settings.reference_seed,
-                          device=settings.device, target=settings.target,
-                          allow_N=bool((X.sum(dim=1) == 0).any()))
+    with _paired(model):
+        return deep_lift_shap(model, X, n_shuffles=settings.n_shuffles,
+                              batch_size=settings.batch_size,
+                              random_state=settings.reference_seed, device=settings.device,
+                              target=settings.target, allow_N=bool((X.sum(dim=1) == 0).any()))
+
+
+@contextlib.contextmanager
+def _paired(model):
+    """Tell a task's explained-output wrapper (``paired`` attribute) that batches are
+    inputs then their references (tangermeme concatenates them so)."""
+    if not hasattr(model, "paired"):
+        yield
+        return
+    model.paired = True
+    try:
+        yield
+    finally:
+        model.paired = False
 
 
 def _explain_input_x_gradient(model, X, settings: ExplainSettings) -> torch.Tensor:

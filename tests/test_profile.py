@@ -130,3 +130,27 @@ def test_profile_task_needs_read_counts(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "task = profile needs per-strand read counts" in err
     assert len(err.splitlines()) == 1
+
+
+def test_deep_lift_shap_of_the_profile_output_converges():
+    """The weights of an input serve its references too (paired batches), so the
+    explained output is linear in the profile logits and DeepLIFT/SHAP sums exactly."""
+    import warnings
+
+    from regbench.attributions import ExplainSettings, explain
+    torch.manual_seed(0)
+    codes, _ = _profile_problem(n=6)
+    task = ProfileTask(SMALL, seq_len=60, n_tasks=1)
+    model = task.build_model().eval()
+    X = one_hot_codes(torch.as_tensor(codes))
+    explainer = task.explainer(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # tangermeme's delta warnings
+        attr = explain("deep_lift_shap", explainer, X,
+                       ExplainSettings(n_shuffles=3, batch_size=6, device="cpu"))
+    assert attr.shape == X.shape and torch.all(attr[X == 0] == 0)
+    assert explainer.paired is False  # reset after the call
+    explainer.paired = False  # unpaired weights: the deltas are what the pairing fixes
+    with pytest.warns(RuntimeWarning, match="Convergence deltas"):
+        from tangermeme.deep_lift_shap import deep_lift_shap as raw
+        raw(explainer, X, n_shuffles=3, batch_size=6, random_state=0, device="cpu")

@@ -86,14 +86,24 @@ def resolve_model(model: dict | None, default: str, seq_len: int, n_tasks: int
 
 class ExplainedOutput(torch.nn.Module):
     """A model wrapped to return its task's explained output, for attribution methods
-    that need one tensor per call (tangermeme)."""
+    that need one tensor per call (tangermeme).
+
+    ``paired = True`` (set by the DeepLIFT/SHAP call) says each batch is inputs then
+    their references, row for row (tangermeme's layout); an output whose weights come
+    from the model's own predictions then takes them from the inputs for both halves,
+    so the explained output is one linear function of the model's output and the
+    attributions sum to its difference from the reference."""
 
     def __init__(self, model: torch.nn.Module, task: Task):
         super().__init__()
         self.model, self.task = model, task
+        self.paired = False
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return self.task.explained_output(self.model(X))
+        outputs = self.model(X)
+        if self.paired:
+            return self.task.explained_output(outputs, paired=True)
+        return self.task.explained_output(outputs)
 
 
 __all__ = ["ExplainedOutput", "Task", "resolve_model"]

@@ -64,11 +64,17 @@ class ProfileTask(Task):
             return np.ones(len(labels), bool)
         return labels.max(axis=1) > 0  # the peaks
 
-    def explained_output(self, outputs) -> torch.Tensor:
+    def explained_output(self, outputs, paired: bool = False) -> torch.Tensor:
+        """(N, T). ``paired``: rows are inputs then their references (DeepLIFT/SHAP);
+        the weights of both halves are the inputs' (see ``ExplainedOutput``)."""
         logits = outputs[0]
         centred = logits - logits.mean(dim=-1, keepdim=True)
+        if paired and len(logits) % 2 == 0:
+            source = logits[:len(logits) // 2].repeat(2, 1, 1)
+        else:
+            source = logits
         weights = (torch.softmax if self.explain_weights == "softmax"
-                   else torch.log_softmax)(logits, dim=-1).detach()
+                   else torch.log_softmax)(source, dim=-1).detach()
         per_track = (centred * weights).sum(-1)                 # (N, 2T)
         return per_track.view(len(per_track), -1, 2).sum(-1)   # (N, T): strands summed
 
