@@ -143,3 +143,82 @@ def test_genome_flags_on_the_command_line(genome, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "--genome and --peaks go together" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.fixture(scope="module")
+def bigwigs(genome):
+    """Per-strand read counts: a peak of reads 8 bp either side of every summit."""
+    import pyBigWig
+    folder, sequences = genome
+    peaks = read_peaks(folder / "peaks.narrowPeak")
+    paths = []
+    for strand, shift in (("plus", -8), ("minus", 8)):
+        path = folder / f"{strand}.bw"
+        bw = pyBigWig.open(str(path), "w")
+        bw.addHeader([(c, len(s)) for c, s in sequences.items()])
+        for chrom in sequences:
+            values = np.zeros(len(sequences[chrom]))
+            for summit in peaks.loc[peaks.chrom == chrom, "summit"]:
+                values[summit + shift] = 25.0
+            bw.addEntries(chrom, 0, values=values.tolist(), span=1, step=1)
+        bw.close()
+        paths.append(path)
+    return paths
+
+
+def test_bigwigs_give_per_strand_counts_in_each_window(genome, bigwigs, tmp_path):
+    ds = source(genome, bigwig_plus=bigwigs[0], bigwig_minus=bigwigs[1]).load(tmp_path)
+    assert ds.signal.shape == (len(ds.names), 2, LENGTH)
+    positive = ds.labels[:, 0] == 1
+    centre = LENGTH // 2
+    assert (ds.signal[positive, 0, centre - 8] == 25).all()
+    assert (ds.signal[positive, 1, centre + 8] == 25).all()
+    assert ds.signal[~positive].sum() == 0  # negatives are away from the peaks
+
+
+def test_a_blacklist_drops_and_counts_windows(genome, tmp_path):
+    folder, _ = genome
+    (tmp_path / "black.bed").write_text("chr2\t0\t30000\n")
+    ds = source(genome, blacklist=tmp_path / "black.bed").load(tmp_path)
+    assert not any(n.startswith("chr2:") for n in ds.names)
+    assert ds.manifest["dropped"]["peaks"] == 8
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing_chrom", r"short.bw has no chromosome chr\d+; check"),
+    ("not_bigwig", "is not a readable bigWig file"),
+    ("one_strand", "bigWigs come as a strand pair"),
+])
+def test_bad_bigwigs_are_one_line(genome, bigwigs, tmp_path, case, message):
+    import pyBigWig
+    plus, minus = bigwigs
+    if case == "missing_chrom":
+        minus = tmp_path / "short.bw"
+        bw = pyBigWig.open(str(minus), "w")
+        bw.addHeader([("chr1", 30000)])
+        bw.addEntries("chr1", [0], values=[1.0], span=1)
+        bw.close()
+    elif case == "not_bigwig":
+        minus = tmp_path / "text.bw"
+        minus.write_text("not a bigwig\n")
+    elif case == "one_strand":
+        minus = None
+    with pytest.raises(RegbenchError, match=message):
+        source(genome, bigwig_plus=plus, bigwig_minus=minus, seed=7).load(tmp_path)
+
+
+def test_a_profile_run_on_the_genome(genome, bigwigs, tmp_path):
+    folder, _ = genome
+    (tmp_path / "c.toml").write_text('[model]\nfilters = 8\nn_dilated = 2\n'
+                                     'profile_width = 15\n[evaluation]\n'
+                                     'methods = ["input_x_gradient"]\n')
+    out = tmp_path / "run"
+    assert main(["run", "--preset", "smoke", "--config", str(tmp_path / "c.toml"),
+                 "--seeds", "1", "--regularizers", "none,fourier", "--model", "profile",
+                 "--genome", str(folder / "genome.fa"), "--peaks",
+                 str(folder / "peaks.narrowPeak"), "--bigwig-plus", str(bigwigs[0]),
+                 "--bigwig-minus", str(bigwigs[1]), "--out", str(out), "--no-progress"]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert (results.status == "ok").all() and results["test_profile_jsd"].notna().all()
+    # the 32 peaks of chr2, 4, 5, 7 and the negatives drawn there (GC decides where)
+    assert 32 < results["train_rows"].iloc[0] < 144

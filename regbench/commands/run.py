@@ -49,6 +49,17 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--peaks", default=None, metavar="FILE",
                         help="peaks for --genome: narrowPeak (summit column used) or BED "
                              "(window centred on each peak)")
+    parser.add_argument("--bigwig-plus", default=None, metavar="BW",
+                        help="--genome: plus-strand read counts (bigWig), for --model profile")
+    parser.add_argument("--bigwig-minus", default=None, metavar="BW",
+                        help="--genome: minus-strand read counts (bigWig), for --model profile")
+    parser.add_argument("--blacklist", default=None, metavar="BED",
+                        help="--genome: regions no window may touch (e.g. the ENCODE "
+                             "exclusion list); windows dropped are counted in the log")
+    parser.add_argument("--model", dest="task", default=None, choices=("binary", "profile"),
+                        help="binary: peak vs background (the paper's CNN, default); "
+                             "profile: per-strand read counts (BPNet-style model; needs "
+                             "bigWigs or a profile simulation such as spi1_profile)")
     parser.add_argument("--set", dest="overrides", action="append", default=None,
                         metavar="KEY=VALUE",
                         help="override a scenario value (TOML syntax, repeatable), e.g. "
@@ -123,8 +134,15 @@ def resolve_config(args):
     if (args.genome is None) != (args.peaks is None):
         raise RegbenchError("--genome and --peaks go together: give both, e.g. --genome "
                             "hg38.fa --peaks peaks.narrowPeak")
+    genome_only = {"bigwig_plus": args.bigwig_plus, "bigwig_minus": args.bigwig_minus,
+                   "blacklist": args.blacklist}
+    given = [k for k, v in genome_only.items() if v is not None]
+    if given and not args.genome:
+        raise RegbenchError(f"--{given[0].replace('_', '-')} goes with --genome and --peaks")
     if args.genome:
-        flags["data_source"] = {"kind": "genome", "fasta": args.genome, "peaks": args.peaks}
+        flags["data_source"] = {"kind": "genome", "fasta": args.genome, "peaks": args.peaks,
+                                **{k: v for k, v in genome_only.items() if v is not None}}
+    flags["task"] = args.task
     config = merge(config, flags, "command-line flags")
     if config.data or config.data_source:
         config.scenario = None

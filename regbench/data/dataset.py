@@ -62,10 +62,11 @@ class Dataset:
     @classmethod
     def from_arrays(cls, names, codes: np.ndarray, labels: np.ndarray, split,
                     tasks=None, motif_mask: np.ndarray | None = None, summits=None,
-                    source: str = "arrays") -> "Dataset":
+                    source: str = "arrays", signal: np.ndarray | None = None) -> "Dataset":
         """A Dataset from arrays in memory (a data source's output): codes (N, L) uint8,
         labels (N, T), split (N,) of train/valid/test, motif_mask (N, L) bool or None,
-        summits (N,) (default: the centre). The fingerprint hashes the arrays."""
+        summits (N,) (default: the centre), signal (N, 2, L) per-strand counts or None.
+        The fingerprint hashes the arrays."""
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         labels = np.asarray(labels, dtype=np.float32).reshape(len(codes), -1)
         split = np.asarray(split, dtype="<U5")
@@ -78,12 +79,13 @@ class Dataset:
         summits = (np.full(len(codes), codes.shape[1] // 2, np.int64) if summits is None
                    else np.asarray(summits, np.int64))
         digest = hashlib.sha256()
-        for part in (codes, labels, split, motif_mask, summits):
+        for part in (codes, labels, split, motif_mask, summits, signal):
             if part is not None:
                 digest.update(np.ascontiguousarray(part).tobytes())
         digest.update("\0".join(list(names) + tasks).encode())
         return cls(Path(source), list(names), codes, labels, tasks, split, motif_mask, None,
-                   summits, {}, digest.hexdigest()[:16])
+                   summits, {}, digest.hexdigest()[:16],
+                   None if signal is None else np.asarray(signal, np.float32))
 
     def one_hot(self) -> torch.Tensor:
         """All sequences one-hot, (N, 4, L) float32."""

@@ -92,8 +92,14 @@ class GenomeSource(DataSource):
     """Binary windows from a genome: peaks (label 1) and GC-matched negatives (label 0)."""
 
     def __init__(self, fasta, peaks, length: int = 1000, test_chroms=DEFAULT_TEST_CHROMS,
-                 valid_chroms=DEFAULT_VALID_CHROMS, seed: int = 0):
+                 valid_chroms=DEFAULT_VALID_CHROMS, seed: int = 0, bigwig_plus=None,
+                 bigwig_minus=None, blacklist=None):
         self.fasta, self.peaks_path = Path(fasta), Path(peaks)
+        if (bigwig_plus is None) != (bigwig_minus is None):
+            raise RegbenchError("bigWigs come as a strand pair: give both bigwig_plus and "
+                                "bigwig_minus (--bigwig-plus, --bigwig-minus)")
+        self.bigwigs = [Path(p) for p in (bigwig_plus, bigwig_minus) if p is not None]
+        self.blacklist = Path(blacklist) if blacklist else None
         self.length, self.seed = int(length), int(seed)
         self.test_chroms, self.valid_chroms = list(test_chroms), list(valid_chroms)
         self.report: dict = {}
@@ -115,6 +121,9 @@ class GenomeSource(DataSource):
             raise RegbenchError(f"{self.peaks_path}: peak {row.chrom}:{row.start}-{row.end} "
                                 f"ends past the chromosome's end ({sizes[row.chrom]} bp)")
         folds(sizes, self.test_chroms, self.valid_chroms)
+        for path in self.bigwigs + ([self.blacklist] if self.blacklist else []):
+            if not path.is_file():
+                raise RegbenchError(f"{path} does not exist")
 
     def _sizes(self) -> dict[str, int]:
         index = open_fasta(self.fasta)
@@ -137,16 +146,20 @@ class GenomeSource(DataSource):
         names = [f"{c}:{s}-{s + self.length}" for c, s in zip(arrays["chrom"],
                                                                arrays["start"])]
         ds = Dataset.from_arrays(names, arrays["codes"], arrays["labels"][:, None], split,
-                                 tasks=[self.peaks_path.stem], source=str(self.peaks_path))
+                                 tasks=[self.peaks_path.stem], source=str(self.peaks_path),
+                                 signal=arrays.get("signal"))
         ds.split_source = (f"by chromosome: test {', '.join(self.test_chroms)}; valid "
                            f"{', '.join(self.valid_chroms)}; the rest train")
         ds.manifest = dict(self.report)
+        print(f"data: {self.describe(ds)}", flush=True)
         return ds
 
     def _key(self) -> str:
         from regbench.data.dataset import fingerprint_file
-        blob = json.dumps([fingerprint_file(self.fasta), fingerprint_file(self.peaks_path),
-                           self.length, self.seed, 1])
+        inputs = [self.fasta, self.peaks_path, *self.bigwigs] + (
+            [self.blacklist] if self.blacklist else [])
+        blob = json.dumps([[fingerprint_file(p) for p in inputs], self.length, self.seed,
+                           len(self.bigwigs), self.blacklist is not None, 2])
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     def _extract(self) -> dict:
@@ -165,7 +178,8 @@ class GenomeSource(DataSource):
         parts, dropped = [], {}
         for label, loci in ((1, windows), (0, negatives)):
             X, kept = extract_loci(loci.iloc[:, :3], fasta, in_window=self.length,
-                                   return_mask=True, n_jobs=1)
+                                   return_mask=True, n_jobs=1, exclusion_lists=(
+                                       str(self.blacklist) if self.blacklist else None))
             kept = np.asarray(kept, bool)
             dropped["peaks" if label else "negatives"] = int((~kept).sum())
             loci = loci[kept]
@@ -174,6 +188,11 @@ class GenomeSource(DataSource):
                               chrom=loci["chrom"].to_numpy().astype(str),
                               start=(centre - half).astype(np.int64)))
         arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        if self.bigwigs:
+            from regbench.data.tracks import read_bigwig_windows
+            arrays["signal"] = np.stack([read_bigwig_windows(p, arrays["chrom"],
+                                                             arrays["start"], self.length)
+                                         for p in self.bigwigs], axis=1)
         gc = gc_fraction(arrays["codes"])
         positive = arrays["labels"] > 0
         self.report = {"peaks": int(positive.sum()), "negatives": int((~positive).sum()),
@@ -187,7 +206,8 @@ class GenomeSource(DataSource):
         return (f"genome {self.fasta.name}, peaks {self.peaks_path.name}: {r.get('peaks')} "
                 f"peak and {r.get('negatives')} GC-matched negative windows of "
                 f"{self.length} bp (mean GC {r.get('gc_peaks')} vs {r.get('gc_negatives')}; "
-                f"dropped at chromosome ends: {r.get('dropped')})")
+                f"dropped at chromosome ends or in the blacklist: "
+                f"{r.get('dropped')})")
 
 
 __all__ = ["DEFAULT_TEST_CHROMS", "DEFAULT_VALID_CHROMS", "GenomeSource", "folds",

@@ -85,3 +85,28 @@ def read_bigwig(path: Path, names: list[str], length: int) -> np.ndarray:
             out[i, :n] = bw.values(name, 0, n, numpy=True)
     bw.close()
     return np.nan_to_num(out, copy=False)
+
+
+def read_bigwig_windows(path: Path, chroms, starts, length: int) -> np.ndarray:
+    """Values (N, length) float32 of windows [start, start + length) of a bigWig; NaN and
+    positions past a chromosome's end are 0. A chromosome the bigWig lacks, or a file
+    that is not a bigWig, is a RegbenchError naming the file."""
+    try:
+        bw = pyBigWig.open(str(path))
+    except RuntimeError:
+        bw = None
+    if bw is None or not bw.isBigWig():
+        raise RegbenchError(f"{path} is not a readable bigWig file")
+    sizes = bw.chroms()
+    out = np.zeros((len(starts), length), dtype=np.float32)
+    try:
+        for i, (chrom, start) in enumerate(zip(chroms, starts)):
+            if chrom not in sizes:
+                raise RegbenchError(f"{path} has no chromosome {chrom}; check it was made on "
+                                    "the same genome as the FASTA")
+            lo, hi = max(int(start), 0), min(int(start) + length, sizes[chrom])
+            if hi > lo:
+                out[i, lo - int(start):hi - int(start)] = bw.values(chrom, lo, hi, numpy=True)
+    finally:
+        bw.close()
+    return np.nan_to_num(out, copy=False)
