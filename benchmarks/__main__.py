@@ -31,6 +31,7 @@ BENCHMARKS = {  # name -> module, in running order
     "mixed": "bench_mixed",
     "profile": "bench_profile",
     "scaling": "bench_scaling",
+    "genome": "bench_genome",
 }
 
 
