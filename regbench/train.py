@@ -187,6 +187,7 @@ class Trainer:
             start += len(idx_np)
             X = one_hot_codes(self.on_device(codes[idx]))
             y = self.on_device(labels[idx])
+            X, y = self.task.augment(X, y, rng)
             totals += self.train_step(model, optimizer, params, X, y, n_pos) * len(idx_np)
         return (totals / start).tolist()
 

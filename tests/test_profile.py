@@ -154,3 +154,23 @@ def test_deep_lift_shap_of_the_profile_output_converges():
     with pytest.warns(RuntimeWarning, match="Convergence deltas"):
         from tangermeme.deep_lift_shap import deep_lift_shap as raw
         raw(explainer, X, n_shuffles=3, batch_size=6, random_state=0, device="cpu")
+
+
+def test_reverse_complement_augmentation_swaps_strands():
+    task = ProfileTask({**SMALL, "reverse_complement": True}, seq_len=4, n_tasks=2)
+    X = one_hot_codes(torch.tensor([[0, 0, 1, 2], [3, 3, 3, 3]], dtype=torch.uint8))
+    y = torch.arange(2 * 4 * 4, dtype=torch.float32).view(2, 4, 4)
+    rng = np.random.default_rng(0)
+    flip = np.random.default_rng(0).random(2) < 0.5
+    X2, y2 = task.augment(X, y, rng)
+    for i in range(2):
+        if flip[i]:  # CGTT: the reverse complement of AACG
+            assert torch.equal(X2[i], X[i].flip(0, 1))
+            assert torch.equal(y2[i], y[i][[1, 0, 3, 2]].flip(-1))
+        else:
+            assert torch.equal(X2[i], X[i]) and torch.equal(y2[i], y[i])
+    assert flip.any() and not flip.all()  # this seed tests both branches
+    rc = one_hot_codes(torch.tensor([[1, 2, 3, 3]], dtype=torch.uint8))[0]
+    assert torch.equal(X[0].flip(0, 1), rc)
+    plain = ProfileTask(SMALL, seq_len=4, n_tasks=2)
+    assert plain.augment(X, y, rng)[0] is X

@@ -28,6 +28,11 @@ class Task:
         ``models.create_model`` (stored in checkpoints and config.json)."""
         raise NotImplementedError
 
+    def augment(self, X: torch.Tensor, y, rng: np.random.Generator):
+        """A training batch, possibly transformed (X (B, 4, L) one-hot, its targets);
+        draws only from ``rng`` (the epoch's generator) when it changes anything."""
+        return X, y
+
     def targets(self, data) -> np.ndarray:
         """What the model is trained to predict, row-aligned with ``data`` (a Dataset)."""
         raise NotImplementedError

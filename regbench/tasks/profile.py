@@ -22,7 +22,8 @@ WEIGHTS = ("softmax", "log_softmax")
 
 class ProfileTask(Task):
     """[model] keys of the task itself: counts_weight (default 20), explain_weights
-    (softmax | log_softmax); the rest go to the model (default architecture bpnet)."""
+    (softmax | log_softmax), reverse_complement (augmentation, default false); the
+    rest go to the model (default architecture bpnet)."""
 
     name = "profile"
 
@@ -30,6 +31,10 @@ class ProfileTask(Task):
         params = dict(model or {})
         self.counts_weight = float(params.pop("counts_weight", 20.0))
         self.explain_weights = str(params.pop("explain_weights", "softmax"))
+        self.reverse_complement = params.pop("reverse_complement", False)
+        if not isinstance(self.reverse_complement, bool):
+            raise RegbenchError(f"[model] reverse_complement = {self.reverse_complement!r} is "
+                                "not valid: expected true or false")
         if self.explain_weights not in WEIGHTS:
             raise RegbenchError(f"[model] explain_weights = {self.explain_weights!r} is not "
                                 f"valid: expected one of {', '.join(WEIGHTS)}")
@@ -44,7 +49,20 @@ class ProfileTask(Task):
 
     def model_record(self) -> dict:
         return {"architecture": self.architecture, "params": dict(self.params),
-                "counts_weight": self.counts_weight, "explain_weights": self.explain_weights}
+                "counts_weight": self.counts_weight, "explain_weights": self.explain_weights,
+                "reverse_complement": self.reverse_complement}
+
+    def augment(self, X: torch.Tensor, y, rng: np.random.Generator):
+        """With ``reverse_complement``, half the batch (drawn from ``rng``) is replaced
+        by its reverse complement: bases A<->T, C<->G (the ACGT channels reversed),
+        positions reversed, and the strands of each task swapped and reversed."""
+        if not self.reverse_complement:
+            return X, y
+        flip = torch.as_tensor(rng.random(len(X)) < 0.5).to(X.device)
+        strands = torch.arange(y.shape[1], device=y.device).view(-1, 2).flip(1).reshape(-1)
+        X = torch.where(flip[:, None, None], X.flip(1, 2), X)
+        y = torch.where(flip[:, None, None], y[:, strands].flip(-1), y)
+        return X, y
 
     def targets(self, data) -> np.ndarray:
         if data.signal is None:
