@@ -185,7 +185,8 @@ def test_a_blacklist_drops_and_counts_windows(genome, tmp_path):
 
 
 @pytest.mark.parametrize("case,message", [
-    ("missing_chrom", r"short.bw has no chromosome chr\d+; check"),
+    ("missing_chrom", "do not have the same chromosomes"),
+    ("both_lack", r"minus2.bw has no chromosome chr\d+, which peaks.narrowPeak"),
     ("not_bigwig", "is not a readable bigWig file"),
     ("one_strand", "bigWigs come as a strand pair"),
 ])
@@ -198,6 +199,14 @@ def test_bad_bigwigs_are_one_line(genome, bigwigs, tmp_path, case, message):
         bw.addHeader([("chr1", 30000)])
         bw.addEntries("chr1", [0], values=[1.0], span=1)
         bw.close()
+    elif case == "both_lack":
+        plus, minus = tmp_path / "plus2.bw", tmp_path / "minus2.bw"
+        for path in (plus, minus):
+            bw = pyBigWig.open(str(path), "w")
+            bw.addHeader([("chr1", 30000)])
+            bw.addEntries("chr1", [0], values=[1.0], span=1)
+            bw.close()
+        plus, minus = minus, plus
     elif case == "not_bigwig":
         minus = tmp_path / "text.bw"
         minus.write_text("not a bigwig\n")

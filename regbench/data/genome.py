@@ -124,6 +124,18 @@ class GenomeSource(DataSource):
         for path in self.bigwigs + ([self.blacklist] if self.blacklist else []):
             if not path.is_file():
                 raise RegbenchError(f"{path} does not exist")
+        if self.bigwigs:
+            from regbench.data.tracks import bigwig_chroms
+            plus, minus = (set(bigwig_chroms(p)) for p in self.bigwigs)
+            if plus != minus:
+                odd = sorted(plus ^ minus)[0]
+                raise RegbenchError(f"the strand bigWigs {self.bigwigs[0].name} and "
+                                    f"{self.bigwigs[1].name} do not have the same "
+                                    f"chromosomes ({odd} is in one only)")
+            lacking = sorted(set(peaks["chrom"]) - plus)
+            if lacking:
+                raise RegbenchError(f"{self.bigwigs[0]} has no chromosome {lacking[0]}, "
+                                    f"which {self.peaks_path.name} has peaks on")
 
     def _sizes(self) -> dict[str, int]:
         index = open_fasta(self.fasta)

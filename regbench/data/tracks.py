@@ -87,6 +87,20 @@ def read_bigwig(path: Path, names: list[str], length: int) -> np.ndarray:
     return np.nan_to_num(out, copy=False)
 
 
+def bigwig_chroms(path: Path) -> dict[str, int]:
+    """Chromosome sizes of a bigWig; a file that is not one is a RegbenchError."""
+    try:
+        bw = pyBigWig.open(str(path))
+    except RuntimeError:
+        bw = None
+    if bw is None or not bw.isBigWig():
+        raise RegbenchError(f"{path} is not a readable bigWig file")
+    try:
+        return dict(bw.chroms())
+    finally:
+        bw.close()
+
+
 def read_bigwig_windows(path: Path, chroms, starts, length: int) -> np.ndarray:
     """Values (N, length) float32 of windows [start, start + length) of a bigWig; NaN and
     positions past a chromosome's end are 0. A chromosome the bigWig lacks, or a file
