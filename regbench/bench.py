@@ -166,7 +166,8 @@ class Benchmark:
         if stored is not None:
             return stored
         train, valid = self.train_rows(seed, data_fraction), self.split("valid")
-        params = self.config.regularizer_params.get(regularizer, {})
+        params = {**self.task().prior_defaults().get(regularizer, {}),
+                  **self.config.regularizer_params.get(regularizer, {})}
         reg = get_spec(regularizer).create(**params)
         trainer = Trainer(self.task(), reg, key.lam, self.config.train_config(seed))
 

@@ -120,6 +120,14 @@ def test_a_profile_run_on_the_simulation(tmp_path):
     config = (out / "config.json").read_text()
     assert '"architecture": "bpnet"' in config and '"explain_weights": "softmax"' in config
     assert "test_profile_nll" in (out / "report.md").read_text().replace("\\_", "_")
+    # the paper's Fourier limit for profiles, 0.2 x the output length (100 bp here)
+    fourier = results.query("regularizer == 'fourier'")["checkpoint"].iloc[0]
+    payload = torch.load(out / fourier, weights_only=False)
+    assert payload["regularizer_params"]["freq_limit"] == 20
+    assert ProfileTask(SMALL, seq_len=1346, n_tasks=1).prior_defaults() == {
+        "fourier": {"freq_limit": 269}}
+    assert ProfileTask({**SMALL, "output_length": 1000}, seq_len=1346,
+                       n_tasks=1).prior_defaults() == {"fourier": {"freq_limit": 200}}
 
 
 def test_profile_task_needs_read_counts(tmp_path, capsys):

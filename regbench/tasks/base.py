@@ -19,6 +19,11 @@ class Task:
 
     name: str = ""
 
+    def prior_defaults(self) -> dict:
+        """{regularizer: {parameter: value}}: this task's defaults for registry
+        parameters, under what the user sets in [regularizer_params]."""
+        return {}
+
     def build_model(self) -> torch.nn.Module:
         """A freshly initialised model (seed torch first)."""
         raise NotImplementedError

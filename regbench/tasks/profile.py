@@ -50,7 +50,8 @@ class ProfileTask(Task):
     def model_record(self) -> dict:
         return {"architecture": self.architecture, "params": dict(self.params),
                 "counts_weight": self.counts_weight, "explain_weights": self.explain_weights,
-                "reverse_complement": self.reverse_complement}
+                "reverse_complement": self.reverse_complement,
+                "prior_defaults": self.prior_defaults()}
 
     def augment(self, X: torch.Tensor, y, rng: np.random.Generator):
         """With ``reverse_complement``, half the batch (drawn from ``rng``) is replaced
@@ -63,6 +64,12 @@ class ProfileTask(Task):
         X = torch.where(flip[:, None, None], X.flip(1, 2), X)
         y = torch.where(flip[:, None, None], y[:, strands].flip(-1), y)
         return X, y
+
+    def prior_defaults(self) -> dict:
+        """The paper's Fourier frequency limit for profile models: 200 for a 1000-bp
+        profile, i.e. 0.2 × the output length (binary models: 0.15 L)."""
+        return {"fourier": {"freq_limit": max(1, round(0.2 * (self.crop.stop -
+                                                             self.crop.start)))}}
 
     def targets(self, data) -> np.ndarray:
         if data.signal is None:
