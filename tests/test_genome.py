@@ -231,3 +231,13 @@ def test_a_profile_run_on_the_genome(genome, bigwigs, tmp_path):
     assert (results.status == "ok").all() and results["test_profile_jsd"].notna().all()
     # the 32 peaks of chr2, 4, 5, 7 and the negatives drawn there (GC decides where)
     assert 32 < results["train_rows"].iloc[0] < 144
+
+
+def test_two_negatives_per_peak(genome, tmp_path):
+    ds = source(genome, negatives_per_peak=2).load(tmp_path)
+    positive = ds.labels[:, 0] == 1
+    assert (~positive).sum() == 2 * positive.sum() and len(set(ds.names)) == len(ds.names)
+    gc = gc_fraction(ds.codes)
+    assert abs(gc[positive].mean() - gc[~positive].mean()) < 0.02
+    with pytest.raises(RegbenchError, match="negatives_per_peak"):
+        source(genome, negatives_per_peak=-1)

@@ -4,10 +4,10 @@
 gives one window of ``length`` bp centred on its summit (narrowPeak: start + column 10;
 BED: the centre), read by tangermeme's ``extract_loci`` (``return_mask=True``: windows
 that run off a chromosome end are dropped and counted). Negatives are GC-matched
-background windows away from the peaks, one per peak (tangermeme's
-``extract_matching_loci``, seeded). Splits are by chromosome (``folds``). The windows
-are extracted once and cached (keyed by the inputs' fingerprints and the settings),
-so a rerun never reads the FASTA again.
+background windows away from the peaks, ``negatives_per_peak`` per peak (default 1;
+tangermeme's ``extract_matching_loci``, seeded). Splits are by chromosome
+(``folds``). The windows are extracted once and cached (keyed by the inputs'
+fingerprints and the settings), so a rerun never reads the FASTA again.
 """
 from __future__ import annotations
 
@@ -93,8 +93,12 @@ class GenomeSource(DataSource):
 
     def __init__(self, fasta, peaks, length: int = 1000, test_chroms=DEFAULT_TEST_CHROMS,
                  valid_chroms=DEFAULT_VALID_CHROMS, seed: int = 0, bigwig_plus=None,
-                 bigwig_minus=None, blacklist=None):
+                 bigwig_minus=None, blacklist=None, negatives_per_peak: int = 1):
         self.fasta, self.peaks_path = Path(fasta), Path(peaks)
+        if not isinstance(negatives_per_peak, int) or negatives_per_peak < 0:
+            raise RegbenchError(f"negatives_per_peak = {negatives_per_peak!r} is not valid: "
+                                "expected an integer >= 0")
+        self.negatives_per_peak = negatives_per_peak
         if (bigwig_plus is None) != (bigwig_minus is None):
             raise RegbenchError("bigWigs come as a strand pair: give both bigwig_plus and "
                                 "bigwig_minus (--bigwig-plus, --bigwig-minus)")
@@ -171,7 +175,8 @@ class GenomeSource(DataSource):
         inputs = [self.fasta, self.peaks_path, *self.bigwigs] + (
             [self.blacklist] if self.blacklist else [])
         blob = json.dumps([[fingerprint_file(p) for p in inputs], self.length, self.seed,
-                           len(self.bigwigs), self.blacklist is not None, 2])
+                           len(self.bigwigs), self.blacklist is not None,
+                           self.negatives_per_peak, 3])
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     def _extract(self) -> dict:
@@ -182,13 +187,20 @@ class GenomeSource(DataSource):
         half = self.length // 2
         windows = pd.DataFrame({"chrom": peaks["chrom"], "start": peaks["summit"] - half,
                                 "end": peaks["summit"] - half + self.length})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            negatives = extract_matching_loci(peaks[["chrom", "start", "end"]], fasta,
-                                              in_window=self.length, out_window=self.length,
-                                              random_state=self.seed)
+        # k negatives per peak: the peaks listed k times ask for k matches per GC bin,
+        # drawn without replacement from the background windows.
+        wanted = pd.concat([peaks[["chrom", "start", "end"]]] * self.negatives_per_peak)
+        negatives = windows.iloc[:0]
+        if len(wanted):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                negatives = extract_matching_loci(wanted, fasta, in_window=self.length,
+                                                  out_window=self.length,
+                                                  random_state=self.seed)
         parts, dropped = [], {}
         for label, loci in ((1, windows), (0, negatives)):
+            if not len(loci):
+                continue
             X, kept = extract_loci(loci.iloc[:, :3], fasta, in_window=self.length,
                                    return_mask=True, n_jobs=1, exclusion_lists=(
                                        str(self.blacklist) if self.blacklist else None))
@@ -210,7 +222,8 @@ class GenomeSource(DataSource):
         self.report = {"peaks": int(positive.sum()), "negatives": int((~positive).sum()),
                        "dropped": dropped,
                        "gc_peaks": round(float(gc[positive].mean()), 4),
-                       "gc_negatives": round(float(gc[~positive].mean()), 4)}
+                       "gc_negatives": (round(float(gc[~positive].mean()), 4)
+                                        if (~positive).any() else None)}
         return arrays
 
     def describe(self, dataset) -> str:
