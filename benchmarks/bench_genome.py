@@ -19,16 +19,22 @@ import torch
 from benchmarks import Context, Table, median_times
 
 
-def write_genome(folder: Path, n_chroms: int, chrom_bp: int) -> tuple[Path, Path, list[Path]]:
+def write_genome(folder: Path, n_chroms: int, chrom_bp: int, motif: str = "",
+                 names=None) -> tuple[Path, Path, list[Path]]:
+    """A random genome with a peak every 5 kb (``motif`` planted at each summit),
+    narrowPeak and per-strand bigWigs of reads 8 bp either side of each summit."""
     import pyBigWig
     rng = np.random.default_rng(0)
-    names = [f"chr{i}" for i in range(1, n_chroms + 1)] + ["chr20"]
+    names = names or [f"chr{i}" for i in range(1, n_chroms + 1)] + ["chr20"]
     fasta, peaks = folder / "genome.fa", folder / "peaks.narrowPeak"
     lines, rows, tracks = [], [], {}
     for name in names:
-        seq = "".join(rng.choice(list("ACGT"), chrom_bp))
-        lines.append(f">{name}\n" + "\n".join(seq[i:i + 80] for i in range(0, chrom_bp, 80)))
         summits = np.arange(3000, chrom_bp - 3000, 5000)
+        bases = rng.choice(list("ACGT"), chrom_bp)
+        for summit in summits if motif else ():
+            bases[summit - len(motif) // 2:summit - len(motif) // 2 + len(motif)] = list(motif)
+        seq = "".join(bases)
+        lines.append(f">{name}\n" + "\n".join(seq[i:i + 80] for i in range(0, chrom_bp, 80)))
         rows += [f"{name}\t{s - 100}\t{s + 100}\tp\t0\t.\t1\t-1\t-1\t100" for s in summits]
         tracks[name] = summits
     fasta.write_text("\n".join(lines) + "\n")

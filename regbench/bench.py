@@ -389,6 +389,10 @@ class Benchmark:
             "data": self.source.describe(ds),
             "dataset_fingerprint": ds.fingerprint,
             "split": ds.split_source,
+            "split_sizes": {split: {"sequences": int((ds.split == split).sum()),
+                                    "positives": int((ds.labels[ds.split == split].max(axis=1)
+                                                      > 0).sum())}
+                            for split in ("train", "valid", "test")},
             "device": str(self.device),
             "task": self.config.task,
             "model": self._model_info(),

@@ -128,6 +128,11 @@ def test_a_run_on_the_genome(genome, tmp_path):
     assert results["motif_auprc"].isna().all()  # no motif truth on a genome
     report = (out / "report.md").read_text()
     assert "GC-matched negative windows" in report and "by chromosome" in report
+    import json
+    sizes = json.loads((out / "config.json").read_text())["split_sizes"]
+    assert {s: v["positives"] for s, v in sizes.items()} == {"train": 32, "valid": 16,
+                                                             "test": 24}
+    assert sum(v["sequences"] for v in sizes.values()) == 144
 
 
 def test_genome_flags_on_the_command_line(genome, tmp_path, capsys):
