@@ -255,12 +255,16 @@ def _build(cls, values: dict, section: str):
     return obj
 
 
-def preset_config(name: str) -> RunConfig:
-    """The RunConfig of a preset, with its default output folder."""
+def preset_config(name: str, task: str = "binary") -> RunConfig:
+    """The RunConfig of a preset for a task, with its default output folder. A preset's
+    [model] sizes are for the binary CNN; other tasks start from their model's
+    defaults."""
     if name not in PRESETS:
         raise RegbenchError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     preset = copy.deepcopy(PRESETS[name])
-    return RunConfig(preset=name, out=f"results/{name}", **preset)
+    if task != "binary":
+        preset["model"] = {}
+    return RunConfig(preset=name, task=task, out=f"results/{name}", **preset)
 
 
 def read_toml(path: str | Path) -> dict:
@@ -286,14 +290,12 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
         raise RegbenchError(f"unknown key(s) in {origin}: {', '.join(sorted(unknown))}; "
                             f"known keys: {', '.join(sorted(TOP_LEVEL_KEYS))}")
     config = copy.deepcopy(config)
-    # The task first: a preset's [model] sizes are for its task's default model.
+    # The task first: [model] keys of the same values then belong to its model.
     ordered = sorted(values.items(), key=lambda kv: kv[0] != "task")
     for key, value in ordered:
         if value is None:
             continue
-        if key == "task" and value != config.task:
-            config.task, config.model = value, {}
-        elif key == "lambda":
+        if key == "lambda":
             if not isinstance(value, dict):
                 raise RegbenchError(f"lambda in {origin} must be a table of NAME = VALUE")
             config.lambdas.update({name: check_value(lam, float, f"lambda.{name}")

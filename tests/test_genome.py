@@ -234,6 +234,9 @@ def test_a_profile_run_on_the_genome(genome, bigwigs, tmp_path):
                  "--bigwig-minus", str(bigwigs[1]), "--out", str(out), "--no-progress"]) == 0
     results = pd.read_csv(out / "results.csv")
     assert (results.status == "ok").all() and results["test_profile_jsd"].notna().all()
+    import json
+    model = json.loads((out / "config.json").read_text())["model"]
+    assert model["filters"] == 8 and model["architecture"] == "bpnet"  # the file's sizes
     # the 32 peaks of chr2, 4, 5, 7 and the negatives drawn there (GC decides where)
     assert 32 < results["train_rows"].iloc[0] < 144
 

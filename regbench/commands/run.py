@@ -114,7 +114,8 @@ def resolve_config(args):
     """Preset defaults < config file < command-line flags."""
     file_values = read_toml(args.config) if args.config else {}
     preset = args.preset or file_values.get("preset") or "quick"
-    config = preset_config(preset)
+    task = getattr(args, "task", None) or file_values.get("task") or "binary"
+    config = preset_config(preset, task if isinstance(task, str) else "binary")
     if file_values:
         config = merge(config, file_values, f"config file {args.config}")
     lambdas = getattr(args, "lambdas", None)
