@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from regbench import __version__
 from regbench.attributions import explain, list_attribution_methods
 from regbench.config import PAPER_DIFFERENCES, RunConfig
-from regbench.data import Dataset, FolderSource, one_hot, source_of
+from regbench.data import Dataset, FolderSource, SimulatedSource, one_hot, source_of
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_settings
 from regbench.memory import apply_process_settings
@@ -369,6 +369,16 @@ class Benchmark:
     def write_tables(self, records: list[dict]) -> None:
         self.store.write_tables(records)
 
+    def _paper_differences(self) -> str:
+        """The preset's differences from the paper; its simulated data sizes apply only
+        when the data are simulated."""
+        text = PAPER_DIFFERENCES.get(self.config.preset, "")
+        if text and not isinstance(self.source, SimulatedSource):
+            ds = self.dataset
+            text += (f" (its simulated data sizes do not apply: these data are "
+                     f"{len(ds.names)} sequences x {ds.length} bp from {self.source.name})")
+        return text
+
     def _model_info(self) -> dict:
         """The model's settings for config.json; the architecture named unless it is the
         default binary CNN (config.json of earlier runs had no such key)."""
@@ -399,7 +409,7 @@ class Benchmark:
             "train": self.config.train_config(0).__dict__,
             "evaluation": self.config.evaluation_config().__dict__,
             "freq_limit": self.freq_limit(),
-            "paper_differences": PAPER_DIFFERENCES.get(self.config.preset, ""),
+            "paper_differences": self._paper_differences(),
             "config_hash": self.config.hash(),
             "regbench_version": __version__,
             "torch_version": torch.__version__,

@@ -133,6 +133,8 @@ def test_a_run_on_the_genome(genome, tmp_path):
     assert {s: v["positives"] for s, v in sizes.items()} == {"train": 32, "valid": 16,
                                                              "test": 24}
     assert sum(v["sequences"] for v in sizes.values()) == 144
+    assert f"train {sizes['train']['sequences']} (32 positive)" in report  # header
+    assert "its simulated data sizes do not apply: these data are 144 sequences" in report
 
 
 def test_genome_flags_on_the_command_line(genome, tmp_path, capsys):

@@ -71,6 +71,15 @@ def _duration(seconds) -> str:
     return f"{h}h {rest // 60:02d}m {rest % 60:02d}s"
 
 
+def _split_sizes(sizes) -> str:
+    """'; train 678 (342 positive), ...' from config.json, or '' when not recorded."""
+    if not isinstance(sizes, dict):
+        return ""
+    parts = [f"{name} {v.get('sequences')} ({v.get('positives')} positive)"
+             for name, v in sizes.items() if isinstance(v, dict)]
+    return "; " + ", ".join(parts) if parts else ""
+
+
 def header(folder: ResultsFolder, order) -> Section:
     cfg = folder.config
     model = cfg.get("model") or {}
@@ -82,7 +91,8 @@ def header(folder: ResultsFolder, order) -> Section:
     info = Bullets([
         f"Preset: {cfg.get('preset', 'unknown')}",
         f"Data: {cfg.get('data', 'unknown')}",
-        f"Split: {cfg.get('split', 'not recorded in config.json')}",
+        f"Split: {cfg.get('split', 'not recorded in config.json')}"
+        + _split_sizes(cfg.get("split_sizes")),
         f"Device: {cfg.get('device', 'unknown')}",
         f"Model: {model_text or 'unknown'}",
         f"Regularizers: {', '.join(order)}",
