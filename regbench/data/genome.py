@@ -157,8 +157,8 @@ class GenomeSource(DataSource):
             arrays = self._extract()
             from regbench.store import atomic_write_npz
             atomic_write_npz(cached, report=np.array(json.dumps(self.report)), **arrays)
-        split = np.array([folds(self._sizes(), self.test_chroms, self.valid_chroms)[c]
-                          for c in arrays["chrom"]])
+        fold_of = folds(self._sizes(), self.test_chroms, self.valid_chroms)
+        split = np.array([fold_of[c] for c in arrays["chrom"]])
         names = [f"{c}:{s}-{s + self.length}" for c, s in zip(arrays["chrom"],
                                                                arrays["start"])]
         ds = Dataset.from_arrays(names, arrays["codes"], arrays["labels"][:, None], split,

@@ -87,14 +87,20 @@ def read_bigwig(path: Path, names: list[str], length: int) -> np.ndarray:
     return np.nan_to_num(out, copy=False)
 
 
-def bigwig_chroms(path: Path) -> dict[str, int]:
-    """Chromosome sizes of a bigWig; a file that is not one is a RegbenchError."""
+def _open_bigwig(path: Path):
+    """An open pyBigWig reader; a file that is not a bigWig is a RegbenchError."""
     try:
         bw = pyBigWig.open(str(path))
     except RuntimeError:
         bw = None
     if bw is None or not bw.isBigWig():
         raise RegbenchError(f"{path} is not a readable bigWig file")
+    return bw
+
+
+def bigwig_chroms(path: Path) -> dict[str, int]:
+    """Chromosome sizes of a bigWig; a file that is not one is a RegbenchError."""
+    bw = _open_bigwig(path)
     try:
         return dict(bw.chroms())
     finally:
@@ -105,12 +111,7 @@ def read_bigwig_windows(path: Path, chroms, starts, length: int) -> np.ndarray:
     """Values (N, length) float32 of windows [start, start + length) of a bigWig; NaN and
     positions past a chromosome's end are 0. A chromosome the bigWig lacks, or a file
     that is not a bigWig, is a RegbenchError naming the file."""
-    try:
-        bw = pyBigWig.open(str(path))
-    except RuntimeError:
-        bw = None
-    if bw is None or not bw.isBigWig():
-        raise RegbenchError(f"{path} is not a readable bigWig file")
+    bw = _open_bigwig(path)
     sizes = bw.chroms()
     out = np.zeros((len(starts), length), dtype=np.float32)
     try:
