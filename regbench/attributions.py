@@ -78,7 +78,7 @@ def _identity(outputs):
 
 
 def training_attributions(model: torch.nn.Module, X: torch.Tensor,
-                          target: int | None = None, output=_identity
+                          target: int | None = None, output=_identity, args: tuple = ()
                           ) -> tuple[torch.Tensor, torch.Tensor]:
     """One forward pass giving the model's outputs and the input x gradient of the
     explained output, graph kept.
@@ -88,12 +88,13 @@ def training_attributions(model: torch.nn.Module, X: torch.Tensor,
     Returns ``(outputs, attr (N, 4, L))``; ``attr`` is differentiable w.r.t. the
     weights (``create_graph=True``), so a penalty on it trains the model, and the loss
     reuses ``outputs``. The model is used in its current mode. ``target=None``
-    explains the sum over T.
+    explains the sum over T. ``args``: the model's further inputs (N, ...), not
+    attributed.
     """
     _check_shape(X)
     X = X.detach().to(_model_dtype(model)).requires_grad_()
     with torch.enable_grad():
-        outputs = model(X)
+        outputs = model(X, *args)
         grad, = torch.autograd.grad(_output_to_explain(output(outputs), target), X,
                                     create_graph=True)
     return outputs, grad * X
@@ -153,7 +154,8 @@ class BatchStatistics:
 
 
 def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attributed: int,
-                            output=_identity) -> tuple[torch.Tensor, torch.Tensor]:
+                            output=_identity, args: tuple = ()
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training step's forward pass: outputs of a batch and input x gradient of its
     first ``n_attributed`` rows, graph kept for double backprop.
 
@@ -166,17 +168,19 @@ def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attribute
     one pass gives both.
     """
     if not model.training:
-        outputs, attr = training_attributions(model, X, output=output)
+        outputs, attr = training_attributions(model, X, output=output, args=args)
         return outputs, attr[:n_attributed]
     with BatchStatistics(model) as stats:
-        outputs = model(X)
+        outputs = model(X, *args)
     with stats.held():
-        _, attr = training_attributions(model, X[:n_attributed], output=output)
+        _, attr = training_attributions(model, X[:n_attributed], output=output,
+                                        args=tuple(a[:n_attributed] for a in args))
     return outputs, attr
 
 
 def input_x_gradient(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int = 256,
-                     create_graph: bool = False, target: int | None = None) -> torch.Tensor:
+                     create_graph: bool = False, target: int | None = None,
+                     args: tuple = ()) -> torch.Tensor:
     """Gradient of the summed logits w.r.t. the input, times the input.
 
     X: (N, 4, L) one-hot (float or integer). Returns attributions (N, 4, L).
@@ -186,15 +190,17 @@ def input_x_gradient(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int
     ``create_graph=True`` is the training path: the whole X in one pass, the model in
     its current mode, the graph kept for double backprop. ``create_graph=False`` is the
     evaluation path: eval mode, batches of ``batch_size`` on the model's device, a
-    detached result on X's device.
+    detached result on X's device. ``args``: the model's further inputs (N, ...).
     """
     _check_shape(X)
     if create_graph:
-        return training_attributions(model, X, target)[1]
+        return training_attributions(model, X, target, args=args)[1]
     device = _model_device(model)
     with _eval_mode(model), full_float32():
-        attr = [training_attributions(model, batch.to(device), target)[1].detach().to(X.device)
-                for batch in X.split(batch_size)]
+        attr = [training_attributions(model, X[i:i + batch_size].to(device), target,
+                                      args=tuple(a[i:i + batch_size].to(device)
+                                                 for a in args))[1].detach().to(X.device)
+                for i in range(0, len(X), batch_size)]
     return torch.cat(attr)
 
 
@@ -207,16 +213,19 @@ def _check_one_hot(X: torch.Tensor, allow_N: bool) -> None:
                             "zero attribution (summation to delta then holds only roughly)")
 
 
-def _check_target(model: torch.nn.Module, X: torch.Tensor, target: int) -> None:
+def _check_target(model: torch.nn.Module, X: torch.Tensor, target: int,
+                  args: tuple = ()) -> None:
     """Fail with a clear message, not tangermeme's IndexError. X: (1, 4, L)."""
+    device, dtype = _model_device(model), _model_dtype(model)
     with _eval_mode(model), torch.no_grad():
-        logits = model(X.to(device=_model_device(model), dtype=_model_dtype(model)))
+        logits = model(X.to(device=device, dtype=dtype),
+                       *(a.to(device=device, dtype=dtype) for a in args))
     _output_to_explain(logits, target)
 
 
 def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int = 20,
                    batch_size: int = 128, random_state: int = 0, device=None,
-                   target: int = 0, allow_N: bool = False) -> torch.Tensor:
+                   target: int = 0, allow_N: bool = False, args: tuple = ()) -> torch.Tensor:
     """DeepLIFT/SHAP against dinucleotide-shuffled references, via tangermeme.
 
     X: (N, 4, L) one-hot. Returns attributions (N, 4, L) on X's device, non-zero only
@@ -235,6 +244,9 @@ def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int =
     (``dinucleotide_shuffle(allow_N=True)``, same seeds), N positions get zero
     attribution, and the sum misses the reference's share at the positions that are
     N in X, so summation to delta no longer holds exactly.
+
+    ``args``: the model's further inputs (N, ...), given to each reference as to its
+    input (tangermeme's ``args``), so they are not attributed.
     """
     X = torch.as_tensor(X)
     _check_one_hot(X, allow_N)
@@ -242,14 +254,14 @@ def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int =
     references = functools.partial(dinucleotide_shuffle, allow_N=True) if has_N \
         else dinucleotide_shuffle
     device = device if device is not None else _model_device(model)
-    _check_target(model, X[:1], target)
+    _check_target(model, X[:1], target, tuple(a[:1] for a in args))
     with warnings.catch_warnings(), full_float32():
         # only_warn lets N columns past tangermeme's check; we validated X above.
         warnings.filterwarnings("ignore", message="X must be one-hot encoded")
         attr = _tangermeme_deep_lift_shap(
             model, X, target=target, batch_size=batch_size, references=references,
             n_shuffles=n_shuffles, random_state=random_state, only_warn=has_N,
-            device=device)
+            device=device, args=tuple(args) or None)
     return attr.to(X.device)
 
 
@@ -263,6 +275,7 @@ class ExplainSettings:
     batch_size: int = 128
     n_shuffles: int = 20
     reference_seed: int = 0
+    args: tuple = ()     # the model's further inputs, row-aligned with X (not attributed)
 
 
 def _explain_deep_lift_shap(model, X, settings: ExplainSettings) -> torch.Tensor:
@@ -270,7 +283,8 @@ def _explain_deep_lift_shap(model, X, settings: ExplainSettings) -> torch.Tensor
         return deep_lift_shap(model, X, n_shuffles=settings.n_shuffles,
                               batch_size=settings.batch_size,
                               random_state=settings.reference_seed, device=settings.device,
-                              target=settings.target, allow_N=bool((X.sum(dim=1) == 0).any()))
+                              target=settings.target, allow_N=bool((X.sum(dim=1) == 0).any()),
+                              args=settings.args)
 
 
 @contextlib.contextmanager
@@ -290,7 +304,7 @@ def _paired(model):
 def _explain_input_x_gradient(model, X, settings: ExplainSettings) -> torch.Tensor:
     device = settings.device if settings.device is not None else _model_device(model)
     return input_x_gradient(model.to(device), X.to(device), batch_size=settings.batch_size,
-                            target=settings.target).to(X.device)
+                            target=settings.target, args=settings.args).to(X.device)
 
 
 @dataclass(frozen=True)

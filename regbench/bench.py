@@ -90,9 +90,11 @@ class Benchmark:
     def task(self) -> Task:
         """The run's task (model, loss, prior rows, explained output) for this data."""
         if self._task is None:
+            control = self.dataset.control
             self._task = create_task(self.config.task, self.config.sections().model,
                                      seq_len=self.dataset.length,
-                                     n_tasks=len(self.dataset.tasks))
+                                     n_tasks=len(self.dataset.tasks),
+                                     n_controls=0 if control is None else control.shape[1])
         return self._task
 
     def split(self, name: str) -> Dataset:
@@ -180,7 +182,8 @@ class Benchmark:
                 epoch_callback(epoch, record)
 
         ckpt = self.store.checkpoint_path(key)
-        result = trainer.fit(self.training_data(train), self.training_data(valid),
+        # flanked windows (jitter) for training only: validation uses the centred ones
+        result = trainer.fit(self.training_data(train.with_flanks()), self.training_data(valid),
                              checkpoint=ckpt, progress=on_epoch)
         row = {"regularizer": regularizer, "lambda": key.lam,
                "lambda_source": self.lambda_sources.get(regularizer, "tuned"),
@@ -348,8 +351,9 @@ class Benchmark:
         if valid.motif_mask is None or not len(rows):
             return float("nan")
         model, _ = load_checkpoint(self.out / record["row"]["checkpoint"], device=self.device)
+        args = tuple(a[rows] for a in task.model_args(torch.as_tensor(task.targets(valid))))
         attr = explain("deep_lift_shap", task.explainer(model), one_hot(valid.codes[rows]),
-                       explain_settings(ev, target, self.device))
+                       explain_settings(ev, target, self.device, args))
         return motif_auprc(attr.cpu().numpy(), valid.motif_mask[rows])
 
     def searched_regularizers(self) -> list[str]:

@@ -45,15 +45,18 @@ def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, devic
     n_shuffles, max_sequences, batch_size, reference_seed); ``metrics``: the attribution
     metrics to compute (names in the metric registry; default all)."""
     X_test = one_hot(test.codes)
-    performance = task.performance(task.targets(test), predict(model, X_test, device,
-                                                               config.batch_size))
+    targets = task.targets(test)
+    args = task.model_args(torch.as_tensor(targets))   # e.g. control tracks
+    performance = task.performance(targets, predict(model, X_test, device,
+                                                    config.batch_size, args))
     positive, target = task.attributed_rows(test.labels, config.max_sequences)
     X = X_test[positive]
     mask = test.motif_mask[positive] if test.motif_mask is not None else None
     summits = test.summits[positive] if test.summits is not None else None
+    peaks = test.peak_mask[positive] if test.peak_mask is not None else None
     names = [test.names[i] for i in positive]
-    settings = explain_settings(config, target, device)
-    truth = GroundTruth(X.numpy(), mask, summits, freq_limit)
+    settings = explain_settings(config, target, device, tuple(a[positive] for a in args))
+    truth = GroundTruth(X.numpy(), mask, summits, freq_limit, peaks)
     summary, tables, attributions = [], [], {}
     explained = task.explainer(model)
     for method in config.methods:
@@ -69,20 +72,25 @@ def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, devic
                       attributions, X, names, mask)
 
 
-def explain_settings(config, target: int, device) -> ExplainSettings:
-    """The attribution methods' settings from an EvaluationConfig."""
+def explain_settings(config, target: int, device, args: tuple = ()) -> ExplainSettings:
+    """The attribution methods' settings from an EvaluationConfig; ``args``: the
+    model's further inputs for the explained rows."""
     return ExplainSettings(target=target, device=device, batch_size=config.batch_size,
-                           n_shuffles=config.n_shuffles, reference_seed=config.reference_seed)
+                           n_shuffles=config.n_shuffles, reference_seed=config.reference_seed,
+                           args=args)
 
 
-def predict(model: torch.nn.Module, X: torch.Tensor, device, batch_size: int):
+def predict(model: torch.nn.Module, X: torch.Tensor, device, batch_size: int,
+            args: tuple = ()):
     """Outputs of a model in eval mode (binary: logits (N, T)) as NumPy arrays (a tuple
-    for models with several outputs). X: (N, 4, L) one-hot on the CPU."""
+    for models with several outputs). X: (N, 4, L) one-hot on the CPU; ``args``: the
+    model's further inputs (N, ...)."""
     model = model.to(device).eval()
     out = []
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
-            out.append(_cpu(model(X[start:start + batch_size].to(device))))
+            rows = slice(start, start + batch_size)
+            out.append(_cpu(model(X[rows].to(device), *(a[rows].to(device) for a in args))))
     joined = concat_outputs(out)
     return joined.numpy() if isinstance(joined, torch.Tensor) else tuple(
         o.numpy() for o in joined)

@@ -150,19 +150,21 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16,
                               enabled=self.config.mixed_precision)
 
-    def penalty(self, model, X, n_prior: int):
+    def penalty(self, model, X, n_prior: int, args: tuple = ()):
         """The forward pass of a step: the model's outputs for the batch X (B, 4, L)
-        and the penalty on its first ``n_prior`` rows. Returns (outputs (binary: logits
-        (B, T)) in float32, penalty 0-dim)."""
+        and the penalty on its first ``n_prior`` rows; ``args``: the model's further
+        inputs (``Task.model_args``). Returns (outputs (binary: logits (B, T)) in
+        float32, penalty 0-dim)."""
         needs = self.regularizer.needs
         if needs == "attributions" and self.lam > 0 and n_prior > 0:
             with self._autocast():
                 outputs, attr = logits_and_attributions(model, X, n_prior,
-                                                        output=self.task.explained_output)
+                                                        output=self.task.explained_output,
+                                                        args=args)
             # The penalty in float32: rfft needs it, and its normalisation is fragile.
             return _float(outputs), self.regularizer(attr.float())
         with self._autocast():
-            outputs = _float(model(X))
+            outputs = _float(model(X, *args))
         if needs == "parameters" and self.lam > 0:
             return outputs, self.regularizer(model)
         return outputs, torch.zeros((), device=X.device)
@@ -197,7 +199,7 @@ class Trainer:
         X: (B, 4, L) one-hot; y: (B, ...) targets. Returns [correctness loss, penalty]
         (2,), detached, on the device (reading it would make the host wait).
         """
-        outputs, penalty = self.penalty(model, X, n_prior)
+        outputs, penalty = self.penalty(model, X, n_prior, self.task.model_args(y))
         correctness = self.task.loss(outputs, y)
         loss = correctness + self.lam * penalty
         optimizer.zero_grad(set_to_none=True)
@@ -212,10 +214,14 @@ class Trainer:
         targets; prior: bool (N,)."""
         model.eval()
         batch = max(self.config.batch_size, 256)
+        labels = self.on_device(labels)
+        args = self.task.model_args(labels)
         with torch.no_grad():
-            outputs = concat_outputs([model(one_hot_codes(self.on_device(codes[i:i + batch])))
-                                      for i in range(0, len(codes), batch)])
-        loss = self.task.loss(outputs, self.on_device(labels)).item()
+            outputs = concat_outputs([
+                model(one_hot_codes(self.on_device(codes[i:i + batch])),
+                      *(a[i:i + batch] for a in args))
+                for i in range(0, len(codes), batch)])
+        loss = self.task.loss(outputs, labels).item()
         needs = self.regularizer.needs
         if needs == "nothing" or self.lam == 0:
             return loss, 0.0
@@ -230,7 +236,8 @@ class Trainer:
         for i in range(0, len(rows), batch):
             X = one_hot_codes(self.on_device(codes[rows[i:i + batch]]))
             with torch.enable_grad():
-                _, penalty = self.penalty(model, X, len(X))
+                _, penalty = self.penalty(model, X, len(X),
+                                          tuple(a[rows[i:i + batch]] for a in args))
             total += penalty.detach() * len(X)
         return loss, total.item() / len(rows)
 

@@ -126,6 +126,7 @@ def test_a_run_on_the_genome(genome, tmp_path):
     results = pd.read_csv(out / "results.csv")
     assert (results.status == "ok").all() and results["test_auroc"].notna().all()
     assert results["motif_auprc"].isna().all()  # no motif truth on a genome
+    assert results["peak_auprc"].between(0, 1).all()  # but the peaks
     report = (out / "report.md").read_text()
     assert "GC-matched negative windows" in report and "by chromosome" in report
     import json
@@ -233,9 +234,11 @@ def test_a_profile_run_on_the_genome(genome, bigwigs, tmp_path):
                  "--seeds", "1", "--regularizers", "none,fourier", "--model", "profile",
                  "--genome", str(folder / "genome.fa"), "--peaks",
                  str(folder / "peaks.narrowPeak"), "--bigwig-plus", str(bigwigs[0]),
-                 "--bigwig-minus", str(bigwigs[1]), "--out", str(out), "--no-progress"]) == 0
+                 "--bigwig-minus", str(bigwigs[1]), "--jitter", "8", "--out", str(out),
+                 "--no-progress"]) == 0
     results = pd.read_csv(out / "results.csv")
     assert (results.status == "ok").all() and results["test_profile_jsd"].notna().all()
+    assert results["peak_auprc"].between(0, 1).all()
     import json
     model = json.loads((out / "config.json").read_text())["model"]
     assert model["filters"] == 8 and model["architecture"] == "bpnet"  # the file's sizes
@@ -251,3 +254,120 @@ def test_two_negatives_per_peak(genome, tmp_path):
     assert abs(gc[positive].mean() - gc[~positive].mean()) < 0.02
     with pytest.raises(RegbenchError, match="negatives_per_peak"):
         source(genome, negatives_per_peak=-1)
+
+
+def test_peak_mask_marks_each_peak_interval(genome, dataset):
+    peaks = read_peaks(genome[0] / "peaks.narrowPeak")
+    positive = dataset.labels[:, 0] == 1
+    assert not dataset.peak_mask[~positive].any()
+    by_window = {f"{r.chrom}:{r.summit - LENGTH // 2}": r for r in peaks.itertuples()}
+    for name, mask in zip(np.array(dataset.names)[positive], dataset.peak_mask[positive]):
+        peak = by_window[name.split("-")[0]]
+        window_start = peak.summit - LENGTH // 2
+        expected = np.zeros(LENGTH, bool)
+        expected[max(0, peak.start - window_start):peak.end - window_start] = True
+        assert np.array_equal(mask, expected), name
+        assert mask[LENGTH // 2]  # the summit is inside its peak
+
+
+def test_peak_auprc_on_a_known_answer():
+    """The pooled curve of ``motif_auprc`` on the peak mask, by hand: no artificial
+    end point, trapezoids over recall."""
+    from regbench.metrics import GroundTruth, get_metric
+    mask = np.zeros((1, 10), bool)
+    mask[0, 3:6] = True
+    truth = GroundTruth(np.zeros((1, 4, 10)), peak_mask=mask)
+    attr = np.zeros((1, 4, 10))
+    attr[0, 0] = [0.06, 0.05, 0.04, 0.9, 0.8, 0.7, 0.03, 0.02, 0.01, 0.005]
+    # peak positions ranked first: points (R 1/3, P 1), (2/3, 1), (1, 1)
+    assert get_metric("peak_auprc").compute(attr, truth) == pytest.approx(2 / 3)
+    attr[0, 0, 0] = 0.95   # one outside position ranked first
+    # (0, 0), (1/3, 1/2), (2/3, 2/3), (1, 3/4): 1/12 + 7/36 + 17/72
+    assert get_metric("peak_auprc").compute(attr, truth) == pytest.approx(37 / 72)
+
+
+def test_jitter_extracts_flanks_and_crops_training_batches(genome, bigwigs, tmp_path):
+    import torch
+
+    from regbench.tasks import create_task
+    from regbench.train import one_hot_codes
+    J = 12
+    plain = source(genome, bigwig_plus=bigwigs[0], bigwig_minus=bigwigs[1]).load(tmp_path)
+    ds = source(genome, bigwig_plus=bigwigs[0], bigwig_minus=bigwigs[1], jitter=J).load(
+        tmp_path)
+    _, sequences = genome
+    assert ds.codes.shape[1] == LENGTH and ds.flanked.codes.shape[1] == LENGTH + 2 * J
+    assert np.array_equal(ds.flanked.codes[:, J:J + LENGTH], ds.codes)
+    for name, wide in list(zip(ds.names, ds.flanked.codes))[:5]:
+        chrom, span = name.split(":")
+        start = int(span.split("-")[0])
+        assert decode(wide) == sequences[chrom][start - J:start + LENGTH + J]
+    assert np.array_equal(ds.flanked.signal[..., J:J + LENGTH], ds.signal)
+    # the same peak windows; a negative whose flanks run off a chromosome is dropped
+    peaks = plain.labels[:, 0] == 1
+    assert np.array_equal(plain.codes[peaks], ds.codes[ds.labels[:, 0] == 1])
+    assert ds.manifest["dropped"]["negatives"] == (~peaks).sum() - (ds.labels[:, 0] == 0).sum()
+    wide = ds.subset("train").with_flanks()
+    task = create_task("profile", {"output_length": LENGTH - 40, "filters": 4,
+                                   "n_dilated": 1, "profile_width": 5},
+                       seq_len=LENGTH, n_tasks=1)
+    y = torch.as_tensor(task.targets(wide))
+    assert y.shape[-1] == LENGTH - 40 + 2 * J
+    X = one_hot_codes(torch.as_tensor(wide.codes))
+    Xc, yc = task.augment(X, y, np.random.default_rng(3))
+    offsets = np.random.default_rng(3).integers(0, 2 * J + 1, size=len(X))
+    assert len(set(offsets)) > 3 and Xc.shape == (len(X), 4, LENGTH)
+    for i, o in enumerate(offsets):
+        assert torch.equal(Xc[i], X[i, :, o:o + LENGTH])
+        # the counts under the cropped window's output positions
+        assert torch.equal(yc[i], torch.as_tensor(wide.signal[i, :, 20 + o:20 + o + LENGTH - 40]))
+    with pytest.raises(RegbenchError, match="jitter"):
+        source(genome, jitter=LENGTH)
+
+
+@pytest.fixture(scope="module")
+def controls(genome, tmp_path_factory):
+    """A flat control experiment: 1 read per position on the plus strand, 2 on the minus."""
+    import pyBigWig
+    _, sequences = genome
+    folder = tmp_path_factory.mktemp("controls")
+    paths = []
+    for strand, value in (("plus", 1.0), ("minus", 2.0)):
+        path = folder / f"control_{strand}.bw"
+        bw = pyBigWig.open(str(path), "w")
+        bw.addHeader([(c, len(s)) for c, s in sequences.items()])
+        for chrom, seq in sequences.items():
+            bw.addEntries(chrom, [0], values=[value], span=len(seq))
+        bw.close()
+        paths.append(path)
+    return paths
+
+
+def test_a_profile_run_with_controls(genome, bigwigs, controls, tmp_path, capsys):
+    folder, _ = genome
+    ds = source(genome, bigwig_plus=bigwigs[0], bigwig_minus=bigwigs[1],
+                control_plus=controls[0], control_minus=controls[1], jitter=4).load(tmp_path)
+    assert ds.control.shape == (len(ds.names), 2, LENGTH)
+    assert (ds.control[:, 0] == 1).all() and (ds.control[:, 1] == 2).all()
+    assert ds.flanked.control.shape == (len(ds.names), 2, LENGTH + 8)
+    (tmp_path / "c.toml").write_text('[model]\nfilters = 8\nn_dilated = 2\n'
+                                     'profile_width = 15\n[evaluation]\nn_shuffles = 2\n')
+    args = ["run", "--preset", "smoke", "--config", str(tmp_path / "c.toml"), "--seeds", "1",
+            "--regularizers", "fourier", "--genome", str(folder / "genome.fa"), "--peaks",
+            str(folder / "peaks.narrowPeak"), "--bigwig-plus", str(bigwigs[0]),
+            "--bigwig-minus", str(bigwigs[1]), "--controls", str(controls[0]),
+            str(controls[1]), "--no-progress"]
+    out = tmp_path / "run"
+    assert main(args + ["--model", "profile", "--out", str(out)]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert (results.status == "ok").all() and results["test_profile_nll"].notna().all()
+    import json
+    assert json.loads((out / "config.json").read_text())["model"]["n_controls"] == 2
+    capsys.readouterr()
+    assert main(args + ["--out", str(tmp_path / "bad")]) == 2   # a binary model
+    err = capsys.readouterr().err.strip()
+    assert "inputs of profile models" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(RegbenchError, match="strand pair"):
+        source(genome, bigwig_plus=bigwigs[0], bigwig_minus=bigwigs[1],
+               control_plus=controls[0])

@@ -182,3 +182,57 @@ def test_reverse_complement_augmentation_swaps_strands():
     assert torch.equal(X[0].flip(0, 1), rc)
     plain = ProfileTask(SMALL, seq_len=4, n_tasks=2)
     assert plain.augment(X, y, rng)[0] is X
+
+
+def test_control_tracks_are_a_model_input_carried_in_the_targets():
+    """Controls ride in the targets' last rows (so jitter and reverse complement move
+    them with the signal), reach the model as an input, and stay out of the loss."""
+    torch.manual_seed(0)
+    codes, y = _profile_problem(n=8)
+    control = np.full_like(y, 0.5)
+    task = ProfileTask(SMALL, seq_len=60, n_tasks=1, n_controls=2)
+    model = task.build_model()
+    assert model.config.n_controls == 2
+
+    class Data:
+        signal, length = y, 60
+    Data.control = control
+    targets = torch.as_tensor(task.targets(Data))
+    assert targets.shape == (8, 4, 60) and torch.equal(targets[:, 2:], torch.as_tensor(control))
+    (ctl,) = task.model_args(targets)
+    X = one_hot_codes(torch.as_tensor(codes))
+    outputs = model(X, ctl)
+    assert task.loss(outputs, targets).item() == pytest.approx(
+        ProfileTask(SMALL, seq_len=60, n_tasks=1).loss(outputs, targets[:, :2]).item())
+    changed = model(X, ctl * 5)
+    assert not torch.allclose(changed[0], outputs[0]) and not torch.allclose(changed[1],
+                                                                               outputs[1])
+    with pytest.raises(RegbenchError, match="takes control tracks"):
+        model(X)
+    # the prior's double backprop runs through the control-taking model
+    from regbench.regularizers import get_spec
+    trainer = Trainer(task, get_spec("fourier").create(freq_limit=10), 1.0,
+                      TrainConfig(max_epochs=2, batch_size=8))
+    result = trainer.fit((codes, targets.numpy(), np.ones(8, bool)),
+                         (codes, targets.numpy(), np.ones(8, bool)))
+    assert result.status == "ok" and result.history[0]["train_penalty"] > 0
+
+
+def test_deep_lift_shap_with_controls_converges_and_leaves_them_unattributed():
+    import warnings
+
+    from regbench.attributions import ExplainSettings, explain
+    torch.manual_seed(0)
+    codes, y = _profile_problem(n=4)
+    task = ProfileTask(SMALL, seq_len=60, n_tasks=1, n_controls=2)
+    model = task.build_model().eval()
+    X = one_hot_codes(torch.as_tensor(codes))
+    ctl = torch.rand(4, 2, 60) * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # tangermeme's delta warnings
+        attr = explain("deep_lift_shap", task.explainer(model), X,
+                       ExplainSettings(n_shuffles=3, batch_size=6, device="cpu", args=(ctl,)))
+    assert attr.shape == X.shape
+    ixg = explain("input_x_gradient", task.explainer(model), X,
+                  ExplainSettings(device="cpu", args=(ctl,)))
+    assert ixg.shape == X.shape and torch.isfinite(ixg).all()

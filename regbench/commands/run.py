@@ -56,6 +56,14 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--blacklist", default=None, metavar="BED",
                         help="--genome: regions no window may touch (e.g. the ENCODE "
                              "exclusion list); windows dropped are counted in the log")
+    parser.add_argument("--controls", default=None, nargs=2, metavar=("PLUS.bw", "MINUS.bw"),
+                        help="--genome, --model profile: a control experiment's per-strand "
+                             "read counts (input, IgG), fed to the profile model as its "
+                             "authors' model takes them (never attributed)")
+    parser.add_argument("--jitter", default=None, type=int, metavar="BP",
+                        help="--genome: train on windows shifted at random by up to ±BP "
+                             "(extracted with BP more bases each side; BPNet used 128); "
+                             "validation and test stay centred (default 0)")
     parser.add_argument("--model", dest="task", default=None, choices=("binary", "profile"),
                         help="binary: peak vs background (the paper's CNN, default); "
                              "profile: per-strand read counts (BPNet-style model; needs "
@@ -136,10 +144,13 @@ def resolve_config(args):
         raise RegbenchError("--genome and --peaks go together: give both, e.g. --genome "
                             "hg38.fa --peaks peaks.narrowPeak")
     genome_only = {"bigwig_plus": args.bigwig_plus, "bigwig_minus": args.bigwig_minus,
-                   "blacklist": args.blacklist}
+                   "blacklist": args.blacklist, "jitter": args.jitter,
+                   "control_plus": args.controls[0] if args.controls else None,
+                   "control_minus": args.controls[1] if args.controls else None}
     given = [k for k, v in genome_only.items() if v is not None]
     if given and not args.genome:
-        raise RegbenchError(f"--{given[0].replace('_', '-')} goes with --genome and --peaks")
+        flag = "controls" if given[0].startswith("control") else given[0].replace("_", "-")
+        raise RegbenchError(f"--{flag} goes with --genome and --peaks")
     if args.genome:
         flags["data_source"] = {"kind": "genome", "fasta": args.genome, "peaks": args.peaks,
                                 **{k: v for k, v in genome_only.items() if v is not None}}
@@ -147,6 +158,9 @@ def resolve_config(args):
     config = merge(config, flags, "command-line flags")
     if config.data or config.data_source:
         config.scenario = None
+    if (config.data_source or {}).get("control_plus") and config.task != "profile":
+        raise RegbenchError("control bigWigs (--controls) are inputs of profile models: "
+                            "add --model profile")
     config.validate()  # early: nothing is read or written on bad options
     return config
 

@@ -27,6 +27,22 @@ FASTA, LABELS, MOTIFS, PEAKS, MANIFEST = ("sequences.fa", "labels.tsv", "motifs.
 SIGNALS = ("signal.plus.bw", "signal.minus.bw")
 
 
+@dataclass(frozen=True)
+class Flanked:
+    """The same windows with ``flank`` more bases each side, for jitter augmentation:
+    codes (N, L + 2 flank) uint8; signal and control (N, 2, L + 2 flank) float32 or
+    None."""
+
+    flank: int
+    codes: np.ndarray
+    signal: np.ndarray | None = None
+    control: np.ndarray | None = None
+
+    def rows(self, rows) -> "Flanked":
+        pick = lambda a: None if a is None else a[rows]  # noqa: E731
+        return Flanked(self.flank, self.codes[rows], pick(self.signal), pick(self.control))
+
+
 @dataclass
 class Dataset:
     """Sequences with labels and ground truth, row-aligned.
@@ -35,7 +51,11 @@ class Dataset:
     "train"/"valid"/"test"; motif_mask (N, L) bool, True inside task-motif instances
     (decoys excluded), or None; motifs: BED6 rows plus a bool ``decoy`` column, or None;
     summits (N,) int64; signal (N, 2, L) float32 read counts (plus, minus strand) or None;
-    split_source says where the split came from (labels.tsv or drawn automatically).
+    split_source says where the split came from (labels.tsv or drawn automatically);
+    peak_mask (N, L) bool, True inside the row's peak interval (genome data), or None;
+    flanked: the same windows with flanks for jitter (``Flanked``), or None;
+    control (N, 2, L) float32 read counts of a control experiment (plus, minus), or
+    None.
     """
 
     path: Path
@@ -51,6 +71,9 @@ class Dataset:
     fingerprint: str
     signal: np.ndarray | None = field(default=None)
     split_source: str = "the split column of labels.tsv"
+    peak_mask: np.ndarray | None = field(default=None)
+    flanked: Flanked | None = field(default=None)
+    control: np.ndarray | None = field(default=None)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -62,11 +85,12 @@ class Dataset:
     @classmethod
     def from_arrays(cls, names, codes: np.ndarray, labels: np.ndarray, split,
                     tasks=None, motif_mask: np.ndarray | None = None, summits=None,
-                    source: str = "arrays", signal: np.ndarray | None = None) -> "Dataset":
+                    source: str = "arrays", signal: np.ndarray | None = None,
+                    peak_mask: np.ndarray | None = None) -> "Dataset":
         """A Dataset from arrays in memory (a data source's output): codes (N, L) uint8,
         labels (N, T), split (N,) of train/valid/test, motif_mask (N, L) bool or None,
-        summits (N,) (default: the centre), signal (N, 2, L) per-strand counts or None.
-        The fingerprint hashes the arrays."""
+        summits (N,) (default: the centre), signal (N, 2, L) per-strand counts or None,
+        peak_mask (N, L) bool or None. The fingerprint hashes the arrays."""
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         labels = np.asarray(labels, dtype=np.float32).reshape(len(codes), -1)
         split = np.asarray(split, dtype="<U5")
@@ -79,13 +103,14 @@ class Dataset:
         summits = (np.full(len(codes), codes.shape[1] // 2, np.int64) if summits is None
                    else np.asarray(summits, np.int64))
         digest = hashlib.sha256()
-        for part in (codes, labels, split, motif_mask, summits, signal):
+        for part in (codes, labels, split, motif_mask, summits, signal, peak_mask):
             if part is not None:
                 digest.update(np.ascontiguousarray(part).tobytes())
         digest.update("\0".join(list(names) + tasks).encode())
         return cls(Path(source), list(names), codes, labels, tasks, split, motif_mask, None,
                    summits, {}, digest.hexdigest()[:16],
-                   None if signal is None else np.asarray(signal, np.float32))
+                   None if signal is None else np.asarray(signal, np.float32),
+                   peak_mask=None if peak_mask is None else np.asarray(peak_mask, bool))
 
     def one_hot(self) -> torch.Tensor:
         """All sequences one-hot, (N, 4, L) float32."""
@@ -109,7 +134,20 @@ class Dataset:
         return dataclasses.replace(
             self, names=names, codes=self.codes[rows], labels=self.labels[rows],
             split=self.split[rows], motif_mask=pick(self.motif_mask), motifs=motifs,
-            summits=self.summits[rows], signal=pick(self.signal))
+            summits=self.summits[rows], signal=pick(self.signal),
+            peak_mask=pick(self.peak_mask),
+            flanked=None if self.flanked is None else self.flanked.rows(rows),
+            control=pick(self.control))
+
+    def with_flanks(self) -> "Dataset":
+        """The rows with their flanked windows as codes and signal (L + 2 flank wide),
+        for training with jitter; itself when there are no flanks. Ground truth
+        (motif and peak masks) is dropped: it is in the centred coordinates."""
+        if self.flanked is None:
+            return self
+        return dataclasses.replace(self, codes=self.flanked.codes, signal=self.flanked.signal,
+                                   control=self.flanked.control, motif_mask=None,
+                                   motifs=None, peak_mask=None, flanked=None)
 
 
 # Files up to this size are hashed whole; larger ones (a genome, bigWigs) by samples.

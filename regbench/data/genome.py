@@ -8,6 +8,14 @@ background windows away from the peaks, ``negatives_per_peak`` per peak (default
 tangermeme's ``extract_matching_loci``, seeded). Splits are by chromosome
 (``folds``). The windows are extracted once and cached (keyed by the inputs'
 fingerprints and the settings), so a rerun never reads the FASTA again.
+
+``jitter = J`` (bp, default 0) also extracts every window with J more bases each side
+(``Dataset.flanked``): training batches are then cropped back to ``length`` at a random
+offset of up to ±J (``Task.augment``), as BPNet trains; validation and test use the
+centred windows. Each peak window records its peak interval (``Dataset.peak_mask``),
+for the peak-overlap auPRC. ``control_plus``/``control_minus`` (bigWigs of a control
+experiment) are read like the signal into ``Dataset.control``; profile models take
+them as an input (``models.profile``).
 """
 from __future__ import annotations
 
@@ -93,16 +101,28 @@ class GenomeSource(DataSource):
 
     def __init__(self, fasta, peaks, length: int = 1000, test_chroms=DEFAULT_TEST_CHROMS,
                  valid_chroms=DEFAULT_VALID_CHROMS, seed: int = 0, bigwig_plus=None,
-                 bigwig_minus=None, blacklist=None, negatives_per_peak: int = 1):
+                 bigwig_minus=None, blacklist=None, negatives_per_peak: int = 1,
+                 jitter: int = 0, control_plus=None, control_minus=None):
         self.fasta, self.peaks_path = Path(fasta), Path(peaks)
         if not isinstance(negatives_per_peak, int) or negatives_per_peak < 0:
             raise RegbenchError(f"negatives_per_peak = {negatives_per_peak!r} is not valid: "
                                 "expected an integer >= 0")
         self.negatives_per_peak = negatives_per_peak
+        if not isinstance(jitter, int) or not 0 <= jitter <= int(length) // 2:
+            raise RegbenchError(f"jitter = {jitter!r} is not valid: expected an integer "
+                                f"from 0 to half the window ({int(length) // 2})")
+        self.jitter = jitter
         if (bigwig_plus is None) != (bigwig_minus is None):
             raise RegbenchError("bigWigs come as a strand pair: give both bigwig_plus and "
                                 "bigwig_minus (--bigwig-plus, --bigwig-minus)")
         self.bigwigs = [Path(p) for p in (bigwig_plus, bigwig_minus) if p is not None]
+        if (control_plus is None) != (control_minus is None):
+            raise RegbenchError("control bigWigs come as a strand pair: give both "
+                                "control_plus and control_minus (--controls PLUS MINUS)")
+        self.controls = [Path(p) for p in (control_plus, control_minus) if p is not None]
+        if self.controls and not self.bigwigs:
+            raise RegbenchError("control bigWigs go with the signal's: give --bigwig-plus "
+                                "and --bigwig-minus too")
         self.blacklist = Path(blacklist) if blacklist else None
         self.length, self.seed = int(length), int(seed)
         self.test_chroms, self.valid_chroms = list(test_chroms), list(valid_chroms)
@@ -125,28 +145,33 @@ class GenomeSource(DataSource):
             raise RegbenchError(f"{self.peaks_path}: peak {row.chrom}:{row.start}-{row.end} "
                                 f"ends past the chromosome's end ({sizes[row.chrom]} bp)")
         folds(sizes, self.test_chroms, self.valid_chroms)
-        for path in self.bigwigs + ([self.blacklist] if self.blacklist else []):
+        for path in self.bigwigs + self.controls + ([self.blacklist] if self.blacklist
+                                                    else []):
             if not path.is_file():
                 raise RegbenchError(f"{path} does not exist")
-        if self.bigwigs:
-            from regbench.data.tracks import bigwig_chroms
-            plus, minus = (set(bigwig_chroms(p)) for p in self.bigwigs)
-            if plus != minus:
-                odd = sorted(plus ^ minus)[0]
-                raise RegbenchError(f"the strand bigWigs {self.bigwigs[0].name} and "
-                                    f"{self.bigwigs[1].name} do not have the same "
-                                    f"chromosomes ({odd} is in one only)")
-            lacking = sorted(set(peaks["chrom"]) - plus)
-            if lacking:
-                raise RegbenchError(f"{self.bigwigs[0]} has no chromosome {lacking[0]}, "
-                                    f"which {self.peaks_path.name} has peaks on")
+        for pair in (self.bigwigs, self.controls):
+            if pair:
+                self._check_pair(pair, set(peaks["chrom"]))
+
+    def _check_pair(self, pair: list[Path], peak_chroms: set) -> None:
+        """A strand pair of bigWigs: the same chromosomes, every peak's among them."""
+        from regbench.data.tracks import bigwig_chroms
+        plus, minus = (set(bigwig_chroms(p)) for p in pair)
+        if plus != minus:
+            odd = sorted(plus ^ minus)[0]
+            raise RegbenchError(f"the strand bigWigs {pair[0].name} and {pair[1].name} do "
+                                f"not have the same chromosomes ({odd} is in one only)")
+        lacking = sorted(peak_chroms - plus)
+        if lacking:
+            raise RegbenchError(f"{pair[0]} has no chromosome {lacking[0]}, "
+                                f"which {self.peaks_path.name} has peaks on")
 
     def _sizes(self) -> dict[str, int]:
         index = open_fasta(self.fasta)
         return {name: int(record.rlen) for name, record in index.index.items()}
 
     def load(self, out, progress: bool = False):
-        from regbench.data.dataset import Dataset
+        from regbench.data.dataset import Dataset, Flanked
         self.check()
         cached = cache_dir().parent / "genome" / f"{self._key()}.npz"
         if cached.is_file():
@@ -161,9 +186,20 @@ class GenomeSource(DataSource):
         split = np.array([fold_of[c] for c in arrays["chrom"]])
         names = [f"{c}:{s}-{s + self.length}" for c, s in zip(arrays["chrom"],
                                                                arrays["start"])]
-        ds = Dataset.from_arrays(names, arrays["codes"], arrays["labels"][:, None], split,
-                                 tasks=[self.peaks_path.stem], source=str(self.peaks_path),
-                                 signal=arrays.get("signal"))
+        J, L = self.jitter, self.length
+        centre = slice(J, J + L)
+        signal, control = arrays.get("signal"), arrays.get("control")
+        offsets = np.arange(L)
+        peak_mask = ((offsets >= arrays["peak_lo"][:, None]) &
+                     (offsets < arrays["peak_hi"][:, None]))
+        ds = Dataset.from_arrays(names, arrays["codes"][:, centre], arrays["labels"][:, None],
+                                 split, tasks=[self.peaks_path.stem],
+                                 source=str(self.peaks_path), peak_mask=peak_mask,
+                                 signal=None if signal is None else signal[..., centre])
+        if control is not None:
+            ds.control = control[..., centre]
+        if J:
+            ds.flanked = Flanked(J, arrays["codes"], signal, control)
         ds.split_source = (f"by chromosome: test {', '.join(self.test_chroms)}; valid "
                            f"{', '.join(self.valid_chroms)}; the rest train")
         ds.manifest = dict(self.report)
@@ -172,11 +208,11 @@ class GenomeSource(DataSource):
 
     def _key(self) -> str:
         from regbench.data.dataset import fingerprint_file
-        inputs = [self.fasta, self.peaks_path, *self.bigwigs] + (
+        inputs = [self.fasta, self.peaks_path, *self.bigwigs, *self.controls] + (
             [self.blacklist] if self.blacklist else [])
         blob = json.dumps([[fingerprint_file(p) for p in inputs], self.length, self.seed,
-                           len(self.bigwigs), self.blacklist is not None,
-                           self.negatives_per_peak, 3])
+                           len(self.bigwigs), len(self.controls), self.blacklist is not None,
+                           self.negatives_per_peak, self.jitter, 4])
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     def _extract(self) -> dict:
@@ -184,9 +220,10 @@ class GenomeSource(DataSource):
         from tangermeme.match import extract_matching_loci
         fasta = str(indexed_path(self.fasta))
         peaks = read_peaks(self.peaks_path)
-        half = self.length // 2
+        half, width = self.length // 2, self.length + 2 * self.jitter
         windows = pd.DataFrame({"chrom": peaks["chrom"], "start": peaks["summit"] - half,
-                                "end": peaks["summit"] - half + self.length})
+                                "end": peaks["summit"] - half + self.length,
+                                "peak_start": peaks["start"], "peak_end": peaks["end"]})
         # k negatives per peak: the peaks listed k times ask for k matches per GC bin,
         # drawn without replacement from the background windows.
         wanted = pd.concat([peaks[["chrom", "start", "end"]]] * self.negatives_per_peak)
@@ -201,23 +238,30 @@ class GenomeSource(DataSource):
         for label, loci in ((1, windows), (0, negatives)):
             if not len(loci):
                 continue
-            X, kept = extract_loci(loci.iloc[:, :3], fasta, in_window=self.length,
+            # in_window: the flanked width, centred on the window's centre
+            X, kept = extract_loci(loci.iloc[:, :3], fasta, in_window=width,
                                    return_mask=True, n_jobs=1, exclusion_lists=(
                                        str(self.blacklist) if self.blacklist else None))
             kept = np.asarray(kept, bool)
             dropped["peaks" if label else "negatives"] = int((~kept).sum())
             loci = loci[kept]
             centre = (loci["start"].to_numpy() + loci["end"].to_numpy()) // 2
+            start = (centre - half).astype(np.int64)
+            # the peak interval in window coordinates (negatives: empty)
+            lo = (loci["peak_start"].to_numpy() - start if label else np.zeros(len(loci)))
+            hi = (loci["peak_end"].to_numpy() - start if label else np.zeros(len(loci)))
             parts.append(dict(codes=_codes(X), labels=np.full(len(loci), label, np.float32),
-                              chrom=loci["chrom"].to_numpy().astype(str),
-                              start=(centre - half).astype(np.int64)))
+                              chrom=loci["chrom"].to_numpy().astype(str), start=start,
+                              peak_lo=np.asarray(lo, np.int64),
+                              peak_hi=np.asarray(hi, np.int64)))
         arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        if self.bigwigs:
-            from regbench.data.tracks import read_bigwig_windows
-            arrays["signal"] = np.stack([read_bigwig_windows(p, arrays["chrom"],
-                                                             arrays["start"], self.length)
-                                         for p in self.bigwigs], axis=1)
-        gc = gc_fraction(arrays["codes"])
+        from regbench.data.tracks import read_bigwig_windows
+        for name, pair in (("signal", self.bigwigs), ("control", self.controls)):
+            if pair:
+                arrays[name] = np.stack([read_bigwig_windows(
+                    p, arrays["chrom"], arrays["start"] - self.jitter, width)
+                    for p in pair], axis=1)
+        gc = gc_fraction(arrays["codes"][:, self.jitter:self.jitter + self.length])
         positive = arrays["labels"] > 0
         self.report = {"peaks": int(positive.sum()), "negatives": int((~positive).sum()),
                        "dropped": dropped,
@@ -230,7 +274,8 @@ class GenomeSource(DataSource):
         r = self.report
         return (f"genome {self.fasta.name}, peaks {self.peaks_path.name}: {r.get('peaks')} "
                 f"peak and {r.get('negatives')} GC-matched negative windows of "
-                f"{self.length} bp (mean GC {r.get('gc_peaks')} vs {r.get('gc_negatives')}; "
+                f"{self.length} bp" + (f" (±{self.jitter} bp jitter)" if self.jitter else "")
+                + f" (mean GC {r.get('gc_peaks')} vs {r.get('gc_negatives')}; "
                 f"dropped at chromosome ends or in the blacklist: "
                 f"{r.get('dropped')})")
 

@@ -53,6 +53,11 @@ register_metric("summit_spearman", needs="summits", direction="lower",
                 better="more negative is better (attribution falls off away from the "
                        "summit)")(
     lambda attr, truth: interp.summit_spearman(attr, truth.summits))
+register_metric("peak_auprc", needs="peak_mask", direction="higher",
+                label="peak auPRC (pooled)", per_sequence=False,
+                better="higher is better (all positions ranked by attribution find the "
+                       "peak intervals; real data, where no motif truth exists)")(
+    lambda attr, truth: interp.motif_auprc(attr, truth.peak_mask))
 register_metric("gc_reliance", needs="nothing", direction="zero", label="GC reliance",
                 better="closer to 0 is better (+: background G/C raises the output, "
                        "-: A/T does)")(

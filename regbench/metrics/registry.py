@@ -26,7 +26,7 @@ import numpy as np
 
 from regbench.errors import RegbenchError
 
-NEEDS = ("nothing", "motif_mask", "summits", "labels", "profile")
+NEEDS = ("nothing", "motif_mask", "summits", "peak_mask", "labels", "profile")
 DIRECTIONS = ("higher", "lower", "zero")
 
 
@@ -34,12 +34,14 @@ DIRECTIONS = ("higher", "lower", "zero")
 class GroundTruth:
     """What attribution metrics may compare with. X: (N, 4, L) one-hot; motif_mask:
     (N, L) bool or None; summits: (N,) or None; freq_limit: T of the high-frequency
-    fraction (None: 0.15 L)."""
+    fraction (None: 0.15 L); peak_mask: (N, L) bool, True inside the sequence's peak
+    interval (real data), or None."""
 
     X: np.ndarray
     motif_mask: np.ndarray | None = None
     summits: np.ndarray | None = None
     freq_limit: int | None = None
+    peak_mask: np.ndarray | None = None
 
     def has(self, need: str) -> bool:
         return need == "nothing" or getattr(self, need, None) is not None

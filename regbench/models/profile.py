@@ -5,6 +5,12 @@ two heads: per-position profile logits for each task and strand, and log total c
 per task and strand. Convolutions are padded ("same"); ``output_length`` crops the
 profile to the central positions (the paper: 1346 bp in, 1000 bp out). Every
 non-linearity is its own module, used once; no softmax inside ``forward``.
+
+Control tracks (``n_controls`` > 0, e.g. an input or IgG experiment's two strands)
+enter as the paper's authors' model takes them: the control profiles over the output
+window are concatenated to the profile head's output and mixed by a length-1
+convolution, and log(1 + control counts) to the counts head's output and mixed by a
+linear layer. They are an input of ``forward``, never attributed.
 """
 from __future__ import annotations
 
@@ -25,12 +31,13 @@ class ProfileModelConfig:
     first_width: int = 21
     n_dilated: int = 6
     profile_width: int = 75
+    n_controls: int = 0                # control tracks (a stranded pair: 2)
 
     def validate(self) -> None:
         if min(self.filters, self.first_width, self.profile_width, self.n_tasks) < 1 or \
-                self.n_dilated < 0:
+                min(self.n_dilated, self.n_controls) < 0:
             raise RegbenchError("[model] filters, first_width, profile_width and n_tasks must "
-                                "be >= 1 and n_dilated >= 0")
+                                "be >= 1 and n_dilated, n_controls >= 0")
         if self.out_length() > self.seq_len or self.out_length() < 1:
             raise RegbenchError(f"[model] output_length = {self.output_length} must be between "
                                 f"1 and the input length {self.seq_len}")
@@ -40,8 +47,9 @@ class ProfileModelConfig:
 
 
 class ProfileCNN(nn.Module):
-    """forward: X (N, 4, L) -> (profile logits (N, 2T, L_out), log counts (N, 2T));
-    tracks ordered task 0 plus, task 0 minus, task 1 plus, ..."""
+    """forward: X (N, 4, L)[, control (N, C, L_out) read counts] -> (profile logits
+    (N, 2T, L_out), log counts (N, 2T)); tracks ordered task 0 plus, task 0 minus,
+    task 1 plus, ..."""
 
     def __init__(self, config: ProfileModelConfig | None = None, **kwargs):
         super().__init__()
@@ -60,8 +68,11 @@ class ProfileCNN(nn.Module):
                                       padding=config.profile_width // 2)
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.counts_head = nn.Linear(f, tracks)
+        if config.n_controls:
+            self.profile_mix = nn.Conv1d(tracks + config.n_controls, tracks, 1)
+            self.counts_mix = nn.Linear(tracks + config.n_controls, tracks)
 
-    def forward(self, X: torch.Tensor):
+    def forward(self, X: torch.Tensor, control: torch.Tensor | None = None):
         h = self.first_relu(self.first(X))
         for conv, relu in zip(self.dilated, self.relus):
             h = h + relu(conv(h))
@@ -69,6 +80,13 @@ class ProfileCNN(nn.Module):
         trim = (profile.shape[-1] - self.config.out_length()) // 2
         profile = profile[..., trim:trim + self.config.out_length()]
         counts = self.counts_head(self.pool(h).squeeze(-1))
+        if self.config.n_controls:
+            if control is None or control.shape[1:] != (self.config.n_controls,
+                                                         profile.shape[-1]):
+                raise RegbenchError(f"this model takes control tracks (N, "
+                                    f"{self.config.n_controls}, {profile.shape[-1]}) beside X")
+            profile = self.profile_mix(torch.cat([profile, control], dim=1))
+            counts = self.counts_mix(torch.cat([counts, torch.log1p(control.sum(-1))], dim=1))
         return profile, counts
 
 

@@ -34,13 +34,40 @@ class Task:
         raise NotImplementedError
 
     def augment(self, X: torch.Tensor, y, rng: np.random.Generator):
-        """A training batch, possibly transformed (X (B, 4, L) one-hot, its targets);
-        draws only from ``rng`` (the epoch's generator) when it changes anything."""
-        return X, y
+        """A training batch, possibly transformed (X (B, 4, L') one-hot, its targets);
+        draws only from ``rng`` (the epoch's generator) when it changes anything. A
+        batch wider than the model's input (flanked windows, ``jitter``) is cropped to
+        it at random offsets (``crop_jitter``)."""
+        return self.crop_jitter(X, y, rng)
+
+    seq_len: int = 0   # the model's input length (set by the task's constructor)
+
+    def crop_jitter(self, X: torch.Tensor, y, rng: np.random.Generator,
+                    crop_targets: bool = False):
+        """Each row of a batch X (B, 4, seq_len + 2J) cropped to seq_len at its own
+        offset o in [0, 2J] (a shift of o - J bp), drawn from ``rng``; with
+        ``crop_targets``, y (B, C, out + 2J) is cropped at the same offsets to out. A
+        batch of the model's width is returned unchanged, with no draw."""
+        extra = X.shape[-1] - self.seq_len
+        if extra <= 0:
+            return X, y
+        offset = torch.as_tensor(rng.integers(0, extra + 1, size=len(X)), device=X.device)
+        rows = torch.arange(len(X), device=X.device)
+        X = X.unfold(-1, self.seq_len, 1)[rows, :, offset]     # (B, 4, seq_len)
+        if crop_targets:
+            y = y.unfold(-1, y.shape[-1] - extra, 1)[rows, :, offset]
+        return X.contiguous(), y.contiguous() if crop_targets else y
 
     def targets(self, data) -> np.ndarray:
-        """What the model is trained to predict, row-aligned with ``data`` (a Dataset)."""
+        """What the model is trained to predict, row-aligned with ``data`` (a Dataset);
+        rows may also carry the model's further inputs (``model_args``)."""
         raise NotImplementedError
+
+    def model_args(self, targets: torch.Tensor) -> tuple:
+        """The model's inputs beside X that a batch's targets carry (profile models
+        with controls: the control tracks); each (B, ...), row-aligned. Attribution
+        methods pass them through and never attribute them."""
+        return ()
 
     def loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
         """Correctness loss (0-dim, differentiable) of a batch's outputs."""
@@ -109,8 +136,8 @@ class ExplainedOutput(torch.nn.Module):
         self.model, self.task = model, task
         self.paired = False
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        outputs = self.model(X)
+    def forward(self, X: torch.Tensor, *args) -> torch.Tensor:
+        outputs = self.model(X, *args)
         if self.paired:
             return self.task.explained_output(outputs, paired=True)
         return self.task.explained_output(outputs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from regbench.errors import RegbenchError
 from regbench.metrics import get_metric, list_metrics
 from regbench.metrics.losses import balanced_bce_loss
 from regbench.models import DEFAULT_ARCHITECTURE, create_model
@@ -19,7 +20,12 @@ class BinaryTask(Task):
 
     name = "binary"
 
-    def __init__(self, model: dict | None = None, *, seq_len: int, n_tasks: int):
+    def __init__(self, model: dict | None = None, *, seq_len: int, n_tasks: int,
+                 n_controls: int = 0):
+        if n_controls:
+            raise RegbenchError("control tracks are inputs of profile models only: use "
+                                "--model profile, or drop the controls")
+        self.seq_len = int(seq_len)
         self.architecture, self.params = resolve_model(model, DEFAULT_ARCHITECTURE, seq_len,
                                                        n_tasks)
 

@@ -27,8 +27,12 @@ class ProfileTask(Task):
 
     name = "profile"
 
-    def __init__(self, model: dict | None = None, *, seq_len: int, n_tasks: int):
+    def __init__(self, model: dict | None = None, *, seq_len: int, n_tasks: int,
+                 n_controls: int = 0):
         params = dict(model or {})
+        self.n_tracks, self.n_controls = 2 * int(n_tasks), int(n_controls)
+        if self.n_controls:
+            params["n_controls"] = self.n_controls
         self.counts_weight = float(params.pop("counts_weight", 20.0))
         self.explain_weights = str(params.pop("explain_weights", "softmax"))
         self.reverse_complement = params.pop("reverse_complement", False)
@@ -40,6 +44,7 @@ class ProfileTask(Task):
                                 f"valid: expected one of {', '.join(WEIGHTS)}")
         if not self.counts_weight >= 0:
             raise RegbenchError(f"[model] counts_weight must be >= 0, got {self.counts_weight}")
+        self.seq_len = int(seq_len)
         self.architecture, self.params = resolve_model(params, "bpnet", seq_len, n_tasks)
         length = self.params.get("output_length") or seq_len
         self.crop = slice((seq_len - length) // 2, (seq_len - length) // 2 + length)
@@ -54,9 +59,12 @@ class ProfileTask(Task):
                 "prior_defaults": self.prior_defaults()}
 
     def augment(self, X: torch.Tensor, y, rng: np.random.Generator):
-        """With ``reverse_complement``, half the batch (drawn from ``rng``) is replaced
-        by its reverse complement: bases A<->T, C<->G (the ACGT channels reversed),
-        positions reversed, and the strands of each task swapped and reversed."""
+        """Flanked windows (``jitter``) are cropped at random offsets, profiles with
+        them (``crop_jitter``). With ``reverse_complement``, half the batch (drawn from
+        ``rng``) is then replaced by its reverse complement: bases A<->T, C<->G (the
+        ACGT channels reversed), positions reversed, and the strands of each task
+        swapped and reversed."""
+        X, y = self.crop_jitter(X, y, rng, crop_targets=True)
         if not self.reverse_complement:
             return X, y
         flip = torch.as_tensor(rng.random(len(X)) < 0.5).to(X.device)
@@ -72,14 +80,27 @@ class ProfileTask(Task):
                                                              self.crop.start)))}}
 
     def targets(self, data) -> np.ndarray:
+        """(N, 2T, out): the counts of the model's output window; for windows wider
+        than the model's input (flanked, for jitter) the output window widened by as
+        much, so ``crop_jitter`` can crop both alike."""
         if data.signal is None:
             raise RegbenchError(f"task = profile needs per-strand read counts "
                                 f"(signal.plus.bw and signal.minus.bw in {data.path}); "
                                 "simulate a scenario with [profile] enabled, e.g. spi1_profile")
-        return np.ascontiguousarray(data.signal[..., self.crop], dtype=np.float32)
+        extra = max(0, data.signal.shape[-1] - self.seq_len)
+        crop = slice(self.crop.start, self.crop.stop + extra)
+        tracks = [data.signal[..., crop]]
+        if self.n_controls:   # carried as further rows: they crop and flip alike
+            tracks.append(data.control[..., crop])
+        return np.ascontiguousarray(np.concatenate(tracks, axis=1), dtype=np.float32)
+
+    def model_args(self, targets: torch.Tensor) -> tuple:
+        """(control tracks (B, C, out),) when the model takes controls, else ()."""
+        return (targets[:, self.n_tracks:],) if self.n_controls else ()
 
     def loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
         logits, log_counts = outputs
+        targets = targets[:, :self.n_tracks]
         nll = -(targets * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
         mse = (log_counts - torch.log1p(targets.sum(-1))).pow(2).mean()
         return nll + self.counts_weight * mse
@@ -104,6 +125,7 @@ class ProfileTask(Task):
         return per_track.view(len(per_track), -1, 2).sum(-1)   # (N, T): strands summed
 
     def performance(self, targets: np.ndarray, predictions) -> dict:
+        targets = targets[:, :self.n_tracks]
         return {name: get_metric(name).compute(targets, predictions)
                 for name in list_metrics("performance") if get_metric(name).needs == "profile"}
 
