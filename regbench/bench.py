@@ -107,6 +107,11 @@ class Benchmark:
     def check_data(self) -> None:
         """Validate the data source before anything is written."""
         self.source.check()
+        if self.config.task == "profile" and self.source.has_signal() is False:
+            raise RegbenchError("task = profile needs per-strand read counts: simulate a "
+                                "scenario with [profile] enabled (e.g. --scenario "
+                                "spi1_profile), or give --bigwig-plus and --bigwig-minus "
+                                "with --genome")
         if isinstance(self.source, FolderSource):  # read anyway: its splits are checked now
             self._use(self.source.load(self.out))
 

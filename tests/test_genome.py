@@ -371,3 +371,13 @@ def test_a_profile_run_with_controls(genome, bigwigs, controls, tmp_path, capsys
     with pytest.raises(RegbenchError, match="strand pair"):
         source(genome, bigwig_plus=bigwigs[0], bigwig_minus=bigwigs[1],
                control_plus=controls[0])
+
+
+def test_a_profile_model_needs_the_bigwigs(genome, tmp_path, capsys):
+    folder, _ = genome
+    assert main(["run", "--preset", "smoke", "--model", "profile", "--genome",
+                 str(folder / "genome.fa"), "--peaks", str(folder / "peaks.narrowPeak"),
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "needs per-strand read counts" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -138,6 +138,7 @@ def test_profile_task_needs_read_counts(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "task = profile needs per-strand read counts" in err
     assert len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()   # checked before the simulation is written
 
 
 def test_deep_lift_shap_of_the_profile_output_converges():

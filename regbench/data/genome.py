@@ -153,6 +153,9 @@ class GenomeSource(DataSource):
             if pair:
                 self._check_pair(pair, set(peaks["chrom"]))
 
+    def has_signal(self) -> bool:
+        return bool(self.bigwigs)
+
     def _check_pair(self, pair: list[Path], peak_chroms: set) -> None:
         """A strand pair of bigWigs: the same chromosomes, every peak's among them."""
         from regbench.data.tracks import bigwig_chroms

@@ -34,6 +34,11 @@ class DataSource:
         """The Dataset; ``out`` is the results folder (for anything the source writes)."""
         raise NotImplementedError
 
+    def has_signal(self) -> bool | None:
+        """Whether the data will carry per-strand read counts (profile models need
+        them), known before anything is read or written; None: only loading tells."""
+        return None
+
     def describe(self, dataset) -> str:
         """One line saying what the data are."""
         return (f"{self.name} data ({len(dataset.names)} sequences x {dataset.length} bp, "
@@ -92,6 +97,10 @@ class FolderSource(DataSource):
             self._dataset = load_dataset(self.path)
         return self._dataset
 
+    def has_signal(self) -> bool:
+        from regbench.data.dataset import SIGNALS
+        return all((self.path / s).is_file() for s in SIGNALS)
+
     def describe(self, dataset) -> str:
         return str(self.path)
 
@@ -107,6 +116,10 @@ class SimulatedSource(DataSource):
     def check(self) -> None:
         from regbench.simulate import load_scenario
         load_scenario(self.scenario, overrides=self.overrides)
+
+    def has_signal(self) -> bool:
+        from regbench.simulate import load_scenario
+        return bool(load_scenario(self.scenario, overrides=self.overrides)["profile"]["enabled"])
 
     def load(self, out, progress: bool = False):
         from regbench.data.dataset import load_dataset
