@@ -25,7 +25,8 @@ def write_genome(folder: Path, n_chroms: int, chrom_bp: int, motif: str = "",
     narrowPeak and per-strand bigWigs of reads 8 bp either side of each summit."""
     import pyBigWig
     rng = np.random.default_rng(0)
-    names = names or [f"chr{i}" for i in range(1, n_chroms + 1)] + ["chr20"]
+    # chr20 is a default validation chromosome: always there
+    names = names or list(dict.fromkeys([f"chr{i}" for i in range(1, n_chroms + 1)] + ["chr20"]))
     fasta, peaks = folder / "genome.fa", folder / "peaks.narrowPeak"
     lines, rows, tracks = [], [], {}
     for name in names:

@@ -149,8 +149,10 @@ class Benchmark:
                       float(data_fraction), self.config.hash(), self.config.evaluation_hash())
 
     def train_rows(self, seed: int, fraction: float = 1.0) -> Dataset:
-        """The training split, or a share of it: per class, ``fraction`` of the rows (at
-        least 2), drawn with ``seed``, so every regularizer of a seed sees the same rows."""
+        """The training split, or a share of it: per class, the first ``fraction`` of
+        the rows (at least 2) in an order drawn with ``seed``. Every regularizer of a
+        seed sees the same rows, and the shares are nested: a smaller share's rows are
+        inside every larger one's."""
         train = self.split("train")
         if fraction >= 1:
             return train
@@ -159,7 +161,7 @@ class Benchmark:
         keep = []
         for rows in (np.flatnonzero(positive), np.flatnonzero(~positive)):
             n = min(len(rows), max(2, round(fraction * len(rows))))
-            keep.append(rng.choice(rows, size=n, replace=False))
+            keep.append(rng.permutation(rows)[:n])
         return train.subset(np.sort(np.concatenate(keep)))
 
     def train_one(self, regularizer: str, seed: int, lam: float | None = None,
@@ -237,7 +239,9 @@ class Benchmark:
         return performance, methods, result.per_sequence.to_dict("records"), shap
 
     # -- the whole grid -----------------------------------------------------------------
-    def run(self) -> Path:
+    def run(self, report: bool = True) -> Path:
+        """Train and score the whole grid (stored runs are loaded, not retrained),
+        write the tables, config.json and, with ``report``, the report."""
         started = dt.datetime.now().astimezone()
         t0 = time.perf_counter()
         self.check_data()
@@ -253,18 +257,18 @@ class Benchmark:
         for record in self._train_grid(grid, "seed runs"):
             records.append(record)
             self.write_tables(records)
-        fraction = self.config.stability_fraction
-        if fraction:
+        done = []
+        for fraction in self.config.data_fractions():
             # Kept apart, in results_fraction.csv, so no other table mixes them in.
-            done = []
             for record in self._train_grid(grid, f"{fraction:g} of the data", fraction):
                 done.append(record)
                 atomic_write_csv(results_frame(done), self.out / "results_fraction.csv")
         self.write_config(started, time.perf_counter() - t0)
-        from regbench.report import write_report
-        write_report(self.out)
-        print(f"results: {self.out / 'results.csv'}\nreport:  {self.out / 'report.html'}",
-              flush=True)
+        if report:
+            from regbench.report import write_report
+            write_report(self.out)
+            print(f"results: {self.out / 'results.csv'}\nreport:  {self.out / 'report.html'}",
+                  flush=True)
         return self.out
 
     def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):

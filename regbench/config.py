@@ -161,6 +161,9 @@ class RunConfig:
     # > 0: also train each (regularizer, seed) on this share of the training rows and
     # compare its attributions with the full-data model's (the paper's 1% experiment)
     stability_fraction: float = 0.0
+    # Shares of the training rows to train every (regularizer, seed) on as well, e.g.
+    # [0.1, 0.01]; nested (each smaller set inside the larger); 1.0 is the main grid.
+    fractions: list[float] = field(default_factory=list)
 
     # -- typed views ------------------------------------------------------------------
     def sections(self) -> "Sections":
@@ -204,6 +207,10 @@ class RunConfig:
         if not 0 <= self.stability_fraction < 1:
             raise RegbenchError(f"stability_fraction = {self.stability_fraction} is not valid: "
                                 "expected a share in (0, 1), e.g. 0.01, or 0 for off")
+        for share in self.fractions:
+            if not 0 < share <= 1:
+                raise RegbenchError(f"fractions = {self.fractions} is not valid: expected "
+                                    "shares in (0, 1], e.g. [0.1, 0.01]")
         out = Path(self.out)
         if out.exists() and not out.is_dir():
             raise RegbenchError(f"out = {self.out!r} is a file, not a folder; choose a results "
@@ -217,6 +224,12 @@ class RunConfig:
             _build(BinaryModelConfig, {k: v for k, v in self.model.items()
                                        if k != "architecture"}, "model")
         self.sections()
+
+    def data_fractions(self) -> list[float]:
+        """The shares below 1 of the training rows that runs are also trained on
+        (``fractions`` and ``stability_fraction``), largest first."""
+        shares = set(self.fractions) | ({self.stability_fraction} - {0.0})
+        return sorted((float(s) for s in shares if s < 1), reverse=True)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -280,7 +293,7 @@ def read_toml(path: str | Path) -> dict:
 
 TOP_LEVEL_KEYS = {"preset", "task", "regularizers", "scenario", "data", "data_source", "seeds", "lambda", "out",
                   "device", "progress", "simulate", "regularizer_params", "model", "train",
-                  "evaluation", "tune", "tuning", "stability_fraction"}
+                  "evaluation", "tune", "tuning", "stability_fraction", "fractions"}
 
 
 def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:

@@ -42,6 +42,12 @@ def step_seconds(bench, regularizer: str) -> float:
 
 def describe_plan(bench) -> str:
     """Lines saying what will be trained and at most how long it takes."""
+    lines, _ = estimate(bench)
+    return "\n".join(["plan:"] + [f"  {line}" for line in lines])
+
+
+def estimate(bench) -> tuple[list[str], float]:
+    """(lines of the plan, at most how many seconds the run takes on this machine)."""
     train_cfg = bench.config.train_config(0)
     n_train = len(bench.split("train").codes)
     epoch_steps = math.ceil(n_train / train_cfg.batch_size) * 1.15  # + validation
@@ -61,9 +67,10 @@ def describe_plan(bench) -> str:
             lines.append(f"λ search: {', '.join(searched)}: {tuning.trials} trials of at most "
                          f"{_plural(epochs, 'epoch')} each (at most {_duration(seconds)})")
     seeds = bench.config.seeds
-    runs = len(bench.regularizers) * seeds * (2 if bench.config.stability_fraction else 1)
-    # Runs on a share of the training rows (--stability-fraction) take that share of steps.
-    seconds = (1 + bench.config.stability_fraction) * sum(
+    shares = bench.config.data_fractions()
+    runs = len(bench.regularizers) * seeds * (1 + len(shares))
+    # Runs on a share of the training rows (fractions) take that share of steps.
+    seconds = (1 + sum(shares)) * sum(
         seeds * train_cfg.max_epochs * epoch_steps * timed[kinds[n]] for n in bench.regularizers)
     total += seconds
     lines.append(f"seed runs: {_plural(len(bench.regularizers), 'regularizer')} x "
@@ -75,7 +82,7 @@ def describe_plan(bench) -> str:
     lines.append(f"on {bench.device}: a training step takes {steps}; the whole run at most "
                  f"~{_duration(total)} if every model used all its epochs (early stopping "
                  "and pruning usually end them sooner)")
-    return "\n".join(["plan:"] + [f"  {line}" for line in lines])
+    return lines, total
 
 
 def _method_labels(bench) -> list[str]:
@@ -91,4 +98,4 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
-__all__ = ["describe_plan", "step_seconds"]
+__all__ = ["describe_plan", "estimate", "step_seconds"]

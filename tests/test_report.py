@@ -283,26 +283,33 @@ def test_full_vs_share_stability_by_hand(tmp_path):
     base = np.array([[1.0, 2.0, 0.0, 1.0], [0.5, 0.0, 0.5, 0.0]])
     half = base * np.array([[1, 1, 0, 0], [1, 0, 0, 0]])  # Jaccard (3/5 + 1/3) / 2 vs base
 
-    def runs(tracks, tag, fraction):
+    def runs(tracks, tag, fraction, auroc=0.9):
         rows = []
         for (reg, seed), attr in tracks.items():
             path = f"attributions/{tag}-{reg}-{seed}.npz"
             np.savez(tmp_path / path, attr=attr.astype(np.float16), names=np.array(["a", "b"]))
             rows.append({"regularizer": reg, "seed": seed, "status": "ok",
-                         "data_fraction": fraction, "attributions": path, "test_auroc": 0.9})
+                         "data_fraction": fraction, "attributions": path, "test_auroc": auroc})
         return pd.DataFrame(rows)
 
     runs({("fourier", 0): base, ("fourier", 1): base, ("none", 0): base},
          "full", 1.0).to_csv(tmp_path / "results.csv", index=False)
-    runs({("fourier", 0): base, ("fourier", 1): half, ("none", 0): -base},
-         "part", 0.01).to_csv(tmp_path / "results_fraction.csv", index=False)
+    pd.concat([runs({("fourier", 0): base, ("fourier", 1): half, ("none", 0): -base},
+                    "part", 0.01, auroc=0.6),
+               runs({("fourier", 0): base, ("none", 0): base}, "half", 0.5, auroc=0.85)]
+              ).to_csv(tmp_path / "results_fraction.csv", index=False)
     folder = load_results(tmp_path)
-    pairs = fraction_pairs(folder, ["none", "fourier"]).set_index(["regularizer", "seed"])
-    assert pairs.loc[("fourier", 0), "jaccard"] == 1.0
-    assert pairs.loc[("fourier", 1), "jaccard"] == pytest.approx((3 / 5 + 1 / 3) / 2)
-    assert pairs.loc[("none", 0), "jaccard"] == -1.0
-    assert (pairs["fraction"] == 0.01).all()
-    table = fraction_table(fraction_pairs(folder, ["none", "fourier"]), ["none", "fourier"])
-    assert table.set_index("regularizer").loc["fourier", "seeds"] == 2
+    pairs = fraction_pairs(folder, ["none", "fourier"])
+    assert sorted(pairs["fraction"].unique()) == [0.01, 0.5]
+    small = pairs[pairs["fraction"] == 0.01].set_index(["regularizer", "seed"])
+    assert small.loc[("fourier", 0), "jaccard"] == 1.0
+    assert small.loc[("fourier", 1), "jaccard"] == pytest.approx((3 / 5 + 1 / 3) / 2)
+    assert small.loc[("none", 0), "jaccard"] == -1.0
+    assert (pairs.loc[pairs["fraction"] == 0.5, "jaccard"] == 1.0).all()
+    table = fraction_table(pairs, ["none", "fourier"]).set_index(["regularizer", "share"])
+    assert table.loc[("fourier", "0.01"), "seeds"] == 2
+    assert table.loc[("fourier", "0.5"), "seeds"] == 1
+    assert table.loc[("fourier", "0.01"), "auROC drop"] == "0.300"   # 0.9 - 0.6
+    assert table.loc[("none", "0.5"), "auROC drop"] == "0.050"
     write_report(tmp_path)
-    assert "share (0.01)" in (tmp_path / "report.md").read_text()
+    assert "shares (0.5, 0.01)" in (tmp_path / "report.md").read_text()

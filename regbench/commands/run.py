@@ -9,6 +9,11 @@ from regbench.errors import RegbenchError
 
 
 def configure(parser) -> None:
+    parser.add_argument("--suite", default=None, metavar="NAME_OR_FILE",
+                        help="run a suite of experiments (compare, stability, gc-sweep, "
+                             "data-scarcity, multi-motif, paper; or your own suite TOML) "
+                             "and write one report with a verdict; --preset, "
+                             "--regularizers, --seeds and --config apply to every point")
     add_data_arguments(parser)
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="number of seeds per regularizer (default from the preset)")
@@ -21,7 +26,22 @@ def configure(parser) -> None:
                         help="also train every regularizer and seed on this share of the "
                              "training rows (e.g. 0.01, the paper's 1%%) and report how alike "
                              "its attributions are to the full-data model's (default: off)")
+    parser.add_argument("--fractions", default=None, metavar="LIST",
+                        help="also train every regularizer and seed on these shares of the "
+                             "training rows, a comma list such as 0.1,0.01 (nested: each "
+                             "smaller set inside the larger); the report compares their "
+                             "attributions and auROC with the full-data models' (default: none)")
     add_tuning_arguments(parser, with_switch=True)
+
+
+def _shares(text):
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise RegbenchError(f"--fractions {text!r} is not valid: expected a comma list of "
+                            "shares such as 0.1,0.01") from None
 
 
 def add_data_arguments(parser) -> None:
@@ -130,6 +150,7 @@ def resolve_config(args):
     flags = {"regularizers": args.regularizers, "scenario": args.scenario, "data": args.data,
              "seeds": getattr(args, "seeds", None), "out": args.out, "device": args.device,
              "stability_fraction": getattr(args, "stability_fraction", None),
+             "fractions": _shares(getattr(args, "fractions", None)),
              "lambda": parse_lambda_assignments(lambdas) if lambdas else None,
              "progress": False if args.no_progress else None,
              "simulate": _overrides(args.overrides),
@@ -173,9 +194,33 @@ def _overrides(items):
 
 
 def main(args) -> int:
+    if getattr(args, "suite", None):
+        return _run_suite(args)
     config = resolve_config(args)
     from regbench.bench import Benchmark  # heavy imports only once options are valid
     Benchmark(config).run()  # prints where the results and the report are
+    return 0
+
+
+def _run_suite(args) -> int:
+    from regbench.suite import load_suite, run_suite, suite_points
+    suite = load_suite(args.suite)
+    for flag in ("fractions", "stability_fraction"):
+        if getattr(args, flag, None) is not None:
+            raise RegbenchError(f"--{flag.replace('_', '-')} does not go with --suite: a "
+                                "suite's experiments give their fractions")
+    file_preset = read_toml(args.config).get("preset") if args.config else None
+    if args.preset is None and file_preset is None and suite.preset:
+        args.preset = suite.preset
+    if args.regularizers is None and suite.regularizers is not None:
+        args.regularizers = (suite.regularizers if isinstance(suite.regularizers, str)
+                             else ",".join(suite.regularizers))
+    out_given = args.out is not None
+    config = resolve_config(args)
+    if not out_given:
+        config.out = f"results/suite-{suite.name}"
+    suite_points(suite, config)   # every point's configuration checked before anything runs
+    run_suite(suite, config)
     return 0
 
 

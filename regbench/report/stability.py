@@ -77,29 +77,52 @@ def seed_pairs(folder, order, runs=None) -> pd.DataFrame:
 
 
 def fraction_pairs(folder, order, full=None) -> pd.DataFrame:
-    """One row per (regularizer, seed) trained on all and on a share of the training
-    rows: regularizer, seed, fraction, sequences, jaccard (full vs share). ``full``:
-    ``load_attributions(folder)`` if already loaded."""
-    columns = ["regularizer", "seed", "fraction", "sequences", "jaccard"]
+    """One row per (regularizer, seed, share) trained on all and on a share of the
+    training rows: regularizer, seed, fraction, sequences, jaccard (full vs share),
+    and the test auROC of each (``auroc_full``, ``auroc_share``) where recorded.
+    ``full``: ``load_attributions(folder)`` if already loaded."""
+    columns = ["regularizer", "seed", "fraction", "sequences", "jaccard", "auroc_full",
+               "auroc_share"]
     small = folder.fraction_results
     if small is None or small.empty:
         return pd.DataFrame(columns=columns)
     full = load_attributions(folder) if full is None else full
-    part = load_attributions(folder, small)
-    fraction = {(str(r.regularizer), int(r.seed)): float(r.data_fraction)
-                for r in small.itertuples()}
+    auroc = _auroc(stats.ok_runs(folder.results))
     rows = []
-    for reg in order:
-        for seed in sorted(s for r, s in part if r == reg and (r, s) in full):
-            n, value = pair_similarity(full[reg, seed], part[reg, seed])
-            rows.append({"regularizer": reg, "seed": seed, "fraction": fraction[reg, seed],
-                         "sequences": n, "jaccard": value})
+    for share in sorted(small["data_fraction"].unique(), reverse=True):
+        runs = small[small["data_fraction"] == share]
+        part, part_auroc = load_attributions(folder, runs), _auroc(stats.ok_runs(runs))
+        for reg in order:
+            for seed in sorted(s for r, s in part if r == reg and (r, s) in full):
+                n, value = pair_similarity(full[reg, seed], part[reg, seed])
+                rows.append({"regularizer": reg, "seed": seed, "fraction": float(share),
+                             "sequences": n, "jaccard": value,
+                             "auroc_full": auroc.get((reg, seed), np.nan),
+                             "auroc_share": part_auroc.get((reg, seed), np.nan)})
     return pd.DataFrame(rows, columns=columns)
 
 
+def _auroc(results: pd.DataFrame) -> dict:
+    if "test_auroc" not in results:
+        return {}
+    return {(str(r.regularizer), int(r.seed)): float(r.test_auroc)
+            for r in results.itertuples()}
+
+
 def fraction_table(pairs: pd.DataFrame, order) -> pd.DataFrame:
-    """Per regularizer: seeds compared and mean ± sd of their full-vs-share Jaccard."""
-    return _table(pairs, order, "Jaccard full vs share (mean ± sd)")
+    """Per regularizer and share: seeds compared, mean ± sd of their full-vs-share
+    Jaccard, min, max, and the mean drop in test auROC from full data to the share."""
+    tables = []
+    for share in sorted(pairs["fraction"].unique(), reverse=True):
+        mine = pairs[pairs["fraction"] == share]
+        table = _table(mine, order, "Jaccard full vs share (mean ± sd)")
+        if table.empty:
+            continue
+        drop = (mine["auroc_full"] - mine["auroc_share"]).groupby(mine["regularizer"]).mean()
+        table.insert(1, "share", f"{share:g}")
+        table["auROC drop"] = [f"{drop.get(r, np.nan):.3f}" for r in table["regularizer"]]
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def stability_table(pairs: pd.DataFrame, order) -> pd.DataFrame:

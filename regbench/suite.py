@@ -1,0 +1,376 @@
+"""Suites: the paper's experiments, each one command (``regbench run --suite NAME``).
+
+A suite is a TOML file of experiments. An experiment runs one or more *points*; a
+point is one dataset (a scenario, with a swept key set to one of its values) and one
+run configuration, trained and scored like any ``regbench run`` in its own results
+folder ``OUT/points/<scenario>-<config hash>``. Runs are keyed as always (RunStore),
+so a suite stopped anywhere resumes where it stopped, and two suites or experiments
+that share a dataset and configuration share that folder and its runs.
+
+    description = "GC shortcut"
+    preset = "quick"                 # default preset; --preset wins
+    regularizers = "all"             # default; --regularizers wins
+
+    [[experiment]]
+    name = "GC shortcut"             # the report section's title
+    kind = "gc_sweep"                # see KINDS
+    scenario = "spi1_gc_bias"
+    sweep = "gc.positives"           # a scenario key, set to each value in turn
+    values = [0.40, 0.50, 0.60, 0.70]
+    fractions = [0.1]                # stability, data_scarcity: shares of the training rows
+    [experiment.config]              # run keys for this experiment's points (as --config)
+    seeds = 3
+
+``load_suite`` checks every key before anything runs; ``run_suite`` trains every
+point, then writes OUT/results.csv (every point's runs, tagged with experiment and
+point), OUT/suite.json and the suite report (``regbench.report.suite``).
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from regbench.config import RunConfig, merge
+from regbench.errors import RegbenchError
+from regbench.store import atomic_write, atomic_write_csv
+
+# kind -> what its report section shows
+KINDS = {
+    "compare": "the regularizers side by side on one dataset (summary, figures, λ search)",
+    "stability": "attribution similarity between seeds, and between full-data models and "
+                 "models trained on nested shares of the training rows",
+    "gc_sweep": "GC reliance, auROC on GC-balanced data and motif fraction against the "
+                "GC gap between positives and negatives",
+    "data_scarcity": "performance and interpretability against the number of training rows",
+    "multi_motif": "several factors and tasks: per-task test auROC beside the usual tables",
+}
+SUITE_KEYS = {"description", "preset", "regularizers", "experiment"}
+EXPERIMENT_KEYS = {"name", "kind", "scenario", "sweep", "values", "fractions", "config",
+                   "description", "balanced"}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    kind: str
+    scenario: str | None = None
+    sweep: str | None = None
+    values: tuple = ()
+    fractions: tuple = ()
+    config: dict = field(default_factory=dict)
+    description: str = ""
+    balanced: float | None = None   # gc_sweep: the swept value with no GC gap
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    source: str
+    description: str
+    preset: str | None
+    regularizers: object
+    experiments: tuple
+
+
+@dataclass
+class Point:
+    """One dataset and configuration of an experiment; ``config.out`` is its folder."""
+
+    experiment: Experiment
+    value: object
+    config: RunConfig
+
+    @property
+    def label(self) -> str:
+        if self.experiment.sweep:
+            return f"{self.experiment.sweep}={self.value:g}" if isinstance(
+                self.value, float) else f"{self.experiment.sweep}={self.value}"
+        return self.config.scenario or "data"
+
+
+# -- finding and reading ------------------------------------------------------------------
+
+def suite_dirs() -> list[Path]:
+    """Where bare suite names are looked up: ./suites (your own), then the shipped ones."""
+    from regbench.simulate.motifs import shipped_simulations
+    return [Path.cwd() / "suites", Path(str(shipped_simulations())) / "suites"]
+
+
+def list_suites() -> list[str]:
+    return sorted({p.stem for d in suite_dirs() if d.is_dir() for p in d.glob("*.toml")})
+
+
+def find_suite(name_or_path) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.parent != Path("."):
+        if not path.is_file():
+            raise RegbenchError(f"suite file {path} does not exist; check the path")
+        return path
+    for folder in suite_dirs():
+        if (folder / f"{path}.toml").is_file():
+            return folder / f"{path}.toml"
+    raise RegbenchError(f"unknown suite {str(name_or_path)!r}; use a .toml path or one of: "
+                        f"{', '.join(list_suites())}")
+
+
+def load_suite(name_or_path) -> Suite:
+    """Read and check a suite file; every unknown key or bad value is one line naming
+    the file and the key."""
+    path = find_suite(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise RegbenchError(f"suite file {path} is not valid TOML: {exc}") from None
+    _unknown(raw, SUITE_KEYS, f"suite file {path}")
+    experiments = raw.get("experiment")
+    if not isinstance(experiments, list) or not experiments:
+        raise RegbenchError(f"suite file {path} has no [[experiment]] tables; add one per "
+                            "experiment (keys: " + ", ".join(sorted(EXPERIMENT_KEYS)) + ")")
+    return Suite(path.stem, str(path), str(raw.get("description", "")), raw.get("preset"),
+                 raw.get("regularizers"),
+                 tuple(_experiment(e, i, path) for i, e in enumerate(experiments, 1)))
+
+
+def _unknown(table: dict, known: set, where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise RegbenchError(f"unknown key(s) in {where}: {', '.join(unknown)}; known keys: "
+                            f"{', '.join(sorted(known))}")
+
+
+def _experiment(raw, number: int, path: Path) -> Experiment:
+    where = f"suite file {path}, experiment {number}"
+    if not isinstance(raw, dict):
+        raise RegbenchError(f"{where} must be a table")
+    _unknown(raw, EXPERIMENT_KEYS, where)
+    kind = raw.get("kind", "compare")
+    if kind not in KINDS:
+        raise RegbenchError(f"{where}: kind = {kind!r} is not valid; expected one of "
+                            f"{', '.join(KINDS)}")
+    values = raw.get("values", [])
+    if bool(raw.get("sweep")) != bool(values):
+        raise RegbenchError(f"{where}: sweep and values go together (sweep = \"gc.positives\""
+                            ", values = [0.4, 0.5])")
+    fractions = raw.get("fractions", [])
+    if not isinstance(fractions, list) or not all(
+            isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions):
+        raise RegbenchError(f"{where}: fractions = {fractions!r} is not valid: expected a "
+                            "list of shares in (0, 1], e.g. [0.1, 0.01]")
+    if kind in ("stability", "data_scarcity") and not [f for f in fractions if f < 1]:
+        raise RegbenchError(f"{where}: a {kind} experiment needs fractions below 1, e.g. "
+                            "fractions = [0.25, 0.1]")
+    config = raw.get("config", {})
+    if not isinstance(config, dict):
+        raise RegbenchError(f"{where}: config must be a table of run keys")
+    return Experiment(name=str(raw.get("name", kind)), kind=kind,
+                      scenario=raw.get("scenario"), sweep=raw.get("sweep") or None,
+                      values=tuple(values), fractions=tuple(float(f) for f in fractions),
+                      config=copy.deepcopy(config), description=str(raw.get("description", "")),
+                      balanced=raw.get("balanced"))
+
+
+# -- points -------------------------------------------------------------------------------
+
+def suite_points(suite: Suite, base: RunConfig) -> list[Point]:
+    """Every point of every experiment, each with its checked configuration and folder.
+    ``base``: the preset with the user's config file and flags applied."""
+    points = []
+    for experiment in suite.experiments:
+        for value in experiment.values or (None,):
+            config = merge(base, experiment.config,
+                           f"suite {suite.name}, experiment {experiment.name!r}")
+            if experiment.scenario:
+                config.scenario, config.data, config.data_source = (experiment.scenario, None,
+                                                                    {})
+            if experiment.sweep:
+                config.simulate = {**config.simulate, experiment.sweep: value}
+            config.fractions = list(experiment.fractions)
+            config.stability_fraction = 0.0
+            config.validate()
+            if experiment.sweep or experiment.scenario:
+                from regbench.simulate import load_scenario
+                load_scenario(config.scenario, overrides=config.simulate)  # the key exists
+            config.out = str(Path(base.out) / "points" / _folder_name(config))
+            points.append(Point(experiment, value, config))
+    return points
+
+
+def _folder_name(config: RunConfig) -> str:
+    """Same data and configuration, same folder: its runs are shared."""
+    stem = Path(config.scenario).stem if config.scenario else (
+        Path(config.data).name if config.data else config.data_source.get("kind", "data"))
+    return f"{stem}-{config.hash()}"
+
+
+# -- running -------------------------------------------------------------------------------
+
+def run_suite(suite: Suite, base: RunConfig) -> Path:
+    """Train every point (stored runs are reused), then write OUT/results.csv,
+    OUT/results_fraction.csv, OUT/suite.json and the suite report."""
+    from regbench.bench import Benchmark
+    from regbench.plan import estimate
+    out = Path(base.out)
+    points = suite_points(suite, base)
+    benches = [Benchmark(p.config) for p in points]
+    for bench in benches:
+        bench.check_data()            # every point's data checked before anything is written
+    started, t0 = dt.datetime.now().astimezone(), time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"suite {suite.name}: {len(points)} point(s) in {out}", flush=True)
+    total = 0.0
+    for point, bench in zip(points, benches):
+        bench.out.mkdir(parents=True, exist_ok=True)
+        bench.prepare_data()
+        _, seconds = estimate(bench)
+        total += seconds * (1 + sum(point.config.data_fractions()))
+        print(f"  {point.experiment.name}: {point.label} ({bench.dataset.length} bp, "
+              f"{len(bench.dataset.names)} sequences): at most ~{_duration(seconds)}",
+              flush=True)
+    print(f"expected run time: at most ~{_duration(total)} on {benches[0].device} (an upper "
+          "bound: every model to its epoch limit; stored runs are not retrained)", flush=True)
+    frames, fraction_frames, described = [], [], []
+    for point, bench in zip(points, benches):
+        print(f"{point.experiment.name}: {point.label}", flush=True)
+        bench.run(report=False)
+        tag = _tag(point)
+        frames.append(_tagged(pd.read_csv(bench.out / "results.csv"), tag))
+        if point.config.data_fractions() and (bench.out / "results_fraction.csv").is_file():
+            shares = pd.read_csv(bench.out / "results_fraction.csv")
+            shares = shares[shares["data_fraction"].isin(point.config.data_fractions())]
+            fraction_frames.append(_tagged(shares, tag))
+        extra = _extras(point, bench)
+        if extra is not None:
+            frames[-1] = frames[-1].merge(extra, on=["regularizer", "seed"], how="left")
+        described.append({**tag, "folder": str(Path(point.config.out).relative_to(out)),
+                          "preset": point.config.preset, "seeds": point.config.seeds,
+                          "fractions": point.config.data_fractions(),
+                          "sizes": _split_sizes(bench),
+                          "gc_gap": _gc_gap(point)})
+    atomic_write_csv(pd.concat(frames, ignore_index=True), out / "results.csv")
+    if fraction_frames:
+        atomic_write_csv(pd.concat(fraction_frames, ignore_index=True),
+                         out / "results_fraction.csv")
+    else:
+        (out / "results_fraction.csv").unlink(missing_ok=True)
+    _write_manifest(out, suite, base, described, started, time.perf_counter() - t0)
+    from regbench.report.suite import write_suite_report
+    html, _ = write_suite_report(out)
+    print(f"results: {out / 'results.csv'}\nreport:  {html}", flush=True)
+    return out
+
+
+def _tag(point: Point) -> dict:
+    return {"experiment": point.experiment.name, "kind": point.experiment.kind,
+            "point": point.label, "sweep": point.experiment.sweep or "",
+            "value": point.value}
+
+
+def _tagged(frame: pd.DataFrame, tag: dict) -> pd.DataFrame:
+    frame = frame.copy()
+    for i, (key, value) in enumerate(tag.items()):
+        frame.insert(i, key, value)
+    return frame
+
+
+def _split_sizes(bench) -> dict:
+    return {s: int((bench.dataset.split == s).sum()) for s in ("train", "valid", "test")}
+
+
+def _gc_gap(point: Point) -> float | None:
+    if point.experiment.kind != "gc_sweep":
+        return None
+    from regbench.simulate import load_scenario
+    scenario = load_scenario(point.config.scenario, overrides=point.config.simulate)
+    return round(scenario["gc"]["positives"] - scenario["gc"]["negatives"], 6)
+
+
+def _extras(point: Point, bench) -> pd.DataFrame | None:
+    """Per-run columns a kind adds: gc_sweep the auROC on GC-balanced data,
+    multi_motif the test auROC of each task."""
+    if point.experiment.kind == "gc_sweep":
+        return balanced_auroc(point, bench)
+    if point.experiment.kind == "multi_motif":
+        return task_auroc(bench)
+    return None
+
+
+def _checkpoints(bench) -> list[tuple[str, int, Path]]:
+    results = pd.read_csv(bench.out / "results.csv")
+    ok = results[results["status"] == "ok"].drop_duplicates(["regularizer", "seed"])
+    return [(r.regularizer, int(r.seed), bench.out / r.checkpoint) for r in ok.itertuples()]
+
+
+def _predict(bench, checkpoint: Path, codes):
+    from regbench.data import one_hot
+    from regbench.evaluate import predict
+    from regbench.train import load_checkpoint
+    model, _ = load_checkpoint(checkpoint, device=str(bench.device))
+    return predict(model, one_hot(codes), bench.device, 256)
+
+
+def balanced_auroc(point: Point, bench) -> pd.DataFrame:
+    """Test auROC of each model of a GC-sweep point on GC-balanced data: the same
+    scenario with the swept key at ``balanced`` (default: the negatives' GC, no gap)
+    and another seed, so no model saw these sequences; all of its rows are scored."""
+    from regbench.metrics.performance import auroc
+    from regbench.simulate import load_scenario
+    scenario = load_scenario(point.config.scenario, overrides=point.config.simulate)
+    level = point.experiment.balanced
+    if level is None:
+        level = scenario["gc"]["negatives"]
+    overrides = {**point.config.simulate, point.experiment.sweep: level,
+                 "seed": int(scenario["seed"]) + 1}
+    folder = Path(point.config.out).parent.parent / "balanced" / hashlib.sha256(json.dumps(
+        [point.config.scenario, overrides], sort_keys=True, default=str).encode()
+    ).hexdigest()[:12]
+    from regbench.data.sources import SimulatedSource
+    data = SimulatedSource(point.config.scenario, overrides).load(folder)
+    rows = [{"regularizer": reg, "seed": seed,
+             "balanced_auroc": auroc(data.labels, _predict(bench, path, data.codes))}
+            for reg, seed, path in _checkpoints(bench)]
+    return pd.DataFrame(rows, columns=["regularizer", "seed", "balanced_auroc"])
+
+
+def task_auroc(bench) -> pd.DataFrame:
+    """Test auROC of each model on each task (columns ``auroc_<task>``)."""
+    from regbench.metrics.performance import auroc
+    test = bench.split("test")
+    rows = []
+    for reg, seed, path in _checkpoints(bench):
+        logits = _predict(bench, path, test.codes)
+        rows.append({"regularizer": reg, "seed": seed,
+                     **{f"auroc_{task}": auroc(test.labels[:, [i]], logits[:, [i]])
+                        for i, task in enumerate(bench.dataset.tasks)}})
+    return pd.DataFrame(rows)
+
+
+def _write_manifest(out: Path, suite: Suite, base: RunConfig, points: list[dict], started,
+                    seconds: float) -> None:
+    import torch
+
+    from regbench import __version__
+    atomic_write(out / "suite.json", json.dumps({
+        "suite": suite.name, "source": suite.source, "description": suite.description,
+        "experiments": [{"name": e.name, "kind": e.kind, "description": e.description,
+                         "what": KINDS[e.kind]} for e in suite.experiments],
+        "preset": base.preset, "regularizers": base.regularizers, "seeds": base.seeds,
+        "lambdas": base.lambdas, "tune": base.tune, "points": points,
+        "started": started.isoformat(timespec="seconds"), "wall_seconds": round(seconds, 1),
+        "regbench": __version__, "torch": torch.__version__}, indent=2, default=str))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else (
+        f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h")
+
+
+__all__ = ["KINDS", "Experiment", "Point", "Suite", "find_suite", "list_suites", "load_suite",
+           "run_suite", "suite_points"]

@@ -1,0 +1,168 @@
+"""Suites (``regbench run --suite``): points, sweeps, nested shares, resuming, the report."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regbench.cli import main
+
+TINY = """
+[experiment.config]
+seeds = 2
+simulate = {positives = 60, negatives = 60}
+"""
+
+
+def _suite(tmp_path, body: str, name="mine") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(body)
+    return path
+
+
+def _run(path, out, *extra) -> int:
+    return main(["run", "--suite", str(path), "--preset", "smoke", "--regularizers",
+                 "none,fourier", "--out", str(out), "--no-progress", *extra])
+
+
+def test_a_gc_sweep_suite_really_sweeps_gc(tmp_path):
+    path = _suite(tmp_path, """
+description = "tiny GC sweep"
+[[experiment]]
+name = "GC shortcut"
+kind = "gc_sweep"
+scenario = "spi1_gc_bias"
+sweep = "gc.positives"
+values = [0.4, 0.7]
+""" + TINY)
+    out = tmp_path / "out"
+    assert _run(path, out) == 0
+    manifest = json.loads((out / "suite.json").read_text())
+    assert [p["gc_gap"] for p in manifest["points"]] == pytest.approx([0.0, 0.3])
+    from regbench.data import load_dataset
+    from regbench.data.genome import gc_fraction
+    gc = []
+    for point in manifest["points"]:
+        data = load_dataset(out / point["folder"] / "data")
+        gc.append(gc_fraction(data.codes[data.labels[:, 0] == 1]).mean())
+    assert gc[1] - gc[0] > 0.2        # the positives' background really is GC-richer
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["point"]) == {"gc.positives=0.4", "gc.positives=0.7"}
+    assert results["balanced_auroc"].between(0, 1).all()
+    report = (out / "report.md").read_text()
+    assert "## Verdict" in report and "## GC shortcut" in report
+    assert "figures/gc_sweep.png" in report and "## How this was made" in report
+
+
+def test_shares_of_the_training_rows_are_nested(tmp_path):
+    from regbench.bench import Benchmark
+    from regbench.config import preset_config
+    config = preset_config("smoke")
+    config.out, config.progress = str(tmp_path), False
+    bench = Benchmark(config)
+    bench.prepare_data()
+    for seed in (0, 1):
+        names = {f: set(bench.train_rows(seed, f).names) for f in (1.0, 0.5, 0.25, 0.1)}
+        assert names[0.1] < names[0.25] < names[0.5] < names[1.0]
+        positives = bench.train_rows(seed, 0.25).labels[:, 0].mean()
+        assert positives == pytest.approx(bench.split("train").labels[:, 0].mean(), abs=0.02)
+    assert set(bench.train_rows(0, 0.1).names) != set(bench.train_rows(1, 0.1).names)
+
+
+def test_a_stability_suite_reports_each_share(tmp_path):
+    path = _suite(tmp_path, """
+[[experiment]]
+name = "Stability"
+kind = "stability"
+fractions = [0.5, 0.25]
+""" + TINY)
+    out = tmp_path / "out"
+    assert _run(path, out) == 0
+    shares = pd.read_csv(out / "results_fraction.csv")
+    assert sorted(shares["data_fraction"].unique()) == [0.25, 0.5]
+    assert (shares.groupby("data_fraction")["train_rows"].first().diff().dropna() > 0).all()
+    report = (out / "report.md").read_text()
+    assert "shares (0.5, 0.25)" in report and "Jaccard between seeds" in report
+
+
+def test_a_user_suite_with_an_unknown_key_exits_2_naming_it(tmp_path, capsys):
+    path = _suite(tmp_path, """
+[[experiment]]
+name = "x"
+kind = "compare"
+sweeep = "gc.positives"
+""")
+    assert _run(path, tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert "sweeep" in err and str(path) in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    bad_value = _suite(tmp_path, '[[experiment]]\nkind = "gc_sweep"\nsweep = "gc.nope"\n'
+                                 'values = [0.5]\nscenario = "spi1_gc_bias"\n', "bad")
+    assert _run(bad_value, tmp_path / "out2") == 2
+    assert "gc.nope" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()
+
+
+def test_a_compare_suite_gives_a_verdict_in_valid_html(tmp_path):
+    path = _suite(tmp_path, '[[experiment]]\nname = "Comparison"\nkind = "compare"\n' + TINY)
+    out = tmp_path / "out"
+    assert _run(path, out) == 0
+    html = (out / "report.html").read_text()
+    first = html.index("<h2>")
+    assert html[first:].startswith("<h2>Verdict</h2>")
+    assert "★" in html and "Is the best one&#x27;s lead significant?" in html
+    images = re.findall(r"<img [^>]*>", html)
+    assert images and all('src="data:image/png;base64,' in img for img in images)
+    assert all(re.search(r'alt="[^"]{20,}"', img) for img in images)   # captions
+    tables = re.findall(r"<table>(.*?)</table>", html, flags=re.S)
+    assert tables and all(t.count("<tr>") >= 2 for t in tables)        # header + rows
+
+
+def test_a_suite_resumes_after_a_kill(tmp_path):
+    """kill -9 in the middle of the second point; the rerun trains only what is
+    missing and keeps every stored run."""
+    path = _suite(tmp_path, """
+[[experiment]]
+name = "GC"
+kind = "gc_sweep"
+scenario = "spi1_gc_bias"
+sweep = "gc.positives"
+values = [0.4, 0.6]
+""" + TINY)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "regbench.cli", "run", "--suite", str(path), "--preset",
+               "smoke", "--regularizers", "none,fourier", "--out", str(out), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(out.glob("points/*/runs/*.json"))) < 5:
+        time.sleep(0.05)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    stored = {p: p.stat().st_mtime_ns for p in out.glob("points/*/runs/*.json")}
+    assert 5 <= len(stored) < 8 and not (out / "report.html").exists()
+    assert subprocess.run(command, env=env, capture_output=True).returncode == 0
+    after = list(out.glob("points/*/runs/*.json"))
+    assert len(after) == 8                                   # 2 points x 2 regs x 2 seeds
+    assert all(p.stat().st_mtime_ns == t for p, t in stored.items())   # none retrained
+    assert len(pd.read_csv(out / "results.csv").drop_duplicates(
+        ["point", "regularizer", "seed"])) == 8
+
+
+def test_shipped_suites_load():
+    from regbench.suite import list_suites, load_suite
+    assert {"compare", "stability", "gc-sweep", "data-scarcity", "multi-motif",
+            "paper"} <= set(list_suites())
+    for name in list_suites():
+        suite = load_suite(name)
+        assert suite.experiments
+    assert load_suite("paper").preset == "paper"
+    assert np.isclose(load_suite("paper").experiments[1].fractions, [0.1, 0.01]).all()
