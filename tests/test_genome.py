@@ -381,3 +381,13 @@ def test_a_profile_model_needs_the_bigwigs(genome, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "needs per-strand read counts" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("content", ["chrom\tstart\tend\n", "\x00\x01binary\xff"])
+def test_a_genome_that_is_not_fasta_is_one_line(genome, tmp_path, content, monkeypatch):
+    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path / "cache"))
+    bad = tmp_path / "genome.fa"
+    bad.write_bytes(content.encode("latin-1"))
+    with pytest.raises(RegbenchError, match="genome.fa") as error:
+        GenomeSource(bad, genome[0] / "peaks.narrowPeak").check()
+    assert "\n" not in str(error.value)

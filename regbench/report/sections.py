@@ -218,6 +218,12 @@ def _seed_test_table(tests: pd.DataFrame) -> Table:
                         "smallest attainable p": smallest})
 
 
+def _directions(columns) -> str:
+    """'label: which way is better' of each column, for a caption."""
+    return "; ".join(f"{stats.metric_info(c).label}: {stats.metric_info(c).better}"
+                     for c in columns) + "."
+
+
 def seed_distributions(results: pd.DataFrame, metrics, order,
                        statistics: pd.DataFrame) -> Section:
     ok = stats.ok_runs(results)
@@ -233,7 +239,8 @@ def seed_distributions(results: pd.DataFrame, metrics, order,
                            "baseline."))
     for slug, title, group in _metric_groups(metrics):
         fig = figures.metric_distributions(ok, group, order, pvalues, title)
-        blocks.append(_figure(f"distributions_{slug}", f"{title} across seeds", fig))
+        blocks.append(_figure(f"distributions_{slug}", f"{title} across seeds. "
+                              + _directions(group), fig))
     if not tests.empty:
         blocks.append(_seed_test_table(tests))
     return _section("Per-metric distributions across seeds", *blocks)
@@ -261,7 +268,7 @@ def sequence_comparisons(per_seq: pd.DataFrame | None, order,
             stats.pvalue_lookup(statistics, "wilcoxon", method),
             f"Per-sequence metrics, {name}, mean over seeds")
         blocks.append(_figure(f"per_sequence_{method}", f"{name} per-sequence metrics "
-                              "(mean over seeds)", fig))
+                              "(mean over seeds). " + _directions(metrics), fig))
         tests = statistics[(statistics["test"] == "wilcoxon")
                            & (statistics["method"] == method)]
         if not tests.empty:
@@ -276,7 +283,9 @@ def attribution_examples(examples: dict, order) -> Section | None:
     if fig is None:
         return None
     caption = ("Height of each letter = attribution at the observed base (60 bp window "
-               "around the first motif instance, shaded). A=green, C=blue, G=orange, T=red.")
+               "around the first motif instance, shaded), the same sequence in every row. "
+               "A=green, C=blue, G=orange, T=red. Better: tall letters inside the shaded "
+               "motif and little attribution outside it.")
     return _section("Example attribution tracks",
                     _figure("attribution_tracks", caption, fig))
 
@@ -333,8 +342,8 @@ def lambda_search(folder: ResultsFolder, order) -> Section | None:
         return None
     notes = search_notes(folder, order)
     return _section("λ search", _figure(
-        "lambda_search", "Search objective (validation correctness loss) per trial λ; "
-        "the dashed line marks the λ used for the runs above.", fig),
+        "lambda_search", "Search objective (validation correctness loss, lower is "
+        "better) per trial λ; the dashed line marks the λ used for the runs above.", fig),
         Bullets(notes) if notes else None)
 
 
@@ -368,7 +377,7 @@ def pareto_search(folder: ResultsFolder, order) -> Section | None:
     fig = figures.pareto_search(trials, order)
     return None if fig is None else _section("λ search: Pareto front", _figure(
         "pareto_front", "Each point is one λ trial (colour: log10 λ), scored on validation "
-        "data; the dashed line joins the trials no other trial beats on both objectives; "
+        "data (lower loss and higher motif auPRC are better); the dashed line joins the trials no other trial beats on both objectives; "
         "the red cross is the λ used for the runs above.", fig))
 
 
