@@ -166,3 +166,22 @@ def test_shipped_suites_load():
         assert suite.experiments
     assert load_suite("paper").preset == "paper"
     assert np.isclose(load_suite("paper").experiments[1].fractions, [0.1, 0.01]).all()
+
+
+def test_two_suites_on_the_same_data_share_their_runs(tmp_path):
+    """A stability suite, then a data-scarcity suite on the same scenario and
+    configuration into the same folder: the second trains only its new share."""
+    first = _suite(tmp_path, '[[experiment]]\nname = "S"\nkind = "stability"\n'
+                             'fractions = [0.5]\n' + TINY, "first")
+    second = _suite(tmp_path, '[[experiment]]\nname = "D"\nkind = "data_scarcity"\n'
+                              'fractions = [0.5, 0.25]\n' + TINY, "second")
+    out = tmp_path / "out"
+    assert _run(first, out) == 0
+    stored = {p: p.stat().st_mtime_ns for p in out.glob("points/*/runs/*.json")}
+    assert len(stored) == 8                      # 2 regularizers x 2 seeds x (1 + 1 share)
+    assert _run(second, out) == 0
+    after = list(out.glob("points/*/runs/*.json"))
+    assert len(after) == 12 and all(p.stat().st_mtime_ns == t for p, t in stored.items())
+    shares = pd.read_csv(out / "results_fraction.csv")
+    assert set(shares["experiment"]) == {"D"} and set(shares["data_fraction"]) == {0.5, 0.25}
+    assert "## D" in (out / "report.md").read_text()
