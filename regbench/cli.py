@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "tune": ("regbench.commands.tune", "tune λ per regularizer with Optuna"),
     "report": ("regbench.commands.report", "(re)write the report of a results folder"),
     "regularizers": ("regbench.commands.regularizers", "list the registered regularizers"),
+    "methods": ("regbench.commands.methods", "list the registered attribution methods"),
 }
 
 

@@ -92,12 +92,38 @@ class EvaluationConfig:
     # (seeds, regularizers) are explained against the same shuffles and differ only by
     # what they learned, not by reference noise.
     reference_seed: int = 0
-    # Attribution methods scored, by name in the attribution registry.
-    methods: list[str] = field(default_factory=lambda: ["deep_lift_shap",
-                                                        "input_x_gradient"])
+    # Attribution methods scored, by name in the attribution registry (`regbench
+    # methods` lists them); "all" or ["all"]: every registered method. Held as the list
+    # of names it means (``resolve_methods``), so the evaluation hash names them.
+    methods: list[str] | str = field(default_factory=lambda: ["deep_lift_shap",
+                                                              "input_x_gradient"])
     # T of the high-frequency fraction; None: 0.15 L (150 at 1000 bp, the paper's).
     # An evaluation setting of its own, whatever the Fourier prior's freq_limit is.
     freq_limit: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "methods", resolve_methods(self.methods))
+
+
+def resolve_methods(value) -> list[str]:
+    """``[evaluation] methods`` ("all", a name, a comma list or a list of names) -> the
+    registered names it means, "all" expanded; an unknown name is one RegbenchError line
+    listing the known ones. The attribution registry (and torch) is loaded only for
+    "all" or a name that regbench.store does not know already."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise RegbenchError(f"[evaluation] methods = {value!r} is not valid: expected "
+                            "'all', a method name or a list of names (regbench methods)")
+    names = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+    if not names:
+        raise RegbenchError("[evaluation] methods is empty: name at least one attribution "
+                            "method, or \"all\" (regbench methods lists them)")
+    from regbench.store import METHOD_LABELS  # torch-free: the built-in and registered
+    if "all" in names or not set(names) <= set(METHOD_LABELS):
+        from regbench.attributions import resolve_methods as registered
+        return registered(names)
+    return names
 
 
 @dataclass(frozen=True)

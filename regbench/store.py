@@ -137,9 +137,22 @@ def results_frame(records: list[dict]) -> pd.DataFrame:
 # results.csv is long (a method column). The report reads it as one wide row per run:
 # DeepLIFT/SHAP's metrics named plainly (the headline), the others' with a prefix. The
 # one place that knows the mapping.
-METHOD_PREFIXES = {"deep_lift_shap": "", "input_x_gradient": "ixg_"}
-# The report's name of each method: registered methods add theirs (torch-free here).
-METHOD_LABELS = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×gradient"}
+METHOD_PREFIXES = {"deep_lift_shap": "", "input_x_gradient": "ixg_",
+                   "input_x_gradient_corrected": "ixg_corrected_", "saliency": "saliency_",
+                   "saliency_corrected": "saliency_corrected_", "integrated_gradients": "ig_",
+                   "integrated_gradients_corrected": "ig_corrected_",
+                   "integrated_gradients_zero": "ig_zero_", "ism": "ism_"}
+# The report's name of each method, in the report's order: the built-in methods (as
+# regbench.attributions registers them; torch-free here), and registered methods add
+# theirs.
+METHOD_LABELS = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×gradient",
+                 "input_x_gradient_corrected": "corrected input×gradient",
+                 "saliency": "saliency", "saliency_corrected": "corrected saliency",
+                 "integrated_gradients": "integrated gradients vs shuffled refs",
+                 "integrated_gradients_corrected":
+                     "corrected integrated gradients vs shuffled refs",
+                 "integrated_gradients_zero": "integrated gradients vs zero baseline",
+                 "ism": "ISM"}
 # Columns of results.csv that describe a run, the same on each of its method rows.
 RUN_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "data_fraction",
                "train_rows", "status", "epochs", "best_epoch", "train_seconds", "val_loss",

@@ -228,4 +228,4 @@ def test_get_attribution_method():
     assert get_attribution_method("deep_lift_shap") is deep_lift_shap
     assert get_attribution_method("input_x_gradient") is input_x_gradient
     with pytest.raises(RegbenchError, match="deep_lift_shap, input_x_gradient"):
-        get_attribution_method("saliency")
+        get_attribution_method("saliency_maps")

@@ -81,7 +81,7 @@ def test_a_registered_attribution_method_is_scored_and_reported(saliency, tmp_pa
     per_seq = pd.read_csv(tmp_path / "run" / "per_sequence.csv")
     assert set(per_seq["method"]) == {"deep_lift_shap", "abs_gradient"}
     html = (tmp_path / "run" / "report.html").read_text()
-    assert 'alt="Interpretability (|gradient|) across seeds"' in html
+    assert 'alt="Interpretability (|gradient|) across seeds.' in html
     assert "abs\\_gradient\\_motif\\_auprc" in report  # its row in the summary table
     statistics = pd.read_csv(tmp_path / "run" / "statistics.csv")
     assert "abs_gradient" in set(statistics["method"])
