@@ -36,6 +36,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from regbench.config import RunConfig, merge
@@ -50,7 +51,8 @@ KINDS = {
     "gc_sweep": "GC reliance, auROC on GC-balanced data and motif fraction against the "
                 "GC gap between positives and negatives",
     "data_scarcity": "performance and interpretability against the number of training rows",
-    "multi_motif": "several factors and tasks: per-task test auROC beside the usual tables",
+    "multi_motif": "several factors and tasks: per-task auROC, motif fraction and motif "
+                   "auPRC beside the usual tables",
 }
 SUITE_KEYS = {"description", "preset", "regularizers", "experiment"}
 EXPERIMENT_KEYS = {"name", "kind", "scenario", "sweep", "values", "fractions", "config",
@@ -298,7 +300,7 @@ def _extras(point: Point, bench) -> pd.DataFrame | None:
     if point.experiment.kind == "gc_sweep":
         return balanced_auroc(point, bench)
     if point.experiment.kind == "multi_motif":
-        return task_auroc(bench)
+        return task_results(bench)
     return None
 
 
@@ -339,17 +341,59 @@ def balanced_auroc(point: Point, bench) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["regularizer", "seed", "balanced_auroc"])
 
 
-def task_auroc(bench) -> pd.DataFrame:
-    """Test auROC of each model on each task (columns ``auroc_<task>``)."""
+def task_results(bench) -> pd.DataFrame:
+    """Per task t, for each model: test auROC on t (``auroc_<t>``), and the motif
+    fraction and pooled motif auPRC (``motif_fraction_<t>``, ``motif_auprc_<t>``) of
+    the first evaluation method's attributions of output t on test sequences positive
+    for t, against the instances of t's own motifs (the manifest's motif -> tasks)."""
+    import torch
+
+    from regbench.attributions import explain
+    from regbench.data import one_hot
+    from regbench.evaluate import explain_settings
+    from regbench.metrics import motif_auprc, motif_fraction
     from regbench.metrics.performance import auroc
-    test = bench.split("test")
+    from regbench.train import load_checkpoint
+    test, ev, task = bench.split("test"), bench.config.evaluation_config(), bench.task()
+    masks = _task_motif_masks(bench.dataset, test)
     rows = []
     for reg, seed, path in _checkpoints(bench):
         logits = _predict(bench, path, test.codes)
-        rows.append({"regularizer": reg, "seed": seed,
-                     **{f"auroc_{task}": auroc(test.labels[:, [i]], logits[:, [i]])
-                        for i, task in enumerate(bench.dataset.tasks)}})
+        model, _ = load_checkpoint(path, device=str(bench.device))
+        row = {"regularizer": reg, "seed": seed}
+        for i, name in enumerate(bench.dataset.tasks):
+            row[f"auroc_{name}"] = auroc(test.labels[:, [i]], logits[:, [i]])
+            positive = np.flatnonzero(test.labels[:, i] > 0)[:ev.max_sequences]
+            if name not in masks or not len(positive):
+                continue
+            args = tuple(a[positive] for a in task.model_args(
+                torch.as_tensor(task.targets(test))))
+            attr = explain(ev.methods[0], task.explainer(model), one_hot(
+                test.codes[positive]), explain_settings(ev, i, bench.device, args))
+            attr, mask = attr.detach().cpu().numpy(), masks[name][positive]
+            row[f"motif_fraction_{name}"] = float(np.nanmean(motif_fraction(attr, mask)))
+            row[f"motif_auprc_{name}"] = motif_auprc(attr, mask)
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _task_motif_masks(dataset, rows) -> dict:
+    """{task: (N, L) bool}: positions of the instances of each task's own motifs in
+    ``rows`` (a Dataset), from the manifest's motif list; empty without motif truth."""
+    from regbench.data import tracks
+    motifs = rows.motifs
+    listed = dataset.manifest.get("motifs") or []
+    if motifs is None or not listed:
+        return {}
+    index = pd.Index(rows.names)
+    masks = {}
+    for name in dataset.tasks:
+        ids = {m["id"] for m in listed if name in (m.get("tasks") or [])}
+        mine = motifs[motifs["name"].isin(ids) & ~motifs["decoy"]]
+        masks[name] = tracks.interval_mask(index.get_indexer(mine["chrom"]),
+                                           mine["start"].to_numpy(), mine["end"].to_numpy(),
+                                           len(rows.names), rows.length)
+    return masks
 
 
 def _write_manifest(out: Path, suite: Suite, base: RunConfig, points: list[dict], started,

@@ -185,3 +185,29 @@ def test_two_suites_on_the_same_data_share_their_runs(tmp_path):
     shares = pd.read_csv(out / "results_fraction.csv")
     assert set(shares["experiment"]) == {"D"} and set(shares["data_fraction"]) == {0.5, 0.25}
     assert "## D" in (out / "report.md").read_text()
+
+
+def test_a_multi_motif_suite_scores_each_task_on_its_own_motifs(tmp_path):
+    path = _suite(tmp_path, '[[experiment]]\nname = "Factors"\nkind = "multi_motif"\n'
+                            'scenario = "multi_motif"\n' + TINY)
+    out = tmp_path / "out"
+    assert _run(path, out) == 0
+    results = pd.read_csv(out / "results.csv")
+    for task in ("SPI1", "GATA", "CTCF"):
+        assert results[f"auroc_{task}"].between(0, 1).all()
+        assert results[f"motif_fraction_{task}"].between(0, 1).all()
+    assert "| CTCF | fourier |" in (out / "report.md").read_text()
+    # each task's mask covers only its own motifs' instances
+    from regbench.data import load_dataset
+    from regbench.suite import _task_motif_masks
+    folder = json.loads((out / "suite.json").read_text())["points"][0]["folder"]
+    data = load_dataset(out / folder / "data")
+    masks = _task_motif_masks(data, data)
+    ids = {m["id"]: m["tasks"] for m in data.manifest["motifs"] if m.get("tasks")}
+    spi1 = data.motifs[data.motifs["name"].map(lambda i: "SPI1" in ids.get(i, []))]
+    expected = np.zeros_like(masks["SPI1"])
+    row = {n: i for i, n in enumerate(data.names)}
+    for r in spi1.itertuples():
+        expected[row[r.chrom], r.start:r.end] = True
+    assert np.array_equal(masks["SPI1"], expected) and masks["SPI1"].any()
+    assert not (masks["SPI1"] & masks["GATA"]).all()

@@ -25,6 +25,8 @@ from regbench.report.render import Bullets, Section, Table, Text, write_outputs
 from regbench.store import wide_results
 
 TAGS = ["experiment", "kind", "point", "sweep", "value"]
+# Per-run columns a suite adds (one value per model, not per attribution method).
+PER_RUN = ("auroc_", "motif_fraction_", "motif_auprc_")
 # Headline columns of the verdict, in order; those without values are left out.
 HEADLINE = ("test_auroc", "balanced_auroc", "motif_auprc", "motif_fraction",
             "highfreq_fraction", "entropy", "gc_reliance", "peak_auprc")
@@ -66,10 +68,9 @@ def _wide(long: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for (experiment, point), part in long.groupby(["experiment", "point"], sort=False):
         tags = part[TAGS].iloc[0]
-        extra = [c for c in part if c not in TAGS and not c.startswith("auroc_")
-                 and c != "balanced_auroc"]
+        per_run = [c for c in part if c.startswith(PER_RUN) or c == "balanced_auroc"]
+        extra = [c for c in part if c not in TAGS and c not in per_run]
         wide = wide_results(part[extra])
-        per_run = [c for c in part if c.startswith("auroc_") or c == "balanced_auroc"]
         if per_run:
             values = part[["regularizer", "seed", *per_run]].drop_duplicates(
                 ["regularizer", "seed"])
@@ -271,17 +272,22 @@ def _data_scarcity(out, experiment, results, shares, order, manifest):
 
 def _multi_motif(out, experiment, results, shares, order, manifest):
     ok = stats.ok_runs(results)
-    tasks = [c for c in ok if c.startswith("auroc_") and ok[c].notna().any()]
+    tasks = [c[len("auroc_"):] for c in ok if c.startswith("auroc_") and ok[c].notna().any()]
     if tasks:
+        columns = {"auroc": "test auROC ↑", "motif_fraction": "motif fraction ↑",
+                   "motif_auprc": "motif auPRC ↑"}
         rows = []
-        for reg in order:
-            mine = ok[ok["regularizer"] == reg]
-            rows.append({"regularizer": reg, **{
-                f"test auROC, task {c[len('auroc_'):]} ↑": stats.format_mean_sd(
-                    mine[c].mean(), mine[c].std(ddof=1) if len(mine) > 1 else math.nan)
-                for c in tasks}})
-        yield Table(pd.DataFrame(rows), "Test auROC of each task (mean ± sd over seeds; "
-                                        "higher is better)")
+        for task in tasks:
+            for reg in order:
+                mine = ok[ok["regularizer"] == reg]
+                rows.append({"task": task, "regularizer": reg, **{
+                    label: stats.format_mean_sd(mine[f"{key}_{task}"].mean(), mine[
+                        f"{key}_{task}"].std(ddof=1) if len(mine) > 1 else math.nan)
+                    for key, label in columns.items() if f"{key}_{task}" in mine}})
+        yield Table(pd.DataFrame(rows), "Per task, mean ± sd over seeds: test auROC on the "
+                    "task's output; motif fraction and pooled motif auPRC of the attributions "
+                    "of that output on sequences positive for the task, against the task's "
+                    "own motif instances (higher is better for all three)")
     yield from _compare(out, experiment, results, shares, order, manifest)
 
 
