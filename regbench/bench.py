@@ -34,6 +34,12 @@ from regbench.train import Trainer, load_checkpoint, resolve_device
 
 
 
+def extra_backward_passes(regularizer, lam: float) -> int:
+    """Backward passes a training step makes beyond the loss's own: one input-gradient
+    pass (kept for double backprop) for an attribution prior with λ > 0, else none."""
+    return int(regularizer.needs == "attributions" and lam > 0)
+
+
 def resolve_regularizers(names: list[str]) -> list[str]:
     """Expand 'all' and check every name against the registry (clear error otherwise)."""
     from regbench.regularizers import list_regularizers
@@ -197,6 +203,9 @@ class Benchmark:
                "seed": seed, "data_fraction": data_fraction, "train_rows": len(train.codes),
                "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
+               "steps": result.steps, "step_seconds": result.train_step_seconds,
+               "peak_mib": result.peak_step_bytes / 2 ** 20,
+               "extra_backward": extra_backward_passes(reg, key.lam),
                "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out))}
         per_sequence, methods = [], {}
         if result.status == "ok" and evaluate:

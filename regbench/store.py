@@ -155,8 +155,9 @@ METHOD_LABELS = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×
                  "ism": "ISM"}
 # Columns of results.csv that describe a run, the same on each of its method rows.
 RUN_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "data_fraction",
-               "train_rows", "status", "epochs", "best_epoch", "train_seconds", "val_loss",
-               "checkpoint", "attributions")
+               "train_rows", "status", "epochs", "best_epoch", "train_seconds", "steps",
+               "step_seconds", "peak_mib", "extra_backward", "val_loss", "checkpoint",
+               "attributions")
 
 
 def method_prefix(method: str) -> str:

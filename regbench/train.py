@@ -41,6 +41,9 @@ class TrainResult:
     best_val_loss: float = float("nan")
     seconds: float = 0.0
     status: str = "ok"
+    steps: int = 0                 # optimisation steps taken
+    train_step_seconds: float = float("nan")   # training time per step (no validation)
+    peak_step_bytes: float = float("nan")      # extra memory of the first step (torch)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -134,6 +137,8 @@ class Trainer:
         if not np.isfinite(self.lam) or self.lam < 0:
             raise RegbenchError(f"λ must be a finite number >= 0, got {lam}")
         self.device = resolve_device(self.config.device)
+        # cost facts of the last fit / epoch (``fit`` turns the measurement on)
+        self.measure_next_step, self.peak_bytes, self.last_epoch_steps = False, float("nan"), 0
         if self.config.mixed_precision and not native_bfloat16(self.device):
             warnings.warn(
                 f"mixed_precision: {self.device} has no native bfloat16 arithmetic (x86 "
@@ -178,6 +183,7 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         # batch norm cannot train on a single example
         batches = [b for b in batch_order(prior, self.config.batch_size, rng) if len(b[0]) > 1]
+        self.last_epoch_steps = len(batches)
         if not batches:
             return [0.0, 0.0]
         # The epoch's whole order in one copy: per-batch copies from host memory would
@@ -190,6 +196,13 @@ class Trainer:
             X = one_hot_codes(self.on_device(codes[idx]))
             y = self.on_device(labels[idx])
             X, y = self.task.augment(X, y, rng)
+            if self.measure_next_step:   # once per fit: the step's peak memory
+                self.measure_next_step = False
+                losses, self.peak_bytes = _with_peak_memory(
+                    lambda: self.train_step(model, optimizer, params, X, y, n_pos),
+                    self.device)
+                totals += losses * len(idx_np)
+                continue
             totals += self.train_step(model, optimizer, params, X, y, n_pos) * len(idx_np)
         return (totals / start).tolist()
 
@@ -265,9 +278,13 @@ class Trainer:
 
         result = TrainResult(model=model)
         best_state, best_loss, since_best = None, float("inf"), 0
+        self.measure_next_step, self.peak_bytes, timed = True, float("nan"), []
         for epoch in range(1, self.config.max_epochs + 1):
+            tick = time.perf_counter()
             train_loss, train_penalty = self.run_epoch(model, optimizer, tr_codes, tr_labels,
-                                                        tr_prior, rng)
+                                                        tr_prior, rng)   # syncs once
+            timed.append((time.perf_counter() - tick, self.last_epoch_steps))
+            result.steps += self.last_epoch_steps
             val_loss, val_penalty = self.evaluate(model, va_codes, va_labels, va_prior)
             record = {"epoch": epoch, "train_loss": train_loss, "train_penalty": train_penalty,
                       "val_loss": val_loss, "val_penalty": val_penalty}
@@ -289,6 +306,12 @@ class Trainer:
         model.eval()
         result.best_val_loss = best_loss if best_state is not None else float("nan")
         result.seconds = time.perf_counter() - started
+        result.peak_step_bytes = float(self.peak_bytes)
+        # seconds per step of the training passes; the first epoch (warm-up, the step
+        # whose memory was measured) only when it is the only one
+        kept = timed[1:] or timed
+        if sum(n for _, n in kept):
+            result.train_step_seconds = sum(t for t, _ in kept) / sum(n for _, n in kept)
         if checkpoint is not None:
             save_checkpoint(checkpoint, self, result)
         return result
@@ -335,6 +358,32 @@ class Trainer:
         if self.device.type == "cuda" and tensor.device.type == "cpu":
             tensor = tensor.pin_memory()
         return tensor.to(self.device, non_blocking=True)
+
+
+def _with_peak_memory(fn, device: torch.device):
+    """(fn(), peak extra bytes torch allocated while it ran). CUDA:
+    ``max_memory_allocated`` above the start; CPU: the peak of live bytes of torch's
+    allocator replayed from ``torch.profiler``'s memory events (tracemalloc does not
+    see torch), NaN where the profiler does not give them."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out, float(torch.cuda.max_memory_allocated(device) - before)
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        out = fn()
+    try:
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    except AttributeError:   # a torch without these internals
+        return out, float("nan")
+    live = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        live += event.nbytes()   # negative for a free
+        peak = max(peak, live)
+    return out, float(peak)
 
 
 def _float(outputs):

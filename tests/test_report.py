@@ -313,3 +313,22 @@ def test_full_vs_share_stability_by_hand(tmp_path):
     assert table.loc[("none", "0.5"), "auROC drop"] == "0.050"
     write_report(tmp_path)
     assert "shares (0.5, 0.01)" in (tmp_path / "report.md").read_text()
+
+
+def test_cost_beside_gains_by_hand():
+    from regbench.report.sections import cost_frame
+    rows = []
+    for reg, step, mib, extra, auroc, auprc in (("none", 0.1, 100.0, 0, 0.8, 0.5),
+                                                ("fourier", 0.25, 180.0, 1, 0.9, 0.7)):
+        for seed, jitter in ((0, -0.01), (1, 0.01)):
+            rows.append({"regularizer": reg, "seed": seed, "status": "ok",
+                         "step_seconds": step + jitter, "peak_mib": mib,
+                         "extra_backward": extra, "epochs": 4, "test_auroc": auroc + jitter,
+                         "motif_auprc": auprc})
+    table = cost_frame(pd.DataFrame(rows), ["none", "fourier"]).set_index("regularizer")
+    assert table.loc["fourier", "× none (time)"] == "2.50"        # 0.25 / 0.1
+    assert table.loc["fourier", "× none (memory)"] == "1.80"
+    assert table.loc["fourier", "extra backward passes"] == "1"
+    assert table.loc["fourier", "auROC gain"] == "+0.100"
+    assert table.loc["fourier", "motif auPRC (pooled) gain"] == "+0.200"
+    assert table.loc["none", "× none (time)"] == "1.00"

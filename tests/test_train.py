@@ -159,3 +159,20 @@ def test_mixed_precision_warns_where_bfloat16_is_emulated(monkeypatch, small_tas
         warnings.simplefilter("error")
         Trainer(small_task, reg, 1.0, TrainConfig(device="cpu", mixed_precision=True))
         Trainer(small_task, reg, 1.0, TrainConfig(device="cpu"))  # float32: no check at all
+
+
+def test_fit_records_what_a_step_costs(small_task, motif_split):
+    """Steps counted, seconds per training step, the first step's peak memory."""
+    from regbench.bench import extra_backward_passes
+    peaks = {}
+    for name in ("none", "fourier"):
+        trainer = Trainer(small_task, regbench.get_regularizer(name), 1.0,
+                          TrainConfig(max_epochs=2, patience=5, batch_size=32, device="cpu"))
+        result = trainer.fit(*motif_split)
+        n = len(motif_split[0][0])           # 600 rows: 19 batches of 32 (the last 24)
+        assert result.steps == -(-n // 32) * len(result.history) == 38
+        assert 0 < result.train_step_seconds < result.seconds / result.steps * 2
+        assert result.peak_step_bytes > 0
+        peaks[name] = result.peak_step_bytes
+        assert extra_backward_passes(trainer.regularizer, trainer.lam) == (name == "fourier")
+    assert peaks["fourier"] > peaks["none"]       # double backprop keeps a graph

@@ -156,6 +156,31 @@ def training_curves(history: pd.DataFrame, order):
     return fig
 
 
+def cost_vs_gain(table: pd.DataFrame):
+    """Gain over none (auROC; the interpretability headline) against the step-time
+    ratio to none, one labelled point per regularizer. table: ``sections.cost_frame``."""
+    gains = [c for c in table if c.endswith(" gain")]
+    if not gains or (table["× none (time)"] == "–").all():
+        return None
+    x = pd.to_numeric(table["× none (time)"], errors="coerce")
+    order = list(table["regularizer"])
+    pal = palette(order)
+    fig = Figure(figsize=(4.2 * len(gains), 3.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(gains)))
+    for ax, column in zip(axes, gains):
+        y = pd.to_numeric(table[column], errors="coerce")
+        for reg, xi, yi in zip(order, x, y):
+            if np.isfinite(xi) and np.isfinite(yi):
+                ax.scatter([xi], [yi], color=pal[reg], s=40)
+                ax.annotate(reg, (xi, yi), fontsize=7, xytext=(4, 3),
+                            textcoords="offset points")
+        ax.axhline(0, color="0.6", lw=0.8, ls="--")
+        ax.axvline(1, color="0.6", lw=0.8, ls="--")
+        ax.set(xlabel="step time / none's (×)", ylabel=f"{column} over none",
+               title=f"{column} vs cost")
+    return fig
+
+
 def lambda_search(search: pd.DataFrame, order, chosen: dict):
     """Objective vs λ per regularizer, the chosen λ as a dashed line."""
     data = search[np.isfinite(search["value"]) & (search["lambda"] > 0)]

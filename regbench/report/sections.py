@@ -324,6 +324,66 @@ def data_stability(folder: ResultsFolder, order, runs) -> Section | None:
         Table(table))
 
 
+def cost_frame(ok: pd.DataFrame, order) -> pd.DataFrame:
+    """Per regularizer: what a training step costs (seconds, peak MiB, extra backward
+    passes; means over seeds) and its ratio to none's measured in the same run, beside
+    its gain over none (difference of means) in test auROC and in the first
+    interpretability headline present (motif auPRC, else peak auPRC, else the
+    high-frequency fraction, whose gain is none's minus its own)."""
+    if "step_seconds" not in ok or ok["step_seconds"].isna().all():
+        return pd.DataFrame()
+    means = ok.groupby("regularizer")[[c for c in ("step_seconds", "peak_mib",
+                                                    "extra_backward", "epochs", "test_auroc",
+                                                    *GAIN_METRICS) if c in ok]].mean()
+    base = means.loc[BASELINE] if BASELINE in means.index else None
+    gain = next((c for c in GAIN_METRICS if c in means and means[c].notna().any()), None)
+    rows = []
+    for reg in [r for r in order if r in means.index]:
+        m = means.loc[reg]
+        row = {"regularizer": reg, "s/step": _fmt(m["step_seconds"], 3),
+               "× none (time)": _ratio(m, base, "step_seconds"),
+               "peak MiB": _fmt(m.get("peak_mib"), 3),
+               "× none (memory)": _ratio(m, base, "peak_mib"),
+               "extra backward passes": _fmt(m.get("extra_backward"), 2),
+               "epochs": _fmt(m.get("epochs"), 3)}
+        if base is not None and "test_auroc" in m:
+            row["auROC gain"] = f"{m['test_auroc'] - base['test_auroc']:+.3f}"
+        if base is not None and gain is not None:
+            sign = -1 if gain == "highfreq_fraction" else 1
+            row[f"{stats.metric_info(gain).label} gain"] = f"{sign * (m[gain] - base[gain]):+.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+GAIN_METRICS = ("motif_auprc", "peak_auprc", "highfreq_fraction")
+
+
+def _ratio(row, base, column: str) -> str:
+    if base is None or column not in row or not base.get(column):
+        return "–"
+    return f"{row[column] / base[column]:.2f}"
+
+
+def cost(ok: pd.DataFrame, order) -> Section | None:
+    table = cost_frame(ok, order)
+    if table.empty:
+        return None
+    fig = figures.cost_vs_gain(table)
+    caption = ("Each regularizer's gain over none (difference of means over seeds; up is "
+               "better) against what a training step costs relative to none's in this run "
+               "(right is dearer). The dashed line is none.")
+    return _section(
+        "Cost beside gains",
+        Text("Seconds per training step (training passes only, the first epoch's warm-up "
+             "left out), the peak extra memory torch allocated during the run's first step "
+             "(CUDA: max_memory_allocated; CPU: the allocator's live bytes from "
+             "torch.profiler), and the backward passes a step makes beyond the loss's own "
+             "(an attribution prior adds the input-gradient pass that double backprop "
+             "differentiates). Ratios are to none in the same run, on the same machine."),
+        Table(table, "Cost and gain per regularizer (means over seeds)"),
+        _figure("cost_vs_gain", caption, fig))
+
+
 def training(history: pd.DataFrame | None, order) -> Section | None:
     fig = figures.training_curves(history, order) if history is not None else None
     if fig is None:
@@ -413,7 +473,7 @@ def build_sections(folder: ResultsFolder, statistics: pd.DataFrame | None = None
                 seed_stability(folder, order, attributions),
                 data_stability(folder, order, attributions),
                 sequence_comparisons(folder.per_sequence, order, statistics),
-                attribution_examples(folder.examples, order),
+                attribution_examples(folder.examples, order), cost(ok, order),
                 training(folder.history, order), lambda_search(folder, order),
                 pareto_search(folder, order),
                 footer(folder)]

@@ -21,7 +21,7 @@ from regbench.store import METHOD_LABELS, METHOD_PREFIXES, split_column
 
 BASELINE = "none"
 # Columns of results.csv that identify or describe a run rather than measure it.
-ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions",
+ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions", "steps",
               "data_fraction", "train_rows")
 ALPHA = 0.05  # family-wise error rate for the "better" column
 
@@ -42,8 +42,15 @@ RUN_FACTS = {
     "epochs": MetricInfo("epochs trained", "cost, not quality", ""),
     "best_epoch": MetricInfo("best epoch", "cost, not quality", ""),
     "train_seconds": MetricInfo("training time (s)", "lower is cheaper; not quality", ""),
+    "step_seconds": MetricInfo("seconds per training step", "lower is cheaper; not quality",
+                               ""),
+    "peak_mib": MetricInfo("peak memory of a training step (MiB)",
+                           "lower is cheaper; not quality", ""),
+    "extra_backward": MetricInfo("extra backward passes per step",
+                                 "lower is cheaper; not quality", ""),
 }
-COST = ("epochs", "best_epoch", "train_seconds")
+COST = ("epochs", "best_epoch", "train_seconds", "step_seconds", "peak_mib",
+        "extra_backward")
 
 
 def _info(name: str) -> MetricInfo:
