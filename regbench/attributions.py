@@ -84,8 +84,8 @@ def _identity(outputs):
 
 
 def training_attributions(model: torch.nn.Module, X: torch.Tensor,
-                          target: int | None = None, output=_identity, args: tuple = ()
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
+                          target: int | None = None, output=_identity, args: tuple = (),
+                          times_input: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """One forward pass giving the model's outputs and the input x gradient of the
     explained output, graph kept.
 
@@ -95,7 +95,7 @@ def training_attributions(model: torch.nn.Module, X: torch.Tensor,
     weights (``create_graph=True``), so a penalty on it trains the model, and the loss
     reuses ``outputs``. The model is used in its current mode. ``target=None``
     explains the sum over T. ``args``: the model's further inputs (N, ...), not
-    attributed.
+    attributed. ``times_input=False`` returns the input gradient itself (all four bases).
     """
     _check_shape(X)
     X = X.detach().to(_model_dtype(model)).requires_grad_()
@@ -103,7 +103,7 @@ def training_attributions(model: torch.nn.Module, X: torch.Tensor,
         outputs = model(X, *args)
         grad, = torch.autograd.grad(_output_to_explain(output(outputs), target), X,
                                     create_graph=True)
-    return outputs, grad * X
+    return outputs, grad * X if times_input else grad
 
 
 class BatchStatistics:
@@ -160,7 +160,7 @@ class BatchStatistics:
 
 
 def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attributed: int,
-                            output=_identity, args: tuple = ()
+                            output=_identity, args: tuple = (), times_input: bool = True
                             ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training step's forward pass: outputs of a batch and input x gradient of its
     first ``n_attributed`` rows, graph kept for double backprop.
@@ -174,13 +174,15 @@ def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attribute
     one pass gives both.
     """
     if not model.training:
-        outputs, attr = training_attributions(model, X, output=output, args=args)
+        outputs, attr = training_attributions(model, X, output=output, args=args,
+                                              times_input=times_input)
         return outputs, attr[:n_attributed]
     with BatchStatistics(model) as stats:
         outputs = model(X, *args)
     with stats.held():
         _, attr = training_attributions(model, X[:n_attributed], output=output,
-                                        args=tuple(a[:n_attributed] for a in args))
+                                        args=tuple(a[:n_attributed] for a in args),
+                                        times_input=times_input)
     return outputs, attr
 
 
@@ -333,7 +335,8 @@ def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int =
         attr = _tangermeme_deep_lift_shap(
             model, X, target=target, batch_size=batch_size, references=references,
             n_shuffles=n_shuffles, random_state=random_state, only_warn=has_N,
-            device=device, args=tuple(args) or None)
+            device=device, args=tuple(args) or None,
+            additional_nonlinear_ops=_extra_nonlinear_ops())
     return attr.to(X.device)
 
 
@@ -423,6 +426,14 @@ def ism(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int = 128,
                                            device=device, fast=fast)
     # y0: (N, T); y_hat: (N, 4, L, T), the observed base's entry filled with y0
     return (y_hat[..., target] - y0[:, None, None, target]).to(X.device)
+
+
+def _extra_nonlinear_ops() -> dict:
+    """regbench's own activation modules, for tangermeme's rescale rule."""
+    from tangermeme.deep_lift_shap import _nonlinear
+
+    from regbench.models.binary import Exp
+    return {Exp: _nonlinear}
 
 
 @dataclass(frozen=True)

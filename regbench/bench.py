@@ -37,16 +37,21 @@ from regbench.train import Trainer, load_checkpoint, resolve_device
 def extra_backward_passes(regularizer, lam: float) -> int:
     """Backward passes a training step makes beyond the loss's own: one input-gradient
     pass (kept for double backprop) for an attribution prior with λ > 0, else none."""
-    return int(regularizer.needs == "attributions" and lam > 0)
+    return int(regularizer.needs in ("attributions", "gradients") and lam > 0)
 
 
-def resolve_regularizers(names: list[str]) -> list[str]:
-    """Expand 'all' and check every name against the registry (clear error otherwise)."""
+def resolve_regularizers(names: list[str], task: str = "binary") -> list[str]:
+    """Expand 'all' (every registered regularizer that applies to ``task``) and check
+    every name against the registry and the task (one-line error otherwise)."""
     from regbench.regularizers import list_regularizers
     if "all" in names:
-        return list_regularizers()
+        return [n for n in list_regularizers()
+                if get_spec(n).tasks is None or task in get_spec(n).tasks]
     for name in names:
-        get_spec(name)
+        tasks = get_spec(name).tasks
+        if tasks is not None and task not in tasks:
+            raise RegbenchError(f"regularizer {name!r} applies to {', '.join(tasks)} models, "
+                                f"not to task = {task}; drop it from --regularizers")
     return list(dict.fromkeys(names))
 
 
@@ -76,7 +81,7 @@ class Benchmark:
         config.validate()  # before anything is written
         self.out = Path(config.out)
         self.store = RunStore(self.out)
-        self.regularizers = resolve_regularizers(config.regularizers)
+        self.regularizers = resolve_regularizers(config.regularizers, config.task)
         self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
         self.device = resolve_device(config.device)
         unknown = set(config.evaluation_config().methods) - set(list_attribution_methods())

@@ -51,7 +51,8 @@ def estimate(bench) -> tuple[list[str], float]:
     train_cfg = bench.config.train_config(0)
     n_train = len(bench.split("train").codes)
     epoch_steps = math.ceil(n_train / train_cfg.batch_size) * 1.15  # + validation
-    kinds = {name: get_spec(name).needs == "attributions" for name in bench.regularizers}
+    kinds = {name: get_spec(name).needs in ("attributions", "gradients")
+             for name in bench.regularizers}
     timed = {False: step_seconds(bench, "none")}
     prior = next((n for n, needs in kinds.items() if needs), None)
     if prior is not None:

@@ -25,6 +25,9 @@ class BinaryModelConfig:
     pool_stride: int = 40
     dense_sizes: list[int] = field(default_factory=lambda: [50, 15])
     dropout: float = 0.0
+    # Activation of the first convolution: "relu" (the paper), or "exp" (Koo &
+    # Ploenzke 2021: exponential activations make first-layer filters motif-like).
+    first_activation: str = "relu"
 
     def validate(self) -> None:
         """The architecture on its own (any sequence length); see ``validate_length``."""
@@ -42,6 +45,9 @@ class BinaryModelConfig:
             raise RegbenchError(f"batch_norm_position must be one of "
                                 f"{', '.join(BATCH_NORM_POSITIONS)}, got "
                                 f"{self.batch_norm_position!r}")
+        if self.first_activation not in ("relu", "exp"):
+            raise RegbenchError(f"[model] first_activation = {self.first_activation!r} is not "
+                                "valid: expected relu or exp")
         if not 0 <= self.dropout < 1:
             raise RegbenchError(f"dropout must be in [0, 1), got {self.dropout}")
 

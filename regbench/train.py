@@ -9,11 +9,13 @@ there; the only host synchronisation is once per epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import io
 import os
 import random
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -139,6 +141,7 @@ class Trainer:
         self.device = resolve_device(self.config.device)
         # cost facts of the last fit / epoch (``fit`` turns the measurement on)
         self.measure_next_step, self.peak_bytes, self.last_epoch_steps = False, float("nan"), 0
+        self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         if self.config.mixed_precision and not native_bfloat16(self.device):
             warnings.warn(
                 f"mixed_precision: {self.device} has no native bfloat16 arithmetic (x86 "
@@ -147,8 +150,9 @@ class Trainer:
                 "set [train] mixed_precision = false", RuntimeWarning, stacklevel=2)
 
     def build_model(self) -> torch.nn.Module:
-        """A freshly initialised model on the trainer's device (seed it first)."""
-        return self.task.build_model().to(self.device)
+        """A freshly initialised model on the trainer's device (seed it first), with the
+        model options of a ``needs="model"`` regularizer."""
+        return self.task.build_model(**self.regularizer.model_options()).to(self.device)
 
     # -- one step -------------------------------------------------------------------
     def _autocast(self):
@@ -161,11 +165,12 @@ class Trainer:
         inputs (``Task.model_args``). Returns (outputs (binary: logits (B, T)) in
         float32, penalty 0-dim)."""
         needs = self.regularizer.needs
-        if needs == "attributions" and self.lam > 0 and n_prior > 0:
+        if needs in INPUT_PRIORS and self.lam > 0 and n_prior > 0:
             with self._autocast():
                 outputs, attr = logits_and_attributions(model, X, n_prior,
                                                         output=self.task.explained_output,
-                                                        args=args)
+                                                        args=args,
+                                                        times_input=needs == "attributions")
             # The penalty in float32: rfft needs it, and its normalisation is fragile.
             return _float(outputs), self.regularizer(attr.float())
         with self._autocast():
@@ -196,6 +201,7 @@ class Trainer:
             X = one_hot_codes(self.on_device(codes[idx]))
             y = self.on_device(labels[idx])
             X, y = self.task.augment(X, y, rng)
+            X, y = self.regularizer.transform(X, y, self.generator)   # needs="batch"
             if self.measure_next_step:   # once per fit: the step's peak memory
                 self.measure_next_step = False
                 losses, self.peak_bytes = _with_peak_memory(
@@ -236,7 +242,7 @@ class Trainer:
                 for i in range(0, len(codes), batch)])
         loss = self.task.loss(outputs, labels).item()
         needs = self.regularizer.needs
-        if needs == "nothing" or self.lam == 0:
+        if needs not in (*INPUT_PRIORS, "parameters") or self.lam == 0:
             return loss, 0.0
         if needs == "parameters":  # one value for the model, no pass over the data
             with torch.no_grad():
@@ -267,6 +273,8 @@ class Trainer:
         set_seed(self.config.seed)
         started = time.perf_counter()
         model = self.build_model()
+        # batch transforms draw from their own generator, on the device, seeded per run
+        self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.config.learning_rate)
         rng = np.random.default_rng(self.config.seed)
         (tr_codes_np, tr_labels_np, *tr_prior), (va_codes_np, va_labels_np, *va_prior) = \
@@ -360,6 +368,10 @@ class Trainer:
         return tensor.to(self.device, non_blocking=True)
 
 
+# Regularizers whose penalty needs the input gradient of each prior example.
+INPUT_PRIORS = ("attributions", "gradients")
+
+
 def _with_peak_memory(fn, device: torch.device):
     """(fn(), peak extra bytes torch allocated while it ran). CUDA:
     ``max_memory_allocated`` above the start; CPU: the peak of live bytes of torch's
@@ -373,8 +385,14 @@ def _with_peak_memory(fn, device: torch.device):
         torch.cuda.synchronize(device)
         return out, float(torch.cuda.max_memory_allocated(device) - before)
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _quiet_stderr():   # kineto prints a line at start and at stop
+        prof.__enter__()
+    try:
         out = fn()
+    finally:
+        with _quiet_stderr():
+            prof.__exit__(None, None, None)
     try:
         events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
     except AttributeError:   # a torch without these internals
@@ -384,6 +402,20 @@ def _with_peak_memory(fn, device: torch.device):
         live += event.nbytes()   # negative for a free
         peak = max(peak, live)
     return out, float(peak)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 sent to /dev/null for a moment (C++ code writing to it)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _float(outputs):
@@ -400,7 +432,7 @@ def save_checkpoint(path, trainer: Trainer, result: TrainResult) -> None:
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         "task": trainer.task.name,
         "architecture": model["architecture"],
-        "model_config": model["params"],
+        "model_config": {**model["params"], **trainer.regularizer.model_options()},
         "train_config": asdict(trainer.config),
         "regularizer": trainer.regularizer.name,
         "regularizer_params": dict(trainer.regularizer.params),

@@ -51,7 +51,7 @@ def test_register_and_bind_parameters_round_trip():
 
 def test_bad_registration_arguments():
     with pytest.raises(RegbenchError, match="needs"):
-        regbench.register_regularizer("x", needs="gradients")
+        regbench.register_regularizer("x", needs="weights")
     with pytest.raises(RegbenchError, match="lambda_range"):
         regbench.register_regularizer("x", needs="nothing", lambda_range=(1.0, 0.1))
 

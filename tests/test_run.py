@@ -13,7 +13,8 @@ from regbench.store import wide_results
 
 COLUMNS = ["regularizer", "lambda", "seed", "val_loss", "test_accuracy", "test_auroc",
            "test_auprc", "highfreq_fraction", "entropy", "motif_fraction", "motif_auprc"]
-ALL = ["fourier", "l2", "none", "smoothness", "sparsity"]
+ALL = sorted(["fourier", "l2", "none", "smoothness", "sparsity", "l1_gradient", "off_simplex",
+              "evoaug", "dropout", "exp_activation"])   # every binary regularizer: "all"
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +220,10 @@ def test_killed_run_resumes_to_the_same_results(smoke, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = len(list((out / "runs").glob("*.json")))
-    assert 3 <= finished < 10, "the kill should land partway through the grid"
+    assert 3 <= finished < 2 * len(ALL), "the kill should land partway through the grid"
     subprocess.run(argv, check=True, capture_output=True, timeout=300)
     resumed = wide_results(pd.read_csv(out / "results.csv"))
-    assert len(resumed) == 10 and not resumed.duplicated(["regularizer", "seed"]).any()
+    assert len(resumed) == 2 * len(ALL) and not resumed.duplicated(["regularizer", "seed"]).any()
     reference = wide_results(pd.read_csv(smoke / "results.csv"))
     columns = ["regularizer", "seed", "lambda", "val_loss", "test_auroc", "motif_auprc",
                "entropy", "ixg_motif_fraction"]

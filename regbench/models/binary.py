@@ -13,6 +13,14 @@ from torch import nn
 from regbench.settings import BinaryModelConfig
 
 
+class Exp(nn.Module):
+    """exp(x), as a module of its own (tangermeme's DeepLIFT/SHAP gives it the rescale
+    rule through ``additional_nonlinear_ops``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(x)
+
+
 class BinaryCNN(nn.Module):
     """Conv (valid) → ReLU → BN blocks, max pool, dense → ReLU → BN blocks, linear.
 
@@ -30,8 +38,9 @@ class BinaryCNN(nn.Module):
         self.config = config
         layers: list[nn.Module] = []
         channels = 4
-        for filters, width in zip(config.conv_filters, config.conv_widths):
-            layers += self._block(nn.Conv1d(channels, filters, width), filters)
+        for i, (filters, width) in enumerate(zip(config.conv_filters, config.conv_widths)):
+            exp = i == 0 and config.first_activation == "exp"
+            layers += self._block(nn.Conv1d(channels, filters, width), filters, exp)
             channels = filters
         layers.append(nn.MaxPool1d(config.pool_size, config.pool_stride))
         layers.append(nn.Flatten())
@@ -44,13 +53,15 @@ class BinaryCNN(nn.Module):
         layers.append(nn.Linear(width, config.n_tasks))
         self.layers = nn.Sequential(*layers)
 
-    def _block(self, layer: nn.Module, channels: int) -> list[nn.Module]:
-        """layer, ReLU and batch norm in the configured order (a fresh module each)."""
+    def _block(self, layer: nn.Module, channels: int, exp: bool = False) -> list[nn.Module]:
+        """layer, activation (ReLU, or Exp) and batch norm in the configured order (a
+        fresh module each)."""
+        act = Exp() if exp else nn.ReLU()
         if not self.config.batch_norm:
-            return [layer, nn.ReLU()]
+            return [layer, act]
         if self.config.batch_norm_position == "before_relu":
-            return [layer, nn.BatchNorm1d(channels), nn.ReLU()]
-        return [layer, nn.ReLU(), nn.BatchNorm1d(channels)]
+            return [layer, nn.BatchNorm1d(channels), act]
+        return [layer, act, nn.BatchNorm1d(channels)]
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """X: (N, 4, L) float one-hot. Returns logits (N, T)."""

@@ -12,6 +12,7 @@ from regbench.regularizers.registry import (
 )
 from regbench.regularizers.weight import l2_penalty
 from regbench.regularizers import builtin as _builtin  # noqa: F401  (registers the five)
+from regbench.regularizers import baselines as _baselines  # noqa: F401  (and the rest)
 
 __all__ = [
     "Regularizer", "RegularizerSpec", "default_freq_limit", "fourier_penalty",

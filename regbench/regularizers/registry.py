@@ -16,7 +16,12 @@ import torch
 
 from regbench.errors import RegbenchError
 
-NEEDS = ("attributions", "parameters", "nothing")
+NEEDS = ("attributions", "gradients", "parameters", "nothing", "batch", "model")
+# What a regularizer that is not a penalty supplies instead (the function registered):
+#   batch: transform(X, y, generator, **params) -> (X, y), applied to every training
+#          batch after the task's augmentation (X (B, 4, L) one-hot stays one-hot and L);
+#   model: options(**params) -> dict of [model] keys the model is built with.
+# Neither adds a penalty; lambda means nothing for them.
 ENTRY_POINT_GROUP = "regbench.regularizers"
 
 _REGISTRY: dict[str, "RegularizerSpec"] = {}
@@ -28,9 +33,12 @@ class RegularizerSpec:
     """What the registry knows about one regularizer.
 
     penalty: ``penalty(target, **params) -> 0-dim tensor``; ``target`` is the
-        attributions ``(N, 4, L)`` of the examples the prior applies to when
-        ``needs == "attributions"``, the model when ``needs == "parameters"``, and
-        ``None`` when ``needs == "nothing"``.
+        attributions ``(N, 4, L)`` (input x gradient) of the examples the prior applies
+        to when ``needs == "attributions"``, their input gradients ``(N, 4, L)`` (all
+        four bases) when ``needs == "gradients"``, the model when ``needs ==
+        "parameters"``, and ``None`` when ``needs == "nothing"``. For ``needs ==
+        "batch"`` and ``"model"`` it is the batch transform or the model options
+        (see NEEDS).
     params: parameter names and their defaults (from the penalty's signature).
     lambda_range: (low, high) for a log-uniform λ search; None when λ is meaningless.
     default_lambda: λ used when none is given and no search is run.
@@ -43,11 +51,17 @@ class RegularizerSpec:
     lambda_range: tuple[float, float] | None = None
     default_lambda: float = 0.0
     description: str = ""
+    tasks: tuple[str, ...] | None = None   # the tasks it applies to; None: every task
 
     @property
     def searchable(self) -> bool:
         """Whether a λ search means anything: the penalty uses λ and has a range."""
-        return self.needs != "nothing" and self.lambda_range is not None
+        return self.is_penalty and self.needs != "nothing" and self.lambda_range is not None
+
+    @property
+    def is_penalty(self) -> bool:
+        """False for a batch transform or model option (``needs`` batch or model)."""
+        return self.needs not in ("batch", "model")
 
     def create(self, **params) -> "Regularizer":
         unknown = set(params) - set(self.params)
@@ -75,16 +89,31 @@ class Regularizer:
         return self.spec.needs
 
     def __call__(self, target=None) -> torch.Tensor:
+        if not self.spec.is_penalty:
+            raise RegbenchError(f"regularizer {self.name!r} is a {self.needs} regularizer, "
+                                "not a penalty")
         return self.spec.penalty(target, **self.params)
+
+    def transform(self, X: torch.Tensor, y, generator: torch.Generator):
+        """A training batch as a ``needs="batch"`` regularizer changes it; else as is."""
+        if self.needs != "batch":
+            return X, y
+        return self.spec.penalty(X, y, generator, **self.params)
+
+    def model_options(self) -> dict:
+        """[model] keys a ``needs="model"`` regularizer builds the model with; else {}."""
+        return dict(self.spec.penalty(**self.params)) if self.needs == "model" else {}
 
 
 def register_regularizer(name: str, *, needs: str, lambda_range=None,
                          default_lambda: float | None = None, description: str | None = None,
-                         overwrite: bool = False):
+                         overwrite: bool = False, tasks=None):
     """Decorator registering ``penalty(target, **params)`` under ``name``.
 
     Keyword parameters of the penalty (with defaults) become the entry's parameters.
-    ``default_lambda`` defaults to the geometric mean of ``lambda_range``.
+    ``default_lambda`` defaults to the geometric mean of ``lambda_range``. ``tasks``:
+    the tasks (``regbench.tasks``) it applies to, e.g. ("binary",); None: every task
+    ("all" leaves it out of other tasks' runs).
     """
     if needs not in NEEDS:
         raise RegbenchError(f"needs must be one of {', '.join(NEEDS)}, got {needs!r}")
@@ -98,8 +127,11 @@ def register_regularizer(name: str, *, needs: str, lambda_range=None,
         if name in _REGISTRY and not overwrite and _REGISTRY[name].penalty is not penalty:
             raise RegbenchError(f"a regularizer named {name!r} is already registered; "
                                 "pass overwrite=True to replace it")
+        # the arguments regbench passes come first: a penalty's target; a batch
+        # transform's X, y, generator; none for model options
+        skip = {"model": 0, "batch": 3}.get(needs, 1)
         params = {
-            p.name: p.default for p in list(inspect.signature(penalty).parameters.values())[1:]
+            p.name: p.default for p in list(inspect.signature(penalty).parameters.values())[skip:]
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
         }
         lam = default_lambda
@@ -107,7 +139,8 @@ def register_regularizer(name: str, *, needs: str, lambda_range=None,
             lam = (lambda_range[0] * lambda_range[1]) ** 0.5 if lambda_range else 0.0
         doc = description or (inspect.getdoc(penalty) or "").split("\n")[0]
         _REGISTRY[name] = RegularizerSpec(name, penalty, needs, params, lambda_range,
-                                          float(lam), doc)
+                                          float(lam), doc,
+                                          None if tasks is None else tuple(tasks))
         return penalty
 
     return decorate

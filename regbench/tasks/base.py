@@ -24,8 +24,9 @@ class Task:
         parameters, under what the user sets in [regularizer_params]."""
         return {}
 
-    def build_model(self) -> torch.nn.Module:
-        """A freshly initialised model (seed torch first)."""
+    def build_model(self, **options) -> torch.nn.Module:
+        """A freshly initialised model (seed torch first); ``options``: [model] keys
+        that override the task's (a ``needs="model"`` regularizer's)."""
         raise NotImplementedError
 
     def model_record(self) -> dict:

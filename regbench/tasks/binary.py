@@ -29,8 +29,8 @@ class BinaryTask(Task):
         self.architecture, self.params = resolve_model(model, DEFAULT_ARCHITECTURE, seq_len,
                                                        n_tasks)
 
-    def build_model(self) -> torch.nn.Module:
-        return create_model(self.architecture, **self.params)
+    def build_model(self, **options) -> torch.nn.Module:
+        return create_model(self.architecture, **{**self.params, **options})
 
     def model_record(self) -> dict:
         return {"architecture": self.architecture, "params": dict(self.params)}

@@ -49,8 +49,8 @@ class ProfileTask(Task):
         length = self.params.get("output_length") or seq_len
         self.crop = slice((seq_len - length) // 2, (seq_len - length) // 2 + length)
 
-    def build_model(self) -> torch.nn.Module:
-        return create_model(self.architecture, **self.params)
+    def build_model(self, **options) -> torch.nn.Module:
+        return create_model(self.architecture, **{**self.params, **options})
 
     def model_record(self) -> dict:
         return {"architecture": self.architecture, "params": dict(self.params),
