@@ -332,3 +332,20 @@ def test_cost_beside_gains_by_hand():
     assert table.loc["fourier", "auROC gain"] == "+0.100"
     assert table.loc["fourier", "motif auPRC (pooled) gain"] == "+0.200"
     assert table.loc["none", "× none (time)"] == "1.00"
+
+
+def test_ranking_per_method_says_when_it_changes():
+    from regbench.report.sections import method_ranking
+    rows = []
+    for reg, dls, ixg in (("none", 0.5, 0.5), ("fourier", 0.6, 0.9), ("l2", 0.8, 0.7)):
+        for seed in (0, 1):
+            rows.append({"regularizer": reg, "seed": seed, "status": "ok",
+                         "motif_auprc": dls, "ixg_motif_auprc": ixg})
+    section = method_ranking(pd.DataFrame(rows), ["none", "fourier", "l2"])
+    table = section.blocks[1].frame.set_index("regularizer")
+    assert table.loc["l2", "DeepLIFT/SHAP"] == "1 (0.8)"
+    assert table.loc["fourier", "input×gradient"] == "1 (0.9)"
+    assert table.loc["none", "input×gradient"] == "3 (0.5)"
+    text = section.blocks[0].text
+    assert "changes with the method" in text and "l2 under DeepLIFT/SHAP" in text
+    assert "fourier under input×gradient" in text and "input×gradient 0.33" in text

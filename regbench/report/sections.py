@@ -12,7 +12,7 @@ from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
 from regbench.metrics import sequence_metrics
 from regbench.report.stats import BASELINE, COST, format_p
-from regbench.store import METHOD_LABELS, method_prefix, split_column
+from regbench.store import METHOD_LABELS, METHOD_PREFIXES, method_prefix, split_column
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
 
 
@@ -324,6 +324,52 @@ def data_stability(folder: ResultsFolder, order, runs) -> Section | None:
         Table(table))
 
 
+RANKED = ("motif_auprc", "peak_auprc", "highfreq_fraction")
+
+
+def method_ranking(ok: pd.DataFrame, order) -> Section | None:
+    """Per attribution method, the regularizers ranked on the interpretability headline
+    (motif auPRC, else peak auPRC, else the high-frequency fraction): does the ranking
+    hold under every method, or does a prior only look good under the method it
+    penalises?"""
+    import scipy.stats
+    metric = next((m for m in RANKED if m in ok and ok[m].notna().any()), None)
+    if metric is None:
+        return None
+    direction = stats.metric_info(metric).direction
+    columns = {METHOD_LABELS.get(method, method): prefix + metric
+               for method, prefix in METHOD_PREFIXES.items()
+               if prefix + metric in ok and ok[prefix + metric].notna().any()}
+    if len(columns) < 2:
+        return None
+    regs = [r for r in order if r in set(ok["regularizer"])]
+    means = ok.groupby("regularizer")[list(columns.values())].mean().reindex(regs)
+    ranks = (means if direction == "lower" else -means).rank(method="min")
+    table = pd.DataFrame({"regularizer": regs})
+    for label, column in columns.items():
+        table[label] = [f"{int(r)} ({m:.3g})" if pd.notna(r) else "–"
+                        for r, m in zip(ranks[column], means[column])]
+    best = {label: ranks[column].idxmin() for label, column in columns.items()}
+    first = next(iter(columns))
+    taus = []
+    for label, column in list(columns.items())[1:]:
+        tau = scipy.stats.kendalltau(ranks[columns[first]], ranks[column]).statistic
+        taus.append(f"{label} {tau:.2f}")
+    changes = len(set(best.values())) > 1
+    verdict = ("The ranking changes with the method: the best is " + "; ".join(
+        f"{reg} under {label}" for label, reg in best.items()) + "." if changes else
+        f"Every method puts {best[first]} first.")
+    return _section(
+        "Ranking per attribution method",
+        Text(f"Regularizers ranked on {stats.metric_info(metric).label} "
+             f"({stats.metric_info(metric).better}) under each attribution method (rank, "
+             "then the mean over seeds). A prior that ranks high only under the method it "
+             "penalises (input×gradient, for the attribution priors) is suspect. "
+             + verdict + f" Kendall's τ of each method's ranking with {first}'s: "
+             + ", ".join(taus) + "."),
+        Table(table, f"Rank per method on {stats.metric_info(metric).label} (1 = best)"))
+
+
 def cost_frame(ok: pd.DataFrame, order) -> pd.DataFrame:
     """Per regularizer: what a training step costs (seconds, peak MiB, extra backward
     passes; means over seeds) and its ratio to none's measured in the same run, beside
@@ -473,6 +519,7 @@ def build_sections(folder: ResultsFolder, statistics: pd.DataFrame | None = None
                 seed_stability(folder, order, attributions),
                 data_stability(folder, order, attributions),
                 sequence_comparisons(folder.per_sequence, order, statistics),
+                method_ranking(ok, order),
                 attribution_examples(folder.examples, order), cost(ok, order),
                 training(folder.history, order), lambda_search(folder, order),
                 pareto_search(folder, order),
