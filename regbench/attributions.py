@@ -186,6 +186,62 @@ def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attribute
     return outputs, attr
 
 
+def expected_gradients(model: torch.nn.Module, X: torch.Tensor, *, references: int = 1,
+                       source: str = "batch", generator: torch.Generator | None = None,
+                       output=_identity, args: tuple = ()) -> torch.Tensor:
+    """Expected gradients (Erion et al., Nature Machine Intelligence 2021), the
+    training-time attribution of ``NAME@eg`` priors, graph kept for double backprop.
+
+    E over references x' and alpha ~ U(0, 1) of (x - x') * grad f(x' + alpha (x - x')),
+    estimated with ``references`` draws (x', alpha) per example (Erion et al. used 1
+    per step). ``source="batch"``: x' is another row of the same batch (a random
+    permutation: references from the training data, as Erion et al.); ``"shuffle"``:
+    a dinucleotide shuffle of x. Draws come from ``generator``. X: (N, 4, L) one-hot
+    on the model's device; f = ``output(model(X, *args))`` summed over tasks. Returns
+    (N, 4, L), differentiable w.r.t. the weights. The model is used in its current
+    mode (the trainer holds batch-norm statistics, as for input x gradient).
+    """
+    _check_shape(X)
+    if source not in ("batch", "shuffle") or references < 1:
+        raise RegbenchError(f"expected gradients: eg_source must be batch or shuffle and "
+                            f"eg_references >= 1, got {source!r} and {references}")
+    X = X.detach().to(_model_dtype(model))
+    device = X.device
+    total = torch.zeros_like(X)
+    for _ in range(int(references)):
+        if source == "batch":
+            ref = X[torch.randperm(len(X), generator=generator, device=device)]
+        else:
+            seeds = torch.randint(0, 2 ** 31 - 1, (len(X),), generator=generator,
+                                  device=device).tolist()
+            ref = dinucleotide_shuffle(X.cpu(), n=1, random_state=seeds,
+                                       allow_N=True)[:, 0].to(X)
+        alpha = torch.rand((len(X), 1, 1), generator=generator, device=device, dtype=X.dtype)
+        point = (ref + alpha * (X - ref)).requires_grad_()
+        with torch.enable_grad():
+            explained = _output_to_explain(output(model(point, *args)), None)
+            grad, = torch.autograd.grad(explained, point, create_graph=True)
+        total = total + (X - ref) * grad
+    return total / references
+
+
+def logits_and_expected_gradients(model: torch.nn.Module, X: torch.Tensor, n_attributed: int,
+                                  output=_identity, args: tuple = (), **eg
+                                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``logits_and_attributions`` with expected gradients (``eg``: references, source,
+    generator) as the attribution of the first ``n_attributed`` rows."""
+    if not model.training:
+        return model(X, *args), expected_gradients(
+            model, X[:n_attributed], output=output,
+            args=tuple(a[:n_attributed] for a in args), **eg)
+    with BatchStatistics(model) as stats:
+        outputs = model(X, *args)
+    with stats.held():
+        attr = expected_gradients(model, X[:n_attributed], output=output,
+                                  args=tuple(a[:n_attributed] for a in args), **eg)
+    return outputs, attr
+
+
 def input_x_gradient(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int = 256,
                      create_graph: bool = False, target: int | None = None,
                      args: tuple = (), device=None, corrected: bool = False) -> torch.Tensor:

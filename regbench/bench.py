@@ -37,7 +37,11 @@ from regbench.train import Trainer, load_checkpoint, resolve_device
 def extra_backward_passes(regularizer, lam: float) -> int:
     """Backward passes a training step makes beyond the loss's own: one input-gradient
     pass (kept for double backprop) for an attribution prior with λ > 0, else none."""
-    return int(regularizer.needs in ("attributions", "gradients") and lam > 0)
+    if regularizer.needs not in ("attributions", "gradients") or lam <= 0:
+        return 0
+    if regularizer.attribution == "eg":   # one input-gradient pass per reference
+        return int(regularizer.params["eg_references"])
+    return 1
 
 
 def resolve_regularizers(names: list[str], task: str = "binary") -> list[str]:
@@ -186,7 +190,7 @@ class Benchmark:
         if stored is not None:
             return stored
         train, valid = self.train_rows(seed, data_fraction), self.split("valid")
-        params = {**self.task().prior_defaults().get(regularizer, {}),
+        params = {**self.task().prior_defaults().get(regularizer.split("@")[0], {}),
                   **self.config.regularizer_params.get(regularizer, {})}
         reg = get_spec(regularizer).create(**params)
         trainer = Trainer(self.task(), reg, key.lam, self.config.train_config(seed))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from regbench.attributions import logits_and_attributions
+from regbench.attributions import logits_and_attributions, logits_and_expected_gradients
 from regbench.errors import RegbenchError
 from regbench.models.registry import DEFAULT_ARCHITECTURE, create_model
 from regbench.regularizers import Regularizer
@@ -167,10 +167,16 @@ class Trainer:
         needs = self.regularizer.needs
         if needs in INPUT_PRIORS and self.lam > 0 and n_prior > 0:
             with self._autocast():
-                outputs, attr = logits_and_attributions(model, X, n_prior,
-                                                        output=self.task.explained_output,
-                                                        args=args,
-                                                        times_input=needs == "attributions")
+                if self.regularizer.attribution == "eg":
+                    params = self.regularizer.params
+                    outputs, attr = logits_and_expected_gradients(
+                        model, X, n_prior, output=self.task.explained_output, args=args,
+                        references=params["eg_references"], source=params["eg_source"],
+                        generator=self.generator)
+                else:
+                    outputs, attr = logits_and_attributions(
+                        model, X, n_prior, output=self.task.explained_output, args=args,
+                        times_input=needs == "attributions")
             # The penalty in float32: rfft needs it, and its normalisation is fragile.
             return _float(outputs), self.regularizer(attr.float())
         with self._autocast():

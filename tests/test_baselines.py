@@ -121,3 +121,55 @@ def test_all_leaves_binary_only_baselines_out_of_profile_runs():
     with pytest.raises(RegbenchError, match="applies to binary"):
         resolve_regularizers(["evoaug"], "profile")
     assert not regbench.get_regularizer("evoaug").spec.searchable
+
+
+class _Linear(torch.nn.Module):
+    """f(x) = Σ w ⊙ x + b, one output: every attribution method is exact on it."""
+
+    def __init__(self, length=12):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(4, length, dtype=torch.float64))
+
+    def forward(self, X):
+        return (X * self.w).sum(dim=(1, 2))[:, None] + 0.5
+
+
+def test_expected_gradients_on_a_linear_model():
+    from regbench.attributions import expected_gradients
+    torch.manual_seed(0)
+    model = _Linear()
+    X = _batch(n=6, length=12)[0].double()
+    attr = expected_gradients(model, X, references=1, source="batch",
+                              generator=torch.Generator().manual_seed(4))
+    gen = torch.Generator().manual_seed(4)             # the same draws, by hand
+    ref = X[torch.randperm(6, generator=gen)]
+    torch.testing.assert_close(attr, (X - ref) * model.w, rtol=0, atol=1e-12)
+    # completeness: each example's attributions sum to f(x) - f(x')
+    torch.testing.assert_close(attr.sum(dim=(1, 2)), (model(X) - model(ref))[:, 0])
+    two = expected_gradients(model, X, references=2, source="shuffle",
+                             generator=torch.Generator().manual_seed(1))
+    assert two.shape == X.shape and two.requires_grad   # graph kept for training
+    two.sum().backward()
+    assert model.w.grad is not None
+
+
+def test_a_prior_on_expected_gradients_trains(small_task, motif_problem):
+    from regbench.bench import extra_backward_passes
+    from regbench.regularizers import get_spec
+    spec = get_spec("fourier@eg")
+    assert spec.attribution == "eg" and spec.params["eg_references"] == 1
+    assert get_spec("fourier@ixg") is get_spec("fourier")
+    reg = regbench.get_regularizer("fourier@eg", eg_references=3, freq_limit=5)
+    trainer = Trainer(small_task, reg, 1.0, TrainConfig(device="cpu"))
+    model = trainer.build_model().train()
+    X = one_hot_codes(torch.as_tensor(motif_problem(n=16)[0]))
+    _, penalty = trainer.penalty(model, X, 8)
+    assert penalty.item() > 0
+    penalty.backward()
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv1d))
+    assert first.weight.grad is not None and first.weight.grad.abs().sum() > 0
+    assert extra_backward_passes(reg, 1.0) == 3
+    for bad, message in (("none@eg", "does not take attributions"),
+                         ("fourier@shap", "unknown training-time attribution")):
+        with pytest.raises(RegbenchError, match=message):
+            get_spec(bad)

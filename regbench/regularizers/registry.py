@@ -52,6 +52,9 @@ class RegularizerSpec:
     default_lambda: float = 0.0
     description: str = ""
     tasks: tuple[str, ...] | None = None   # the tasks it applies to; None: every task
+    # The training-time attribution an attribution prior is given: "ixg" (input x
+    # gradient, the paper's) or "eg" (expected gradients, Erion et al.); NAME@eg.
+    attribution: str = "ixg"
 
     @property
     def searchable(self) -> bool:
@@ -92,7 +95,12 @@ class Regularizer:
         if not self.spec.is_penalty:
             raise RegbenchError(f"regularizer {self.name!r} is a {self.needs} regularizer, "
                                 "not a penalty")
-        return self.spec.penalty(target, **self.params)
+        return self.spec.penalty(target, **{k: v for k, v in self.params.items()
+                                             if k not in EG_PARAMS})
+
+    @property
+    def attribution(self) -> str:
+        return self.spec.attribution
 
     def transform(self, X: torch.Tensor, y, generator: torch.Generator):
         """A training batch as a ``needs="batch"`` regularizer changes it; else as is."""
@@ -173,14 +181,39 @@ def list_regularizers() -> list[str]:
     return sorted(_REGISTRY)
 
 
+TRAINING_ATTRIBUTIONS = ("ixg", "eg")
+# Expected gradients' own parameters, added to an attribution prior's as NAME@eg.
+EG_PARAMS = {"eg_references": 1, "eg_source": "batch"}
+
+
 def get_spec(name: str) -> RegularizerSpec:
-    """The registry entry for ``name``; a clear error lists the known names."""
+    """The registry entry for ``name``; a clear error lists the known names.
+    ``NAME@eg`` is attribution prior NAME trained on expected-gradients attributions
+    (``NAME@ixg`` is NAME itself)."""
     _load_plugins()
+    if name not in _REGISTRY and "@" in name:
+        return _variant(name)
     try:
         return _REGISTRY[name]
     except KeyError:
         raise RegbenchError(f"unknown regularizer {name!r}; known regularizers: "
                             f"{', '.join(sorted(_REGISTRY))}") from None
+
+
+def _variant(name: str) -> RegularizerSpec:
+    base, _, attribution = name.partition("@")
+    spec = get_spec(base)
+    if attribution not in TRAINING_ATTRIBUTIONS:
+        raise RegbenchError(f"regularizer {name!r}: unknown training-time attribution "
+                            f"{attribution!r}; use {base}@eg (expected gradients) or {base}")
+    if spec.needs != "attributions":
+        raise RegbenchError(f"regularizer {name!r}: {base} does not take attributions, so "
+                            "it has no training-time attribution to choose")
+    if attribution == "ixg":
+        return spec
+    from dataclasses import replace
+    return replace(spec, name=name, attribution="eg", params={**spec.params, **EG_PARAMS},
+                   description=f"{spec.description} (expected gradients)")
 
 
 def get_regularizer(name: str, **params) -> Regularizer:
