@@ -37,6 +37,8 @@ from regbench.train import Trainer, load_checkpoint, resolve_device
 def extra_backward_passes(regularizer, lam: float) -> int:
     """Backward passes a training step makes beyond the loss's own: one input-gradient
     pass (kept for double backprop) for an attribution prior with λ > 0, else none."""
+    if regularizer.needs == "step" and lam > 0:   # saliency-guided: one saliency pass
+        return 1
     if regularizer.needs not in ("attributions", "gradients") or lam <= 0:
         return 0
     if regularizer.attribution == "eg":   # one input-gradient pass per reference

@@ -179,6 +179,17 @@ class Trainer:
                         times_input=needs == "attributions")
             # The penalty in float32: rfft needs it, and its normalisation is fragile.
             return _float(outputs), self.regularizer(attr.float())
+        if needs == "step" and self.lam > 0 and n_prior > 0:
+            from regbench.attributions import BatchStatistics
+            from regbench.regularizers.registry import StepContext
+            with self._autocast(), BatchStatistics(model) as stats:
+                outputs = model(X, *args)
+            with self._autocast(), stats.held():
+                prior_args = tuple(a[:n_prior] for a in args)
+                context = StepContext(model, X, n_prior, outputs,
+                                      lambda Z: self.task.explained_output(
+                                          model(Z, *prior_args)), self.generator)
+                return _float(outputs), self.regularizer(context).float()
         with self._autocast():
             outputs = _float(model(X, *args))
         if needs == "parameters" and self.lam > 0:
@@ -248,7 +259,7 @@ class Trainer:
                 for i in range(0, len(codes), batch)])
         loss = self.task.loss(outputs, labels).item()
         needs = self.regularizer.needs
-        if needs not in (*INPUT_PRIORS, "parameters") or self.lam == 0:
+        if needs not in (*INPUT_PRIORS, "parameters", "step") or self.lam == 0:
             return loss, 0.0
         if needs == "parameters":  # one value for the model, no pass over the data
             with torch.no_grad():

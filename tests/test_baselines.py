@@ -115,8 +115,9 @@ def test_model_options_build_dropout_and_an_exponential_first_layer(tmp_path, sm
 def test_all_leaves_binary_only_baselines_out_of_profile_runs():
     from regbench.bench import resolve_regularizers
     binary, profile = resolve_regularizers(["all"]), resolve_regularizers(["all"], "profile")
-    assert {"evoaug", "dropout", "exp_activation", "l1_gradient", "off_simplex"} <= set(binary)
-    assert not {"evoaug", "dropout", "exp_activation"} & set(profile)
+    assert {"evoaug", "dropout", "exp_activation", "l1_gradient", "off_simplex",
+            "saliency_guided"} <= set(binary)
+    assert not {"evoaug", "dropout", "exp_activation", "saliency_guided"} & set(profile)
     assert "off_simplex" in profile
     with pytest.raises(RegbenchError, match="applies to binary"):
         resolve_regularizers(["evoaug"], "profile")
@@ -173,3 +174,35 @@ def test_a_prior_on_expected_gradients_trains(small_task, motif_problem):
                          ("fourier@shap", "unknown training-time attribution")):
         with pytest.raises(RegbenchError, match=message):
             get_spec(bad)
+
+
+def test_saliency_guided_masks_the_least_salient_positions():
+    from regbench.regularizers.baselines import saliency_guided_penalty
+    from regbench.regularizers.registry import StepContext
+    torch.manual_seed(0)
+    model = _Linear(length=12)
+    with torch.no_grad():
+        model.w[:, 6:] = 0.0            # the right half carries no saliency at all
+    X = _batch(n=5, length=12)[0].double()
+    step = lambda m: StepContext(m, X, 5, m(X), m,  # noqa: E731
+                                 torch.Generator().manual_seed(0))
+    # masking the 6 least salient positions changes nothing: KL exactly 0
+    assert saliency_guided_penalty(step(model), mask_fraction=0.5).item() == pytest.approx(
+        0.0, abs=1e-12)
+    # masking 9 reaches salient positions: the outputs move, KL > 0, and it trains
+    value = saliency_guided_penalty(step(model), mask_fraction=0.75)
+    assert value.item() > 0
+    value.backward()
+    assert model.w.grad is not None and model.w.grad[:, :6].abs().sum() > 0
+
+
+def test_saliency_guided_in_a_training_step(small_task, motif_problem):
+    from regbench.bench import extra_backward_passes
+    reg = regbench.get_regularizer("saliency_guided")
+    trainer = Trainer(small_task, reg, 1.0, TrainConfig(device="cpu"))
+    model = trainer.build_model().train()
+    X = one_hot_codes(torch.as_tensor(motif_problem(n=16)[0]))
+    outputs, penalty = trainer.penalty(model, X, 8)
+    assert outputs.shape == (16, 1) and penalty.item() >= 0
+    (outputs.sum() + penalty).backward()
+    assert extra_backward_passes(reg, 1.0) == 1

@@ -14,7 +14,7 @@ from regbench.store import wide_results
 COLUMNS = ["regularizer", "lambda", "seed", "val_loss", "test_accuracy", "test_auroc",
            "test_auprc", "highfreq_fraction", "entropy", "motif_fraction", "motif_auprc"]
 ALL = sorted(["fourier", "l2", "none", "smoothness", "sparsity", "l1_gradient", "off_simplex",
-              "evoaug", "dropout", "exp_activation"])   # every binary regularizer: "all"
+              "saliency_guided", "evoaug", "dropout", "exp_activation"])   # "all", binary
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,13 @@ priors):
   positions, averaged over examples: gradients that leave the simplex (noise the data
   never constrain) are penalised. Positions with a zero gradient have θ = 0.
 
+A penalty on the whole training step (``needs="step"``):
+
+- ``saliency_guided``: saliency-guided training (Ismail, Corrada Bravo & Feizi,
+  NeurIPS 2021). The lowest-saliency half of each prior example's positions get random
+  bases (the input stays one-hot); the penalty is the KL divergence between the output
+  distributions on the original and the masked input. Binary tasks only.
+
 Baselines that are not penalties (no λ):
 
 - ``evoaug`` (``needs="batch"``): EvoAug-style augmentation (Lee et al., Genome Biology
@@ -114,6 +121,42 @@ def evoaug_transform(X: torch.Tensor, y, generator: torch.Generator,
         moved = torch.where(fresh[:, None, :], random, moved)
         X = torch.where(indel[:, None, None], moved, X)
     return X, y
+
+
+def saliency_guided_penalty(step, mask_fraction: float = 0.5) -> torch.Tensor:
+    """Saliency-guided training (Ismail, Corrada Bravo & Feizi, NeurIPS 2021) for
+    DNA: the ``mask_fraction`` of positions with the lowest saliency (sum over bases
+    of |d explained output / dx|, not differentiated) of each prior example get a
+    random base, keeping the input one-hot; the penalty is the KL divergence between
+    the model's output distributions on the original and on the masked input, mean
+    over examples and tasks (binary: Bernoulli(sigmoid(logit))). step: StepContext."""
+    X = step.X[:step.n_prior].detach()
+    B, _, L = X.shape
+    k = int(round(mask_fraction * L))
+    point = X.clone().requires_grad_()
+    with torch.enable_grad():
+        grad, = torch.autograd.grad(step.explain(point).sum(), point)
+    lowest = grad.abs().sum(dim=1).argsort(dim=1)[:, :k]             # (B, k) positions
+    bases = torch.randint(0, 4, (B, k), generator=step.generator, device=X.device)
+    masked = X.clone()
+    masked.scatter_(2, lowest[:, None, :].expand(B, 4, k), 0.0)
+    rows = torch.arange(B, device=X.device)[:, None].expand(B, k)
+    masked[rows, bases, lowest] = 1.0
+    p = torch.sigmoid(step.explain(X))          # original (N, T)
+    q = torch.sigmoid(step.explain(masked))     # masked
+    eps = 1e-7
+    p, q = p.clamp(eps, 1 - eps), q.clamp(eps, 1 - eps)
+    kl = p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()
+    return kl.mean()
+
+
+@register_regularizer("saliency_guided", needs="step", tasks=("binary",),
+                      lambda_range=(1e-2, 1e2), default_lambda=1.0,
+                      description="saliency-guided training (Ismail et al. 2021): KL between "
+                                  "outputs on the input and on it with its least salient "
+                                  "positions randomised")
+def saliency_guided(step, mask_fraction: float = 0.5) -> torch.Tensor:
+    return saliency_guided_penalty(step, mask_fraction)
 
 
 @register_regularizer("evoaug", needs="batch", tasks=("binary",),

@@ -16,16 +16,34 @@ import torch
 
 from regbench.errors import RegbenchError
 
-NEEDS = ("attributions", "gradients", "parameters", "nothing", "batch", "model")
+NEEDS = ("attributions", "gradients", "parameters", "nothing", "batch", "model", "step")
 # What a regularizer that is not a penalty supplies instead (the function registered):
 #   batch: transform(X, y, generator, **params) -> (X, y), applied to every training
 #          batch after the task's augmentation (X (B, 4, L) one-hot stays one-hot and L);
 #   model: options(**params) -> dict of [model] keys the model is built with.
-# Neither adds a penalty; lambda means nothing for them.
+# Neither adds a penalty; lambda means nothing for them. A "step" penalty gets the whole
+# training step (``StepContext``: model, batch, outputs, the explained output, the
+# trainer's generator) and returns a 0-dim tensor, e.g. saliency-guided training.
 ENTRY_POINT_GROUP = "regbench.regularizers"
 
 _REGISTRY: dict[str, "RegularizerSpec"] = {}
 _PLUGINS_LOADED = False
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a ``needs="step"`` penalty sees of a training step. X: (B, 4, L) one-hot,
+    its first ``n_prior`` rows the prior's; outputs: the model's outputs for X (the
+    loss uses them); explain(Z) -> (N, T): the task's explained output of the model on
+    Z (batch-norm statistics held at the batch's); generator: the run's seeded
+    torch.Generator on the device."""
+
+    model: torch.nn.Module
+    X: torch.Tensor
+    n_prior: int
+    outputs: object
+    explain: Callable[[torch.Tensor], torch.Tensor]
+    generator: torch.Generator
 
 
 @dataclass(frozen=True)
