@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -268,6 +269,10 @@ class Benchmark:
         self.out.mkdir(parents=True, exist_ok=True)
         self.prepare_data()
         apply_process_settings(self.device)
+        from regbench.threads import apply_threads
+        warning = apply_threads(self.config.threads)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         from regbench.plan import describe_plan
         print(describe_plan(self), flush=True)
         if self.config.tune:

@@ -190,6 +190,9 @@ class RunConfig:
     # Shares of the training rows to train every (regularizer, seed) on as well, e.g.
     # [0.1, 0.01]; nested (each smaller set inside the larger); 1.0 is the main grid.
     fractions: list[float] = field(default_factory=list)
+    # torch CPU threads of this process (None: torch's default, one per core); give
+    # each of several processes on one machine its share of the cores
+    threads: int | None = None
 
     # -- typed views ------------------------------------------------------------------
     def sections(self) -> "Sections":
@@ -233,6 +236,9 @@ class RunConfig:
         if not 0 <= self.stability_fraction < 1:
             raise RegbenchError(f"stability_fraction = {self.stability_fraction} is not valid: "
                                 "expected a share in (0, 1), e.g. 0.01, or 0 for off")
+        if self.threads is not None and self.threads < 1:
+            raise RegbenchError(f"threads = {self.threads} is not valid: expected an integer "
+                                ">= 1 (this process's share of the cores)")
         for share in self.fractions:
             if not 0 < share <= 1:
                 raise RegbenchError(f"fractions = {self.fractions} is not valid: expected "
@@ -319,7 +325,8 @@ def read_toml(path: str | Path) -> dict:
 
 TOP_LEVEL_KEYS = {"preset", "task", "regularizers", "scenario", "data", "data_source", "seeds", "lambda", "out",
                   "device", "progress", "simulate", "regularizer_params", "model", "train",
-                  "evaluation", "tune", "tuning", "stability_fraction", "fractions"}
+                  "evaluation", "tune", "tuning", "stability_fraction", "fractions",
+                  "threads"}
 
 
 def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:

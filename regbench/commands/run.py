@@ -95,6 +95,10 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="results folder (default results/PRESET); rerunning with the "
                              "same folder resumes and never retrains a finished run")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads of this process (default: one per core); "
+                             "with several regbench processes on one machine give each its "
+                             "share, e.g. --threads 1 for two workers on 2 cores")
     parser.add_argument("--device", default=None, metavar="DEVICE",
                         help="auto (default: CUDA when present, else CPU), cpu, cuda, cuda:N")
     parser.add_argument("--config", default=None, metavar="FILE",
@@ -151,6 +155,7 @@ def resolve_config(args):
              "seeds": getattr(args, "seeds", None), "out": args.out, "device": args.device,
              "stability_fraction": getattr(args, "stability_fraction", None),
              "fractions": _shares(getattr(args, "fractions", None)),
+             "threads": getattr(args, "threads", None),
              "lambda": parse_lambda_assignments(lambdas) if lambdas else None,
              "progress": False if args.no_progress else None,
              "simulate": _overrides(args.overrides),

@@ -24,6 +24,10 @@ def main(args) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING if config.progress
                                  else optuna.logging.INFO)
     bench = Benchmark(config)
+    from regbench.threads import apply_threads
+    warning = apply_threads(config.threads)   # several workers per machine share its cores
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     results = {}
     for name in bench.regularizers:
         study = f"{tuning.study_name}-{name}" if tuning.study_name else None
