@@ -185,3 +185,10 @@ def tune_kit():
     return SimpleNamespace(**{f.__name__: f for f in (
         make_dataset, make_bench, start_worker, finish, finished_trials, check_shared_study,
         check_dead_worker_is_retried)})
+
+
+@pytest.fixture(autouse=True)
+def _alone_on_the_machine(monkeypatch):
+    """Tests see no other regbench process: the oversubscription warning
+    (regbench.threads) must not depend on what else runs on the test machine."""
+    monkeypatch.setattr("regbench.threads.other_regbench_processes", lambda *a, **k: [])
