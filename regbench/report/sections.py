@@ -343,6 +343,8 @@ def method_ranking(ok: pd.DataFrame, order) -> Section | None:
     if len(columns) < 2:
         return None
     regs = [r for r in order if r in set(ok["regularizer"])]
+    if len(regs) < 2:   # nothing to rank
+        return None
     means = ok.groupby("regularizer")[list(columns.values())].mean().reindex(regs)
     ranks = (means if direction == "lower" else -means).rank(method="min")
     table = pd.DataFrame({"regularizer": regs})
