@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-from torch.profiler import ProfilerActivity, profile
 
 # -- timing -----------------------------------------------------------------------------
 
@@ -53,27 +52,12 @@ def median_times(fns: dict[str, Callable[[], object]], device: torch.device, *,
 
 
 def peak_bytes(fn, device: torch.device) -> int:
-    """Peak extra bytes allocated by torch while ``fn()`` runs (relative to its start).
-
-    CUDA: ``torch.cuda.max_memory_allocated``. CPU: the peak of live bytes of torch's CPU
-    allocator, replayed from ``torch.profiler``'s allocation and free events
-    (``profile_memory=True``); tracemalloc does not see torch.
-    """
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        before = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        fn()
-        torch.cuda.synchronize(device)
-        return torch.cuda.max_memory_allocated(device) - before
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
-    live = peak = 0
-    for event in sorted(events, key=lambda e: e.start_ns()):
-        live += event.nbytes()  # negative for a free
-        peak = max(peak, live)
-    return peak
+    """Peak extra bytes allocated by torch while ``fn()`` runs (relative to its start):
+    ``regbench.train.with_peak_memory`` (CUDA: max_memory_allocated; CPU: torch's
+    allocator's live bytes replayed from torch.profiler's memory events)."""
+    from regbench.train import with_peak_memory
+    peak = with_peak_memory(fn, device)[1]
+    return int(peak) if peak == peak else 0   # NaN: the profiler gave no events
 
 
 MEMORY_NOTE = {False: "CPU: torch allocator's live bytes (torch.profiler memory events)",

@@ -218,6 +218,7 @@ def run_suite(suite: Suite, base: RunConfig) -> Path:
     """Train every point (stored runs are reused), then write OUT/results.csv,
     OUT/results_fraction.csv, OUT/suite.json and the suite report."""
     from regbench.bench import Benchmark
+    from regbench.plan import duration as _duration
     from regbench.plan import estimate
     out = Path(base.out)
     points = suite_points(suite, base)
@@ -409,11 +410,6 @@ def _write_manifest(out: Path, suite: Suite, base: RunConfig, points: list[dict]
         "lambdas": base.lambdas, "tune": base.tune, "points": points,
         "started": started.isoformat(timespec="seconds"), "wall_seconds": round(seconds, 1),
         "regbench": __version__, "torch": torch.__version__}, indent=2, default=str))
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else (
-        f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h")
 
 
 __all__ = ["KINDS", "Experiment", "Point", "Suite", "find_suite", "list_suites", "load_suite",

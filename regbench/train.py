@@ -221,7 +221,7 @@ class Trainer:
             X, y = self.regularizer.transform(X, y, self.generator)   # needs="batch"
             if self.measure_next_step:   # once per fit: the step's peak memory
                 self.measure_next_step = False
-                losses, self.peak_bytes = _with_peak_memory(
+                losses, self.peak_bytes = with_peak_memory(
                     lambda: self.train_step(model, optimizer, params, X, y, n_pos),
                     self.device)
                 totals += losses * len(idx_np)
@@ -389,7 +389,7 @@ class Trainer:
 INPUT_PRIORS = ("attributions", "gradients")
 
 
-def _with_peak_memory(fn, device: torch.device):
+def with_peak_memory(fn, device: torch.device):
     """(fn(), peak extra bytes torch allocated while it ran). CUDA:
     ``max_memory_allocated`` above the start; CPU: the peak of live bytes of torch's
     allocator replayed from ``torch.profiler``'s memory events (tracemalloc does not

@@ -21,16 +21,6 @@ def method_rows() -> list[dict]:
 
 
 def main(args) -> int:
-    rows = method_rows()
-    columns = list(rows[0])
-    if args.format == "tsv":
-        print("\t".join(columns))
-        for row in rows:
-            print("\t".join(str(row[c]) for c in columns))
-        return 0
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
-    print("  ".join("-" * widths[c] for c in columns))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+    from regbench.commands import print_rows
+    print_rows(method_rows(), args.format)
     return 0
