@@ -33,6 +33,7 @@ BENCHMARKS = {  # name -> module, in running order
     "convgrad": "bench_convgrad",
     "scaling": "bench_scaling",
     "genome": "bench_genome",
+    "group": "bench_group",
 }
 
 

@@ -260,24 +260,78 @@ class Benchmark:
         return performance, methods, result.per_sequence.to_dict("records"), shap
 
     # -- the whole grid -----------------------------------------------------------------
-    def run(self, report: bool = True) -> Path:
+    def run(self, report: bool = True, argv: list[str] | None = None) -> Path:
         """Train and score the whole grid (stored runs are loaded, not retrained),
-        write the tables, config.json and, with ``report``, the report."""
+        write the tables, config.json and, with ``report``, the report. With
+        ``workers`` > 1, ``argv`` (the command's arguments after ``regbench``) starts
+        the other local workers once the data are ready."""
+        workers = []
+        try:
+            return self._run(report, argv, workers)
+        except BaseException:
+            from regbench.workers import stop_local_workers
+            stop_local_workers(workers)
+            raise
+
+    def _run(self, report: bool, argv: list[str] | None, workers: list) -> Path:
         started = dt.datetime.now().astimezone()
         t0 = time.perf_counter()
         self.check_data()
         self.out.mkdir(parents=True, exist_ok=True)
         self.prepare_data()
         apply_process_settings(self.device)
-        from regbench.threads import apply_threads
-        warning = apply_threads(self.config.threads)
+        from regbench.threads import apply_threads, available_cores
+        threads = self.config.threads
+        if self.config.workers > 1 and threads is None:   # each worker its share
+            threads = max(1, available_cores() // self.config.workers)
+        warning = apply_threads(threads)
         if warning:
             print(warning, file=sys.stderr, flush=True)
+        if self.config.workers > 1 and argv is not None:
+            from regbench.workers import start_local_workers
+            from regbench.tune import default_storage
+            storage = self.config.tuning_config().storage or default_storage(self.out)
+            workers += start_local_workers(argv, self.config.workers - 1, threads, self.out,
+                                           storage)
+            print(f"started {len(workers)} more local worker(s), {threads} thread(s) each; "
+                  f"logs in {self.out / 'logs'}", flush=True)
         from regbench.plan import describe_plan
         print(describe_plan(self), flush=True)
         if self.config.tune:
             self.tune_lambdas()
         grid = [(r, s) for r in self.regularizers for s in range(self.config.seeds)]
+        if self.shares_grid():
+            from regbench.workers import work_grid
+            work_grid(self, grid, self.config.data_fractions())
+            from regbench.workers import wait_local_workers
+            wait_local_workers(workers)
+            missing = self.collect_grid(grid)
+        else:
+            self.train_grid(grid)
+            missing = 0
+        self.write_config(started, time.perf_counter() - t0)
+        if missing:
+            raise RegbenchError(
+                f"the seed grid is complete, but {missing} of its runs were trained by "
+                f"workers whose results folder {self.out} does not hold: give every "
+                "worker one shared --out, or --artifacts DIR|s3://BUCKET; then gather "
+                f"them with `regbench report {self.out} --storage URL`")
+        if report:
+            from regbench.report import write_report
+            write_report(self.out)
+            print(f"results: {self.out / 'results.csv'}\nreport:  {self.out / 'report.html'}",
+                  flush=True)
+        return self.out
+
+    def shares_grid(self) -> bool:
+        """Whether the seed grid is worked through the Optuna storage as a queue
+        (``regbench.workers``): a storage was given, so workers on other machines may
+        join, or this command starts local workers."""
+        return bool(self.config.tuning_config().storage) or self.config.workers > 1
+
+    def train_grid(self, grid) -> None:
+        """Train (or load) every run of ``grid`` on all the data, then on each data
+        fraction, writing the tables as runs finish."""
         records = []
         for record in self._train_grid(grid, "seed runs"):
             records.append(record)
@@ -288,13 +342,22 @@ class Benchmark:
             for record in self._train_grid(grid, f"{fraction:g} of the data", fraction):
                 done.append(record)
                 atomic_write_csv(results_frame(done), self.out / "results_fraction.csv")
-        self.write_config(started, time.perf_counter() - t0)
-        if report:
-            from regbench.report import write_report
-            write_report(self.out)
-            print(f"results: {self.out / 'results.csv'}\nreport:  {self.out / 'report.html'}",
-                  flush=True)
-        return self.out
+
+    def collect_grid(self, grid) -> int:
+        """The tables of a grid that workers trained: every run's stored record, in
+        grid order. Returns how many are missing (trained by workers whose folder this
+        one cannot see)."""
+        missing = 0
+        for fraction in [1.0, *self.config.data_fractions()]:
+            records = [self.store.load(self.key(r, s, data_fraction=fraction))
+                       for r, s in grid]
+            missing += sum(r is None for r in records)
+            records = [r for r in records if r is not None]
+            if fraction >= 1:
+                self.write_tables(records)
+            elif records:
+                atomic_write_csv(results_frame(records), self.out / "results_fraction.csv")
+        return missing
 
     def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):
         """Yield the record of every (regularizer, seed) of ``grid`` as it is trained or

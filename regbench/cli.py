@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
+    args.argv = argv   # local workers run the same command
     try:
         return int(args._module.main(args) or 0)
     except RegbenchError as exc:

@@ -137,8 +137,16 @@ class TuningConfig:
     storage: str | None = None       # SQLAlchemy URL; default sqlite:///OUT/optuna.db
     study_name: str | None = None    # prefix; the study of a regularizer is NAME-REGULARIZER
     objective: str = "loss"          # loss | pareto
+    # Seconds between heartbeats of a running trial or grid run, and of silence after
+    # which its worker counts as dead and the trial or run is queued again.
+    heartbeat: int = 60
+    grace_period: int = 180
 
     def validate(self) -> None:
+        if not 1 <= self.heartbeat < self.grace_period:
+            raise RegbenchError(f"[tuning] heartbeat = {self.heartbeat} and grace_period = "
+                                f"{self.grace_period} are not valid: expected 1 <= heartbeat "
+                                "< grace_period (seconds)")
         if self.trials < 1:
             raise RegbenchError(f"--trials must be >= 1, got {self.trials}")
         if self.trial_epochs is not None and self.trial_epochs < 1:
@@ -194,6 +202,12 @@ class RunConfig:
     # torch CPU threads of this process (None: torch's default, one per core); give
     # each of several processes on one machine its share of the cores
     threads: int | None = None
+    # Processes this command starts on this machine to work the seed grid (and the λ
+    # studies) together through the Optuna storage; each gets cores ÷ workers threads.
+    workers: int = 1
+    # Where grid workers that share no folder put their runs for the others: a folder,
+    # or s3://BUCKET (Optuna's FileSystemArtifactStore / Boto3ArtifactStore).
+    artifacts: str | None = None
 
     # -- typed views ------------------------------------------------------------------
     def sections(self) -> "Sections":
@@ -240,6 +254,14 @@ class RunConfig:
         if self.threads is not None and self.threads < 1:
             raise RegbenchError(f"threads = {self.threads} is not valid: expected an integer "
                                 ">= 1 (this process's share of the cores)")
+        if self.workers < 1:
+            raise RegbenchError(f"workers = {self.workers} is not valid: expected an integer "
+                                ">= 1 (processes on this machine)")
+        if self.artifacts is not None and self.artifacts.startswith("s3://") and \
+                "/" in self.artifacts[len("s3://"):].strip("/"):
+            raise RegbenchError(f"artifacts = {self.artifacts!r} is not valid: give a bucket, "
+                                "s3://BUCKET (Optuna's Boto3ArtifactStore keys runs by id, "
+                                "without a prefix)")
         for share in self.fractions:
             if not 0 < share <= 1:
                 raise RegbenchError(f"fractions = {self.fractions} is not valid: expected "
@@ -327,7 +349,7 @@ def read_toml(path: str | Path) -> dict:
 TOP_LEVEL_KEYS = {"preset", "task", "regularizers", "scenario", "data", "data_source", "seeds", "lambda", "out",
                   "device", "progress", "simulate", "regularizer_params", "model", "train",
                   "evaluation", "tune", "tuning", "stability_fraction", "fractions",
-                  "threads"}
+                  "threads", "workers", "artifacts"}
 
 
 def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:

@@ -86,6 +86,11 @@ class RunStore:
         path = self.record_path(key)
         return json.loads(path.read_text()) if path.exists() else None
 
+    def load_id(self, run_id: str) -> dict | None:
+        """The stored record of the run with this id (``RunKey.id``), or None."""
+        path = self.out / "runs" / f"{run_id}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
     def save(self, key: RunKey, record: dict) -> Path:
         return atomic_write(self.record_path(key), json.dumps(record, default=_json_default))
 

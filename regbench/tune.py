@@ -24,6 +24,7 @@ trial then turns FAIL and is queued again with the same λ.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
@@ -126,16 +127,35 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     study = open_study(url, name, objective, study_seed(seed, regularizer),
                        startup_trials(n_trials))
     run_objective = _Objective(trials, spec.lambda_range, objective, n_trials)
-    remaining = n_trials - _count(study, FINISHED + (TrialState.RUNNING,))
-    if remaining > 0:
-        with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
-                                                   enabled=progress) as bar:
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(run_objective, n_trials=remaining, timeout=timeout,
-                           catch=(_BudgetReached,), show_progress_bar=False,
-                           callbacks=[optuna.study.MaxTrialsCallback(
-                               n_trials, states=FINISHED + (TrialState.RUNNING,)), bar])
+    with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
+                                               enabled=progress) as bar:
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optimize = functools.partial(
+            study.optimize, run_objective, timeout=timeout, catch=(_BudgetReached,),
+            show_progress_bar=False, callbacks=[optuna.study.MaxTrialsCallback(
+                n_trials, states=FINISHED + (TrialState.RUNNING,)), bar])
+        remaining = n_trials - _count(study, FINISHED + (TrialState.RUNNING,))
+        if remaining > 0:
+            optimize(n_trials=remaining)
+        _wait_for_others(study, optimize, bar)
     return _result(study, regularizer, objective, url, time.perf_counter() - started)
+
+
+def _wait_for_others(study, optimize, bar, poll: float = 5.0) -> None:
+    """Until no trial of the study runs: every worker then chooses λ from the same
+    finished trials, so all of them train the same grid. Trials of workers that died
+    are failed and queued again (heartbeats); this worker runs those."""
+    while True:
+        optuna.storages.fail_stale_trials(study)
+        waiting = _count(study, (TrialState.WAITING,))
+        if waiting:
+            optimize(n_trials=waiting)
+        elif _count(study, (TrialState.RUNNING,)):
+            bar.bar.set_postfix_str("waiting for other workers' trials", refresh=True)
+            time.sleep(poll)
+        else:
+            bar(study, None)
+            return
 
 
 def check_search(regularizer: str, n_trials: int, objective: str) -> None:
@@ -200,8 +220,10 @@ def default_study_name(study_key: str, regularizer: str, objective: str) -> str:
     return name if objective == "loss" else f"{name}-{objective}"
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """RDBStorage with heartbeats, so a dead worker's trial is failed and retried."""
+def open_storage(url: str, heartbeat: int = HEARTBEAT_INTERVAL, grace: int = GRACE_PERIOD,
+                 retry: bool = True) -> optuna.storages.RDBStorage:
+    """RDBStorage with heartbeats every ``heartbeat`` s, so a trial silent for ``grace``
+    s is failed (its worker died) and, with ``retry``, queued again."""
     import sqlalchemy
     try:
         parsed = sqlalchemy.engine.make_url(url)
@@ -224,8 +246,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     parsed.render_as_string(hide_password=False), engine_kwargs=engine_kwargs,
-                    heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
-                    **_retry_callback())
+                    heartbeat_interval=heartbeat, grace_period=grace,
+                    **(_retry_callback() if retry else {}))
         except ImportError:
             raise RegbenchError(f"no database driver for {shown}; for PostgreSQL install "
                                 "psycopg2-binary (pip install 'regbench[postgres]')") from None

@@ -8,14 +8,35 @@ def configure(parser) -> None:
         help="results folder written by `regbench run` (must contain results.csv) or by "
              "`regbench run --suite` (suite.json: the suite report); DIR/report.html, "
              "DIR/report.md and DIR/figures/ are (re)written")
+    parser.add_argument(
+        "--storage", default=None, metavar="URL",
+        help="the Optuna storage of a shared seed grid (regbench run --storage URL): "
+             "first fetch the runs other workers trained (DIR/grid.json names the grid) "
+             "and rewrite DIR's tables")
+    parser.add_argument(
+        "--artifacts", default=None, metavar="DIR_OR_S3",
+        help="with --storage: the artifact store the workers used, if not the one "
+             "DIR/grid.json names (e.g. mounted elsewhere here)")
 
 
 def main(args) -> int:
     from pathlib import Path
 
+    from regbench.errors import RegbenchError
+
     from regbench.report import write_report  # imported late: matplotlib is slow to load
     from regbench.report.suite import write_suite_report
 
+    if args.artifacts and not args.storage:
+        raise RegbenchError("--artifacts goes with --storage (the grid's Optuna storage)")
+    if args.storage:
+        from regbench.workers import gather_folder
+        found, total = gather_folder(args.results_dir, args.storage, args.artifacts)
+        print(f"gathered {found} of the grid's {total} runs")
+        if found < total:
+            raise RegbenchError(f"{total - found} runs of the grid are neither in "
+                                f"{args.results_dir} nor in an artifact store: rerun "
+                                "`regbench run` with the same options to train them")
     suite = (Path(args.results_dir) / "suite.json").is_file()
     html_path, md_path = (write_suite_report if suite else write_report)(args.results_dir)
     print(f"wrote {html_path}")

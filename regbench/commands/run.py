@@ -99,6 +99,15 @@ def add_data_arguments(parser) -> None:
                         help="torch CPU threads of this process (default: one per core); "
                              "with several regbench processes on one machine give each its "
                              "share, e.g. --threads 1 for two workers on 2 cores")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="processes on this machine that work the seed grid (and the "
+                             "λ studies) together through the Optuna storage, each with "
+                             "cores ÷ N threads unless --threads is given (default 1)")
+    parser.add_argument("--artifacts", default=None, metavar="DIR_OR_S3",
+                        help="with --storage on machines that share no folder: where each "
+                             "worker puts its runs' files for the others, a folder or "
+                             "s3://BUCKET (S3-compatible stores via AWS_ENDPOINT_URL)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--device", default=None, metavar="DEVICE",
                         help="auto (default: CUDA when present, else CPU), cpu, cuda, cuda:N")
     parser.add_argument("--config", default=None, metavar="FILE",
@@ -156,6 +165,8 @@ def resolve_config(args):
              "stability_fraction": getattr(args, "stability_fraction", None),
              "fractions": _shares(getattr(args, "fractions", None)),
              "threads": getattr(args, "threads", None),
+             "workers": getattr(args, "workers", None),
+             "artifacts": getattr(args, "artifacts", None),
              "lambda": parse_lambda_assignments(lambdas) if lambdas else None,
              "progress": False if args.no_progress else None,
              "simulate": _overrides(args.overrides),
@@ -203,8 +214,22 @@ def main(args) -> int:
         return _run_suite(args)
     config = resolve_config(args)
     from regbench.bench import Benchmark  # heavy imports only once options are valid
-    Benchmark(config).run()  # prints where the results and the report are
+    if args.worker:   # started by another regbench: its grid, its report
+        _interrupt_on_sigterm()
+        Benchmark(config).run(report=False)
+        return 0
+    Benchmark(config).run(argv=getattr(args, "argv", None))  # prints where results are
     return 0
+
+
+def _interrupt_on_sigterm() -> None:
+    """A local worker stopped by its parent ends like one stopped with Ctrl-C: its
+    claimed run goes back to the queue at once."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _run_suite(args) -> int:

@@ -1,0 +1,235 @@
+"""Workers that share one seed grid: on this machine (``--workers N``) or on many
+(the same ``regbench run --storage URL --study-name NAME`` on every machine).
+
+The grid's runs are cells of a ``grid.GridQueue`` in the Optuna storage. A worker
+trains the cells it claims into its results folder. Workers on machines without a
+shared folder also put each run's files (record, attributions, checkpoint, example
+tracks) into an artifact store (``--artifacts DIR`` or ``s3://BUCKET``, Optuna's
+``FileSystemArtifactStore`` / ``Boto3ArtifactStore``); once the grid is complete
+every worker fetches the runs it lacks from there (``gather``), so each ends with the
+whole comparison, as ``regbench report OUT --storage URL`` does later.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from regbench.errors import RegbenchError
+from regbench.grid import GridQueue, grid_study_name
+from regbench.store import atomic_write, atomic_write_csv, results_frame
+
+GRID_FILE = "grid.json"   # the grid a worker's folder belongs to: study, cells
+FILES = "files"   # user attribute of a grid trial: {path in the results folder: artifact id}
+
+
+def grid_cells(bench, grid, fractions) -> dict[str, tuple]:
+    """{run id: (regularizer, seed, data fraction)} of every run of the comparison:
+    the full-data grid, then each fraction's."""
+    cells = {}
+    for fraction in [1.0, *fractions]:
+        for regularizer, seed in grid:
+            cells[bench.key(regularizer, seed, data_fraction=fraction).id()] = \
+                (regularizer, seed, fraction)
+    return cells
+
+
+def open_queue(bench, cells) -> GridQueue:
+    """The grid's queue in the run's Optuna storage (default OUT/optuna.db)."""
+    from regbench.tune import default_storage
+    tuning = bench.config.tuning_config()
+    labels = {cell: _label(*run) for cell, run in cells.items()}
+    name = grid_study_name(tuning.study_name, cells)
+    return GridQueue(tuning.storage or default_storage(bench.out), name, labels,
+                     heartbeat=tuning.heartbeat, grace=tuning.grace_period)
+
+
+def _label(regularizer, seed, fraction) -> str:
+    share = "" if fraction >= 1 else f" on {fraction:g} of the data"
+    return f"{regularizer} seed {seed}{share}"
+
+
+def work_grid(bench, grid, fractions) -> GridQueue:
+    """Claim and train cells until every cell of the grid is complete (waiting for the
+    other workers' last ones); then fetch the runs other workers trained from the
+    artifact store. Returns the queue."""
+    cells = grid_cells(bench, grid, fractions)
+    queue = open_queue(bench, cells)
+    store = artifact_store(bench.config.artifacts)
+    atomic_write(bench.out / GRID_FILE, json.dumps(
+        {"study": queue.name, "artifacts": bench.config.artifacts,
+         "cells": {cell: list(run) for cell, run in cells.items()}}, indent=1))
+    done, total = queue.progress()
+    print(f"seed grid: {total} runs in study {queue.name!r}, {done} done; this worker "
+          "claims runs until none is left", flush=True)
+    trained = 0
+    with tqdm(total=total, initial=done, desc="seed runs (all workers)", unit="model",
+              disable=not bench.config.progress, dynamic_ncols=True) as bar:
+        while (claim := queue.claim()) is not None:
+            regularizer, seed, fraction = cells[claim.cell]
+            bar.set_postfix_str(f"training {claim.label}")
+            with claim:
+                record = bench.train_one(regularizer, seed, data_fraction=fraction, bar=bar)
+                if store is not None:
+                    claim.trial.set_user_attr(FILES, upload(store, claim.trial, bench.out,
+                                                            run_files(record, bench.out)))
+            trained += 1
+            bar.n = queue.progress()[0]
+            bar.refresh()
+            tqdm.write(f"trained {claim.label} ({record['row']['status']})")
+    print(f"seed grid complete: this worker trained {trained} of {total} runs", flush=True)
+    if store is not None:
+        fetched = gather(queue, store, bench.out)
+        if fetched:
+            print(f"fetched {fetched} files of other workers' runs", flush=True)
+    return queue
+
+
+def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int, int]:
+    """``regbench report OUT --storage URL``: fetch the runs of OUT's grid (OUT/grid.json,
+    written by its worker) that other workers trained, from the artifact store
+    (``artifacts``, else the one the workers used), and rewrite OUT's tables. Returns
+    (runs in OUT, runs in the grid)."""
+    import optuna
+
+    from regbench.store import RunStore
+    from regbench.tune import open_storage
+    out = Path(out)
+    path = out / GRID_FILE
+    if not path.is_file():
+        raise RegbenchError(f"{out} has no {GRID_FILE}: --storage gathers the runs of a "
+                            "folder written by a worker of a shared grid (regbench run "
+                            "--storage URL)")
+    grid = json.loads(path.read_text())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=grid["study"], storage=open_storage(storage))
+    except KeyError:
+        raise RegbenchError(f"no study {grid['study']!r} in {storage}: give the --storage "
+                            "the workers used") from None
+    location = artifacts or grid.get("artifacts")
+    if location:
+        queue = GridQueue.__new__(GridQueue)   # only read: owners() of the grid
+        queue.study, queue.cells = study, grid["cells"]
+        gather(queue, artifact_store(location), out)
+    store = RunStore(out)
+    found = 0
+    for fraction_is_full in (True, False):
+        records = [store.load_id(cell) for cell, (_, _, fraction) in grid["cells"].items()
+                   if (fraction >= 1) == fraction_is_full]
+        records = [r for r in records if r is not None]
+        found += len(records)
+        if fraction_is_full:
+            store.write_tables(records)
+        elif records:
+            atomic_write_csv(results_frame(records), out / "results_fraction.csv")
+    return found, len(grid["cells"])
+
+
+def run_files(record: dict, out: Path) -> list[str]:
+    """Paths (relative to the results folder) of a run's files: its record,
+    attributions, checkpoint and, for seed 0 on all the data, the example tracks."""
+    row = record["row"]
+    from regbench.store import RunKey
+    key = RunKey(**record["key"])
+    paths = [f"runs/{key.id()}.json", row.get("checkpoint"), row.get("attributions")]
+    if row["seed"] == 0 and row.get("data_fraction", 1.0) >= 1:
+        paths.append(f"examples/{row['regularizer']}.npz")
+    return [p for p in paths if isinstance(p, str) and (out / p).is_file()]
+
+
+def upload(store, trial, out: Path, paths: list[str]) -> dict[str, str]:
+    """Each file into the artifact store, attached to the run's trial; returns
+    {path: artifact id}."""
+    from optuna.artifacts import upload_artifact
+    return {path: upload_artifact(artifact_store=store, file_path=str(out / path),
+                                  study_or_trial=trial) for path in paths}
+
+
+def gather(queue: GridQueue, store, out: Path) -> int:
+    """Fetch the files of every complete run that the results folder lacks from the
+    artifact store (each written atomically). Returns how many were fetched."""
+    from optuna.artifacts import download_artifact
+    fetched = 0
+    for trial in queue.owners().values():
+        for path, artifact in trial.user_attrs.get(FILES, {}).items():
+            target = out / path
+            if target.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            os.close(fd)
+            os.unlink(tmp)   # download_artifact refuses to overwrite
+            try:
+                download_artifact(artifact_store=store, file_path=tmp, artifact_id=artifact)
+                os.replace(tmp, target)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            fetched += 1
+    return fetched
+
+
+def artifact_store(location: str | None):
+    """Optuna's artifact store for ``--artifacts``: a folder, or s3://BUCKET (boto3;
+    an S3-compatible store through AWS_ENDPOINT_URL). None when not given."""
+    if not location:
+        return None
+    if location.startswith("s3://"):
+        from optuna.artifacts import Boto3ArtifactStore
+        try:
+            return Boto3ArtifactStore(location[len("s3://"):].strip("/"))
+        except ImportError:
+            raise RegbenchError("--artifacts s3://... needs boto3: pip install boto3") from None
+    from optuna.artifacts import FileSystemArtifactStore
+    Path(location).mkdir(parents=True, exist_ok=True)
+    return FileSystemArtifactStore(location)
+
+
+# -- local workers ------------------------------------------------------------------------
+def start_local_workers(argv: list[str], extra: int, threads: int, out: Path,
+                        storage: str) -> list[tuple[subprocess.Popen, Path]]:
+    """``extra`` more processes running this command (``argv``: its arguments after
+    ``regbench``) as workers of its grid on ``storage``, each with ``threads`` CPU
+    threads, logging to OUT/logs/worker-K.log. Returns [(process, log path)]."""
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    started = []
+    for k in range(1, extra + 1):
+        log = logs / f"worker-{k}.log"
+        command = [sys.executable, "-m", "regbench.cli", *argv, "--workers", "1",
+                   "--storage", storage, "--threads", str(threads), "--no-progress", "--worker"]
+        with open(log, "w") as handle:
+            started.append((subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL), log))
+    return started
+
+
+def wait_local_workers(workers) -> None:
+    """Wait for the workers this process started; a RegbenchError naming the log of
+    each that failed."""
+    failed = [(p.wait(), log) for p, log in workers]
+    bad = [f"{log} (exit {rc})" for rc, log in failed if rc != 0]
+    if bad:
+        raise RegbenchError(f"{len(bad)} local worker(s) failed; see {', '.join(bad)}")
+
+
+def stop_local_workers(workers) -> None:
+    """Terminate the workers (this process was interrupted or failed): their claimed
+    runs go back to the queue for the next run of the command."""
+    for process, _ in workers:
+        if process.poll() is None:
+            process.terminate()
+    for process, _ in workers:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+__all__ = ["artifact_store", "gather", "grid_cells", "open_queue", "start_local_workers",
+           "stop_local_workers", "wait_local_workers", "work_grid"]

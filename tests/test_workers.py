@@ -1,0 +1,168 @@
+"""Worker processes sharing one seed grid through the Optuna storage: each run trained
+once, a killed worker's run finished by another, gathered tables equal to a single
+machine's. PostgreSQL (the multi-machine set-up) when REGBENCH_TEST_POSTGRES_URL is set
+(``.ci/postgres.sh``), and SQLite always."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from regbench import tune
+
+PG_URL = os.environ.get("REGBENCH_TEST_POSTGRES_URL")
+TIMING = ["train_seconds", "step_seconds", "peak_mib"]   # the only columns that differ
+GRID = ["--preset", "smoke", "--regularizers", "none,fourier", "--seeds", "3",
+        "--threads", "1", "--no-progress", "--device", "cpu"]
+N_RUNS = 6
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from conftest import make_dataset
+    return make_dataset(tmp_path_factory.mktemp("grid") / "data")
+
+
+@pytest.fixture(scope="module")
+def single_machine(data, tmp_path_factory):
+    """results.csv of the grid trained by one plain process (no storage)."""
+    out = tmp_path_factory.mktemp("single") / "out"
+    done = _regbench("run", "--data", str(data), "--out", str(out), *GRID)
+    assert done.returncode == 0, done.stderr
+    return pd.read_csv(out / "results.csv")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def storage(request, tmp_path):
+    """(URL, study name) of a fresh grid study, deleted afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}", "t"
+        return
+    if not PG_URL:
+        pytest.skip("REGBENCH_TEST_POSTGRES_URL is not set; start a server with: "
+                    "eval \"$(sudo bash .ci/postgres.sh)\"")
+    name = f"regbench-grid-{uuid.uuid4().hex[:8]}"
+    yield PG_URL, name
+    db = tune.open_storage(PG_URL)
+    for study in optuna.get_all_study_names(db):
+        if study.startswith(name):
+            optuna.delete_study(study_name=study, storage=db)
+
+
+def _regbench(*args, wait=True):
+    command = [sys.executable, "-m", "regbench.cli", *args]
+    if not wait:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def _worker(data, out, url, name, *extra):
+    return _regbench("run", "--data", str(data), "--out", str(out), *GRID, "--storage", url,
+                     "--study-name", name, *extra, wait=False)
+
+
+def _trained(stdout: str) -> list[str]:
+    return re.findall(r"^trained (.+) \(ok\)$", stdout, re.M)
+
+
+def _grid_trials(url, name):
+    return optuna.load_study(study_name=f"{name}-grid",
+                             storage=tune.open_storage(url)).get_trials()
+
+
+def _same_results(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(got.drop(columns=TIMING), expected.drop(columns=TIMING))
+
+
+def test_two_machines_work_one_grid_each_run_once(data, single_machine, storage, tmp_path):
+    url, name = storage
+    artifacts = tmp_path / "artifacts"   # the machines share no folder: an artifact store
+    workers = [_worker(data, tmp_path / f"machine{i}", url, name, "--artifacts",
+                       str(artifacts)) for i in (1, 2)]
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+    trained = [_trained(out) for out, _ in outputs]
+    assert sorted(trained[0] + trained[1]) == sorted(
+        f"{r} seed {s}" for r in ("none", "fourier") for s in range(3))   # none twice
+    complete = [t for t in _grid_trials(url, name) if t.state == TrialState.COMPLETE]
+    assert len(complete) == N_RUNS and len({t.user_attrs["cell"] for t in complete}) == N_RUNS
+    for i in (1, 2):   # each machine gathered the other's runs: the same table as one
+        _same_results(pd.read_csv(tmp_path / f"machine{i}" / "results.csv"), single_machine)
+        assert (tmp_path / f"machine{i}" / "report.html").is_file()
+
+
+def test_a_killed_worker_run_is_finished_by_the_other(data, storage, tmp_path):
+    url, name = storage
+    config = tmp_path / "slow.toml"   # runs of a few seconds, a dead worker noticed in 3 s
+    config.write_text("[train]\nmax_epochs = 40\npatience = 40\n"
+                      "[tuning]\nheartbeat = 1\ngrace_period = 3\n")
+    shared = tmp_path / "shared"      # one folder shared by both (as on NFS)
+    victim = _worker(data, shared, url, name, "--config", str(config))
+    pid = victim.pid
+    deadline = time.time() + 120
+    running = []
+    while not running and time.time() < deadline:   # kill it in the middle of a run
+        time.sleep(0.2)
+        try:
+            running = [t for t in _grid_trials(url, name) if t.state == TrialState.RUNNING
+                       and t.user_attrs.get("worker", "").endswith(f":{pid}")]
+        except KeyError:   # the study does not exist yet
+            pass
+    assert running, "the first worker never claimed a run"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    other = _worker(data, shared, url, name, "--config", str(config))
+    out, err = other.communicate(timeout=600)
+    assert other.returncode == 0, err
+    trials = _grid_trials(url, name)
+    lost = [t for t in trials if t.number == running[0].number][0]
+    assert lost.state == TrialState.FAIL                       # failed by the heartbeat check
+    cell = lost.user_attrs["cell"]
+    redone = [t for t in trials if t.user_attrs.get("cell") == cell
+              and t.state == TrialState.COMPLETE]
+    assert len(redone) == 1 and not redone[0].user_attrs["worker"].endswith(f":{pid}")
+    results = pd.read_csv(shared / "results.csv")
+    assert len(results.drop_duplicates(["regularizer", "seed"])) == N_RUNS
+    assert (results["status"] == "ok").all()
+
+
+def test_local_workers_share_the_grid_and_the_cores(data, single_machine, tmp_path):
+    out = tmp_path / "out"
+    done = _regbench("run", "--data", str(data), "--out", str(out), *GRID, "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert "started 1 more local worker(s), 1 thread(s) each" in done.stdout
+    log = (out / "logs" / "worker-1.log").read_text()
+    assert "seed grid complete" in log
+    trained = _trained(done.stdout) + _trained(log)
+    assert len(trained) == N_RUNS == len(set(trained))
+    _same_results(pd.read_csv(out / "results.csv"), single_machine)
+
+
+def test_report_gathers_a_grid_from_the_storage(data, single_machine, tmp_path):
+    url, name = f"sqlite:///{tmp_path / 's.db'}", "t"
+    art = tmp_path / "art"
+    first = _regbench("run", "--data", str(data), "--out", str(tmp_path / "a"), *GRID,
+                      "--storage", url, "--study-name", name, "--artifacts", str(art))
+    assert first.returncode == 0, first.stderr
+    # a machine whose worker was stopped early: its folder holds part of the grid
+    folder = tmp_path / "b"
+    import shutil
+    shutil.copytree(tmp_path / "a", folder)
+    for path in list((folder / "runs").glob("fourier_*.json")):
+        path.unlink()
+    (folder / "results.csv").unlink()
+    done = _regbench("report", str(folder), "--storage", url)
+    assert done.returncode == 0, done.stderr
+    assert "gathered 6 of the grid's 6 runs" in done.stdout
+    _same_results(pd.read_csv(folder / "results.csv"), single_machine)
+    bad = _regbench("report", str(tmp_path / "nothing"), "--storage", url)
+    assert bad.returncode == 2 and "has no grid.json" in bad.stderr
