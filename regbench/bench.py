@@ -33,6 +33,12 @@ from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv, res
 from regbench.tasks import Task, create_task, list_tasks
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
+# Seeds trained as one grouped model when models_per_group is not set, by device type.
+# CPU: 1, grouping gains under 10% there (benchmarks/README.md, grouped training).
+# CUDA: 1 until measured on a GPU (python -m benchmarks --only group --device cuda);
+# cuDNN's grouped convolutions are not always faster than G separate ones.
+DEFAULT_MODELS_PER_GROUP = {"cpu": 1, "cuda": 1}
+
 
 
 def extra_backward_passes(regularizer, lam: float) -> int:
@@ -182,6 +188,13 @@ class Benchmark:
             keep.append(rng.permutation(rows)[:n])
         return train.subset(np.sort(np.concatenate(keep)))
 
+    def regularizer(self, name: str):
+        """The registry's regularizer ``name`` with this task's and the user's
+        parameters."""
+        params = {**self.task().prior_defaults().get(name.split("@")[0], {}),
+                  **self.config.regularizer_params.get(name, {})}
+        return get_spec(name).create(**params)
+
     def train_one(self, regularizer: str, seed: int, lam: float | None = None,
                   epoch_callback=None, bar=None, data_fraction: float = 1.0,
                   evaluate: bool = True) -> dict:
@@ -193,9 +206,7 @@ class Benchmark:
         if stored is not None:
             return stored
         train, valid = self.train_rows(seed, data_fraction), self.split("valid")
-        params = {**self.task().prior_defaults().get(regularizer.split("@")[0], {}),
-                  **self.config.regularizer_params.get(regularizer, {})}
-        reg = get_spec(regularizer).create(**params)
+        reg = self.regularizer(regularizer)
         trainer = Trainer(self.task(), reg, key.lam, self.config.train_config(seed))
 
         def on_epoch(epoch, record):
@@ -206,13 +217,63 @@ class Benchmark:
             if epoch_callback is not None:
                 epoch_callback(epoch, record)
 
-        ckpt = self.store.checkpoint_path(key)
         # flanked windows (jitter) for training only: validation uses the centred ones
         result = trainer.fit(self.training_data(train.with_flanks()), self.training_data(valid),
-                             checkpoint=ckpt, progress=on_epoch)
+                             checkpoint=self.store.checkpoint_path(key), progress=on_epoch)
+        return self._store_run(key, reg, result, len(train.codes), evaluate)
+
+    def train_seeds(self, regularizer: str, seeds: list[int], data_fraction: float = 1.0,
+                    bar=None) -> list[dict]:
+        """``train_one`` for each seed, the seeds not yet stored trained together as one
+        grouped model (``regbench.group``) when there are several and the run can be
+        grouped. Returns the records in seed order."""
+        keys = {seed: self.key(regularizer, seed, data_fraction=data_fraction)
+                for seed in seeds}
+        todo = [seed for seed in seeds if self.store.load(keys[seed]) is None]
+        reg = self.regularizer(regularizer)
+        if len(todo) > 1 and self._groupable(reg):
+            from regbench.group import GroupTrainer
+            lam = keys[todo[0]].lam
+            rows = {seed: self.train_rows(seed, data_fraction) for seed in todo}
+            if bar is not None:
+                bar.set_postfix(reg=regularizer, seeds=f"{todo[0]}-{todo[-1]} (grouped)")
+            results = GroupTrainer(self.task(), reg, lam,
+                                   [self.config.train_config(s) for s in todo]).fit(
+                [self.training_data(rows[s].with_flanks()) for s in todo],
+                self.training_data(self.split("valid")),
+                checkpoints=[self.store.checkpoint_path(keys[s]) for s in todo])
+            for seed, result in zip(todo, results):
+                self._store_run(keys[seed], reg, result, len(rows[seed].codes))
+        return [self.train_one(regularizer, seed, data_fraction=data_fraction, bar=bar)
+                for seed in seeds]
+
+    def _groupable(self, reg) -> bool:
+        from regbench.group import can_group
+        return self.models_per_group() > 1 and can_group(self.task(), reg,
+                                                         self.config.train_config(0))
+
+    def models_per_group(self) -> int:
+        """Seeds trained as one grouped model: [train] models_per_group, else by device
+        (``DEFAULT_MODELS_PER_GROUP``)."""
+        size = self.config.models_per_group
+        return size if size is not None else DEFAULT_MODELS_PER_GROUP[self.device.type]
+
+    def seed_groups(self, regularizer: str) -> list[list[int]]:
+        """The seeds of ``regularizer`` in the groups they train in (one seed each when
+        it cannot be grouped)."""
+        seeds = list(range(self.config.seeds))
+        size = self.models_per_group() if self._groupable(self.regularizer(regularizer)) else 1
+        return [seeds[i:i + size] for i in range(0, len(seeds), size)]
+
+    def _store_run(self, key: RunKey, reg, result, train_rows: int,
+                   evaluate: bool = True) -> dict:
+        """The record of a trained run (its row, scored on the test split unless
+        ``evaluate`` is off), stored under ``key``."""
+        ckpt = self.store.checkpoint_path(key)
+        regularizer, seed = key.regularizer, key.seed
         row = {"regularizer": regularizer, "lambda": key.lam,
                "lambda_source": self.lambda_sources.get(regularizer, "tuned"),
-               "seed": seed, "data_fraction": data_fraction, "train_rows": len(train.codes),
+               "seed": seed, "data_fraction": key.data_fraction, "train_rows": train_rows,
                "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
                "steps": result.steps, "step_seconds": result.train_step_seconds,
@@ -362,11 +423,22 @@ class Benchmark:
     def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):
         """Yield the record of every (regularizer, seed) of ``grid`` as it is trained or
         loaded, on ``data_fraction`` of the training rows, under one progress bar."""
-        with tqdm(grid, desc=desc, unit="model", disable=not self.config.progress,
+        groups = self.seed_grid_groups(grid)
+        with tqdm(total=len(grid), desc=desc, unit="model", disable=not self.config.progress,
                   dynamic_ncols=True) as bar:
-            for regularizer, seed in bar:
-                bar.set_postfix(reg=regularizer, seed=seed)
-                yield self.train_one(regularizer, seed, bar=bar, data_fraction=data_fraction)
+            for regularizer, seeds in groups:
+                bar.set_postfix(reg=regularizer, seed=seeds[0])
+                for record in self.train_seeds(regularizer, seeds, data_fraction, bar=bar):
+                    bar.update()
+                    yield record
+
+    def seed_grid_groups(self, grid) -> list[tuple[str, list[int]]]:
+        """The (regularizer, seed) pairs of ``grid`` as (regularizer, seeds trained
+        together), in grid order (``seed_groups``)."""
+        wanted = set(grid)
+        return [(r, [s for s in seeds if (r, s) in wanted])
+                for r in dict.fromkeys(r for r, _ in grid) for seeds in self.seed_groups(r)
+                if any((r, s) in wanted for s in seeds)]
 
     def tune_lambdas(self) -> dict:
         """Search λ (Optuna) for every regularizer whose λ the user did not fix."""
@@ -383,6 +455,7 @@ class Benchmark:
                 name, n_trials=tuning.trials, timeout=tuning.timeout,
                 storage=tuning.storage, study_name=study, objective=tuning.objective,
                 progress=self.config.progress, trial_epochs=tuning.trial_epochs,
+                heartbeat=tuning.heartbeat, grace=tuning.grace_period,
                 label=f"λ search {i}/{len(searched)}")
             if result.best_lambda is None:
                 raise RegbenchError(f"no λ trial of {name} completed; raise --trials or "

@@ -208,6 +208,10 @@ class RunConfig:
     # Where grid workers that share no folder put their runs for the others: a folder,
     # or s3://BUCKET (Optuna's FileSystemArtifactStore / Boto3ArtifactStore).
     artifacts: str | None = None
+    # Seeds of one regularizer trained together as one grouped model (regbench.group);
+    # None: by device (bench.DEFAULT_MODELS_PER_GROUP). Not part of a run's key: a
+    # member's results match a solo run's (tests/test_group.py gives the tolerance).
+    models_per_group: int | None = None
 
     # -- typed views ------------------------------------------------------------------
     def sections(self) -> "Sections":
@@ -254,6 +258,9 @@ class RunConfig:
         if self.threads is not None and self.threads < 1:
             raise RegbenchError(f"threads = {self.threads} is not valid: expected an integer "
                                 ">= 1 (this process's share of the cores)")
+        if self.models_per_group is not None and self.models_per_group < 1:
+            raise RegbenchError(f"models_per_group = {self.models_per_group} is not valid: "
+                                "expected an integer >= 1 (1: every model alone)")
         if self.workers < 1:
             raise RegbenchError(f"workers = {self.workers} is not valid: expected an integer "
                                 ">= 1 (processes on this machine)")
@@ -349,7 +356,7 @@ def read_toml(path: str | Path) -> dict:
 TOP_LEVEL_KEYS = {"preset", "task", "regularizers", "scenario", "data", "data_source", "seeds", "lambda", "out",
                   "device", "progress", "simulate", "regularizer_params", "model", "train",
                   "evaluation", "tune", "tuning", "stability_fraction", "fractions",
-                  "threads", "workers", "artifacts"}
+                  "threads", "workers", "artifacts", "models_per_group"}
 
 
 def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:

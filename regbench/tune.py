@@ -104,7 +104,8 @@ class _BudgetReached(Exception):
 def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
                 timeout: float | None = None, storage: str | None = None,
                 study_name: str | None = None, objective: str = "loss", seed: int = 0,
-                progress: bool = True, label: str | None = None) -> TuneResult:
+                progress: bool = True, label: str | None = None,
+                heartbeat: int | None = None, grace: int | None = None) -> TuneResult:
     """Search λ for ``regularizer`` with ``trials``; see the module docstring.
 
     n_trials: finished (complete or pruned) trials wanted in the study, all workers
@@ -113,6 +114,8 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     sqlite:///OUT/optuna.db). study_name: default derived from the regularizer,
     ``trials.study_key`` and the objective. seed: with the regularizer's name, seeds
     the sampler (``study_seed``). label: the progress bar's title, e.g. "λ search 2/4".
+    heartbeat, grace: seconds ([tuning] heartbeat, grace_period; default
+    HEARTBEAT_INTERVAL, GRACE_PERIOD).
     """
     started = time.perf_counter()
     spec = get_spec(regularizer)
@@ -125,7 +128,7 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     url = storage or default_storage(trials.out)
     name = study_name or default_study_name(trials.study_key, regularizer, objective)
     study = open_study(url, name, objective, study_seed(seed, regularizer),
-                       startup_trials(n_trials))
+                       startup_trials(n_trials), heartbeat=heartbeat, grace=grace)
     run_objective = _Objective(trials, spec.lambda_range, objective, n_trials)
     with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
                                                enabled=progress) as bar:
@@ -220,10 +223,13 @@ def default_study_name(study_key: str, regularizer: str, objective: str) -> str:
     return name if objective == "loss" else f"{name}-{objective}"
 
 
-def open_storage(url: str, heartbeat: int = HEARTBEAT_INTERVAL, grace: int = GRACE_PERIOD,
+def open_storage(url: str, heartbeat: int | None = None, grace: int | None = None,
                  retry: bool = True) -> optuna.storages.RDBStorage:
     """RDBStorage with heartbeats every ``heartbeat`` s, so a trial silent for ``grace``
-    s is failed (its worker died) and, with ``retry``, queued again."""
+    s is failed (its worker died) and, with ``retry``, queued again (defaults:
+    HEARTBEAT_INTERVAL, GRACE_PERIOD)."""
+    heartbeat = HEARTBEAT_INTERVAL if heartbeat is None else heartbeat
+    grace = GRACE_PERIOD if grace is None else grace
     import sqlalchemy
     try:
         parsed = sqlalchemy.engine.make_url(url)
@@ -288,10 +294,11 @@ def startup_trials(n_trials: int) -> int:
 
 
 def open_study(url: str, name: str, objective: str, seed: int,
-               n_startup_trials: int = STARTUP_TRIALS) -> optuna.Study:
+               n_startup_trials: int = STARTUP_TRIALS, heartbeat: int | None = None,
+               grace: int | None = None) -> optuna.Study:
     """Create the study or join it (other workers may be creating it right now)."""
     directions = ["minimize"] if objective == "loss" else ["minimize", "maximize"]
-    storage = open_storage(url)
+    storage = open_storage(url, heartbeat, grace)
     sampler = _TrialSeededTPE(seed, n_startup_trials=n_startup_trials, constant_liar=True)
     pruner = make_pruner() if objective == "loss" else optuna.pruners.NopPruner()
     with warnings.catch_warnings():

@@ -11,6 +11,7 @@ whole comparison, as ``regbench report OUT --storage URL`` does later.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -29,13 +30,17 @@ FILES = "files"   # user attribute of a grid trial: {path in the results folder:
 
 
 def grid_cells(bench, grid, fractions) -> dict[str, tuple]:
-    """{run id: (regularizer, seed, data fraction)} of every run of the comparison:
-    the full-data grid, then each fraction's."""
+    """{cell id: (regularizer, seeds, data fraction)} of every run of the comparison,
+    the full-data grid then each fraction's; a cell is the seeds trained together
+    (``Benchmark.seed_grid_groups``), its id the run's id for a single seed."""
     cells = {}
     for fraction in [1.0, *fractions]:
-        for regularizer, seed in grid:
-            cells[bench.key(regularizer, seed, data_fraction=fraction).id()] = \
-                (regularizer, seed, fraction)
+        for regularizer, seeds in bench.seed_grid_groups(grid):
+            ids = [bench.key(regularizer, s, data_fraction=fraction).id() for s in seeds]
+            cell = ids[0] if len(ids) == 1 else (
+                f"{regularizer}_seeds{seeds[0]}-{seeds[-1]}_"
+                + hashlib.sha256(" ".join(ids).encode()).hexdigest()[:10])
+            cells[cell] = (regularizer, tuple(seeds), fraction)
     return cells
 
 
@@ -49,9 +54,10 @@ def open_queue(bench, cells) -> GridQueue:
                      heartbeat=tuning.heartbeat, grace=tuning.grace_period)
 
 
-def _label(regularizer, seed, fraction) -> str:
+def _label(regularizer, seeds, fraction) -> str:
     share = "" if fraction >= 1 else f" on {fraction:g} of the data"
-    return f"{regularizer} seed {seed}{share}"
+    which = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+    return f"{regularizer} {which}{share}"
 
 
 def work_grid(bench, grid, fractions) -> GridQueue:
@@ -61,28 +67,35 @@ def work_grid(bench, grid, fractions) -> GridQueue:
     cells = grid_cells(bench, grid, fractions)
     queue = open_queue(bench, cells)
     store = artifact_store(bench.config.artifacts)
+    runs = [[bench.key(r, s, data_fraction=f).id(), f]
+            for r, seeds, f in cells.values() for s in seeds]
     atomic_write(bench.out / GRID_FILE, json.dumps(
         {"study": queue.name, "artifacts": bench.config.artifacts,
-         "cells": {cell: list(run) for cell, run in cells.items()}}, indent=1))
+         "cells": {cell: [r, list(seeds), f] for cell, (r, seeds, f) in cells.items()},
+         "runs": runs}, indent=1))
     done, total = queue.progress()
-    print(f"seed grid: {total} runs in study {queue.name!r}, {done} done; this worker "
-          "claims runs until none is left", flush=True)
+    print(f"seed grid: {total} claims (a run, or seeds trained as one group) in study "
+          f"{queue.name!r}, {done} done; this worker claims them until none is left",
+          flush=True)
     trained = 0
-    with tqdm(total=total, initial=done, desc="seed runs (all workers)", unit="model",
+    with tqdm(total=total, initial=done, desc="seed grid (all workers)", unit="claim",
               disable=not bench.config.progress, dynamic_ncols=True) as bar:
         while (claim := queue.claim()) is not None:
-            regularizer, seed, fraction = cells[claim.cell]
+            regularizer, seeds, fraction = cells[claim.cell]
             bar.set_postfix_str(f"training {claim.label}")
             with claim:
-                record = bench.train_one(regularizer, seed, data_fraction=fraction, bar=bar)
+                records = bench.train_seeds(regularizer, list(seeds), fraction, bar=bar)
                 if store is not None:
+                    paths = [p for r in records for p in run_files(r, bench.out)]
                     claim.trial.set_user_attr(FILES, upload(store, claim.trial, bench.out,
-                                                            run_files(record, bench.out)))
-            trained += 1
+                                                            paths))
+            trained += len(seeds)
             bar.n = queue.progress()[0]
             bar.refresh()
-            tqdm.write(f"trained {claim.label} ({record['row']['status']})")
-    print(f"seed grid complete: this worker trained {trained} of {total} runs", flush=True)
+            status = ", ".join(sorted({r["row"]["status"] for r in records}))
+            tqdm.write(f"trained {claim.label} ({status})")
+    n_runs = sum(len(seeds) for _, seeds, _ in cells.values())
+    print(f"seed grid complete: this worker trained {trained} of {n_runs} runs", flush=True)
     if store is not None:
         fetched = gather(queue, store, bench.out)
         if fetched:
@@ -120,7 +133,7 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
     store = RunStore(out)
     found = 0
     for fraction_is_full in (True, False):
-        records = [store.load_id(cell) for cell, (_, _, fraction) in grid["cells"].items()
+        records = [store.load_id(run) for run, fraction in _run_ids(grid)
                    if (fraction >= 1) == fraction_is_full]
         records = [r for r in records if r is not None]
         found += len(records)
@@ -128,7 +141,12 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
             store.write_tables(records)
         elif records:
             atomic_write_csv(results_frame(records), out / "results_fraction.csv")
-    return found, len(grid["cells"])
+    return found, len(grid["runs"])
+
+
+def _run_ids(grid: dict) -> list[tuple[str, float]]:
+    """(run id, data fraction) of every run of a grid.json, in grid order."""
+    return [(run, fraction) for run, fraction in grid["runs"]]
 
 
 def run_files(record: dict, out: Path) -> list[str]:

@@ -34,6 +34,13 @@ def _motif_problem(n=800, length=SMALL_LENGTH, seed=0):
     return codes, labels
 
 
+@pytest.fixture(scope="session")
+def make_motif_problem():
+    """The motif problem's maker, ``(n, length, seed) -> (codes, labels)``, for
+    module-scoped fixtures."""
+    return _motif_problem
+
+
 @pytest.fixture
 def motif_problem():
     """The factory ``motif_problem(n=800, length=60, seed=0) -> (codes, labels)``."""

@@ -32,8 +32,6 @@ from regbench.tasks import BinaryTask, ProfileTask
 from regbench.train import (Trainer, TrainConfig, load_checkpoint, one_hot_codes,
                             set_seed)
 
-from conftest import _motif_problem
-
 LENGTH = 100
 MODEL = dict(conv_filters=[8, 8], conv_widths=[7, 7], pool_size=10, pool_stride=10,
              dense_sizes=[16])
@@ -53,9 +51,9 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def data():
+def data(make_motif_problem):
     """(train, valid): 128 and 64 rows of the motif problem at 100 bp."""
-    codes, labels = _motif_problem(n=192, length=LENGTH, seed=0)
+    codes, labels = make_motif_problem(n=192, length=LENGTH, seed=0)
     return (codes[:128], labels[:128]), (codes[128:], labels[128:])
 
 
@@ -214,11 +212,11 @@ def test_group_with_batch_norm_in_float32_agrees_within_rounding(data):
                                        msg=key)
 
 
-def test_members_stop_early_on_their_own(data):
+def test_members_stop_early_on_their_own(data, make_motif_problem):
     """Patience 1: the solo runs stop after 4, 8 and 2 epochs (best 3, 7, 1); so do the
     members, the group shrinking as they leave; each member its own rows."""
     train, valid = data
-    codes, labels = _motif_problem(n=128, length=LENGTH, seed=5)
+    codes, labels = make_motif_problem(n=128, length=LENGTH, seed=5)
     trains = [train, train, (codes, labels)]
     seen = []
     cfgs = configs((0, 1, 3), max_epochs=8, patience=1, learning_rate=3e-2)

@@ -1,4 +1,5 @@
 """λ search: ranges, the study on disk, failures, pruning, Pareto, shared workers."""
+import functools
 import math
 from pathlib import Path
 
@@ -220,13 +221,23 @@ def test_a_trial_beyond_the_budget_does_not_run(tmp_path):
 
 
 @MANUAL_ASK
-def test_running_trials_count_against_the_budget(data_dir, tmp_path, tune_kit):
+@MANUAL_ASK
+def test_running_trials_count_against_the_budget(data_dir, tmp_path, tune_kit, monkeypatch):
+    import threading
     url, name = f"sqlite:///{tmp_path / 'optuna.db'}", "busy"
-    tune.open_study(url, name, "loss", seed=0).ask()    # another worker's trial, running
+    study = tune.open_study(url, name, "loss", seed=0)
+    other = study.ask()                    # another worker's trial, running
+    other.suggest_float("lambda", 1e-3, 1e-2, log=True)
+    # ... which that worker finishes a moment later: this one waits for it, so that
+    # every worker chooses λ from the same finished trials
+    threading.Timer(1.5, lambda: study.tell(other, 0.5)).start()
+    monkeypatch.setattr(tune, "_wait_for_others", functools.partial(
+        tune._wait_for_others, poll=0.2))
     bench = tune_kit.make_bench(data_dir, tmp_path)
     kwargs = dict(trial_epochs=1, storage=url, study_name=name, progress=False)
-    assert len(bench.search_lambda("l2", n_trials=1, **kwargs).trials) == 0
-    assert bench.search_lambda("l2", n_trials=2, **kwargs).n_complete == 1
+    first = bench.search_lambda("l2", n_trials=1, **kwargs)
+    assert len(first.trials) == 1 and first.best_trial == other.number   # ran none itself
+    assert bench.search_lambda("l2", n_trials=2, **kwargs).n_complete == 2
 
 
 @MANUAL_ASK
@@ -262,8 +273,8 @@ def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch,
     seen = {}
     real_open = tune.open_study
 
-    def spy(url, name, objective, seed, n_startup_trials=tune.STARTUP_TRIALS):
-        study = real_open(url, name, objective, seed, n_startup_trials)
+    def spy(url, name, objective, seed, n_startup_trials=tune.STARTUP_TRIALS, **storage):
+        study = real_open(url, name, objective, seed, n_startup_trials, **storage)
         seen["startup"] = study.sampler._make(0)._n_startup_trials
         return study
 

@@ -25,9 +25,8 @@ N_RUNS = 6
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    from conftest import make_dataset
-    return make_dataset(tmp_path_factory.mktemp("grid") / "data")
+def data(tmp_path_factory, tune_kit):
+    return tune_kit.make_dataset(tmp_path_factory.mktemp("grid") / "data")
 
 
 @pytest.fixture(scope="module")

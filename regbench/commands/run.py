@@ -99,6 +99,11 @@ def add_data_arguments(parser) -> None:
                         help="torch CPU threads of this process (default: one per core); "
                              "with several regbench processes on one machine give each its "
                              "share, e.g. --threads 1 for two workers on 2 cores")
+    parser.add_argument("--models-per-group", type=int, default=None, metavar="N",
+                        help="seeds of a regularizer trained together as one grouped model "
+                             "(same results as alone, within rounding; binary CNN and the "
+                             "priors on attributions or weights); default 1, e.g. 8 on "
+                             "a GPU (measure with python -m benchmarks --only group)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="processes on this machine that work the seed grid (and the "
                              "λ studies) together through the Optuna storage, each with "
@@ -166,6 +171,7 @@ def resolve_config(args):
              "fractions": _shares(getattr(args, "fractions", None)),
              "threads": getattr(args, "threads", None),
              "workers": getattr(args, "workers", None),
+             "models_per_group": getattr(args, "models_per_group", None),
              "artifacts": getattr(args, "artifacts", None),
              "lambda": parse_lambda_assignments(lambdas) if lambdas else None,
              "progress": False if args.no_progress else None,

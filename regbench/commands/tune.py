@@ -36,7 +36,8 @@ def main(args) -> int:
         results[name] = bench.search_lambda(
             name, n_trials=tuning.trials, timeout=tuning.timeout,
             storage=tuning.storage, study_name=study, objective=tuning.objective,
-            progress=config.progress, trial_epochs=tuning.trial_epochs)
+            progress=config.progress, trial_epochs=tuning.trial_epochs,
+            heartbeat=tuning.heartbeat, grace=tuning.grace_period)
         write_lambda_search(bench.out, results)   # after each: a stopped worker keeps it
     print_summary(results, tuning.trials, bench, tuning.trial_epochs)
     return 0 if all(r.best_lambda is not None for r in results.values()) else 1
