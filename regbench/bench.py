@@ -345,6 +345,11 @@ class Benchmark:
         threads = self.config.threads
         if self.config.workers > 1 and threads is None:   # each worker its share
             threads = max(1, available_cores() // self.config.workers)
+        if self.config.workers > available_cores():
+            print(f"warning: {self.config.workers} workers on {available_cores()} cores "
+                  "share them, one thread each, and are slower than one worker per core "
+                  "(4 workers on 2 cores: 0.97x one worker's speed, benchmarks/README.md)",
+                  file=sys.stderr, flush=True)
         warning = apply_threads(threads)
         if warning:
             print(warning, file=sys.stderr, flush=True)

@@ -18,12 +18,15 @@ A claimed trial sends a heartbeat every ``heartbeat`` seconds. A worker that die
 stops sending them; after ``grace`` seconds any worker fails the trial
 (``optuna.storages.fail_stale_trials``) and enqueues the cell again, at most
 MAX_LOST times. A worker with nothing left to claim waits while other workers' cells
-run, so the last worker standing finishes the grid. ``GridQueue`` knows nothing of
+run, so the last worker standing finishes the grid. A run that raises ends its trial
+FAIL with the error, which stops every worker then running; a later run of the command
+tries that cell again. ``GridQueue`` knows nothing of
 training: the caller maps cell ids to runs.
 """
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import socket
 import threading
@@ -68,6 +71,9 @@ class GridQueue:
                  grace: int = 180):
         from regbench.tune import open_storage
         self.cells, self.heartbeat = dict(cells), heartbeat
+        # Errors of runs that failed before this moment are retried, not reported: the
+        # user reran the command (after fixing the cause).
+        self.opened = datetime.datetime.now()
         self.poll = max(0.5, min(5.0, heartbeat / 2))
         storage = open_storage(url, heartbeat=heartbeat, grace=grace, retry=False)
         optuna.logging.set_verbosity(optuna.logging.WARNING)   # our own lines
@@ -120,9 +126,11 @@ class GridQueue:
             if t.state != TrialState.FAIL:
                 live.add(cell)
             elif t.user_attrs.get(ENDED, "").startswith("error"):
-                raise RegbenchError(f"run {self.cells.get(cell, cell)} failed on worker "
-                                    f"{t.user_attrs.get('worker', '?')}: "
-                                    f"{t.user_attrs[ENDED][len('error: '):]}")
+                if t.datetime_complete and t.datetime_complete >= self.opened:
+                    raise RegbenchError(f"run {self.cells.get(cell, cell)} failed on worker "
+                                        f"{t.user_attrs.get('worker', '?')}: "
+                                        f"{t.user_attrs[ENDED][len('error: '):]}")
+                # failed before this worker started: a rerun tries the cell again
             elif ENDED not in t.user_attrs:   # failed by the heartbeat check
                 lost[cell] = lost.get(cell, 0) + 1
         missing = [c for c in self.cells if c not in live]

@@ -92,6 +92,8 @@ def test_an_error_in_a_run_stops_the_other_workers(tmp_path):
             raise ValueError("disk full\nmore")
     with pytest.raises(RegbenchError, match="run cell 0 failed on worker .*: disk full$"):
         b.claim()
+    (ran,) = drain(queue(tmp_path))   # a rerun, after the fix: the cell is tried again
+    assert sorted(ran) == sorted(CELLS)
 
 
 def test_an_interrupted_run_goes_back_to_the_queue(tmp_path):
