@@ -165,3 +165,38 @@ def test_report_gathers_a_grid_from_the_storage(data, single_machine, tmp_path):
     _same_results(pd.read_csv(folder / "results.csv"), single_machine)
     bad = _regbench("report", str(tmp_path / "nothing"), "--storage", url)
     assert bad.returncode == 2 and "has no grid.json" in bad.stderr
+
+
+def test_machines_exchange_runs_through_s3(data, single_machine, tmp_path, monkeypatch,
+                                           capsys):
+    """Boto3ArtifactStore on an in-process S3 (moto): the second machine finds the grid
+    complete and fetches every run the first one trained."""
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    from regbench.bench import Benchmark
+    from regbench.config import preset_config
+    for key, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(key, value)
+
+    def machine(out):
+        config = preset_config("smoke")
+        config.data, config.scenario, config.out = str(data), None, str(out)
+        config.regularizers, config.seeds = ["none", "fourier"], 3
+        config.progress, config.device, config.threads = False, "cpu", 1
+        config.tuning = {"storage": f"sqlite:///{tmp_path / 'grid.db'}", "study_name": "s3"}
+        config.artifacts = "s3://regbench-runs"
+        Benchmark(config).run(report=False)
+        return pd.read_csv(out / "results.csv")
+
+    with moto.mock_aws():
+        boto3.client("s3").create_bucket(Bucket="regbench-runs")
+        machine(tmp_path / "a")
+        fetched = machine(tmp_path / "b")   # trains nothing: all from the bucket
+        keys = boto3.client("s3").list_objects_v2(Bucket="regbench-runs")["KeyCount"]
+    # per run its record, checkpoint and attributions, and each regularizer's examples
+    assert keys == 6 * 3 + 2
+    out = capsys.readouterr().out
+    assert "this worker trained 0 of 6 runs" in out and "fetched 20 files" in out
+    _same_results(fetched, single_machine)

@@ -241,6 +241,10 @@ def _interrupt_on_sigterm() -> None:
 def _run_suite(args) -> int:
     from regbench.suite import load_suite, run_suite, suite_points
     suite = load_suite(args.suite)
+    if (args.workers or 1) > 1:
+        raise RegbenchError("--workers does not go with --suite: start the suite command "
+                            "in several processes with one --storage (and --threads), "
+                            "they share every point's grid")
     for flag in ("fractions", "stability_fraction"):
         if getattr(args, flag, None) is not None:
             raise RegbenchError(f"--{flag.replace('_', '-')} does not go with --suite: a "
