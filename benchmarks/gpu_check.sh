@@ -22,7 +22,7 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.versio
 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda.py 2>&1 | tee "$out/pytest_cuda.log"
 
 python3 -m benchmarks --device cuda --retries 0 \
-    --only step,mixed,penalty,epoch,throughput,deeplift,profile,scaling \
+    --only step,mixed,penalty,epoch,throughput,deeplift,profile,scaling,group,convgrad \
     --out "$out/benchmarks_cuda.md" 2>&1 | tee "$out/benchmarks_cuda.log"
 
 run() {  # name, timeout, regbench run arguments...

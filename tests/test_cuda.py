@@ -152,3 +152,20 @@ def test_profile_model_with_controls_and_jitter_trains_like_the_cpu():
     for cpu, gpu in zip(*histories):
         for key in ("train_loss", "train_penalty", "val_loss"):
             assert gpu[key] == pytest.approx(cpu[key], rel=1e-3), key
+
+
+def test_grouped_training_on_cuda_matches_solo_runs(motif_split):
+    """Three seeds of fourier trained as one grouped model on the GPU: each member's
+    losses match its solo GPU run (float32, no TF32; tolerance as on the CPU with batch
+    norm, tests/test_group.py)."""
+    from regbench.group import GroupTrainer
+    solo = [_trainer("fourier", "cuda", seed=s) for s in (0, 1, 2)]
+    results = [t.fit(*motif_split) for t in solo]
+    grouped = GroupTrainer(solo[0].task, solo[0].regularizer, 1.0,
+                           [t.config for t in solo]).fit([motif_split[0]] * 3,
+                                                         motif_split[1])
+    for alone, member in zip(results, grouped):
+        assert member.best_epoch == alone.best_epoch
+        for a, b in zip(alone.history, member.history):
+            for key in ("train_loss", "val_loss"):
+                assert abs(a[key] - b[key]) < 1e-3, (key, a[key], b[key])
