@@ -64,6 +64,19 @@ MEMORY_NOTE = {False: "CPU: torch allocator's live bytes (torch.profiler memory 
                True: "CUDA: torch.cuda.max_memory_allocated"}
 
 
+def preset_data(preset: str, n_per_class: int):
+    """((train codes, labels), (valid codes, labels)) of spi1_binary at a preset's
+    simulation sizes, with ``n_per_class`` positives and negatives."""
+    from regbench.config import PRESETS
+    from regbench.simulate import generate
+    overrides = {**PRESETS[preset]["simulate"], "positives": n_per_class,
+                 "negatives": n_per_class}
+    plan, codes = generate("spi1_binary", overrides)
+    labels = plan.labels.astype("float32")
+    part = lambda name: (codes[plan.split == name], labels[plan.split == name])  # noqa: E731
+    return part("train"), part("valid")
+
+
 # -- machine load -----------------------------------------------------------------------
 
 

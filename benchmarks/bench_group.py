@@ -16,12 +16,11 @@ import time
 
 import torch
 
-from benchmarks import Context, Table
+from benchmarks import Context, Table, preset_data
 from regbench.config import PRESETS
 from regbench.group import GroupTrainer
 from regbench.memory import apply_process_settings
 from regbench.regularizers import get_regularizer, get_spec
-from regbench.simulate import generate
 from regbench.tasks import BinaryTask
 from regbench.train import Trainer, TrainConfig
 
@@ -30,12 +29,7 @@ REGULARIZERS = ("none", "fourier")
 
 def quick_data(n_per_class: int):
     """((train codes, labels), (valid codes, labels)) of the quick preset's scenario."""
-    overrides = {**PRESETS["quick"]["simulate"], "positives": n_per_class,
-                 "negatives": n_per_class}
-    plan, codes = generate("spi1_binary", overrides)
-    labels = plan.labels.astype("float32")
-    part = lambda name: (codes[plan.split == name], labels[plan.split == name])  # noqa: E731
-    return part("train"), part("valid")
+    return preset_data("quick", n_per_class)
 
 
 def epoch_seconds(name: str, size: int | None, train, valid, device, epochs: int

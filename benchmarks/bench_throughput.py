@@ -16,24 +16,18 @@ import time
 
 import torch
 
-from benchmarks import Context, Table
+from benchmarks import Context, Table, preset_data
 from benchmarks.bench_step import REGULARIZERS
 from regbench.config import PRESETS
 from regbench.memory import apply_process_settings
 from regbench.tasks import BinaryTask
 from regbench.regularizers import get_regularizer, get_spec
-from regbench.simulate import generate
 from regbench.train import Trainer, TrainConfig
 
 
 def paper_data(n_per_class: int):
     """((train codes, labels), (valid codes, labels)) of the paper preset's scenario."""
-    overrides = {**PRESETS["paper"]["simulate"], "positives": n_per_class,
-                 "negatives": n_per_class}
-    plan, codes = generate("spi1_binary", overrides)
-    labels = plan.labels.astype("float32")
-    part = lambda name: (codes[plan.split == name], labels[plan.split == name])  # noqa: E731
-    return part("train"), part("valid")
+    return preset_data("paper", n_per_class)
 
 
 def epoch_seconds(name: str, train, valid, device, epochs: int, mixed: bool) -> float:

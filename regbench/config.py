@@ -209,8 +209,8 @@ class RunConfig:
     # or s3://BUCKET (Optuna's FileSystemArtifactStore / Boto3ArtifactStore).
     artifacts: str | None = None
     # Seeds of one regularizer trained together as one grouped model (regbench.group);
-    # None: by device (bench.DEFAULT_MODELS_PER_GROUP). Not part of a run's key: a
-    # member's results match a solo run's (tests/test_group.py gives the tolerance).
+    # None: by device (bench.DEFAULT_MODELS_PER_GROUP). Not part of a run's key, like
+    # threads: both change only the float32 summation order (README, Many workers).
     models_per_group: int | None = None
 
     # -- typed views ------------------------------------------------------------------

@@ -35,8 +35,8 @@ from regbench.settings import TrainConfig
 from regbench.tasks.base import Task
 from regbench.tasks.binary import BinaryTask
 from regbench.train import (INPUT_PRIORS, Trainer, TrainResult, _float, batch_order,
-                            concat_outputs, index_tensor, one_hot_codes, save_checkpoint,
-                            set_seed, with_peak_memory)
+                            concat_outputs, index_tensor, one_hot_codes, record_epoch,
+                            save_checkpoint, set_seed, with_peak_memory)
 
 # Modules that act per channel (or per feature) and so need no change when members are
 # side by side in the channel dimension; Flatten keeps each member's C·Lp features
@@ -261,7 +261,9 @@ class GroupTrainer:
     up to floating-point summation order (never bit for bit). With batch norm, a weight
     whose gradient is zero up to rounding (a dense bias before ReLU -> batch norm with
     every unit active) takes Adam steps of about ±lr from that rounding in both runs,
-    differently; tests/test_group.py has the measured differences.
+    differently; tests/test_group.py has the measured differences. Over a whole
+    training such differences grow until early stopping picks other epochs, as between
+    solo runs with different thread counts (README: Many workers).
     """
 
     def __init__(self, task: Task, regularizer: Regularizer, lam: float,
@@ -485,16 +487,12 @@ class GroupTrainer:
                    model, j: int, progress) -> bool:
         """Record member j's epoch and apply ``Trainer.fit``'s rules (non-finite loss,
         best epoch, patience). Returns whether it stops now."""
-        (train_loss, train_penalty), (val_loss, val_penalty) = train, valid
+        val_loss = valid[0]
         result = member.result
         result.steps += steps
-        record = {"epoch": epoch, "train_loss": train_loss, "train_penalty": train_penalty,
-                  "val_loss": val_loss, "val_penalty": val_penalty}
-        result.history.append(record)
-        if progress is not None:
-            progress(epoch, record)
-        if not all(np.isfinite([train_loss, train_penalty, val_loss])):
-            result.status = f"failed: non-finite loss at epoch {epoch} (λ={self.lam:g})"
+        failure = record_epoch(result, epoch, train, valid, progress, self.lam)
+        if failure:
+            result.status = failure
         elif val_loss < member.best_loss:
             member.best_loss, member.since_best, result.best_epoch = val_loss, 0, epoch
             member.best_state = model.member_state(j)

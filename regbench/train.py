@@ -311,13 +311,10 @@ class Trainer:
             timed.append((time.perf_counter() - tick, self.last_epoch_steps))
             result.steps += self.last_epoch_steps
             val_loss, val_penalty = self.evaluate(model, va_codes, va_labels, va_prior)
-            record = {"epoch": epoch, "train_loss": train_loss, "train_penalty": train_penalty,
-                      "val_loss": val_loss, "val_penalty": val_penalty}
-            result.history.append(record)
-            if progress is not None:
-                progress(epoch, record)
-            if not all(np.isfinite([train_loss, train_penalty, val_loss])):
-                result.status = f"failed: non-finite loss at epoch {epoch} (λ={self.lam:g})"
+            failure = record_epoch(result, epoch, (train_loss, train_penalty),
+                                   (val_loss, val_penalty), progress, self.lam)
+            if failure:
+                result.status = failure
                 break
             if val_loss < best_loss:
                 best_loss, since_best, result.best_epoch = val_loss, 0, epoch
@@ -383,6 +380,22 @@ class Trainer:
         if self.device.type == "cuda" and tensor.device.type == "cpu":
             tensor = tensor.pin_memory()
         return tensor.to(self.device, non_blocking=True)
+
+
+def record_epoch(result: TrainResult, epoch: int, train, valid, progress, lam: float
+                 ) -> str | None:
+    """Append an epoch's record to ``result.history`` and hand it to ``progress``.
+    train, valid: (loss, penalty). Returns the failed status when a loss or the
+    training penalty is not finite, else None."""
+    (train_loss, train_penalty), (val_loss, val_penalty) = train, valid
+    record = {"epoch": epoch, "train_loss": train_loss, "train_penalty": train_penalty,
+              "val_loss": val_loss, "val_penalty": val_penalty}
+    result.history.append(record)
+    if progress is not None:
+        progress(epoch, record)
+    if not all(np.isfinite([train_loss, train_penalty, val_loss])):
+        return f"failed: non-finite loss at epoch {epoch} (λ={lam:g})"
+    return None
 
 
 # Regularizers whose penalty needs the input gradient of each prior example.

@@ -101,9 +101,10 @@ def add_data_arguments(parser) -> None:
                              "share, e.g. --threads 1 for two workers on 2 cores")
     parser.add_argument("--models-per-group", type=int, default=None, metavar="N",
                         help="seeds of a regularizer trained together as one grouped model "
-                             "(same results as alone, within rounding; binary CNN and the "
-                             "priors on attributions or weights); default 1, e.g. 8 on "
-                             "a GPU (measure with python -m benchmarks --only group)")
+                             "(binary CNN; priors on attributions or weights): each member "
+                             "trains as alone up to float32 rounding, which over a whole "
+                             "training changes results as another thread count does; "
+                             "default 1, meant for GPUs (python -m benchmarks --only group)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="processes on this machine that work the seed grid (and the "
                              "λ studies) together through the Optuna storage, each with "
