@@ -321,20 +321,22 @@ class Benchmark:
         return performance, methods, result.per_sequence.to_dict("records"), shap
 
     # -- the whole grid -----------------------------------------------------------------
-    def run(self, report: bool = True, argv: list[str] | None = None) -> Path:
+    def run(self, report: bool = True, argv: list[str] | None = None,
+            plan: bool = True) -> Path:
         """Train and score the whole grid (stored runs are loaded, not retrained),
         write the tables, config.json and, with ``report``, the report. With
         ``workers`` > 1, ``argv`` (the command's arguments after ``regbench``) starts
-        the other local workers once the data are ready."""
+        the other local workers once the data are ready. ``plan``: print the plan
+        (timing a few steps first)."""
         workers = []
         try:
-            return self._run(report, argv, workers)
+            return self._run(report, argv, workers, plan)
         except BaseException:
             from regbench.workers import stop_local_workers
             stop_local_workers(workers)
             raise
 
-    def _run(self, report: bool, argv: list[str] | None, workers: list) -> Path:
+    def _run(self, report: bool, argv: list[str] | None, workers: list, plan: bool) -> Path:
         started = dt.datetime.now().astimezone()
         t0 = time.perf_counter()
         self.check_data()
@@ -361,8 +363,9 @@ class Benchmark:
                                            storage)
             print(f"started {len(workers)} more local worker(s), {threads} thread(s) each; "
                   f"logs in {self.out / 'logs'}", flush=True)
-        from regbench.plan import describe_plan
-        print(describe_plan(self), flush=True)
+        if plan:
+            from regbench.plan import describe_plan
+            print(describe_plan(self), flush=True)
         if self.config.tune:
             self.tune_lambdas()
         grid = [(r, s) for r in self.regularizers for s in range(self.config.seeds)]

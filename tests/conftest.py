@@ -199,3 +199,14 @@ def _alone_on_the_machine(monkeypatch):
     """Tests see no other regbench process: the oversubscription warning
     (regbench.threads) must not depend on what else runs on the test machine."""
     monkeypatch.setattr("regbench.threads.other_regbench_processes", lambda *a, **k: [])
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A test that runs a Benchmark with ``threads`` set changes torch's threads for
+    the whole process; the thread count changes float32 summation order, so later
+    tests' numbers would depend on the order tests ran in."""
+    import torch
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -145,8 +145,9 @@ def add_tuning_arguments(parser, with_switch: bool = False) -> None:
                         help="per regularizer, start no new trial after this many seconds")
     tuning.add_argument("--storage", default=None, metavar="URL",
                         help="Optuna storage, any SQLAlchemy URL, e.g. "
-                             "postgresql://user:pw@host/db to share studies between machines "
-                             "(default: sqlite:///OUT/optuna.db)")
+                             "postgresql://user:pw@host/db: every worker given it shares the "
+                             "λ studies and, with regbench run, the seed grid, each run "
+                             "trained once (default: sqlite:///OUT/optuna.db, this process)")
     tuning.add_argument("--study-name", default=None, metavar="NAME",
                         help="study name prefix; the study of a regularizer is "
                              "NAME-REGULARIZER (default: REGULARIZER-DATASET-CONFIG_HASH, "
@@ -205,6 +206,9 @@ def resolve_config(args):
     if (config.data_source or {}).get("control_plus") and config.task != "profile":
         raise RegbenchError("control bigWigs (--controls) are inputs of profile models: "
                             "add --model profile")
+    if config.artifacts and not config.tuning_config().storage:
+        raise RegbenchError("--artifacts goes with --storage: it is where workers on "
+                            "several machines exchange the runs of a shared grid")
     config.validate()  # early: nothing is read or written on bad options
     return config
 
@@ -221,9 +225,9 @@ def main(args) -> int:
         return _run_suite(args)
     config = resolve_config(args)
     from regbench.bench import Benchmark  # heavy imports only once options are valid
-    if args.worker:   # started by another regbench: its grid, its report
+    if args.worker:   # started by another regbench, which plans and reports
         _interrupt_on_sigterm()
-        Benchmark(config).run(report=False)
+        Benchmark(config).run(report=False, plan=False)
         return 0
     Benchmark(config).run(argv=getattr(args, "argv", None))  # prints where results are
     return 0
