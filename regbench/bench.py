@@ -229,7 +229,8 @@ class Benchmark:
         grouped. Returns the records in seed order."""
         keys = {seed: self.key(regularizer, seed, data_fraction=data_fraction)
                 for seed in seeds}
-        todo = [seed for seed in seeds if self.store.load(keys[seed]) is None]
+        records = {seed: self.store.load(keys[seed]) for seed in seeds}
+        todo = [seed for seed in seeds if records[seed] is None]
         reg = self.regularizer(regularizer)
         if len(todo) > 1 and self._groupable(reg):
             from regbench.group import GroupTrainer
@@ -243,9 +244,9 @@ class Benchmark:
                 self.training_data(self.split("valid")),
                 checkpoints=[self.store.checkpoint_path(keys[s]) for s in todo])
             for seed, result in zip(todo, results):
-                self._store_run(keys[seed], reg, result, len(rows[seed].codes))
-        return [self.train_one(regularizer, seed, data_fraction=data_fraction, bar=bar)
-                for seed in seeds]
+                records[seed] = self._store_run(keys[seed], reg, result, len(rows[seed].codes))
+        return [records[seed] or self.train_one(regularizer, seed, data_fraction=data_fraction,
+                                                bar=bar) for seed in seeds]
 
     def _groupable(self, reg) -> bool:
         from regbench.group import can_group
@@ -416,17 +417,9 @@ class Benchmark:
         """The tables of a grid that workers trained: every run's stored record, in
         grid order. Returns how many are missing (trained by workers whose folder this
         one cannot see)."""
-        missing = 0
-        for fraction in [1.0, *self.config.data_fractions()]:
-            records = [self.store.load(self.key(r, s, data_fraction=fraction))
-                       for r, s in grid]
-            missing += sum(r is None for r in records)
-            records = [r for r in records if r is not None]
-            if fraction >= 1:
-                self.write_tables(records)
-            elif records:
-                atomic_write_csv(results_frame(records), self.out / "results_fraction.csv")
-        return missing
+        return self.store.write_grid_tables(
+            [(self.key(r, s, data_fraction=f).id(), f)
+             for f in [1.0, *self.config.data_fractions()] for r, s in grid])
 
     def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):
         """Yield the record of every (regularizer, seed) of ``grid`` as it is trained or

@@ -54,6 +54,13 @@ def grid_study_name(prefix: str | None, cells) -> str:
     return f"grid-{digest}"
 
 
+def grid_owners(study: optuna.Study, cells) -> dict[str, optuna.trial.FrozenTrial]:
+    """{cell id: its COMPLETE trial} of a grid study, for the ``cells`` asked about."""
+    return {t.user_attrs[CELL]: t for t in
+            study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get(CELL) in cells}
+
+
 def worker_name() -> str:
     """HOST:PID, recorded on every trial a worker claims."""
     import os
@@ -108,9 +115,7 @@ class GridQueue:
 
     def owners(self) -> dict[str, optuna.trial.FrozenTrial]:
         """{cell id: its COMPLETE trial} for the cells done so far."""
-        return {t.user_attrs[CELL]: t for t in
-                self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if t.user_attrs.get(CELL) in self.cells}
+        return grid_owners(self.study, self.cells)
 
     def _complete(self, trials) -> bool:
         done = {t.user_attrs.get(CELL) for t in trials if t.state == TrialState.COMPLETE}
@@ -225,4 +230,4 @@ class Claim:
             queue._end(self.trial, f"error: {first}")
 
 
-__all__ = ["Claim", "GridQueue", "grid_study_name", "worker_name"]
+__all__ = ["Claim", "GridQueue", "grid_owners", "grid_study_name", "worker_name"]

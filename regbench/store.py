@@ -104,6 +104,22 @@ class RunStore:
             if rows:
                 atomic_write_csv(pd.DataFrame(rows), self.out / name)
 
+    def write_grid_tables(self, runs) -> int:
+        """results.csv (and the tables of ``write_tables``) from the stored records of
+        the full-data runs, results_fraction.csv from those on a share of the data, in
+        the order of ``runs`` [(run id, data fraction)]. Returns how many records are
+        missing."""
+        missing = 0
+        for full in (True, False):
+            records = [self.load_id(run) for run, fraction in runs if (fraction >= 1) == full]
+            missing += sum(r is None for r in records)
+            records = [r for r in records if r is not None]
+            if full:
+                self.write_tables(records)
+            elif records:
+                atomic_write_csv(results_frame(records), self.out / "results_fraction.csv")
+        return missing
+
     def save_attributions(self, key: RunKey, attr: np.ndarray, names) -> str:
         """A run's attributions summed over bases, (N, L) float16: DeepLIFT/SHAP is
         non-zero only at the observed base, so nothing is lost but precision (~1e-3

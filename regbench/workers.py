@@ -22,8 +22,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from regbench.errors import RegbenchError
-from regbench.grid import GridQueue, grid_study_name
-from regbench.store import atomic_write, atomic_write_csv, results_frame
+from regbench.grid import GridQueue, grid_owners, grid_study_name
+from regbench.store import atomic_write
 
 GRID_FILE = "grid.json"   # the grid a worker's folder belongs to: study, cells
 FILES = "files"   # user attribute of a grid trial: {path in the results folder: artifact id}
@@ -97,7 +97,7 @@ def work_grid(bench, grid, fractions) -> GridQueue:
     n_runs = sum(len(seeds) for _, seeds, _ in cells.values())
     print(f"seed grid complete: this worker trained {trained} of {n_runs} runs", flush=True)
     if store is not None:
-        fetched = gather(queue, store, bench.out)
+        fetched = gather(queue.owners(), store, bench.out)
         if fetched:
             print(f"fetched {fetched} files of other workers' runs", flush=True)
     return queue
@@ -127,26 +127,9 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
                             "the workers used") from None
     location = artifacts or grid.get("artifacts")
     if location:
-        queue = GridQueue.__new__(GridQueue)   # only read: owners() of the grid
-        queue.study, queue.cells = study, grid["cells"]
-        gather(queue, artifact_store(location), out)
-    store = RunStore(out)
-    found = 0
-    for fraction_is_full in (True, False):
-        records = [store.load_id(run) for run, fraction in _run_ids(grid)
-                   if (fraction >= 1) == fraction_is_full]
-        records = [r for r in records if r is not None]
-        found += len(records)
-        if fraction_is_full:
-            store.write_tables(records)
-        elif records:
-            atomic_write_csv(results_frame(records), out / "results_fraction.csv")
-    return found, len(grid["runs"])
-
-
-def _run_ids(grid: dict) -> list[tuple[str, float]]:
-    """(run id, data fraction) of every run of a grid.json, in grid order."""
-    return [(run, fraction) for run, fraction in grid["runs"]]
+        gather(grid_owners(study, grid["cells"]), artifact_store(location), out)
+    missing = RunStore(out).write_grid_tables(grid["runs"])
+    return len(grid["runs"]) - missing, len(grid["runs"])
 
 
 def run_files(record: dict, out: Path) -> list[str]:
@@ -169,12 +152,13 @@ def upload(store, trial, out: Path, paths: list[str]) -> dict[str, str]:
                                   study_or_trial=trial) for path in paths}
 
 
-def gather(queue: GridQueue, store, out: Path) -> int:
-    """Fetch the files of every complete run that the results folder lacks from the
-    artifact store (each written atomically). Returns how many were fetched."""
+def gather(owners: dict, store, out: Path) -> int:
+    """Fetch the files of every complete run (``owners``: {cell: its COMPLETE trial})
+    that the results folder lacks from the artifact store (each written atomically).
+    Returns how many were fetched."""
     from optuna.artifacts import download_artifact
     fetched = 0
-    for trial in queue.owners().values():
+    for trial in owners.values():
         for path, artifact in trial.user_attrs.get(FILES, {}).items():
             target = out / path
             if target.is_file():
