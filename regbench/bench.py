@@ -35,8 +35,9 @@ from regbench.train import Trainer, load_checkpoint, resolve_device
 
 # Seeds trained as one grouped model when models_per_group is not set, by device type.
 # CPU: 1, grouping gains under 10% there (benchmarks/README.md, grouped training).
-# CUDA: 1 until measured on a GPU (python -m benchmarks --only group --device cuda);
-# cuDNN's grouped convolutions are not always faster than G separate ones.
+# CUDA: 1 too, though an H200 trained 8-32 grouped Fourier models 2-3.5x faster: its one
+# grouped-vs-solo comparison scored all 8 grouped models lower (benchmarks/README.md),
+# which the CPU does not show; a default must not change results until that is understood.
 DEFAULT_MODELS_PER_GROUP = {"cpu": 1, "cuda": 1}
 
 

@@ -18,11 +18,19 @@ _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 
 
 def apply_process_settings(device) -> None:
-    """For training on ``device`` (torch.device or name): on CUDA, cuDNN autotuning
-    (fixed shapes, so picking kernels once pays); on the CPU, ``keep_freed_memory``."""
+    """For training on ``device`` (torch.device or name): on the CPU,
+    ``keep_freed_memory``; on CUDA, cuDNN autotuning off.
+
+    Autotuning pays only where shapes repeat. A prior's rows are the batch's positives,
+    so the attribution pass's batch size changes from step to step, and a group's width
+    shrinks as members stop: cuDNN tuned every new shape again (an H200, quick preset,
+    fourier: 2.07 s per epoch in epochs 2-3 against 0.37 s once the shapes were tuned;
+    untuned 0.46 s). Off, a step with shapes that repeat is 13-30% slower than tuned
+    (benchmarks/README.md): the price of never re-tuning. REGBENCH_CUDNN_BENCHMARK=1
+    turns it on (long runs, where every shape is soon seen)."""
     import torch
     if torch.device(device).type == "cuda":
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.benchmark = os.environ.get("REGBENCH_CUDNN_BENCHMARK") == "1"
     else:
         keep_freed_memory()
 _applied = False

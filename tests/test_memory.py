@@ -23,3 +23,17 @@ def test_applied_once_on_glibc():
 
 def test_opt_out_by_environment():
     assert run("0") == ["False", "False"]
+
+
+@pytest.mark.parametrize("env_value, expected", [(None, False), ("1", True)])
+def test_cudnn_autotuning_off_unless_asked(monkeypatch, env_value, expected):
+    """Autotuning re-tunes every new shape, and a prior's batches change shape."""
+    import torch
+    from regbench.memory import apply_process_settings
+    if env_value is None:
+        monkeypatch.delenv("REGBENCH_CUDNN_BENCHMARK", raising=False)
+    else:
+        monkeypatch.setenv("REGBENCH_CUDNN_BENCHMARK", env_value)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", not expected)
+    apply_process_settings("cuda")   # only sets a flag: no GPU needed
+    assert torch.backends.cudnn.benchmark is expected
