@@ -34,6 +34,7 @@ BENCHMARKS = {  # name -> module, in running order
     "scaling": "bench_scaling",
     "genome": "bench_genome",
     "group": "bench_group",
+    "groupquality": "bench_group_quality",
     "workers": "bench_workers",
 }
 

@@ -9,15 +9,7 @@
 # Wheels of missing dependencies may be put in .whl/ (see benchmarks/README.md).
 set -uo pipefail
 out=${1:-${OUT:-results/gpu_check}}
-mkdir -p "$out"
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/regbench-site .whl/*.whl || exit 1
-    export PYTHONPATH="$PYTHONPATH:/tmp/regbench-site"
-fi
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv | tee "$out/gpu.txt"
-python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())" | tee -a "$out/gpu.txt"
+source "$(dirname "$0")/gpu_setup.sh"
 
 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda.py 2>&1 | tee "$out/pytest_cuda.log"
 

@@ -2,28 +2,22 @@
 # Issue 19's GPU checks in one go (about 8 minutes on an H200), for a machine with a
 # CUDA GPU and PyTorch installed:  bash benchmarks/gpu_group.sh [OUTDIR]
 # 1. the CUDA tests of grouped training and of the profile model with controls;
-# 2. `python -m benchmarks --only group --device cuda`: models per second for groups of
-#    1-32 (quick preset) and 1, 10, 30 (paper preset's sizes);
+# 2. `python -m benchmarks --only groupquality,group --device cuda`: 8 seeds' test auROC
+#    solo vs grouped, TF32 on and off; models per second for groups of 1-32 (quick
+#    preset) and 1, 10, 30 (paper preset's sizes);
 # 3. one quick-preset comparison (fourier, none x 4 seeds, λ fixed) solo, grouped, and
 #    with two workers sharing the GPU, each timed, results.csv kept.
 # benchmarks/results/h200_group.md has the first run's output.
 # Wheels of missing dependencies may be put in .whl/ (see benchmarks/README.md).
 set -uo pipefail
 out=${1:-${OUT:-results/gpu_group}}
-mkdir -p "$out"
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/regbench-site .whl/*.whl || exit 1
-    export PYTHONPATH="$PYTHONPATH:/tmp/regbench-site"
-fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-nproc | sed 's/^/cpus /' | tee -a "$out/gpu.txt"
+source "$(dirname "$0")/gpu_setup.sh"
 
 timeout 150 python3 -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda.py \
     -k "grouped or profile_model" 2>&1 | tee "$out/pytest_cuda.log"
 
-timeout "${BENCH_LIMIT:-330}" python3 -m benchmarks --device cuda --retries 0 --only group \
+timeout "${BENCH_LIMIT:-330}" python3 -m benchmarks --device cuda --retries 0 \
+    --only groupquality,group \
     --out "$out/benchmarks_group_cuda.md" 2>&1 | tee "$out/benchmarks_group_cuda.log"
 
 run() {  # name, timeout, regbench run arguments...

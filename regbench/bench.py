@@ -208,6 +208,8 @@ class Benchmark:
             return stored
         train, valid = self.train_rows(seed, data_fraction), self.split("valid")
         reg = self.regularizer(regularizer)
+        if self.store.trained(key):   # trained before, scored another way: score it
+            return self._score_again(key, reg, len(train.codes), evaluate)
         trainer = Trainer(self.task(), reg, key.lam, self.config.train_config(seed))
 
         def on_epoch(epoch, record):
@@ -231,7 +233,8 @@ class Benchmark:
         keys = {seed: self.key(regularizer, seed, data_fraction=data_fraction)
                 for seed in seeds}
         records = {seed: self.store.load(keys[seed]) for seed in seeds}
-        todo = [seed for seed in seeds if records[seed] is None]
+        todo = [seed for seed in seeds
+                if records[seed] is None and not self.store.trained(keys[seed])]
         reg = self.regularizer(regularizer)
         if len(todo) > 1 and self._groupable(reg):
             from regbench.group import GroupTrainer
@@ -266,6 +269,16 @@ class Benchmark:
         seeds = list(range(self.config.seeds))
         size = self.models_per_group() if self._groupable(self.regularizer(regularizer)) else 1
         return [seeds[i:i + size] for i in range(0, len(seeds), size)]
+
+    def _score_again(self, key: RunKey, reg, train_rows: int, evaluate: bool) -> dict:
+        """The record of a run whose model was trained under another [evaluation]:
+        its checkpoint scored the current way, its training facts kept."""
+        from regbench.train import load_result
+        result = load_result(self.store.trained(key), str(self.device))
+        if evaluate:
+            tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "
+                       "the [evaluation] settings changed")
+        return self._store_run(key, reg, result, train_rows, evaluate)
 
     def _store_run(self, key: RunKey, reg, result, train_rows: int,
                    evaluate: bool = True) -> dict:

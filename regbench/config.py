@@ -127,6 +127,9 @@ def resolve_methods(value) -> list[str]:
     return names
 
 
+STORAGE_VARIABLE = "REGBENCH_STORAGE"   # the Optuna storage when --storage is not given
+
+
 @dataclass(frozen=True)
 class TuningConfig:
     """The λ search (Optuna) run before the seed runs when ``tune`` is on."""
@@ -134,13 +137,19 @@ class TuningConfig:
     trials: int = 20                 # finished trials per regularizer, all workers together
     trial_epochs: int | None = None  # max epochs of a trial (default: train.max_epochs)
     timeout: float | None = None     # seconds per regularizer after which no trial starts
-    storage: str | None = None       # SQLAlchemy URL; default sqlite:///OUT/optuna.db
+    # SQLAlchemy URL; None: $REGBENCH_STORAGE (keeps a password off the command line
+    # and out of `ps`), else sqlite:///OUT/optuna.db
+    storage: str | None = None
     study_name: str | None = None    # prefix; the study of a regularizer is NAME-REGULARIZER
     objective: str = "loss"          # loss | pareto
     # Seconds between heartbeats of a running trial or grid run, and of silence after
     # which its worker counts as dead and the trial or run is queued again.
     heartbeat: int = 60
     grace_period: int = 180
+
+    def __post_init__(self):
+        if self.storage is None and os.environ.get(STORAGE_VARIABLE):
+            object.__setattr__(self, "storage", os.environ[STORAGE_VARIABLE])
 
     def validate(self) -> None:
         if not 1 <= self.heartbeat < self.grace_period:

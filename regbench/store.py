@@ -12,6 +12,7 @@ the old file (or none), never a broken one.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -63,6 +64,11 @@ class RunKey:
     config_hash: str
     evaluation_hash: str = ""
 
+    def training(self) -> "RunKey":
+        """The key of the trained model alone: runs that differ only in how they are
+        scored (``evaluation_hash``) share it, and its checkpoint."""
+        return dataclasses.replace(self, evaluation_hash="")
+
     def id(self) -> str:
         blob = json.dumps(self.__dict__, sort_keys=True)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
@@ -79,7 +85,15 @@ class RunStore:
         return self.out / "runs" / f"{key.id()}.json"
 
     def checkpoint_path(self, key: RunKey) -> Path:
-        return self.out / "checkpoints" / f"{key.id()}.pt"
+        """The trained model's file, shared by every scoring of it (``RunKey.training``):
+        a changed [evaluation] scores the stored model again instead of retraining."""
+        return self.out / "checkpoints" / f"{key.training().id()}.pt"
+
+    def trained(self, key: RunKey) -> Path | None:
+        """The checkpoint of ``key``'s finished training, or None (written once, at the
+        end of training, so one that exists is complete)."""
+        path = self.checkpoint_path(key)
+        return path if path.is_file() else None
 
     def load(self, key: RunKey) -> dict | None:
         """The stored record of ``key``, or None when it has not finished."""

@@ -471,10 +471,29 @@ def save_checkpoint(path, trainer: Trainer, result: TrainResult) -> None:
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
         "status": result.status,
+        # cost facts, so a run scored again later (``load_result``) reports them
+        "seconds": result.seconds,
+        "steps": result.steps,
+        "train_step_seconds": result.train_step_seconds,
+        "peak_step_bytes": result.peak_step_bytes,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write(path, buffer.getvalue())
+
+
+def load_result(path, device: str = "cpu") -> TrainResult:
+    """The ``TrainResult`` a finished training saved (``save_checkpoint``): its model
+    on ``device`` in eval mode, history, best epoch and, where the checkpoint has them,
+    its costs (NaN otherwise)."""
+    model, payload = load_checkpoint(path, device)
+    nan = float("nan")
+    return TrainResult(model=model, history=payload["history"],
+                       best_epoch=payload["best_epoch"],
+                       best_val_loss=payload["best_val_loss"], status=payload["status"],
+                       seconds=payload.get("seconds", nan), steps=payload.get("steps", 0),
+                       train_step_seconds=payload.get("train_step_seconds", nan),
+                       peak_step_bytes=payload.get("peak_step_bytes", nan))
 
 
 def load_checkpoint(path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:

@@ -154,7 +154,7 @@ def _wait_for_others(study, optimize, bar, poll: float = 5.0) -> None:
         if waiting:
             optimize(n_trials=waiting)
         elif _count(study, (TrialState.RUNNING,)):
-            bar.bar.set_postfix_str("waiting for other workers' trials", refresh=True)
+            bar.note("waiting for other workers' trials")
             time.sleep(poll)
         else:
             bar(study, None)
@@ -198,6 +198,10 @@ class _SearchBar:
 
     def __call__(self, study, trial) -> None:
         self._update()
+
+    def note(self, text: str) -> None:
+        """Show ``text`` in place of the trial counts' postfix until the next update."""
+        self.bar.set_postfix_str(text, refresh=True)
 
     def _update(self) -> None:
         trials = self.study.get_trials(deepcopy=False, states=FINISHED)

@@ -111,7 +111,7 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
     import optuna
 
     from regbench.store import RunStore
-    from regbench.tune import open_storage
+    from regbench.tune import open_storage, redact_url
     out = Path(out)
     path = out / GRID_FILE
     if not path.is_file():
@@ -123,8 +123,8 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
     try:
         study = optuna.load_study(study_name=grid["study"], storage=open_storage(storage))
     except KeyError:
-        raise RegbenchError(f"no study {grid['study']!r} in {storage}: give the --storage "
-                            "the workers used") from None
+        raise RegbenchError(f"no study {grid['study']!r} in {redact_url(storage)}: give the "
+                            "--storage the workers used") from None
     location = artifacts or grid.get("artifacts")
     if location:
         gather(grid_owners(study, grid["cells"]), artifact_store(location), out)
@@ -197,17 +197,21 @@ def start_local_workers(argv: list[str], extra: int, threads: int, out: Path,
                         storage: str) -> list[tuple[subprocess.Popen, Path]]:
     """``extra`` more processes running this command (``argv``: its arguments after
     ``regbench``) as workers of its grid on ``storage``, each with ``threads`` CPU
-    threads, logging to OUT/logs/worker-K.log. Returns [(process, log path)]."""
+    threads, logging to OUT/logs/worker-K.log. Returns [(process, log path)]. The
+    storage URL goes through the environment ($REGBENCH_STORAGE), not the command
+    line, where any user of the machine could read its password."""
+    from regbench.config import STORAGE_VARIABLE
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, STORAGE_VARIABLE: storage}
     started = []
     for k in range(1, extra + 1):
         log = logs / f"worker-{k}.log"
         command = [sys.executable, "-m", "regbench.cli", *argv, "--workers", "1",
-                   "--storage", storage, "--threads", str(threads), "--no-progress", "--worker"]
+                   "--threads", str(threads), "--no-progress", "--worker"]
         with open(log, "w") as handle:
             started.append((subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL), log))
+                                             stdin=subprocess.DEVNULL, env=env), log))
     return started
 
 

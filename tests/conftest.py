@@ -185,13 +185,21 @@ def check_shared_study(study, n_trials) -> None:
     assert len({t.number for t in study.trials}) == len(study.trials)
 
 
+def same_results(got, expected) -> None:
+    """Two results tables equal in every column but the timings (train_seconds,
+    step_seconds, peak_mib), the only ones that differ between equal runs."""
+    import pandas as pd
+    timing = ["train_seconds", "step_seconds", "peak_mib"]
+    pd.testing.assert_frame_equal(got.drop(columns=timing), expected.drop(columns=timing))
+
+
 @pytest.fixture(scope="session")
 def tune_kit():
-    """The λ-search helpers: make_dataset, make_bench, start_worker, finish,
-    finished_trials, check_shared_study, check_dead_worker_is_retried."""
+    """The λ-search and run helpers: make_dataset, make_bench, start_worker, finish,
+    finished_trials, check_shared_study, check_dead_worker_is_retried, same_results."""
     return SimpleNamespace(**{f.__name__: f for f in (
         make_dataset, make_bench, start_worker, finish, finished_trials, check_shared_study,
-        check_dead_worker_is_retried)})
+        check_dead_worker_is_retried, same_results)})
 
 
 @pytest.fixture(autouse=True)

@@ -42,3 +42,12 @@ def test_options_are_checked_before_torch_loads():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.split() == ["2", "False"], done.stderr
+
+
+def test_the_storage_comes_from_the_environment_unless_given(monkeypatch):
+    from regbench.config import TuningConfig
+    monkeypatch.delenv("REGBENCH_STORAGE", raising=False)
+    assert TuningConfig().storage is None   # then sqlite:///OUT/optuna.db
+    monkeypatch.setenv("REGBENCH_STORAGE", "postgresql://u:pw@db/regbench")
+    assert TuningConfig().storage == "postgresql://u:pw@db/regbench"
+    assert TuningConfig(storage="sqlite:///given.db").storage == "sqlite:///given.db"

@@ -10,9 +10,6 @@ import pytest
 from regbench.bench import Benchmark
 from regbench.config import preset_config
 
-TIMING = ["train_seconds", "step_seconds", "peak_mib"]
-
-
 def comparison(data, out, models_per_group, **settings):
     config = preset_config("smoke")
     config.data, config.scenario, config.out = str(data), None, str(out)
@@ -36,7 +33,7 @@ def solo(data, tmp_path_factory):
     return comparison(data, tmp_path_factory.mktemp("solo") / "out", 1)[1]
 
 
-def test_grouped_seeds_match_solo_runs(data, solo, tmp_path):
+def test_grouped_seeds_match_solo_runs(data, solo, tmp_path, tune_kit):
     bench, grouped = comparison(data, tmp_path / "out", 3)
     assert bench.seed_groups("fourier") == [[0, 1, 2]]
     assert bench.seed_groups("saliency_guided") == [[0], [1], [2]]   # needs="step": solo
@@ -49,11 +46,10 @@ def test_grouped_seeds_match_solo_runs(data, solo, tmp_path):
         diff = (grouped[column] - solo[column]).abs().max()
         assert diff <= tolerance, (column, diff)
     alone = grouped["regularizer"] == "saliency_guided"   # trained solo both times
-    pd.testing.assert_frame_equal(grouped[alone].drop(columns=TIMING),
-                                  solo[alone].drop(columns=TIMING))
+    tune_kit.same_results(grouped[alone], solo[alone])
 
 
-def test_a_shared_grid_claims_whole_groups(data, tmp_path):
+def test_a_shared_grid_claims_whole_groups(data, tmp_path, tune_kit):
     url = f"sqlite:///{tmp_path / 'grid.db'}"
     _, local = comparison(data, tmp_path / "local", 2)
     _, shared = comparison(data, tmp_path / "shared", 2,
@@ -62,4 +58,4 @@ def test_a_shared_grid_claims_whole_groups(data, tmp_path):
     assert sorted(len(seeds) for _, seeds, _ in grid["cells"].values()) == \
         [1] * 6 + [2] * 3   # none, fourier, l2: seeds 0-1 and 2; saliency_guided solo
     assert len(grid["runs"]) == 12
-    pd.testing.assert_frame_equal(shared.drop(columns=TIMING), local.drop(columns=TIMING))
+    tune_kit.same_results(shared, local)

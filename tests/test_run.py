@@ -93,6 +93,35 @@ def test_rerun_resumes_without_retraining(smoke, capsys):
     assert (smoke / "results.csv").read_text() == table
 
 
+def test_a_changed_evaluation_scores_the_stored_models_again(tmp_path, capsys, tune_kit):
+    """Adding an attribution method re-scores the trained models from their checkpoints
+    (no retraining): the same table as a fresh run with both methods, timings aside."""
+    config = tmp_path / "dls.toml"
+    config.write_text('[evaluation]\nmethods = ["deep_lift_shap"]\n')
+    args = ["run", "--preset", "smoke", "--regularizers", "none,fourier", "--seeds", "2",
+            "--no-progress"]
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    assert main([*args, "--out", str(out), "--config", str(config)]) == 0
+    first = pd.read_csv(out / "results.csv")
+    checkpoints = {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").iterdir()}
+    assert len(checkpoints) == 4 and set(first.method) == {"deep_lift_shap"}
+    capsys.readouterr()
+    assert main([*args, "--out", str(out)]) == 0
+    log = capsys.readouterr().out
+    assert log.count("again: trained earlier, the [evaluation] settings changed") == 4
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").iterdir()} == \
+        checkpoints
+    again = pd.read_csv(out / "results.csv")
+    assert set(again.method) == {"deep_lift_shap", "input_x_gradient"}
+    # the training facts are the first run's, its timings included (the attributions
+    # file is named by the whole run key, the evaluation's hash too)
+    dls = again[again.method == "deep_lift_shap"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(dls.drop(columns="attributions"),
+                                  first.drop(columns="attributions"))
+    assert main([*args, "--out", str(fresh)]) == 0
+    tune_kit.same_results(again, pd.read_csv(fresh / "results.csv"))
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--regularizers", "fourier,bogus"], "unknown regularizer 'bogus'"),
     (["--preset", "huge"], "unknown preset 'huge'"),

@@ -18,7 +18,6 @@ from optuna.trial import TrialState
 from regbench import tune
 
 PG_URL = os.environ.get("REGBENCH_TEST_POSTGRES_URL")
-TIMING = ["train_seconds", "step_seconds", "peak_mib"]   # the only columns that differ
 GRID = ["--preset", "smoke", "--regularizers", "none,fourier", "--seeds", "3",
         "--threads", "1", "--no-progress", "--device", "cpu"]
 N_RUNS = 6
@@ -55,12 +54,13 @@ def storage(request, tmp_path):
             optuna.delete_study(study_name=study, storage=db)
 
 
-def _regbench(*args, wait=True):
+def _regbench(*args, wait=True, env=None):
     command = [sys.executable, "-m", "regbench.cli", *args]
+    env = None if env is None else {**os.environ, **env}
     if not wait:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+                                text=True, env=env)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
 def _worker(data, out, url, name, *extra):
@@ -77,11 +77,8 @@ def _grid_trials(url, name):
                              storage=tune.open_storage(url)).get_trials()
 
 
-def _same_results(got: pd.DataFrame, expected: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(got.drop(columns=TIMING), expected.drop(columns=TIMING))
-
-
-def test_two_machines_work_one_grid_each_run_once(data, single_machine, storage, tmp_path):
+def test_two_machines_work_one_grid_each_run_once(data, single_machine, storage, tmp_path,
+                                                  tune_kit):
     url, name = storage
     artifacts = tmp_path / "artifacts"   # the machines share no folder: an artifact store
     workers = [_worker(data, tmp_path / f"machine{i}", url, name, "--artifacts",
@@ -95,7 +92,7 @@ def test_two_machines_work_one_grid_each_run_once(data, single_machine, storage,
     complete = [t for t in _grid_trials(url, name) if t.state == TrialState.COMPLETE]
     assert len(complete) == N_RUNS and len({t.user_attrs["cell"] for t in complete}) == N_RUNS
     for i in (1, 2):   # each machine gathered the other's runs: the same table as one
-        _same_results(pd.read_csv(tmp_path / f"machine{i}" / "results.csv"), single_machine)
+        tune_kit.same_results(pd.read_csv(tmp_path / f"machine{i}" / "results.csv"), single_machine)
         assert (tmp_path / f"machine{i}" / "report.html").is_file()
 
 
@@ -134,7 +131,7 @@ def test_a_killed_worker_run_is_finished_by_the_other(data, storage, tmp_path):
     assert (results["status"] == "ok").all()
 
 
-def test_local_workers_share_the_grid_and_the_cores(data, single_machine, tmp_path):
+def test_local_workers_share_the_grid_and_the_cores(data, single_machine, tmp_path, tune_kit):
     out = tmp_path / "out"
     done = _regbench("run", "--data", str(data), "--out", str(out), *GRID, "--workers", "2")
     assert done.returncode == 0, done.stderr
@@ -143,10 +140,10 @@ def test_local_workers_share_the_grid_and_the_cores(data, single_machine, tmp_pa
     assert "seed grid complete" in log
     trained = _trained(done.stdout) + _trained(log)
     assert len(trained) == N_RUNS == len(set(trained))
-    _same_results(pd.read_csv(out / "results.csv"), single_machine)
+    tune_kit.same_results(pd.read_csv(out / "results.csv"), single_machine)
 
 
-def test_report_gathers_a_grid_from_the_storage(data, single_machine, tmp_path):
+def test_report_gathers_a_grid_from_the_storage(data, single_machine, tmp_path, tune_kit):
     url, name = f"sqlite:///{tmp_path / 's.db'}", "t"
     art = tmp_path / "art"
     first = _regbench("run", "--data", str(data), "--out", str(tmp_path / "a"), *GRID,
@@ -159,16 +156,42 @@ def test_report_gathers_a_grid_from_the_storage(data, single_machine, tmp_path):
     for path in list((folder / "runs").glob("fourier_*.json")):
         path.unlink()
     (folder / "results.csv").unlink()
-    done = _regbench("report", str(folder), "--storage", url)
+    # the storage from $REGBENCH_STORAGE: the folder's grid.json says it is a grid's
+    done = _regbench("report", str(folder), env={"REGBENCH_STORAGE": url})
     assert done.returncode == 0, done.stderr
     assert "gathered 6 of the grid's 6 runs" in done.stdout
-    _same_results(pd.read_csv(folder / "results.csv"), single_machine)
+    tune_kit.same_results(pd.read_csv(folder / "results.csv"), single_machine)
     bad = _regbench("report", str(tmp_path / "nothing"), "--storage", url)
     assert bad.returncode == 2 and "has no grid.json" in bad.stderr
+    # an unreachable storage: one line, exit 2, the password hidden
+    secret = "postgresql://user:s3cret@127.0.0.1:1/regbench"
+    bad = _regbench("report", str(folder), env={"REGBENCH_STORAGE": secret})
+    assert bad.returncode == 2 and "s3cret" not in bad.stderr + bad.stdout
+    assert "user:***@127.0.0.1" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_machines_exchange_runs_through_s3(data, single_machine, tmp_path, monkeypatch,
-                                           capsys):
+def test_local_workers_get_the_storage_through_the_environment(tmp_path, monkeypatch):
+    """Not on the command line, which every user of the machine can read (ps)."""
+    from regbench import workers
+    started = []
+
+    class Popen:
+        def __init__(self, command, **kwargs):
+            started.append((command, kwargs["env"]))
+
+    monkeypatch.setattr(workers.subprocess, "Popen", Popen)
+    url = "postgresql://user:s3cret@db/regbench"
+    workers.start_local_workers(["run", "--preset", "smoke"], 2, 1, tmp_path, url)
+    assert len(started) == 2
+    for command, env in started:
+        assert not any("s3cret" in part for part in command)
+        assert command[-6:] == ["--workers", "1", "--threads", "1", "--no-progress",
+                                "--worker"]
+        assert env["REGBENCH_STORAGE"] == url
+
+
+def test_machines_exchange_runs_through_s3(data, single_machine, tmp_path, tune_kit,
+                                           monkeypatch, capsys):
     """Boto3ArtifactStore on an in-process S3 (moto): the second machine finds the grid
     complete and fetches every run the first one trained."""
     moto = pytest.importorskip("moto")
@@ -199,4 +222,4 @@ def test_machines_exchange_runs_through_s3(data, single_machine, tmp_path, monke
     assert keys == 6 * 3 + 2
     out = capsys.readouterr().out
     assert "this worker trained 0 of 6 runs" in out and "fetched 20 files" in out
-    _same_results(fetched, single_machine)
+    tune_kit.same_results(fetched, single_machine)

@@ -12,7 +12,8 @@ def configure(parser) -> None:
         "--storage", default=None, metavar="URL",
         help="the Optuna storage of a shared seed grid (regbench run --storage URL): "
              "first fetch the runs other workers trained (DIR/grid.json names the grid) "
-             "and rewrite DIR's tables")
+             "and rewrite DIR's tables (default: $REGBENCH_STORAGE when DIR/grid.json "
+             "exists)")
     parser.add_argument(
         "--artifacts", default=None, metavar="DIR_OR_S3",
         help="with --storage: the artifact store the workers used, if not the one "
@@ -20,6 +21,7 @@ def configure(parser) -> None:
 
 
 def main(args) -> int:
+    import os
     from pathlib import Path
 
     from regbench.errors import RegbenchError
@@ -27,11 +29,16 @@ def main(args) -> int:
     from regbench.report import write_report  # imported late: matplotlib is slow to load
     from regbench.report.suite import write_suite_report
 
-    if args.artifacts and not args.storage:
+    from regbench.config import STORAGE_VARIABLE
+    from regbench.workers import GRID_FILE
+    storage = args.storage
+    if storage is None and (Path(args.results_dir) / GRID_FILE).is_file():
+        storage = os.environ.get(STORAGE_VARIABLE) or None
+    if args.artifacts and not storage:
         raise RegbenchError("--artifacts goes with --storage (the grid's Optuna storage)")
-    if args.storage:
+    if storage:
         from regbench.workers import gather_folder
-        found, total = gather_folder(args.results_dir, args.storage, args.artifacts)
+        found, total = gather_folder(args.results_dir, storage, args.artifacts)
         print(f"gathered {found} of the grid's {total} runs")
         if found < total:
             raise RegbenchError(f"{total - found} runs of the grid are neither in "

@@ -148,7 +148,8 @@ def add_tuning_arguments(parser, with_switch: bool = False) -> None:
                         help="Optuna storage, any SQLAlchemy URL, e.g. "
                              "postgresql://user:pw@host/db: every worker given it shares the "
                              "λ studies and, with regbench run, the seed grid, each run "
-                             "trained once (default: sqlite:///OUT/optuna.db, this process)")
+                             "trained once (default: $REGBENCH_STORAGE, which keeps a "
+                             "password off the command line, else sqlite:///OUT/optuna.db)")
     tuning.add_argument("--study-name", default=None, metavar="NAME",
                         help="study name prefix; the study of a regularizer is "
                              "NAME-REGULARIZER (default: REGULARIZER-DATASET-CONFIG_HASH, "
