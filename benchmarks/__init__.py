@@ -64,17 +64,25 @@ MEMORY_NOTE = {False: "CPU: torch allocator's live bytes (torch.profiler memory 
                True: "CUDA: torch.cuda.max_memory_allocated"}
 
 
-def preset_data(preset: str, n_per_class: int):
-    """((train codes, labels), (valid codes, labels)) of spi1_binary at a preset's
-    simulation sizes, with ``n_per_class`` positives and negatives."""
+def preset_splits(preset: str, n_per_class: int | None) -> dict:
+    """{split: (codes (N, L) uint8, labels (N, 1) float32)} for train, valid and test
+    of spi1_binary at a preset's simulation sizes, with ``n_per_class`` positives and
+    negatives (None: the preset's own)."""
     from regbench.config import PRESETS
     from regbench.simulate import generate
-    overrides = {**PRESETS[preset]["simulate"], "positives": n_per_class,
-                 "negatives": n_per_class}
+    overrides = dict(PRESETS[preset]["simulate"])
+    if n_per_class is not None:
+        overrides.update(positives=n_per_class, negatives=n_per_class)
     plan, codes = generate("spi1_binary", overrides)
     labels = plan.labels.astype("float32")
-    part = lambda name: (codes[plan.split == name], labels[plan.split == name])  # noqa: E731
-    return part("train"), part("valid")
+    return {name: (codes[plan.split == name], labels[plan.split == name])
+            for name in ("train", "valid", "test")}
+
+
+def preset_data(preset: str, n_per_class: int):
+    """((train codes, labels), (valid codes, labels)) of ``preset_splits``."""
+    splits = preset_splits(preset, n_per_class)
+    return splits["train"], splits["valid"]
 
 
 # -- machine load -----------------------------------------------------------------------

@@ -14,38 +14,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.stats import wilcoxon
-from sklearn.metrics import roc_auc_score
 
-from benchmarks import Context, Table
+from benchmarks import Context, Table, preset_splits
 from regbench.config import PRESETS
+from regbench.evaluate import predict
 from regbench.group import GroupTrainer
 from regbench.memory import apply_process_settings
+from regbench.metrics.performance import auroc
 from regbench.regularizers import get_regularizer, get_spec
-from regbench.simulate import generate
 from regbench.tasks import BinaryTask
 from regbench.train import Trainer, TrainConfig, one_hot_codes
 
 REGULARIZER = "fourier"
 
 
-def splits(n_per_class: int | None):
-    """{split: (codes (N, L) uint8, labels (N, 1) float32)} of the quick preset's
-    scenario; None: its own sizes."""
-    sizes = dict(PRESETS["quick"]["simulate"])
-    if n_per_class is not None:
-        sizes.update(positives=n_per_class, negatives=n_per_class)
-    plan, codes = generate("spi1_binary", sizes)
-    labels = plan.labels.astype("float32")
-    return {s: (codes[plan.split == s], labels[plan.split == s])
-            for s in ("train", "valid", "test")}
-
-
 def test_auroc(model: torch.nn.Module, test, device) -> float:
-    model.eval()
-    with torch.no_grad():
-        X = one_hot_codes(torch.from_numpy(test[0]).to(device))
-        scores = model(X)[:, 0].float().cpu().numpy()
-    return float(roc_auc_score(test[1][:, 0], scores))
+    """auROC of the model's logits on the test split (codes, labels)."""
+    logits = predict(model, one_hot_codes(torch.from_numpy(test[0])), device, batch_size=256)
+    return auroc(test[1], logits)
 
 
 def paired_rows(data, seeds: int, max_epochs: int, device) -> list[list]:
@@ -77,7 +63,7 @@ def run(ctx: Context) -> None:
     gpu = ctx.device.type == "cuda"
     n_per_class, seeds, epochs = (250, 4, 5) if ctx.quick else (None, 8, 20)
     apply_process_settings(ctx.device)
-    data = splits(n_per_class)
+    data = preset_splits("quick", n_per_class)
     variants = [True, False] if gpu else [None]
     old = torch.backends.cudnn.allow_tf32
     try:

@@ -208,8 +208,9 @@ class Benchmark:
             return stored
         train, valid = self.train_rows(seed, data_fraction), self.split("valid")
         reg = self.regularizer(regularizer)
-        if self.store.trained(key):   # trained before, scored another way: score it
-            return self._score_again(key, reg, len(train.codes), evaluate)
+        checkpoint = self.store.trained(key)
+        if checkpoint:   # trained before, scored another way: score it
+            return self._score_again(key, reg, checkpoint, len(train.codes), evaluate)
         trainer = Trainer(self.task(), reg, key.lam, self.config.train_config(seed))
 
         def on_epoch(epoch, record):
@@ -270,11 +271,12 @@ class Benchmark:
         size = self.models_per_group() if self._groupable(self.regularizer(regularizer)) else 1
         return [seeds[i:i + size] for i in range(0, len(seeds), size)]
 
-    def _score_again(self, key: RunKey, reg, train_rows: int, evaluate: bool) -> dict:
+    def _score_again(self, key: RunKey, reg, checkpoint, train_rows: int,
+                     evaluate: bool) -> dict:
         """The record of a run whose model was trained under another [evaluation]:
         its checkpoint scored the current way, its training facts kept."""
         from regbench.train import load_result
-        result = load_result(self.store.trained(key), str(self.device))
+        result = load_result(checkpoint, str(self.device))
         if evaluate:
             tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "
                        "the [evaluation] settings changed")
