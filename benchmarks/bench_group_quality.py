@@ -6,8 +6,12 @@ Wilcoxon signed-rank test (scipy) of the differences.
 A member is another draw of its seed's training (float rounding grows over epochs,
 tests/test_group.py), so single seeds differ; a systematic difference would show as a
 one-sided count and a small p. The quick preset's model, data and training (at most 20
-epochs, patience 3, default λ); on a GPU twice, with TF32 convolutions (cuDNN's
-default) and without. Not a timing: the machine's load does not matter.
+epochs, patience 3, default λ). On a GPU three times (``GPU_VARIANTS``): one group of
+8 with TF32 convolutions (cuDNN's default), the same without TF32, and groups of 4 with
+cuDNN autotuning on, as in the one ``regbench run --models-per-group 4`` that scored
+every grouped model lower (its groups of 4 took a kernel with an 8 GiB workspace;
+autotuning may pick faster, less accurate algorithms). Not a timing: the machine's load
+does not matter.
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ from regbench.tasks import BinaryTask
 from regbench.train import Trainer, TrainConfig, one_hot_codes
 
 REGULARIZER = "fourier"
+# (TF32 convolutions, cuDNN autotuning, members per group; None: all seeds in one)
+GPU_VARIANTS = [(True, True, 4), (True, False, None), (False, False, None)]
 
 
 def test_auroc(model: torch.nn.Module, test, device) -> float:
@@ -34,8 +40,10 @@ def test_auroc(model: torch.nn.Module, test, device) -> float:
     return auroc(test[1], logits)
 
 
-def paired_rows(data, seeds: int, max_epochs: int, device) -> list[list]:
-    """[seed, solo best epoch, grouped best epoch, solo auROC, grouped auROC, diff]."""
+def paired_rows(data, seeds: int, max_epochs: int, device,
+                group_size: int | None = None) -> list[list]:
+    """[seed, solo best epoch, grouped best epoch, solo auROC, grouped auROC, diff];
+    the grouped runs in groups of ``group_size`` seeds (None: one group)."""
     quick = PRESETS["quick"]
     task = BinaryTask(quick["model"], seq_len=data["train"][0].shape[1], n_tasks=1)
     reg, lam = get_regularizer(REGULARIZER), get_spec(REGULARIZER).default_lambda
@@ -43,7 +51,10 @@ def paired_rows(data, seeds: int, max_epochs: int, device) -> list[list]:
                            batch_size=quick["train"]["batch_size"], seed=seed,
                            device=str(device)) for seed in range(seeds)]
     solo = [Trainer(task, reg, lam, c).fit(data["train"], data["valid"]) for c in configs]
-    group = GroupTrainer(task, reg, lam, configs).fit([data["train"]] * seeds, data["valid"])
+    size = group_size or seeds
+    group = [member for i in range(0, seeds, size)
+             for member in GroupTrainer(task, reg, lam, configs[i:i + size]).fit(
+                 [data["train"]] * len(configs[i:i + size]), data["valid"])]
     rows = []
     for seed, (alone, member) in enumerate(zip(solo, group)):
         a, g = (test_auroc(r.model, data["test"], device) for r in (alone, member))
@@ -64,16 +75,19 @@ def run(ctx: Context) -> None:
     n_per_class, seeds, epochs = (250, 4, 5) if ctx.quick else (None, 8, 20)
     apply_process_settings(ctx.device)
     data = preset_splits("quick", n_per_class)
-    variants = [True, False] if gpu else [None]
-    old = torch.backends.cudnn.allow_tf32
+    cudnn = torch.backends.cudnn
+    old = cudnn.allow_tf32, cudnn.benchmark
     try:
-        for tf32 in variants:
-            if tf32 is not None:
-                torch.backends.cudnn.allow_tf32 = tf32
-            rows = paired_rows(data, seeds, epochs, ctx.device)
-            label = "" if tf32 is None else f", TF32 convolutions {'on' if tf32 else 'off'}"
+        for tf32, autotune, size in GPU_VARIANTS if gpu else [(None, None, None)]:
+            label = ""
+            if gpu:
+                cudnn.allow_tf32, cudnn.benchmark = tf32, autotune
+                label = (f", TF32 convolutions {'on' if tf32 else 'off'}, cuDNN autotuning "
+                         f"{'on' if autotune else 'off'}")
+            rows = paired_rows(data, seeds, epochs, ctx.device, size)
             ctx.emit(Table(
-                f"Grouped vs solo, {REGULARIZER}, {ctx.device.type}{label}: {seeds} seeds, "
+                f"Grouped vs solo, {REGULARIZER}, {ctx.device.type}{label}: {seeds} seeds "
+                f"in {'groups of ' + str(size) if size else 'one group'}, "
                 f"{len(data['train'][0]):,} training / {len(data['test'][0]):,} test "
                 f"sequences x {data['train'][0].shape[1]} bp, quick preset, <= {epochs} epochs",
                 ["seed", "best epoch solo", "best epoch grouped", "test auROC solo",
@@ -82,4 +96,4 @@ def run(ctx: Context) -> None:
                  f"{torch.cuda.get_device_name(ctx.device) if gpu else 'CPU'}, "
                  f"{torch.get_num_threads()} torch threads, torch {torch.__version__}"]))
     finally:
-        torch.backends.cudnn.allow_tf32 = old
+        cudnn.allow_tf32, cudnn.benchmark = old
