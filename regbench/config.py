@@ -101,9 +101,35 @@ class EvaluationConfig:
     # T of the high-frequency fraction; None: 0.15 L (150 at 1000 bp, the paper's).
     # An evaluation setting of its own, whatever the Fourier prior's freq_limit is.
     freq_limit: int | None = None
+    # Integrated gradients: points on each path (midpoint rule); more is closer to the
+    # integral (completeness) and costs proportionally more.
+    ig_steps: int = 20
 
     def __post_init__(self):
         object.__setattr__(self, "methods", resolve_methods(self.methods))
+
+    def validate(self) -> None:
+        for key in ("n_shuffles", "max_sequences", "batch_size", "ig_steps"):
+            if getattr(self, key) < 1:
+                raise RegbenchError(f"[evaluation] {key} = {getattr(self, key)} is not valid: "
+                                    "expected an integer >= 1")
+        if self.n_examples < 0:
+            raise RegbenchError(f"[evaluation] n_examples = {self.n_examples} is not valid: "
+                                "expected an integer >= 0")
+        if self.freq_limit is not None and self.freq_limit < 1:
+            raise RegbenchError(f"[evaluation] freq_limit = {self.freq_limit} is not valid: "
+                                "expected an integer >= 1, or leave it out for 0.15 L")
+
+    def hashed(self) -> dict:
+        """The settings that key a scored run: all of them, but a setting added after
+        runs were stored only when it differs from the value those runs were scored
+        with, so their keys hold."""
+        return {k: v for k, v in asdict(self).items()
+                if k not in ADDED_LATER or v != ADDED_LATER[k]}
+
+
+# [evaluation] settings added after runs were stored, with the value those runs used.
+ADDED_LATER = {"ig_steps": 20}
 
 
 def resolve_methods(value) -> list[str]:
@@ -130,6 +156,11 @@ def resolve_methods(value) -> list[str]:
 STORAGE_VARIABLE = "REGBENCH_STORAGE"   # the Optuna storage when --storage is not given
 
 
+def storage_from_environment() -> str | None:
+    """$REGBENCH_STORAGE, or None when it is unset or empty."""
+    return os.environ.get(STORAGE_VARIABLE) or None
+
+
 @dataclass(frozen=True)
 class TuningConfig:
     """The λ search (Optuna) run before the seed runs when ``tune`` is on."""
@@ -148,8 +179,8 @@ class TuningConfig:
     grace_period: int = 180
 
     def __post_init__(self):
-        if self.storage is None and os.environ.get(STORAGE_VARIABLE):
-            object.__setattr__(self, "storage", os.environ[STORAGE_VARIABLE])
+        if self.storage is None:
+            object.__setattr__(self, "storage", storage_from_environment())
 
     def validate(self) -> None:
         if not 1 <= self.heartbeat < self.grace_period:
@@ -323,7 +354,7 @@ class RunConfig:
 
     def evaluation_hash(self) -> str:
         """Hash of how a trained model is scored (part of every run key)."""
-        blob = json.dumps(asdict(self.evaluation_config()), sort_keys=True)
+        blob = json.dumps(self.evaluation_config().hashed(), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

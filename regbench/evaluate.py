@@ -77,7 +77,7 @@ def explain_settings(config, target: int, device, args: tuple = ()) -> ExplainSe
     model's further inputs for the explained rows."""
     return ExplainSettings(target=target, device=device, batch_size=config.batch_size,
                            n_shuffles=config.n_shuffles, reference_seed=config.reference_seed,
-                           args=args)
+                           ig_steps=config.ig_steps, args=args)
 
 
 def predict(model: torch.nn.Module, X: torch.Tensor, device, batch_size: int,

@@ -51,3 +51,24 @@ def test_the_storage_comes_from_the_environment_unless_given(monkeypatch):
     monkeypatch.setenv("REGBENCH_STORAGE", "postgresql://u:pw@db/regbench")
     assert TuningConfig().storage == "postgresql://u:pw@db/regbench"
     assert TuningConfig(storage="sqlite:///given.db").storage == "sqlite:///given.db"
+
+
+def test_ig_steps_reaches_the_methods_and_keys_runs_only_when_changed():
+    from regbench.evaluate import explain_settings
+    config = preset_config("smoke")
+    # The key of runs scored before ig_steps was a setting (value from that commit).
+    assert config.evaluation_hash() == "a909201e1464"
+    assert explain_settings(config.evaluation_config(), 0, "cpu").ig_steps == 20
+    config.evaluation = {**config.evaluation, "ig_steps": 50}
+    assert config.evaluation_hash() != "a909201e1464"
+    assert explain_settings(config.evaluation_config(), 0, "cpu").ig_steps == 50
+
+
+@pytest.mark.parametrize("key, value", [("ig_steps", 0), ("n_shuffles", 0),
+                                        ("max_sequences", -3), ("n_examples", -1),
+                                        ("freq_limit", 0)])
+def test_evaluation_settings_out_of_range_are_one_line_errors(key, value):
+    config = preset_config("smoke")
+    config.evaluation = {**config.evaluation, key: value}
+    with pytest.raises(RegbenchError, match=rf"^\[evaluation\] {key} = {value} is not valid"):
+        config.evaluation_config()

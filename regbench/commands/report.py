@@ -21,7 +21,6 @@ def configure(parser) -> None:
 
 
 def main(args) -> int:
-    import os
     from pathlib import Path
 
     from regbench.errors import RegbenchError
@@ -29,11 +28,11 @@ def main(args) -> int:
     from regbench.report import write_report  # imported late: matplotlib is slow to load
     from regbench.report.suite import write_suite_report
 
-    from regbench.config import STORAGE_VARIABLE
+    from regbench.config import storage_from_environment
     from regbench.workers import GRID_FILE
     storage = args.storage
     if storage is None and (Path(args.results_dir) / GRID_FILE).is_file():
-        storage = os.environ.get(STORAGE_VARIABLE) or None
+        storage = storage_from_environment()
     if args.artifacts and not storage:
         raise RegbenchError("--artifacts goes with --storage (the grid's Optuna storage)")
     if storage:
