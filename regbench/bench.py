@@ -78,6 +78,10 @@ def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, d
                                 f"regularizers of this run: {', '.join(regularizers)}")
     for name in regularizers:
         if name in config.lambdas:
+            spec = get_spec(name)
+            if not spec.is_penalty or spec.needs == "nothing":
+                raise RegbenchError(f"--lambda {name}=...: {name} has no λ (it adds no "
+                                    "penalty); drop it from --lambda")
             lam = float(config.lambdas[name])
             if not np.isfinite(lam) or lam < 0:
                 raise RegbenchError(f"λ for {name} must be a finite number >= 0, got {lam}")
@@ -97,6 +101,11 @@ class Benchmark:
         self.store = RunStore(self.out)
         self.regularizers = resolve_regularizers(config.regularizers, config.task)
         self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
+        for name, params in config.regularizer_params.items():   # typos fail here, not
+            try:                                                  # silently
+                get_spec(name).create(**params)
+            except RegbenchError as exc:
+                raise RegbenchError(f"[regularizer_params.{name}]: {exc}") from None
         self.device = resolve_device(config.device)
         unknown = set(config.evaluation_config().methods) - set(list_attribution_methods())
         if unknown:
@@ -158,6 +167,11 @@ class Benchmark:
                 raise RegbenchError(f"the data in {self.dataset.path} has no {split!r} "
                                     "sequences; labels.tsv needs a split column with "
                                     "train, valid and test rows")
+        test = self.dataset.split == "test"
+        if not (self.dataset.labels[test].max(axis=1) > 0).any():
+            raise RegbenchError(f"the data in {self.dataset.path} has no positive 'test' "
+                                "sequence, and attributions are scored on those; put "
+                                "positives in the test split (labels.tsv)")
 
     def freq_limit(self) -> int:
         """T of the evaluation's high-frequency fraction for this data's length."""

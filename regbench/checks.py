@@ -80,4 +80,20 @@ def _where(section: str, key: str) -> str:
     return f"[{section}] {key}" if section else key
 
 
-__all__ = ["check_fields", "check_value", "describe"]
+__all__ = ["check_fields", "check_output_folder", "check_value", "describe"]
+
+
+def check_output_folder(path, option: str = "--out") -> None:
+    """Refuse an output folder that is a file, or that lies below a file (it could never
+    be made): one RegbenchError line naming the file. Does not touch the disk."""
+    from pathlib import Path
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise RegbenchError(f"{option} {path} is a file, not a folder; choose a results "
+                            f"folder with {option}")
+    for parent in out.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RegbenchError(f"{option} {path} lies inside {parent}, which is a file; "
+                                    f"choose a folder with {option}")
+            return

@@ -22,7 +22,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from regbench.checks import check_fields, check_value
+from regbench.checks import check_fields, check_output_folder, check_value
 from regbench.errors import RegbenchError
 from regbench.settings import BinaryModelConfig, TrainConfig
 
@@ -313,10 +313,11 @@ class RunConfig:
             if not 0 < share <= 1:
                 raise RegbenchError(f"fractions = {self.fractions} is not valid: expected "
                                     "shares in (0, 1], e.g. [0.1, 0.01]")
-        out = Path(self.out)
-        if out.exists() and not out.is_dir():
-            raise RegbenchError(f"out = {self.out!r} is a file, not a folder; choose a results "
-                                "folder with --out")
+        if self.fractions and all(share == 1 for share in self.fractions):
+            raise RegbenchError(f"fractions = {self.fractions} has no share below 1: the seed "
+                                "runs use all the training rows; give shares below 1, e.g. "
+                                "[0.1, 0.01]")
+        check_output_folder(self.out)
         for name, params in self.regularizer_params.items():
             if not isinstance(params, dict):
                 raise RegbenchError(f"[regularizer_params] {name} = {params!r} is not valid: "
@@ -385,6 +386,8 @@ def preset_config(name: str, task: str = "binary") -> RunConfig:
 def read_toml(path: str | Path) -> dict:
     """Parse a TOML config file; a missing or malformed file is a RegbenchError."""
     path = Path(path)
+    if path.is_dir():
+        raise RegbenchError(f"config file {path} is a folder; give the path of a TOML file")
     if not path.is_file():
         raise RegbenchError(f"config file {path} does not exist")
     try:

@@ -161,6 +161,9 @@ def _experiment(raw, number: int, path: Path) -> Experiment:
     if bool(raw.get("sweep")) != bool(values):
         raise RegbenchError(f"{where}: sweep and values go together (sweep = \"gc.positives\""
                             ", values = [0.4, 0.5])")
+    if kind == "gc_sweep" and not values:
+        raise RegbenchError(f"{where}: a gc_sweep experiment needs sweep and values, e.g. "
+                            "sweep = \"gc.positives\", values = [0.42, 0.6]")
     fractions = raw.get("fractions", [])
     if not isinstance(fractions, list) or not all(
             isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions):

@@ -391,3 +391,11 @@ def test_a_genome_that_is_not_fasta_is_one_line(genome, tmp_path, content, monke
     with pytest.raises(RegbenchError, match="genome.fa") as error:
         GenomeSource(bad, genome[0] / "peaks.narrowPeak").check()
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("given, option", [({"blacklist": "nope.bed"}, "--blacklist"),
+                                           ({"bigwig_plus": "p.bw", "bigwig_minus": "m.bw"},
+                                            "--bigwig-plus")])
+def test_a_missing_track_file_is_named_with_its_option(genome, given, option):
+    with pytest.raises(RegbenchError, match=rf"^{option} \S+ does not exist$"):
+        source(genome, **given).check()

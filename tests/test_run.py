@@ -130,6 +130,8 @@ def test_a_changed_evaluation_scores_the_stored_models_again(tmp_path, capsys, t
     (["--seeds", "0"], "seeds = 0 is not valid: expected an integer >= 1"),
     (["--stability-fraction", "1.5"], "stability_fraction = 1.5 is not valid"),
     (["--scenario", "no_such_scenario"], "no_such_scenario"),
+    (["--regularizers", "none", "--lambda", "none=5"], "none has no λ"),
+    (["--fractions", "1"], "fractions = [1.0] has no share below 1"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
@@ -177,6 +179,9 @@ def test_data_folder_missing_files(tmp_path, capsys):
     ("[evaluation]\nreference_seed = true", "[evaluation] reference_seed = True"),
     ("tune = 1", "tune = 1 is not valid: expected true or false"),
     ('[lambda]\nfourier = "big"', "lambda.fourier = 'big' is not valid: expected a number"),
+    ("[evaluation]\nn_shuffles = 0", "[evaluation] n_shuffles = 0 is not valid"),
+    ("[regularizer_params.fourir]\nsoftness = 0.1",
+     "[regularizer_params.fourir]: unknown regularizer 'fourir'"),
 ])
 def test_bad_config_values_exit_2_with_one_line_before_anything_is_written(
         tmp_path, capsys, toml, message):
@@ -196,6 +201,34 @@ def test_out_pointing_at_a_file_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "is a file, not a folder" in err and len(err.splitlines()) == 1
     assert target.read_text() == "keep me"
+
+
+def test_out_inside_a_file_and_a_file_as_data_exit_2(tmp_path, capsys):
+    (tmp_path / "afile").write_text("keep me")
+    for argv, message in ((["--out", str(tmp_path / "afile" / "sub")], "which is a file"),
+                          (["--data", str(tmp_path / "afile"), "--out", str(tmp_path / "o")],
+                           "is a file; give the dataset folder")):
+        assert main(["run", "--preset", "smoke", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert (tmp_path / "afile").read_text() == "keep me" and not (tmp_path / "o").exists()
+
+
+def test_data_without_positive_test_sequences_exits_2_before_training(smoke, tmp_path,
+                                                                      capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sequences.fa").write_bytes((smoke / "data" / "sequences.fa").read_bytes())
+    labels = pd.read_csv(smoke / "data" / "labels.tsv", sep="\t")
+    task = next(c for c in labels.columns if c not in ("name", "split"))
+    labels.loc[(labels["split"] == "test") & (labels[task] == 1), "split"] = "train"
+    labels.to_csv(data / "labels.tsv", sep="\t", index=False)
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "smoke", "--data", str(data), "--regularizers", "none",
+                 "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no positive 'test' sequence" in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
 
 
 def test_config_file_unknown_key(tmp_path, capsys):

@@ -108,6 +108,13 @@ sweeep = "gc.positives"
     assert _run(bad_value, tmp_path / "out2") == 2
     assert "gc.nope" in capsys.readouterr().err
     assert not (tmp_path / "out2").exists()
+    no_sweep = _suite(tmp_path, '[[experiment]]\nkind = "gc_sweep"\n'
+                                'scenario = "spi1_gc_bias"\n', "nosweep")
+    assert _run(no_sweep, tmp_path / "out3") == 2
+    assert "a gc_sweep experiment needs sweep and values" in capsys.readouterr().err
+    assert _run("gc-sweep", tmp_path / "out4", "--data", str(tmp_path)) == 2
+    assert "--data does not go with --suite gc-sweep" in capsys.readouterr().err
+    assert not (tmp_path / "out3").exists() and not (tmp_path / "out4").exists()
 
 
 def test_a_compare_suite_gives_a_verdict_in_valid_html(tmp_path):

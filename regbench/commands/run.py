@@ -12,8 +12,10 @@ def configure(parser) -> None:
     parser.add_argument("--suite", default=None, metavar="NAME_OR_FILE",
                         help="run a suite of experiments (compare, stability, gc-sweep, "
                              "data-scarcity, multi-motif, paper; or your own suite TOML) "
-                             "and write one report with a verdict; --preset, "
-                             "--regularizers, --seeds and --config apply to every point")
+                             "and write one report with a verdict; the other options "
+                             "(--preset, --regularizers, --seeds, --set, --config, ...) "
+                             "apply to every point, --scenario/--data/--genome only to "
+                             "experiments that name no scenario")
     add_data_arguments(parser)
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="number of seeds per regularizer (default from the preset)")
@@ -256,6 +258,11 @@ def _run_suite(args) -> int:
         if getattr(args, flag, None) is not None:
             raise RegbenchError(f"--{flag.replace('_', '-')} does not go with --suite: a "
                                 "suite's experiments give their fractions")
+    given = [flag for flag in ("scenario", "data", "genome") if getattr(args, flag, None)]
+    if given and all(e.scenario for e in suite.experiments):
+        raise RegbenchError(f"--{given[0]} does not go with --suite {suite.name}: each of "
+                            "its experiments simulates its own scenario; for your data, "
+                            "write a suite file whose experiments name no scenario")
     file_preset = read_toml(args.config).get("preset") if args.config else None
     if args.preset is None and file_preset is None and suite.preset:
         args.preset = suite.preset

@@ -231,6 +231,9 @@ def _read_motifs(folder: Path, names: list[str], length: int,
 def load_dataset(path: str | Path) -> Dataset:
     """Read a dataset folder (the output of ``regbench simulate`` or real data alike)."""
     folder = Path(path)
+    if folder.is_file():
+        raise RegbenchError(f"{folder} is a file; give the dataset folder (sequences.fa and "
+                            "labels.tsv, as `regbench simulate` writes)")
     for required in (FASTA, LABELS):
         if not (folder / required).is_file():
             raise RegbenchError(f"{folder / required} is missing; point to a folder made by "

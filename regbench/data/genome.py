@@ -145,10 +145,11 @@ class GenomeSource(DataSource):
             raise RegbenchError(f"{self.peaks_path}: peak {row.chrom}:{row.start}-{row.end} "
                                 f"ends past the chromosome's end ({sizes[row.chrom]} bp)")
         folds(sizes, self.test_chroms, self.valid_chroms)
-        for path in self.bigwigs + self.controls + ([self.blacklist] if self.blacklist
-                                                    else []):
+        named = [("--bigwig-plus", "--bigwig-minus")[i] for i in range(len(self.bigwigs))] \
+            + ["--controls"] * len(self.controls) + ["--blacklist"] * bool(self.blacklist)
+        for option, path in zip(named, self.bigwigs + self.controls + [self.blacklist]):
             if not path.is_file():
-                raise RegbenchError(f"{path} does not exist")
+                raise RegbenchError(f"{option} {path} does not exist")
         for pair in (self.bigwigs, self.controls):
             if pair:
                 self._check_pair(pair, set(peaks["chrom"]))

@@ -88,6 +88,9 @@ def _read_examples(folder: ResultsFolder) -> None:
 def load_results(results_dir) -> ResultsFolder:
     """Read DIR; a missing DIR or DIR/results.csv is a RegbenchError."""
     path = Path(results_dir)
+    if path.is_file():
+        raise RegbenchError(f"{path} is a file; give the results folder `regbench run` "
+                            "wrote (it holds results.csv)")
     if not path.is_dir():
         raise RegbenchError(f"results folder {path} does not exist")
     if not (path / "results.csv").is_file():

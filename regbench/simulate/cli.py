@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         dest="overrides",
                         help="override a scenario value, TOML syntax, repeatable: "
                              "--set positives=500 --set gc.positives=0.55 "
-                             "--set 'tasks.0.motifs=[\"GATA2\"]'")
+                             "--set 'tasks.0.motifs=[\"SP1\"]'")
     parser.add_argument("--force", action="store_true",
                         help="replace DIR if it exists and is not empty")
     parser.add_argument("--no-progress", action="store_true",

@@ -98,15 +98,16 @@ def apply_override(scenario: dict, dotted: str, value) -> None:
         last = depth == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise RegbenchError(f"--set {dotted}: {part!r} is not an index below "
+                raise RegbenchError(f"scenario key {dotted}: {part!r} is not an index below "
                                     f"{len(node)}; write e.g. tasks.0.motifs")
             part = int(part)
         elif not isinstance(node, dict) or part not in node:
-            raise RegbenchError(f"--set {dotted}: unknown key {part!r}; known keys here: "
+            raise RegbenchError(f"scenario key {dotted}: unknown key {part!r}; known keys "
+                                "here: "
                                 f"{', '.join(node) if isinstance(node, dict) else 'none'}")
         if last and isinstance(node[part], dict):   # a table: merge, still checking keys
             if not isinstance(value, dict):
-                raise RegbenchError(f"--set {dotted}: a table; set one of its keys, e.g. "
+                raise RegbenchError(f"scenario key {dotted}: a table; set one of its keys, e.g. "
                                     f"{dotted}.{next(iter(node[part]), 'key')}=...")
             node[part] = _merge(node[part], value, f"{dotted}.")
         elif last:

@@ -17,6 +17,7 @@ import pandas as pd
 import pyBigWig
 
 from regbench.data.encode import LETTERS
+from regbench.checks import check_output_folder
 from regbench.errors import RegbenchError
 from regbench.simulate.motifs import Motif
 from regbench.simulate.profile import Peaks
@@ -100,8 +101,7 @@ def write_manifest(path: Path, manifest: dict) -> None:
 
 def check_target(out: Path, force: bool) -> None:
     """Refuse a non-empty output folder unless ``force``; refuse a file in the way."""
-    if out.exists() and not out.is_dir():
-        raise RegbenchError(f"{out} exists and is not a folder; choose another --out")
+    check_output_folder(out)
     if out.is_dir() and any(out.iterdir()) and not force:
         raise RegbenchError(f"{out} is not empty; choose another --out or pass --force "
                             "to replace it")
