@@ -120,6 +120,9 @@ class Benchmark:
         self._splits: dict[str, Dataset] = {}
         self._task: Task | None = None
         self.source = source_of(config)
+        if config.tuning_config().storage:
+            from regbench.tune import parse_storage
+            parse_storage(config.tuning_config().storage)
 
     def task(self) -> Task:
         """The run's task (model, loss, prior rows, explained output) for this data."""
@@ -146,6 +149,10 @@ class Benchmark:
                                 "scenario with [profile] enabled (e.g. --scenario "
                                 "spi1_profile), or give --bigwig-plus and --bigwig-minus "
                                 "with --genome")
+        shape = self.source.planned_shape()
+        if shape is not None:   # the model must fit the data: known before simulating it
+            create_task(self.config.task, self.config.sections().model, seq_len=shape[0],
+                        n_tasks=shape[1])
         if isinstance(self.source, FolderSource):  # read anyway: its splits are checked now
             self._use(self.source.load(self.out))
 
@@ -160,6 +167,10 @@ class Benchmark:
         self._check_splits()
         if dataset.split_source != Dataset.split_source:
             print(f"data: {dataset.split_source}", flush=True)
+        if isinstance(self.source, FolderSource) and dataset.motif_mask is None:
+            print(f"data: {dataset.path} has no motifs.bed, so the motif metrics (motif "
+                  "fraction, motif auPRC) are not scored and GC reliance counts every base "
+                  "as background", flush=True)
 
     def _check_splits(self) -> None:
         for split in ("train", "valid", "test"):

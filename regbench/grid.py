@@ -8,7 +8,9 @@ number of machines, train each of its runs exactly once.
 
 Every cell is one trial of the study, enqueued WAITING with the cell's id as a user
 attribute. Optuna pops a WAITING trial atomically (its state changes WAITING ->
-RUNNING under a row lock), so two workers never pop the same trial. Workers starting
+RUNNING under a row lock; on SQLite, which has no row locks, every transaction of
+``open_storage`` takes the file's write lock at its start), so two workers never pop
+the same trial. Workers starting
 together may both enqueue a cell; the cell then belongs to its lowest-numbered trial
 that has not failed, and a worker that popped a higher one ends it FAIL as a
 duplicate without training. A trial is born with its cell id (enqueued with its user

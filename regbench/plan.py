@@ -69,20 +69,24 @@ def estimate(bench) -> tuple[list[str], float]:
                          f"{_plural(epochs, 'epoch')} each (at most {_duration(seconds)})")
     seeds = bench.config.seeds
     shares = bench.config.data_fractions()
-    runs = len(bench.regularizers) * seeds * (1 + len(shares))
+    runs = len(bench.regularizers) * seeds
     # Runs on a share of the training rows (fractions) take that share of steps.
     seconds = (1 + sum(shares)) * sum(
         seeds * train_cfg.max_epochs * epoch_steps * timed[kinds[n]] for n in bench.regularizers)
     total += seconds
     lines.append(f"seed runs: {_plural(len(bench.regularizers), 'regularizer')} x "
                  f"{_plural(seeds, 'seed')} = "
-                 f"{_plural(runs, 'model')} of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
+                 f"{_plural(runs, 'model')}"
+                 + (f" (and {runs * len(shares)} more on {_plural(len(shares), 'share')} of the "
+                    f"training rows: {', '.join(f'{s:g}' for s in shares)})" if shares else "")
+                 + f" of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
                  f"each scored with {' and '.join(_method_labels(bench))} (at most "
                  f"{_duration(seconds)} of training)")
     steps = ", ".join(f"{'with' if k else 'without'} a prior {v:.3f} s" for k, v in timed.items())
-    lines.append(f"on {bench.device}: a training step takes {steps}; the whole run at most "
+    lines.append(f"on {bench.device}: a training step takes {steps}; training at most "
                  f"~{_duration(total)} if every model used all its epochs (early stopping "
-                 "and pruning usually end them sooner)")
+                 "and pruning usually end them sooner; data, scoring and the report come "
+                 "on top)")
     return lines, total
 
 
@@ -97,6 +101,8 @@ def _plural(n: int, noun: str) -> str:
 
 def duration(seconds: float) -> str:
     """'45 s', '12 min' or '3.2 h'."""
+    if seconds < 1:
+        return f"{seconds:.1f} s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"

@@ -227,6 +227,24 @@ def default_study_name(study_key: str, regularizer: str, objective: str) -> str:
     return name if objective == "loss" else f"{name}-{objective}"
 
 
+def parse_storage(url: str):
+    """The SQLAlchemy URL of ``--storage``, its database kind known to SQLAlchemy; a
+    RegbenchError line otherwise. Connects to nothing (a check before any work)."""
+    import sqlalchemy
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise RegbenchError(f"--storage {url!r} is not a SQLAlchemy URL; use e.g. "
+                            "sqlite:///optuna.db or postgresql://user:pw@host/db") from None
+    try:
+        sqlalchemy.dialects.registry.load(parsed.get_backend_name())
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise RegbenchError(f"--storage {parsed.render_as_string(hide_password=True)}: "
+                            f"unknown database kind {parsed.get_backend_name()!r}; use "
+                            "sqlite:///FILE or postgresql://user:pw@host/db") from None
+    return parsed
+
+
 def open_storage(url: str, heartbeat: int | None = None, grace: int | None = None,
                  retry: bool = True) -> optuna.storages.RDBStorage:
     """RDBStorage with heartbeats every ``heartbeat`` s, so a trial silent for ``grace``
@@ -235,11 +253,7 @@ def open_storage(url: str, heartbeat: int | None = None, grace: int | None = Non
     heartbeat = HEARTBEAT_INTERVAL if heartbeat is None else heartbeat
     grace = GRACE_PERIOD if grace is None else grace
     import sqlalchemy
-    try:
-        parsed = sqlalchemy.engine.make_url(url)
-    except sqlalchemy.exc.ArgumentError:
-        raise RegbenchError(f"--storage {url!r} is not a SQLAlchemy URL; use e.g. "
-                            "sqlite:///optuna.db or postgresql://user:pw@host/db") from None
+    parsed = parse_storage(url)
     shown = parsed.render_as_string(hide_password=True)
     if parsed.drivername == "postgresql":
         parsed = _postgres_driver(parsed)
@@ -254,10 +268,13 @@ def open_storage(url: str, heartbeat: int | None = None, grace: int | None = Non
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(
+                storage = optuna.storages.RDBStorage(
                     parsed.render_as_string(hide_password=False), engine_kwargs=engine_kwargs,
                     heartbeat_interval=heartbeat, grace_period=grace,
                     **(_retry_callback() if retry else {}))
+            if parsed.get_backend_name() == "sqlite":
+                _serialize_sqlite(storage.engine)
+            return storage
         except ImportError:
             raise RegbenchError(f"no database driver for {shown}; for PostgreSQL install "
                                 "psycopg2-binary (pip install 'regbench[postgres]')") from None
@@ -270,6 +287,25 @@ def open_storage(url: str, heartbeat: int | None = None, grace: int | None = Non
                 raise RegbenchError(f"cannot open the Optuna storage {shown}: "
                                     f"{first[0] if first else type(exc).__name__}") from None
             time.sleep(1 + attempt)
+
+
+def _serialize_sqlite(engine) -> None:
+    """Every transaction on the SQLite file takes the write lock at its start (BEGIN
+    IMMEDIATE). Why: Optuna pops a waiting trial by reading it WAITING and setting it
+    RUNNING, made atomic by SELECT ... FOR UPDATE, which SQLite ignores; and pysqlite
+    begins a transaction only at the first write. Two workers could both pop one trial
+    (measured: 9 of 150 popped twice by 3 processes) and train one grid run twice."""
+    import sqlalchemy
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, record):
+        dbapi_connection.isolation_level = None   # SQLAlchemy's "begin" event begins
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()   # pooled connections made before the listeners: replaced
 
 
 def _postgres_driver(parsed):

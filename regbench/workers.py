@@ -111,7 +111,7 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
     import optuna
 
     from regbench.store import RunStore
-    from regbench.tune import open_storage, redact_url
+    from regbench.tune import open_storage, parse_storage, redact_url
     out = Path(out)
     path = out / GRID_FILE
     if not path.is_file():
@@ -119,6 +119,10 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
                             "folder written by a worker of a shared grid (regbench run "
                             "--storage URL)")
     grid = json.loads(path.read_text())
+    parsed = parse_storage(storage)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        raise RegbenchError(f"no Optuna database at {parsed.database}: give the --storage "
+                            "the workers used")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(study_name=grid["study"], storage=open_storage(storage))

@@ -130,3 +130,38 @@ def test_heartbeat_settings_are_checked():
 @pytest.fixture(autouse=True)
 def _quiet_optuna():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+POP_LOOP = """
+import json, sys, warnings
+import optuna
+from regbench.tune import open_storage
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+warnings.simplefilter("ignore")
+study = optuna.load_study(study_name="s", storage=open_storage(sys.argv[1], retry=False))
+popped = []
+while (trial := study._pop_waiting_trial_id()) is not None:
+    popped.append(trial)
+print(json.dumps(popped))
+"""
+
+
+def test_processes_on_one_sqlite_file_never_pop_one_trial_twice(tmp_path):
+    """Optuna's pop (read WAITING, set RUNNING) relies on SELECT ... FOR UPDATE, which
+    SQLite ignores: without open_storage's BEGIN IMMEDIATE, 3 processes popped 9 of
+    150 trials twice here."""
+    import json
+    import subprocess
+    import sys
+
+    from regbench.tune import open_storage
+    url = f"sqlite:///{tmp_path / 'pop.db'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(url, retry=False))
+    for i in range(150):
+        study.enqueue_trial({"x": i}, skip_if_exists=False)
+    workers = [subprocess.Popen([sys.executable, "-c", POP_LOOP, url], text=True,
+                                stdout=subprocess.PIPE) for _ in range(3)]
+    popped = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    ids = sum(popped, [])
+    assert len(ids) == len(set(ids)) == 150

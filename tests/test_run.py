@@ -182,6 +182,9 @@ def test_data_folder_missing_files(tmp_path, capsys):
     ("[evaluation]\nn_shuffles = 0", "[evaluation] n_shuffles = 0 is not valid"),
     ("[regularizer_params.fourir]\nsoftness = 0.1",
      "[regularizer_params.fourir]: unknown regularizer 'fourir'"),
+    # known only with the data's length: checked before the scenario is simulated
+    ("[model]\nconv_widths = [200, 7]", "seq_len=100 is too short for convolutions"),
+    ('[tuning]\nstorage = "bogus://x"', "unknown database kind 'bogus'"),
 ])
 def test_bad_config_values_exit_2_with_one_line_before_anything_is_written(
         tmp_path, capsys, toml, message):
@@ -400,3 +403,29 @@ def test_help_and_bad_options_answer_before_torch_loads(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_data_folder_without_motifs_bed_says_what_is_not_scored(smoke, tmp_path, capsys):
+    from regbench.bench import Benchmark
+    from regbench.config import preset_config
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("sequences.fa", "labels.tsv"):
+        (data / name).write_bytes((smoke / "data" / name).read_bytes())
+    config = preset_config("smoke")
+    config.data, config.scenario, config.out = str(data), None, str(tmp_path / "out")
+    Benchmark(config).check_data()
+    assert "has no motifs.bed, so the motif metrics" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("terminal, argv, shown", [(True, [], True),
+                                                   (True, ["--no-progress"], False),
+                                                   (False, [], False)])
+def test_progress_bars_only_on_a_terminal(monkeypatch, terminal, argv, shown):
+    import sys
+
+    from regbench.cli import build_parser
+    from regbench.commands.run import resolve_config
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    args = build_parser("run").parse_args(["run", "--preset", "smoke", *argv])
+    assert resolve_config(args).progress is shown

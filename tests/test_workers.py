@@ -223,3 +223,13 @@ def test_machines_exchange_runs_through_s3(data, single_machine, tmp_path, tune_
     out = capsys.readouterr().out
     assert "this worker trained 0 of 6 runs" in out and "fetched 20 files" in out
     tune_kit.same_results(fetched, single_machine)
+
+
+def test_report_refuses_a_sqlite_grid_database_that_does_not_exist(tmp_path, capsys):
+    from regbench.cli import main
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "grid.json").write_text('{"study": "s", "cells": {}}')
+    missing = tmp_path / "nowhere.db"
+    assert main(["report", str(tmp_path / "out"), "--storage", f"sqlite:///{missing}"]) == 2
+    assert "no Optuna database at" in capsys.readouterr().err
+    assert not missing.exists()   # opening it would have created an empty database

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from regbench.config import (PRESETS, merge, parse_lambda_assignments, preset_config,
                              read_toml)
@@ -123,7 +124,8 @@ def add_data_arguments(parser) -> None:
                         help="TOML file with the same keys as these flags plus [model], "
                              "[train], [evaluation], [simulate] tables; flags win")
     parser.add_argument("--no-progress", action="store_true",
-                        help="hide progress bars")
+                        help="hide progress bars (hidden anyway when stderr is not a "
+                             "terminal, e.g. redirected to a log)")
 
 
 def add_tuning_arguments(parser, with_switch: bool = False) -> None:
@@ -180,7 +182,8 @@ def resolve_config(args):
              "models_per_group": getattr(args, "models_per_group", None),
              "artifacts": getattr(args, "artifacts", None),
              "lambda": parse_lambda_assignments(lambdas) if lambdas else None,
-             "progress": False if args.no_progress else None,
+             # bars only on a terminal: in a log file they are lines of \r-joined updates
+             "progress": False if args.no_progress or not sys.stderr.isatty() else None,
              "simulate": _overrides(args.overrides),
              "tune": getattr(args, "tune", None),
              "tuning": {k: v for k, v in (("trials", args.trials),

@@ -39,6 +39,11 @@ class DataSource:
         them), known before anything is read or written; None: only loading tells."""
         return None
 
+    def planned_shape(self) -> tuple[int, int] | None:
+        """(sequence length, tasks) the data will have, known before anything is read or
+        written; None: only loading tells."""
+        return None
+
     def describe(self, dataset) -> str:
         """One line saying what the data are."""
         return (f"{self.name} data ({len(dataset.names)} sequences x {dataset.length} bp, "
@@ -120,6 +125,11 @@ class SimulatedSource(DataSource):
     def has_signal(self) -> bool:
         from regbench.simulate import load_scenario
         return bool(load_scenario(self.scenario, overrides=self.overrides)["profile"]["enabled"])
+
+    def planned_shape(self) -> tuple[int, int]:
+        from regbench.simulate import load_scenario
+        scenario = load_scenario(self.scenario, overrides=self.overrides)
+        return int(scenario["length"]), len(scenario["tasks"])
 
     def load(self, out, progress: bool = False):
         from regbench.data.dataset import load_dataset

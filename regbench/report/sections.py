@@ -97,8 +97,9 @@ def header(folder: ResultsFolder, order) -> Section:
         f"Model: {model_text or 'unknown'}",
         f"Regularizers: {', '.join(order)}",
         f"Seeds per regularizer: {cfg.get('seeds', 'unknown')}",
-        f"Started {cfg.get('started', '?')}, finished {cfg.get('finished', '?')} "
-        f"(wall time {_duration(cfg.get('wall_seconds'))})",
+        f"Last invocation: started {cfg.get('started', '?')}, finished "
+        f"{cfg.get('finished', '?')} (wall time {_duration(cfg.get('wall_seconds'))}; runs "
+        "stored by an earlier one are reused, their training time is in results.csv)",
         f"How this preset differs from the paper's sizes: {diff}",
     ])
     sources, lambdas = lambda_sources(folder, order), chosen_lambdas(folder, order)

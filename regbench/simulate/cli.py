@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from regbench.simulate.core import simulate
 from regbench.simulate.scenario import list_scenarios, parse_overrides
@@ -23,12 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="replace DIR if it exists and is not empty")
     parser.add_argument("--no-progress", action="store_true",
-                        help="do not show a progress bar")
+                        help="do not show a progress bar (hidden anyway when stderr is "
+                             "not a terminal)")
 
 
 def main(args: argparse.Namespace) -> int:
     out = simulate(args.scenario, args.out, seed=args.seed,
                    overrides=parse_overrides(args.overrides), force=args.force,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress and sys.stderr.isatty())
     print(f"wrote {out}")
     return 0
