@@ -177,8 +177,13 @@ class GridQueue:
         return Claim(self, trial, cell)
 
     def _end(self, trial, why: str) -> None:
-        trial.set_user_attr(ENDED, why)
-        self.study.tell(trial, state=TrialState.FAIL)
+        """End ``trial`` FAIL with the reason; nothing when another worker ended it
+        already (its claim lapsed)."""
+        try:
+            trial.set_user_attr(ENDED, why)
+            self.study.tell(trial, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
 
 
 @contextlib.contextmanager
@@ -223,7 +228,17 @@ class Claim:
         self._beat.join()
         queue = self.queue
         if kind is None:
-            queue.study.tell(self.trial, 0.0)
+            try:
+                if queue.study._storage.get_trial(self.trial._trial_id).state.is_finished():
+                    raise optuna.exceptions.UpdateFinishedTrialError
+                queue.study.tell(self.trial, 0.0)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # Its heartbeats lapsed (a pause longer than the grace period): another
+                # worker failed the trial and queued the cell again. The run is stored;
+                # the grid may train it once more.
+                print(f"run {self.label}: finished after its claim lapsed (no heartbeat "
+                      "within the grace period); another worker may train it again",
+                      flush=True)
         elif issubclass(kind, (KeyboardInterrupt, SystemExit)):
             queue._end(self.trial, "interrupted")
             queue._enqueue([self.cell])   # for another worker, or this one's rerun

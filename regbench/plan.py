@@ -15,7 +15,7 @@ import torch
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, one_hot_codes
 
-TIMED_STEPS = 2
+TIMED_STEPS = 3
 
 
 def step_seconds(bench, regularizer: str) -> float:

@@ -74,6 +74,18 @@ def test_a_dead_workers_cell_is_retried_after_the_grace_period(tmp_path):
     assert completed(dead.queue) == ["x", "y"]
 
 
+def test_a_run_that_outlived_its_lapsed_claim_ends_without_an_error(tmp_path, capsys):
+    cells = {"x": "x"}
+    slow = queue(tmp_path, cells=cells).claim()
+    with slow:
+        slow._stop.set()                   # a pause: no heartbeats past the grace period
+        time.sleep(3)
+        (ran,) = drain(queue(tmp_path, cells=cells))   # fails it as stale, runs it again
+    assert ran == ["x"]
+    assert "finished after its claim lapsed" in capsys.readouterr().out
+    assert completed(slow.queue) == ["x"]
+
+
 def test_a_cell_lost_too_often_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr("regbench.grid.MAX_LOST", 0)
     cells = {"x": "x"}
