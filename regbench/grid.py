@@ -10,10 +10,9 @@ Every cell is one trial of the study, enqueued WAITING with the cell's id as a u
 attribute. Optuna pops a WAITING trial atomically (its state changes WAITING ->
 RUNNING under a row lock; on SQLite, which has no row locks, every transaction of
 ``open_storage`` takes the file's write lock at its start), so two workers never pop
-the same trial. Workers starting
-together may both enqueue a cell; the cell then belongs to its lowest-numbered trial
-that has not failed, and a worker that popped a higher one ends it FAIL as a
-duplicate without training. A trial is born with its cell id (enqueued with its user
+the same trial. Workers starting together may both enqueue a cell; the cell then
+belongs to its lowest-numbered trial that has not failed, and a worker that popped a
+higher one ends it FAIL as a duplicate without training. A trial is born with its cell id (enqueued with its user
 attributes in one insert), so every worker sees the same owner.
 
 A claimed trial sends a heartbeat every ``heartbeat`` seconds. A worker that dies
@@ -228,14 +227,16 @@ class Claim:
         self._beat.join()
         queue = self.queue
         if kind is None:
-            try:
-                if queue.study._storage.get_trial(self.trial._trial_id).state.is_finished():
-                    raise optuna.exceptions.UpdateFinishedTrialError
-                queue.study.tell(self.trial, 0.0)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                # Its heartbeats lapsed (a pause longer than the grace period): another
-                # worker failed the trial and queued the cell again. The run is stored;
-                # the grid may train it once more.
+            # Ended already when its heartbeats lapsed (a pause longer than the grace
+            # period): another worker failed the trial and queued the cell again. The run
+            # is stored; the grid may train it once more.
+            lapsed = queue.study._storage.get_trial(self.trial._trial_id).state.is_finished()
+            if not lapsed:
+                try:
+                    queue.study.tell(self.trial, 0.0)
+                except optuna.exceptions.UpdateFinishedTrialError:   # ended just now
+                    lapsed = True
+            if lapsed:
                 print(f"run {self.label}: finished after its claim lapsed (no heartbeat "
                       "within the grace period); another worker may train it again",
                       flush=True)

@@ -234,7 +234,8 @@ def parse_storage(url: str):
     try:
         parsed = sqlalchemy.engine.make_url(url)
     except sqlalchemy.exc.ArgumentError:
-        raise RegbenchError(f"--storage {url!r} is not a SQLAlchemy URL; use e.g. "
+        shown = url if "@" not in url else "..." + url[url.rindex("@"):]   # no password
+        raise RegbenchError(f"--storage {shown!r} is not a SQLAlchemy URL; use e.g. "
                             "sqlite:///optuna.db or postgresql://user:pw@host/db") from None
     try:
         sqlalchemy.dialects.registry.load(parsed.get_backend_name())

@@ -145,9 +145,10 @@ class GenomeSource(DataSource):
             raise RegbenchError(f"{self.peaks_path}: peak {row.chrom}:{row.start}-{row.end} "
                                 f"ends past the chromosome's end ({sizes[row.chrom]} bp)")
         folds(sizes, self.test_chroms, self.valid_chroms)
-        named = [("--bigwig-plus", "--bigwig-minus")[i] for i in range(len(self.bigwigs))] \
-            + ["--controls"] * len(self.controls) + ["--blacklist"] * bool(self.blacklist)
-        for option, path in zip(named, self.bigwigs + self.controls + [self.blacklist]):
+        files = [*zip(("--bigwig-plus", "--bigwig-minus"), self.bigwigs),
+                 *(("--controls", path) for path in self.controls),
+                 *([("--blacklist", self.blacklist)] if self.blacklist else [])]
+        for option, path in files:
             if not path.is_file():
                 raise RegbenchError(f"{option} {path} does not exist")
         for pair in (self.bigwigs, self.controls):

@@ -102,9 +102,9 @@ def apply_override(scenario: dict, dotted: str, value) -> None:
                                     f"{len(node)}; write e.g. tasks.0.motifs")
             part = int(part)
         elif not isinstance(node, dict) or part not in node:
+            known = ", ".join(node) if isinstance(node, dict) else "none"
             raise RegbenchError(f"scenario key {dotted}: unknown key {part!r}; known keys "
-                                "here: "
-                                f"{', '.join(node) if isinstance(node, dict) else 'none'}")
+                                f"here: {known}")
         if last and isinstance(node[part], dict):   # a table: merge, still checking keys
             if not isinstance(value, dict):
                 raise RegbenchError(f"scenario key {dotted}: a table; set one of its keys, e.g. "
