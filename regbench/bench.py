@@ -405,7 +405,10 @@ class Benchmark:
                                            storage)
             print(f"started {len(workers)} more local worker(s), {threads} thread(s) each; "
                   f"logs in {self.out / 'logs'}", flush=True)
-        if plan:
+        if plan and self.all_stored():   # a rerun: no steps to time, nothing to plan
+            print(f"plan: every run is stored in {self.out} already; the tables and the "
+                  "report are written again", flush=True)
+        elif plan:
             from regbench.plan import describe_plan
             print(describe_plan(self), flush=True)
         if self.config.tune:
@@ -567,6 +570,16 @@ class Benchmark:
         attr = explain("deep_lift_shap", task.explainer(model), one_hot(valid.codes[rows]),
                        explain_settings(ev, target, self.device, args))
         return motif_auprc(attr.cpu().numpy(), valid.motif_mask[rows])
+
+    def all_stored(self) -> bool:
+        """Whether every seed run and share run is stored already, as far as their keys
+        are known before training: False while a λ is still to be searched."""
+        if self.config.tune and self.searched_regularizers():
+            return False
+        shares = [1.0, *self.config.data_fractions()]
+        return all(self.store.record_path(self.key(r, seed, data_fraction=share)).exists()
+                   for r in self.regularizers for seed in range(self.config.seeds)
+                   for share in shares)
 
     def searched_regularizers(self) -> list[str]:
         """The regularizers whose λ a tuning run searches: not fixed by the user, and

@@ -87,7 +87,9 @@ def test_report_embeds_its_figures(smoke):
 def test_rerun_resumes_without_retraining(smoke, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in (smoke / "runs").iterdir()}
     table = (smoke / "results.csv").read_text()
+    capsys.readouterr()
     assert main(["run", "--preset", "smoke", "--out", str(smoke), "--no-progress"]) == 0
+    assert "plan: every run is stored in" in capsys.readouterr().out   # no steps timed
     after = {p.name: p.stat().st_mtime_ns for p in (smoke / "runs").iterdir()}
     assert before == after
     assert (smoke / "results.csv").read_text() == table
