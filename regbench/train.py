@@ -16,6 +16,7 @@ import io
 import os
 import random
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -419,7 +420,10 @@ def with_peak_memory(fn, device: torch.device):
     with _quiet_stderr():   # kineto prints a line at start and at stop
         prof.__enter__()
     try:
-        out = fn()
+        # torch warns (once) when the step frees a block allocated before profiling
+        # began, which every step does: expected here, so not shown
+        with _stderr_without(PROFILER_NOISE):
+            out = fn()
     finally:
         with _quiet_stderr():
             prof.__exit__(None, None, None)
@@ -432,6 +436,30 @@ def with_peak_memory(fn, device: torch.device):
         live += event.nbytes()   # negative for a free
         peak = max(peak, live)
     return out, float(peak)
+
+
+@contextlib.contextmanager
+def _stderr_without(noise: str):
+    """File descriptor 2 passed on after the block, less the lines containing ``noise``
+    (C++ code writing to it)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().splitlines(keepends=True)
+                    if noise.encode() not in line]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
+PROFILER_NOISE = "allocated before the profiling started"
 
 
 @contextlib.contextmanager
