@@ -471,10 +471,17 @@ class Benchmark:
         groups = self.seed_grid_groups(grid)
         with tqdm(total=len(grid), desc=desc, unit="model", disable=not self.config.progress,
                   dynamic_ncols=True) as bar:
+            done = 0
             for regularizer, seeds in groups:
                 bar.set_postfix(reg=regularizer, seed=seeds[0])
                 for record in self.train_seeds(regularizer, seeds, data_fraction, bar=bar):
                     bar.update()
+                    done += 1
+                    if not self.config.progress:   # a log gets a line per model instead
+                        row = record["row"]
+                        print(f"{desc}: {done}/{len(grid)} {row['regularizer']} seed "
+                              f"{row['seed']} ({row['status']}, best epoch "
+                              f"{row['best_epoch']} of {row['epochs']})", flush=True)
                     yield record
 
     def seed_grid_groups(self, grid) -> list[tuple[str, list[int]]]:

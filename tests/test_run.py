@@ -157,7 +157,9 @@ def test_a_data_folder_is_read_never_written(smoke, tmp_path, capsys):
     assert main(["run", "--preset", "smoke", "--data", str(data), "--regularizers", "none",
                  "--seeds", "1", "--out", str(out), "--no-progress"]) == 0
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before
-    assert "data: automatic: labels.tsv has no split column" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "data: automatic: labels.tsv has no split column" in printed
+    assert "seed runs: 1/1 none seed 0 (ok, best epoch" in printed   # a line, not a bar
     assert json.loads((out / "config.json").read_text())["split"].startswith("automatic")
     assert "Split: automatic" in (out / "report.md").read_text()
 
