@@ -78,8 +78,7 @@ def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, d
                                 f"regularizers of this run: {', '.join(regularizers)}")
     for name in regularizers:
         if name in config.lambdas:
-            spec = get_spec(name)
-            if not spec.is_penalty or spec.needs == "nothing":
+            if not get_spec(name).takes_lambda:
                 raise RegbenchError(f"--lambda {name}=...: {name} has no λ (it adds no "
                                     "penalty); drop it from --lambda")
             lam = float(config.lambdas[name])
@@ -120,9 +119,10 @@ class Benchmark:
         self._splits: dict[str, Dataset] = {}
         self._task: Task | None = None
         self.source = source_of(config)
-        if config.tuning_config().storage:
+        storage = config.tuning_config().storage
+        if storage:   # a typo fails now, not after the data are simulated
             from regbench.tune import parse_storage
-            parse_storage(config.tuning_config().storage)
+            parse_storage(storage)
 
     def task(self) -> Task:
         """The run's task (model, loss, prior rows, explained output) for this data."""
@@ -179,7 +179,7 @@ class Benchmark:
                                     "sequences; labels.tsv needs a split column with "
                                     "train, valid and test rows")
         test = self.dataset.split == "test"
-        if not (self.dataset.labels[test].max(axis=1) > 0).any():
+        if not len(self.task().attributed_rows(self.dataset.labels[test], 1)[0]):
             raise RegbenchError(f"the data in {self.dataset.path} has no positive 'test' "
                                 "sequence, and attributions are scored on those; put "
                                 "positives in the test split (labels.tsv)")

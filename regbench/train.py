@@ -417,7 +417,7 @@ def with_peak_memory(fn, device: torch.device):
         return out, float(torch.cuda.max_memory_allocated(device) - before)
     from torch.profiler import ProfilerActivity, profile
     prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
-    with _quiet_stderr():   # kineto prints a line at start and at stop
+    with _stderr_without():   # kineto prints a line at start and at stop
         prof.__enter__()
     try:
         # torch warns (once) when the step frees a block allocated before profiling
@@ -425,7 +425,7 @@ def with_peak_memory(fn, device: torch.device):
         with _stderr_without(PROFILER_NOISE):
             out = fn()
     finally:
-        with _quiet_stderr():
+        with _stderr_without():
             prof.__exit__(None, None, None)
     try:
         events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
@@ -439,9 +439,9 @@ def with_peak_memory(fn, device: torch.device):
 
 
 @contextlib.contextmanager
-def _stderr_without(noise: str):
+def _stderr_without(noise: str | None = None):
     """File descriptor 2 passed on after the block, less the lines containing ``noise``
-    (C++ code writing to it)."""
+    (None: every line), for C++ code writing to it."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as caught:
@@ -454,26 +454,12 @@ def _stderr_without(noise: str):
             os.close(saved)
             caught.seek(0)
             kept = [line for line in caught.read().splitlines(keepends=True)
-                    if noise.encode() not in line]
+                    if noise is not None and noise.encode() not in line]
             if kept:
                 os.write(2, b"".join(kept))
 
 
 PROFILER_NOISE = "allocated before the profiling started"
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """File descriptor 2 sent to /dev/null for a moment (C++ code writing to it)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _float(outputs):

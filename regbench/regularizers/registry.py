@@ -75,9 +75,15 @@ class RegularizerSpec:
     attribution: str = "ixg"
 
     @property
+    def takes_lambda(self) -> bool:
+        """Whether λ means anything: a penalty on something (not ``none``, a batch
+        transform or model options)."""
+        return self.is_penalty and self.needs != "nothing"
+
+    @property
     def searchable(self) -> bool:
         """Whether a λ search means anything: the penalty uses λ and has a range."""
-        return self.is_penalty and self.needs != "nothing" and self.lambda_range is not None
+        return self.takes_lambda and self.lambda_range is not None
 
     @property
     def is_penalty(self) -> bool:
