@@ -284,3 +284,54 @@ def test_a_bigwig_on_no_sequence_stops(tmp_path):
         f"{folder / 'signal.plus.bw'}: none of its 2 chromosomes is on a sequence of "
         "labels.tsv (e.g. 'chr1'); name the sequences of sequences.fa in its chromosome "
         "column")
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("label", "column 'bound' holds 0.5 in row 2 (sequence 'seq1'); labels must be 0 or 1"),
+    ("empty", "labels.tsv has a header but no rows"),
+    ("motifs", "motifs.bed: none of its 60 rows is on a sequence of labels.tsv"),
+    ("bigwig", "signal.plus.bw: chromosome seq7 has the value inf at base 3"),
+])
+def test_bad_data_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, tune_kit, bad,
+                                                           message):
+    """Data that trains but for the one fault: the run stops before any work."""
+    from regbench.cli import main
+    folder = tune_kit.make_dataset(tmp_path / "d")
+    labels = folder / "labels.tsv"
+    if bad == "label":
+        labels.write_text(labels.read_text().replace("seq1\t1\t", "seq1\t0.5\t"))
+    if bad == "empty":
+        labels.write_text(labels.read_text().splitlines()[0] + "\n")
+    if bad == "motifs":
+        motifs = folder / "motifs.bed"
+        motifs.write_text(motifs.read_text().replace("seq", "chr"))
+    if bad == "bigwig":
+        names = pd.read_csv(labels, sep="\t")["name"]
+        counts = {n: [1] * 100 for n in names}
+        write_bigwig(folder / "signal.minus.bw", counts)
+        counts["seq7"] = [1, 1, 1, float("inf")] + [1] * 96
+        write_bigwig(folder / "signal.plus.bw", counts)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.txt").write_text("mine\n")
+    assert main(["run", "--preset", "smoke", "--data", str(folder), "--regularizers", "none",
+                 "--seeds", "1", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert [p.name for p in out.iterdir()] == ["kept.txt"]
+
+
+def test_bad_labels_exit_2_without_a_traceback_from_the_command(tmp_path, tune_kit):
+    import subprocess
+    import sys
+    folder = tune_kit.make_dataset(tmp_path / "d")
+    labels = folder / "labels.tsv"
+    labels.write_text(labels.read_text().replace("seq3\t1\t", "seq3\t2\t"))
+    done = subprocess.run([sys.executable, "-m", "regbench.cli", "run", "--preset", "smoke",
+                           "--data", str(folder), "--regularizers", "none", "--seeds", "1",
+                           "--no-progress", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr == (
+        f"regbench run: error: {labels}: column 'bound' holds 2 in row 4 (sequence 'seq3'); "
+        "labels must be 0 or 1\n")
+    assert not (tmp_path / "out").exists()
