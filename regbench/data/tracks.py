@@ -89,10 +89,17 @@ def read_bigwig(path: Path, names: list[str], length: int) -> np.ndarray:
     for i, name in enumerate(names):   # one call per sequence, vectorised inside pyBigWig
         if name in chroms:
             n = min(length, chroms[name])
-            out[i, :n] = bw.values(name, 0, n, numpy=True)
+            out[i, :n] = _values(bw, name, 0, n)
     bw.close()
     check_counts(out, path, names, np.zeros(len(names), np.int64))
     return out
+
+
+def _values(bw, chrom: str, lo: int, hi: int):
+    """The bigWig's values on [lo, hi), NaN where not covered: (hi - lo,) float, or NaN
+    for a bigWig without any value (pyBigWig then returns an empty array)."""
+    values = bw.values(chrom, lo, hi, numpy=True)
+    return values if len(values) == hi - lo else np.nan
 
 
 def note_unmatched(path: Path, chroms, matched: np.ndarray, what: str) -> None:
@@ -178,7 +185,7 @@ def read_bigwig_windows(path: Path, chroms, starts, length: int) -> np.ndarray:
                                     "the same genome as the FASTA")
             lo, hi = max(int(start), 0), min(int(start) + length, sizes[chrom])
             if hi > lo:
-                out[i, lo - int(start):hi - int(start)] = bw.values(chrom, lo, hi, numpy=True)
+                out[i, lo - int(start):hi - int(start)] = _values(bw, chrom, lo, hi)
     finally:
         bw.close()
     check_counts(out, path, chroms, starts)
