@@ -222,9 +222,9 @@ def test_motifs_and_peaks_on_no_sequence_are_counted_and_left_out(tmp_path, caps
     assert ds.summits.tolist() == [4, 4, 4]            # b's peak centre; the rest default
     printed = capsys.readouterr().out.splitlines()
     assert printed == [
-        f"data: note: 2 of the 3 rows in {folder / 'motifs.bed'} are on no sequence of "
+        f"data: note: 2 of the 3 rows in {folder / 'motifs.bed'} name no sequence of "
         "labels.tsv (e.g. 'zz') and are left out",
-        f"data: note: 1 of the 2 peaks in {folder / 'peaks.bed'} are on no sequence of "
+        f"data: note: 1 of the 2 peaks in {folder / 'peaks.bed'} name no sequence of "
         "labels.tsv (e.g. 'qq') and are left out"]
 
 
@@ -238,7 +238,7 @@ def test_motifs_or_peaks_all_on_no_sequence_stop(tmp_path, name, content, what):
     with pytest.raises(RegbenchError) as info:
         load_dataset(folder)
     assert str(info.value) == (
-        f"{folder / name}: none of its {what} is on a sequence of labels.tsv (e.g. "
+        f"{folder / name}: none of its {what} names a sequence of labels.tsv (e.g. "
         f"{content.split(chr(9))[0]!r}); name the sequences of sequences.fa in its "
         "chromosome column")
 
@@ -254,7 +254,7 @@ def test_bigwig_uncovered_bases_read_as_0_with_a_note(tmp_path, capsys):
                                                     [0] * 7 + [3]])
     np.testing.assert_array_equal(ds.signal[:, 1], [[1] * 8, [0] * 8, [2] * 8])
     assert capsys.readouterr().out.splitlines() == [
-        f"data: note: 1 of the 4 chromosomes in {folder / 'signal.plus.bw'} are on no "
+        f"data: note: 1 of the 4 chromosomes in {folder / 'signal.plus.bw'} name no "
         "sequence of labels.tsv (e.g. 'other') and are left out",
         "data: note: bases without a value in the bigWigs (NaN: not covered) are read as 0 "
         "counts: signal.plus.bw 8 of 24"]
@@ -281,7 +281,7 @@ def test_a_bigwig_on_no_sequence_stops(tmp_path):
     with pytest.raises(RegbenchError) as info:
         load_dataset(folder)
     assert str(info.value) == (
-        f"{folder / 'signal.plus.bw'}: none of its 2 chromosomes is on a sequence of "
+        f"{folder / 'signal.plus.bw'}: none of its 2 chromosomes names a sequence of "
         "labels.tsv (e.g. 'chr1'); name the sequences of sequences.fa in its chromosome "
         "column")
 
@@ -289,7 +289,7 @@ def test_a_bigwig_on_no_sequence_stops(tmp_path):
 @pytest.mark.parametrize("bad,message", [
     ("label", "column 'bound' holds 0.5 in row 2 (sequence 'seq1'); labels must be 0 or 1"),
     ("empty", "labels.tsv has a header but no rows"),
-    ("motifs", "motifs.bed: none of its 60 rows is on a sequence of labels.tsv"),
+    ("motifs", "motifs.bed: none of its 60 rows names a sequence of labels.tsv"),
     ("bigwig", "signal.plus.bw: chromosome seq7 has the value inf at base 3"),
 ])
 def test_bad_data_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, tune_kit, bad,

@@ -111,11 +111,11 @@ def note_unmatched(path: Path, chroms, matched: np.ndarray, what: str) -> None:
         return
     example, total = chroms[missed[0]], len(matched)
     if len(missed) == total:
-        raise RegbenchError(f"{path}: none of its {total} {what} is on a sequence of "
+        raise RegbenchError(f"{path}: none of its {total} {what} names a sequence of "
                             f"labels.tsv (e.g. {example!r}); name the sequences of "
                             "sequences.fa in its chromosome column")
-    print(f"data: note: {len(missed)} of the {total} {what} in {path} are on no sequence "
-          f"of labels.tsv (e.g. {example!r}) and are left out", flush=True)
+    print(f"data: note: {len(missed)} of the {total} {what} in {path} name no sequence of "
+          f"labels.tsv (e.g. {example!r}) and are left out", flush=True)
 
 
 def check_counts(values: np.ndarray, path: Path, chroms, starts) -> None:
