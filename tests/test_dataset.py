@@ -169,3 +169,169 @@ def test_stratified_split_is_seeded_and_balanced():
     for rows in (labels[:, 0] == 1, labels[:, 0] == 0):
         assert (a[rows] == "train").mean() == pytest.approx(0.8, abs=0.005)
         assert (a[rows] == "test").mean() == pytest.approx(0.1, abs=0.005)
+
+
+# -- bad data: one line at load time (issue 29) --------------------------------------------
+TINY_FASTA = ">a\nACGTACGT\n>b\nGGCCGGCC\n>c\nTTAATTAA\n"
+TINY_LABELS = "name\tsplit\tT\na\ttrain\t1\nb\tvalid\t0\nc\ttest\t1\n"
+
+
+def write_bigwig(path, chroms):
+    """A bigWig with one value per base of each {chrom: [values]}; None leaves that base
+    out (not covered)."""
+    import pyBigWig
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader([(c, len(v)) for c, v in chroms.items()], maxZooms=0)
+    for chrom, values in chroms.items():
+        covered = [i for i, v in enumerate(values) if v is not None]
+        if covered:
+            bw.addEntries(chrom, covered, values=[float(values[i]) for i in covered], span=1)
+    bw.close()
+
+
+@pytest.mark.parametrize("value,shown", [("0.5", "0.5"), ("2", "2"), ("-1", "-1"),
+                                         ("inf", "inf")])
+def test_labels_outside_0_and_1_name_file_column_and_row(tmp_path, value, shown):
+    labels = "name\tsplit\tT\tU\na\ttrain\t1\t0\nb\tvalid\t0\t" + value + "\nc\ttest\t1\t1\n"
+    folder = write(tmp_path / "d", TINY_FASTA, labels)
+    with pytest.raises(RegbenchError) as info:
+        load_dataset(folder)
+    assert str(info.value) == (f"{folder / 'labels.tsv'}: column 'U' holds {shown} in row 2 "
+                               "(sequence 'b'); labels must be 0 or 1")
+
+
+@pytest.mark.parametrize("labels,message", [
+    ("", "labels.tsv is empty; write a header"),
+    ("\n\n", "labels.tsv is empty; write a header"),
+    ("name\tsplit\tT\n", "labels.tsv has a header but no rows; add a row per sequence"),
+])
+def test_an_empty_labels_tsv_is_one_line(tmp_path, labels, message):
+    folder = write(tmp_path / "d", TINY_FASTA, labels)
+    with pytest.raises(RegbenchError, match=message) as info:
+        load_dataset(folder)
+    assert "\n" not in str(info.value)
+
+
+def test_motifs_and_peaks_on_no_sequence_are_counted_and_left_out(tmp_path, capsys):
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    (folder / "motifs.bed").write_text("a\t1\t3\tM\t0\t+\nzz\t1\t3\tM\t0\t+\n"
+                                       "yy\t0\t2\tM\t0\t+\n")
+    (folder / "peaks.bed").write_text("b\t2\t6\nqq\t0\t4\n")
+    ds = load_dataset(folder)
+    assert ds.motifs["chrom"].tolist() == ["a"] and ds.motif_mask.sum() == 2
+    assert ds.summits.tolist() == [4, 4, 4]            # b's peak centre; the rest default
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        f"data: note: 2 of the 3 rows in {folder / 'motifs.bed'} name no sequence of "
+        "labels.tsv (e.g. 'zz') and are left out",
+        f"data: note: 1 of the 2 peaks in {folder / 'peaks.bed'} name no sequence of "
+        "labels.tsv (e.g. 'qq') and are left out"]
+
+
+@pytest.mark.parametrize("name,content,what", [
+    ("motifs.bed", "zz\t1\t3\tM\t0\t+\nyy\t0\t2\tM\t0\t+\n", "2 rows"),
+    ("peaks.bed", "qq\t0\t4\n", "1 peaks"),
+])
+def test_motifs_or_peaks_all_on_no_sequence_stop(tmp_path, name, content, what):
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    (folder / name).write_text(content)
+    with pytest.raises(RegbenchError) as info:
+        load_dataset(folder)
+    assert str(info.value) == (
+        f"{folder / name}: none of its {what} names a sequence of labels.tsv (e.g. "
+        f"{content.split(chr(9))[0]!r}); name the sequences of sequences.fa in its "
+        "chromosome column")
+
+
+def test_bigwig_uncovered_bases_read_as_0_with_a_note(tmp_path, capsys):
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    plus = {"a": [1, None, 2, 0, 0, 0, 0, 5], "b": [0] * 8, "c": [None] * 7 + [3],
+            "other": [9] * 8}
+    write_bigwig(folder / "signal.plus.bw", plus)
+    write_bigwig(folder / "signal.minus.bw", {"a": [1] * 8, "c": [2] * 8})  # b: absent
+    ds = load_dataset(folder)
+    np.testing.assert_array_equal(ds.signal[:, 0], [[1, 0, 2, 0, 0, 0, 0, 5], [0] * 8,
+                                                    [0] * 7 + [3]])
+    np.testing.assert_array_equal(ds.signal[:, 1], [[1] * 8, [0] * 8, [2] * 8])
+    assert capsys.readouterr().out.splitlines() == [
+        f"data: note: 1 of the 4 chromosomes in {folder / 'signal.plus.bw'} name no "
+        "sequence of labels.tsv (e.g. 'other') and are left out",
+        "data: note: bases without a value in the bigWigs (NaN: not covered) are read as 0 "
+        "counts: signal.plus.bw 8 of 24"]
+
+
+@pytest.mark.parametrize("value,shown", [(float("inf"), "inf"), (float("-inf"), "-inf"),
+                                         (-3, "-3")])
+def test_bigwig_inf_and_negative_counts_name_file_and_chromosome(tmp_path, value, shown):
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    write_bigwig(folder / "signal.plus.bw", {c: [1] * 8 for c in "abc"})
+    write_bigwig(folder / "signal.minus.bw", {"a": [1] * 8, "b": [0, 0, 0, value, 0, 0, 0, 0],
+                                              "c": [1] * 8})
+    with pytest.raises(RegbenchError) as info:
+        load_dataset(folder)
+    assert str(info.value) == (f"{folder / 'signal.minus.bw'}: chromosome b has the value "
+                               f"{shown} at base 3; read counts must be finite and >= 0, so "
+                               "regenerate the bigWig")
+
+
+def test_a_bigwig_on_no_sequence_stops(tmp_path):
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    write_bigwig(folder / "signal.plus.bw", {"chr1": [1] * 8, "chr2": [1] * 8})
+    write_bigwig(folder / "signal.minus.bw", {c: [1] * 8 for c in "abc"})
+    with pytest.raises(RegbenchError) as info:
+        load_dataset(folder)
+    assert str(info.value) == (
+        f"{folder / 'signal.plus.bw'}: none of its 2 chromosomes names a sequence of "
+        "labels.tsv (e.g. 'chr1'); name the sequences of sequences.fa in its chromosome "
+        "column")
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("label", "column 'bound' holds 0.5 in row 2 (sequence 'seq1'); labels must be 0 or 1"),
+    ("empty", "labels.tsv has a header but no rows"),
+    ("motifs", "motifs.bed: none of its 60 rows names a sequence of labels.tsv"),
+    ("bigwig", "signal.plus.bw: chromosome seq7 has the value inf at base 3"),
+])
+def test_bad_data_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, tune_kit, bad,
+                                                           message):
+    """Data that trains but for the one fault: the run stops before any work."""
+    from regbench.cli import main
+    folder = tune_kit.make_dataset(tmp_path / "d")
+    labels = folder / "labels.tsv"
+    if bad == "label":
+        labels.write_text(labels.read_text().replace("seq1\t1\t", "seq1\t0.5\t"))
+    if bad == "empty":
+        labels.write_text(labels.read_text().splitlines()[0] + "\n")
+    if bad == "motifs":
+        motifs = folder / "motifs.bed"
+        motifs.write_text(motifs.read_text().replace("seq", "chr"))
+    if bad == "bigwig":
+        names = pd.read_csv(labels, sep="\t")["name"]
+        counts = {n: [1] * 100 for n in names}
+        write_bigwig(folder / "signal.minus.bw", counts)
+        counts["seq7"] = [1, 1, 1, float("inf")] + [1] * 96
+        write_bigwig(folder / "signal.plus.bw", counts)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.txt").write_text("mine\n")
+    assert main(["run", "--preset", "smoke", "--data", str(folder), "--regularizers", "none",
+                 "--seeds", "1", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert [p.name for p in out.iterdir()] == ["kept.txt"]
+
+
+def test_bad_labels_exit_2_without_a_traceback_from_the_command(tmp_path, tune_kit):
+    import subprocess
+    import sys
+    folder = tune_kit.make_dataset(tmp_path / "d")
+    labels = folder / "labels.tsv"
+    labels.write_text(labels.read_text().replace("seq3\t1\t", "seq3\t2\t"))
+    done = subprocess.run([sys.executable, "-m", "regbench.cli", "run", "--preset", "smoke",
+                           "--data", str(folder), "--regularizers", "none", "--seeds", "1",
+                           "--no-progress", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr == (
+        f"regbench run: error: {labels}: column 'bound' holds 2 in row 4 (sequence 'seq3'); "
+        "labels must be 0 or 1\n")
+    assert not (tmp_path / "out").exists()

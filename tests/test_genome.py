@@ -399,3 +399,59 @@ def test_a_genome_that_is_not_fasta_is_one_line(genome, tmp_path, content, monke
 def test_a_missing_track_file_is_named_with_its_option(genome, given, option):
     with pytest.raises(RegbenchError, match=rf"^{option} \S+ does not exist$"):
         source(genome, **given).check()
+
+
+def write_counts(path, sequences, counts):
+    """A bigWig over the genome's chromosomes; counts {(chrom, base): value}, the other
+    bases not covered (no value)."""
+    import pyBigWig
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader([(c, len(s)) for c, s in sequences.items()])
+    for chrom in sequences:
+        bases = sorted(b for c, b in counts if c == chrom)
+        if bases:
+            bw.addEntries(chrom, bases, values=[float(counts[chrom, b]) for b in bases],
+                          span=1)
+    bw.close()
+
+
+def test_uncovered_bigwig_bases_are_0_counts_and_said_at_every_load(genome, tmp_path,
+                                                                     capsys):
+    """Sparse bigWigs (bases without reads left out) read as 0 there, with a note, also
+    when the windows come from the cache."""
+    folder, sequences = genome
+    peaks = read_peaks(folder / "peaks.narrowPeak")
+    counts = {(c, s - 8): 25.0 for c, s in zip(peaks.chrom, peaks.summit)}
+    write_counts(tmp_path / "plus.bw", sequences, counts)
+    write_counts(tmp_path / "minus.bw", sequences, {})
+    notes = []
+    for _ in range(2):   # extracted, then cached
+        ds = source(genome, bigwig_plus=tmp_path / "plus.bw",
+                    bigwig_minus=tmp_path / "minus.bw").load(tmp_path)
+        notes.append([line for line in capsys.readouterr().out.splitlines()
+                      if "note" in line])
+    positive = ds.labels[:, 0] == 1
+    assert (ds.signal[positive, 0, LENGTH // 2 - 8] == 25).all() and not ds.signal[:, 1].any()
+    size = ds.signal[:, 0].size
+    zeros = int((ds.signal[:, 0] == 0).sum())
+    assert notes[0] == notes[1] == [
+        "data: note: bases without a value in the bigWigs (NaN: not covered) are read as 0 "
+        f"counts: plus.bw {zeros:,} of {size:,}; minus.bw {size:,} of {size:,}"]
+
+
+@pytest.mark.parametrize("value,shown", [(float("inf"), "inf"), (-2.0, "-2")])
+def test_inf_or_negative_bigwig_counts_name_file_chromosome_and_base(genome, tmp_path,
+                                                                      value, shown):
+    folder, sequences = genome
+    peaks = read_peaks(folder / "peaks.narrowPeak")
+    counts = {(c, s): 1.0 for c, s in zip(peaks.chrom, peaks.summit)}
+    write_counts(tmp_path / "plus.bw", sequences, counts)
+    first = (peaks.chrom[0], int(peaks.summit[0]))
+    counts[first] = value
+    write_counts(tmp_path / "minus.bw", sequences, counts)
+    with pytest.raises(RegbenchError) as info:
+        source(genome, bigwig_plus=tmp_path / "plus.bw",
+               bigwig_minus=tmp_path / "minus.bw").load(tmp_path)
+    assert str(info.value) == (f"{tmp_path / 'minus.bw'}: chromosome {first[0]} has the value "
+                               f"{shown} at base {first[1]}; read counts must be finite and "
+                               ">= 0, so regenerate the bigWig")

@@ -193,23 +193,42 @@ def _blocks(handle, size: int):
 
 def _read_labels(path: Path) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None]:
     """names, labels (N, T) float32, tasks, split (N,) or None from labels.tsv."""
-    table = pd.read_csv(path, sep="\t", dtype={"name": str, "split": str})
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"name": str, "split": str})
+    except pd.errors.EmptyDataError:
+        raise RegbenchError(f"{path} is empty; write a header (name, split, one 0/1 column "
+                            "per task) and a row per sequence") from None
     if table.columns[0] != "name" or table["name"].duplicated().any():
         raise RegbenchError(f"{path} must start with a 'name' column of unique sequence "
                             "names; fix its header or remove duplicated rows")
     tasks = [c for c in table.columns if c not in ("name", "split")]
     if not tasks:
         raise RegbenchError(f"{path} has no task columns; add one 0/1 column per task")
+    if table.empty:
+        raise RegbenchError(f"{path} has a header but no rows; add a row per sequence")
     try:
         labels = table[tasks].to_numpy(np.float32)
     except ValueError:
         raise RegbenchError(f"{path}: task columns must hold numbers (0/1)") from None
     if np.isnan(labels).any():
         raise RegbenchError(f"{path} has empty label cells; fill every task column")
+    _check_binary(labels, tasks, table["name"], path)
     split = table["split"].to_numpy(dtype="<U5") if "split" in table else None
     if split is not None and not np.isin(split, SPLITS).all():
         raise RegbenchError(f"{path}: split must be one of {', '.join(SPLITS)}")
     return table["name"].tolist(), labels, tasks, split
+
+
+def _check_binary(labels: np.ndarray, tasks: list[str], names: pd.Series,
+                  path: Path) -> None:
+    """Labels (N, T) must be 0 or 1: the loss, class weights and auROC assume it."""
+    bad = (labels != 0) & (labels != 1)
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(axis=1))[0])
+        col = int(np.argmax(bad[row]))
+        raise RegbenchError(f"{path}: column {tasks[col]!r} holds {labels[row, col]:g} in "
+                            f"row {row + 1} (sequence {names.iloc[row]!r}); labels must be "
+                            "0 or 1")
 
 
 def _read_motifs(folder: Path, names: list[str], length: int,
@@ -218,7 +237,9 @@ def _read_motifs(folder: Path, names: list[str], length: int,
         return None, None
     table = tracks.read_bed6(folder / MOTIFS)
     index = pd.Index(names)
-    table = table[index.get_indexer(table["chrom"]) >= 0].reset_index(drop=True)
+    on_a_sequence = index.get_indexer(table["chrom"]) >= 0
+    tracks.note_unmatched(folder / MOTIFS, table["chrom"].to_numpy(), on_a_sequence, "rows")
+    table = table[on_a_sequence].reset_index(drop=True)
     tracks.check_intervals(table, length, folder / MOTIFS)
     decoys = set(manifest.get("decoy_motif_ids", []))
     table["decoy"] = table["name"].isin(decoys)
@@ -254,7 +275,10 @@ def load_dataset(path: str | Path) -> Dataset:
                if (folder / PEAKS).is_file() else np.full(len(names), length // 2, np.int64))
     signal = None
     if all((folder / s).is_file() for s in SIGNALS):
-        signal = np.stack([tracks.read_bigwig(folder / s, names, length) for s in SIGNALS],
-                          axis=1)
+        strands = [(s, tracks.read_bigwig(folder / s, names, length)) for s in SIGNALS]
+        note = tracks.fill_uncovered(strands)
+        if note:
+            print(note, flush=True)
+        signal = np.stack([values for _, values in strands], axis=1)
     return Dataset(folder, names, codes, labels, tasks, split, mask, motifs, summits,
                    manifest, fingerprint(folder), signal, split_source)

@@ -209,6 +209,8 @@ class GenomeSource(DataSource):
                            f"{', '.join(self.valid_chroms)}; the rest train")
         ds.manifest = dict(self.report)
         print(f"data: {self.describe(ds)}", flush=True)
+        for note in self.report.get("notes", []):
+            print(note, flush=True)
         return ds
 
     def _key(self) -> str:
@@ -260,12 +262,15 @@ class GenomeSource(DataSource):
                               peak_lo=np.asarray(lo, np.int64),
                               peak_hi=np.asarray(hi, np.int64)))
         arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        from regbench.data.tracks import read_bigwig_windows
+        from regbench.data.tracks import fill_uncovered, read_bigwig_windows
+        notes = []
         for name, pair in (("signal", self.bigwigs), ("control", self.controls)):
             if pair:
-                arrays[name] = np.stack([read_bigwig_windows(
-                    p, arrays["chrom"], arrays["start"] - self.jitter, width)
-                    for p in pair], axis=1)
+                strands = [(p.name, read_bigwig_windows(
+                    p, arrays["chrom"], arrays["start"] - self.jitter, width))
+                    for p in pair]
+                notes.append(fill_uncovered(strands))
+                arrays[name] = np.stack([values for _, values in strands], axis=1)
         gc = gc_fraction(arrays["codes"][:, self.jitter:self.jitter + self.length])
         positive = arrays["labels"] > 0
         self.report = {"peaks": int(positive.sum()), "negatives": int((~positive).sum()),
@@ -273,6 +278,8 @@ class GenomeSource(DataSource):
                        "gc_peaks": round(float(gc[positive].mean()), 4),
                        "gc_negatives": (round(float(gc[~positive].mean()), 4)
                                         if (~positive).any() else None)}
+        if any(notes):   # said at every load, the cached ones too
+            self.report["notes"] = [note for note in notes if note]
         return arrays
 
     def describe(self, dataset) -> str:
