@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,10 +24,11 @@ from tqdm.auto import tqdm
 
 from regbench.errors import RegbenchError
 from regbench.grid import GridQueue, grid_owners, grid_study_name
-from regbench.store import atomic_write
+from regbench.store import atomic_write, folder_file
 
 GRID_FILE = "grid.json"   # the grid a worker's folder belongs to: study, cells
 FILES = "files"   # user attribute of a grid trial: {path in the results folder: artifact id}
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")   # artifact ids
 
 
 def grid_cells(bench, grid, fractions) -> dict[str, tuple]:
@@ -97,7 +99,7 @@ def work_grid(bench, grid, fractions) -> GridQueue:
     n_runs = sum(len(seeds) for _, seeds, _ in cells.values())
     print(f"seed grid complete: this worker trained {trained} of {n_runs} runs", flush=True)
     if store is not None:
-        fetched = gather(queue.owners(), store, bench.out)
+        fetched = gather(queue.owners(), store, bench.out, cells, runs)
         if fetched:
             print(f"fetched {fetched} files of other workers' runs", flush=True)
     return queue
@@ -131,7 +133,8 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
                             "--storage the workers used") from None
     location = artifacts or grid.get("artifacts")
     if location:
-        gather(grid_owners(study, grid["cells"]), artifact_store(location), out)
+        gather(grid_owners(study, grid["cells"]), artifact_store(location), out,
+               grid["cells"], grid["runs"])
     missing = RunStore(out).write_grid_tables(grid["runs"])
     return len(grid["runs"]) - missing, len(grid["runs"])
 
@@ -142,10 +145,13 @@ def run_files(record: dict, out: Path) -> list[str]:
     row = record["row"]
     from regbench.store import RunKey
     key = RunKey(**record["key"])
-    paths = [f"runs/{key.id()}.json", row.get("checkpoint"), row.get("attributions")]
+    paths = [("runs", f"runs/{key.id()}.json"), ("checkpoints", row.get("checkpoint")),
+             ("attributions", row.get("attributions"))]
     if row["seed"] == 0 and row.get("data_fraction", 1.0) >= 1:
-        paths.append(f"examples/{row['regularizer']}.npz")
-    return [p for p in paths if isinstance(p, str) and (out / p).is_file()]
+        paths.append(("examples", f"examples/{row['regularizer']}.npz"))
+    # checked: a record in a shared folder must not name a file elsewhere to upload
+    return [p for folder, p in paths
+            if isinstance(p, str) and folder_file(out, p, folder).is_file()]
 
 
 def upload(store, trial, out: Path, paths: list[str]) -> dict[str, str]:
@@ -156,28 +162,68 @@ def upload(store, trial, out: Path, paths: list[str]) -> dict[str, str]:
                                   study_or_trial=trial) for path in paths}
 
 
-def gather(owners: dict, store, out: Path) -> int:
+def gather(owners: dict, store, out: Path, cells: dict, runs: list) -> int:
     """Fetch the files of every complete run (``owners``: {cell: its COMPLETE trial})
     that the results folder lacks from the artifact store (each written atomically).
-    Returns how many were fetched."""
+    ``cells``: {cell: (regularizer, seeds, data fraction)}, ``runs``: [(run id, data
+    fraction)] of the grid (``grid.json``). Returns how many were fetched.
+
+    Each trial's list of files comes from the shared database, so it is checked
+    first (``trial_files``): a path that is not one of its cell's files refuses the
+    whole gather, before anything is written."""
     from optuna.artifacts import download_artifact
+    wanted = [(folder_file(out, path, path.split("/")[0]), artifact)
+              for cell, trial in owners.items()
+              for path, artifact in trial_files(trial, cell, *cells[cell], runs)]
     fetched = 0
-    for trial in owners.values():
-        for path, artifact in trial.user_attrs.get(FILES, {}).items():
-            target = out / path
-            if target.is_file():
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            os.close(fd)
-            os.unlink(tmp)   # download_artifact refuses to overwrite
-            try:
-                download_artifact(artifact_store=store, file_path=tmp, artifact_id=artifact)
-                os.replace(tmp, target)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-            fetched += 1
+    for target, artifact in wanted:
+        if target.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        os.close(fd)
+        os.unlink(tmp)   # download_artifact refuses to overwrite
+        try:
+            download_artifact(artifact_store=store, file_path=tmp, artifact_id=artifact)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        fetched += 1
     return fetched
+
+
+def trial_files(trial, cell: str, regularizer: str, seeds, fraction: float,
+                runs: list) -> list[tuple[str, str]]:
+    """[(path, artifact id)] a grid trial names (its ``files`` attribute, from the
+    shared database), each checked to be a file of its own cell's runs, as
+    ``run_files`` names them: ``runs/ID.json`` and ``attributions/ID.npz`` of the
+    cell's run ids, ``checkpoints/REGULARIZER_seedS_HASH.pt`` of its seeds and
+    ``examples/REGULARIZER.npz`` (seed 0 on all the data). Anything else, and an
+    artifact id that is not the UUID Optuna gives, is a RegbenchError: no regbench
+    worker wrote it."""
+    seeds = [int(s) for s in seeds]
+    ids = [run for run, f in runs if f == fraction
+           and any(run.startswith(f"{regularizer}_seed{s}_") for s in seeds)]
+    allowed = {f"runs/{i}.json" for i in ids} | {f"attributions/{i}.npz" for i in ids}
+    if 0 in seeds and fraction >= 1:
+        allowed.add(f"examples/{regularizer}.npz")
+    checkpoint = re.compile(
+        rf"checkpoints/{re.escape(regularizer)}_seed(\d+)_[0-9a-f]{{10}}\.pt")
+    files = trial.user_attrs.get(FILES, {})
+    if not isinstance(files, dict):
+        files = {repr(files): ""}
+    for path, artifact in files.items():
+        match = checkpoint.fullmatch(path)
+        if not (path in allowed or (match and int(match[1]) in seeds)):
+            raise RegbenchError(f"refused {path!r}, a file of grid run {cell} in the shared "
+                                "database: not one of that run's files under runs/, "
+                                "checkpoints/, attributions/ or examples/; nothing was "
+                                "fetched")
+        if not (isinstance(artifact, str) and UUID.fullmatch(artifact)):
+            raise RegbenchError(f"refused artifact id {artifact!r} of {path} (grid run "
+                                f"{cell}) in the shared database: not an Optuna artifact "
+                                "id; nothing was fetched")
+    return list(files.items())
 
 
 def artifact_store(location: str | None):
