@@ -132,7 +132,11 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
         raise RegbenchError(f"no study {grid['study']!r} in {redact_url(storage)}: give the "
                             "--storage the workers used") from None
     location = artifacts or grid.get("artifacts")
-    if location:
+    if location and not location.startswith("s3://") and not Path(location).is_dir():
+        # reading creates nothing: a store that is not here has nothing to fetch
+        print(f"note: no artifact folder {location} here, so no runs are fetched from "
+              "it; give --artifacts where it is mounted", file=sys.stderr, flush=True)
+    elif location:
         gather(grid_owners(study, grid["cells"]), artifact_store(location), out,
                grid["cells"], grid["runs"])
     missing = RunStore(out).write_grid_tables(grid["runs"])
@@ -248,12 +252,13 @@ def start_local_workers(argv: list[str], extra: int, threads: int, out: Path,
     """``extra`` more processes running this command (``argv``: its arguments after
     ``regbench``) as workers of its grid on ``storage``, each with ``threads`` CPU
     threads, logging to OUT/logs/worker-K.log. Returns [(process, log path)]. The
-    storage URL goes through the environment ($REGBENCH_STORAGE), not the command
-    line, where any user of the machine could read its password."""
+    storage URL goes through the environment ($REGBENCH_STORAGE) only, never the
+    command line, where any user of the machine could read its password (``ps``)."""
     from regbench.config import STORAGE_VARIABLE
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, STORAGE_VARIABLE: storage}
+    argv = without_storage(argv)
     started = []
     for k in range(1, extra + 1):
         log = logs / f"worker-{k}.log"
@@ -263,6 +268,22 @@ def start_local_workers(argv: list[str], extra: int, threads: int, out: Path,
             started.append((subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=env), log))
     return started
+
+
+def without_storage(argv: list[str]) -> list[str]:
+    """``argv`` without its ``--storage URL`` (or ``--storage=URL``, or an abbreviation
+    argparse took for it, ``--sto`` at the shortest): the workers read the URL from
+    the environment."""
+    kept, skip = [], False
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif len(name) >= len("--sto") and "--storage".startswith(name):
+            skip = "=" not in arg   # the URL is the next argument
+        else:
+            kept.append(arg)
+    return kept
 
 
 def wait_local_workers(workers) -> None:

@@ -127,3 +127,46 @@ def test_grid_json_cells_survive_a_round_trip(tmp_path):
     artifact = str(uuid.uuid4())
     trial = types.SimpleNamespace(user_attrs={"files": {f"runs/{RUN}.json": artifact}})
     assert trial_files(trial, RUN, *cells[RUN], RUNS) == [(f"runs/{RUN}.json", artifact)]
+
+
+def test_local_workers_never_see_the_storage_on_their_command_line(tmp_path, monkeypatch):
+    """However --storage was given, the URL (and its password) reaches the workers
+    through the environment only: a command line is visible to every user (ps)."""
+    from regbench import workers
+    started = []
+    monkeypatch.setattr(workers.subprocess, "Popen",
+                        lambda command, **kw: started.append((command, kw["env"])))
+    url = "postgresql://user:s3cret@db/regbench"
+    for given in (["--storage", url], [f"--storage={url}"], ["--stor", url]):
+        started.clear()
+        argv = ["run", "--preset", "smoke", *given, "--study-name", "s", "--workers", "2"]
+        workers.start_local_workers(argv, 1, 1, tmp_path, url)
+        [(command, env)] = started
+        assert command[3:] == ["run", "--preset", "smoke", "--study-name", "s", "--workers",
+                               "2", "--workers", "1", "--threads", "1", "--no-progress",
+                               "--worker"]
+        assert env["REGBENCH_STORAGE"] == url
+
+
+def test_report_names_its_storage_and_creates_no_artifact_folder(tmp_path, monkeypatch,
+                                                                 capsys):
+    """$REGBENCH_STORAGE makes `regbench report` of a grid's folder read the shared
+    database: it says so, and reading creates nothing (the artifact folder grid.json
+    names is not made when it is not here)."""
+    import optuna
+
+    from regbench import tune
+    from regbench.cli import main
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    optuna.create_study(study_name="t-grid", storage=tune.open_storage(url))
+    folder, artifacts = tmp_path / "out", tmp_path / "mounted-elsewhere"
+    folder.mkdir()
+    (folder / "grid.json").write_text(json.dumps(
+        {"study": "t-grid", "artifacts": str(artifacts), "cells": {}, "runs": []}))
+    monkeypatch.setenv("REGBENCH_STORAGE", url)
+    main(["report", str(folder)])
+    out, err = capsys.readouterr()
+    assert f"runs of the shared grid from the Optuna storage {url} ($REGBENCH_STORAGE)" \
+        in out.splitlines()
+    assert f"note: no artifact folder {artifacts} here" in err
+    assert not artifacts.exists()
