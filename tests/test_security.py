@@ -170,3 +170,23 @@ def test_report_names_its_storage_and_creates_no_artifact_folder(tmp_path, monke
         in out.splitlines()
     assert f"note: no artifact folder {artifacts} here" in err
     assert not artifacts.exists()
+
+
+def test_a_lambda_trials_record_cannot_name_a_checkpoint_outside_the_folder(tmp_path):
+    """The λ search scores a trial's model from the checkpoint its record names; the
+    record may be another worker's, in a shared folder."""
+    import torch
+
+    from regbench.bench import Benchmark
+    outside = tmp_path / "elsewhere.pt"
+    torch.save({"state_dict": {}, "model_config": {}}, outside)   # data only: loadable
+    bench = types.SimpleNamespace(
+        out=tmp_path / "out", device="cpu",
+        split=lambda name: types.SimpleNamespace(labels=np.ones((2, 1)),
+                                                 motif_mask=np.zeros((2, 5), bool)),
+        config=types.SimpleNamespace(
+            evaluation_config=lambda: types.SimpleNamespace(max_sequences=2)),
+        task=lambda: types.SimpleNamespace(attributed_rows=lambda labels, n: ([0, 1], 0)))
+    for crafted in (str(outside), "../elsewhere.pt", "checkpoints/../../elsewhere.pt"):
+        with pytest.raises(RegbenchError, match="refused path"):
+            Benchmark.validation_motif_auprc(bench, {"row": {"checkpoint": crafted}})
