@@ -156,7 +156,6 @@ class RunStore:
                                 motif_mask=mask, names=np.array(names))
 
 
-
 def folder_file(out, relative, folder: str) -> Path:
     """``out / relative`` for a path read from a record, a table or the shared database
     (so not trusted), when it is ``FOLDER/NAME``: one plain file name directly in that

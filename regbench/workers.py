@@ -28,7 +28,8 @@ from regbench.store import atomic_write, folder_file
 
 GRID_FILE = "grid.json"   # the grid a worker's folder belongs to: study, cells
 FILES = "files"   # user attribute of a grid trial: {path in the results folder: artifact id}
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")   # artifact ids
+# the artifact ids Optuna's upload_artifact gives (uuid4)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def grid_cells(bench, grid, fractions) -> dict[str, tuple]:
@@ -176,23 +177,23 @@ def gather(owners: dict, store, out: Path, cells: dict, runs: list) -> int:
     first (``trial_files``): a path that is not one of its cell's files refuses the
     whole gather, before anything is written."""
     from optuna.artifacts import download_artifact
-    wanted = [(folder_file(out, path, path.split("/")[0]), artifact)
-              for cell, trial in owners.items()
-              for path, artifact in trial_files(trial, cell, *cells[cell], runs)]
+    checked = [trial_files(trial, cell, *cells[cell], runs) for cell, trial in owners.items()]
     fetched = 0
-    for target, artifact in wanted:
-        if target.is_file():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.close(fd)
-        os.unlink(tmp)   # download_artifact refuses to overwrite
-        try:
-            download_artifact(artifact_store=store, file_path=tmp, artifact_id=artifact)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        fetched += 1
+    for files in checked:
+        for path, artifact in files:
+            target = folder_file(out, path, path.split("/")[0])
+            if target.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            os.close(fd)
+            os.unlink(tmp)   # download_artifact refuses to overwrite
+            try:
+                download_artifact(artifact_store=store, file_path=tmp, artifact_id=artifact)
+                os.replace(tmp, target)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            fetched += 1
     return fetched
 
 
@@ -215,7 +216,8 @@ def trial_files(trial, cell: str, regularizer: str, seeds, fraction: float,
         rf"checkpoints/{re.escape(regularizer)}_seed(\d+)_[0-9a-f]{{10}}\.pt")
     files = trial.user_attrs.get(FILES, {})
     if not isinstance(files, dict):
-        files = {repr(files): ""}
+        raise RegbenchError(f"refused the files of grid run {cell} in the shared database: "
+                            "not a map of paths to artifact ids; nothing was fetched")
     for path, artifact in files.items():
         match = checkpoint.fullmatch(path)
         if not (path in allowed or (match and int(match[1]) in seeds)):
