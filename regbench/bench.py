@@ -572,7 +572,9 @@ class Benchmark:
         rows, target = task.attributed_rows(valid.labels, ev.max_sequences)
         if valid.motif_mask is None or not len(rows):
             return float("nan")
-        model, _ = load_checkpoint(self.out / record["row"]["checkpoint"], device=self.device)
+        from regbench.store import folder_file   # a record of another worker: not trusted
+        checkpoint = folder_file(self.out, record["row"]["checkpoint"], "checkpoints")
+        model, _ = load_checkpoint(checkpoint, device=self.device)
         args = tuple(a[rows] for a in task.model_args(torch.as_tensor(task.targets(valid))))
         attr = explain("deep_lift_shap", task.explainer(model), one_hot(valid.codes[rows]),
                        explain_settings(ev, target, self.device, args))

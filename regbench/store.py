@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from regbench.errors import RegbenchError
+
 
 def atomic_write(path, data: str | bytes) -> Path:
     """Write ``data`` (text as UTF-8) to ``path`` atomically; parents are created.
@@ -154,6 +156,20 @@ class RunStore:
                                 motif_mask=mask, names=np.array(names))
 
 
+def folder_file(out, relative, folder: str) -> Path:
+    """``out / relative`` for a path read from a record, a table or the shared database
+    (so not trusted), when it is ``FOLDER/NAME``: one plain file name directly in that
+    subfolder of the results folder. Anything else (absolute, ``..``, deeper, hidden,
+    another subfolder) could lead outside the folder, and is a RegbenchError."""
+    text = str(relative)
+    parts = text.split("/")
+    if (len(parts) != 2 or parts[0] != folder or not parts[1] or parts[1].startswith(".")
+            or "\\" in text or "\0" in text):
+        raise RegbenchError(f"refused path {text!r}: a results folder names its files "
+                            f"{folder}/NAME; this one could lead outside {out}")
+    return Path(out) / folder / parts[1]
+
+
 def results_frame(records: list[dict]) -> pd.DataFrame:
     """results.csv: one row per run and attribution method (long format: a ``method``
     column, the method's metrics under their own names); a run's training facts and
@@ -239,5 +255,5 @@ def _json_default(value):
 
 
 __all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RunKey", "RunStore", "atomic_write", "atomic_write_csv",
-           "atomic_write_npz", "method_prefix", "results_frame", "split_column",
+           "atomic_write_npz", "folder_file", "method_prefix", "results_frame", "split_column",
            "wide_results"]

@@ -41,7 +41,7 @@ import pandas as pd
 
 from regbench.config import RunConfig, merge
 from regbench.errors import RegbenchError
-from regbench.store import atomic_write, atomic_write_csv
+from regbench.store import atomic_write, atomic_write_csv, folder_file
 
 # kind -> what its report section shows
 KINDS = {
@@ -311,7 +311,8 @@ def _extras(point: Point, bench) -> pd.DataFrame | None:
 def _checkpoints(bench) -> list[tuple[str, int, Path]]:
     results = pd.read_csv(bench.out / "results.csv")
     ok = results[results["status"] == "ok"].drop_duplicates(["regularizer", "seed"])
-    return [(r.regularizer, int(r.seed), bench.out / r.checkpoint) for r in ok.itertuples()]
+    return [(r.regularizer, int(r.seed), folder_file(bench.out, r.checkpoint, "checkpoints"))
+            for r in ok.itertuples()]
 
 
 def _predict(bench, checkpoint: Path, codes):

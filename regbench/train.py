@@ -14,6 +14,7 @@ import copy
 import functools
 import io
 import os
+import pickle
 import random
 import sys
 import tempfile
@@ -469,6 +470,14 @@ def _float(outputs):
     return type(outputs)(o.float() for o in outputs)
 
 
+try:   # numpy numbers that checkpoints written before ``_plain`` may hold: data too
+    from numpy._core.multiarray import scalar as _numpy_scalar   # numpy >= 2
+except ImportError:
+    from numpy.core.multiarray import scalar as _numpy_scalar
+_NUMPY_SCALARS = [np.dtype, _numpy_scalar,   # and the dtypes of bools, ints and floats
+                  *{type(np.dtype(code)) for code in "?bhilqBHILQefd"}]
+
+
 def save_checkpoint(path, trainer: Trainer, result: TrainResult) -> None:
     """Best-epoch weights plus everything needed to rebuild and evaluate the model."""
     model = trainer.task.model_record()
@@ -492,8 +501,18 @@ def save_checkpoint(path, trainer: Trainer, result: TrainResult) -> None:
         "peak_step_bytes": result.peak_step_bytes,
     }
     buffer = io.BytesIO()
-    torch.save(payload, buffer)
+    torch.save(_plain(payload), buffer)
     atomic_write(path, buffer.getvalue())
+
+
+def _plain(value):
+    """``value`` with numpy scalars as Python numbers, so that the checkpoint holds
+    only tensors and plain data: what ``torch.load(weights_only=True)`` accepts."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def load_result(path, device: str = "cpu") -> TrainResult:
@@ -511,8 +530,19 @@ def load_result(path, device: str = "cpu") -> TrainResult:
 
 
 def load_checkpoint(path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model of a checkpoint in eval mode. Returns (model, payload)."""
-    payload = torch.load(path, map_location=device, weights_only=False)
+    """Rebuild the model of a checkpoint in eval mode. Returns (model, payload).
+
+    Checkpoints travel between machines (a shared folder, an artifact store), so they
+    are read as data only (``weights_only``): a file whose unpickling would build any
+    other object, and so could run code, is refused before anything in it runs."""
+    allowed = getattr(torch.serialization, "safe_globals", None)   # torch >= 2.5
+    try:
+        with allowed(_NUMPY_SCALARS) if allowed else contextlib.nullcontext():
+            payload = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise RegbenchError(f"refused checkpoint {path}: it holds objects other than "
+                            "tensors and plain data, and loading them could run code; "
+                            "delete it to train its run again") from None
     model = create_model(payload.get("architecture", DEFAULT_ARCHITECTURE),
                          **payload["model_config"])
     model.load_state_dict(payload["state_dict"])

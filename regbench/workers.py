@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,10 +24,12 @@ from tqdm.auto import tqdm
 
 from regbench.errors import RegbenchError
 from regbench.grid import GridQueue, grid_owners, grid_study_name
-from regbench.store import atomic_write
+from regbench.store import atomic_write, folder_file
 
 GRID_FILE = "grid.json"   # the grid a worker's folder belongs to: study, cells
 FILES = "files"   # user attribute of a grid trial: {path in the results folder: artifact id}
+# the artifact ids Optuna's upload_artifact gives (uuid4)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def grid_cells(bench, grid, fractions) -> dict[str, tuple]:
@@ -97,7 +100,7 @@ def work_grid(bench, grid, fractions) -> GridQueue:
     n_runs = sum(len(seeds) for _, seeds, _ in cells.values())
     print(f"seed grid complete: this worker trained {trained} of {n_runs} runs", flush=True)
     if store is not None:
-        fetched = gather(queue.owners(), store, bench.out)
+        fetched = gather(queue.owners(), store, bench.out, cells, runs)
         if fetched:
             print(f"fetched {fetched} files of other workers' runs", flush=True)
     return queue
@@ -130,8 +133,13 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
         raise RegbenchError(f"no study {grid['study']!r} in {redact_url(storage)}: give the "
                             "--storage the workers used") from None
     location = artifacts or grid.get("artifacts")
-    if location:
-        gather(grid_owners(study, grid["cells"]), artifact_store(location), out)
+    if location and not location.startswith("s3://") and not Path(location).is_dir():
+        # reading creates nothing: a store that is not here has nothing to fetch
+        print(f"note: no artifact folder {location} here, so no runs are fetched from "
+              "it; give --artifacts where it is mounted", file=sys.stderr, flush=True)
+    elif location:
+        gather(grid_owners(study, grid["cells"]), artifact_store(location), out,
+               grid["cells"], grid["runs"])
     missing = RunStore(out).write_grid_tables(grid["runs"])
     return len(grid["runs"]) - missing, len(grid["runs"])
 
@@ -142,10 +150,13 @@ def run_files(record: dict, out: Path) -> list[str]:
     row = record["row"]
     from regbench.store import RunKey
     key = RunKey(**record["key"])
-    paths = [f"runs/{key.id()}.json", row.get("checkpoint"), row.get("attributions")]
+    paths = [("runs", f"runs/{key.id()}.json"), ("checkpoints", row.get("checkpoint")),
+             ("attributions", row.get("attributions"))]
     if row["seed"] == 0 and row.get("data_fraction", 1.0) >= 1:
-        paths.append(f"examples/{row['regularizer']}.npz")
-    return [p for p in paths if isinstance(p, str) and (out / p).is_file()]
+        paths.append(("examples", f"examples/{row['regularizer']}.npz"))
+    # checked: a record in a shared folder must not name a file elsewhere to upload
+    return [p for folder, p in paths
+            if isinstance(p, str) and folder_file(out, p, folder).is_file()]
 
 
 def upload(store, trial, out: Path, paths: list[str]) -> dict[str, str]:
@@ -156,15 +167,21 @@ def upload(store, trial, out: Path, paths: list[str]) -> dict[str, str]:
                                   study_or_trial=trial) for path in paths}
 
 
-def gather(owners: dict, store, out: Path) -> int:
+def gather(owners: dict, store, out: Path, cells: dict, runs: list) -> int:
     """Fetch the files of every complete run (``owners``: {cell: its COMPLETE trial})
     that the results folder lacks from the artifact store (each written atomically).
-    Returns how many were fetched."""
+    ``cells``: {cell: (regularizer, seeds, data fraction)}, ``runs``: [(run id, data
+    fraction)] of the grid (``grid.json``). Returns how many were fetched.
+
+    Each trial's list of files comes from the shared database, so it is checked
+    first (``trial_files``): a path that is not one of its cell's files refuses the
+    whole gather, before anything is written."""
     from optuna.artifacts import download_artifact
+    checked = [trial_files(trial, cell, *cells[cell], runs) for cell, trial in owners.items()]
     fetched = 0
-    for trial in owners.values():
-        for path, artifact in trial.user_attrs.get(FILES, {}).items():
-            target = out / path
+    for files in checked:
+        for path, artifact in files:
+            target = folder_file(out, path, path.split("/")[0])
             if target.is_file():
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +195,41 @@ def gather(owners: dict, store, out: Path) -> int:
                 Path(tmp).unlink(missing_ok=True)
             fetched += 1
     return fetched
+
+
+def trial_files(trial, cell: str, regularizer: str, seeds, fraction: float,
+                runs: list) -> list[tuple[str, str]]:
+    """[(path, artifact id)] a grid trial names (its ``files`` attribute, from the
+    shared database), each checked to be a file of its own cell's runs, as
+    ``run_files`` names them: ``runs/ID.json`` and ``attributions/ID.npz`` of the
+    cell's run ids, ``checkpoints/REGULARIZER_seedS_HASH.pt`` of its seeds and
+    ``examples/REGULARIZER.npz`` (seed 0 on all the data). Anything else, and an
+    artifact id that is not the UUID Optuna gives, is a RegbenchError: no regbench
+    worker wrote it."""
+    seeds = [int(s) for s in seeds]
+    ids = [run for run, f in runs if f == fraction
+           and any(run.startswith(f"{regularizer}_seed{s}_") for s in seeds)]
+    allowed = {f"runs/{i}.json" for i in ids} | {f"attributions/{i}.npz" for i in ids}
+    if 0 in seeds and fraction >= 1:
+        allowed.add(f"examples/{regularizer}.npz")
+    checkpoint = re.compile(
+        rf"checkpoints/{re.escape(regularizer)}_seed(\d+)_[0-9a-f]{{10}}\.pt")
+    files = trial.user_attrs.get(FILES, {})
+    if not isinstance(files, dict):
+        raise RegbenchError(f"refused the files of grid run {cell} in the shared database: "
+                            "not a map of paths to artifact ids; nothing was fetched")
+    for path, artifact in files.items():
+        match = checkpoint.fullmatch(path)
+        if not (path in allowed or (match and int(match[1]) in seeds)):
+            raise RegbenchError(f"refused {path!r}, a file of grid run {cell} in the shared "
+                                "database: not one of that run's files under runs/, "
+                                "checkpoints/, attributions/ or examples/; nothing was "
+                                "fetched")
+        if not (isinstance(artifact, str) and UUID.fullmatch(artifact)):
+            raise RegbenchError(f"refused artifact id {artifact!r} of {path} (grid run "
+                                f"{cell}) in the shared database: not an Optuna artifact "
+                                "id; nothing was fetched")
+    return list(files.items())
 
 
 def artifact_store(location: str | None):
@@ -202,12 +254,13 @@ def start_local_workers(argv: list[str], extra: int, threads: int, out: Path,
     """``extra`` more processes running this command (``argv``: its arguments after
     ``regbench``) as workers of its grid on ``storage``, each with ``threads`` CPU
     threads, logging to OUT/logs/worker-K.log. Returns [(process, log path)]. The
-    storage URL goes through the environment ($REGBENCH_STORAGE), not the command
-    line, where any user of the machine could read its password."""
+    storage URL goes through the environment ($REGBENCH_STORAGE) only, never the
+    command line, where any user of the machine could read its password (``ps``)."""
     from regbench.config import STORAGE_VARIABLE
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, STORAGE_VARIABLE: storage}
+    argv = without_storage(argv)
     started = []
     for k in range(1, extra + 1):
         log = logs / f"worker-{k}.log"
@@ -217,6 +270,22 @@ def start_local_workers(argv: list[str], extra: int, threads: int, out: Path,
             started.append((subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=env), log))
     return started
+
+
+def without_storage(argv: list[str]) -> list[str]:
+    """``argv`` without its ``--storage URL`` (or ``--storage=URL``, or an abbreviation
+    argparse took for it, ``--sto`` at the shortest): the workers read the URL from
+    the environment."""
+    kept, skip = [], False
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif len(name) >= len("--sto") and "--storage".startswith(name):
+            skip = "=" not in arg   # the URL is the next argument
+        else:
+            kept.append(arg)
+    return kept
 
 
 def wait_local_workers(workers) -> None:

@@ -349,3 +349,22 @@ def test_ranking_per_method_says_when_it_changes():
     text = section.blocks[0].text
     assert "changes with the method" in text and "l2 under DeepLIFT/SHAP" in text
     assert "fourier under input×gradient" in text and "input×gradient 0.33" in text
+
+
+def test_figure_names_from_table_values_stay_in_figures(tmp_path):
+    """A crafted per_sequence.csv (its method column names figures) writes nothing
+    outside the folder; the figure keeps a safe name of its own."""
+    folder = make_folder(tmp_path)
+    per_sequence = pd.read_csv(folder / "per_sequence.csv")
+    per_sequence["method"] = per_sequence["method"].replace("input_x_gradient", "/../../../x")
+    per_sequence.to_csv(folder / "per_sequence.csv", index=False)
+    before = set(tmp_path.rglob("*"))
+    write_report(folder)
+    written = set(tmp_path.rglob("*")) - before
+    assert all(folder in p.parents for p in written)
+    crafted = [p.name for p in (folder / "figures").glob("per_sequence_*")]
+    # figures/per_sequence_/../../../x.png would be beside the folder
+    assert not (tmp_path / "x.png").exists()
+    safe = "per_sequence_" + "_" * 10 + "x_3c7506e2.png"   # /../../../ -> __________, + hash
+    assert sorted(crafted) == [safe, "per_sequence_deep_lift_shap.png"]
+    assert f"](figures/{safe})" in (folder / "report.md").read_text()

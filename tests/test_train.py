@@ -7,7 +7,8 @@ import regbench
 from regbench import RegbenchError
 from regbench.models import BinaryModelConfig
 from regbench.tasks import BinaryTask
-from regbench.train import Trainer, TrainConfig, batch_order, load_checkpoint, one_hot_codes
+from regbench.train import (Trainer, TrainConfig, batch_order, load_checkpoint, one_hot_codes,
+                            save_checkpoint)
 
 def test_one_hot_codes_maps_n_to_zero_column():
     X = one_hot_codes(torch.tensor([[0, 1, 2, 3, 4]], dtype=torch.uint8))
@@ -68,6 +69,46 @@ def test_checkpoint_round_trip(tmp_path, small_task, motif_split):
     assert payload["regularizer_params"]["freq_limit"] == 5
     assert payload["best_epoch"] == result.best_epoch >= 1
 
+
+
+class _WritesAFile:
+    """Unpickled, it opens ``marker`` for writing: a stand-in for any code a planted
+    checkpoint could run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path):
+    marker, path = tmp_path / "ran", tmp_path / "planted.pt"
+    torch.save({"state_dict": {}, "model_config": {}, "x": _WritesAFile(marker)}, path)
+    with pytest.raises(RegbenchError) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert "\n" not in message and f"refused checkpoint {path}:" in message
+    assert not marker.exists()
+
+
+def test_numpy_numbers_are_saved_plain_and_old_checkpoints_with_them_load(
+        tmp_path, small_task, motif_split):
+    train, valid = motif_split
+    trainer = Trainer(small_task, regbench.get_regularizer("none"), 0.0,
+                      TrainConfig(max_epochs=1, seed=3, device="cpu"))
+    result = trainer.fit(train, valid, checkpoint=tmp_path / "m.pt")
+    result.history[0]["val_loss"] = np.float32(0.25)
+    result.best_epoch = np.int64(1)
+    save_checkpoint(tmp_path / "new.pt", trainer, result)
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "new.pt") == []
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    assert type(payload["best_epoch"]) is int and payload["history"][0]["val_loss"] == 0.25
+    # a checkpoint written before numbers were made plain still loads
+    old = {**payload, "best_epoch": np.int64(1), "best_val_loss": np.float64(0.25)}
+    torch.save(old, tmp_path / "old.pt")
+    _, loaded = load_checkpoint(tmp_path / "old.pt")
+    assert loaded["best_epoch"] == 1 and loaded["best_val_loss"] == 0.25
 
 def test_best_epoch_is_the_lowest_validation_loss(fit):
     result = fit("none", 0.0, epochs=6)

@@ -36,7 +36,12 @@ def main(args) -> int:
     if args.artifacts and not storage:
         raise RegbenchError("--artifacts goes with --storage (the grid's Optuna storage)")
     if storage:
+        from regbench.tune import parse_storage
         from regbench.workers import gather_folder
+        given = "--storage" if args.storage else "$REGBENCH_STORAGE"
+        shown = parse_storage(storage).render_as_string(hide_password=True)
+        print(f"runs of the shared grid from the Optuna storage {shown} ({given})",
+              flush=True)
         found, total = gather_folder(args.results_dir, storage, args.artifacts)
         print(f"gathered {found} of the grid's {total} runs")
         if found < total:

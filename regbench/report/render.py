@@ -7,6 +7,7 @@ same PNGs saved under ``figures/``. Every file is written atomically.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import re
@@ -38,9 +39,24 @@ class Table:
 
 @dataclass
 class Figure:
-    slug: str      # file name stem under figures/
+    slug: str      # file name stem under figures/ (made safe: ``file_stem``)
     caption: str
     png: bytes
+
+    def __post_init__(self):
+        self.slug = file_stem(self.slug)
+
+
+def file_stem(name: str) -> str:
+    """``name`` as a file name stem that stays in figures/: names are built from values
+    of the results' tables (a method of per_sequence.csv), which anyone who can write
+    the folder controls. Characters other than letters, digits, ``_`` and ``-`` become
+    ``_``, and a name that changed gets a hash of the original, so two names never
+    share a file."""
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if stem == name and name:
+        return name
+    return f"{stem}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 @dataclass

@@ -14,8 +14,10 @@ import zipfile
 import numpy as np
 import pandas as pd
 
+from regbench.errors import RegbenchError
 from regbench.metrics import continuous_jaccard
 from regbench.report import stats
+from regbench.store import folder_file
 
 
 def load_attributions(folder, results: pd.DataFrame | None = None
@@ -28,7 +30,11 @@ def load_attributions(folder, results: pd.DataFrame | None = None
         return {}
     runs = {}
     for row in results.dropna(subset=["attributions"]).itertuples():
-        path = folder.path / str(row.attributions)
+        try:
+            path = folder_file(folder.path, row.attributions, "attributions")
+        except RegbenchError as refused:
+            folder.notes.append(f"skipped {row.regularizer} seed {row.seed}: {refused}")
+            continue
         try:
             with np.load(path, allow_pickle=False) as npz:
                 names, attr = npz["names"], npz["attr"].astype(np.float32)
