@@ -44,3 +44,41 @@ def test_run_with_another_scenario_exits_2_before_training(tmp_path, capsys):
 
 
 PRESET_SMOKE_DATA = {"length": 100, "positives": 120, "negatives": 120}
+
+
+# -- λ studies named with --study-name -------------------------------------------------
+def _quick_trials(out, key):
+    """tune.Trials whose every trial 'trains' at once, to a loss of |log10 λ + 2|."""
+    import math
+
+    from regbench.tune import Trials
+    return Trials(train=lambda lam, on_epoch: {"row": {"epochs": 1, "status": "ok",
+                                                       "val_loss": abs(math.log10(lam) + 2)}},
+                  run_id=lambda lam: f"run-{lam:.6g}", score=None, study_key=key, out=out)
+
+
+def test_a_named_study_of_other_data_or_settings_is_refused(tmp_path):
+    import optuna
+
+    from regbench.tune import open_study, tune_lambda
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    first = tune_lambda(_quick_trials(tmp_path, "fpA-cfg1"), "l2", n_trials=2, storage=url,
+                        study_name="mine-l2", progress=False)
+    study = optuna.load_study(study_name="mine-l2", storage=url)
+    assert study.user_attrs["study_key"] == "fpA-cfg1" and first.n_complete == 2
+    for other in ("fpB-cfg1", "fpA-cfg2"):   # other data; other trial settings
+        with pytest.raises(RegbenchError, match=r"^study 'mine-l2' in sqlite:///.* was made "
+                           rf"for other data or trial settings \(key fpA-cfg1, this run's "
+                           rf"{other}\); use another --study-name$"):
+            tune_lambda(_quick_trials(tmp_path, other), "l2", n_trials=3, storage=url,
+                        study_name="mine-l2", progress=False)
+    assert len(study.get_trials()) == 2   # nothing was run in it
+    again = tune_lambda(_quick_trials(tmp_path, "fpA-cfg1"), "l2", n_trials=3, storage=url,
+                        study_name="mine-l2", progress=False)
+    assert again.n_complete == 3
+    # a study made before keys were stored adopts the first key it is used with
+    open_study(url, "old-l2", "loss", seed=0)
+    tune_lambda(_quick_trials(tmp_path, "fpC-cfg1"), "l2", n_trials=1, storage=url,
+                study_name="old-l2", progress=False)
+    assert optuna.load_study(study_name="old-l2", storage=url).user_attrs == {
+        "study_key": "fpC-cfg1"}
