@@ -1,5 +1,7 @@
 """Issue 29: stale results are never reused as new (data, λ studies, run settings,
 large inputs, example tracks)."""
+import numpy as np
+import pandas as pd
 import pytest
 
 from regbench.cli import main
@@ -82,3 +84,66 @@ def test_a_named_study_of_other_data_or_settings_is_refused(tmp_path):
                 study_name="old-l2", progress=False)
     assert optuna.load_study(study_name="old-l2", storage=url).user_attrs == {
         "study_key": "fpC-cfg1"}
+
+
+# -- settings the run keys leave out -----------------------------------------------------
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, tune_kit):
+    return tune_kit.make_dataset(tmp_path_factory.mktemp("data"))
+
+
+def test_every_row_records_how_it_was_trained_and_a_mixed_comparison_warns(
+        data_dir, tmp_path, tune_kit, capsys):
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
+    bench.config.threads = 1
+    bench.run(report=False, plan=False)
+    rows = pd.read_csv(tmp_path / "results.csv")
+    assert set(zip(rows.threads, rows.device, rows.models_per_group)) == {(1, "cpu", 1)}
+    assert "warning" not in capsys.readouterr().err
+    ids = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    # more threads, and seeds trained as one grouped model: the stored none runs are
+    # reused (the keys are unchanged), the new l2 runs record the new settings
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none", "l2"])
+    bench.config.threads, bench.config.models_per_group = 2, 2
+    bench.run(report=True, plan=False)
+    rows = pd.read_csv(tmp_path / "results.csv").drop_duplicates(["regularizer", "seed"])
+    assert {r: set(zip(g.threads, g.device, g.models_per_group))
+            for r, g in rows.groupby("regularizer")} == {"none": {(1, "cpu", 1)},
+                                                         "l2": {(2, "cpu", 2)}}
+    assert set(ids) < {p.name for p in (tmp_path / "runs").iterdir()}
+    warning = ("the runs compared were trained with different threads 1 / 2, "
+               "models_per_group 1 / 2, which the run keys leave out")
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "warning" in line] == [
+        f"warning: results.csv: {warning} but which move the numbers (README: test auROC "
+        "by up to 0.13); retrain them in one setting to compare them fairly"]
+    assert f"Warning (results.csv): {warning}" in (tmp_path / "report.html").read_text()
+    statistics = pd.read_csv(tmp_path / "statistics.csv")
+    assert not {"threads", "models_per_group"} & set(statistics.metric)   # not metrics
+
+
+def test_mixed_settings_ignores_rows_that_did_not_record_them():
+    from regbench.store import mixed_settings
+    frame = pd.DataFrame({"threads": [2.0, np.nan, 2.0], "device": ["cpu", "cpu", None],
+                          "models_per_group": [1, 1, 1]})
+    assert mixed_settings(frame) is None
+    frame.loc[1, "device"] = "cuda:0"
+    assert mixed_settings(frame).startswith("the runs compared were trained with different "
+                                            "device cpu / cuda:0, which")
+    assert mixed_settings(pd.DataFrame({"regularizer": ["none"]})) is None  # old tables
+
+
+# -- example tracks ----------------------------------------------------------------------
+def test_example_tracks_come_from_the_full_data_model(data_dir, tmp_path, tune_kit):
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
+    bench.config.seeds, bench.config.fractions = 1, [0.3]
+    bench.run(report=False, plan=False)
+    records = {share: bench.store.load(bench.key("none", 0, data_fraction=share))
+               for share in (1.0, 0.3)}
+    saved = {share: np.load(tmp_path / r["row"]["attributions"])["attr"].astype(np.float32)
+             for share, r in records.items()}
+    with np.load(tmp_path / "examples" / "none.npz") as examples:
+        tracks = examples["attr"].sum(axis=1)   # (k, L), as the stored attributions
+    k = len(tracks)
+    assert np.allclose(tracks, saved[1.0][:k], rtol=1e-2, atol=1e-3)
+    assert not np.allclose(tracks, saved[0.3][:k], rtol=1e-2, atol=1e-3)
