@@ -116,6 +116,11 @@ def test_a_large_file_is_hashed_whole_once_so_a_same_size_edit_is_seen(tmp_path,
     assert dataset.fingerprint(folder) == first
     genome.write_bytes(data + b"A")                # the size is in the hash too
     assert dataset.fingerprint(folder) != first
+    # no usable cache folder: hashed every time, still right
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path / "file" / "cache"))
+    genome.write_bytes(data)
+    assert dataset.fingerprint(folder) == dataset.fingerprint(folder) != first
 
 
 def write(folder, fasta, labels):

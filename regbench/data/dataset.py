@@ -190,23 +190,26 @@ def _whole_file_hash(path: Path) -> str:
     in the user's regbench cache (``fasta.cache_dir``'s parent, fingerprints/): an
     edit, even one that keeps the size, changes the mtime and so is hashed again. The
     cache is the user's, not the results folder's: inputs such as a genome serve many
-    results folders and may be read-only."""
+    results folders and may be read-only. Without a writable cache it hashes every time."""
     from regbench.data.fasta import _file_key, cache_dir
     from regbench.store import atomic_write
     key = _file_key(path)
-    cached = cache_dir().parent / "fingerprints" / f"{key}.sha256"
     try:
-        known = cached.read_text().strip()
-        if len(known) == 64 and all(c in "0123456789abcdef" for c in known):
-            return known
+        cached = cache_dir().parent / "fingerprints" / f"{key}.sha256"
+        known = cached.read_text().strip() if cached.is_file() else ""
     except OSError:
-        pass
-    print(f"data: hashing {path} ({path.stat().st_size / 2 ** 30:.1f} GiB) once; the hash "
-          f"is kept in {cached.parent}", flush=True)
+        cached, known = None, ""
+    if len(known) == 64 and all(c in "0123456789abcdef" for c in known):
+        return known
+    print(f"data: hashing {path} ({path.stat().st_size / 2 ** 30:.1f} GiB) once, to "
+          "notice any later edit", flush=True)
     with open(path, "rb") as handle:
         whole = hashlib.file_digest(handle, "sha256").hexdigest()
-    if _file_key(path) == key:   # not changed while it was read
-        atomic_write(cached, whole + "\n")
+    if cached is not None and _file_key(path) == key:   # not changed while it was read
+        try:
+            atomic_write(cached, whole + "\n")
+        except OSError:
+            pass
     return whole
 
 
