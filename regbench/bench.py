@@ -316,13 +316,14 @@ class Benchmark:
         if evaluate:
             tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "
                        "the [evaluation] settings changed")
-        return self._store_run(key, reg, result, train_rows, evaluate)
+        return self._store_run(key, reg, result, train_rows, evaluate,
+                               settings=self.store.trained_settings(key))
 
     def _store_run(self, key: RunKey, reg, result, train_rows: int,
                    evaluate: bool = True, settings: dict | None = None) -> dict:
         """The record of a trained run (its row, scored on the test split unless
         ``evaluate`` is off), stored under ``key``. ``settings``: ``run_settings`` of
-        its training; None: unknown (a model trained by an earlier invocation)."""
+        its training; None: unknown (a model trained before they were recorded)."""
         ckpt = self.store.checkpoint_path(key)
         regularizer, seed = key.regularizer, key.seed
         row = {"regularizer": regularizer, "lambda": key.lam,

@@ -134,6 +134,22 @@ class RunStore:
                 atomic_write_csv(results_frame(records), self.out / "results_fraction.csv")
         return missing
 
+    def trained_settings(self, key: RunKey) -> dict | None:
+        """The RUN_SETTINGS of ``key``'s trained model, from a stored record of it scored
+        another way (one that shares its checkpoint), or None when none has them."""
+        import glob
+        checkpoint = str(self.checkpoint_path(key).relative_to(self.out))
+        pattern = glob.escape(f"{key.regularizer}_seed{key.seed}_") + "*.json"
+        for path in sorted((self.out / "runs").glob(pattern)):
+            try:
+                row = json.loads(path.read_text())["row"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if row.get("checkpoint") == checkpoint and all(
+                    row.get(c) is not None for c in RUN_SETTINGS):
+                return {c: row[c] for c in RUN_SETTINGS}
+        return None
+
     def settings_warnings(self) -> list[str]:
         """``mixed_settings`` of results.csv and of results_fraction.csv, each a line
         naming its table."""
