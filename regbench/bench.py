@@ -29,7 +29,8 @@ from regbench.models import DEFAULT_ARCHITECTURE, get_model_spec
 from regbench.metrics import motif_auprc
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
-from regbench.store import RunKey, RunStore, atomic_write, atomic_write_csv, results_frame
+from regbench.store import (RUN_SETTINGS, RunKey, RunStore, atomic_write, atomic_write_csv,
+                            results_frame)
 from regbench.tasks import Task, create_task, list_tasks
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
@@ -249,7 +250,8 @@ class Benchmark:
         # flanked windows (jitter) for training only: validation uses the centred ones
         result = trainer.fit(self.training_data(train.with_flanks()), self.training_data(valid),
                              checkpoint=self.store.checkpoint_path(key), progress=on_epoch)
-        return self._store_run(key, reg, result, len(train.codes), evaluate)
+        return self._store_run(key, reg, result, len(train.codes), evaluate,
+                               settings=self.run_settings())
 
     def train_seeds(self, regularizer: str, seeds: list[int], data_fraction: float = 1.0,
                     bar=None) -> list[dict]:
@@ -274,7 +276,8 @@ class Benchmark:
                 self.training_data(self.split("valid")),
                 checkpoints=[self.store.checkpoint_path(keys[s]) for s in todo])
             for seed, result in zip(todo, results):
-                records[seed] = self._store_run(keys[seed], reg, result, len(rows[seed].codes))
+                records[seed] = self._store_run(keys[seed], reg, result, len(rows[seed].codes),
+                                                settings=self.run_settings(len(todo)))
         return [records[seed] or self.train_one(regularizer, seed, data_fraction=data_fraction,
                                                 bar=bar) for seed in seeds]
 
@@ -296,6 +299,14 @@ class Benchmark:
         size = self.models_per_group() if self._groupable(self.regularizer(regularizer)) else 1
         return [seeds[i:i + size] for i in range(0, len(seeds), size)]
 
+    def run_settings(self, models_per_group: int = 1) -> dict:
+        """How this process trains: settings the run keys leave out, though they move
+        the numbers (README: grouping and threads moved a test auROC by 0.13 and 0.07);
+        every results.csv row records them. ``models_per_group``: models trained
+        together with this one (1: alone)."""
+        return {"threads": torch.get_num_threads(), "device": str(self.device),
+                "models_per_group": models_per_group}
+
     def _score_again(self, key: RunKey, reg, checkpoint, train_rows: int,
                      evaluate: bool) -> dict:
         """The record of a run whose model was trained under another [evaluation]:
@@ -305,12 +316,14 @@ class Benchmark:
         if evaluate:
             tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "
                        "the [evaluation] settings changed")
-        return self._store_run(key, reg, result, train_rows, evaluate)
+        return self._store_run(key, reg, result, train_rows, evaluate,
+                               settings=self.store.trained_settings(key))
 
     def _store_run(self, key: RunKey, reg, result, train_rows: int,
-                   evaluate: bool = True) -> dict:
+                   evaluate: bool = True, settings: dict | None = None) -> dict:
         """The record of a trained run (its row, scored on the test split unless
-        ``evaluate`` is off), stored under ``key``."""
+        ``evaluate`` is off), stored under ``key``. ``settings``: ``run_settings`` of
+        its training; None: unknown (a model trained before they were recorded)."""
         ckpt = self.store.checkpoint_path(key)
         regularizer, seed = key.regularizer, key.seed
         row = {"regularizer": regularizer, "lambda": key.lam,
@@ -321,11 +334,12 @@ class Benchmark:
                "steps": result.steps, "step_seconds": result.train_step_seconds,
                "peak_mib": result.peak_step_bytes / 2 ** 20,
                "extra_backward": extra_backward_passes(reg, key.lam),
-               "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out))}
+               "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out)),
+               **(settings or dict.fromkeys(RUN_SETTINGS))}
         per_sequence, methods = [], {}
         if result.status == "ok" and evaluate:
-            performance, methods, per_sequence, attr = self.evaluate(result.model, seed,
-                                                                     regularizer)
+            performance, methods, per_sequence, attr = self.evaluate(
+                result.model, seed, regularizer, examples=key.data_fraction >= 1)
             row.update(performance)
             if attr is not None:
                 names = [r["sequence"] for r in per_sequence if r["method"] == "deep_lift_shap"]
@@ -341,9 +355,11 @@ class Benchmark:
         return (rows.codes, self.task().targets(rows),
                 self.task().prior_rows(rows.labels, prior_on))
 
-    def evaluate(self, model, seed: int, regularizer: str
+    def evaluate(self, model, seed: int, regularizer: str, examples: bool = True
                  ) -> tuple[dict, dict, list[dict], torch.Tensor | None]:
-        """``evaluate.evaluate`` on the test split. Keeps the seed-0 example tracks.
+        """``evaluate.evaluate`` on the test split. Keeps the seed-0 example tracks when
+        ``examples`` (a model trained on all the training rows: the report's tracks are
+        the comparison's models, not those of a share run).
 
         Returns (performance {test_<metric>: value}, {method: {metric: value}},
         per-sequence rows, DeepLIFT/SHAP attributions (N, 4, L) on the CPU, or None when
@@ -355,7 +371,7 @@ class Benchmark:
         methods = {method: dict(zip(rows["metric"], rows["value"]))
                    for method, rows in result.summary.groupby("method", sort=False)}
         shap = result.attributions.get("deep_lift_shap")
-        if shap is not None and seed == 0:
+        if shap is not None and seed == 0 and examples:
             k = ev.n_examples
             mask = None if result.motif_mask is None else result.motif_mask[:k]
             self.store.save_examples(regularizer, result.X[:k].numpy(), shap[:k].numpy(),
@@ -423,6 +439,8 @@ class Benchmark:
         else:
             self.train_grid(grid)
             missing = 0
+        for line in self.store.settings_warnings():
+            print(line, file=sys.stderr, flush=True)
         self.write_config(started, time.perf_counter() - t0)
         if missing:
             raise RegbenchError(

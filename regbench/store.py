@@ -136,6 +136,33 @@ class RunStore:
                 atomic_write_csv(results_frame(records), self.out / "results_fraction.csv")
         return missing
 
+    def trained_settings(self, key: RunKey) -> dict | None:
+        """The RUN_SETTINGS of ``key``'s trained model, from a stored record of it scored
+        another way (one that shares its checkpoint), or None when none has them."""
+        import glob
+        checkpoint = str(self.checkpoint_path(key).relative_to(self.out))
+        pattern = glob.escape(f"{key.regularizer}_seed{key.seed}_") + "*.json"
+        for path in sorted((self.out / "runs").glob(pattern)):
+            try:
+                row = json.loads(path.read_text())["row"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if row.get("checkpoint") == checkpoint and all(
+                    row.get(c) is not None for c in RUN_SETTINGS):
+                return {c: row[c] for c in RUN_SETTINGS}
+        return None
+
+    def settings_warnings(self) -> list[str]:
+        """``mixed_settings`` of results.csv and of results_fraction.csv, each a line
+        naming its table."""
+        lines = []
+        for name in ("results.csv", "results_fraction.csv"):
+            path = self.out / name
+            line = mixed_settings(pd.read_csv(path)) if path.is_file() else None
+            if line:
+                lines.append(f"warning: {name}: {line}")
+        return lines
+
     def save_attributions(self, key: RunKey, attr: np.ndarray, names) -> str:
         """A run's attributions summed over bases, (N, L) float16: DeepLIFT/SHAP is
         non-zero only at the observed base, so nothing is lost but precision (~1e-3
@@ -208,7 +235,33 @@ METHOD_LABELS = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×
 RUN_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "data_fraction",
                "train_rows", "status", "epochs", "best_epoch", "train_seconds", "steps",
                "step_seconds", "peak_mib", "extra_backward", "val_loss", "checkpoint",
-               "attributions")
+               "attributions", "threads", "device", "models_per_group")
+# Columns of how a run was trained that its key leaves out (changing them would make
+# every stored run new), though they move its numbers: a comparison should not mix them.
+RUN_SETTINGS = ("threads", "device", "models_per_group")
+
+
+def mixed_settings(results: pd.DataFrame) -> str | None:
+    """One line naming the RUN_SETTINGS whose values differ between the rows of one
+    comparison (results.csv, long or wide), or None when they agree. Rows without a
+    value (runs stored before the columns existed, models scored again) are not
+    counted."""
+    mixed = []
+    for column in RUN_SETTINGS:
+        if column in results:
+            values = sorted({_plain(v) for v in results[column].dropna()})
+            if len(values) > 1:
+                mixed.append(f"{column} {' / '.join(values)}")
+    if not mixed:
+        return None
+    return (f"the runs compared were trained with different {', '.join(mixed)}, which "
+            "the run keys leave out but which move the numbers (README: test auROC by "
+            "up to 0.13); retrain them in one setting to compare them fairly")
+
+
+def _plain(value) -> str:
+    """A CSV value as written: 2.0 read back from a column with gaps is 2."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def method_prefix(method: str) -> str:
@@ -254,6 +307,7 @@ def _json_default(value):
     return str(value)
 
 
-__all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RunKey", "RunStore", "atomic_write", "atomic_write_csv",
-           "atomic_write_npz", "folder_file", "method_prefix", "results_frame", "split_column",
+__all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RUN_SETTINGS", "RunKey", "RunStore",
+           "atomic_write", "atomic_write_csv", "atomic_write_npz", "folder_file", "method_prefix",
+           "mixed_settings", "results_frame", "split_column",
            "wide_results"]

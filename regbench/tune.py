@@ -129,6 +129,7 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     name = study_name or default_study_name(trials.study_key, regularizer, objective)
     study = open_study(url, name, objective, study_seed(seed, regularizer),
                        startup_trials(n_trials), heartbeat=heartbeat, grace=grace)
+    check_study_key(study, trials.study_key, url)
     run_objective = _Objective(trials, spec.lambda_range, objective, n_trials)
     with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
                                                enabled=progress) as bar:
@@ -351,6 +352,21 @@ def open_study(url: str, name: str, objective: str, seed: int,
                                 "objective; use another --study-name")
         optuna.storages.fail_stale_trials(study)  # before counting what is left to do
     return study
+
+
+def check_study_key(study: optuna.Study, study_key: str, url: str) -> None:
+    """Refuse a study made for other data or trial settings: a --study-name names it
+    without ``study_key`` (dataset fingerprint and trial configuration hash), and its
+    best λ would be taken as tuned for these. The key is stored in the study's user
+    attribute ``study_key`` by its first worker; a study made before keys were
+    stored adopts this run's key."""
+    stored = study.user_attrs.get("study_key")
+    if stored is None:
+        study.set_user_attr("study_key", study_key)
+    elif stored != study_key:
+        raise RegbenchError(f"study {study.study_name!r} in {redact_url(url)} was made for "
+                            f"other data or trial settings (key {stored}, this run's "
+                            f"{study_key}); use another --study-name")
 
 
 def make_pruner() -> optuna.pruners.BasePruner:

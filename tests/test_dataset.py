@@ -88,23 +88,39 @@ def test_fingerprint_follows_file_bytes(folder, tmp_path):
     assert load_dataset(copy).fingerprint != load_dataset(folder).fingerprint
 
 
-def test_fingerprint_samples_large_files_instead_of_reading_them_whole(tmp_path,
+def test_a_large_file_is_hashed_whole_once_so_a_same_size_edit_is_seen(tmp_path,
                                                                       monkeypatch):
+    import hashlib
+    import os
+
     import regbench.data.dataset as dataset
+    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(dataset, "WHOLE_FILE_BYTES", 1000)
-    monkeypatch.setattr(dataset, "SAMPLE_BYTES", 10)
-    data = bytearray(b"ACGT" * 2500)             # 10,000 bytes: sampled
-    (tmp_path / "genome.fa").write_bytes(data)
-    first = dataset.fingerprint(tmp_path)
-    # 16 samples of 10 bytes start at 0, 666, 1332, ... 9990: byte 5000 is never read.
+    folder, data = tmp_path / "data", bytearray(b"ACGT" * 2500)   # 10,000 bytes: large
+    folder.mkdir()
+    genome = folder / "genome.fa"
+    genome.write_bytes(data)
+    first = dataset.fingerprint(folder)
+    cached = list((tmp_path / "cache" / "fingerprints").iterdir())
+    assert [p.read_text() for p in cached] == [hashlib.sha256(data).hexdigest() + "\n"]
+    # a same-size edit in the middle (16 samples of 1 MiB once missed it in a genome)
+    stat = genome.stat()
     data[5000:5001] = b"N"
-    (tmp_path / "genome.fa").write_bytes(data)
-    assert dataset.fingerprint(tmp_path) == first
-    data[0:1] = b"N"                              # inside the first sample
-    (tmp_path / "genome.fa").write_bytes(data)
-    assert dataset.fingerprint(tmp_path) != first
-    (tmp_path / "genome.fa").write_bytes(data + b"A")  # the size is in the hash too
-    assert dataset.fingerprint(tmp_path) != first
+    genome.write_bytes(data)
+    os.utime(genome, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+    assert dataset.fingerprint(folder) != first
+    assert len(list((tmp_path / "cache" / "fingerprints").iterdir())) == 2
+    # while path, size and mtime are those of a cached hash, the hash is used and the
+    # file is not read again (here: the old bytes' hash, for the edited file)
+    os.utime(genome, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert dataset.fingerprint(folder) == first
+    genome.write_bytes(data + b"A")                # the size is in the hash too
+    assert dataset.fingerprint(folder) != first
+    # no usable cache folder: hashed every time, still right
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path / "file" / "cache"))
+    genome.write_bytes(data)
+    assert dataset.fingerprint(folder) == dataset.fingerprint(folder) != first
 
 
 def write(folder, fasta, labels):

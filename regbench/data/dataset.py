@@ -150,16 +150,16 @@ class Dataset:
                                    motifs=None, peak_mask=None, flanked=None)
 
 
-# Files up to this size are hashed whole; larger ones (a genome, bigWigs) by samples.
+# Files up to this size are hashed as they are read; larger ones (a genome, bigWigs) are
+# hashed whole once, and the hash is cached (``_whole_file_hash``).
 WHOLE_FILE_BYTES = 64 << 20
-SAMPLE_BYTES = 1 << 20      # hashed at the start, the end and 14 evenly spaced places
 
 
 def fingerprint(folder: Path) -> str:
-    """Short sha256 of the folder's data files: each file's name and size, and its
-    bytes (a file above WHOLE_FILE_BYTES only by 16 samples of SAMPLE_BYTES, so a
-    genome is not read whole at every run). Content only, no mtimes: a copied folder
-    keeps its fingerprint. Indexes and dotfiles are skipped."""
+    """Short sha256 of the folder's data files: each file's name, size and bytes (a
+    file above WHOLE_FILE_BYTES through its cached whole-file hash, so a genome is
+    not read whole at every run). Content only, no mtimes: a copied folder keeps its
+    fingerprint. Indexes and dotfiles are skipped."""
     digest = hashlib.sha256()
     for path in sorted(folder.iterdir()):
         if path.is_file() and not path.name.startswith(".") and path.suffix != ".fai":
@@ -168,7 +168,7 @@ def fingerprint(folder: Path) -> str:
 
 
 def fingerprint_file(path) -> str:
-    """The same fingerprint for one file (name, size, bytes or samples of them)."""
+    """The same fingerprint for one file (name, size, bytes)."""
     digest = hashlib.sha256()
     _digest_file(digest, Path(path))
     return digest.hexdigest()[:16]
@@ -177,18 +177,40 @@ def fingerprint_file(path) -> str:
 def _digest_file(digest, path: Path) -> None:
     size = path.stat().st_size
     digest.update(f"{path.name}\0{size}\0".encode())
+    if size > WHOLE_FILE_BYTES:
+        digest.update(_whole_file_hash(path).encode())
+        return
     with open(path, "rb") as handle:
-        for block in _blocks(handle, size):
+        for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
 
 
-def _blocks(handle, size: int):
-    if size <= WHOLE_FILE_BYTES:
-        yield from iter(lambda: handle.read(1 << 20), b"")
-        return
-    for start in np.linspace(0, size - SAMPLE_BYTES, 16).astype(np.int64):
-        handle.seek(int(start))
-        yield handle.read(SAMPLE_BYTES)
+def _whole_file_hash(path: Path) -> str:
+    """sha256 of all of a large file's bytes, cached by (resolved path, size, mtime_ns)
+    in the user's regbench cache (``fasta.cache_dir``'s parent, fingerprints/): an
+    edit, even one that keeps the size, changes the mtime and so is hashed again. The
+    cache is the user's, not the results folder's: inputs such as a genome serve many
+    results folders and may be read-only. Without a writable cache it hashes every time."""
+    from regbench.data.fasta import _file_key, cache_dir
+    from regbench.store import atomic_write
+    key = _file_key(path)
+    try:
+        cached = cache_dir().parent / "fingerprints" / f"{key}.sha256"
+        known = cached.read_text().strip() if cached.is_file() else ""
+    except OSError:
+        cached, known = None, ""
+    if len(known) == 64 and all(c in "0123456789abcdef" for c in known):
+        return known
+    print(f"data: hashing {path} ({path.stat().st_size / 2 ** 30:.1f} GiB) once, to "
+          "notice any later edit", flush=True)
+    with open(path, "rb") as handle:
+        whole = hashlib.file_digest(handle, "sha256").hexdigest()
+    if cached is not None and _file_key(path) == key:   # not changed while it was read
+        try:
+            atomic_write(cached, whole + "\n")
+        except OSError:
+            pass
+    return whole
 
 
 def _read_labels(path: Path) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None]:

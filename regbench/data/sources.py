@@ -135,19 +135,72 @@ class SimulatedSource(DataSource):
         from regbench.data.dataset import load_dataset
         from regbench.simulate import simulate
         target = Path(out) / "data"
-        if not (target / "manifest.json").exists():
+        if (target / "manifest.json").exists():
+            self._check_same_scenario(target)
+        else:
             try:
                 simulate(self.scenario, target, overrides=self.overrides, progress=progress)
             except (OSError, RegbenchError):
                 # Another worker on this folder may have won the race to write the
-                # same (seeded, identical) data; use it.
+                # same (seeded, identical) data; use it, if it is.
                 if not (target / "manifest.json").exists():
                     raise
+                self._check_same_scenario(target)
         return load_dataset(target)
+
+    def _check_same_scenario(self, target: Path) -> None:
+        """Refuse OUT/data simulated from another scenario or other overrides: its runs
+        would be trained on the other data under this scenario's name. The folder is
+        compared, not renamed per scenario, so existing results folders keep working."""
+        import json
+        from regbench.simulate import load_scenario
+        asked = json.loads(json.dumps(load_scenario(self.scenario, overrides=self.overrides)))
+        try:
+            stored = json.loads((target / "manifest.json").read_text())["scenario"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise RegbenchError(f"{target / 'manifest.json'} is not a readable simulation "
+                                f"manifest; delete {target} to simulate the data again") from None
+        where = scenario_difference(stored, asked)
+        if where is None:
+            return
+        key, there, here = where
+        if stored.get("name") != asked["name"]:
+            what = f"scenario {stored.get('name')!r}, not {asked['name']!r} as asked"
+        else:
+            what = (f"scenario {asked['name']!r} with {key} = {_short(there)}, not "
+                    f"{_short(here)} as asked")
+        raise RegbenchError(f"{target} holds data simulated from {what}; give another "
+                            f"--out, or delete {target} to simulate this scenario there")
 
     def describe(self, dataset) -> str:
         return (f"simulated scenario {self.scenario} ({len(dataset.names)} sequences x "
                 f"{dataset.length} bp, tasks: {', '.join(dataset.tasks)})")
+
+
+def scenario_difference(stored, asked, key: str = "") -> tuple[str, object, object] | None:
+    """The first (dotted key, stored value, asked value) where two loaded scenarios
+    differ, or None when they simulate the same data. ``source`` (the name or path the
+    scenario was given as) is left out: it does not change the data."""
+    if isinstance(stored, dict) and isinstance(asked, dict):
+        for name in sorted(set(stored) | set(asked)):
+            if key or name != "source":
+                found = scenario_difference(stored.get(name), asked.get(name),
+                                            f"{key}.{name}" if key else name)
+                if found:
+                    return found
+        return None
+    if isinstance(stored, list) and isinstance(asked, list) and len(stored) == len(asked):
+        for i, (a, b) in enumerate(zip(stored, asked)):
+            found = scenario_difference(a, b, f"{key}.{i}")
+            if found:
+                return found
+        return None
+    return None if stored == asked else (key, stored, asked)
+
+
+def _short(value, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def source_of(config) -> DataSource:
@@ -165,5 +218,6 @@ def source_of(config) -> DataSource:
 
 
 __all__ = ["DataSource", "FolderSource", "SimulatedSource", "create_data_source",
-           "list_data_sources", "register_data_source", "source_of",
+           "list_data_sources", "register_data_source", "scenario_difference",
+           "source_of",
            "unregister_data_source"]

@@ -12,7 +12,8 @@ from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
 from regbench.metrics import sequence_metrics
 from regbench.report.stats import BASELINE, COST, format_p
-from regbench.store import METHOD_LABELS, METHOD_PREFIXES, method_prefix, split_column
+from regbench.store import (METHOD_LABELS, METHOD_PREFIXES, method_prefix, mixed_settings,
+                            split_column)
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
 
 
@@ -110,7 +111,17 @@ def header(folder: ResultsFolder, order) -> Section:
                  f"'{cfg.get('preset', 'unknown')}' preset on {cfg.get('data', 'unknown data')} "
                  f"({cfg.get('device', 'unknown device')}).")
     missing = None if cfg else Text("config.json is missing: run details are unknown.")
-    return _section("Run", intro, missing, info, Text(lambda_sentence(sources)), table)
+    return _section("Run", intro, missing, *settings_warnings(folder), info,
+                    Text(lambda_sentence(sources)), table)
+
+
+def settings_warnings(folder: ResultsFolder) -> list[Text]:
+    """A warning per table whose runs were trained with different threads, devices or
+    models per group (``store.mixed_settings``)."""
+    tables = (("results.csv", folder.results), ("results_fraction.csv",
+                                                 folder.fraction_results))
+    lines = [(name, mixed_settings(frame)) for name, frame in tables if frame is not None]
+    return [Text(f"Warning ({name}): {line}.") for name, line in lines if line]
 
 
 # --- summary ---------------------------------------------------------------------

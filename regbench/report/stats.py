@@ -17,12 +17,13 @@ import pandas as pd
 
 from regbench.metrics import (get_metric, holm, list_metrics, mann_whitney, sequence_metrics,
                               wilcoxon_paired)
-from regbench.store import METHOD_LABELS, METHOD_PREFIXES, split_column
+from regbench.store import METHOD_LABELS, METHOD_PREFIXES, RUN_SETTINGS, split_column
 
 BASELINE = "none"
 # Columns of results.csv that identify or describe a run rather than measure it.
 ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions", "steps",
               "data_fraction", "train_rows")
+ID_COLUMNS += RUN_SETTINGS   # how a run was trained, not a metric
 ALPHA = 0.05  # family-wise error rate for the "better" column
 
 
