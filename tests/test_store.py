@@ -2,6 +2,8 @@
 import os
 import stat
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,3 +69,94 @@ def test_run_store_round_trips_records_and_arrays(tmp_path):
     with np.load(tmp_path / "examples" / "fourier.npz") as npz:
         np.testing.assert_array_equal(npz["attr"], X * 2)
         assert npz["motif_mask"].shape == (1, 5) and not npz["motif_mask"].any()
+
+
+def test_writers_with_one_pid_never_share_a_temporary(tmp_path, monkeypatch):
+    """Workers in containers on one shared folder often have the same PID; a temporary
+    named by the PID was truncated by the other writer, whose rename then took it."""
+    import regbench.store as store
+    monkeypatch.setattr(os, "getpid", lambda: 7)
+    target = tmp_path / "results.csv"
+    real_replace = os.replace
+    renamed = []
+
+    def replace(src, dst):   # the other container writes the same file meanwhile
+        renamed.append(Path(src).name)
+        if len(renamed) == 1:
+            atomic_write(target, "other\n")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    atomic_write(target, "mine\n")
+    assert renamed[0] != renamed[1]
+    assert target.read_text() == "mine\n"   # the later rename wins, a whole file
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
+def test_a_write_is_on_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
+    import regbench.store as store
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(store.os, "fsync", lambda fd: (
+        events.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file"),
+        real_fsync(fd)))
+    monkeypatch.setattr(store.os, "replace", lambda a, b: (events.append("rename"),
+                                                           real_replace(a, b)))
+    atomic_write(tmp_path / "x.json", "{}")
+    assert events == ["fsync file", "rename", "fsync folder"]
+
+
+def test_an_unreadable_record_counts_as_missing_with_a_note(tmp_path, capsys):
+    from regbench.store import RunKey, RunStore
+    store = RunStore(tmp_path)
+    key = RunKey("data1", "fourier", 0.5, 3, 1.0, "cfg", "ev")
+    path = store.save(key, {"row": {"val_loss": 0.25}})
+    path.write_text(path.read_text()[:9])   # truncated: a power loss on a disk that lied
+    assert store.load(key) is None and store.load_id(key.id()) is None
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith(f"note: {path} cannot be read (")
+    assert err[0].endswith("its run counts as missing and is trained again")
+    assert RunStore(tmp_path).write_grid_tables([[key.id(), 1.0]]) == 1   # missing
+
+
+def test_a_run_whose_record_and_checkpoint_are_unreadable_is_trained_again(
+        tmp_path, tune_kit, capsys):
+    bench = tune_kit.make_bench(tune_kit.make_dataset(tmp_path / "data", n=48),
+                                tmp_path / "out", ["none"])
+    bench.check_data()
+    first = bench.train_one("none", 0, evaluate=False)
+    key = bench.key("none", 0)
+    record, checkpoint = bench.store.record_path(key), bench.store.checkpoint_path(key)
+    record.write_text(record.read_text()[:30])
+    checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    again = bench.train_one("none", 0, evaluate=False)
+    err = capsys.readouterr().err
+    assert f"note: {record} cannot be read" in err and f"note: {checkpoint} cannot be read" in err
+    assert again["row"]["epochs"] == first["row"]["epochs"] and again["history"] == first["history"]
+    assert bench.store.load(key) == again   # stored whole again
+    from regbench.train import load_result
+    assert load_result(checkpoint).best_epoch == first["row"]["best_epoch"]
+
+
+def test_a_second_run_on_a_locked_folder_gets_one_line(tmp_path, tune_kit, capsys):
+    from regbench.cli import main
+    data, out = tune_kit.make_dataset(tmp_path / "data", n=48), tmp_path / "out"
+    args = ["run", "--data", str(data), "--out", str(out), "--preset", "smoke",
+            "--regularizers", "none", "--seeds", "1", "--no-tune", "--device", "cpu",
+            "--no-progress"]
+    import fcntl
+    out.mkdir()
+    with open(out / ".lock", "w") as other:   # another regbench run, writing this folder
+        other.write("node7:4242\n")
+        other.flush()
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"regbench run: error: {out} is in use by another regbench run "
+                       "(node7:4242): wait for it to finish, give another --out, or let "
+                       "several processes share the work with --storage URL (or "
+                       "--workers N)"]
+        assert not (out / "results.csv").exists() and not (out / "runs").exists()
+    from regbench.store import lock_folder
+    with lock_folder(out) as path:   # released when its holder ended
+        assert path.read_text().endswith(f":{os.getpid()}\n")
