@@ -233,3 +233,45 @@ def test_report_refuses_a_sqlite_grid_database_that_does_not_exist(tmp_path, cap
     assert main(["report", str(tmp_path / "out"), "--storage", f"sqlite:///{missing}"]) == 2
     assert "no Optuna database at" in capsys.readouterr().err
     assert not missing.exists()   # opening it would have created an empty database
+
+
+def test_a_worker_whose_claim_lapsed_uploads_nothing_and_goes_on(tmp_path, capsys):
+    """A run that outlived its claim (a pause past the grace period: another worker
+    failed its trial) crashed in upload_artifact: a finished trial takes no attribute."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from regbench.store import RunKey, RunStore
+    from regbench.workers import FILES, work_grid
+    url, out = f"sqlite:///{tmp_path / 'grid.db'}", tmp_path / "out"
+    tuning = SimpleNamespace(storage=url, study_name="lapse", heartbeat=1, grace_period=2)
+    trained = []
+
+    def key(regularizer, seed, data_fraction=1.0):
+        return RunKey("data", regularizer, 0.0, seed, data_fraction, "cfg", "ev")
+
+    def train_seeds(regularizer, seeds, fraction, bar=None):
+        record = {"key": dataclasses.asdict(key(regularizer, seeds[0], fraction)),
+                  "row": {"regularizer": regularizer, "seed": seeds[0], "status": "ok",
+                          "data_fraction": fraction}}
+        RunStore(out).save(key(regularizer, seeds[0], fraction), record)
+        if not trained:   # the first time, another worker failed the trial meanwhile
+            study = optuna.load_study(study_name="lapse-grid", storage=url)
+            running = study.get_trials(states=(TrialState.RUNNING,))
+            study._storage.set_trial_state_values(running[0]._trial_id, TrialState.FAIL)
+        trained.append(regularizer)
+        return [record]
+
+    bench = SimpleNamespace(
+        out=out, key=key, train_seeds=train_seeds,
+        seed_grid_groups=lambda grid: [(r, [s]) for r, s in grid],
+        config=SimpleNamespace(tuning_config=lambda: tuning, progress=False,
+                               artifacts=str(tmp_path / "artifacts")))
+    out.mkdir()
+    work_grid(bench, [("none", 0)], [])
+    assert trained == ["none", "none"]   # the lapsed run, then its retry
+    assert "finished after its claim lapsed" in capsys.readouterr().out
+    trials = _grid_trials(url, "lapse")
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert FILES not in trials[0].user_attrs
+    assert list(trials[1].user_attrs[FILES]) == [f"runs/{key('none', 0).id()}.json"]
