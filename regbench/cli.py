@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import signal
 import sys
@@ -57,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
             return int(args._module.main(args) or 0)
     except RegbenchError as exc:
         print(f"regbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"regbench {args.command}: error: {exc.strerror}{where}; free some space (or "
+              "raise the quota) and rerun the same command: finished results are kept, "
+              "and no file was left half-written", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"

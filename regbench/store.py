@@ -69,6 +69,22 @@ def sync_folder(folder) -> None:
         os.close(fd)
 
 
+def sync_tree(root) -> None:
+    """fsync every file and folder under ``root`` (a folder written in full, then
+    renamed into place: its files on disk before the rename that publishes them)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        sync_folder(folder)
+
+
 def _umask() -> int:
     """The process's umask, read without changing it where Linux shows it (setting it
     to read it back would race with other threads creating files)."""
@@ -344,4 +360,4 @@ def _json_default(value):
 
 __all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RunKey", "RunStore", "atomic_write", "atomic_write_csv",
            "atomic_write_npz", "lock_folder", "method_prefix", "note_unreadable", "read_record",
-           "results_frame", "split_column", "sync_folder", "wide_results"]
+           "results_frame", "split_column", "sync_folder", "sync_tree", "wide_results"]

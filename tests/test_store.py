@@ -160,3 +160,39 @@ def test_a_second_run_on_a_locked_folder_gets_one_line(tmp_path, tune_kit, capsy
     from regbench.store import lock_folder
     with lock_folder(out) as path:   # released when its holder ended
         assert path.read_text().endswith(f":{os.getpid()}\n")
+
+
+def test_a_simulated_folder_is_on_disk_before_it_is_renamed_into_place(tmp_path,
+                                                                       monkeypatch):
+    from regbench.simulate import writers
+    synced, real_fsync = [], os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (
+        synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd)))
+    with writers.atomic_directory(tmp_path / "data", force=False) as tmp:
+        (tmp / "labels.tsv").write_text("x\n")
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "a.bed").write_text("a\n")
+    assert synced == [str(tmp / "labels.tsv"), str(tmp), str(tmp / "sub" / "a.bed"),
+                      str(tmp / "sub"), str(tmp_path)]
+    assert (tmp_path / "data" / "sub" / "a.bed").read_text() == "a\n"
+
+
+def test_a_full_disk_keeps_the_old_file_and_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import regbench.commands.regularizers as command
+    from regbench.cli import main
+    target = atomic_write(tmp_path / "results.csv", "old\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    monkeypatch.setattr(command, "main", lambda args: atomic_write(target, "new\n"))
+    assert main(["regularizers"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "regbench regularizers: error: No space left on device; free some space (or raise "
+        "the quota) and rerun the same command: finished results are kept, and no file "
+        "was left half-written"]
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == [
+        "results.csv"]
