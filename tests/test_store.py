@@ -196,3 +196,38 @@ def test_a_full_disk_keeps_the_old_file_and_is_one_line(tmp_path, monkeypatch, c
         "was left half-written"]
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == [
         "results.csv"]
+
+
+def test_two_runs_on_one_folder_give_one_complete_results_table(tmp_path, tune_kit):
+    """Before the lock both trained every run, and the later one wrote a results.csv
+    of its own runs only."""
+    import subprocess
+    import sys
+    import time
+    data, out = tune_kit.make_dataset(tmp_path / "data", n=48), tmp_path / "out"
+    config = tmp_path / "slow.toml"   # runs of a few seconds: the second starts meanwhile
+    config.write_text("[train]\nmax_epochs = 30\npatience = 30\n")
+    command = [sys.executable, "-m", "regbench.cli", "run", "--data", str(data), "--out",
+               str(out), "--preset", "smoke", "--regularizers", "none,l2", "--seeds", "2",
+               "--no-tune", "--threads", "1", "--no-progress", "--device", "cpu",
+               "--config", str(config)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    lock = out / ".lock"
+    deadline = time.time() + 120
+    while not (lock.is_file() and lock.read_text().endswith(f":{first.pid}\n")):
+        assert time.time() < deadline and first.poll() is None, "the first run never started"
+        time.sleep(0.1)
+    holder = lock.read_text().strip()   # HOST:PID of the first
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert first.poll() is None, "the first run ended before the second was refused"
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines() == [
+        f"regbench run: error: {out} is in use by another regbench run ({holder}): wait "
+        "for it to finish, give another --out, or let several processes share the work "
+        "with --storage URL (or --workers N)"]
+    _, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(set(zip(results["regularizer"], results["seed"]))) == [
+        ("l2", 0), ("l2", 1), ("none", 0), ("none", 1)]
