@@ -275,3 +275,41 @@ def test_a_worker_whose_claim_lapsed_uploads_nothing_and_goes_on(tmp_path, capsy
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
     assert FILES not in trials[0].user_attrs
     assert list(trials[1].user_attrs[FILES]) == [f"runs/{key('none', 0).id()}.json"]
+
+
+def test_a_sigterm_worker_hands_its_run_back_and_the_next_run_succeeds(data, storage,
+                                                                       tmp_path):
+    """scancel, a Slurm time limit, docker stop: the run goes back to the queue at once
+    (not after the grace period, as a loss), and the rerun finishes the grid."""
+    url, name = storage
+    config = tmp_path / "slow.toml"   # runs of a few seconds; a loss noticed only in 10 min
+    config.write_text("[train]\nmax_epochs = 40\npatience = 40\n"
+                      "[tuning]\nheartbeat = 60\ngrace_period = 600\n")
+    shared = tmp_path / "shared"
+    victim = _worker(data, shared, url, name, "--config", str(config))
+    deadline, running = time.time() + 120, []
+    while not running and time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            running = [t for t in _grid_trials(url, name) if t.state == TrialState.RUNNING
+                       and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")]
+        except KeyError:   # the study does not exist yet
+            pass
+    assert running, "the worker never claimed a run"
+    victim.send_signal(signal.SIGTERM)
+    _, err = victim.communicate(timeout=60)
+    assert victim.returncode == 143, err
+    assert err.strip().splitlines()[-1] == ("regbench run: stopped (SIGTERM); finished "
+                                            "results are kept, rerun the same command to "
+                                            "continue")
+    stopped = [t for t in _grid_trials(url, name) if t.number == running[0].number][0]
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs["ended"] == "interrupted"
+    rerun = _worker(data, shared, url, name, "--config", str(config))
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    cell = stopped.user_attrs["cell"]
+    assert f"trained {stopped.user_attrs['label']} (ok)" in out
+    assert [t.state for t in _grid_trials(url, name) if t.user_attrs.get("cell") == cell
+            ] == [TrialState.FAIL, TrialState.COMPLETE]
+    results = pd.read_csv(shared / "results.csv")
+    assert len(results.drop_duplicates(["regularizer", "seed"])) == N_RUNS
