@@ -214,7 +214,8 @@ def test_an_error_from_a_machine_whose_clock_is_behind_stops_the_others(tmp_path
     earlier = failed.datetime_complete - datetime.timedelta(hours=1)
     with b.study._storage._backend.engine.begin() as db:
         db.execute(sqlalchemy.text("UPDATE trials SET datetime_complete = :t "
-                                   "WHERE trial_id = :i"), {"t": earlier, "i": failed._trial_id})
+                                   "WHERE trial_id = :i"),
+                   {"t": earlier, "i": failed._trial_id})
     with pytest.raises(RegbenchError, match="run cell 0 failed on worker .*: out of memory$"):
         a.claim()
 

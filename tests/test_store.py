@@ -131,8 +131,10 @@ def test_a_run_whose_record_and_checkpoint_are_unreadable_is_trained_again(
     checkpoint.write_bytes(checkpoint.read_bytes()[:200])
     again = bench.train_one("none", 0, evaluate=False)
     err = capsys.readouterr().err
-    assert f"note: {record} cannot be read" in err and f"note: {checkpoint} cannot be read" in err
-    assert again["row"]["epochs"] == first["row"]["epochs"] and again["history"] == first["history"]
+    for path in (record, checkpoint):
+        assert f"note: {path} cannot be read" in err
+    assert again["row"]["epochs"] == first["row"]["epochs"]
+    assert again["history"] == first["history"]   # trained again, the same way
     assert bench.store.load(key) == again   # stored whole again
     from regbench.train import load_result
     assert load_result(checkpoint).best_epoch == first["row"]["best_epoch"]
