@@ -7,6 +7,7 @@ The tables (results.csv, per_sequence.csv, history.csv) are rebuilt from the sto
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -30,7 +31,7 @@ from regbench.metrics import motif_auprc
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
 from regbench.store import (RUN_SETTINGS, RunKey, RunStore, atomic_write, atomic_write_csv,
-                            results_frame)
+                            lock_folder, note_unreadable, results_frame)
 from regbench.tasks import Task, create_task, list_tasks
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
@@ -236,7 +237,9 @@ class Benchmark:
         reg = self.regularizer(regularizer)
         checkpoint = self.store.trained(key)
         if checkpoint:   # trained before, scored another way: score it
-            return self._score_again(key, reg, checkpoint, len(train.codes), evaluate)
+            record = self._score_again(key, reg, checkpoint, len(train.codes), evaluate)
+            if record is not None:
+                return record
         trainer = Trainer(self.task(), reg, key.lam, self.config.train_config(seed))
 
         def on_epoch(epoch, record):
@@ -310,9 +313,17 @@ class Benchmark:
     def _score_again(self, key: RunKey, reg, checkpoint, train_rows: int,
                      evaluate: bool) -> dict:
         """The record of a run whose model was trained under another [evaluation]:
-        its checkpoint scored the current way, its training facts kept."""
+        its checkpoint scored the current way, its training facts kept. None when the
+        checkpoint cannot be read (truncated, corrupt): the run is trained again."""
         from regbench.train import load_result
-        result = load_result(checkpoint, str(self.device))
+        try:
+            result = load_result(checkpoint, str(self.device))
+        except (EOFError, RuntimeError) as exc:
+            # torch.load of a truncated or corrupt file; other RuntimeErrors (CUDA) raise
+            if not isinstance(exc, EOFError) and "PytorchStreamReader" not in str(exc):
+                raise
+            note_unreadable(checkpoint, exc)
+            return None
         if evaluate:
             tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "
                        "the [evaluation] settings changed")
@@ -387,18 +398,25 @@ class Benchmark:
         the other local workers once the data are ready. ``plan``: print the plan
         (timing a few steps first)."""
         workers = []
-        try:
-            return self._run(report, argv, workers, plan)
-        except BaseException:
-            from regbench.workers import stop_local_workers
-            stop_local_workers(workers)
-            raise
+        with contextlib.ExitStack() as held:
+            try:
+                return self._run(report, argv, workers, plan, held)
+            except BaseException:
+                from regbench.workers import stop_local_workers
+                stop_local_workers(workers)
+                raise
 
-    def _run(self, report: bool, argv: list[str] | None, workers: list, plan: bool) -> Path:
+    def _run(self, report: bool, argv: list[str] | None, workers: list, plan: bool,
+             held: contextlib.ExitStack) -> Path:
         started = dt.datetime.now().astimezone()
         t0 = time.perf_counter()
         self.check_data()
         self.out.mkdir(parents=True, exist_ok=True)
+        if not self.config.tuning_config().storage:
+            # Alone on the folder: a second run would train every run again and write
+            # a results.csv of its own. With a storage the grid shares the runs out (the
+            # local workers this run starts get it through the environment).
+            held.enter_context(lock_folder(self.out))
         self.prepare_data()
         apply_process_settings(self.device)
         from regbench.threads import apply_threads, available_cores

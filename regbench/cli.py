@@ -2,13 +2,20 @@
 
 Each subcommand lives in its own module exposing ``configure(parser)`` (adds its
 options) and ``main(args) -> int``. A ``RegbenchError`` anywhere becomes one line on
-stderr and exit code 2, with no traceback.
+stderr and exit code 2, with no traceback. SIGTERM (``scancel``, a Slurm time limit,
+``docker stop``, a parent stopping its local workers) ends a command as Ctrl-C does:
+a grid run claimed goes back to the queue at once, temporary files are removed; exit
+code 143.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import signal
 import sys
+import threading
 
 from regbench import __version__
 from regbench.errors import RegbenchError
@@ -47,14 +54,50 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv   # local workers run the same command
     try:
-        return int(args._module.main(args) or 0)
+        with interrupt_on_sigterm():
+            return int(args._module.main(args) or 0)
     except RegbenchError as exc:
         print(f"regbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"regbench {args.command}: interrupted; finished results are kept, "
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"regbench {args.command}: error: {exc.strerror}{where}; free some space (or "
+              "raise the quota) and rerun the same command: finished results are kept, "
+              "and no file was left half-written", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"regbench {args.command}: {how}; finished results are kept, "
               "rerun the same command to continue", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process was, as Ctrl-C raises KeyboardInterrupt."""
+
+
+@contextlib.contextmanager
+def interrupt_on_sigterm():
+    """While the body runs, SIGTERM raises ``Terminated``: every ``except
+    KeyboardInterrupt`` / ``finally`` runs (a grid claim is handed back, a λ trial
+    ended). Further SIGTERMs during that clean-up are ignored (Slurm and docker follow
+    with SIGKILL). Not in a thread other than the main one, where Python takes no
+    signal handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,22 @@ attributes in one insert), so every worker sees the same owner.
 A claimed trial sends a heartbeat every ``heartbeat`` seconds. A worker that dies
 stops sending them; after ``grace`` seconds any worker fails the trial
 (``optuna.storages.fail_stale_trials``) and enqueues the cell again, at most
-MAX_LOST times. A worker with nothing left to claim waits while other workers' cells
-run, so the last worker standing finishes the grid. A run that raises ends its trial
-FAIL with the error, which stops every worker then running; a later run of the command
-tries that cell again. ``GridQueue`` knows nothing of
-training: the caller maps cell ids to runs.
+MAX_LOST times in one run of the command. A worker killed before its first heartbeat
+(between popping the trial and recording one) leaves a trial Optuna never calls
+stale: a trial that stays RUNNING unclaimed for ``grace`` seconds, as the waiting
+worker's clock measures, is failed the same way. A worker with nothing left to claim
+waits while other workers' cells run, so the last worker standing finishes the grid. A
+run that raises ends its trial FAIL with the error, which stops every worker then
+running; a later run of the command tries that cell again. "Then" and "later" are
+told apart by the trials that had ended when the worker opened the queue, not by
+timestamps: those are each machine's naive local time. An interrupted run (Ctrl-C,
+or SIGTERM, which the CLI turns into the same) ends its trial and enqueues its cell
+again at once. ``GridQueue`` knows nothing of training: the caller maps cell ids to
+runs.
 """
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import socket
 import threading
@@ -78,10 +84,7 @@ class GridQueue:
     def __init__(self, url: str, name: str, cells: dict[str, str], *, heartbeat: int = 60,
                  grace: int = 180):
         from regbench.tune import open_storage
-        self.cells, self.heartbeat = dict(cells), heartbeat
-        # Errors of runs that failed before this moment are retried, not reported: the
-        # user reran the command (after fixing the cause).
-        self.opened = datetime.datetime.now()
+        self.cells, self.heartbeat, self.grace = dict(cells), heartbeat, grace
         self.poll = max(0.5, min(5.0, heartbeat / 2))
         storage = open_storage(url, heartbeat=heartbeat, grace=grace, retry=False)
         optuna.logging.set_verbosity(optuna.logging.WARNING)   # our own lines
@@ -89,7 +92,13 @@ class GridQueue:
             self.study = optuna.create_study(storage=storage, study_name=name,
                                              load_if_exists=True)
         self.name = name
-        self._enqueue(self._missing(self.study.get_trials(deepcopy=False)))
+        trials = self.study.get_trials(deepcopy=False)
+        # Errors and losses of trials that had ended before now are history: the user
+        # reran the command (after fixing the cause). Told by trial, not by time: each
+        # machine stamps trials with its own naive local time.
+        self.ended_before = {t.number for t in trials if t.state == TrialState.FAIL}
+        self._unclaimed: dict[int, float] = {}   # trial id -> when first seen unclaimed
+        self._enqueue(self._missing(trials))
 
     # -- the queue ------------------------------------------------------------------
     def claim(self) -> "Claim | None":
@@ -99,6 +108,8 @@ class GridQueue:
             with _quiet():
                 optuna.storages.fail_stale_trials(self.study)
             trials = self.study.get_trials(deepcopy=False)
+            if self._fail_unclaimed(trials):
+                continue
             if self._complete(trials):
                 return None
             self._enqueue(self._missing(trials))
@@ -118,6 +129,26 @@ class GridQueue:
         """{cell id: its COMPLETE trial} for the cells done so far."""
         return grid_owners(self.study, self.cells)
 
+    def _fail_unclaimed(self, trials) -> bool:
+        """Fail the RUNNING trials that no worker claimed (no ``worker`` attribute,
+        recorded just after the first heartbeat) for longer than the grace period,
+        measured on this worker's clock from when it first saw them: their worker died
+        before its first heartbeat, and Optuna fails only trials that have one. Returns
+        whether any was failed (lost: its cell is enqueued again)."""
+        now, seen, failed = time.monotonic(), {}, False
+        for t in trials:
+            if t.state != TrialState.RUNNING or "worker" in t.user_attrs:
+                continue
+            seen[t._trial_id] = since = self._unclaimed.get(t._trial_id, now)
+            if now - since > self.grace:
+                try:
+                    failed |= self.study._storage.set_trial_state_values(
+                        t._trial_id, state=TrialState.FAIL)
+                except optuna.exceptions.UpdateFinishedTrialError:   # failed already
+                    pass
+        self._unclaimed = seen
+        return failed
+
     def _complete(self, trials) -> bool:
         done = {t.user_attrs.get(CELL) for t in trials if t.state == TrialState.COMPLETE}
         return set(self.cells) <= done
@@ -131,20 +162,21 @@ class GridQueue:
             cell = t.user_attrs.get(CELL)
             if t.state != TrialState.FAIL:
                 live.add(cell)
+            elif t.number in self.ended_before:
+                continue   # ended before this worker started: a rerun tries it again
             elif t.user_attrs.get(ENDED, "").startswith("error"):
-                if t.datetime_complete and t.datetime_complete >= self.opened:
-                    raise RegbenchError(f"run {self.cells.get(cell, cell)} failed on worker "
-                                        f"{t.user_attrs.get('worker', '?')}: "
-                                        f"{t.user_attrs[ENDED][len('error: '):]}")
-                # failed before this worker started: a rerun tries the cell again
-            elif ENDED not in t.user_attrs:   # failed by the heartbeat check
+                raise RegbenchError(f"run {self.cells.get(cell, cell)} failed on worker "
+                                    f"{t.user_attrs.get('worker', '?')}: "
+                                    f"{t.user_attrs[ENDED][len('error: '):]}")
+            elif ENDED not in t.user_attrs:   # failed by a heartbeat or unclaimed check
                 lost[cell] = lost.get(cell, 0) + 1
         missing = [c for c in self.cells if c not in live]
         for cell in missing:
             if lost.get(cell, 0) > MAX_LOST:
                 raise RegbenchError(f"run {self.cells[cell]} was lost {lost[cell]} times "
-                                    "(its workers stopped sending heartbeats: killed, out "
-                                    "of memory?); see the workers' logs")
+                                    "in this run of the command (its workers stopped "
+                                    "sending heartbeats: killed, out of memory?); see the "
+                                    "workers' logs")
         return missing
 
     def _enqueue(self, cells) -> None:
@@ -161,8 +193,11 @@ class GridQueue:
         if cell is None:   # nothing was waiting any more: Optuna made a fresh trial
             self._end(trial, "idle")
             return None
-        storage.record_heartbeat(trial._trial_id)
-        trial.set_user_attr("worker", worker_name())
+        try:
+            storage.record_heartbeat(trial._trial_id)
+            trial.set_user_attr("worker", worker_name())
+        except optuna.exceptions.UpdateFinishedTrialError:   # failed as unclaimed: a
+            return None                                      # pause past the grace period
         if cell not in self.cells:
             self._end(trial, "error: a worker with other settings joined this grid")
             raise RegbenchError(f"the grid study {self.name!r} holds a run this worker does "
@@ -208,6 +243,12 @@ class Claim:
     def label(self) -> str:
         return self.queue.cells[self.cell]
 
+    def holds(self) -> bool:
+        """Whether the trial is still this worker's: not ended by another worker after
+        its heartbeats lapsed (a pause longer than the grace period)."""
+        state = self.queue.study._storage.get_trial(self.trial._trial_id).state
+        return not state.is_finished()
+
     def __enter__(self) -> "Claim":
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._beats, daemon=True)
@@ -230,7 +271,7 @@ class Claim:
             # Ended already when its heartbeats lapsed (a pause longer than the grace
             # period): another worker failed the trial and queued the cell again. The run
             # is stored; the grid may train it once more.
-            lapsed = queue.study._storage.get_trial(self.trial._trial_id).state.is_finished()
+            lapsed = not self.holds()
             if not lapsed:
                 try:
                     queue.study.tell(self.trial, 0.0)

@@ -5,18 +5,29 @@ its DeepLIFT/SHAP attributions under ``attributions/`` and example tracks under
 ``examples/``; a key that has a record is never trained again.
 
 Every file regbench writes goes through ``atomic_write``: a temporary file beside the
-target, opened with a plain ``open()`` (so it gets the permissions the user's umask
-gives, e.g. 0644 under umask 022, where ``tempfile`` would make it 0600), then renamed
-over the target. A reader never sees half a file, and an interrupted write leaves
-the old file (or none), never a broken one.
+target with a name no other process can pick (``tempfile.mkstemp``: workers in
+containers on one shared folder often have the same PID), given the permissions a
+plain ``open()`` would (the user's umask, e.g. 0644 under umask 022, where ``mkstemp``
+makes 0600), synced to disk, renamed over the target, and the folder synced. A reader
+never sees half a file, and an interrupted write or a power loss leaves the old file
+(or none), never a broken one. A record that cannot be read all the same (a disk that
+lied, an older regbench) counts as missing: its run is trained again.
+
+``lock_folder(out)`` keeps a second ``regbench run`` off a results folder that one
+is writing without a shared storage.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import hashlib
 import io
 import json
 import os
+import socket
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,19 +38,68 @@ from regbench.errors import RegbenchError
 
 
 def atomic_write(path, data: str | bytes) -> Path:
-    """Write ``data`` (text as UTF-8) to ``path`` atomically; parents are created.
-    Returns the path."""
+    """Write ``data`` (text as UTF-8) to ``path`` atomically and durably; parents are
+    created. Returns the path."""
     path = Path(path)
+    data = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())   # the data on disk before the name points to it
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)   # the rename itself survives a power loss
     return path
+
+
+def sync_folder(folder) -> None:
+    """fsync a folder, so the names created or renamed in it are on disk. Nothing on
+    file systems that cannot sync a folder."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def sync_tree(root) -> None:
+    """fsync every file and folder under ``root`` (a folder written in full, then
+    renamed into place: its files on disk before the rename that publishes them)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        sync_folder(folder)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (setting it
+    to read it back would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_csv(frame, path) -> Path:
@@ -98,14 +158,13 @@ class RunStore:
         return path if path.is_file() else None
 
     def load(self, key: RunKey) -> dict | None:
-        """The stored record of ``key``, or None when it has not finished."""
-        path = self.record_path(key)
-        return json.loads(path.read_text()) if path.exists() else None
+        """The stored record of ``key``, or None when it has not finished (or its
+        record cannot be read: ``read_record``)."""
+        return read_record(self.record_path(key))
 
     def load_id(self, run_id: str) -> dict | None:
         """The stored record of the run with this id (``RunKey.id``), or None."""
-        path = self.out / "runs" / f"{run_id}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return read_record(self.out / "runs" / f"{run_id}.json")
 
     def save(self, key: RunKey, record: dict) -> Path:
         return atomic_write(self.record_path(key), json.dumps(record, default=_json_default))
@@ -195,6 +254,67 @@ def folder_file(out, relative, folder: str) -> Path:
         raise RegbenchError(f"refused path {text!r}: a results folder names its files "
                             f"{folder}/NAME; this one could lead outside {out}")
     return Path(out) / folder / parts[1]
+
+
+def read_record(path: Path) -> dict | None:
+    """The JSON record at ``path``; None when there is none, or when it cannot be read
+    (truncated, corrupt: a note says so, and the run counts as missing)."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:   # JSONDecodeError, UnicodeDecodeError
+        note_unreadable(path, exc)
+        return None
+    if not isinstance(record, dict):
+        note_unreadable(path, "not a JSON object")
+        return None
+    return record
+
+
+def note_unreadable(path, why) -> None:
+    """One line: a stored file cannot be read, and is treated as missing."""
+    why = (str(why).strip().splitlines() or [type(why).__name__])[0]
+    print(f"note: {path} cannot be read ({why}); its run counts as missing and is "
+          "trained again", file=sys.stderr, flush=True)
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def lock_folder(out):
+    """Hold an exclusive lock on the results folder ``out`` (``fcntl.flock`` on
+    OUT/.lock, which NFS passes on as a byte-range lock) while the body runs; a
+    RegbenchError when another process holds it. Two ``regbench run`` on one folder
+    without a shared storage would both train every run, and the later one would write
+    a results.csv of its own runs only. The lock ends with the process, however it
+    ends (kill -9 too), so a stale one never blocks a rerun."""
+    import fcntl
+
+    from regbench.errors import RegbenchError
+    path = Path(out) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RegbenchError(f"{out} is in use by another regbench run ({holder}): wait for "
+                            "it to finish, give another --out, or let several processes "
+                            "share the work with --storage URL (or --workers N)") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{socket.gethostname()}:{os.getpid()}\n")
+        handle.flush()
+        yield path
+    finally:
+        handle.close()   # releases the lock
 
 
 def results_frame(records: list[dict]) -> pd.DataFrame:
@@ -307,7 +427,8 @@ def _json_default(value):
     return str(value)
 
 
-__all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RUN_SETTINGS", "RunKey", "RunStore",
-           "atomic_write", "atomic_write_csv", "atomic_write_npz", "folder_file", "method_prefix",
-           "mixed_settings", "results_frame", "split_column",
-           "wide_results"]
+__all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RUN_SETTINGS", "RunKey",
+           "RunStore", "atomic_write", "atomic_write_csv", "atomic_write_npz",
+           "folder_file", "lock_folder", "method_prefix", "mixed_settings",
+           "note_unreadable", "read_record", "results_frame", "split_column",
+           "sync_folder", "sync_tree", "wide_results"]

@@ -20,7 +20,11 @@ Studies live in an RDB storage: by default ``OUT/optuna.db`` (SQLite, which
 optuna-dashboard opens), or any SQLAlchemy URL such as PostgreSQL, where any number
 of workers on any number of machines share one study. ``n_trials`` is the total for
 the study, whoever runs the trials. A worker that dies stops sending heartbeats; its
-trial then turns FAIL and is queued again with the same λ.
+trial then turns FAIL and is queued again with the same λ. The λ chosen is recorded
+in the study (user attribute ``chosen-N``, for a budget of N trials) by the first
+worker that chooses; every other worker, and a rerun with the same budget, uses it,
+so a worker restarted after its trial was interrupted never trains one more trial and
+picks another λ than the rest.
 """
 from __future__ import annotations
 
@@ -131,18 +135,24 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
                        startup_trials(n_trials), heartbeat=heartbeat, grace=grace)
     check_study_key(study, trials.study_key, url)
     run_objective = _Objective(trials, spec.lambda_range, objective, n_trials)
-    with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
-                                               enabled=progress) as bar:
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optimize = functools.partial(
-            study.optimize, run_objective, timeout=timeout, catch=(_BudgetReached,),
-            show_progress_bar=False, callbacks=[optuna.study.MaxTrialsCallback(
-                n_trials, states=FINISHED + (TrialState.RUNNING,)), bar])
-        remaining = n_trials - _count(study, FINISHED + (TrialState.RUNNING,))
-        if remaining > 0:
-            optimize(n_trials=remaining)
-        _wait_for_others(study, optimize, bar)
-    return _result(study, regularizer, objective, url, time.perf_counter() - started)
+    if _recorded_choice(study, n_trials) is None:   # else chosen by another worker: done
+        with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
+                                                   enabled=progress) as bar:
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optimize = functools.partial(
+                study.optimize, run_objective, timeout=timeout, catch=(_BudgetReached,),
+                show_progress_bar=False, callbacks=[optuna.study.MaxTrialsCallback(
+                    n_trials, states=FINISHED + (TrialState.RUNNING,)), bar])
+            remaining = n_trials - _count(study, FINISHED + (TrialState.RUNNING,))
+            if remaining > 0:
+                optimize(n_trials=remaining)
+            _wait_for_others(study, optimize, bar)
+    # A worker stopped by its timeout short of the budget does not record its choice:
+    # a rerun tops the study up and chooses then.
+    final = timeout is None or _count(study, FINISHED) >= n_trials
+    chosen = _agreed_choice(study, n_trials, lambda: _choose(study, objective), final)
+    return _result(study, regularizer, objective, url, time.perf_counter() - started,
+                   chosen)
 
 
 def _wait_for_others(study, optimize, bar, poll: float = 5.0) -> None:
@@ -479,9 +489,8 @@ def _state(trial) -> str:
     return trial.state.name.lower()
 
 
-def _result(study, regularizer, objective, url, seconds) -> TuneResult:
+def _result(study, regularizer, objective, url, seconds, chosen) -> TuneResult:
     trials = _trials_frame(study, objective)
-    chosen = _choose(study, objective)
     counts = trials["state"].value_counts() if len(trials) else {}
     return TuneResult(
         regularizer, objective,
@@ -518,6 +527,48 @@ def _trials_frame(study, objective) -> pd.DataFrame:
     columns = ["trial", "lambda", "value", "state", "epochs", "reason"]
     return pd.DataFrame(rows, columns=columns + (["motif_auprc", "on_front"]
                                                  if objective == "pareto" else []))
+
+
+CHOSEN = "chosen-{n_trials}"   # study user attribute: the trial whose λ is used
+
+
+def _recorded_choice(study, n_trials: int) -> dict | None:
+    """{trial: number, lambda: λ} that a worker recorded for this budget, or None."""
+    return study.user_attrs.get(CHOSEN.format(n_trials=n_trials))
+
+
+def _agreed_choice(study, n_trials: int, choose: Callable, record: bool):
+    """The trial whose λ this worker uses: the one recorded in the study for a budget
+    of ``n_trials``, else ``choose()``'s, recorded when ``record`` (the first worker to
+    record wins; every worker then uses its trial). None when no trial completed."""
+    recorded = _recorded_choice(study, n_trials)
+    if recorded is None:
+        chosen = choose()
+        if chosen is None or not record:
+            return chosen
+        recorded = _record_once(study, CHOSEN.format(n_trials=n_trials),
+                                {"trial": chosen.number, "lambda": chosen.params["lambda"]})
+    return next(t for t in study.get_trials(deepcopy=False) if t.number == recorded["trial"])
+
+
+def _record_once(study, key: str, value):
+    """Store ``value`` as the study's user attribute ``key`` unless a worker stored
+    one first; returns the stored value. An INSERT, where ``set_user_attr`` would
+    overwrite: the table's unique (study, key) lets exactly one of racing workers in."""
+    import json
+
+    import sqlalchemy.exc
+    import sqlalchemy.orm
+    from optuna.storages._rdb import models
+    storage = study._storage
+    backend = getattr(storage, "_backend", storage)   # under Optuna's cache
+    try:
+        with sqlalchemy.orm.Session(backend.engine) as session, session.begin():
+            session.add(models.StudyUserAttributeModel(
+                study_id=study._study_id, key=key, value_json=json.dumps(value)))
+    except sqlalchemy.exc.IntegrityError:   # another worker's came first
+        pass
+    return storage.get_study_user_attrs(study._study_id)[key]
 
 
 def _choose(study, objective):

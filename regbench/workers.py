@@ -89,9 +89,7 @@ def work_grid(bench, grid, fractions) -> GridQueue:
             with claim:
                 records = bench.train_seeds(regularizer, list(seeds), fraction, bar=bar)
                 if store is not None:
-                    paths = [p for r in records for p in run_files(r, bench.out)]
-                    claim.trial.set_user_attr(FILES, upload(store, claim.trial, bench.out,
-                                                            paths))
+                    share_files(claim, store, records, bench.out)
             trained += len(seeds)
             bar.n = queue.progress()[0]
             bar.refresh()
@@ -157,6 +155,22 @@ def run_files(record: dict, out: Path) -> list[str]:
     # checked: a record in a shared folder must not name a file elsewhere to upload
     return [p for folder, p in paths
             if isinstance(p, str) and folder_file(out, p, folder).is_file()]
+
+
+def share_files(claim, store, records: list[dict], out: Path) -> bool:
+    """Put the files of the claim's runs into the artifact store, attached to its
+    trial. Nothing when the claim lapsed (another worker failed the trial and will
+    train the cell again; a finished trial takes no attribute). Returns whether they
+    were shared."""
+    import optuna
+    if not claim.holds():
+        return False
+    paths = [p for r in records for p in run_files(r, out)]
+    try:
+        claim.trial.set_user_attr(FILES, upload(store, claim.trial, out, paths))
+    except optuna.exceptions.UpdateFinishedTrialError:   # lapsed while uploading
+        return False
+    return True
 
 
 def upload(store, trial, out: Path, paths: list[str]) -> dict[str, str]:

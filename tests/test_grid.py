@@ -7,7 +7,7 @@ import pytest
 from optuna.trial import TrialState
 
 from regbench.errors import RegbenchError
-from regbench.grid import ENDED, GridQueue, grid_study_name
+from regbench.grid import ENDED, GridQueue, _quiet, grid_study_name
 
 CELLS = {f"c{i}": f"cell {i}" for i in range(4)}
 
@@ -177,3 +177,102 @@ def test_processes_on_one_sqlite_file_never_pop_one_trial_twice(tmp_path):
     assert all(w.returncode == 0 for w in workers)
     ids = sum(popped, [])
     assert len(ids) == len(set(ids)) == 150
+
+
+def _lose(q, cell):
+    """A trial of ``cell`` popped and failed as the heartbeat check fails a dead
+    worker's: FAIL, no ENDED attribute."""
+    q.study.enqueue_trial({}, user_attrs={"cell": cell, "label": cell})
+    claim = q._pop()
+    q.study._storage.set_trial_state_values(claim.trial._trial_id, state=TrialState.FAIL)
+
+
+def test_losses_of_earlier_runs_of_the_command_do_not_count(tmp_path):
+    """Counted over the study's whole history, 4 losses (e.g. 4 jobs stopped by a
+    time limit) made every later run of the command fail at once."""
+    cells = {"x": "x"}
+    old = queue(tmp_path, cells=cells)
+    old.study._storage.set_trial_state_values(old.study.get_trials()[0]._trial_id,
+                                              state=TrialState.FAIL)
+    for _ in range(4):
+        _lose(old, "x")
+    (ran,) = drain(queue(tmp_path, cells=cells))   # the next run of the command
+    assert ran == ["x"]
+
+
+def test_an_error_from_a_machine_whose_clock_is_behind_stops_the_others(tmp_path):
+    """Optuna stamps trials with the naive local time of the machine that ends them;
+    one an hour west (or slow) ended its run's trial 'before' this worker started."""
+    import datetime
+
+    import sqlalchemy
+    a, b = queue(tmp_path), queue(tmp_path)
+    with pytest.raises(ValueError):
+        with b.claim():
+            raise ValueError("out of memory")
+    failed = b.study.get_trials()[0]
+    earlier = failed.datetime_complete - datetime.timedelta(hours=1)
+    with b.study._storage._backend.engine.begin() as db:
+        db.execute(sqlalchemy.text("UPDATE trials SET datetime_complete = :t "
+                                   "WHERE trial_id = :i"),
+                   {"t": earlier, "i": failed._trial_id})
+    with pytest.raises(RegbenchError, match="run cell 0 failed on worker .*: out of memory$"):
+        a.claim()
+
+
+def test_a_worker_killed_before_its_first_heartbeat_is_not_waited_for(tmp_path, monkeypatch):
+    """Popped (RUNNING) but never a heartbeat: Optuna's stale check skips such a trial,
+    and the other workers waited for it forever."""
+    cells = {"x": "x"}
+    dead = queue(tmp_path, cells=cells)
+    with _quiet():
+        dead.study.ask()                   # popped x, then killed: no heartbeat
+    sleeps = []
+    real_sleep = time.sleep
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        assert len(sleeps) < 40, "claim() waits for the dead worker's trial forever"
+        real_sleep(seconds)
+
+    monkeypatch.setattr("regbench.grid.time.sleep", sleep)
+    other = queue(tmp_path, cells=cells)
+    t0 = time.perf_counter()
+    (ran,) = drain(other)
+    assert ran == ["x"] and time.perf_counter() - t0 >= 2   # after the grace period
+    first = other.study.get_trials()[0]
+    assert first.state == TrialState.FAIL and ENDED not in first.user_attrs   # lost
+
+
+SIGTERM_WORKER = """
+import os, signal, sys, time
+import regbench.commands.regularizers as command
+from regbench.cli import main
+from regbench.grid import GridQueue
+
+def claim_and_get_stopped(args):
+    queue = GridQueue(sys.argv[1], "g", {"x": "x"}, heartbeat=60, grace=600)
+    with queue.claim():
+        os.kill(os.getpid(), signal.SIGTERM)   # scancel, a time limit, docker stop
+        time.sleep(60)
+
+command.main = claim_and_get_stopped
+sys.exit(main(["regularizers"]))
+"""
+
+
+def test_sigterm_hands_the_claimed_run_back_at_once(tmp_path):
+    """Killed by SIGTERM, a worker left its trial RUNNING until it went stale (minutes),
+    and counted as lost."""
+    import subprocess
+    import sys
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    done = subprocess.run([sys.executable, "-c", SIGTERM_WORKER, url], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "regbench regularizers: stopped (SIGTERM); finished results are kept, rerun the "
+        "same command to continue")
+    study = optuna.load_study(study_name="g", storage=url)
+    states = [(t.state, t.user_attrs.get(ENDED)) for t in study.get_trials()]
+    assert states == [(TrialState.FAIL, "interrupted"), (TrialState.WAITING, None)]

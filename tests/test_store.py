@@ -2,6 +2,8 @@
 import os
 import stat
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,3 +69,167 @@ def test_run_store_round_trips_records_and_arrays(tmp_path):
     with np.load(tmp_path / "examples" / "fourier.npz") as npz:
         np.testing.assert_array_equal(npz["attr"], X * 2)
         assert npz["motif_mask"].shape == (1, 5) and not npz["motif_mask"].any()
+
+
+def test_writers_with_one_pid_never_share_a_temporary(tmp_path, monkeypatch):
+    """Workers in containers on one shared folder often have the same PID; a temporary
+    named by the PID was truncated by the other writer, whose rename then took it."""
+    import regbench.store as store
+    monkeypatch.setattr(os, "getpid", lambda: 7)
+    target = tmp_path / "results.csv"
+    real_replace = os.replace
+    renamed = []
+
+    def replace(src, dst):   # the other container writes the same file meanwhile
+        renamed.append(Path(src).name)
+        if len(renamed) == 1:
+            atomic_write(target, "other\n")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    atomic_write(target, "mine\n")
+    assert renamed[0] != renamed[1]
+    assert target.read_text() == "mine\n"   # the later rename wins, a whole file
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
+def test_a_write_is_on_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
+    import regbench.store as store
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(store.os, "fsync", lambda fd: (
+        events.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file"),
+        real_fsync(fd)))
+    monkeypatch.setattr(store.os, "replace", lambda a, b: (events.append("rename"),
+                                                           real_replace(a, b)))
+    atomic_write(tmp_path / "x.json", "{}")
+    assert events == ["fsync file", "rename", "fsync folder"]
+
+
+def test_an_unreadable_record_counts_as_missing_with_a_note(tmp_path, capsys):
+    from regbench.store import RunKey, RunStore
+    store = RunStore(tmp_path)
+    key = RunKey("data1", "fourier", 0.5, 3, 1.0, "cfg", "ev")
+    path = store.save(key, {"row": {"val_loss": 0.25}})
+    path.write_text(path.read_text()[:9])   # truncated: a power loss on a disk that lied
+    assert store.load(key) is None and store.load_id(key.id()) is None
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith(f"note: {path} cannot be read (")
+    assert err[0].endswith("its run counts as missing and is trained again")
+    assert RunStore(tmp_path).write_grid_tables([[key.id(), 1.0]]) == 1   # missing
+
+
+def test_a_run_whose_record_and_checkpoint_are_unreadable_is_trained_again(
+        tmp_path, tune_kit, capsys):
+    bench = tune_kit.make_bench(tune_kit.make_dataset(tmp_path / "data", n=48),
+                                tmp_path / "out", ["none"])
+    bench.check_data()
+    first = bench.train_one("none", 0, evaluate=False)
+    key = bench.key("none", 0)
+    record, checkpoint = bench.store.record_path(key), bench.store.checkpoint_path(key)
+    record.write_text(record.read_text()[:30])
+    checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    again = bench.train_one("none", 0, evaluate=False)
+    err = capsys.readouterr().err
+    for path in (record, checkpoint):
+        assert f"note: {path} cannot be read" in err
+    assert again["row"]["epochs"] == first["row"]["epochs"]
+    assert again["history"] == first["history"]   # trained again, the same way
+    assert bench.store.load(key) == again   # stored whole again
+    from regbench.train import load_result
+    assert load_result(checkpoint).best_epoch == first["row"]["best_epoch"]
+
+
+def test_a_second_run_on_a_locked_folder_gets_one_line(tmp_path, tune_kit, capsys):
+    from regbench.cli import main
+    data, out = tune_kit.make_dataset(tmp_path / "data", n=48), tmp_path / "out"
+    args = ["run", "--data", str(data), "--out", str(out), "--preset", "smoke",
+            "--regularizers", "none", "--seeds", "1", "--no-tune", "--device", "cpu",
+            "--no-progress"]
+    import fcntl
+    out.mkdir()
+    with open(out / ".lock", "w") as other:   # another regbench run, writing this folder
+        other.write("node7:4242\n")
+        other.flush()
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"regbench run: error: {out} is in use by another regbench run "
+                       "(node7:4242): wait for it to finish, give another --out, or let "
+                       "several processes share the work with --storage URL (or "
+                       "--workers N)"]
+        assert not (out / "results.csv").exists() and not (out / "runs").exists()
+    from regbench.store import lock_folder
+    with lock_folder(out) as path:   # released when its holder ended
+        assert path.read_text().endswith(f":{os.getpid()}\n")
+
+
+def test_a_simulated_folder_is_on_disk_before_it_is_renamed_into_place(tmp_path,
+                                                                       monkeypatch):
+    from regbench.simulate import writers
+    synced, real_fsync = [], os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (
+        synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd)))
+    with writers.atomic_directory(tmp_path / "data", force=False) as tmp:
+        (tmp / "labels.tsv").write_text("x\n")
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "a.bed").write_text("a\n")
+    assert synced == [str(tmp / "labels.tsv"), str(tmp), str(tmp / "sub" / "a.bed"),
+                      str(tmp / "sub"), str(tmp_path)]
+    assert (tmp_path / "data" / "sub" / "a.bed").read_text() == "a\n"
+
+
+def test_a_full_disk_keeps_the_old_file_and_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import regbench.commands.regularizers as command
+    from regbench.cli import main
+    target = atomic_write(tmp_path / "results.csv", "old\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    monkeypatch.setattr(command, "main", lambda args: atomic_write(target, "new\n"))
+    assert main(["regularizers"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "regbench regularizers: error: No space left on device; free some space (or raise "
+        "the quota) and rerun the same command: finished results are kept, and no file "
+        "was left half-written"]
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == [
+        "results.csv"]
+
+
+def test_two_runs_on_one_folder_give_one_complete_results_table(tmp_path, tune_kit):
+    """Before the lock both trained every run, and the later one wrote a results.csv
+    of its own runs only."""
+    import subprocess
+    import sys
+    import time
+    data, out = tune_kit.make_dataset(tmp_path / "data", n=48), tmp_path / "out"
+    config = tmp_path / "slow.toml"   # runs of a few seconds: the second starts meanwhile
+    config.write_text("[train]\nmax_epochs = 30\npatience = 30\n")
+    command = [sys.executable, "-m", "regbench.cli", "run", "--data", str(data), "--out",
+               str(out), "--preset", "smoke", "--regularizers", "none,l2", "--seeds", "2",
+               "--no-tune", "--threads", "1", "--no-progress", "--device", "cpu",
+               "--config", str(config)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    lock = out / ".lock"
+    deadline = time.time() + 120
+    while not (lock.is_file() and lock.read_text().endswith(f":{first.pid}\n")):
+        assert time.time() < deadline and first.poll() is None, "the first run never started"
+        time.sleep(0.1)
+    holder = lock.read_text().strip()   # HOST:PID of the first
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert first.poll() is None, "the first run ended before the second was refused"
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines() == [
+        f"regbench run: error: {out} is in use by another regbench run ({holder}): wait "
+        "for it to finish, give another --out, or let several processes share the work "
+        "with --storage URL (or --workers N)"]
+    _, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(set(zip(results["regularizer"], results["seed"]))) == [
+        ("l2", 0), ("l2", 1), ("none", 0), ("none", 1)]

@@ -282,3 +282,45 @@ def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch,
     tune_kit.make_bench(data_dir, tmp_path).search_lambda("l2", n_trials=1, trial_epochs=1,
                 progress=False)
     assert seen["startup"] == 2
+
+
+@MANUAL_ASK
+def test_a_restarted_worker_uses_the_lambda_the_others_chose(tmp_path, monkeypatch):
+    """Worker A's trial is interrupted (FAIL: it does not count in the budget); B, which
+    waited for it, chooses from the trials that finished. A restarted ran one more
+    trial, and with a better loss chose another λ than B."""
+    import threading
+    url, name = f"sqlite:///{tmp_path / 'optuna.db'}", "restart"
+    low, high = get_spec("l2").lambda_range
+    study = tune.open_study(url, name, "loss", seed=0)
+    for value in (0.5, 0.3, None):
+        trial = study.ask()
+        trial.suggest_float("lambda", low, high, log=True)
+        if value is not None:
+            study.tell(trial, value)
+    threading.Timer(1.0, lambda: study.tell(trial, state=TrialState.FAIL)).start()
+    monkeypatch.setattr(tune, "_wait_for_others", functools.partial(
+        tune._wait_for_others, poll=0.2))
+    trained = []
+
+    def train(lam, on_epoch):
+        trained.append(lam)
+        return {"row": {"status": "ok", "val_loss": 0.01, "epochs": 1}}   # the best yet
+
+    trials = tune.Trials(train=train, run_id=str, score=None, study_key="k", out=tmp_path)
+    kwargs = dict(n_trials=3, storage=url, study_name=name, progress=False)
+    b = tune.tune_lambda(trials, "l2", **kwargs)   # waited for A's trial, then chose
+    a = tune.tune_lambda(trials, "l2", **kwargs)   # A, restarted
+    assert trained == []
+    assert (a.best_trial, a.best_lambda) == (b.best_trial, b.best_lambda)
+    assert b.best_trial == 1 and b.best_value == 0.3
+    assert study.user_attrs["chosen-3"] == {"trial": 1, "lambda": b.best_lambda}
+    topped_up = tune.tune_lambda(trials, "l2", **{**kwargs, "n_trials": 4})
+    assert len(trained) == 2 and topped_up.best_value == 0.01   # a new budget chooses anew
+
+
+def test_the_first_recorded_choice_wins(tmp_path):
+    study = tune.open_study(f"sqlite:///{tmp_path / 'optuna.db'}", "race", "loss", seed=0)
+    assert tune._record_once(study, "chosen-3", {"trial": 1}) == {"trial": 1}
+    assert tune._record_once(study, "chosen-3", {"trial": 2}) == {"trial": 1}
+    assert study.user_attrs["chosen-3"] == {"trial": 1}

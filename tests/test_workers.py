@@ -233,3 +233,83 @@ def test_report_refuses_a_sqlite_grid_database_that_does_not_exist(tmp_path, cap
     assert main(["report", str(tmp_path / "out"), "--storage", f"sqlite:///{missing}"]) == 2
     assert "no Optuna database at" in capsys.readouterr().err
     assert not missing.exists()   # opening it would have created an empty database
+
+
+def test_a_worker_whose_claim_lapsed_uploads_nothing_and_goes_on(tmp_path, capsys):
+    """A run that outlived its claim (a pause past the grace period: another worker
+    failed its trial) crashed in upload_artifact: a finished trial takes no attribute."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from regbench.store import RunKey, RunStore
+    from regbench.workers import FILES, work_grid
+    url, out = f"sqlite:///{tmp_path / 'grid.db'}", tmp_path / "out"
+    tuning = SimpleNamespace(storage=url, study_name="lapse", heartbeat=1, grace_period=2)
+    trained = []
+
+    def key(regularizer, seed, data_fraction=1.0):
+        return RunKey("data", regularizer, 0.0, seed, data_fraction, "cfg", "ev")
+
+    def train_seeds(regularizer, seeds, fraction, bar=None):
+        record = {"key": dataclasses.asdict(key(regularizer, seeds[0], fraction)),
+                  "row": {"regularizer": regularizer, "seed": seeds[0], "status": "ok",
+                          "data_fraction": fraction}}
+        RunStore(out).save(key(regularizer, seeds[0], fraction), record)
+        if not trained:   # the first time, another worker failed the trial meanwhile
+            study = optuna.load_study(study_name="lapse-grid", storage=url)
+            running = study.get_trials(states=(TrialState.RUNNING,))
+            study._storage.set_trial_state_values(running[0]._trial_id, TrialState.FAIL)
+        trained.append(regularizer)
+        return [record]
+
+    bench = SimpleNamespace(
+        out=out, key=key, train_seeds=train_seeds,
+        seed_grid_groups=lambda grid: [(r, [s]) for r, s in grid],
+        config=SimpleNamespace(tuning_config=lambda: tuning, progress=False,
+                               artifacts=str(tmp_path / "artifacts")))
+    out.mkdir()
+    work_grid(bench, [("none", 0)], [])
+    assert trained == ["none", "none"]   # the lapsed run, then its retry
+    assert "finished after its claim lapsed" in capsys.readouterr().out
+    trials = _grid_trials(url, "lapse")
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert FILES not in trials[0].user_attrs
+    assert list(trials[1].user_attrs[FILES]) == [f"runs/{key('none', 0).id()}.json"]
+
+
+def test_a_sigterm_worker_hands_its_run_back_and_the_next_run_succeeds(data, storage,
+                                                                       tmp_path):
+    """scancel, a Slurm time limit, docker stop: the run goes back to the queue at once
+    (not after the grace period, as a loss), and the rerun finishes the grid."""
+    url, name = storage
+    config = tmp_path / "slow.toml"   # runs of a few seconds; a loss noticed only in 10 min
+    config.write_text("[train]\nmax_epochs = 40\npatience = 40\n"
+                      "[tuning]\nheartbeat = 60\ngrace_period = 600\n")
+    shared = tmp_path / "shared"
+    victim = _worker(data, shared, url, name, "--config", str(config))
+    deadline, running = time.time() + 120, []
+    while not running and time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            running = [t for t in _grid_trials(url, name) if t.state == TrialState.RUNNING
+                       and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")]
+        except KeyError:   # the study does not exist yet
+            pass
+    assert running, "the worker never claimed a run"
+    victim.send_signal(signal.SIGTERM)
+    _, err = victim.communicate(timeout=60)
+    assert victim.returncode == 143, err
+    assert err.strip().splitlines()[-1] == ("regbench run: stopped (SIGTERM); finished "
+                                            "results are kept, rerun the same command to "
+                                            "continue")
+    stopped = [t for t in _grid_trials(url, name) if t.number == running[0].number][0]
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs["ended"] == "interrupted"
+    rerun = _worker(data, shared, url, name, "--config", str(config))
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    cell = stopped.user_attrs["cell"]
+    assert f"trained {stopped.user_attrs['label']} (ok)" in out
+    assert [t.state for t in _grid_trials(url, name) if t.user_attrs.get("cell") == cell
+            ] == [TrialState.FAIL, TrialState.COMPLETE]
+    results = pd.read_csv(shared / "results.csv")
+    assert len(results.drop_duplicates(["regularizer", "seed"])) == N_RUNS

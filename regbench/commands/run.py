@@ -233,21 +233,11 @@ def main(args) -> int:
     config = resolve_config(args)
     from regbench.bench import Benchmark  # heavy imports only once options are valid
     if args.worker:   # started by another regbench, which plans and reports
-        _interrupt_on_sigterm()
+        # stopped by its parent (SIGTERM): ends as on Ctrl-C (regbench.cli)
         Benchmark(config).run(report=False, plan=False)
         return 0
     Benchmark(config).run(argv=getattr(args, "argv", None))  # prints where results are
     return 0
-
-
-def _interrupt_on_sigterm() -> None:
-    """A local worker stopped by its parent ends like one stopped with Ctrl-C: its
-    claimed run goes back to the queue at once."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _run_suite(args) -> int:

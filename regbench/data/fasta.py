@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ import pyfaidx
 
 from regbench.data.encode import CODE_OF_BYTE
 from regbench.errors import RegbenchError
+from regbench.store import atomic_write
 
 _CHUNK_BASES = 1 << 23  # gather this many bases at a time to bound memory
 
@@ -53,16 +57,17 @@ def _file_key(path: Path) -> str:
 
 
 def _build_index(path: Path, index: Path) -> None:
-    """Build under a private name, then rename: a worker never reads half an index."""
-    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+    """Build in a private folder, then rename: a worker never reads half an index, and
+    workers with the same PID (containers on one shared cache) never write one file."""
+    work = Path(tempfile.mkdtemp(prefix=f".{index.name}.", dir=index.parent))
     try:
+        tmp = work / index.name
         pyfaidx.Faidx(str(path), indexname=str(tmp), gzi_indexname=f"{tmp}.gzi")
         if Path(f"{tmp}.gzi").is_file():
             os.replace(f"{tmp}.gzi", f"{index}.gzi")
         os.replace(tmp, index)
     finally:
-        for leftover in (tmp, Path(f"{tmp}.gzi")):
-            leftover.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def read_codes(path: Path, names: list[str]) -> np.ndarray:
@@ -130,13 +135,10 @@ def indexed_path(path: Path) -> Path:
     link = cache_dir() / _file_key(path) / path.name
     if not link.is_symlink():
         link.parent.mkdir(parents=True, exist_ok=True)
-        tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
+        tmp = link.with_name(f".{link.name}.{secrets.token_hex(8)}.tmp")   # not the PID
         tmp.symlink_to(path)
         os.replace(tmp, link)
     linked_index = Path(f"{link}.fai")
     if not linked_index.is_file():
-        tmp = linked_index.with_name(f".{linked_index.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(index.read_bytes())
-        os.replace(tmp, linked_index)
+        atomic_write(linked_index, index.read_bytes())
     return link

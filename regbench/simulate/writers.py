@@ -110,14 +110,19 @@ def check_target(out: Path, force: bool) -> None:
 @contextlib.contextmanager
 def atomic_directory(out: Path, force: bool):
     """Yield a temporary folder beside ``out``; on success it replaces ``out`` by rename,
-    on any error (or Ctrl-C) it is deleted, so ``out`` is never half-written."""
+    on any error (or Ctrl-C) it is deleted, so ``out`` is never half-written. Its files
+    are synced to disk before the rename, and the rename after it: a power loss leaves
+    the old folder or the whole new one."""
+    from regbench.store import sync_folder, sync_tree
     check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
+        sync_tree(tmp)
         _swap_in(tmp, out)
+        sync_folder(out.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
