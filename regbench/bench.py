@@ -595,7 +595,8 @@ class Benchmark:
             enqueue = [get_spec(name).default_lambda]
             if constrained:
                 scale, why = self.scale_rule(name)
-                self.lambda_reference.setdefault("rules", {})[name] = why
+                self.lambda_reference.setdefault("rules", {})[name] = (
+                    f"tried first: the registry's λ {enqueue[0]:g}, and the scale rule's: {why}")
                 enqueue += [scale] if scale is not None else []
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
             result = self.search_lambda(
@@ -609,7 +610,8 @@ class Benchmark:
             write_lambda_search(self.out, results)
             self._use_search(name, result, objective)
             for note in search_notes(result.trials, get_spec(name).lambda_range,
-                                     result.best_lambda, reference["noise"]):
+                                     result.best_lambda, reference["noise"],
+                                     flat=not constrained):
                 self.lambda_reference.setdefault("notes", {}).setdefault(name, []).append(note)
                 print(f"λ search {name}: note: {note}", flush=True)
         return results
@@ -699,8 +701,11 @@ class Benchmark:
         if lam is None:
             return None, (f"its penalty on the trained none model is {penalty:.4g}, so no "
                           "λ scales it to the loss")
-        return lam, (f"scale rule: none's validation loss {loss:.4g} ÷ |penalty {penalty:.4g}"
-                     f" on the trained none model| = {lam:.4g}")
+        low, high = get_spec(regularizer).lambda_range or (lam, lam)
+        outside = (f"; outside the registry's range [{low:g}, {high:g}]"
+                   if not low <= lam <= high else "")
+        return lam, (f"none's validation loss {loss:.4g} ÷ |its penalty on the trained none "
+                     f"model, {penalty:.4g}| = {lam:.4g}{outside}")
 
     def paper_lambda(self, regularizer: str) -> tuple[float, str, str]:
         """The paper protocol's λ of ``regularizer``: (λ, its source, why). Fourier:

@@ -162,7 +162,8 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
         if remaining > 0:
             optimize(n_trials=remaining)
         _wait_for_others(study, optimize, bar)
-    return _result(study, regularizer, objective, url, time.perf_counter() - started)
+    return _result(study, regularizer, objective, url, time.perf_counter() - started,
+                   loss_limit)
 
 
 def _wait_for_others(study, optimize, bar, poll: float = 5.0) -> None:
@@ -537,9 +538,10 @@ def _state(trial) -> str:
     return trial.state.name.lower()
 
 
-def _result(study, regularizer, objective, url, seconds) -> TuneResult:
-    trials = _trials_frame(study, objective)
-    chosen = _choose(study, objective)
+def _result(study, regularizer, objective, url, seconds,
+            loss_limit: float | None = None) -> TuneResult:
+    trials = _trials_frame(study, objective, loss_limit)
+    chosen = _choose(study, objective, loss_limit)
     counts = trials["state"].value_counts() if len(trials) else {}
     return TuneResult(
         regularizer, objective,
@@ -560,7 +562,7 @@ def redact_url(url: str) -> str:
     return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
 
 
-def _trials_frame(study, objective) -> pd.DataFrame:
+def _trials_frame(study, objective, loss_limit: float | None = None) -> pd.DataFrame:
     front = {t.number for t in study.best_trials} if objective == "pareto" else set()
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -580,7 +582,7 @@ def _trials_frame(study, objective) -> pd.DataFrame:
             row["on_front"] = t.number in front
         if objective == "constrained":
             row["interpretability"] = t.values[0] if t.values else math.nan
-            row["feasible"] = _feasible(t)
+            row["feasible"] = _feasible(t, loss_limit)
         rows.append(row)
     columns = ["trial", "lambda", "value", "state", "epochs", "reason"]
     extra = {"pareto": ["motif_auprc", "on_front"],
@@ -588,20 +590,25 @@ def _trials_frame(study, objective) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns + extra)
 
 
-def _feasible(trial) -> bool:
-    """A completed constrained trial whose validation loss is within the limit."""
-    return (trial.state == TrialState.COMPLETE and bool(trial.values)
-            and math.isfinite(trial.values[0]) and trial_constraint(trial)[0] <= 0)
+def _feasible(trial, loss_limit: float | None = None) -> bool:
+    """A completed constrained trial whose validation loss is within ``loss_limit``
+    (None: the limit the trial was run under, its constraint)."""
+    if trial.state != TrialState.COMPLETE or not trial.values or \
+            not math.isfinite(trial.values[0]):
+        return False
+    if loss_limit is not None and "val_loss" in trial.user_attrs:
+        return trial.user_attrs["val_loss"] <= loss_limit
+    return trial_constraint(trial)[0] <= 0
 
 
-def _choose(study, objective):
+def _choose(study, objective, loss_limit: float | None = None):
     """The trial whose λ is used: lowest loss; for pareto, the front trial with the
     best auPRC among those within PARETO_LOSS_TOLERANCE of the front's lowest loss;
     constrained, the most interpretable feasible trial (ties: the lower loss), never
-    an infeasible one: None when no trial is feasible."""
+    an infeasible one: None when no trial is feasible (``_feasible``)."""
     if objective == "constrained":
         feasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                    if _feasible(t)]
+                    if _feasible(t, loss_limit)]
         return max(feasible, key=lambda t: (t.value, -t.user_attrs.get("val_loss", 0.0)),
                    default=None)
     if objective == "loss":
@@ -616,14 +623,15 @@ def _choose(study, objective):
 
 
 def search_notes(trials: pd.DataFrame, lambda_range, chosen: float | None,
-                 noise: float | None = None) -> list[str]:
+                 noise: float | None = None, flat: bool = True) -> list[str]:
     """Warnings about a finished search of one regularizer, one sentence each.
 
     trials: its rows of lambda_search.csv (lambda, value, state). Edge: the chosen λ
     lies in the outer EDGE_SHARE of its log range. Flat: the completed trials'
     validation losses span no more than ``noise`` (the seed-to-seed sd of the
     validation loss, when known) or FLAT_SHARE of the best loss: λ barely mattered,
-    and the note says "λ not identified by validation loss" (NOT_IDENTIFIED).
+    and the note says "λ not identified by validation loss" (NOT_IDENTIFIED); only
+    with ``flat`` (a search by validation loss).
     """
     notes = []
     if chosen is None or lambda_range is None:
@@ -636,7 +644,7 @@ def search_notes(trials: pd.DataFrame, lambda_range, chosen: float | None,
                      f"[{lambda_range[0]:.3g}, {lambda_range[1]:.3g}]: the best λ may lie "
                      "outside it")
     values = trials.loc[trials["state"] == "complete", "value"].dropna()
-    if len(values) >= 3:
+    if flat and len(values) >= 3:
         spread = float(values.max() - values.min())
         limit, what = ((noise, "the seed-to-seed sd of the validation loss")
                        if noise is not None and math.isfinite(noise)
