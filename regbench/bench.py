@@ -410,7 +410,6 @@ class Benchmark:
     def _run(self, report: bool, argv: list[str] | None, workers: list, plan: bool) -> Path:
         started = dt.datetime.now().astimezone()
         t0 = time.perf_counter()
-        self.check_protocol()
         self.check_data()
         self.out.mkdir(parents=True, exist_ok=True)
         self.prepare_data()
@@ -466,13 +465,6 @@ class Benchmark:
             print(f"results: {self.out / 'results.csv'}\nreport:  {self.out / 'report.html'}",
                   flush=True)
         return self.out
-
-    def check_protocol(self) -> None:
-        """A RegbenchError for settings the λ protocol cannot honour, before any work."""
-        tuning = self.config.tuning_config()
-        if tuning.objective == "pareto" and self.lambda_protocol != "loss":
-            raise RegbenchError(f"--objective pareto is a search of the loss protocol, not "
-                                f"of {self.lambda_protocol!r}: add --lambda-protocol loss")
 
     def shares_grid(self) -> bool:
         """Whether the seed grid is worked through the Optuna storage as a queue

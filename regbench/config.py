@@ -215,6 +215,9 @@ class TuningConfig:
         if self.protocol not in LAMBDA_PROTOCOLS:
             raise RegbenchError(f"--lambda-protocol ([tuning] protocol) must be one of "
                                 f"{', '.join(LAMBDA_PROTOCOLS)}, got {self.protocol!r}")
+        if self.objective == "pareto" and self.protocol != "loss":
+            raise RegbenchError(f"--objective pareto is a search of the loss protocol, not "
+                                f"of {self.protocol!r}: use --lambda-protocol loss")
 
 
 @dataclass(frozen=True)
@@ -463,10 +466,13 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
 
 def _link_protocol(config: RunConfig, values: dict, origin: str) -> None:
     """A λ protocol given without ``tune`` switches tuning on (or off, for "fixed");
-    given with a ``tune`` that says the opposite, it is an error."""
+    given with a ``tune`` that says the opposite, it is an error. The Pareto objective
+    given without a protocol means the loss protocol (its search)."""
     tuning = values.get("tuning")
     protocol = tuning.get("protocol") if isinstance(tuning, dict) else None
     if protocol is None:
+        if isinstance(tuning, dict) and tuning.get("objective") == "pareto":
+            config.tuning["protocol"] = "loss"
         return
     searches = protocol != "fixed"
     if values.get("tune") is None:

@@ -144,7 +144,9 @@ def test_pareto_goes_with_the_loss_protocol_only(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", "--preset", "smoke", "--lambda-protocol", "constrained",
                  "--objective", "pareto", "--out", str(out)]) == 2
-    assert "add --lambda-protocol loss" in capsys.readouterr().err and not out.exists()
+    assert "use --lambda-protocol loss" in capsys.readouterr().err and not out.exists()
+    # without a protocol, the Pareto search is the loss protocol's
+    assert config_of("--objective", "pareto", "--out", str(out)).lambda_protocol() == "loss"
 
 
 def test_paper_protocol_gives_fourier_lambda_1_on_binary_models(tmp_path, tune_kit):
