@@ -599,6 +599,8 @@ class Benchmark:
                 label=f"λ search {i}/{len(searched)}", enqueue=tuple(enqueue),
                 loss_limit=limit)
             results[name] = result
+            if constrained:   # the study's limit (another worker's, should they differ)
+                self.lambda_reference.setdefault("loss_limits", {})[name] = result.loss_limit
             write_lambda_search(self.out, results)
             self._use_search(name, result, objective)
             for note in search_notes(result.trials, get_spec(name).lambda_range,

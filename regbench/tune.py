@@ -78,6 +78,7 @@ class TuneResult:
     best_value: float = math.nan
     best_trial: int | None = None
     best_score: float = math.nan
+    loss_limit: float | None = None   # constrained: the limit the choice used
     n_complete: int = 0
     n_pruned: int = 0
     n_failed: int = 0
@@ -148,6 +149,8 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     name = study_name or default_study_name(trials.study_key, regularizer, objective)
     study = open_study(url, name, objective, study_seed(seed, regularizer),
                        startup_trials(n_trials), heartbeat=heartbeat, grace=grace)
+    if objective == "constrained":
+        loss_limit = _study_loss_limit(study, loss_limit)
     run_objective = _Objective(trials, spec.lambda_range, objective, n_trials, loss_limit)
     enqueue_lambdas(study, [min(max(lam, spec.lambda_range[0]), spec.lambda_range[1])
                             for lam in enqueue], n_trials)
@@ -162,8 +165,22 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
         if remaining > 0:
             optimize(n_trials=remaining)
         _wait_for_others(study, optimize, bar)
+    if objective == "constrained":   # the limit every worker chooses with
+        loss_limit = study.user_attrs.get(LOSS_LIMIT_ATTR, loss_limit)
     return _result(study, regularizer, objective, url, time.perf_counter() - started,
                    loss_limit)
+
+
+LOSS_LIMIT_ATTR = "loss_limit"
+
+
+def _study_loss_limit(study, loss_limit: float) -> float:
+    """The constrained study's loss limit: the first worker's, kept as a study
+    attribute, so that workers whose none references differ in float rounding (other
+    thread counts) still choose λ alike."""
+    if LOSS_LIMIT_ATTR not in study.user_attrs:
+        study.set_user_attr(LOSS_LIMIT_ATTR, float(loss_limit))
+    return float(study.user_attrs[LOSS_LIMIT_ATTR])
 
 
 def _wait_for_others(study, optimize, bar, poll: float = 5.0) -> None:
@@ -552,6 +569,7 @@ def _result(study, regularizer, objective, url, seconds,
         best_trial=None if chosen is None else chosen.number,
         best_score=(float(chosen.value) if chosen is not None and objective == "constrained"
                     else math.nan),
+        loss_limit=loss_limit if objective == "constrained" else None,
         n_complete=int(counts.get("complete", 0)), n_pruned=int(counts.get("pruned", 0)),
         n_failed=int(counts.get("failed", 0)), seconds=seconds, study_name=study.study_name,
         storage=redact_url(url), trials=trials)

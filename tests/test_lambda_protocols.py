@@ -55,6 +55,14 @@ def test_an_infeasible_trial_never_wins():
     assert result.best_lambda is None and result.n_complete == 2
 
 
+def test_workers_of_a_study_share_its_first_loss_limit():
+    """Workers whose none references differ in rounding choose with one limit."""
+    study = optuna.create_study(directions=["maximize"])
+    assert tune._study_loss_limit(study, 0.5) == 0.5
+    assert tune._study_loss_limit(study, 0.5000001) == 0.5
+    assert study.user_attrs[tune.LOSS_LIMIT_ATTR] == 0.5
+
+
 def test_trial_constraint_reads_the_loss_margin():
     study = constrained_study([(1.0, 0.5, 0.40, 0.42)])
     assert tune.trial_constraint(study.trials[0]) == (pytest.approx(-0.02),)
