@@ -170,6 +170,24 @@ def test_paper_protocol_gives_fourier_lambda_1_on_binary_models(tmp_path, tune_k
     assert not (tmp_path / "out" / "tuning").exists()   # nothing trained to know it
 
 
+def test_paper_rule_on_profile_models_and_the_scale_rule(tmp_path, tune_kit, monkeypatch):
+    """With none's validation loss 0.8 and penalties measured on it: profile Fourier
+    λ = ½ × 0.8; smoothness (penalty 0.2) λ = 0.8 / 0.2; a penalty measuring 0 keeps
+    the registry's λ, and says why."""
+    data = tune_kit.make_dataset(tmp_path / "data")
+    bench = tune_kit.make_bench(data, tmp_path / "out", ["fourier", "smoothness", "none"])
+    penalties = {"fourier": 0.5, "smoothness": 0.2, "sparsity": 0.0}
+    monkeypatch.setattr(bench, "penalty_on_none", lambda name: (0.8, penalties[name]))
+    assert bench.paper_lambda("smoothness")[:2] == (pytest.approx(4.0), "scale rule")
+    lam, source, why = bench.paper_lambda("sparsity")
+    assert (lam, source) == (get_spec("sparsity").default_lambda,
+                             "registry (scale rule undefined)")
+    assert "penalty on the trained none model is 0" in why
+    bench.config.task = "profile"
+    lam, source, why = bench.paper_lambda("fourier")
+    assert (lam, source) == (pytest.approx(0.4), "paper rule") and "½ × none's" in why
+
+
 # -- the loss protocol's flag ------------------------------------------------------------
 def test_loss_protocol_flags_a_lambda_not_identified_by_validation_loss():
     trials = pd.DataFrame({"lambda": [0.1, 1.0, 10.0], "value": [0.401, 0.400, 0.403],
@@ -213,6 +231,19 @@ def test_constrained_search_tries_the_registry_and_scale_lambdas_first(
         assert bench.lambda_sources["smoothness"] == "tuned (constrained)"
     else:
         assert bench.lambda_sources["smoothness"] == "registry (no feasible trial)"
+
+
+def test_loss_protocol_tries_the_registry_lambda_first(data_dir, tmp_path, tune_kit):
+    bench = tune_kit.make_bench(data_dir, tmp_path / "out", ["l2", "none"])
+    bench.config.tune = True
+    bench.config.tuning.update(trials=2, trial_epochs=1, protocol="loss")
+    bench.lambda_protocol = bench.config.lambda_protocol()
+    bench.prepare_data()
+    result = bench.tune_lambdas()["l2"]
+    assert result.trials["lambda"].iloc[0] == get_spec("l2").default_lambda
+    assert bench.lambdas["l2"] == result.best_lambda
+    assert bench.lambda_sources["l2"] == "tuned (loss)"
+    assert bench.lambda_reference["none"]["seeds"] == 3   # its noise flags a flat search
 
 
 def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path):
