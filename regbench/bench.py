@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from regbench import __version__
 from regbench.attributions import explain, list_attribution_methods
-from regbench.config import LAMBDA_PROTOCOLS, PAPER_DIFFERENCES, RunConfig
+from regbench.config import PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, FolderSource, SimulatedSource, one_hot, source_of
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_settings
@@ -41,9 +41,10 @@ from regbench.train import Trainer, load_checkpoint, resolve_device
 # which the CPU does not show; a default must not change results until that is understood.
 DEFAULT_MODELS_PER_GROUP = {"cpu": 1, "cuda": 1}
 # none models (seeds 0..n-1) trained at the λ search's settings, whose validation
-# losses give the searches none's loss (mean) and its seed noise (sd): the constrained
-# protocol's loss limit, the loss protocol's "not identified" flag.
+# losses give the searches none's loss (seed 0's) and its seed noise (their sd): the
+# constrained protocol's loss limit, the loss protocol's "not identified" flag.
 NOISE_SEEDS = 3
+
 
 
 def extra_backward_passes(regularizer, lam: float) -> int:
@@ -73,7 +74,8 @@ def resolve_regularizers(names: list[str], task: str = "binary") -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def measured_penalty(task: Task, regularizer, model, valid: tuple, config) -> tuple[float, float]:
+def measured_penalty(task: Task, regularizer, model, valid: tuple,
+                     config) -> tuple[float, float]:
     """(validation correctness loss, penalty) of ``model`` as training reports them
     (``Trainer.evaluate`` at λ = 1: the penalty's mean over the prior's validation rows,
     or the model's for a weight penalty). valid: (codes (N, L), targets, prior rows
@@ -344,7 +346,8 @@ class Benchmark:
         regularizer, seed = key.regularizer, key.seed
         row = {"regularizer": regularizer, "lambda": key.lam,
                "lambda_source": self.lambda_sources.get(regularizer, "tuned"),
-               "lambda_protocol": self.lambda_protocol, "seed": seed, "data_fraction": key.data_fraction, "train_rows": train_rows,
+               "lambda_protocol": self.lambda_protocol, "seed": seed,
+               "data_fraction": key.data_fraction, "train_rows": train_rows,
                "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
                "steps": result.steps, "step_seconds": result.train_step_seconds,
@@ -588,7 +591,7 @@ class Benchmark:
             if constrained:
                 scale, why = self.scale_rule(name)
                 self.lambda_reference.setdefault("rules", {})[name] = (
-                    f"tried first: the registry's λ {enqueue[0]:g}, and the scale rule's: {why}")
+                    f"tried first: the registry's λ {enqueue[0]:g}, the scale rule's: {why}")
                 enqueue += [scale] if scale is not None else []
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
             result = self.search_lambda(
@@ -707,14 +710,16 @@ class Benchmark:
         penalty: the scale rule (the registry's λ when the penalty measures 0)."""
         if regularizer.split("@")[0] == "fourier":
             if self.config.task == "binary":
-                return 1.0, "paper rule", "Fourier prior on a binary model: λ = 1 (paper §2.2)"
+                return 1.0, "paper rule", ("Fourier prior on a binary model: λ = 1 "
+                                           "(paper §2.2)")
             loss = self.penalty_on_none(regularizer)[0]
             return 0.5 * loss, "paper rule", (f"Fourier prior on a profile model: ½ × none's "
                                               f"validation loss {loss:.4g} (paper §2.2)")
         lam, why = self.scale_rule(regularizer)
         if lam is None:
             default = get_spec(regularizer).default_lambda
-            return default, "registry (scale rule undefined)", why + f"; registry λ {default:g}"
+            return (default, "registry (scale rule undefined)",
+                    f"{why}; registry λ {default:g}")
         return lam, "scale rule", why
 
     def search_lambda(self, regularizer: str, *, n_trials: int, trial_epochs=None,

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import regbench.tune as tune
-from regbench import RegbenchError
 from regbench.bench import Benchmark, measured_penalty, scale_lambda
 from regbench.cli import build_parser, main
 from regbench.commands.run import resolve_config
