@@ -17,10 +17,11 @@ attributions on validation positives, and keeps the Pareto front (no pruning:
 Optuna prunes single-objective studies only). ``objective="constrained"`` (the
 constrained λ protocol) maximises that auPRC (peak auPRC on genome data) subject to
 the validation loss staying at or under ``loss_limit`` (none's loss plus its seed
-noise): TPE's ``constraints_func`` reads each trial's ``constraint`` user attribute
-(val_loss - loss_limit, feasible when <= 0), and the chosen trial is the most
-interpretable feasible one (``_choose``). ``enqueue``: λ values tried first
-(``study.enqueue_trial``), e.g. the registry's and the scale rule's.
+noise): each trial sets its constraint, val_loss - loss_limit (feasible when <= 0),
+which TPE models (``Trial.set_constraint``; ``constraints_func`` before Optuna 5); no
+pruning. The chosen trial is the most interpretable feasible one (``_choose``).
+``enqueue``: λ values tried first (``study.enqueue_trial``), e.g. the registry's and
+the scale rule's.
 
 Studies live in an RDB storage: by default ``OUT/optuna.db`` (SQLite, which
 optuna-dashboard opens), or any SQLAlchemy URL such as PostgreSQL, where any number
