@@ -467,8 +467,9 @@ def lambda_search(folder: ResultsFolder, order) -> Section | None:
         return None
     notes = search_notes(folder, order)
     return _section("λ search", _figure(
-        "lambda_search", "Search objective (validation correctness loss, lower is "
-        "better) per trial λ; the dashed line marks the λ used for the runs above.", fig),
+        "lambda_search", "Validation correctness loss (lower is better) per trial λ: "
+        "the loss protocol's objective, the constrained protocol's constraint (within "
+        "none's seed noise); the dashed line marks the λ used for the runs above.", fig),
         Bullets(notes) if notes else None)
 
 
