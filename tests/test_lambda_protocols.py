@@ -245,7 +245,7 @@ def test_loss_protocol_tries_the_registry_lambda_first(data_dir, tmp_path, tune_
     assert bench.lambda_reference["none"]["seeds"] == 3   # its noise flags a flat search
 
 
-def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path):
+def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path, capsys):
     """A fixed λ, then the paper protocol on the same folder: Fourier's λ is 1 both
     times, so the runs are reused (their keys hold) and the rows say the new protocol."""
     out = tmp_path / "out"
@@ -257,7 +257,11 @@ def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path):
     assert rows["lambda_protocol"].to_dict() == {"fourier": "fixed", "none": "fixed"}
     assert rows["lambda_source"].to_dict() == {"fourier": "--lambda", "none": "registry"}
     runs = sorted(p.name for p in (out / "runs").iterdir())
+    capsys.readouterr()
     assert main([*base, "--lambda-protocol", "paper"]) == 0
+    printed = capsys.readouterr().out
+    assert "  λ protocol: paper (the paper's rule: Fourier λ = 1 on binary models" in printed
+    assert "λ fourier: 1 (paper rule: Fourier prior on a binary model" in printed
     assert sorted(p.name for p in (out / "runs").iterdir()) == runs
     rows = pd.read_csv(out / "results.csv").groupby("regularizer").first()
     assert rows["lambda_protocol"].to_dict() == {"fourier": "paper", "none": "paper"}
