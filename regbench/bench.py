@@ -11,6 +11,7 @@ import contextlib
 import copy
 import datetime as dt
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,10 @@ from regbench.train import Trainer, load_checkpoint, resolve_device
 # grouped-vs-solo comparison scored all 8 grouped models lower (benchmarks/README.md),
 # which the CPU does not show; a default must not change results until that is understood.
 DEFAULT_MODELS_PER_GROUP = {"cpu": 1, "cuda": 1}
+# none models (seeds 0..n-1) trained at the λ search's settings, whose validation
+# losses give the searches none's loss (seed 0's) and its seed noise (their sd): the
+# constrained protocol's loss limit, the loss protocol's "not identified" flag.
+NOISE_SEEDS = 3
 
 
 
@@ -71,8 +76,30 @@ def resolve_regularizers(names: list[str], task: str = "binary") -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def measured_penalty(task: Task, regularizer, model, valid: tuple,
+                     config) -> tuple[float, float]:
+    """(validation correctness loss, penalty) of ``model`` as training reports them
+    (``Trainer.evaluate`` at λ = 1: the penalty's mean over the prior's validation rows,
+    or the model's for a weight penalty). valid: (codes (N, L), targets, prior rows
+    bool (N,)); config: a TrainConfig."""
+    trainer = Trainer(task, regularizer, 1.0, config)
+    codes, targets = trainer.to_device(valid[0], valid[1])
+    return trainer.evaluate(model.to(trainer.device), codes, targets, np.asarray(valid[2]))
+
+
+def scale_lambda(loss: float, penalty: float) -> float | None:
+    """The scale rule (the paper's for smoothness and sparsity, generalised): the λ at
+    which λ × |penalty| equals the correctness loss; None when the penalty is 0 or
+    not finite (a penalty such as sparsity's minus twice the Gini is negative: its size
+    counts)."""
+    if not (math.isfinite(loss) and math.isfinite(penalty)) or penalty == 0:
+        return None
+    return float(loss / abs(penalty))
+
+
 def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, dict]:
-    """λ per regularizer and where it came from ('user' or 'default')."""
+    """λ per regularizer and where it came from ('--lambda': the user's, given as a flag
+    or in [lambda]; 'registry': its documented default)."""
     lambdas, sources = {}, {}
     for name in config.lambdas:
         if name not in regularizers:
@@ -86,9 +113,9 @@ def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, d
             lam = float(config.lambdas[name])
             if not np.isfinite(lam) or lam < 0:
                 raise RegbenchError(f"λ for {name} must be a finite number >= 0, got {lam}")
-            lambdas[name], sources[name] = lam, "user"
+            lambdas[name], sources[name] = lam, "--lambda"
         else:
-            lambdas[name], sources[name] = get_spec(name).default_lambda, "default"
+            lambdas[name], sources[name] = get_spec(name).default_lambda, "registry"
     return lambdas, sources
 
 
@@ -102,6 +129,10 @@ class Benchmark:
         self.store = RunStore(self.out)
         self.regularizers = resolve_regularizers(config.regularizers, config.task)
         self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
+        self.lambda_protocol = config.lambda_protocol()
+        # How λ was chosen, for config.json: none's reference loss and noise, measured
+        # penalties, the rule per regularizer (filled by ``tune_lambdas``).
+        self.lambda_reference: dict = {}
         for name, params in config.regularizer_params.items():   # typos fail here, not
             try:                                                  # silently
                 get_spec(name).create(**params)
@@ -339,7 +370,8 @@ class Benchmark:
         regularizer, seed = key.regularizer, key.seed
         row = {"regularizer": regularizer, "lambda": key.lam,
                "lambda_source": self.lambda_sources.get(regularizer, "tuned"),
-               "seed": seed, "data_fraction": key.data_fraction, "train_rows": train_rows,
+               "lambda_protocol": self.lambda_protocol, "seed": seed,
+               "data_fraction": key.data_fraction, "train_rows": train_rows,
                "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
                "steps": result.steps, "step_seconds": result.train_step_seconds,
@@ -499,7 +531,24 @@ class Benchmark:
         one cannot see)."""
         return self.store.write_grid_tables(
             [(self.key(r, s, data_fraction=f).id(), f)
-             for f in [1.0, *self.config.data_fractions()] for r, s in grid])
+             for f in [1.0, *self.config.data_fractions()] for r, s in grid],
+            stamp=self.stamped)
+
+    def stamped(self, record: dict) -> dict:
+        """The record with this run's λ protocol and λ source in its row, right after
+        λ: a stored run (same key: same λ) may have been trained under another
+        protocol."""
+        row, reg = record["row"], record["row"]["regularizer"]
+        if reg not in self.lambda_sources:
+            return record
+        stamped = {}
+        for key, value in row.items():
+            if key not in ("lambda_source", "lambda_protocol"):
+                stamped[key] = value
+            if key == "lambda":
+                stamped["lambda_source"] = self.lambda_sources[reg]
+                stamped["lambda_protocol"] = self.lambda_protocol
+        return {**record, "row": stamped}
 
     def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):
         """Yield the record of every (regularizer, seed) of ``grid`` as it is trained or
@@ -511,6 +560,7 @@ class Benchmark:
             for regularizer, seeds in groups:
                 bar.set_postfix(reg=regularizer, seed=seeds[0])
                 for record in self.train_seeds(regularizer, seeds, data_fraction, bar=bar):
+                    record = self.stamped(record)
                     bar.update()
                     done += 1
                     if not self.config.progress:   # a log gets a line per model instead
@@ -529,42 +579,191 @@ class Benchmark:
                 if any((r, s) in wanted for s in seeds)]
 
     def tune_lambdas(self) -> dict:
-        """Search λ (Optuna) for every regularizer whose λ the user did not fix."""
+        """Choose λ by the run's protocol (``lambda_protocol``, LAMBDA_PROTOCOLS) for
+        every regularizer whose λ the user did not fix; returns the TuneResults of the
+        searches (constrained, loss), {} for the others. What each λ rests on goes to
+        ``lambda_reference`` (config.json) and is printed."""
+        searched = self.searched_regularizers()
+        if self.lambda_protocol == "fixed" or not searched:
+            return {}
+        if self.lambda_protocol == "constrained" and self.validation_truth() is None:
+            print("λ protocol: this data has neither motifs nor peak intervals to score "
+                  "attributions against, so the constrained search cannot run: λ is "
+                  "searched by validation loss instead (protocol loss)", flush=True)
+            self.lambda_protocol = "loss"
+            self.lambda_reference["fallback"] = "constrained -> loss: no ground truth"
+        if self.lambda_protocol == "paper":
+            for name in searched:
+                lam, source, why = self.paper_lambda(name)
+                self.lambdas[name], self.lambda_sources[name] = lam, source
+                self.lambda_reference.setdefault("rules", {})[name] = why
+                print(f"λ {name}: {lam:.4g} ({source}: {why})", flush=True)
+            return {}
+        return self._search_lambdas(searched)
+
+    def _search_lambdas(self, searched: list[str]) -> dict:
+        """The constrained or loss protocol's Optuna search of each regularizer in
+        ``searched``, the registry's λ (and, constrained, the scale rule's) tried first."""
         import optuna
 
         from regbench.tune import search_notes, write_lambda_search
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
         tuning = self.config.tuning_config()
-        searched = self.searched_regularizers()
+        reference = self.none_reference(NOISE_SEEDS)
+        constrained = self.lambda_protocol == "constrained"
+        objective = "constrained" if constrained else tuning.objective
+        limit = reference["loss"] + reference["noise"] if constrained else None
+        if constrained:
+            metric = self.validation_truth()[0]
+            self.lambda_reference.update(loss_limit=limit, interpretability=(
+                f"DeepLIFT/SHAP {metric} of the validation positives"))
+            print(f"λ protocol constrained: the most interpretable λ (DeepLIFT/SHAP {metric} "
+                  f"of the validation positives) whose validation loss is at most none's "
+                  f"(seed 0) {reference['loss']:.4f} + its seed noise "
+                  f"{reference['noise']:.4f} = {limit:.4f}", flush=True)
         results = {}
         for i, name in enumerate(searched, 1):
+            enqueue = [get_spec(name).default_lambda]
+            if constrained:
+                scale, why = self.scale_rule(name)
+                self.lambda_reference.setdefault("rules", {})[name] = (
+                    f"tried first: the registry's λ {enqueue[0]:g}, the scale rule's: {why}")
+                enqueue += [scale] if scale is not None else []
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
             result = self.search_lambda(
                 name, n_trials=tuning.trials, timeout=tuning.timeout,
-                storage=tuning.storage, study_name=study, objective=tuning.objective,
+                storage=tuning.storage, study_name=study, objective=objective,
                 progress=self.config.progress, trial_epochs=tuning.trial_epochs,
                 heartbeat=tuning.heartbeat, grace=tuning.grace_period,
-                label=f"λ search {i}/{len(searched)}")
-            if result.best_lambda is None:
-                raise RegbenchError(f"no λ trial of {name} completed; raise --trials or "
-                                    "--trial-epochs, or fix λ with --lambda")
-            self.lambdas[name], self.lambda_sources[name] = result.best_lambda, "tuned"
+                label=f"λ search {i}/{len(searched)}", enqueue=tuple(enqueue),
+                loss_limit=limit)
             results[name] = result
+            if constrained:   # the study's limit (another worker's, should they differ)
+                self.lambda_reference.setdefault("loss_limits", {})[name] = result.loss_limit
             write_lambda_search(self.out, results)
-            print(f"λ search {name}: λ={result.best_lambda:.4g} (validation loss "
-                  f"{result.best_value:.4f}); {result.n_complete} complete, "
-                  f"{result.n_pruned} pruned, {result.n_failed} failed trials, "
-                  f"{result.seconds:.0f} s", flush=True)
+            self._use_search(name, result, objective)
             for note in search_notes(result.trials, get_spec(name).lambda_range,
-                                     result.best_lambda):
+                                     result.best_lambda, reference["noise"],
+                                     flat=not constrained):
+                self.lambda_reference.setdefault("notes", {}).setdefault(name, []).append(note)
                 print(f"λ search {name}: note: {note}", flush=True)
         return results
+
+    def _use_search(self, name: str, result, objective: str) -> None:
+        """Take a search's λ; a constrained search with no feasible trial falls back to
+        the registry's λ (and says so)."""
+        counts = (f"{result.n_complete} complete, {result.n_pruned} pruned, "
+                  f"{result.n_failed} failed trials, {result.seconds:.0f} s")
+        if result.best_lambda is None and objective == "constrained" and result.n_complete:
+            self.lambdas[name] = get_spec(name).default_lambda
+            self.lambda_sources[name] = "registry (no feasible trial)"
+            print(f"λ search {name}: no trial's validation loss was within none's seed "
+                  f"noise, so the registry's λ={self.lambdas[name]:.4g} is used; {counts}",
+                  flush=True)
+            return
+        if result.best_lambda is None:
+            raise RegbenchError(f"no λ trial of {name} completed; raise --trials or "
+                                "--trial-epochs, or fix λ with --lambda")
+        self.lambdas[name] = result.best_lambda
+        self.lambda_sources[name] = ("tuned (constrained)" if objective == "constrained"
+                                     else f"tuned ({self.lambda_protocol}"
+                                     + (", pareto)" if objective == "pareto" else ")"))
+        score = (f", interpretability {result.best_score:.4f}"
+                 if objective == "constrained" else "")
+        print(f"λ search {name}: λ={result.best_lambda:.4g} (validation loss "
+              f"{result.best_value:.4f}{score}); {counts}", flush=True)
+
+    # -- what λ rules rest on ---------------------------------------------------------
+    def none_reference(self, n_seeds: int) -> dict:
+        """``none`` trained at the λ search's settings (OUT/tuning: at most [tuning]
+        trial_epochs, scored on validation data only) with seeds 0..n_seeds-1, stored
+        runs trained once: {"seeds", "losses" (best validation loss per seed), "loss"
+        (seed 0's: the trials train seed 0 too, so the comparison is paired), "mean",
+        "noise" (the losses' sd, ddof 1; 0 for one seed), "checkpoint" (seed 0's model),
+        "epochs"}. Also kept in ``lambda_reference``."""
+        cached = getattr(self, "_none_reference", None)
+        if cached is not None and cached["seeds"] >= n_seeds:
+            return cached
+        bench = self._reference_bench()
+        records = [bench.train_one("none", seed, lam=0.0, evaluate=False)
+                   for seed in range(n_seeds)]
+        failed = [r["row"]["seed"] for r in records if r["row"]["status"] != "ok"]
+        if failed:
+            raise RegbenchError(f"the none model of seed {failed[0]} (the λ protocol's "
+                                "reference) did not train; fix the training settings or "
+                                "use --lambda-protocol fixed")
+        losses = [float(r["row"]["val_loss"]) for r in records]
+        self._none_reference = {
+            "seeds": n_seeds, "losses": losses, "loss": losses[0],
+            "mean": float(np.mean(losses)),
+            "noise": float(np.std(losses, ddof=1)) if n_seeds > 1 else 0.0,
+            "checkpoint": str(bench.out / records[0]["row"]["checkpoint"]),
+            "epochs": bench.config.train_config(0).max_epochs}
+        self.lambda_reference["none"] = {
+            k: v for k, v in self._none_reference.items() if k != "checkpoint"}
+        epochs = self._none_reference["epochs"]
+        self.lambda_reference["none"]["rule"] = (
+            f"none trained with seeds 0-{n_seeds - 1} at the λ search's settings (at most "
+            f"{epochs} epoch(s)): loss = seed 0's best validation loss (trials train seed "
+            "0), noise = the sd of the seeds' best validation losses")
+        print(f"λ reference: none at the λ search's settings (at most {epochs} epoch(s)): "
+              f"validation loss {losses[0]:.4f} (seed 0)"
+              + (f", sd {self._none_reference['noise']:.4f} across seeds 0-{n_seeds - 1}"
+                 if n_seeds > 1 else ""), flush=True)
+        return self._none_reference
+
+    def _reference_bench(self) -> "Benchmark":
+        return self._trial_bench("none", self.config.tuning_config().trial_epochs)
+
+    def penalty_on_none(self, regularizer: str) -> tuple[float, float]:
+        """(validation loss, penalty of ``regularizer``) measured on the reference's
+        trained none model (seed 0), as training reports them (``measured_penalty``)."""
+        reference = self.none_reference(1)
+        model, _ = load_checkpoint(reference["checkpoint"], device=self.device)
+        return measured_penalty(self.task(), self.regularizer(regularizer), model,
+                                self.training_data(self.split("valid")),
+                                self.config.train_config(0))
+
+    def scale_rule(self, regularizer: str) -> tuple[float | None, str]:
+        """(λ at which λ × the penalty measured on the trained none model equals that
+        model's validation loss, or None when the penalty is 0; the sentence saying
+        so, with the measured numbers)."""
+        loss, penalty = self.penalty_on_none(regularizer)
+        lam = scale_lambda(loss, penalty)
+        self.lambda_reference.setdefault("penalties", {})[regularizer] = penalty
+        if lam is None:
+            return None, (f"its penalty on the trained none model is {penalty:.4g}, so no "
+                          "λ scales it to the loss")
+        low, high = get_spec(regularizer).lambda_range or (lam, lam)
+        outside = (f"; outside the registry's range [{low:g}, {high:g}]"
+                   if not low <= lam <= high else "")
+        return lam, (f"none's validation loss {loss:.4g} ÷ |its penalty on the trained none "
+                     f"model, {penalty:.4g}| = {lam:.4g}{outside}")
+
+    def paper_lambda(self, regularizer: str) -> tuple[float, str, str]:
+        """The paper protocol's λ of ``regularizer``: (λ, its source, why). Fourier:
+        1 on binary models, ½ × none's validation loss on profile models; every other
+        penalty: the scale rule (the registry's λ when the penalty measures 0)."""
+        if regularizer.split("@")[0] == "fourier":
+            if self.config.task == "binary":
+                return 1.0, "paper rule", ("Fourier prior on a binary model: λ = 1 "
+                                           "(paper §2.2)")
+            loss = self.penalty_on_none(regularizer)[0]
+            return 0.5 * loss, "paper rule", (f"Fourier prior on a profile model: ½ × none's "
+                                              f"validation loss {loss:.4g} (paper §2.2)")
+        lam, why = self.scale_rule(regularizer)
+        if lam is None:
+            default = get_spec(regularizer).default_lambda
+            return (default, "registry (scale rule undefined)",
+                    f"{why}; registry λ {default:g}")
+        return lam, "scale rule", why
 
     def search_lambda(self, regularizer: str, *, n_trials: int, trial_epochs=None,
                       **options):
         """``tune.tune_lambda`` for one regularizer on this benchmark's data, with trials
         trained into OUT/tuning; ``options`` as tune_lambda's (timeout, storage,
-        study_name, objective, seed, progress, label). Returns its TuneResult."""
+        study_name, objective, seed, progress, label, enqueue, loss_limit). Returns
+        its TuneResult."""
         from regbench.tune import check_search, tune_lambda
         check_search(regularizer, n_trials, options.get("objective", "loss"))
         if self.dataset is None:
@@ -579,6 +778,20 @@ class Benchmark:
         λ for at most ``trial_epochs`` epochs into OUT/tuning (runs/, checkpoints/),
         apart from the comparison's runs, scored on validation data only."""
         from regbench.tune import Trials
+        trials = self._trial_bench(regularizer, trial_epochs)
+        has_motifs = self.dataset.motif_mask is not None
+        return Trials(
+            train=lambda lam, on_epoch: trials.train_one(
+                regularizer, 0, lam=lam, epoch_callback=on_epoch, evaluate=False),
+            run_id=lambda lam: trials.key(regularizer, 0, lam).id(),
+            score=trials.validation_motif_auprc if has_motifs else None,
+            study_key=f"{self.dataset.fingerprint}-{trials.config.hash()}", out=self.out,
+            interpretability=(trials.validation_interpretability
+                              if self.validation_truth() is not None else None))
+
+    def _trial_bench(self, regularizer: str, trial_epochs: int | None) -> "Benchmark":
+        """The Benchmark of the λ search's runs of ``regularizer``: OUT/tuning, at most
+        ``trial_epochs`` epochs, this one's data."""
         config = copy.deepcopy(self.config)
         config.regularizers, config.lambdas = [regularizer], {}
         config.out = str(self.out / "tuning")
@@ -590,23 +803,33 @@ class Benchmark:
         trials = Benchmark(config)
         trials.dataset, trials._splits = self.dataset, self._splits  # rows extracted once
         trials.lambda_sources[regularizer] = "search"
-        has_motifs = self.dataset.motif_mask is not None
-        return Trials(
-            train=lambda lam, on_epoch: trials.train_one(
-                regularizer, 0, lam=lam, epoch_callback=on_epoch, evaluate=False),
-            run_id=lambda lam: trials.key(regularizer, 0, lam).id(),
-            score=trials.validation_motif_auprc if has_motifs else None,
-            study_key=f"{self.dataset.fingerprint}-{config.hash()}", out=self.out)
+        return trials
 
-    def validation_motif_auprc(self, record: dict) -> float:
+    def validation_truth(self) -> tuple[str, str] | None:
+        """(metric, Dataset field) the constrained λ search scores validation
+        attributions with: motif auPRC where the data has motifs, else peak auPRC (genome
+        peak intervals); None without either."""
+        if self.dataset.motif_mask is not None:
+            return "motif auPRC", "motif_mask"
+        if self.dataset.peak_mask is not None:
+            return "peak auPRC", "peak_mask"
+        return None
+
+    def validation_interpretability(self, record: dict) -> float:
+        """The constrained search's score of a stored run: DeepLIFT/SHAP auPRC of the
+        ground truth (``validation_truth``) on positive validation sequences."""
+        return self.validation_motif_auprc(record, self.validation_truth()[1])
+
+    def validation_motif_auprc(self, record: dict, truth: str = "motif_mask") -> float:
         """Motif auPRC (pooled, as ``metrics.motif_auprc``) of DeepLIFT/SHAP attributions
         of a stored run's model on positive validation sequences; the test set stays out
-        of the λ search."""
+        of the λ search. truth: the Dataset's mask scored (motif_mask, peak_mask)."""
         valid = self.split("valid")
         ev = self.config.evaluation_config()
         task = self.task()
         rows, target = task.attributed_rows(valid.labels, ev.max_sequences)
-        if valid.motif_mask is None or not len(rows):
+        mask = getattr(valid, truth)
+        if mask is None or not len(rows):
             return float("nan")
         from regbench.store import folder_file   # a record of another worker: not trusted
         checkpoint = folder_file(self.out, record["row"]["checkpoint"], "checkpoints")
@@ -614,7 +837,7 @@ class Benchmark:
         args = tuple(a[rows] for a in task.model_args(torch.as_tensor(task.targets(valid))))
         attr = explain("deep_lift_shap", task.explainer(model), one_hot(valid.codes[rows]),
                        explain_settings(ev, target, self.device, args))
-        return motif_auprc(attr.cpu().numpy(), valid.motif_mask[rows])
+        return motif_auprc(attr.cpu().numpy(), mask[rows])
 
     def all_stored(self) -> bool:
         """Whether every seed run and share run is stored already, as far as their keys
@@ -630,7 +853,7 @@ class Benchmark:
         """The regularizers whose λ a tuning run searches: not fixed by the user, and
         with a λ that means something (not ``none``)."""
         return [name for name in self.regularizers
-                if self.lambda_sources[name] != "user" and get_spec(name).searchable]
+                if self.lambda_sources[name] != "--lambda" and get_spec(name).searchable]
 
     def _tuning_info(self) -> dict | None:
         if not self.config.tune:
@@ -670,6 +893,8 @@ class Benchmark:
             "regularizers": self.regularizers,
             "lambdas": self.lambdas,
             "lambda_source": self.lambda_sources,
+            "lambda_protocol": self.lambda_protocol,
+            "lambda_reference": self.lambda_reference or None,
             "data": self.source.describe(ds),
             "dataset_fingerprint": ds.fingerprint,
             "split": ds.split_source,

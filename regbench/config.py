@@ -65,7 +65,7 @@ PRESETS: dict[str, dict] = {
         "train": {"max_epochs": 40, "patience": 5, "batch_size": 64},
         "evaluation": {"n_shuffles": 20, "max_sequences": 1000, "n_examples": 3},
         "tune": True,
-        "tuning": {"trials": 30},
+        "tuning": {"trials": 30, "protocol": "paper"},   # the paper's own λ rule
     },
 }
 
@@ -153,6 +153,21 @@ def resolve_methods(value) -> list[str]:
     return names
 
 
+# How a run's λ is chosen ([tuning] protocol, --lambda-protocol): name -> one line.
+# A λ fixed with --lambda (or [lambda]) is used as given under every protocol.
+LAMBDA_PROTOCOLS = {
+    "constrained": "λ tuned per regularizer (Optuna) for the most interpretable "
+                   "validation attributions whose validation loss is within none's seed "
+                   "noise",
+    "paper": "the paper's rule: Fourier λ = 1 on binary models, ½ × none's validation "
+             "loss on profile models; every other penalty λ = none's validation loss ÷ "
+             "its penalty measured on the trained none model",
+    "loss": "λ tuned per regularizer (Optuna) for the lowest validation loss (the "
+            "paper's Figure S25B search)",
+    "fixed": "the registry's documented λ, or --lambda",
+}
+
+
 STORAGE_VARIABLE = "REGBENCH_STORAGE"   # the Optuna storage when --storage is not given
 
 
@@ -172,7 +187,9 @@ class TuningConfig:
     # and out of `ps`), else sqlite:///OUT/optuna.db
     storage: str | None = None
     study_name: str | None = None    # prefix; the study of a regularizer is NAME-REGULARIZER
-    objective: str = "loss"          # loss | pareto
+    objective: str = "loss"          # loss | pareto (the loss protocol's objective)
+    # How λ is chosen when tuning is on (LAMBDA_PROTOCOLS); tuning off means "fixed".
+    protocol: str = "constrained"
     # Seconds between heartbeats of a running trial or grid run, and of silence after
     # which its worker counts as dead and the trial or run is queued again.
     heartbeat: int = 60
@@ -195,6 +212,12 @@ class TuningConfig:
             raise RegbenchError(f"--timeout must be a number of seconds > 0, got {self.timeout}")
         if self.objective not in ("loss", "pareto"):
             raise RegbenchError(f"--objective must be loss or pareto, got {self.objective!r}")
+        if self.protocol not in LAMBDA_PROTOCOLS:
+            raise RegbenchError(f"--lambda-protocol ([tuning] protocol) must be one of "
+                                f"{', '.join(LAMBDA_PROTOCOLS)}, got {self.protocol!r}")
+        if self.objective == "pareto" and self.protocol != "loss":
+            raise RegbenchError(f"--objective pareto is a search of the loss protocol, not "
+                                f"of {self.protocol!r}: use --lambda-protocol loss")
 
 
 @dataclass(frozen=True)
@@ -282,6 +305,11 @@ class RunConfig:
 
     def tuning_config(self) -> TuningConfig:
         return self.sections().tuning
+
+    def lambda_protocol(self) -> str:
+        """How this run chooses λ (LAMBDA_PROTOCOLS): [tuning] protocol when tuning is
+        on, else "fixed"."""
+        return self.tuning_config().protocol if self.tune else "fixed"
 
     def validate(self) -> None:
         """Every value, before anything is read or written: types from the fields, then
@@ -432,7 +460,27 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
                 getattr(config, key).update(value)
         else:
             setattr(config, key, value)
+    _link_protocol(config, values, origin)
     return config
+
+
+def _link_protocol(config: RunConfig, values: dict, origin: str) -> None:
+    """A λ protocol given without ``tune`` switches tuning on (or off, for "fixed");
+    given with a ``tune`` that says the opposite, it is an error. The Pareto objective
+    given without a protocol means the loss protocol (its search)."""
+    tuning = values.get("tuning")
+    protocol = tuning.get("protocol") if isinstance(tuning, dict) else None
+    if protocol is None:
+        if isinstance(tuning, dict) and tuning.get("objective") == "pareto":
+            config.tuning["protocol"] = "loss"
+        return
+    searches = protocol != "fixed"
+    if values.get("tune") is None:
+        config.tune = searches
+    elif bool(values["tune"]) != searches:
+        raise RegbenchError(f"{origin}: tune = {str(bool(values['tune'])).lower()} goes "
+                            f"against the λ protocol {protocol!r} (tuning off means "
+                            "'fixed'); give one of them")
 
 
 # The model a task uses when [model] names none.

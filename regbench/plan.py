@@ -12,6 +12,8 @@ import time
 import numpy as np
 import torch
 
+from regbench.bench import NOISE_SEEDS
+from regbench.config import LAMBDA_PROTOCOLS
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, one_hot_codes
 
@@ -57,16 +59,30 @@ def estimate(bench) -> tuple[list[str], float]:
     prior = next((n for n, needs in kinds.items() if needs), None)
     if prior is not None:
         timed[True] = step_seconds(bench, prior)
-    lines, total = [], 0.0
-    if bench.config.tune:
+    protocol = bench.lambda_protocol
+    lines, total = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], 0.0
+    searched = bench.searched_regularizers() if protocol != "fixed" else []
+    if searched:
         tuning = bench.config.tuning_config()
-        searched = bench.searched_regularizers()
         epochs = tuning.trial_epochs or train_cfg.max_epochs
-        seconds = sum(tuning.trials * epochs * epoch_steps * timed[kinds[n]] for n in searched)
-        total += seconds
-        if searched:
+        # none's reference models: NOISE_SEEDS for a search, one for the paper's rule
+        # unless every λ is Fourier's fixed 1 on a binary model
+        paper_only = all(n.split("@")[0] == "fourier" for n in searched) and \
+            bench.config.task == "binary"
+        references = (NOISE_SEEDS if protocol != "paper" else 0 if paper_only else 1)
+        seconds = references * epochs * epoch_steps * timed[False]
+        if protocol != "paper":
+            seconds += sum(tuning.trials * epochs * epoch_steps * timed[kinds[n]]
+                           for n in searched)
             lines.append(f"λ search: {', '.join(searched)}: {tuning.trials} trials of at most "
-                         f"{_plural(epochs, 'epoch')} each (at most {_duration(seconds)})")
+                         f"{_plural(epochs, 'epoch')} each, after none with "
+                         f"{_plural(references, 'seed')} for its loss and seed noise (at "
+                         f"most {_duration(seconds)})")
+        elif references:
+            lines.append(f"λ rule: none trained once for at most {_plural(epochs, 'epoch')} "
+                         f"to measure its loss and the penalties on it (at most "
+                         f"{_duration(seconds)})")
+        total += seconds
     seeds = bench.config.seeds
     shares = bench.config.data_fractions()
     runs = len(bench.regularizers) * seeds

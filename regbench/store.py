@@ -179,16 +179,17 @@ class RunStore:
             if rows:
                 atomic_write_csv(pd.DataFrame(rows), self.out / name)
 
-    def write_grid_tables(self, runs) -> int:
+    def write_grid_tables(self, runs, stamp=None) -> int:
         """results.csv (and the tables of ``write_tables``) from the stored records of
         the full-data runs, results_fraction.csv from those on a share of the data, in
-        the order of ``runs`` [(run id, data fraction)]. Returns how many records are
+        the order of ``runs`` [(run id, data fraction)]; stamp(record) -> the record as
+        tabled (e.g. this run's λ protocol), when given. Returns how many records are
         missing."""
         missing = 0
         for full in (True, False):
             records = [self.load_id(run) for run, fraction in runs if (fraction >= 1) == full]
             missing += sum(r is None for r in records)
-            records = [r for r in records if r is not None]
+            records = [stamp(r) if stamp else r for r in records if r is not None]
             if full:
                 self.write_tables(records)
             elif records:
@@ -352,9 +353,9 @@ METHOD_LABELS = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×
                  "integrated_gradients_zero": "integrated gradients vs zero baseline",
                  "ism": "ISM"}
 # Columns of results.csv that describe a run, the same on each of its method rows.
-RUN_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "data_fraction",
-               "train_rows", "status", "epochs", "best_epoch", "train_seconds", "steps",
-               "step_seconds", "peak_mib", "extra_backward", "val_loss", "checkpoint",
+RUN_COLUMNS = ("regularizer", "lambda", "lambda_source", "lambda_protocol", "seed",
+               "data_fraction", "train_rows", "status", "epochs", "best_epoch",
+               "train_seconds", "steps", "step_seconds", "peak_mib", "extra_backward", "val_loss", "checkpoint",
                "attributions", "threads", "device", "models_per_group")
 # Columns of how a run was trained that its key leaves out (changing them would make
 # every stored run new), though they move its numbers: a comparison should not mix them.

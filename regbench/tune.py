@@ -14,14 +14,21 @@ between epochs (a pruned trial stores nothing). Training that fails (non-finite 
 ends its trial as pruned, with the reason in the user attribute ``fail_reason``.
 ``objective="pareto"`` adds a second objective, the motif auPRC of DeepLIFT/SHAP
 attributions on validation positives, and keeps the Pareto front (no pruning:
-Optuna prunes single-objective studies only).
+Optuna prunes single-objective studies only). ``objective="constrained"`` (the
+constrained λ protocol) maximises that auPRC (peak auPRC on genome data) subject to
+the validation loss staying at or under ``loss_limit`` (none's loss plus its seed
+noise): each trial sets its constraint, val_loss - loss_limit (feasible when <= 0),
+which TPE models (``Trial.set_constraint``; ``constraints_func`` before Optuna 5); no
+pruning. The chosen trial is the most interpretable feasible one (``_choose``).
+``enqueue``: λ values tried first (``study.enqueue_trial``), e.g. the registry's and
+the scale rule's.
 
 Studies live in an RDB storage: by default ``OUT/optuna.db`` (SQLite, which
 optuna-dashboard opens), or any SQLAlchemy URL such as PostgreSQL, where any number
 of workers on any number of machines share one study. ``n_trials`` is the total for
 the study, whoever runs the trials. A worker that dies stops sending heartbeats; its
 trial then turns FAIL and is queued again with the same λ. The λ chosen is recorded
-in the study (user attribute ``chosen-N``, for a budget of N trials) by the first
+in the study (user attribute ``chosen-OBJECTIVE-N``, for a budget of N trials) by the first
 worker that chooses; every other worker, and a rerun with the same budget, uses it,
 so a worker restarted after its trial was interrupted never trains one more trial and
 picks another λ than the rest.
@@ -46,7 +53,7 @@ from regbench.errors import RegbenchError
 from regbench.store import atomic_write_csv
 from regbench.regularizers import get_spec
 
-OBJECTIVES = ("loss", "pareto")
+OBJECTIVES = ("loss", "pareto", "constrained")
 HEARTBEAT_INTERVAL = 60   # seconds between heartbeats of a running trial
 GRACE_PERIOD = 180        # a trial silent this long belongs to a dead worker
 STORAGE_ATTEMPTS = 4      # tries to open a storage that other workers are creating
@@ -63,9 +70,11 @@ class TuneResult:
 
     trials: one row per trial that drew a λ: trial, lambda, value (validation loss;
     for a pruned trial its last reported loss), state (complete, pruned, failed,
-    running, waiting), epochs, reason, and for pareto motif_auprc and on_front.
-    Trials whose training failed (non-finite loss) count in n_failed, not n_pruned.
-    best_lambda is None when no trial completed.
+    running, waiting), epochs, reason, for pareto motif_auprc and on_front, for
+    constrained interpretability and feasible. Trials whose training failed
+    (non-finite loss) count in n_failed, not n_pruned. best_lambda is None when no
+    trial completed (constrained: when no completed trial was feasible). best_value is
+    the chosen trial's validation loss; best_score its interpretability (constrained).
     """
 
     regularizer: str
@@ -73,6 +82,8 @@ class TuneResult:
     best_lambda: float | None
     best_value: float = math.nan
     best_trial: int | None = None
+    best_score: float = math.nan
+    loss_limit: float | None = None   # constrained: the limit the choice used
     n_complete: int = 0
     n_pruned: int = 0
     n_failed: int = 0
@@ -89,7 +100,9 @@ class Trials:
     train(λ, epoch_callback) -> the run's record (``row`` with status, val_loss,
     epochs, checkpoint); epoch_callback(epoch, history_record) may raise
     ``optuna.TrialPruned``. run_id(λ) -> the stored run's id. score(record) -> the
-    validation motif auPRC (pareto), or None when the data has no motifs. study_key:
+    validation motif auPRC (pareto, and constrained on data with motifs), or None when
+    the data has no motifs; interpretability: the constrained objective's score(record)
+    (motif auPRC, else peak auPRC), or None without ground truth. study_key:
     the dataset fingerprint and the trial configuration's hash, part of default study
     names. out: the results folder (the default SQLite storage lives there).
     """
@@ -99,6 +112,7 @@ class Trials:
     score: Callable[[dict], float] | None
     study_key: str
     out: Path
+    interpretability: Callable[[dict], float] | None = None
 
 
 class _BudgetReached(Exception):
@@ -109,7 +123,8 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
                 timeout: float | None = None, storage: str | None = None,
                 study_name: str | None = None, objective: str = "loss", seed: int = 0,
                 progress: bool = True, label: str | None = None,
-                heartbeat: int | None = None, grace: int | None = None) -> TuneResult:
+                heartbeat: int | None = None, grace: int | None = None,
+                enqueue: tuple = (), loss_limit: float | None = None) -> TuneResult:
     """Search λ for ``regularizer`` with ``trials``; see the module docstring.
 
     n_trials: finished (complete or pruned) trials wanted in the study, all workers
@@ -119,7 +134,9 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     ``trials.study_key`` and the objective. seed: with the regularizer's name, seeds
     the sampler (``study_seed``). label: the progress bar's title, e.g. "λ search 2/4".
     heartbeat, grace: seconds ([tuning] heartbeat, grace_period; default
-    HEARTBEAT_INTERVAL, GRACE_PERIOD).
+    HEARTBEAT_INTERVAL, GRACE_PERIOD). enqueue: λ values tried first (clipped into
+    the range), unless the study has tried them. loss_limit: the constrained
+    objective's highest feasible validation loss.
     """
     started = time.perf_counter()
     spec = get_spec(regularizer)
@@ -129,15 +146,23 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     if objective == "pareto" and trials.score is None:
         raise RegbenchError("--objective pareto scores attributions against ground-truth "
                             "motifs; this data has no motifs.bed (use --objective loss)")
+    if objective == "constrained" and (trials.interpretability is None or loss_limit is None):
+        raise RegbenchError("the constrained λ protocol scores attributions against "
+                            "ground truth (motifs.bed or peak intervals) and needs none's "
+                            "loss limit; use --lambda-protocol loss or paper")
     url = storage or default_storage(trials.out)
     name = study_name or default_study_name(trials.study_key, regularizer, objective)
     study = open_study(url, name, objective, study_seed(seed, regularizer),
                        startup_trials(n_trials), heartbeat=heartbeat, grace=grace)
     check_study_key(study, trials.study_key, url)
-    run_objective = _Objective(trials, spec.lambda_range, objective, n_trials)
-    if _recorded_choice(study, n_trials) is None:   # else chosen by another worker: done
+    if objective == "constrained":
+        loss_limit = _study_loss_limit(study, loss_limit)
+    run_objective = _Objective(trials, spec.lambda_range, objective, n_trials, loss_limit)
+    if _recorded_choice(study, objective, n_trials) is None:   # else chosen by another worker
+        enqueue_lambdas(study, [min(max(lam, spec.lambda_range[0]), spec.lambda_range[1])
+                                for lam in enqueue], n_trials)
         with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
-                                                   enabled=progress) as bar:
+                                                   enabled=progress, objective=objective) as bar:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optimize = functools.partial(
                 study.optimize, run_objective, timeout=timeout, catch=(_BudgetReached,),
@@ -147,12 +172,27 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
             if remaining > 0:
                 optimize(n_trials=remaining)
             _wait_for_others(study, optimize, bar)
+    if objective == "constrained":   # the limit every worker chooses with
+        loss_limit = study.user_attrs.get(LOSS_LIMIT_ATTR, loss_limit)
     # A worker stopped by its timeout short of the budget does not record its choice:
     # a rerun tops the study up and chooses then.
     final = timeout is None or _count(study, FINISHED) >= n_trials
-    chosen = _agreed_choice(study, n_trials, lambda: _choose(study, objective), final)
+    chosen = _agreed_choice(study, objective, n_trials,
+                            lambda: _choose(study, objective, loss_limit), final)
     return _result(study, regularizer, objective, url, time.perf_counter() - started,
-                   chosen)
+                   chosen, loss_limit)
+
+
+LOSS_LIMIT_ATTR = "loss_limit"
+
+
+def _study_loss_limit(study, loss_limit: float) -> float:
+    """The constrained study's loss limit: the first worker's, kept as a study
+    attribute, so that workers whose none references differ in float rounding (other
+    thread counts) still choose λ alike."""
+    if LOSS_LIMIT_ATTR not in study.user_attrs:
+        study.set_user_attr(LOSS_LIMIT_ATTR, float(loss_limit))
+    return float(study.user_attrs[LOSS_LIMIT_ATTR])
 
 
 def _wait_for_others(study, optimize, bar, poll: float = 5.0) -> None:
@@ -170,6 +210,21 @@ def _wait_for_others(study, optimize, bar, poll: float = 5.0) -> None:
         else:
             bar(study, None)
             return
+
+
+def enqueue_lambdas(study, lambdas, n_trials: int) -> list[float]:
+    """Queue each λ of ``lambdas`` as a trial the sampler does not draw, unless a trial
+    of the study has it already (a rerun, or another worker, queued or ran it) or the
+    study has its n_trials. Returns the λ queued."""
+    queued = []
+    for lam in dict.fromkeys(float(v) for v in lambdas):
+        tried = {t.params.get("lambda", t.system_attrs.get("fixed_params", {}).get("lambda"))
+                 for t in study.get_trials(deepcopy=False)}
+        if lam in tried or len(study.trials) >= n_trials:
+            continue
+        study.enqueue_trial({"lambda": lam}, user_attrs={"enqueued": True})
+        queued.append(lam)
+    return queued
 
 
 def check_search(regularizer: str, n_trials: int, objective: str) -> None:
@@ -193,8 +248,8 @@ class _SearchBar:
     (all workers), pruned ones, and the best λ so far. An Optuna callback."""
 
     def __init__(self, study, regularizer: str, n_trials: int, label: str | None,
-                 enabled: bool):
-        self.study, self.regularizer = study, regularizer
+                 enabled: bool, objective: str = "loss"):
+        self.study, self.regularizer, self.objective = study, regularizer, objective
         self.bar = tqdm(total=n_trials, desc=f"{label or 'λ search'} {regularizer}",
                         unit="trial", disable=not enabled, dynamic_ncols=True,
                         bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| "
@@ -218,9 +273,12 @@ class _SearchBar:
         trials = self.study.get_trials(deepcopy=False, states=FINISHED)
         self.bar.n = min(len(trials), self.bar.total)
         pruned = sum(t.state == TrialState.PRUNED for t in trials)
-        best = _choose(self.study, "loss" if len(self.study.directions) == 1 else "pareto")
+        best = _choose(self.study, self.objective)
         postfix = f"{pruned} pruned"
-        if best is not None:
+        if best is not None and self.objective == "constrained":
+            postfix += (f", best feasible λ {best.params['lambda']:.3g} (interpretability "
+                        f"{best.value:.3f})")
+        elif best is not None:
             postfix += f", best λ {best.params['lambda']:.3g} (loss {best.values[0]:.4f})"
         self.bar.set_postfix_str(postfix, refresh=False)
         self.bar.refresh()
@@ -349,9 +407,15 @@ def open_study(url: str, name: str, objective: str, seed: int,
                n_startup_trials: int = STARTUP_TRIALS, heartbeat: int | None = None,
                grace: int | None = None) -> optuna.Study:
     """Create the study or join it (other workers may be creating it right now)."""
-    directions = ["minimize"] if objective == "loss" else ["minimize", "maximize"]
+    directions = {"loss": ["minimize"], "pareto": ["minimize", "maximize"],
+                  "constrained": ["maximize"]}[objective]
     storage = open_storage(url, heartbeat, grace)
-    sampler = _TrialSeededTPE(seed, n_startup_trials=n_startup_trials, constant_liar=True)
+    # Optuna >= 5 reads the constraint a trial sets (Trial.set_constraint, and
+    # deprecates constraints_func); older ones ask constraints_func after the trial.
+    constraints = ({"constraints_func": trial_constraint}
+                   if objective == "constrained" and not SETS_CONSTRAINT else {})
+    sampler = _TrialSeededTPE(seed, n_startup_trials=n_startup_trials, constant_liar=True,
+                              **constraints)
     pruner = make_pruner() if objective == "loss" else optuna.pruners.NopPruner()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -377,6 +441,16 @@ def check_study_key(study: optuna.Study, study_key: str, url: str) -> None:
         raise RegbenchError(f"study {study.study_name!r} in {redact_url(url)} was made for "
                             f"other data or trial settings (key {stored}, this run's "
                             f"{study_key}); use another --study-name")
+
+
+SETS_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
+
+
+def trial_constraint(trial) -> tuple[float]:
+    """The constrained objective's constraint of a finished trial: its validation loss
+    minus the loss limit (feasible when <= 0); a trial that recorded none (failed,
+    pruned) is infeasible."""
+    return (float(trial.user_attrs.get("constraint", 1.0)),)
 
 
 def make_pruner() -> optuna.pruners.BasePruner:
@@ -422,13 +496,16 @@ class _TrialSeededTPE(optuna.samplers.BaseSampler):
 
 # -- one trial --------------------------------------------------------------------------
 class _Objective:
-    """Train the seed-0 model at the trial's λ; return its best validation loss
-    (and, for pareto, its validation motif auPRC)."""
+    """Train the seed-0 model at the trial's λ; return its best validation loss (and,
+    for pareto, its validation motif auPRC); constrained: its validation
+    interpretability, with the loss's distance to ``loss_limit`` as the constraint."""
 
-    def __init__(self, trials: Trials, lambda_range, objective: str, n_trials: int):
+    def __init__(self, trials: Trials, lambda_range, objective: str, n_trials: int,
+                 loss_limit: float | None = None):
         self.trials, self.objective = trials, objective
         self.low, self.high = lambda_range
         self.n_trials = n_trials
+        self.loss_limit = loss_limit
 
     def __call__(self, trial: optuna.Trial):
         if self._over_budget(trial):
@@ -445,11 +522,27 @@ class _Objective:
             self._fail(trial, row["status"])
         if self.objective == "loss":
             return float(row["val_loss"])
+        if self.objective == "constrained":
+            return self._constrained(trial, record)
         score = self.trials.score(record)
         if not math.isfinite(score):
             self._fail(trial, "no motif auPRC: no positive validation sequence with a motif")
         trial.set_user_attr("motif_auprc", score)
         return float(row["val_loss"]), score
+
+    def _constrained(self, trial, record) -> float:
+        loss = float(record["row"]["val_loss"])
+        trial.set_user_attr("val_loss", loss)
+        if not math.isfinite(loss):
+            self._fail(trial, "no finite validation loss")
+        trial.set_user_attr("constraint", loss - self.loss_limit)
+        if SETS_CONSTRAINT:
+            trial.set_constraint("val_loss", loss - self.loss_limit)
+        score = self.trials.interpretability(record)
+        if not math.isfinite(score):
+            self._fail(trial, "no interpretability score: no positive validation sequence "
+                              "with ground truth")
+        return float(score)
 
     def _over_budget(self, trial) -> bool:
         """MaxTrialsCallback counts only between trials, so workers finishing together
@@ -489,14 +582,20 @@ def _state(trial) -> str:
     return trial.state.name.lower()
 
 
-def _result(study, regularizer, objective, url, seconds, chosen) -> TuneResult:
-    trials = _trials_frame(study, objective)
+def _result(study, regularizer, objective, url, seconds, chosen,
+            loss_limit: float | None = None) -> TuneResult:
+    trials = _trials_frame(study, objective, loss_limit)
     counts = trials["state"].value_counts() if len(trials) else {}
     return TuneResult(
         regularizer, objective,
         best_lambda=None if chosen is None else float(chosen.params["lambda"]),
-        best_value=math.nan if chosen is None else float(chosen.values[0]),
+        best_value=math.nan if chosen is None else (
+            float(chosen.user_attrs["val_loss"]) if objective == "constrained"
+            else float(chosen.values[0])),
         best_trial=None if chosen is None else chosen.number,
+        best_score=(float(chosen.value) if chosen is not None and objective == "constrained"
+                    else math.nan),
+        loss_limit=loss_limit if objective == "constrained" else None,
         n_complete=int(counts.get("complete", 0)), n_pruned=int(counts.get("pruned", 0)),
         n_failed=int(counts.get("failed", 0)), seconds=seconds, study_name=study.study_name,
         storage=redact_url(url), trials=trials)
@@ -507,7 +606,7 @@ def redact_url(url: str) -> str:
     return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
 
 
-def _trials_frame(study, objective) -> pd.DataFrame:
+def _trials_frame(study, objective, loss_limit: float | None = None) -> pd.DataFrame:
     front = {t.number for t in study.best_trials} if objective == "pareto" else set()
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -516,6 +615,8 @@ def _trials_frame(study, objective) -> pd.DataFrame:
         value = t.values[0] if t.values else (
             t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values
             else math.nan)
+        if objective == "constrained":   # value: the loss, as in every search's table
+            value = t.user_attrs.get("val_loss", math.nan)
         row = {"trial": t.number, "lambda": t.params["lambda"], "value": value,
                "state": _state(t),
                "epochs": t.user_attrs.get("epochs", len(t.intermediate_values)),
@@ -523,30 +624,35 @@ def _trials_frame(study, objective) -> pd.DataFrame:
         if objective == "pareto":
             row["motif_auprc"] = t.values[1] if t.values else math.nan
             row["on_front"] = t.number in front
+        if objective == "constrained":
+            row["interpretability"] = t.values[0] if t.values else math.nan
+            row["feasible"] = _feasible(t, loss_limit)
         rows.append(row)
     columns = ["trial", "lambda", "value", "state", "epochs", "reason"]
-    return pd.DataFrame(rows, columns=columns + (["motif_auprc", "on_front"]
-                                                 if objective == "pareto" else []))
+    extra = {"pareto": ["motif_auprc", "on_front"],
+             "constrained": ["interpretability", "feasible"]}.get(objective, [])
+    return pd.DataFrame(rows, columns=columns + extra)
 
 
-CHOSEN = "chosen-{n_trials}"   # study user attribute: the trial whose λ is used
+# Study user attribute: the trial whose λ is used, per objective and trial budget.
+CHOSEN = "chosen-{objective}-{n_trials}"
 
 
-def _recorded_choice(study, n_trials: int) -> dict | None:
+def _recorded_choice(study, objective: str, n_trials: int) -> dict | None:
     """{trial: number, lambda: λ} that a worker recorded for this budget, or None."""
-    return study.user_attrs.get(CHOSEN.format(n_trials=n_trials))
+    return study.user_attrs.get(CHOSEN.format(objective=objective, n_trials=n_trials))
 
 
-def _agreed_choice(study, n_trials: int, choose: Callable, record: bool):
+def _agreed_choice(study, objective: str, n_trials: int, choose: Callable, record: bool):
     """The trial whose λ this worker uses: the one recorded in the study for a budget
     of ``n_trials``, else ``choose()``'s, recorded when ``record`` (the first worker to
     record wins; every worker then uses its trial). None when no trial completed."""
-    recorded = _recorded_choice(study, n_trials)
+    recorded = _recorded_choice(study, objective, n_trials)
     if recorded is None:
         chosen = choose()
         if chosen is None or not record:
             return chosen
-        recorded = _record_once(study, CHOSEN.format(n_trials=n_trials),
+        recorded = _record_once(study, CHOSEN.format(objective=objective, n_trials=n_trials),
                                 {"trial": chosen.number, "lambda": chosen.params["lambda"]})
     return next(t for t in study.get_trials(deepcopy=False) if t.number == recorded["trial"])
 
@@ -571,9 +677,28 @@ def _record_once(study, key: str, value):
     return storage.get_study_user_attrs(study._study_id)[key]
 
 
-def _choose(study, objective):
+
+def _feasible(trial, loss_limit: float | None = None) -> bool:
+    """A completed constrained trial whose validation loss is within ``loss_limit``
+    (None: the limit the trial was run under, its constraint)."""
+    if trial.state != TrialState.COMPLETE or not trial.values or \
+            not math.isfinite(trial.values[0]):
+        return False
+    if loss_limit is not None and "val_loss" in trial.user_attrs:
+        return trial.user_attrs["val_loss"] <= loss_limit
+    return trial_constraint(trial)[0] <= 0
+
+
+def _choose(study, objective, loss_limit: float | None = None):
     """The trial whose λ is used: lowest loss; for pareto, the front trial with the
-    best auPRC among those within PARETO_LOSS_TOLERANCE of the front's lowest loss."""
+    best auPRC among those within PARETO_LOSS_TOLERANCE of the front's lowest loss;
+    constrained, the most interpretable feasible trial (ties: the lower loss), never
+    an infeasible one: None when no trial is feasible (``_feasible``)."""
+    if objective == "constrained":
+        feasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                    if _feasible(t, loss_limit)]
+        return max(feasible, key=lambda t: (t.value, -t.user_attrs.get("val_loss", 0.0)),
+                   default=None)
     if objective == "loss":
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         return min(done, key=lambda t: t.value) if done else None
@@ -586,13 +711,15 @@ def _choose(study, objective):
 
 
 def search_notes(trials: pd.DataFrame, lambda_range, chosen: float | None,
-                 noise: float | None = None) -> list[str]:
+                 noise: float | None = None, flat: bool = True) -> list[str]:
     """Warnings about a finished search of one regularizer, one sentence each.
 
     trials: its rows of lambda_search.csv (lambda, value, state). Edge: the chosen λ
     lies in the outer EDGE_SHARE of its log range. Flat: the completed trials'
     validation losses span no more than ``noise`` (the seed-to-seed sd of the
-    validation loss, when known) or FLAT_SHARE of the best loss: λ barely mattered.
+    validation loss, when known) or FLAT_SHARE of the best loss: λ barely mattered,
+    and the note says "λ not identified by validation loss" (NOT_IDENTIFIED); only
+    with ``flat`` (a search by validation loss).
     """
     notes = []
     if chosen is None or lambda_range is None:
@@ -605,22 +732,24 @@ def search_notes(trials: pd.DataFrame, lambda_range, chosen: float | None,
                      f"[{lambda_range[0]:.3g}, {lambda_range[1]:.3g}]: the best λ may lie "
                      "outside it")
     values = trials.loc[trials["state"] == "complete", "value"].dropna()
-    if len(values) >= 3:
+    if flat and len(values) >= 3:
         spread = float(values.max() - values.min())
         limit, what = ((noise, "the seed-to-seed sd of the validation loss")
                        if noise is not None and math.isfinite(noise)
                        else (FLAT_SHARE * abs(float(values.min())),
                              f"{FLAT_SHARE:.0%} of the best loss"))
         if spread <= limit:
-            notes.append(f"the validation loss varies by only {spread:.3g} over the "
+            notes.append(f"{NOT_IDENTIFIED}: it varies by only {spread:.3g} over the "
                          f"{len(values)} completed λ (≤ {what}, {limit:.3g}): flat within "
                          "noise, so λ barely mattered here")
     return notes
 
 
+NOT_IDENTIFIED = "λ not identified by validation loss"
 EDGE_SHARE = 0.05   # of the log λ range at either end
 FLAT_SHARE = 0.01   # of the best validation loss, when the seed noise is not known
 SEARCH_COLUMNS = ["regularizer", "trial", "lambda", "value", "state", "chosen"]
+CONSTRAINED_COLUMNS = ["interpretability", "feasible"]   # when a study is constrained
 PARETO_COLUMNS = ["regularizer", "trial", "lambda", "val_loss", "motif_auprc", "state",
                   "on_front", "chosen"]
 
@@ -639,7 +768,9 @@ def write_lambda_search(out_dir, results) -> Path | None:
     if not results:
         return None
     path = out_dir / "lambda_search.csv"
-    _merge_write(path, results, SEARCH_COLUMNS)
+    constrained = any(r.objective == "constrained" for r in results) or (
+        path.is_file() and CONSTRAINED_COLUMNS[0] in pd.read_csv(path, nrows=0).columns)
+    _merge_write(path, results, SEARCH_COLUMNS + (CONSTRAINED_COLUMNS if constrained else []))
     pareto = [r for r in results if r.objective == "pareto"]
     if pareto:
         _merge_write(out_dir / "pareto.csv", pareto, PARETO_COLUMNS)

@@ -38,7 +38,8 @@ def test_every_result_file_is_readable_by_others_under_umask_022(smoke):
 
 def test_results_table_has_one_row_per_run_and_attribution_method(smoke):
     long = pd.read_csv(smoke / "results.csv")
-    assert list(long.columns[:5]) == ["regularizer", "lambda", "lambda_source", "seed", "method"]
+    assert list(long.columns[:6]) == ["regularizer", "lambda", "lambda_source",
+                                      "lambda_protocol", "seed", "method"]
     assert not [c for c in long.columns if c.startswith("ixg_")]  # a method column instead
     assert sorted(zip(long.regularizer, long.seed, long.method)) == sorted(
         (r, s, m) for r in ALL for s in (0, 1) for m in ("deep_lift_shap", "input_x_gradient"))
@@ -73,7 +74,7 @@ def test_per_sequence_history_checkpoints_and_config(smoke):
     assert {"train_loss", "train_penalty", "val_loss", "val_penalty"} <= set(history.columns)
     assert all((smoke / p).is_file() for p in df.checkpoint)
     config = json.loads((smoke / "config.json").read_text())
-    assert config["preset"] == "smoke" and config["lambda_source"]["fourier"] == "default"
+    assert config["preset"] == "smoke" and config["lambda_source"]["fourier"] == "registry"
 
 
 def test_report_embeds_its_figures(smoke):
@@ -261,13 +262,14 @@ def test_run_with_tuning_uses_the_searched_lambda(tmp_path, capsys):
     df = pd.read_csv(out / "results.csv")
     search = pd.read_csv(out / "lambda_search.csv")
     fourier = df[df.regularizer == "fourier"].iloc[0]
-    assert fourier.lambda_source == "tuned"
+    assert fourier.lambda_source == "tuned (constrained)"   # the default protocol
+    assert fourier.lambda_protocol == "constrained"
     chosen = search[(search.regularizer == "fourier") & search.chosen]
     assert len(chosen) == 1 and fourier["lambda"] == pytest.approx(chosen["lambda"].iloc[0])
     assert set(search.regularizer) == {"fourier"}  # none needs no search
     assert (out / "optuna.db").is_file()
     config = json.loads((out / "config.json").read_text())
-    assert config["tuning"]["trials"] == 2 and config["lambda_source"]["none"] == "default"
+    assert config["tuning"]["trials"] == 2 and config["lambda_source"]["none"] == "registry"
 
 
 def test_killed_run_resumes_to_the_same_results(smoke, tmp_path):

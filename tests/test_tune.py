@@ -314,7 +314,7 @@ def test_a_restarted_worker_uses_the_lambda_the_others_chose(tmp_path, monkeypat
     assert trained == []
     assert (a.best_trial, a.best_lambda) == (b.best_trial, b.best_lambda)
     assert b.best_trial == 1 and b.best_value == 0.3
-    assert study.user_attrs["chosen-3"] == {"trial": 1, "lambda": b.best_lambda}
+    assert study.user_attrs["chosen-loss-3"] == {"trial": 1, "lambda": b.best_lambda}
     topped_up = tune.tune_lambda(trials, "l2", **{**kwargs, "n_trials": 4})
     assert len(trained) == 2 and topped_up.best_value == 0.01   # a new budget chooses anew
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from regbench.config import (PRESETS, merge, parse_lambda_assignments, preset_config,
-                             read_toml)
+from regbench.config import (LAMBDA_PROTOCOLS, PRESETS, merge, parse_lambda_assignments,
+                             preset_config, read_toml)
 from regbench.errors import RegbenchError
 
 
@@ -137,6 +137,19 @@ def add_tuning_arguments(parser, with_switch: bool = False) -> None:
                             help="search λ per regularizer before the seed runs (default: "
                                  "on for the quick and paper presets, off for smoke); a λ "
                                  "fixed with --lambda is not searched")
+        tuning.add_argument("--lambda-protocol", choices=tuple(LAMBDA_PROTOCOLS),
+                            default=None,
+                            help="how λ is chosen ([tuning] protocol). constrained "
+                                 "(default): Optuna maximises the DeepLIFT/SHAP motif auPRC "
+                                 "of validation positives (peak auPRC on genomes) among λ "
+                                 "whose validation loss is within none's seed noise; the "
+                                 "registry λ and the scale rule's λ are tried first. paper: "
+                                 "Fourier λ = 1 (binary), ½ × none's validation loss "
+                                 "(profile), other penalties λ × penalty = none's loss, "
+                                 "measured on a trained none model (the paper preset's). "
+                                 "loss: Optuna minimises the validation loss (the paper's "
+                                 "S25B search). fixed: the registry λ or --lambda (what "
+                                 "--no-tune means)")
     tuning.add_argument("--trials", type=int, default=None, metavar="N",
                         help="finished trials wanted per regularizer, counted over every "
                              "worker of the study (default by preset: "
@@ -191,7 +204,10 @@ def resolve_config(args):
                                           ("timeout", args.timeout),
                                           ("storage", args.storage),
                                           ("study_name", args.study_name),
-                                          ("objective", args.objective)) if v is not None}}
+                                          ("objective", args.objective),
+                                          ("protocol", getattr(args, "lambda_protocol",
+                                                               None)))
+                        if v is not None}}
     if (args.genome is None) != (args.peaks is None):
         raise RegbenchError("--genome and --peaks go together: give both, e.g. --genome "
                             "hg38.fa --peaks peaks.narrowPeak")

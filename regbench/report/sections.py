@@ -51,16 +51,31 @@ def chosen_lambdas(folder: ResultsFolder, order) -> dict[str, float | None]:
 
 
 def lambda_sentence(sources: dict[str, str]) -> str:
-    if sources and all(s == "default" for s in sources.values()):
+    if sources and all(s in ("default", "registry") for s in sources.values()):
         return NOT_TUNED
     parts = []
-    for kind, phrase in (("default", "λ was not tuned for {}: they used their documented "
-                          "default λ"), ("tuned", "λ was tuned with Optuna for {}"),
-                         ("user", "λ was set by the user for {}")):
+    for kind in dict.fromkeys(sources.values()):
         names = [r for r, s in sources.items() if s == kind]
-        if names:
-            parts.append(phrase.format(", ".join(names)))
+        if kind != "unknown":
+            parts.append(_source_phrase(kind).format(", ".join(names)))
     return ("; ".join(parts) or "the source of λ is not recorded") + "."
+
+
+def _source_phrase(source: str) -> str:
+    """How λ was set, with {} for the regularizers (results.csv's lambda_source, in
+    the words of earlier regbench versions too)."""
+    fixed = {"default": "λ was not tuned for {}: they used their documented default λ",
+             "registry": "λ was not tuned for {}: they used their documented default λ",
+             "tuned": "λ was tuned with Optuna for {}",
+             "user": "λ was set by the user for {}", "--lambda": "λ was set by the user for {}",
+             "paper rule": "λ was set by the paper's rule for {}",
+             "scale rule": "λ was set by the scale rule for {} (λ × the penalty on a trained "
+                           "none model = none's validation loss)"}
+    if source in fixed:
+        return fixed[source]
+    if source.startswith("tuned ("):
+        return f"λ was tuned with Optuna for {{}} {source[len('tuned '):]}"
+    return f"λ for {{}}: {source}"
 
 
 def _duration(seconds) -> str:
@@ -102,6 +117,7 @@ def header(folder: ResultsFolder, order) -> Section:
         f"{cfg.get('finished', '?')} (wall time {_duration(cfg.get('wall_seconds'))}; runs "
         "stored by an earlier one are reused, their training time is in results.csv)",
         f"How this preset differs from the paper's sizes: {diff}",
+        f"λ protocol: {cfg.get('lambda_protocol', 'not recorded in config.json')}",
     ])
     sources, lambdas = lambda_sources(folder, order), chosen_lambdas(folder, order)
     table = Table(pd.DataFrame({"regularizer": order,
@@ -462,8 +478,9 @@ def lambda_search(folder: ResultsFolder, order) -> Section | None:
         return None
     notes = search_notes(folder, order)
     return _section("λ search", _figure(
-        "lambda_search", "Search objective (validation correctness loss, lower is "
-        "better) per trial λ; the dashed line marks the λ used for the runs above.", fig),
+        "lambda_search", "Validation correctness loss (lower is better) per trial λ: "
+        "the loss protocol's objective, the constrained protocol's constraint (within "
+        "none's seed noise); the dashed line marks the λ used for the runs above.", fig),
         Bullets(notes) if notes else None)
 
 

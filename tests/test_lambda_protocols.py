@@ -1,0 +1,273 @@
+"""λ protocols (issue 27): constrained, paper, loss, fixed; what each row says of its λ."""
+import json
+import math
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import torch
+
+import regbench.tune as tune
+from regbench.bench import Benchmark, measured_penalty, scale_lambda
+from regbench.cli import build_parser, main
+from regbench.commands.run import resolve_config
+from regbench.config import PRESETS, preset_config
+from regbench.regularizers import get_regularizer, get_spec
+
+
+# -- the constrained choice ------------------------------------------------------------
+def constrained_study(trials) -> optuna.Study:
+    """A study as the constrained search leaves it: one maximised objective (the
+    validation interpretability), each trial's validation loss and its constraint
+    (loss - limit) in user attributes. trials: (λ, interpretability, loss, limit)."""
+    study = optuna.create_study(directions=["maximize"])
+    distribution = optuna.distributions.FloatDistribution(1e-2, 1e2, log=True)
+    for lam, score, loss, limit in trials:
+        study.add_trial(optuna.trial.create_trial(
+            params={"lambda": lam}, distributions={"lambda": distribution}, value=score,
+            user_attrs={"val_loss": loss, "constraint": loss - limit}))
+    return study
+
+
+def test_constrained_choice_is_the_most_interpretable_feasible_trial():
+    # limit 0.42: λ=10 is the most interpretable, but its loss 0.50 is over the limit
+    study = constrained_study([(0.1, 0.50, 0.40, 0.42), (1.0, 0.70, 0.41, 0.42),
+                               (10.0, 0.90, 0.50, 0.42), (3.0, 0.60, 0.30, 0.42)])
+    chosen = tune._choose(study, "constrained")
+    assert chosen.params["lambda"] == 1.0
+    result = tune._result(study, "fourier", "constrained", "sqlite://", 0.0, chosen)
+    assert (result.best_lambda, result.best_value, result.best_score) == (1.0, 0.41, 0.70)
+    assert result.trials.set_index("lambda")["feasible"].to_dict() == {
+        0.1: True, 1.0: True, 10.0: False, 3.0: True}
+    # The limit the caller gives wins over the one a trial was run under: at 0.405,
+    # λ=1 (loss 0.41) is out too, and λ=3 (0.60) is the most interpretable left.
+    assert tune._choose(study, "constrained", loss_limit=0.405).params["lambda"] == 3.0
+    # A limit that admits λ=10 makes it the choice.
+    assert tune._choose(study, "constrained", loss_limit=0.5).params["lambda"] == 10.0
+
+
+def test_an_infeasible_trial_never_wins():
+    study = constrained_study([(0.1, 0.9, 0.50, 0.42), (1.0, 0.95, 0.60, 0.42)])
+    assert tune._choose(study, "constrained") is None
+    result = tune._result(study, "fourier", "constrained", "sqlite://", 0.0, None)
+    assert result.best_lambda is None and result.n_complete == 2
+
+
+def test_workers_of_a_study_share_its_first_loss_limit():
+    """Workers whose none references differ in rounding choose with one limit."""
+    study = optuna.create_study(directions=["maximize"])
+    assert tune._study_loss_limit(study, 0.5) == 0.5
+    assert tune._study_loss_limit(study, 0.5000001) == 0.5
+    assert study.user_attrs[tune.LOSS_LIMIT_ATTR] == 0.5
+
+
+def test_trial_constraint_reads_the_loss_margin():
+    study = constrained_study([(1.0, 0.5, 0.40, 0.42)])
+    assert tune.trial_constraint(study.trials[0]) == (pytest.approx(-0.02),)
+    bare = optuna.trial.create_trial(value=0.5)   # failed before its loss: infeasible
+    assert tune.trial_constraint(bare) == (1.0,)
+
+
+def test_enqueued_lambdas_are_tried_first_and_only_once():
+    study = optuna.create_study()
+    assert tune.enqueue_lambdas(study, [1.0, 2.5, 1.0], n_trials=5) == [1.0, 2.5]
+    assert tune.enqueue_lambdas(study, [1.0, 2.5], n_trials=5) == []   # a rerun
+    study.optimize(lambda t: t.suggest_float("lambda", 1e-2, 1e2, log=True), n_trials=3)
+    assert [t.params["lambda"] for t in study.trials[:2]] == [1.0, 2.5]
+    assert tune.enqueue_lambdas(optuna.create_study(), [1.0, 2.0], n_trials=1) == [1.0]
+
+
+# -- the scale rule ------------------------------------------------------------------------
+def test_scale_lambda():
+    assert scale_lambda(0.6, 0.3) == pytest.approx(2.0)
+    assert scale_lambda(0.6, -0.3) == pytest.approx(2.0)   # sparsity's is negative
+    assert scale_lambda(0.6, 0.0) is None and scale_lambda(0.6, math.nan) is None
+
+
+def test_scale_rule_on_a_model_with_known_loss_and_penalty(small_task, motif_split):
+    """Every weight 0 but the first convolution's (0.5 each), whose output batch norm
+    scales by 0: the logits are 0, so the balanced BCE is ln 2, and the L2 penalty is
+    0.25 x the first convolution's weights."""
+    from regbench.train import TrainConfig
+    torch.manual_seed(0)
+    model = small_task.build_model()
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv1d))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        first.weight.fill_(0.5)
+    codes, labels = motif_split[1]
+    loss, penalty = measured_penalty(small_task, get_regularizer("l2"), model,
+                                     (codes, labels, labels[:, 0] > 0),
+                                     TrainConfig(device="cpu"))
+    assert loss == pytest.approx(math.log(2), abs=1e-6)
+    assert penalty == pytest.approx(0.25 * first.weight.numel())
+    assert scale_lambda(loss, penalty) == pytest.approx(
+        math.log(2) / (0.25 * first.weight.numel()), rel=1e-6)
+
+
+# -- the protocol setting ----------------------------------------------------------------
+def config_of(*argv):
+    return resolve_config(build_parser("run").parse_args(["run", *argv]))
+
+
+def test_protocol_setting_and_its_default(tmp_path):
+    assert config_of("--out", str(tmp_path / "q")).lambda_protocol() == "constrained"
+    assert config_of("--preset", "smoke", "--out", str(tmp_path / "s")).lambda_protocol() \
+        == "fixed"   # smoke does not tune
+    assert PRESETS["paper"]["tuning"]["protocol"] == "paper"
+    assert preset_config("paper").lambda_protocol() == "paper"
+    # the flag switches tuning on (or off, for fixed) when --tune is not given
+    paper = config_of("--preset", "smoke", "--lambda-protocol", "paper", "--out",
+                      str(tmp_path / "p"))
+    assert paper.tune and paper.lambda_protocol() == "paper"
+    assert not config_of("--lambda-protocol", "fixed", "--out", str(tmp_path / "f")).tune
+    toml = tmp_path / "c.toml"
+    toml.write_text('preset = "smoke"\n[tuning]\nprotocol = "loss"\n')
+    assert config_of("--config", str(toml), "--out", str(tmp_path / "t")).lambda_protocol() \
+        == "loss"
+
+
+def test_tune_against_the_protocol_is_a_one_line_error(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "smoke", "--out", str(out), "--tune",
+                 "--lambda-protocol", "fixed"]) == 2
+    err = capsys.readouterr().err
+    assert "goes against the λ protocol 'fixed'" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_bad_protocol_in_a_config_file(tmp_path, capsys):
+    toml = tmp_path / "c.toml"
+    toml.write_text('[tuning]\nprotocol = "best"\n')
+    assert main(["run", "--config", str(toml), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "must be one of constrained, paper, loss, fixed, got 'best'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_pareto_goes_with_the_loss_protocol_only(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "smoke", "--lambda-protocol", "constrained",
+                 "--objective", "pareto", "--out", str(out)]) == 2
+    assert "use --lambda-protocol loss" in capsys.readouterr().err and not out.exists()
+    # without a protocol, the Pareto search is the loss protocol's
+    assert config_of("--objective", "pareto", "--out", str(out)).lambda_protocol() == "loss"
+
+
+def test_paper_protocol_gives_fourier_lambda_1_on_binary_models(tmp_path, tune_kit):
+    data = tune_kit.make_dataset(tmp_path / "data")
+    config = config_of("--preset", "smoke", "--data", str(data), "--regularizers",
+                       "fourier,none", "--lambda-protocol", "paper", "--out",
+                       str(tmp_path / "out"), "--device", "cpu")
+    bench = Benchmark(config)
+    assert bench.tune_lambdas() == {}
+    assert bench.lambdas == {"fourier": 1.0, "none": 0.0}
+    assert bench.lambda_sources == {"fourier": "paper rule", "none": "registry"}
+    assert bench.lambda_protocol == "paper"
+    assert not (tmp_path / "out" / "tuning").exists()   # nothing trained to know it
+
+
+def test_paper_rule_on_profile_models_and_the_scale_rule(tmp_path, tune_kit, monkeypatch):
+    """With none's validation loss 0.8 and penalties measured on it: profile Fourier
+    λ = ½ × 0.8; smoothness (penalty 0.2) λ = 0.8 / 0.2; a penalty measuring 0 keeps
+    the registry's λ, and says why."""
+    data = tune_kit.make_dataset(tmp_path / "data")
+    bench = tune_kit.make_bench(data, tmp_path / "out", ["fourier", "smoothness", "none"])
+    penalties = {"fourier": 0.5, "smoothness": 0.2, "sparsity": 0.0}
+    monkeypatch.setattr(bench, "penalty_on_none", lambda name: (0.8, penalties[name]))
+    assert bench.paper_lambda("smoothness")[:2] == (pytest.approx(4.0), "scale rule")
+    lam, source, why = bench.paper_lambda("sparsity")
+    assert (lam, source) == (get_spec("sparsity").default_lambda,
+                             "registry (scale rule undefined)")
+    assert "penalty on the trained none model is 0" in why
+    bench.config.task = "profile"
+    lam, source, why = bench.paper_lambda("fourier")
+    assert (lam, source) == (pytest.approx(0.4), "paper rule") and "½ × none's" in why
+
+
+# -- the loss protocol's flag ------------------------------------------------------------
+def test_loss_protocol_flags_a_lambda_not_identified_by_validation_loss():
+    trials = pd.DataFrame({"lambda": [0.1, 1.0, 10.0], "value": [0.401, 0.400, 0.403],
+                           "state": ["complete"] * 3})
+    notes = tune.search_notes(trials, (1e-2, 1e2), 1.0, noise=0.005)
+    assert len(notes) == 1 and notes[0].startswith("λ not identified by validation loss")
+    # a spread beyond the seed noise identifies λ; a constrained search is not flagged
+    assert tune.search_notes(trials, (1e-2, 1e2), 1.0, noise=0.002) == []
+    assert tune.search_notes(trials, (1e-2, 1e2), 1.0, noise=0.005, flat=False) == []
+
+
+# -- searches and rows -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, tune_kit):
+    return tune_kit.make_dataset(tmp_path_factory.mktemp("data"))
+
+
+def test_constrained_search_tries_the_registry_and_scale_lambdas_first(
+        data_dir, tmp_path, tune_kit):
+    bench = tune_kit.make_bench(data_dir, tmp_path / "out", ["smoothness", "none"])
+    bench.config.tune = True
+    bench.config.tuning.update(trials=3, trial_epochs=1)
+    bench.lambda_protocol = bench.config.lambda_protocol()
+    bench.prepare_data()
+    results = bench.tune_lambdas()
+    reference = bench.lambda_reference
+    assert reference["none"]["seeds"] == 3 and len(reference["none"]["losses"]) == 3
+    noise = float(np.std(reference["none"]["losses"], ddof=1))
+    assert reference["none"]["noise"] == pytest.approx(noise)
+    limit = reference["none"]["losses"][0] + noise
+    assert reference["loss_limit"] == pytest.approx(limit)
+    scale = scale_lambda(reference["none"]["losses"][0], reference["penalties"]["smoothness"])
+    trials = results["smoothness"].trials
+    assert trials["lambda"].tolist()[:2] == pytest.approx(
+        [get_spec("smoothness").default_lambda, scale])
+    feasible = trials[trials["value"] <= limit]
+    assert trials["feasible"].tolist() == (trials["value"] <= limit).tolist()
+    if len(feasible):
+        best = feasible.loc[feasible["interpretability"].idxmax(), "lambda"]
+        assert bench.lambdas["smoothness"] == best
+        assert bench.lambda_sources["smoothness"] == "tuned (constrained)"
+    else:
+        assert bench.lambda_sources["smoothness"] == "registry (no feasible trial)"
+
+
+def test_loss_protocol_tries_the_registry_lambda_first(data_dir, tmp_path, tune_kit):
+    bench = tune_kit.make_bench(data_dir, tmp_path / "out", ["l2", "none"])
+    bench.config.tune = True
+    bench.config.tuning.update(trials=2, trial_epochs=1, protocol="loss")
+    bench.lambda_protocol = bench.config.lambda_protocol()
+    bench.prepare_data()
+    result = bench.tune_lambdas()["l2"]
+    assert result.trials["lambda"].iloc[0] == get_spec("l2").default_lambda
+    assert bench.lambdas["l2"] == result.best_lambda
+    assert bench.lambda_sources["l2"] == "tuned (loss)"
+    assert bench.lambda_reference["none"]["seeds"] == 3   # its noise flags a flat search
+
+
+def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path, capsys):
+    """A fixed λ, then the paper protocol on the same folder: Fourier's λ is 1 both
+    times, so the runs are reused (their keys hold) and the rows say the new protocol."""
+    out = tmp_path / "out"
+    base = ["run", "--preset", "smoke", "--data", str(data_dir), "--regularizers",
+            "fourier,none", "--seeds", "1", "--out", str(out), "--no-progress",
+            "--device", "cpu"]
+    assert main([*base, "--lambda", "fourier=1"]) == 0
+    rows = pd.read_csv(out / "results.csv").groupby("regularizer").first()
+    assert rows["lambda_protocol"].to_dict() == {"fourier": "fixed", "none": "fixed"}
+    assert rows["lambda_source"].to_dict() == {"fourier": "--lambda", "none": "registry"}
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    capsys.readouterr()
+    assert main([*base, "--lambda-protocol", "paper"]) == 0
+    printed = capsys.readouterr().out
+    assert "  λ protocol: paper (the paper's rule: Fourier λ = 1 on binary models" in printed
+    assert "λ fourier: 1 (paper rule: Fourier prior on a binary model" in printed
+    assert sorted(p.name for p in (out / "runs").iterdir()) == runs
+    rows = pd.read_csv(out / "results.csv").groupby("regularizer").first()
+    assert rows["lambda_protocol"].to_dict() == {"fourier": "paper", "none": "paper"}
+    assert rows["lambda_source"].to_dict() == {"fourier": "paper rule", "none": "registry"}
+    assert rows.loc["fourier", "lambda"] == 1.0
+    config = json.loads((out / "config.json").read_text())
+    assert config["lambda_protocol"] == "paper"
+    assert config["lambda_source"] == {"fourier": "paper rule", "none": "registry"}
+    assert "λ protocol: paper" in (out / "report.html").read_text()
