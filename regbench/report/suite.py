@@ -30,7 +30,7 @@ PER_RUN = ("auroc_", "motif_fraction_", "motif_auprc_")
 # Headline columns of the verdict, in order; those without values are left out.
 HEADLINE = ("test_auroc", "balanced_auroc", "motif_auprc", "motif_fraction",
             "highfreq_fraction", "entropy", "gc_reliance", "peak_auprc")
-ARROWS = {"higher": "↑", "lower": "↓", "zero": "→0"}
+ARROWS = stats.ARROWS
 EXTRA_INFO = {"balanced_auroc": stats.MetricInfo(
     "auROC on GC-balanced data", "higher is better (no GC gap between the classes: only "
     "the motif predicts)", "higher")}
