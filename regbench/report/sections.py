@@ -216,6 +216,7 @@ def _seed_test_table(tests: pd.DataFrame) -> Table:
                         "test": tests["test"].map(
                             {"wilcoxon_seeds": "paired", "mann_whitney": "unpaired"}),
                         "n seeds": tests["n"].astype(int),
+                        "n seeds none": tests["n_none"].astype(int),
                         "n pairs": tests["n_pairs"].astype(int),
                         "95% CI": [format_ci(lo, hi) for lo, hi in
                                    zip(tests["ci_low"], tests["ci_high"])],

@@ -350,6 +350,7 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
         return pd.DataFrame(columns=STATISTICS_COLUMNS + ["column"])
     table = pd.concat(tests, ignore_index=True)
     table["test_name"] = table["test"].map(TESTS)
+    table["n_none"] = table["n_none"].astype("Int64")   # blank for sequence tests
     table["ci_method"] = table["test"].map(
         lambda t: f"{CONFIDENCE:.0%} {CI_METHODS[t]}")
     table["family"] = [f"{LEVELS[t]}: {m or 'performance'}"

@@ -106,7 +106,7 @@ def findings(statistics: pd.DataFrame, order, columns) -> list[str]:
                      else f"{int(row['n'])} vs {int(row['n_none'])} unpaired seeds")
             lines.append(
                 f"{STAR + ' ' if better else ''}{reg} is {'better' if better else 'worse'} "
-                f"than none on {name} ({info.better}): {format_signed(row['mean_difference'])} "
+                f"than none on {name}: {format_signed(row['mean_difference'])} "
                 f"{format_ci(row['ci_low'], row['ci_high'])} (mean difference, 95% CI; "
                 f"{pairs}; Holm-adjusted p {format_p(row['p_adjusted'])}).")
     return lines
