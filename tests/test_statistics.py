@@ -162,6 +162,14 @@ def test_a_regularizer_missing_a_seed_stays_in_its_family_unpaired():
     assert set(family["test"]) == {"wilcoxon_seeds", "mann_whitney"} and len(family) == 4
 
 
+def test_one_seed_gives_sequence_tests_only():
+    results = _results()
+    table = statistics_table(results[results.seed == 0], _per_sequence(),
+                             ["none", "fourier", "l2"])
+    assert set(table["test"]) == {"wilcoxon"} and table["n_none"].isna().all()
+    assert list(table.columns[:len(STATISTICS_COLUMNS)]) == STATISTICS_COLUMNS
+
+
 def test_statistics_table_without_baseline_is_empty():
     results = _results()
     table = statistics_table(results[results["regularizer"] != "none"], None,

@@ -350,7 +350,6 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
         return pd.DataFrame(columns=STATISTICS_COLUMNS + ["column"])
     table = pd.concat(tests, ignore_index=True)
     table["test_name"] = table["test"].map(TESTS)
-    table["n_none"] = table["n_none"].astype("Int64")   # blank for sequence tests
     table["ci_method"] = table["test"].map(
         lambda t: f"{CONFIDENCE:.0%} {CI_METHODS[t]}")
     table["family"] = [f"{LEVELS[t]}: {m or 'performance'}"
@@ -363,7 +362,9 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
     table["better"] = [_verdict(row, d) for row, d in zip(table.to_dict("records"), directions)]
     table["metric"] = [f"|{m}|" if d == "zero" else m
                        for m, d in zip(table["metric"], directions)]
-    return table.reindex(columns=STATISTICS_COLUMNS + ["column"])
+    table = table.reindex(columns=STATISTICS_COLUMNS + ["column"])
+    table["n_none"] = table["n_none"].astype("Int64")   # blank for sequence tests
+    return table
 
 
 def pvalue_lookup(tests: pd.DataFrame, test, method: str | None = None
