@@ -12,7 +12,6 @@ import time
 import numpy as np
 import torch
 
-from regbench.metrics import get_metric, list_metrics, smallest_paired_p
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, one_hot_codes
 
@@ -99,6 +98,7 @@ def family_sizes(bench) -> dict[str, int]:
     """Tests per family of the report's seed-level statistics: the regularizers compared
     with none times the outcome metrics of the performance table, and of one attribution
     method's table (those whose ground truth the test split has). {} without none."""
+    from regbench.metrics import get_metric, list_metrics
     compared = [r for r in bench.regularizers if r != "none"]
     if "none" not in bench.regularizers or not compared:
         return {}
@@ -118,6 +118,7 @@ def family_sizes(bench) -> dict[str, int]:
 def seeds_needed(tests: int, alpha: float = ALPHA) -> int:
     """The fewest paired seeds whose smallest exact p, times Holm's factor for the
     family's first test, falls below alpha: 2 / 2^n * tests < alpha."""
+    from regbench.metrics import smallest_paired_p
     n = 1
     while smallest_paired_p(n) * tests >= alpha:
         n += 1
@@ -128,6 +129,7 @@ def seed_power(bench) -> list[str]:
     """What the seeds can show: the smallest two-sided p of the exact paired test, what
     Holm's correction asks of each family, and a warning when no difference from none
     can be significant."""
+    from regbench.metrics import smallest_paired_p
     seeds = bench.config.seeds
     floor = smallest_paired_p(seeds)
     lines = [f"paired seeds: {_plural(seeds, 'seed')} give the exact paired test "
