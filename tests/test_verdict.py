@@ -46,7 +46,7 @@ ORDER = ["none", "fourier", "l2"]
 
 def _expected(d: np.ndarray, p: str, star: bool) -> str:
     low, high = scipy.stats.ttest_1samp(d, 0).confidence_interval(0.95)
-    return f"{d.mean():+.3g} [{low:+.3g}, {high:+.3g}], p {p}" + (" ★" if star else "")
+    return f"{d.mean():+#.3g} [{low:+#.3g}, {high:+#.3g}], p {p}" + (" ★" if star else "")
 
 
 def test_headline_columns_come_from_the_registry():
@@ -65,7 +65,7 @@ def test_verdict_cells_are_the_paired_differences_with_ci_and_holm_p():
         "regularizer")
     assert list(table.columns) == ["test auROC ↑", "attribution entropy (bits) ↓",
                                    "motif fraction ↑"]
-    assert table.loc["none", "motif fraction ↑"] == f"{NONE_MOTIF.mean():.3g} (mean)"
+    assert table.loc["none", "motif fraction ↑"] == "0.320 (mean)"   # 3 digits, zeros kept
     # 8 of 8 seeds one way: p = 2 / 2^8; Holm over the DeepLIFT/SHAP family's 4 tests
     # (3 at 2 / 2^8, l2's entropy far above): 4 x 0.0078125 = 0.03125.
     assert table.loc["fourier", "motif fraction ↑"] == _expected(UP, "0.0312", True)
@@ -74,7 +74,7 @@ def test_verdict_cells_are_the_paired_differences_with_ci_and_holm_p():
     # Significantly worse: no star.
     assert table.loc["l2", "motif fraction ↑"] == _expected(-UP / 2, "0.0312", False)
     auroc = table.loc["fourier", "test auROC ↑"]
-    assert auroc.startswith(f"{WOBBLE.mean():+.3g} [") and "★" not in auroc
+    assert auroc.startswith(f"{WOBBLE.mean():+#.3g} [") and "★" not in auroc
     assert sum("★" in c for c in table.to_numpy().ravel()) == 2
 
 
@@ -115,7 +115,7 @@ def test_nothing_significant_says_the_smallest_reachable_p(tmp_path):
     assert "★" not in first.replace("★: significantly better", "")
     # 4 pairs: 2 / 2^4 = 0.125 before correction; Holm over the 2 auROC tests: 0.25.
     assert ("With 4 paired seeds the smallest two-sided p is 2 / 2^4 = 0.125 before "
-            "correction, and Holm&#x27;s correction over its family leaves at best 0.25"
+            "correction, and Holm&#x27;s correction over its family leaves at best 0.250"
             in first)
     assert "λ protocol: not recorded." in first
 

@@ -171,13 +171,18 @@ def format_mean_sd(mean: float, sd: float) -> str:
 DIGITS = 3  # significant digits of differences, intervals and p-values in the report
 
 
+def format_number(value: float) -> str:
+    """DIGITS significant digits, trailing zeros kept ('0.120', '1.00')."""
+    return "–" if value is None or math.isnan(value) else f"{value:#.{DIGITS}g}"
+
+
 def format_p(p: float) -> str:
-    return "–" if p is None or math.isnan(p) else f"{p:.{DIGITS}g}"
+    return format_number(p)
 
 
 def format_signed(value: float) -> str:
-    """'+0.0123' (DIGITS significant digits, the sign always shown)."""
-    return "–" if value is None or math.isnan(value) else f"{value:+.{DIGITS}g}"
+    """'+0.0123', '+0.120' (DIGITS significant digits, the sign always shown)."""
+    return "–" if value is None or math.isnan(value) else f"{value:+#.{DIGITS}g}"
 
 
 def format_ci(low: float, high: float) -> str:

@@ -70,7 +70,7 @@ def verdict_frame(results: pd.DataFrame, statistics: pd.DataFrame, order,
         for column in columns:
             if reg == BASELINE:
                 values = ok.loc[ok["regularizer"] == reg, column].dropna()
-                row[header_label(column)] = (f"{values.mean():.{stats.DIGITS}g} (mean)"
+                row[header_label(column)] = (f"{stats.format_number(values.mean())} (mean)"
                                              if len(values) else "–")
             else:
                 row[header_label(column)] = (cell(tests.loc[(reg, column)])
@@ -81,10 +81,9 @@ def verdict_frame(results: pd.DataFrame, statistics: pd.DataFrame, order,
 
 def _number(value) -> str:
     try:
-        value = float(value)
+        return stats.format_number(float(value))
     except (TypeError, ValueError):
         return "–"
-    return "–" if math.isnan(value) else f"{value:.{stats.DIGITS}g}"
 
 
 def findings(statistics: pd.DataFrame, order, columns) -> list[str]:
