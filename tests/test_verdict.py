@@ -120,6 +120,16 @@ def test_nothing_significant_says_the_smallest_reachable_p(tmp_path):
     assert "λ protocol: not recorded." in first
 
 
+def test_one_seed_says_nothing_was_tested(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    _frame(seeds=1).to_csv(folder / "results.csv", index=False)
+    html = write_report(folder)[0].read_text(encoding="utf-8")
+    first = html[html.index("<h2>Verdict</h2>"):html.index("<h2>Run</h2>")]
+    assert "No difference from none was tested across seeds" in first
+    assert first.count("<td>–</td>") == 2 * 3   # fourier and l2: no cell tested
+
+
 @pytest.mark.parametrize("column", [["paper", "paper"], ["constrained", None]])
 def test_lambda_protocol_from_results_column(tmp_path, column):
     folder = tmp_path / "run"

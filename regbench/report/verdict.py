@@ -7,8 +7,6 @@ Holm-adjusted p-values.
 """
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from regbench.report import stats
@@ -111,25 +109,30 @@ def findings(statistics: pd.DataFrame, order, columns) -> list[str]:
     return lines
 
 
-def reachable(statistics: pd.DataFrame, columns) -> tuple[int, float, float]:
-    """(fewest pairs, smallest p they allow before correction, smallest Holm-adjusted p
-    any headline test could reach: its family's size times that p, at most 1)."""
-    tests = seed_rows(statistics, columns).reset_index()
-    if tests.empty:
-        return 0, math.nan, math.nan
+def reachable(statistics: pd.DataFrame, tests: pd.DataFrame) -> tuple[float, float]:
+    """(smallest p the seed ``tests`` allow before correction, smallest Holm-adjusted p
+    any of them could reach: its family's size times its floor, at most 1)."""
     sizes = statistics.loc[statistics["p_value"].notna()].groupby("family").size()
     floors = [stats.smallest_p(row) for _, row in tests.iterrows()]
     adjusted = [min(1.0, f * sizes.get(family, 1)) for f, family in
                 zip(floors, tests["family"])]
-    return int(tests["n_pairs"].min()), min(floors), min(adjusted)
+    return min(floors), min(adjusted)
 
 
 def nothing_significant(statistics: pd.DataFrame, columns) -> str:
-    pairs, floor, adjusted = reachable(statistics, columns)
+    """Why nothing is starred: the smallest p the seeds allow, before and after Holm."""
+    tests = seed_rows(statistics, columns).reset_index()
+    if tests.empty:
+        return ("No difference from none was tested across seeds: a test needs at least 2 "
+                "finished seeds on each side.")
+    floor, adjusted = reachable(statistics, tests)
+    pairs = int(tests["n_pairs"].min())
+    seeds = (f"With {pairs} paired seeds the smallest two-sided p is 2 / 2^{pairs} = "
+             if (tests["test"] == "wilcoxon_seeds").all()
+             else "The smallest two-sided p these tests can reach is ")
     return (f"No regularizer differs significantly from none on a headline metric "
-            f"(Holm-adjusted p < {ALPHA}). With {pairs} paired seeds the smallest two-sided "
-            f"p is 2 / 2^{pairs} = {format_p(floor)} before correction, and Holm's "
-            f"correction over its family leaves at best {format_p(adjusted)}"
+            f"(Holm-adjusted p < {ALPHA}). {seeds}{format_p(floor)} before correction, "
+            f"and Holm's correction over its family leaves at best {format_p(adjusted)}"
             + (": no difference could have been significant; more seeds make a real one "
                "testable." if adjusted >= ALPHA else "."))
 
