@@ -98,12 +98,75 @@ def estimate(bench) -> tuple[list[str], float]:
                  + f" of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
                  f"each scored with {' and '.join(_method_labels(bench))} (at most "
                  f"{_duration(seconds)} of training)")
+    lines += seed_power(bench)
     steps = ", ".join(f"{'with' if k else 'without'} a prior {v:.3f} s" for k, v in timed.items())
     lines.append(f"on {bench.device}: a training step takes {steps}; training at most "
                  f"~{_duration(total)} if every model used all its epochs (early stopping "
                  "and pruning usually end them sooner; data, scoring and the report come "
                  "on top)")
     return lines, total
+
+
+ALPHA = 0.05   # the report's family-wise error rate (report.stats.ALPHA)
+
+
+def family_sizes(bench) -> dict[str, int]:
+    """Tests per family of the report's seed-level statistics: the regularizers compared
+    with none times the outcome metrics of the performance table, and of one attribution
+    method's table (those whose ground truth the test split has). {} without none."""
+    from regbench.metrics import get_metric, list_metrics
+    compared = [r for r in bench.regularizers if r != "none"]
+    if "none" not in bench.regularizers or not compared:
+        return {}
+    needs = "profile" if bench.config.task == "profile" else "labels"
+    test = bench.split("test")
+    truth = {"nothing": True, "motif_mask": test.motif_mask is not None,
+             "summits": getattr(test, "summits", None) is not None,
+             "peak_mask": getattr(test, "peak_mask", None) is not None}
+    performance = [n for n in list_metrics("performance") if get_metric(n).needs == needs]
+    attribution = [n for n in list_metrics("attribution") if get_metric(n).in_results
+                   and truth.get(get_metric(n).needs, False)]
+    sizes = {"the performance family": len(compared) * len(performance),
+             "each attribution method's family": len(compared) * len(attribution)}
+    return {name: size for name, size in sizes.items() if size}
+
+
+def seeds_needed(tests: int, alpha: float = ALPHA) -> int:
+    """The fewest paired seeds whose smallest exact p, times Holm's factor for the
+    family's first test, falls below alpha: 2 / 2^n * tests < alpha."""
+    from regbench.metrics import smallest_paired_p
+    n = 1
+    while smallest_paired_p(n) * tests >= alpha:
+        n += 1
+    return n
+
+
+def seed_power(bench) -> list[str]:
+    """What the seeds can show: the smallest two-sided p of the exact paired test, what
+    Holm's correction asks of each family, and a warning when no difference from none
+    can be significant."""
+    from regbench.metrics import smallest_paired_p
+    seeds = bench.config.seeds
+    floor = smallest_paired_p(seeds)
+    lines = [f"paired seeds: {_plural(seeds, 'seed')} give the exact paired test "
+             f"(Wilcoxon signed-rank vs none) a smallest two-sided p of 2 / 2^{seeds} = "
+             f"{floor:.3g}"]
+    sizes = family_sizes(bench)
+    if not sizes:
+        return lines + ["no 'none' among the regularizers: nothing is tested against it"]
+    lines[0] += "; Holm's correction needs p < " + ", ".join(
+        f"{ALPHA / m:.3g} in {name} ({m} tests)" for name, m in sizes.items())
+    blocked = {name: m for name, m in sizes.items() if floor * m >= ALPHA}
+    if floor >= ALPHA or len(blocked) == len(sizes):
+        lines.append(f"warning: with {_plural(seeds, 'seed')} no difference from none can "
+                     f"be significant at {ALPHA} after Holm's correction; "
+                     f"{seeds_needed(max(sizes.values()))} seeds would allow it in every "
+                     "family (--seeds)")
+    elif blocked:
+        lines.append(f"warning: with {_plural(seeds, 'seed')} no difference from none can "
+                     f"be significant in {' or '.join(blocked)}; "
+                     f"{seeds_needed(max(blocked.values()))} seeds would allow it (--seeds)")
+    return lines
 
 
 def _method_labels(bench) -> list[str]:
@@ -127,4 +190,5 @@ def duration(seconds: float) -> str:
 _duration = duration
 
 
-__all__ = ["describe_plan", "duration", "estimate", "step_seconds"]
+__all__ = ["describe_plan", "duration", "estimate", "family_sizes", "seed_power",
+           "seeds_needed", "step_seconds"]

@@ -33,7 +33,7 @@ def test_a_registered_metric_reaches_results_statistics_and_report(attribution_t
                   & (results.method == "deep_lift_shap")].iloc[0]
     assert row.attribution_total == pytest.approx(run.attribution_total.mean())
     statistics = pd.read_csv(out / "statistics.csv")
-    assert {"mann_whitney", "wilcoxon"} <= set(
+    assert {"wilcoxon_seeds", "wilcoxon"} <= set(
         statistics.loc[statistics.metric == "attribution_total", "test"])
     report = (out / "report.md").read_text()
     assert "| attribution\\_total | higher is better |" in report  # the summary row

@@ -12,7 +12,7 @@ import scipy.stats
 from regbench import cli
 from regbench.errors import RegbenchError
 from regbench.report import write_report
-from regbench.report.stats import format_mean_sd, summarise
+from regbench.report.stats import STATISTICS_COLUMNS, format_mean_sd, summarise
 
 REGS = ["fourier", "none", "my_prior"]  # a custom name; `none` is not first on purpose
 SEEDS = 3
@@ -159,8 +159,9 @@ def test_statistics_csv_is_holm_within_each_family(report):
     from regbench.metrics import holm
     folder, _, md_path = report
     table = pd.read_csv(folder / "statistics.csv")
-    assert {"comparison", "metric", "method", "test", "n", "statistic", "p_value",
-            "p_adjusted", "correction", "effect_size", "better"} <= set(table.columns)
+    assert list(table.columns) == STATISTICS_COLUMNS
+    assert {"test_name", "n_pairs", "mean_difference", "ci_low", "ci_high", "p_value",
+            "p_adjusted"} <= set(table.columns)
     assert not {"epochs", "best_epoch", "train_seconds"} & set(table["metric"])
     assert table["family"].nunique() == 5  # seeds: performance, 2 methods; sequences: 2
     for _, family in table.groupby("family"):
@@ -173,6 +174,16 @@ def test_statistics_csv_is_holm_within_each_family(report):
     assert row["p_value"].item() == pytest.approx(
         scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
     assert row["n"].item() == 2 and row["n_none"].item() == 3
+    # my_prior lost seed 2, so it is unpaired; fourier holds none's 3 seeds: paired.
+    assert row["test"].item() == "mann_whitney" and row["n_pairs"].item() == 0
+    a, b = (ok.loc[ok.regularizer == r].sort_values("seed")["test_auroc"].to_numpy()
+            for r in ("fourier", "none"))
+    row = table[(table.comparison == "fourier vs none") & (table.metric == "test_auroc")]
+    assert row["test"].item() == "wilcoxon_seeds" and row["n_pairs"].item() == 3
+    assert row["p_value"].item() == pytest.approx(
+        scipy.stats.wilcoxon(a - b, method="exact").pvalue)
+    assert row["mean_difference"].item() == pytest.approx((a - b).mean())
+    assert row["ci_method"].item() == "95% t-interval of the paired differences"
     assert "Holm" in md_path.read_text()
 
 

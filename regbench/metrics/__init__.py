@@ -19,13 +19,15 @@ from regbench.metrics.registry import (GroundTruth, get_metric, list_metrics,
                                        register_metric, unregister_metric)
 from regbench.metrics.scoring import (score_attributions, sequence_metrics,
                                       summarize_interpretability)
-from regbench.metrics.statistics import holm, mann_whitney, wilcoxon_paired
+from regbench.metrics.statistics import (holm, mann_whitney, mean_difference_ci,
+                                         smallest_paired_p, welch_ci, wilcoxon_paired)
 
 __all__ = [
     "GroundTruth", "get_metric", "list_metrics", "register_metric", "score_attributions",
     "sequence_metrics", "unregister_metric",
     "attribution_entropy", "balanced_bce", "balanced_bce_loss", "binary_performance",
     "continuous_jaccard", "gc_reliance", "highfreq_fraction", "holm", "mann_whitney",
-    "motif_auprc", "motif_auprc_per_sequence", "motif_fraction",
-    "summarize_interpretability", "summit_spearman", "wilcoxon_paired",
+    "mean_difference_ci", "motif_auprc", "motif_auprc_per_sequence", "motif_fraction",
+    "smallest_paired_p", "summarize_interpretability", "summit_spearman", "welch_ci",
+    "wilcoxon_paired",
 ]

@@ -9,7 +9,7 @@ from regbench.metrics.registry import register_metric
 register_metric("accuracy", needs="labels", direction="higher", kind="performance",
                 label="test accuracy (fraction)")(performance.accuracy)
 register_metric("auroc", needs="labels", direction="higher", kind="performance",
-                label="test auROC")(performance.auroc)
+                label="test auROC", headline=True)(performance.auroc)
 register_metric("auprc", needs="labels", direction="higher", kind="performance",
                 label="test auPRC")(performance.auprc)
 register_metric("loss", needs="labels", direction="lower", kind="performance",
@@ -17,7 +17,8 @@ register_metric("loss", needs="labels", direction="lower", kind="performance",
 
 # -- performance of profile models (results.csv: test_<name>) ---------------------------
 register_metric("profile_nll", needs="profile", direction="lower", kind="performance",
-                label="test profile multinomial NLL (nats)")(profile.multinomial_nll)
+                label="test profile multinomial NLL (nats)", headline=True)(
+    profile.multinomial_nll)
 register_metric("profile_jsd", needs="profile", direction="lower", kind="performance",
                 label="test profile Jensen-Shannon distance")(profile.profile_jsd)
 register_metric("counts_pearson", needs="profile", direction="higher", kind="performance",
@@ -27,19 +28,19 @@ register_metric("counts_spearman", needs="profile", direction="higher", kind="pe
 
 # -- attributions ---------------------------------------------------------------------------
 register_metric("highfreq_fraction", needs="nothing", direction="lower",
-                label="high-frequency fraction",
+                label="high-frequency fraction", headline=True,
                 better="lower is better (less high-frequency noise)")(
     lambda attr, truth: interp.highfreq_fraction(attr, truth.freq_limit))
 register_metric("entropy", needs="nothing", direction="lower",
-                label="attribution entropy (bits)",
+                label="attribution entropy (bits)", headline=True,
                 better="lower is better (bits; attribution more concentrated)")(
     lambda attr, truth: interp.attribution_entropy(attr))
 register_metric("motif_fraction", needs="motif_mask", direction="higher",
-                label="motif fraction",
+                label="motif fraction", headline=True,
                 better="higher is better (more attribution inside motifs)")(
     lambda attr, truth: interp.motif_fraction(attr, truth.motif_mask))
 register_metric("motif_auprc", needs="motif_mask", direction="higher",
-                label="motif auPRC (pooled)", per_sequence=False,
+                label="motif auPRC (pooled)", per_sequence=False, headline=True,
                 better="higher is better (all positions of all sequences ranked by "
                        "attribution find motifs)")(
     lambda attr, truth: interp.motif_auprc(attr, truth.motif_mask))
@@ -54,7 +55,7 @@ register_metric("summit_spearman", needs="summits", direction="lower",
                        "summit)")(
     lambda attr, truth: interp.summit_spearman(attr, truth.summits))
 register_metric("peak_auprc", needs="peak_mask", direction="higher",
-                label="peak auPRC (pooled)", per_sequence=False,
+                label="peak auPRC (pooled)", per_sequence=False, headline=True,
                 better="higher is better (all positions ranked by attribution find the "
                        "peak intervals; real data, where no motif truth exists)")(
     lambda attr, truth: interp.motif_auprc(attr, truth.peak_mask))

@@ -14,7 +14,7 @@ registration:
 Attribution metrics take ``(attr, truth)`` with ``truth`` a ``GroundTruth``;
 ``per_sequence=True`` ones return one value per sequence (the results table gets
 their mean over sequences unless ``in_results=False``), the others one value for the
-model. Performance metrics take ``(y_true, logits)`` and return one float; results.csv
+model. ``headline=True`` puts the metric in the verdict table that opens the report. Performance metrics take ``(y_true, logits)`` and return one float; results.csv
 names them ``test_<name>``.
 """
 from __future__ import annotations
@@ -58,6 +58,7 @@ class Metric:
     kind: str             # "attribution" or "performance"
     per_sequence: bool    # attribution metrics: one value per sequence (else per model)
     in_results: bool      # per-sequence metrics: their mean goes to results.csv
+    headline: bool = False  # a column of the report's verdict table
 
 
 _METRICS: dict[str, Metric] = {}
@@ -65,7 +66,8 @@ _METRICS: dict[str, Metric] = {}
 
 def register_metric(name: str, *, needs: str, direction: str, label: str,
                     better: str | None = None, kind: str = "attribution",
-                    per_sequence: bool = True, in_results: bool = True):
+                    per_sequence: bool = True, in_results: bool = True,
+                    headline: bool = False):
     """Decorator registering ``func`` as metric ``name`` (see the module docstring)."""
     if needs not in NEEDS:
         raise RegbenchError(f"metric {name!r}: needs must be one of {', '.join(NEEDS)}, "
@@ -80,7 +82,8 @@ def register_metric(name: str, *, needs: str, direction: str, label: str,
         default = {"higher": "higher is better", "lower": "lower is better",
                    "zero": "closer to 0 is better"}[direction]
         _METRICS[name] = Metric(name, func, needs, direction, label, better or default,
-                                kind, per_sequence and kind == "attribution", in_results)
+                                kind, per_sequence and kind == "attribution", in_results,
+                                headline)
         return func
     return add
 

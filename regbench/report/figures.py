@@ -109,7 +109,7 @@ def _distribution_panel(ax, data, metric, order, pal, pvalues, points=True):
 
 
 def metric_distributions(ok: pd.DataFrame, metrics, order, pvalues: dict, title: str):
-    """Box + points per regularizer for each metric; Mann-Whitney p vs none on ticks."""
+    """Box + points per regularizer for each metric; the seed test's p vs none on ticks."""
     metrics = [m for m in metrics if ok[m].notna().any()]
     if not metrics:
         return None
@@ -117,7 +117,7 @@ def metric_distributions(ok: pd.DataFrame, metrics, order, pvalues: dict, title:
     for ax, metric in zip(axes, metrics):
         _distribution_panel(ax, ok, metric, order, palette(order), pvalues)
     tested = any(metric == m for _, m in pvalues for metric in metrics)
-    fig.suptitle(title + (" (one point per seed; p: Mann-Whitney U vs none, Holm-adjusted)"
+    fig.suptitle(title + (" (one point per seed; p: paired Wilcoxon vs none, Holm-adjusted)"
                           if tested else " (one point per seed; not tested)"), fontsize=10)
     return fig
 

@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from regbench import __version__
-from regbench.report import figures, stability, stats
+from regbench.report import figures, stability, stats, verdict
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
 from regbench.metrics import sequence_metrics
-from regbench.report.stats import BASELINE, COST, format_p
+from regbench.report.stats import BASELINE, COST, format_ci, format_p, format_signed
 from regbench.store import (METHOD_LABELS, METHOD_PREFIXES, method_prefix, mixed_settings,
                             split_column)
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
@@ -212,14 +212,11 @@ def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
     return [g for g in groups if g[2]]
 
 
-def _min_p(n1: int, n2: int) -> float:
-    return 2 / math.comb(int(n1 + n2), int(n1))
-
-
 FAMILY_TEXT = ("p-values are two-sided and Holm-adjusted within each family of tests "
-               "(family-wise error rate 0.05). A family is one test on one attribution "
-               "method, or on the performance metrics: every regularizer against none on "
-               "every outcome metric of that table. Training cost (epochs, seconds) and the "
+               "(family-wise error rate 0.05). A family is one level (across seeds, or "
+               "across sequences) on one attribution method, or on the performance "
+               "metrics: every regularizer against none on every outcome metric of that "
+               "table. Training cost (epochs, seconds) and the "
                "validation loss that λ was selected on are not tested (test loss is the "
                "fair comparison). For GC reliance, whose best value is 0, |GC reliance| "
                "is compared. 'better' = adjusted p < 0.05 and the effect favours the "
@@ -229,7 +226,7 @@ FAMILY_TEXT = ("p-values are two-sided and Holm-adjusted within each family of t
 def _test_table(tests: pd.DataFrame, caption: str, extra: dict) -> Table:
     frame = pd.DataFrame({
         "regularizer": tests["regularizer"], "metric": tests["metric"], **extra,
-        "difference (reg − none)": tests["difference"].map(_fmt),
+        "difference (reg − none)": tests["difference"].map(format_signed),
         "effect size (rank-biserial r)": tests["effect_size"].map(lambda v: f"{v:+.2f}"),
         "p": tests["p_value"].map(format_p), "p (Holm)": tests["p_adjusted"].map(format_p),
         "better": tests["better"]})
@@ -237,12 +234,19 @@ def _test_table(tests: pd.DataFrame, caption: str, extra: dict) -> Table:
 
 
 def _seed_test_table(tests: pd.DataFrame) -> Table:
-    smallest = [format_p(_min_p(a, b)) for a, b in zip(tests["n"], tests["n_none"])]
-    return _test_table(tests, "Mann-Whitney U across seeds, each regularizer vs none "
-                       "(difference of means)",
+    smallest = [format_p(stats.smallest_p(row)) for _, row in tests.iterrows()]
+    return _test_table(tests, "Each regularizer vs none across seeds: exact Wilcoxon "
+                       "signed-rank on the per-seed differences where the seeds pair up, "
+                       "Mann-Whitney U where they do not (difference: mean paired "
+                       "difference, or difference of means, with its 95% t-interval)",
                        {"method": tests["method"].map(lambda m: METHOD_LABELS.get(m, m or "–")),
+                        "test": tests["test"].map(
+                            {"wilcoxon_seeds": "paired", "mann_whitney": "unpaired"}),
                         "n seeds": tests["n"].astype(int),
                         "n seeds none": tests["n_none"].astype(int),
+                        "n pairs": tests["n_pairs"].astype(int),
+                        "95% CI": [format_ci(lo, hi) for lo, hi in
+                                   zip(tests["ci_low"], tests["ci_high"])],
                         "smallest attainable p": smallest})
 
 
@@ -255,13 +259,17 @@ def _directions(columns) -> str:
 def seed_distributions(results: pd.DataFrame, metrics, order,
                        statistics: pd.DataFrame) -> Section:
     ok = stats.ok_runs(results)
-    tests = statistics[statistics["test"] == "mann_whitney"]
-    pvalues = stats.pvalue_lookup(statistics, "mann_whitney")
+    tests = statistics[statistics["test"].isin(stats.SEED_TESTS)]
+    pvalues = stats.pvalue_lookup(statistics, stats.SEED_TESTS)
     blocks = [Text("Each point is one seed's model; boxes show the spread across seeds. "
-                   "Tick labels carry the Holm-adjusted two-sided Mann-Whitney U p-value "
-                   "vs none where both have at least 2 finished seeds. With few seeds even "
-                   "a complete separation cannot reach a small p (see the column "
-                   "'smallest attainable p', before adjustment). " + FAMILY_TEXT)]
+                   "Seeds are paired: one seed gives every regularizer the same "
+                   "initialisation, batch order and split, so each regularizer's value "
+                   "minus none's of the same seed is one paired difference. Tick labels "
+                   "carry the Holm-adjusted two-sided exact Wilcoxon signed-rank p-value of "
+                   "those differences (Mann-Whitney U where the two sides do not hold the "
+                   "same seeds) where both have at least 2 finished seeds. With n paired "
+                   "seeds even n differences of one sign give p = 2 / 2^n at best (the "
+                   "column 'smallest attainable p', before adjustment). " + FAMILY_TEXT)]
     if BASELINE not in order:
         blocks.append(Text("There is no 'none' run, so there are no tests against the "
                            "baseline."))
@@ -534,7 +542,8 @@ def report_order(folder: ResultsFolder) -> list[str]:
 
 def build_sections(folder: ResultsFolder, statistics: pd.DataFrame | None = None
                    ) -> tuple[str, list[Section]]:
-    """Title and sections of the whole report, in reading order. ``statistics``: the
+    """Title and sections of the whole report, in reading order (the verdict first, then
+    the run's details). ``statistics``: the
     folder's ``stats.statistics_table``, computed here when not given."""
     results = folder.results
     order = report_order(folder)
@@ -544,7 +553,8 @@ def build_sections(folder: ResultsFolder, statistics: pd.DataFrame | None = None
     ok = stats.ok_runs(results)
     title = f"regbench report: {folder.config.get('preset', folder.path.name)}"
     attributions = stability.load_attributions(folder)  # read once, used by two sections
-    sections = [header(folder, order), summary(folder, metrics, order),
+    sections = [verdict.verdict(folder, order, statistics, chosen_lambdas(folder, order)),
+                header(folder, order), summary(folder, metrics, order),
                 performance_vs_interpretability(ok, order),
                 seed_distributions(results, metrics, order, statistics),
                 seed_stability(folder, order, attributions),

@@ -1,11 +1,16 @@
 """Summary statistics and significance tests for the report (pure pandas / scipy).
 
 Every comparison is against the baseline regularizer ``none``, on outcomes only (not
-run time or epochs): Mann-Whitney U across seeds (independent models), and Wilcoxon
-signed-rank across paired sequences (each sequence's metric averaged over the seeds of
-a regularizer, paired with the same sequence's average under ``none``). p-values are
-Holm-adjusted within each family: one test, one attribution method (or the
-performance metrics), every regularizer and every metric of that table.
+run time or epochs). Across seeds the runs are paired: one seed gives every
+regularizer the same initialisation, batch order and split, so each regularizer's
+value minus ``none``'s of the same seed (and training share) is one paired difference,
+tested with the exact Wilcoxon signed-rank test, with the mean difference and its 95 %
+Student t-interval. Mann-Whitney U (with Welch's t-interval) is used only where the
+runs cannot be paired: the two sides do not hold the same seeds. Across sequences:
+Wilcoxon signed-rank on sequences paired by name (each sequence's metric averaged over
+the seeds of a regularizer). p-values are Holm-adjusted within each family: one level
+(seeds or sequences), one attribution method (or the performance metrics), every
+regularizer and every metric of that table.
 """
 from __future__ import annotations
 
@@ -15,16 +20,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from regbench.metrics import (get_metric, holm, list_metrics, mann_whitney, sequence_metrics,
-                              wilcoxon_paired)
+from regbench.metrics import (get_metric, holm, list_metrics, mann_whitney,
+                              mean_difference_ci, sequence_metrics, smallest_paired_p,
+                              welch_ci, wilcoxon_paired)
 from regbench.store import METHOD_LABELS, METHOD_PREFIXES, RUN_SETTINGS, split_column
 
 BASELINE = "none"
 # Columns of results.csv that identify or describe a run rather than measure it.
 ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions", "steps",
               "data_fraction", "train_rows")
-ID_COLUMNS += RUN_SETTINGS   # how a run was trained, not a metric
+ID_COLUMNS += RUN_SETTINGS + ("lambda_protocol",)   # how a run was trained, not a metric
+# What pairs two runs across seeds: the same seed (init, batch order, split) and the
+# same training share.
+PAIR_KEYS = ("seed", "data_fraction")
 ALPHA = 0.05  # family-wise error rate for the "better" column
+ARROWS = {"higher": "↑", "lower": "↓", "zero": "→0"}  # which way is better, in headers
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,26 @@ def metric_info(name: str) -> MetricInfo:
     return MetricInfo(name, "no direction recorded for this metric", "")
 
 
+def _has_values(df: pd.DataFrame, column: str) -> bool:
+    return (column in df and pd.api.types.is_numeric_dtype(df[column])
+            and bool(df[column].notna().any()))
+
+
+def headline_columns(results: pd.DataFrame) -> list[str]:
+    """The verdict's results columns, those with values: the performance metrics the
+    metric registry marks headline (test_<name>), then its headline attribution
+    metrics under the first attribution method that has them (DeepLIFT/SHAP, whose
+    columns carry no prefix, unless it was not run)."""
+    performance = [f"test_{n}" for n in list_metrics("performance") if get_metric(n).headline]
+    attribution = [n for n in list_metrics("attribution") if get_metric(n).headline]
+    columns = []
+    for prefix in list(METHOD_PREFIXES.values()):
+        columns = [prefix + n for n in attribution if _has_values(results, prefix + n)]
+        if columns:
+            break
+    return [c for c in performance if _has_values(results, c)] + columns
+
+
 def metric_columns(df: pd.DataFrame) -> list[str]:
     """Numeric, not-all-NaN metric columns: known ones in a fixed order (performance,
     each method's attribution metrics, cost), then others."""
@@ -139,8 +169,28 @@ def format_mean_sd(mean: float, sd: float) -> str:
     return f"{mean:.4g} ± {sd:.2g}"
 
 
+DIGITS = 3  # significant digits of differences, intervals and p-values in the report
+
+
+def format_number(value: float) -> str:
+    """DIGITS significant digits, trailing zeros kept ('0.120', '1.00')."""
+    return "–" if value is None or math.isnan(value) else f"{value:#.{DIGITS}g}"
+
+
 def format_p(p: float) -> str:
-    return "–" if p is None or math.isnan(p) else f"{p:.2g}"
+    return format_number(p)
+
+
+def format_signed(value: float) -> str:
+    """'+0.0123', '+0.120' (DIGITS significant digits, the sign always shown)."""
+    return "–" if value is None or math.isnan(value) else f"{value:+#.{DIGITS}g}"
+
+
+def format_ci(low: float, high: float) -> str:
+    """'[+0.00412, +0.0205]', or '–' when the interval is unknown (fewer than 2 values)."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return "–"
+    return f"[{format_signed(low)}, {format_signed(high)}]"
 
 
 def outcome_metrics(metrics) -> list[str]:
@@ -156,8 +206,19 @@ def split_method(column: str) -> tuple[str, str]:
     return split_column(column)
 
 
-TESTS = {"mann_whitney": "Mann-Whitney U across seeds",
+TESTS = {"wilcoxon_seeds": "Wilcoxon signed-rank (exact) on per-seed differences, paired "
+                           "by seed",
+         "mann_whitney": "Mann-Whitney U across seeds (unpaired: the seeds differ)",
          "wilcoxon": "Wilcoxon signed-rank across sequences (mean over seeds)"}
+SEED_TESTS = ("wilcoxon_seeds", "mann_whitney")
+# A family is one level of comparison (whichever test each regularizer needed) on one
+# method: a regularizer that lost a seed must not leave the family it is read in.
+LEVELS = {"wilcoxon_seeds": "across seeds", "mann_whitney": "across seeds",
+          "wilcoxon": "across sequences (mean over seeds)"}
+CI_METHODS = {"wilcoxon_seeds": "t-interval of the paired differences",
+              "mann_whitney": "Welch t-interval of the difference of means",
+              "wilcoxon": "t-interval of the paired differences"}
+CONFIDENCE = 0.95
 
 
 def _oriented(values: np.ndarray, direction: str) -> np.ndarray:
@@ -171,14 +232,46 @@ def _verdict(row: dict, direction: str) -> str:
     return "yes" if row["p_adjusted"] < ALPHA and favours else "no"
 
 
-def seed_tests(results: pd.DataFrame, metrics, order, min_seeds: int = 2) -> pd.DataFrame:
-    """Mann-Whitney U of each regularizer vs ``none`` across seeds, per outcome metric.
+def seed_comparison(ok: pd.DataFrame, regularizer: str, rival: str, column: str,
+                    direction: str, min_seeds: int = 2) -> dict | None:
+    """``regularizer`` vs ``rival`` on one results column across seeds; None when
+    either has fewer than ``min_seeds`` values.
 
-    Rows: regularizer, column (of results.csv), metric, method, n (seeds of the
-    regularizer), n_none, difference (of the means of the compared values), and the
-    ``metrics.mann_whitney`` fields: statistic (U), p_value, effect_size (rank-biserial,
-    positive: the regularizer's values tend to be larger). Metrics best at 0 compare
-    absolute values.
+    Paired when both hold the same seeds (and training shares, PAIR_KEYS), one run
+    each: the exact Wilcoxon signed-rank test of the per-seed differences, their mean
+    and its Student t-interval. Otherwise Mann-Whitney U, the difference of means and
+    Welch's t-interval. Returns test, n, n_none (seeds of each side), n_pairs (0 when
+    unpaired), difference = mean_difference (of the compared values: |value| when
+    ``direction`` is "zero"), ci_low, ci_high, statistic, p_value, effect_size
+    (rank-biserial, positive: the regularizer's values larger).
+    """
+    keys = [k for k in PAIR_KEYS if k in ok]
+    a, b = (ok.loc[ok["regularizer"] == r, [*keys, column]].dropna(subset=[column])
+            .set_index(keys)[column].astype(float) for r in (regularizer, rival))
+    if len(a) < min_seeds or len(b) < min_seeds:
+        return None
+    a, b = _oriented(a, direction), _oriented(b, direction)
+    paired = (a.index.is_unique and b.index.is_unique
+              and set(a.index) == set(b.index))
+    if paired:
+        b = b.reindex(a.index)
+        test, n_pairs = "wilcoxon_seeds", len(a)
+        result = wilcoxon_paired(a.to_numpy(), b.to_numpy(), method="exact")
+        mean, low, high = mean_difference_ci(a.to_numpy() - b.to_numpy(), CONFIDENCE)
+    else:
+        test, n_pairs = "mann_whitney", 0
+        result = mann_whitney(a.to_numpy(), b.to_numpy())
+        mean, low, high = welch_ci(a.to_numpy(), b.to_numpy(), CONFIDENCE)
+    return {"test": test, **result, "n": len(a), "n_none": len(b), "n_pairs": n_pairs,
+            "difference": mean, "mean_difference": mean, "ci_low": low, "ci_high": high}
+
+
+def seed_tests(results: pd.DataFrame, metrics, order, min_seeds: int = 2) -> pd.DataFrame:
+    """Each regularizer vs ``none`` across seeds, per outcome metric (``seed_comparison``:
+    paired by seed where the seeds match, else Mann-Whitney U).
+
+    Rows: regularizer, column (of results.csv), metric, method, and the fields of
+    ``seed_comparison``. Metrics best at 0 compare absolute values.
     """
     ok = ok_runs(results)
     if BASELINE not in order:
@@ -186,16 +279,13 @@ def seed_tests(results: pd.DataFrame, metrics, order, min_seeds: int = 2) -> pd.
     rows = []
     for reg in order[1:]:
         for column in outcome_metrics(metrics):
-            direction = metric_info(column).direction
-            a, b = (_oriented(ok.loc[ok["regularizer"] == r, column].dropna().to_numpy(float),
-                              direction) for r in (reg, BASELINE))
-            if len(a) < min_seeds or len(b) < min_seeds:
+            row = seed_comparison(ok, reg, BASELINE, column, metric_info(column).direction,
+                                  min_seeds)
+            if row is None:
                 continue
             metric, method = split_method(column)
             rows.append({"regularizer": reg, "column": column, "metric": metric,
-                         "method": method, "test": "mann_whitney", "n_none": len(b),
-                         "difference": a.mean() - b.mean(), **mann_whitney(a, b),
-                         "n": len(a)})
+                         "method": method, **row})
     return pd.DataFrame(rows)
 
 
@@ -204,8 +294,9 @@ def sequence_tests(per_sequence: pd.DataFrame, order) -> pd.DataFrame:
 
     Each sequence's value is its mean over the regularizer's seeds (over ``none``'s for
     the baseline): one paired test per (regularizer, method, metric) instead of one per
-    seed. Rows: regularizer, column, metric, method, n (paired sequences), difference
-    (median paired difference of the compared values, regularizer minus none), and the
+    seed. Rows: regularizer, column, metric, method, n = n_pairs (paired sequences),
+    difference (median paired difference of the compared values, regularizer minus
+    none), mean_difference with its t-interval (ci_low, ci_high), and the
     ``wilcoxon_paired`` fields (effect_size: matched-pairs rank-biserial, positive: the
     regularizer larger).
     """
@@ -227,38 +318,47 @@ def sequence_tests(per_sequence: pd.DataFrame, order) -> pd.DataFrame:
                 if len(both) < 2:
                     continue
                 x, y = _oriented(both[:, 0], direction), _oriented(both[:, 1], direction)
+                mean, low, high = mean_difference_ci(x - y, CONFIDENCE)
                 rows.append({"regularizer": reg, "column": metric, "metric": metric,
                              "method": method, "test": "wilcoxon",
                              "difference": float(np.median(x - y)),
-                             **wilcoxon_paired(x, y)})
+                             **wilcoxon_paired(x, y), "n_pairs": len(x),
+                             "mean_difference": mean, "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows)
 
 
-STATISTICS_COLUMNS = ["comparison", "regularizer", "metric", "method", "test", "family",
-                      "n", "n_none", "statistic", "p_value", "p_adjusted", "correction",
-                      "effect_size", "difference", "better"]
+STATISTICS_COLUMNS = ["comparison", "regularizer", "metric", "method", "test", "test_name",
+                      "family", "n", "n_none", "n_pairs", "statistic", "p_value",
+                      "p_adjusted", "correction", "effect_size", "difference",
+                      "mean_difference", "ci_low", "ci_high", "ci_method", "better"]
 
 
 def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
                      order) -> pd.DataFrame:
     """Every test of the report, Holm-adjusted within its family (statistics.csv).
 
-    A family is one test on one attribution method (or on the performance metrics):
-    every regularizer vs none on every outcome metric of that table. Columns:
-    STATISTICS_COLUMNS (n: seeds of the regularizer, or paired sequences; n_none: seeds
-    of none, Mann-Whitney only) and ``column`` (the results column, for figures);
-    ``difference`` is the mean (seeds) or median paired (sequences)
-    difference regularizer minus none of the compared values (|value| for metrics best
-    at 0, whose ``metric`` then reads |name|); ``better`` is yes when p_adjusted < 0.05
-    and the effect favours the regularizer.
+    A family is one level (across seeds, or across sequences) on one attribution method
+    (or on the performance metrics): every regularizer vs none on every outcome metric
+    of that table. Columns: STATISTICS_COLUMNS (test: wilcoxon_seeds, mann_whitney or
+    wilcoxon, TESTS says which is which in test_name; n: seeds of the regularizer, or
+    paired sequences; n_none: seeds of none; n_pairs: paired seeds or sequences, 0 when
+    unpaired) and ``column`` (the results column, for figures). ``mean_difference`` is
+    regularizer minus none of the compared values (|value| for metrics best at 0, whose
+    ``metric`` then reads |name|), with its 95 % interval ci_low..ci_high (ci_method);
+    ``difference`` is the same mean across seeds, the median paired difference across
+    sequences; ``better`` is yes when p_adjusted < 0.05 and the effect favours the
+    regularizer.
     """
     tests = [seed_tests(results, metric_columns(results), order),
              sequence_tests(per_sequence, order)]
     tests = [t for t in tests if not t.empty]
     if not tests:
-        return pd.DataFrame(columns=STATISTICS_COLUMNS)
+        return pd.DataFrame(columns=STATISTICS_COLUMNS + ["column"])
     table = pd.concat(tests, ignore_index=True)
-    table["family"] = [f"{TESTS[t]}: {m or 'performance'}"
+    table["test_name"] = table["test"].map(TESTS)
+    table["ci_method"] = table["test"].map(
+        lambda t: f"{CONFIDENCE:.0%} {CI_METHODS[t]}")
+    table["family"] = [f"{LEVELS[t]}: {m or 'performance'}"
                        for t, m in zip(table["test"], table["method"])]
     table["p_adjusted"] = table.groupby("family")["p_value"].transform(
         lambda p: pd.Series(holm(p.to_numpy()), index=p.index))
@@ -268,15 +368,26 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
     table["better"] = [_verdict(row, d) for row, d in zip(table.to_dict("records"), directions)]
     table["metric"] = [f"|{m}|" if d == "zero" else m
                        for m, d in zip(table["metric"], directions)]
-    return table.reindex(columns=STATISTICS_COLUMNS + ["column"])
+    table = table.reindex(columns=STATISTICS_COLUMNS + ["column"])
+    table["n_none"] = table["n_none"].astype("Int64")   # blank for sequence tests
+    return table
 
 
-def pvalue_lookup(tests: pd.DataFrame, test: str, method: str | None = None
+def pvalue_lookup(tests: pd.DataFrame, test, method: str | None = None
                   ) -> dict[tuple[str, str], float]:
-    """(regularizer, column) -> Holm-adjusted p of one test (and method), for figures."""
+    """(regularizer, column) -> Holm-adjusted p of one test or tuple of tests (and
+    method), for figures."""
     if tests.empty:
         return {}
-    rows = tests[tests["test"] == test]
+    rows = tests[tests["test"].isin([test] if isinstance(test, str) else list(test))]
     if method is not None:
         rows = rows[rows["method"] == method]
     return {(r.regularizer, r.column): r.p_adjusted for r in rows.itertuples()}
+
+
+def smallest_p(row) -> float:
+    """The smallest two-sided p a seed test of this size can reach before adjustment:
+    2 / 2^n paired, 2 / C(n1 + n2, n1) unpaired."""
+    if row["test"] == "mann_whitney":
+        return 2 / math.comb(int(row["n"] + row["n_none"]), int(row["n"]))
+    return smallest_paired_p(int(row["n_pairs"]))

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from regbench.config import PAPER_DIFFERENCES
 from regbench.errors import RegbenchError
-from regbench.metrics import holm, mann_whitney
+from regbench.metrics import holm, smallest_paired_p
 from regbench.report import figures, sections, stability, stats
 from regbench.report.load import load_results
 from regbench.report.render import Bullets, Section, Table, Text, write_outputs
@@ -30,7 +30,7 @@ PER_RUN = ("auroc_", "motif_fraction_", "motif_auprc_")
 # Headline columns of the verdict, in order; those without values are left out.
 HEADLINE = ("test_auroc", "balanced_auroc", "motif_auprc", "motif_fraction",
             "highfreq_fraction", "entropy", "gc_reliance", "peak_auprc")
-ARROWS = {"higher": "↑", "lower": "↓", "zero": "→0"}
+ARROWS = stats.ARROWS
 EXTRA_INFO = {"balanced_auroc": stats.MetricInfo(
     "auROC on GC-balanced data", "higher is better (no GC gap between the classes: only "
     "the motif predicts)", "higher")}
@@ -100,8 +100,10 @@ def verdict_point(results: pd.DataFrame, manifest) -> tuple[str, str]:
 def verdict_table(ok: pd.DataFrame, order) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(table, leads). table: one row per regularizer, 'mean ± sd' per headline column,
     the best mean per column marked ★. leads: per column, the best regularizer's
-    difference from ``none`` and from the runner-up, Mann-Whitney U across seeds,
-    Holm-adjusted over every test of the table."""
+    difference from ``none`` and from the runner-up, tested across seeds by
+    ``stats.seed_comparison`` (exact Wilcoxon signed-rank on the per-seed differences,
+    seeds being paired; Mann-Whitney U where they do not pair up), Holm-adjusted over
+    every test of the table."""
     columns = [c for c in HEADLINE if c in ok and ok[c].notna().any()]
     table = pd.DataFrame({"regularizer": order})
     leads = []
@@ -129,12 +131,14 @@ def verdict_table(ok: pd.DataFrame, order) -> tuple[pd.DataFrame, pd.DataFrame]:
         for rival, role in rivals:
             if rival is None or rival == best or rival not in values:
                 continue
-            a, b = values[best], values[rival]
-            p = mann_whitney(_oriented(a, info.direction), _oriented(b, info.direction)
-                             )["p_value"] if len(a) >= 2 and len(b) >= 2 else math.nan
+            test = stats.seed_comparison(ok, best, rival, column, info.direction)
             leads.append({"metric": info.label, "best": best, "against": f"{rival} ({role})",
-                          "difference": means[best] - means[rival], "p": p})
-    leads = pd.DataFrame(leads, columns=["metric", "best", "against", "difference", "p"])
+                          "difference": means[best] - means[rival],
+                          "test": "–" if test is None else
+                          "paired" if test["test"] == "wilcoxon_seeds" else "unpaired",
+                          "p": math.nan if test is None else test["p_value"]})
+    leads = pd.DataFrame(leads, columns=["metric", "best", "against", "difference", "test",
+                                         "p"])
     if not leads.empty:
         leads["p (Holm)"] = holm(leads["p"].to_numpy(float))
         leads["significant"] = np.where(leads["p (Holm)"] < stats.ALPHA, "yes", "no")
@@ -148,10 +152,6 @@ def _score(mean: float, direction: str) -> float:
     return {"higher": mean, "lower": -mean, "zero": -abs(mean)}.get(direction, mean)
 
 
-def _oriented(values: np.ndarray, direction: str) -> np.ndarray:
-    return np.abs(values) if direction == "zero" else values
-
-
 def verdict(results: pd.DataFrame, order, manifest) -> Section:
     experiment, point = verdict_point(results, manifest)
     ok = stats.ok_runs(results[(results["experiment"] == experiment)
@@ -162,19 +162,23 @@ def verdict(results: pd.DataFrame, order, manifest) -> Section:
     blocks = [Text(f"Read from “{experiment}” ({point}), DeepLIFT/SHAP attributions, "
                    f"{n}+ seeds per regularizer. ★ marks the best mean of each column (the "
                    "arrow says which way is better; →0: closest to zero). The second table "
-                   "tests whether that lead is real: Mann-Whitney U across seeds against "
-                   "none and against the runner-up, Holm-adjusted over every test of the "
-                   f"table; 'yes' at adjusted p < {stats.ALPHA}."),
+                   "tests whether that lead is real against none and against the "
+                   "runner-up: the exact Wilcoxon signed-rank test of the per-seed "
+                   "differences (one seed gives every regularizer the same initialisation, "
+                   "batch order and split; Mann-Whitney U where the seeds do not pair up), "
+                   "Holm-adjusted over every test of the table; 'yes' at adjusted p < "
+                   f"{stats.ALPHA}."),
               Table(table, "The verdict: every regularizer on the headline metrics")]
     if not leads.empty:
         blocks.append(Table(leads, "Is the best one's lead significant?"))
     if n >= 1 and len(leads):
-        floor = 2 / math.comb(2 * n, n)          # the smallest two-sided p, n vs n seeds
+        floor = smallest_paired_p(n)          # the smallest two-sided p, n paired seeds
         if floor * len(leads) >= stats.ALPHA:
             blocks.append(Text(
-                f"With {n} seeds per regularizer the smallest attainable p is {floor:.2g} "
-                f"(complete separation), and Holm over {len(leads)} tests needs the "
-                f"smallest p below {stats.ALPHA / len(leads):.2g}: no lead can be "
+                f"With {n} paired seeds per regularizer the smallest attainable p is "
+                f"2 / 2^{n} = {stats.format_p(floor)} (every difference of one sign), and "
+                f"Holm over {len(leads)} tests needs the smallest p below "
+                f"{stats.format_p(stats.ALPHA / len(leads))}: no lead can be "
                 "significant here, so read the stars as a ranking only. More seeds (the "
                 "paper used 30) make a real lead testable."))
     return Section("Verdict", blocks)
