@@ -313,16 +313,23 @@ def _kind(manifest, experiment: str) -> str:
     return next(e["kind"] for e in manifest["experiments"] if e["name"] == experiment)
 
 
-def _lambda_verdict(results: pd.DataFrame) -> list:
-    """The matched-accuracy verdict of a lambda_sweep experiment's runs: the rule,
-    one line per regularizer, the table."""
-    frame = lambda_sweep.sweep_frame(results)
+def _matched(frame: pd.DataFrame) -> tuple[str | None, pd.DataFrame | None]:
+    """(interpretability column, matched-accuracy choice) of a lambda_sweep's runs;
+    (column, None) without none's runs or validation losses to match against."""
     metric = lambda_sweep.headline(frame)
     if metric is None or "val_loss" not in frame or \
             not (frame["regularizer"] == stats.BASELINE).any():
+        return metric, None
+    return metric, lambda_sweep.matched_accuracy(frame, metric)
+
+
+def _lambda_verdict(results: pd.DataFrame) -> list:
+    """The matched-accuracy verdict of a lambda_sweep experiment's runs: the rule,
+    one line per regularizer, the table."""
+    metric, chosen = _matched(lambda_sweep.sweep_frame(results))
+    if chosen is None:
         return [Text("No verdict: it needs none's runs, validation losses and an "
                      "interpretability metric (motif truth or peaks) in these data.")]
-    chosen = lambda_sweep.matched_accuracy(frame, metric)
     facts = chosen.attrs
     label = stats.metric_info(metric).label
     return [Text(lambda_sweep.RULE.format(metric=f"{label} (DeepLIFT/SHAP)") + " "
@@ -337,12 +344,9 @@ def _lambda_verdict(results: pd.DataFrame) -> list:
 
 def _lambda_sweep(out, experiment, results, shares, order, manifest):
     frame = lambda_sweep.sweep_frame(results)
-    metric = lambda_sweep.headline(frame)
+    metric, chosen = _matched(frame)
     if verdict_point(results, manifest)[0] != experiment["name"]:
         yield from _lambda_verdict(results)
-    chosen = (lambda_sweep.matched_accuracy(frame, metric)
-              if metric and "val_loss" in frame and (frame["regularizer"] ==
-                                                     stats.BASELINE).any() else None)
     sweeps = [e["name"] for e in manifest["experiments"] if e["kind"] == "lambda_sweep"]
     suffix = "" if sweeps.index(experiment["name"]) == 0 else \
         f"_{sweeps.index(experiment['name']) + 1}"
