@@ -21,6 +21,12 @@ that share a dataset and configuration share that folder and its runs.
     [experiment.config]              # run keys for this experiment's points (as --config)
     seeds = 3
 
+A ``lambda_sweep`` experiment sweeps λ instead of a scenario key: ``lambda_points``
+values per penalty regularizer, log-spaced across its registry range (``lambda_grid``),
+each over the same seeds, with ``none`` as the reference. ``[experiment.at_preset.NAME]``
+changes ``lambda_points`` and ``regularizers`` at one preset (e.g. fewer at smoke); its
+regularizers apply when the run's list is "all".
+
 ``load_suite`` checks every key before anything runs; ``run_suite`` trains every
 point, then writes OUT/results.csv (every point's runs, tagged with experiment and
 point), OUT/suite.json and the suite report (``regbench.report.suite``).
@@ -53,10 +59,16 @@ KINDS = {
     "data_scarcity": "performance and interpretability against the number of training rows",
     "multi_motif": "several factors and tasks: per-task auROC, motif fraction and motif "
                    "auPRC beside the usual tables",
+    "lambda_sweep": "test auROC, validation loss and interpretability against λ (a log grid "
+                    "across each penalty's range), none as a band, and the most "
+                    "interpretable λ at matched accuracy",
 }
 SUITE_KEYS = {"description", "preset", "regularizers", "experiment"}
 EXPERIMENT_KEYS = {"name", "kind", "scenario", "sweep", "values", "fractions", "config",
-                   "description", "balanced"}
+                   "description", "balanced", "lambda_points", "at_preset"}
+# What [experiment.at_preset.NAME] of a lambda_sweep may change at preset NAME.
+AT_PRESET_KEYS = {"lambda_points", "regularizers"}
+LAMBDA_POINTS = 5   # a lambda_sweep's grid size per regularizer by default
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,8 @@ class Experiment:
     config: dict = field(default_factory=dict)
     description: str = ""
     balanced: float | None = None   # gc_sweep: the swept value with no GC gap
+    lambda_points: int = LAMBDA_POINTS   # lambda_sweep: λ values per regularizer
+    at_preset: dict = field(default_factory=dict)   # lambda_sweep: {preset: changes}
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,8 @@ class Point:
 
     @property
     def label(self) -> str:
+        if self.experiment.kind == "lambda_sweep":
+            return f"λ step {self.value}"
         if self.experiment.sweep:
             return f"{self.experiment.sweep}={self.value:g}" if isinstance(
                 self.value, float) else f"{self.experiment.sweep}={self.value}"
@@ -175,11 +191,87 @@ def _experiment(raw, number: int, path: Path) -> Experiment:
     config = raw.get("config", {})
     if not isinstance(config, dict):
         raise RegbenchError(f"{where}: config must be a table of run keys")
+    lambda_points, at_preset = _lambda_keys(raw, kind, where)
     return Experiment(name=str(raw.get("name", kind)), kind=kind,
                       scenario=raw.get("scenario"), sweep=raw.get("sweep") or None,
                       values=tuple(values), fractions=tuple(float(f) for f in fractions),
                       config=copy.deepcopy(config), description=str(raw.get("description", "")),
-                      balanced=raw.get("balanced"))
+                      balanced=raw.get("balanced"), lambda_points=lambda_points,
+                      at_preset=at_preset)
+
+
+def _lambda_keys(raw: dict, kind: str, where: str) -> tuple[int, dict]:
+    """(lambda_points, at_preset) of an experiment table, checked."""
+    given = sorted({"lambda_points", "at_preset"} & set(raw))
+    if kind != "lambda_sweep":
+        if given:
+            raise RegbenchError(f"{where}: {given[0]} belongs to a lambda_sweep experiment; "
+                                f"drop it or set kind = \"lambda_sweep\"")
+        return LAMBDA_POINTS, {}
+    if raw.get("sweep"):
+        raise RegbenchError(f"{where}: a lambda_sweep experiment sweeps λ; drop sweep and "
+                            "values")
+    at_preset = raw.get("at_preset", {})
+    if not isinstance(at_preset, dict) or not all(isinstance(v, dict)
+                                                  for v in at_preset.values()):
+        raise RegbenchError(f"{where}: at_preset must hold one table per preset, e.g. "
+                            "[experiment.at_preset.smoke] lambda_points = 3")
+    from regbench.config import PRESETS, parse_regularizer_list
+    for preset, changes in at_preset.items():
+        if preset not in PRESETS:
+            raise RegbenchError(f"{where}: at_preset.{preset}: unknown preset; use one of "
+                                f"{', '.join(PRESETS)}")
+        _unknown(changes, AT_PRESET_KEYS, f"{where}, at_preset.{preset}")
+        _check_points(changes.get("lambda_points", LAMBDA_POINTS),
+                      f"{where}, at_preset.{preset}")
+        if "regularizers" in changes:
+            changes["regularizers"] = parse_regularizer_list(changes["regularizers"])
+    return _check_points(raw.get("lambda_points", LAMBDA_POINTS), where), copy.deepcopy(
+        at_preset)
+
+
+def _check_points(points, where: str) -> int:
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise RegbenchError(f"{where}: lambda_points = {points!r} is not valid: expected an "
+                            "integer >= 2 (λ values per regularizer, log-spaced across its "
+                            "range)")
+    return points
+
+
+def lambda_grid(name: str, points: int) -> list[float]:
+    """``points`` values of λ for regularizer ``name``, log-spaced from the low to the
+    high end of its registry range (both included), rounded to 6 significant digits so
+    the run keys and the CSV read as the values they are (0.1, not 0.09999999)."""
+    from regbench.regularizers import get_spec
+    low, high = get_spec(name).lambda_range
+    return [float(f"{lam:.6g}") for lam in np.geomspace(low, high, points)]
+
+
+def swept_regularizers(config: RunConfig, listed: list[str] | None, where: str) -> list[str]:
+    """The penalty regularizers a lambda_sweep sweeps: of the run's list (``listed``,
+    the experiment's at_preset list, when the run's is "all"), those whose λ means
+    something and has a range; ``none`` is the reference, not swept. A regularizer
+    named explicitly without a λ range is an error."""
+    from regbench.bench import resolve_regularizers
+    from regbench.regularizers import get_spec
+    names = config.regularizers
+    explicit = "all" not in names
+    if not explicit and listed:
+        names, explicit = listed, True
+    swept = []
+    for name in resolve_regularizers(names, config.task):
+        if name == "none":
+            continue
+        if get_spec(name).searchable:
+            swept.append(name)
+        elif explicit:
+            raise RegbenchError(f"{where}: {name} has no λ to sweep (it adds no penalty, or "
+                                "its registry entry has no lambda_range); drop it from "
+                                "--regularizers")
+    if not swept:
+        raise RegbenchError(f"{where}: no regularizer with a λ to sweep; add a penalty, e.g. "
+                            "--regularizers fourier,none")
+    return swept
 
 
 # -- points -------------------------------------------------------------------------------
@@ -189,6 +281,9 @@ def suite_points(suite: Suite, base: RunConfig) -> list[Point]:
     ``base``: the preset with the user's config file and flags applied."""
     points = []
     for experiment in suite.experiments:
+        if experiment.kind == "lambda_sweep":
+            points += _lambda_points(suite, experiment, base)
+            continue
         for value in experiment.values or (None,):
             config = merge(base, experiment.config,
                            f"suite {suite.name}, experiment {experiment.name!r}")
@@ -205,6 +300,34 @@ def suite_points(suite: Suite, base: RunConfig) -> list[Point]:
                 load_scenario(config.scenario, overrides=config.simulate)  # the key exists
             config.out = str(Path(base.out) / "points" / _folder_name(config))
             points.append(Point(experiment, value, config))
+    return points
+
+
+def _lambda_points(suite: Suite, experiment: Experiment, base: RunConfig) -> list[Point]:
+    """One point per step of the λ grids: step i trains every swept regularizer at its
+    i-th λ, and ``none`` (stored once, loaded at every other step). λ is not part of
+    the configuration's hash, so every step shares one folder and its ``none`` runs."""
+    where = f"suite {suite.name}, experiment {experiment.name!r}"
+    config = merge(base, experiment.config, where)
+    changes = experiment.at_preset.get(config.preset, {})
+    steps = changes.get("lambda_points", experiment.lambda_points)
+    swept = swept_regularizers(config, changes.get("regularizers"), where)
+    fixed = sorted(set(config.lambdas) & set(swept))
+    if fixed:
+        raise RegbenchError(f"{where}: λ of {', '.join(fixed)} is swept here; drop --lambda "
+                            "(or [lambda]) for it")
+    grids = {name: lambda_grid(name, steps) for name in swept}
+    if experiment.scenario:
+        config.scenario, config.data, config.data_source = experiment.scenario, None, {}
+    config.regularizers, config.tune = [*swept, "none"], False
+    config.fractions, config.stability_fraction = [], 0.0
+    config.validate()
+    config.out = str(Path(base.out) / "points" / _folder_name(config))
+    points = []
+    for step in range(steps):
+        point = copy.deepcopy(config)
+        point.lambdas = {name: grid[step] for name, grid in grids.items()}
+        points.append(Point(experiment, step + 1, point))
     return points
 
 
@@ -416,5 +539,5 @@ def _write_manifest(out: Path, suite: Suite, base: RunConfig, points: list[dict]
         "regbench": __version__, "torch": torch.__version__}, indent=2, default=str))
 
 
-__all__ = ["KINDS", "Experiment", "Point", "Suite", "find_suite", "list_suites", "load_suite",
-           "run_suite", "suite_points"]
+__all__ = ["KINDS", "Experiment", "Point", "Suite", "find_suite", "lambda_grid", "list_suites",
+           "load_suite", "run_suite", "suite_points", "swept_regularizers"]

@@ -19,10 +19,10 @@ from matplotlib.figure import Figure as MplFigure
 from regbench.config import PAPER_DIFFERENCES
 from regbench.errors import RegbenchError
 from regbench.metrics import holm, smallest_paired_p
-from regbench.report import figures, sections, stability, stats
+from regbench.report import figures, lambda_sweep, sections, stability, stats
 from regbench.report.load import load_results
 from regbench.report.render import Bullets, Section, Table, Text, write_outputs
-from regbench.store import wide_results
+from regbench.store import atomic_write_csv, wide_results
 
 TAGS = ["experiment", "kind", "point", "sweep", "value"]
 # Per-run columns a suite adds (one value per model, not per attribution method).
@@ -46,6 +46,7 @@ def write_suite_report(out) -> tuple[Path, Path]:
     fractions = (_wide(pd.read_csv(out / "results_fraction.csv"))
                  if (out / "results_fraction.csv").is_file() else pd.DataFrame(columns=TAGS))
     order = stats.order_regularizers(results["regularizer"], _listed(manifest))
+    _write_lambda_curves(out, results, manifest)
     blocks = [verdict(results, order, manifest)]
     for experiment in manifest["experiments"]:
         mine = results[results["experiment"] == experiment["name"]]
@@ -54,6 +55,18 @@ def write_suite_report(out) -> tuple[Path, Path]:
     blocks.append(how_made(manifest, results, out))
     title = f"regbench suite report: {manifest['suite']}"
     return write_outputs(out, title, [b for b in blocks if b is not None])
+
+
+def _write_lambda_curves(out: Path, results: pd.DataFrame, manifest) -> None:
+    """OUT/lambda_sweep.csv: every lambda_sweep experiment's runs (experiment,
+    regularizer, λ, seed, metrics), the numbers its figures are drawn from."""
+    names = [e["name"] for e in manifest["experiments"] if e["kind"] == "lambda_sweep"]
+    if not names:
+        return
+    frames = [lambda_sweep.sweep_frame(results[results["experiment"] == name]).assign(
+        experiment=name) for name in names]
+    frame = pd.concat(frames, ignore_index=True)
+    atomic_write_csv(frame[["experiment", *frame.columns[:-1]]], out / lambda_sweep.CSV)
 
 
 def _listed(manifest) -> list:
@@ -154,6 +167,10 @@ def _score(mean: float, direction: str) -> float:
 
 def verdict(results: pd.DataFrame, order, manifest) -> Section:
     experiment, point = verdict_point(results, manifest)
+    if _kind(manifest, experiment) == "lambda_sweep":
+        mine = results[results["experiment"] == experiment]
+        return Section("Verdict", [Text(f"Read from “{experiment}”, at matched accuracy."),
+                                   *_lambda_verdict(mine)])
     ok = stats.ok_runs(results[(results["experiment"] == experiment)
                                & (results["point"] == point)])
     table, leads = verdict_table(ok, order)
@@ -194,7 +211,8 @@ def experiment_section(out: Path, experiment: dict, results: pd.DataFrame,
     intro = Text(f"{experiment.get('description') or ''} This section shows "
                  f"{experiment['what']}.".strip())
     build = {"compare": _compare, "stability": _stability, "gc_sweep": _gc_sweep,
-             "data_scarcity": _data_scarcity, "multi_motif": _multi_motif}[kind]
+             "data_scarcity": _data_scarcity, "multi_motif": _multi_motif,
+             "lambda_sweep": _lambda_sweep}[kind]
     blocks = [b for b in build(out, experiment, results, shares, order, manifest)
               if b is not None]
     return Section(experiment["name"], [intro, *blocks])
@@ -295,6 +313,59 @@ def _multi_motif(out, experiment, results, shares, order, manifest):
     yield from _compare(out, experiment, results, shares, order, manifest)
 
 
+def _kind(manifest, experiment: str) -> str:
+    return next(e["kind"] for e in manifest["experiments"] if e["name"] == experiment)
+
+
+def _matched(frame: pd.DataFrame) -> tuple[str | None, pd.DataFrame | None]:
+    """(interpretability column, matched-accuracy choice) of a lambda_sweep's runs;
+    (column, None) without none's runs or validation losses to match against."""
+    metric = lambda_sweep.headline(frame)
+    if metric is None or "val_loss" not in frame or \
+            not (frame["regularizer"] == stats.BASELINE).any():
+        return metric, None
+    return metric, lambda_sweep.matched_accuracy(frame, metric)
+
+
+def _lambda_verdict(results: pd.DataFrame) -> list:
+    """The matched-accuracy verdict of a lambda_sweep experiment's runs: the rule,
+    one line per regularizer, the table."""
+    metric, chosen = _matched(lambda_sweep.sweep_frame(results))
+    if chosen is None:
+        return [Text("No verdict: it needs none's runs, validation losses and an "
+                     "interpretability metric (motif truth or peaks) in these data.")]
+    facts = chosen.attrs
+    label = stats.metric_info(metric).label
+    return [Text(lambda_sweep.RULE.format(metric=f"{label} (DeepLIFT/SHAP)") + " "
+                 f"Here none's validation loss is {facts['none_loss']:.4g} ± "
+                 f"{facts['noise']:.2g} over {facts['seeds']} seeds: λ with a mean up to "
+                 f"{facts['threshold']:.4g} count as matched; none's {label} is "
+                 f"{facts['none_metric']:.3g} ± {facts['metric_noise']:.2g}."),
+            Bullets(lambda_sweep.verdict_sentences(chosen, metric)),
+            Table(lambda_sweep.verdict_table(chosen, metric),
+                  "Per regularizer, the most interpretable λ at matched accuracy")]
+
+
+def _lambda_sweep(out, experiment, results, shares, order, manifest):
+    frame = lambda_sweep.sweep_frame(results)
+    metric, chosen = _matched(frame)
+    if verdict_point(results, manifest)[0] != experiment["name"]:
+        yield from _lambda_verdict(results)
+    sweeps = [e["name"] for e in manifest["experiments"] if e["kind"] == "lambda_sweep"]
+    suffix = "" if sweeps.index(experiment["name"]) == 0 else \
+        f"_{sweeps.index(experiment['name']) + 1}"
+    for column in [c for c in ("test_auroc", metric, "val_loss") if c]:
+        info = stats.metric_info(column)
+        fig = lambda_sweep.lambda_curves(frame, column, order, chosen)
+        yield sections._figure(
+            f"lambda_{column}{suffix}", f"{info.label} against λ, one panel per regularizer "
+            "(mean ± sd over seeds; log λ axis across the regularizer's registry range); "
+            "grey band: none, mean ± sd over the same seeds; dotted line: the λ chosen at "
+            f"matched accuracy. {info.better}.", fig)
+    yield Table(lambda_sweep.curves_table(frame, order), "Per regularizer and λ: mean ± sd "
+                f"over seeds (every run: {lambda_sweep.CSV})")
+
+
 def _by_level(ok: pd.DataFrame, level: str, columns, order) -> pd.DataFrame:
     rows = []
     for value in sorted(ok[level].dropna().unique()):
@@ -368,6 +439,8 @@ def how_made(manifest, results: pd.DataFrame, out: Path) -> Section:
 def _lambda_sources(out: Path, manifest) -> dict:
     sources = {}
     for p in manifest["points"]:
+        if p.get("kind") == "lambda_sweep":     # swept: its λ are in lambda_sweep.csv
+            continue
         path = out / p["folder"] / "config.json"
         if not path.is_file():
             continue
