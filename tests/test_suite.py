@@ -167,7 +167,7 @@ values = [0.4, 0.6]
 def test_shipped_suites_load():
     from regbench.suite import list_suites, load_suite
     assert {"compare", "stability", "gc-sweep", "data-scarcity", "multi-motif",
-            "paper"} <= set(list_suites())
+            "paper", "lambda"} <= set(list_suites())
     for name in list_suites():
         suite = load_suite(name)
         assert suite.experiments
