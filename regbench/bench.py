@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from regbench import __version__
 from regbench.attributions import explain, list_attribution_methods
-from regbench.config import PAPER_DIFFERENCES, RunConfig
+from regbench.config import NOISE_SEEDS, PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, FolderSource, SimulatedSource, one_hot, source_of
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_settings
@@ -42,10 +42,6 @@ from regbench.train import Trainer, load_checkpoint, resolve_device
 # grouped-vs-solo comparison scored all 8 grouped models lower (benchmarks/README.md),
 # which the CPU does not show; a default must not change results until that is understood.
 DEFAULT_MODELS_PER_GROUP = {"cpu": 1, "cuda": 1}
-# none models (seeds 0..n-1) trained at the λ search's settings, whose validation
-# losses give the searches none's loss (seed 0's) and its seed noise (their sd): the
-# constrained protocol's loss limit, the loss protocol's "not identified" flag.
-NOISE_SEEDS = 3
 
 
 

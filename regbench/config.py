@@ -159,6 +159,11 @@ def resolve_methods(value) -> list[str]:
 
 # How a run's λ is chosen ([tuning] protocol, --lambda-protocol): name -> one line.
 # A λ fixed with --lambda (or [lambda]) is used as given under every protocol.
+# none models (seeds 0..n-1) trained at the λ search's settings, whose validation
+# losses give the searches none's loss (seed 0's) and its seed noise (their sd): the
+# constrained protocol's loss limit, the loss protocol's "not identified" flag.
+NOISE_SEEDS = 3
+
 LAMBDA_PROTOCOLS = {
     "constrained": "λ tuned per regularizer (Optuna) for the most interpretable "
                    "validation attributions whose validation loss is within none's seed "

@@ -12,8 +12,7 @@ import time
 import numpy as np
 import torch
 
-from regbench.bench import NOISE_SEEDS
-from regbench.config import LAMBDA_PROTOCOLS
+from regbench.config import LAMBDA_PROTOCOLS, NOISE_SEEDS
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, one_hot_codes
 
