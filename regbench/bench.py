@@ -184,6 +184,8 @@ class Benchmark:
                         n_tasks=shape[1])
         if isinstance(self.source, FolderSource):  # read anyway: its splits are checked now
             self._use(self.source.load(self.out))
+        if isinstance(self.source, SimulatedSource):   # OUT/data of another scenario
+            self.source.check_existing(self.out)
 
     def prepare_data(self) -> Dataset:
         """The data source's Dataset (a scenario is simulated into OUT/data once)."""

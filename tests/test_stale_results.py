@@ -82,8 +82,8 @@ def test_a_named_study_of_other_data_or_settings_is_refused(tmp_path):
     open_study(url, "old-l2", "loss", seed=0)
     tune_lambda(_quick_trials(tmp_path, "fpC-cfg1"), "l2", n_trials=1, storage=url,
                 study_name="old-l2", progress=False)
-    assert optuna.load_study(study_name="old-l2", storage=url).user_attrs == {
-        "study_key": "fpC-cfg1"}
+    assert optuna.load_study(study_name="old-l2", storage=url).user_attrs["study_key"] == \
+        "fpC-cfg1"
 
 
 # -- settings the run keys leave out -----------------------------------------------------

@@ -131,6 +131,13 @@ class SimulatedSource(DataSource):
         scenario = load_scenario(self.scenario, overrides=self.overrides)
         return int(scenario["length"]), len(scenario["tasks"])
 
+    def check_existing(self, out) -> None:
+        """Refuse, before anything is written, an OUT/data simulated from another
+        scenario or other overrides (see ``_check_same_scenario``)."""
+        target = Path(out) / "data"
+        if (target / "manifest.json").exists():
+            self._check_same_scenario(target)
+
     def load(self, out, progress: bool = False):
         from regbench.data.dataset import load_dataset
         from regbench.simulate import simulate
