@@ -49,8 +49,9 @@ PRESETS: dict[str, dict] = {
     "quick": {
         # Seeds are paired (same initialisation, batch order and split for every
         # regularizer): 8 of 8 paired differences of one sign give the exact Wilcoxon
-        # signed-rank test p = 2 / 2^8 = 0.0078, below Holm's bar for one regularizer
-        # vs none (0.05 / 6 = 0.0083 over the 6 attribution metrics of simulated data).
+        # signed-rank test p = 2 / 2^8 = 0.0078, below Holm's bar for each regularizer
+        # vs none (0.05 / 6 = 0.0083 over the 6 attribution metrics of simulated data;
+        # families are per regularizer, report.stats.FAMILY_PRINCIPLE).
         "seeds": 8,
         "simulate": {},
         "model": {"conv_filters": [32, 32, 32], "conv_widths": [15, 15, 13], "pool_size": 20,

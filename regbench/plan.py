@@ -110,9 +110,10 @@ ALPHA = 0.05   # the report's family-wise error rate (report.stats.ALPHA)
 
 
 def family_sizes(bench) -> dict[str, int]:
-    """Tests per family of the report's seed-level statistics: the regularizers compared
-    with none times the outcome metrics of the performance table, and of one attribution
-    method's table (those whose ground truth the test split has). {} without none."""
+    """Tests per family of the report's seed-level statistics. A family is one
+    regularizer against none (report.stats.FAMILY_PRINCIPLE): the outcome metrics of the
+    performance table, and of one attribution method's table (those whose ground truth
+    the test split has). {} without none or without a regularizer to compare."""
     from regbench.metrics import get_metric, list_metrics
     compared = [r for r in bench.regularizers if r != "none"]
     if "none" not in bench.regularizers or not compared:
@@ -125,8 +126,8 @@ def family_sizes(bench) -> dict[str, int]:
     performance = [n for n in list_metrics("performance") if get_metric(n).needs == needs]
     attribution = [n for n in list_metrics("attribution") if get_metric(n).in_results
                    and truth.get(get_metric(n).needs, False)]
-    sizes = {"the performance family": len(compared) * len(performance),
-             "each attribution method's family": len(compared) * len(attribution)}
+    sizes = {"each regularizer's performance family": len(performance),
+             "each regularizer's family per attribution method": len(attribution)}
     return {name: size for name, size in sizes.items() if size}
 
 

@@ -163,7 +163,10 @@ def test_statistics_csv_is_holm_within_each_family(report):
     assert {"test_name", "n_pairs", "mean_difference", "ci_low", "ci_high", "p_value",
             "p_adjusted"} <= set(table.columns)
     assert not {"epochs", "best_epoch", "train_seconds"} & set(table["metric"])
-    assert table["family"].nunique() == 5  # seeds: performance, 2 methods; sequences: 2
+    # Per regularizer vs none (fourier, my_prior): seeds: performance, 2 methods;
+    # sequences: 2 methods.
+    assert table["family"].nunique() == 2 * 5
+    assert (table.groupby("family")["regularizer"].nunique() == 1).all()
     for _, family in table.groupby("family"):
         np.testing.assert_allclose(family["p_adjusted"], holm(family["p_value"].to_numpy()))
     # my_prior vs none, test auROC: the seeds' values by hand (its seed 2 failed).

@@ -116,10 +116,19 @@ def test_statistics_table_holm_within_families_outcomes_only():
     assert list(table.columns[:len(STATISTICS_COLUMNS)]) == STATISTICS_COLUMNS
     # Cost is not tested, nor the validation loss that λ was selected on.
     assert not {"epochs", "train_seconds", "val_loss"} & set(table["metric"])
+    # One family per regularizer vs none, level and method: a family never mixes
+    # regularizers, so adding one to a run leaves the others' adjusted p unchanged.
     assert set(table["family"]) == {
-        "across seeds: performance", "across seeds: deep_lift_shap",
-        "across seeds: input_x_gradient",
-        "across sequences (mean over seeds): deep_lift_shap"}
+        f"{level}: {reg} vs none" for reg in ("fourier", "l2") for level in (
+            "across seeds: performance", "across seeds: deep_lift_shap",
+            "across seeds: input_x_gradient",
+            "across sequences (mean over seeds): deep_lift_shap")}
+    assert (table.groupby("family")["regularizer"].nunique() == 1).all()
+    alone = statistics_table(_results().query("regularizer != 'l2'"),
+                             _per_sequence().query("regularizer != 'l2'"),
+                             ["none", "fourier"])
+    both = table[table.regularizer == "fourier"].reset_index(drop=True)
+    np.testing.assert_array_equal(alone["p_adjusted"], both["p_adjusted"])
     for _, family in table.groupby("family"):
         np.testing.assert_allclose(family["p_adjusted"], holm(family["p_value"].to_numpy()))
     assert (table["correction"] == "holm").all()
@@ -127,9 +136,10 @@ def test_statistics_table_holm_within_families_outcomes_only():
     assert row.index.is_unique
     fourier_entropy = row.loc[("wilcoxon_seeds", "deep_lift_shap", "fourier", "entropy")]
     assert fourier_entropy["effect_size"] == -1.0 and fourier_entropy["n_pairs"] == 8
-    # 8 of 8 paired seeds lower: the exact p is 2 / 2^8; Holm over the family's 4 tests.
+    # 8 of 8 paired seeds lower: the exact p is 2 / 2^8; Holm over fourier's 2 tests
+    # of this method (entropy, |gc_reliance|), the smaller p first: x 2.
     assert fourier_entropy["p_value"] == 0.0078125
-    assert fourier_entropy["p_adjusted"] == pytest.approx(4 * 0.0078125)
+    assert fourier_entropy["p_adjusted"] == pytest.approx(2 * 0.0078125)
     assert fourier_entropy["better"] == "yes"  # lower entropy, adjusted p < 0.05
     results = _results()
     d = (results.loc[results.regularizer == "fourier", "entropy"].to_numpy()
@@ -157,9 +167,8 @@ def test_a_regularizer_missing_a_seed_stays_in_its_family_unpaired():
     table = statistics_table(results, None, ["none", "fourier", "l2"])
     l2 = table[(table.regularizer == "l2") & (table.method == "deep_lift_shap")]
     assert set(l2["test"]) == {"mann_whitney"} and (l2["n_pairs"] == 0).all()
-    assert set(l2["family"]) == {"across seeds: deep_lift_shap"}
-    family = table[table.family == "across seeds: deep_lift_shap"]
-    assert set(family["test"]) == {"wilcoxon_seeds", "mann_whitney"} and len(family) == 4
+    assert set(l2["family"]) == {"across seeds: deep_lift_shap: l2 vs none"}
+    assert len(l2) == 2   # entropy and |gc_reliance|, both unpaired
 
 
 def test_one_seed_gives_sequence_tests_only():

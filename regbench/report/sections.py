@@ -11,7 +11,8 @@ from regbench.report import figures, stability, stats, verdict
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
 from regbench.metrics import sequence_metrics
-from regbench.report.stats import BASELINE, COST, format_ci, format_p, format_signed
+from regbench.report.stats import (BASELINE, COST, FAMILY_PRINCIPLE, format_ci, format_p,
+                                   format_signed)
 from regbench.store import (METHOD_LABELS, METHOD_PREFIXES, method_prefix, mixed_settings,
                             split_column)
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
@@ -213,10 +214,10 @@ def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
 
 
 FAMILY_TEXT = ("p-values are two-sided and Holm-adjusted within each family of tests "
-               "(family-wise error rate 0.05). A family is one level (across seeds, or "
-               "across sequences) on one attribution method, or on the performance "
-               "metrics: every regularizer against none on every outcome metric of that "
-               "table. Training cost (epochs, seconds) and the "
+               "(family-wise error rate 0.05). A family is one regularizer against none "
+               "on one level (across seeds, or across sequences) and one attribution "
+               "method, or the performance metrics: every outcome metric of that table. "
+               + FAMILY_PRINCIPLE + " Training cost (epochs, seconds) and the "
                "validation loss that λ was selected on are not tested (test loss is the "
                "fair comparison). For GC reliance, whose best value is 0, |GC reliance| "
                "is compared. 'better' = adjusted p < 0.05 and the effect favours the "

@@ -8,9 +8,11 @@ tested with the exact Wilcoxon signed-rank test, with the mean difference and it
 Student t-interval. Mann-Whitney U (with Welch's t-interval) is used only where the
 runs cannot be paired: the two sides do not hold the same seeds. Across sequences:
 Wilcoxon signed-rank on sequences paired by name (each sequence's metric averaged over
-the seeds of a regularizer). p-values are Holm-adjusted within each family: one level
-(seeds or sequences), one attribution method (or the performance metrics), every
-regularizer and every metric of that table.
+the seeds of a regularizer). p-values are Holm-adjusted within each family: one
+regularizer against none, on one level (seeds or sequences) and one attribution method
+(or the performance metrics), every metric of that table. Each regularizer is its own
+question, so its verdict does not depend on how many other regularizers share the run
+(FAMILY_PRINCIPLE).
 """
 from __future__ import annotations
 
@@ -211,8 +213,14 @@ TESTS = {"wilcoxon_seeds": "Wilcoxon signed-rank (exact) on per-seed differences
          "mann_whitney": "Mann-Whitney U across seeds (unpaired: the seeds differ)",
          "wilcoxon": "Wilcoxon signed-rank across sequences (mean over seeds)"}
 SEED_TESTS = ("wilcoxon_seeds", "mann_whitney")
-# A family is one level of comparison (whichever test each regularizer needed) on one
-# method: a regularizer that lost a seed must not leave the family it is read in.
+# A family is one regularizer against none on one level of comparison (whichever seed
+# test it needed: a regularizer that lost a seed stays in its family) and one method.
+FAMILY_PRINCIPLE = (
+    "Each regularizer against none is its own question, so Holm's correction runs within "
+    "one regularizer's tests: adding a regularizer to a run never changes another one's "
+    "verdict. The "
+    "family-wise error rate 0.05 holds per regularizer; over R regularizers the chance of "
+    "at least one false star somewhere in the report is at most R x 0.05.")
 LEVELS = {"wilcoxon_seeds": "across seeds", "mann_whitney": "across seeds",
           "wilcoxon": "across sequences (mean over seeds)"}
 CI_METHODS = {"wilcoxon_seeds": "t-interval of the paired differences",
@@ -337,9 +345,9 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
                      order) -> pd.DataFrame:
     """Every test of the report, Holm-adjusted within its family (statistics.csv).
 
-    A family is one level (across seeds, or across sequences) on one attribution method
-    (or on the performance metrics): every regularizer vs none on every outcome metric
-    of that table. Columns: STATISTICS_COLUMNS (test: wilcoxon_seeds, mann_whitney or
+    A family is one regularizer vs none on one level (across seeds, or across
+    sequences) and one attribution method (or the performance metrics): every outcome
+    metric of that table (FAMILY_PRINCIPLE says why). Columns: STATISTICS_COLUMNS (test: wilcoxon_seeds, mann_whitney or
     wilcoxon, TESTS says which is which in test_name; n: seeds of the regularizer, or
     paired sequences; n_none: seeds of none; n_pairs: paired seeds or sequences, 0 when
     unpaired) and ``column`` (the results column, for figures). ``mean_difference`` is
@@ -358,8 +366,9 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
     table["test_name"] = table["test"].map(TESTS)
     table["ci_method"] = table["test"].map(
         lambda t: f"{CONFIDENCE:.0%} {CI_METHODS[t]}")
-    table["family"] = [f"{LEVELS[t]}: {m or 'performance'}"
-                       for t, m in zip(table["test"], table["method"])]
+    table["family"] = [f"{LEVELS[t]}: {m or 'performance'}: {r} vs {BASELINE}"
+                       for t, m, r in zip(table["test"], table["method"],
+                                          table["regularizer"])]
     table["p_adjusted"] = table.groupby("family")["p_value"].transform(
         lambda p: pd.Series(holm(p.to_numpy()), index=p.index))
     table["correction"] = "holm"

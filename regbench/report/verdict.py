@@ -160,7 +160,8 @@ def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
         + ": the mean paired difference (regularizer − none, same seed: same "
         "initialisation, batch order and split) [its 95% t-interval], and the "
         "Holm-adjusted p of the exact Wilcoxon signed-rank test of the per-seed "
-        f"differences. {STAR}: significantly better than none (Holm p < {ALPHA}, in the "
+        "differences (Holm within each regularizer's tests, so adding a regularizer "
+        f"never changes another's verdict). {STAR}: significantly better than none (Holm p < {ALPHA}, in the "
         "metric's good direction; the arrow in each header says which way is better). "
         "Every test is in statistics.csv; the run's details follow below.")
     return Section("Verdict", [intro, Table(frame, "The verdict: each regularizer vs none "
