@@ -193,9 +193,25 @@ def test_loss_protocol_flags_a_lambda_not_identified_by_validation_loss():
                            "state": ["complete"] * 3})
     notes = tune.search_notes(trials, (1e-2, 1e2), 1.0, noise=0.005)
     assert len(notes) == 1 and notes[0].startswith("λ not identified by validation loss")
-    # a spread beyond the seed noise identifies λ; a constrained search is not flagged
-    assert tune.search_notes(trials, (1e-2, 1e2), 1.0, noise=0.002) == []
+    # a constrained search is not flagged
     assert tune.search_notes(trials, (1e-2, 1e2), 1.0, noise=0.005, flat=False) == []
+    # A spread beyond the seed noise, but λ = 0.1 scores within it of the chosen 1.0:
+    # a decade apart and indistinguishable, so λ is still not identified.
+    rival = tune.search_notes(trials, (1e-2, 1e2), 1.0, noise=0.002)
+    assert rival == ["λ not identified by validation loss: λ = 0.1, 10× the chosen 1, "
+                     "scored 0.401 against 0.4, within the seed-to-seed sd of the "
+                     "validation loss (0.002): the search could not tell them apart"]
+    # Only twice the chosen λ within noise, the decade away well above it: identified.
+    near = trials.assign(**{"lambda": [0.5, 1.0, 10.0]})
+    assert tune.search_notes(near, (1e-2, 1e2), 1.0, noise=0.002) == []
+    # The quick run's loss search (issue 27): 0.0116 chosen at 0.3407, λ = 1 at 0.3470,
+    # seed sd 0.109: flagged, though λ = 16.7 did far worse (0.719).
+    quick = pd.DataFrame({"lambda": [1.0, 16.69, 0.2646, 0.01164, 0.0142, 45.0],
+                          "value": [0.3470, 0.7190, 0.4262, 0.3407, 0.3893, 0.8742],
+                          "state": ["complete"] * 5 + ["pruned"]})
+    notes = tune.search_notes(quick, (1e-2, 1e2), 0.01164, noise=0.1094)
+    assert notes[-1].startswith("λ not identified by validation loss: λ = 1, 86× the "
+                                "chosen 0.0116, scored 0.347 against 0.3407")
 
 
 # -- searches and rows -------------------------------------------------------------------
