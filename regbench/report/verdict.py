@@ -26,7 +26,10 @@ def lambda_protocol(folder: ResultsFolder) -> str:
     if not recorded and "lambda_protocol" in folder.results:
         values = folder.results["lambda_protocol"].dropna().astype(str)
         recorded = ", ".join(dict.fromkeys(v for v in values if v.strip()))
-    return f"λ protocol: {recorded or 'not recorded'}"
+    from regbench.config import LAMBDA_PROTOCOLS
+    explained = LAMBDA_PROTOCOLS.get(recorded or "")
+    return f"λ protocol: {recorded or 'not recorded'}" + (f" ({explained})" if explained
+                                                          else "")
 
 
 def header_label(column: str) -> str:
@@ -161,12 +164,16 @@ def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
         "initialisation, batch order and split) [its 95% t-interval], and the "
         "Holm-adjusted p of the exact Wilcoxon signed-rank test of the per-seed "
         "differences (Holm within each regularizer's tests, so adding a regularizer "
-        f"never changes another's verdict). {STAR}: significantly better than none (Holm p < {ALPHA}, in the "
-        "metric's good direction; the arrow in each header says which way is better). "
-        "Every test is in statistics.csv; the run's details follow below.")
-    return Section("Verdict", [intro, Table(frame, "The verdict: each regularizer vs none "
-                                            "on the headline metrics"),
-                               Bullets(sentences), protocol])
+        f"never changes another's verdict). {STAR}: significantly better than none "
+        f"(Holm p < {ALPHA}, in the metric's good direction; the arrow in each header "
+        "says which way is better). Every test is in statistics.csv; the run's details "
+        "follow below.")
+    # The protocol before the table: with many regularizers the table fills the first
+    # screen, and how λ was chosen is part of reading it.
+    return Section("Verdict", [intro, protocol,
+                               Table(frame, "The verdict: each regularizer vs none on the "
+                                            "headline metrics"),
+                               Bullets(sentences)])
 
 
 __all__ = ["verdict", "verdict_frame", "findings", "lambda_protocol"]
