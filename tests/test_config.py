@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from regbench.config import EvaluationConfig, Sections, preset_config
+from regbench.config import EvaluationConfig, RunConfig, Sections, preset_config
 from regbench.errors import RegbenchError
 
 
@@ -29,10 +29,33 @@ def test_sections_are_frozen_parsed_once_and_never_stale():
         config.validate()
 
 
-def test_a_default_section_is_a_frozen_dataclass():
-    assert dataclasses.is_dataclass(EvaluationConfig)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        EvaluationConfig().methods = ["x"]
+def test_a_default_section_is_what_a_missing_table_means_and_no_consumer_changes_it():
+    """A run without an [evaluation] table is scored with the documented defaults (the
+    key of its runs pinned, so stored runs keep matching), by the one cached section
+    every consumer shares: no field of any section can be set on it."""
+    config = RunConfig()
+    evaluation = config.evaluation_config()
+    assert evaluation == EvaluationConfig() and evaluation is config.sections().evaluation
+    assert evaluation.hashed() == {
+        "n_shuffles": 20, "max_sequences": 1000, "n_examples": 3, "batch_size": 128,
+        "reference_seed": 0, "methods": ["deep_lift_shap", "input_x_gradient"],
+        "freq_limit": None}                            # ig_steps = 20: added later, not keyed
+    assert config.evaluation_hash() == "5047708fe48d"
+    sections = config.sections()
+    for section in (sections, sections.train, sections.evaluation, sections.tuning):
+        for f in dataclasses.fields(section):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(section, f.name, getattr(section, f.name))
+    assert config.sections() is sections and config.evaluation_hash() == "5047708fe48d"
+
+
+@pytest.mark.xfail(strict=True, reason="EvaluationConfig.methods is a list: the frozen "
+                   "section's method list can be changed in place, so a consumer could make "
+                   "the cached sections disagree with the raw [evaluation] table")
+def test_the_method_list_of_a_section_cannot_be_changed_in_place():
+    config = RunConfig()
+    with pytest.raises((TypeError, AttributeError)):
+        config.evaluation_config().methods.append("ism")
 
 
 def test_options_are_checked_before_torch_loads():

@@ -163,17 +163,21 @@ def test_an_unknown_method_in_the_config_stops_the_run_before_anything_is_writte
 
 
 def test_the_built_in_labels_are_known_without_torch():
-    """regbench.store names every built-in method as the registry does, so the report
-    and a config of built-in names need no torch."""
+    """regbench.store names every built-in method as the registry does, in the
+    registry's order (the report's order of methods), so the report and a config of
+    built-in names need no torch."""
     code = ("import json, sys\nfrom regbench.config import EvaluationConfig\n"
             "from regbench.store import METHOD_LABELS\n"
-            "EvaluationConfig(methods=list(METHOD_LABELS))\n"
-            "print(json.dumps([METHOD_LABELS, 'torch' in sys.modules]))\n")
+            "methods = EvaluationConfig(methods=list(reversed(METHOD_LABELS))).methods\n"
+            "print(json.dumps([list(METHOD_LABELS.items()), methods, "
+            "'torch' in sys.modules]))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
-    labels, torch_loaded = json.loads(done.stdout)
+    labels, methods, torch_loaded = json.loads(done.stdout)
     from regbench.attributions import describe_attribution_method
-    assert labels == {m: describe_attribution_method(m).label for m in list_attribution_methods()}
+    registered = [[m, describe_attribution_method(m).label] for m in list_attribution_methods()]
+    assert labels == registered                      # the same names, labels and order
+    assert methods == [m for m, _ in reversed(registered)]   # resolved as given, torch-free
     assert not torch_loaded
 
 

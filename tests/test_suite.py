@@ -196,25 +196,66 @@ def test_two_suites_on_the_same_data_share_their_runs(tmp_path):
 
 def test_a_multi_motif_suite_scores_each_task_on_its_own_motifs(tmp_path):
     path = _suite(tmp_path, '[[experiment]]\nname = "Factors"\nkind = "multi_motif"\n'
-                            'scenario = "multi_motif"\n' + TINY)
+                            'scenario = "multi_motif"\n' + TINY
+                  + 'evaluation = {methods = ["input_x_gradient"]}\n')
     out = tmp_path / "out"
     assert _run(path, out) == 0
     results = pd.read_csv(out / "results.csv")
-    for task in ("SPI1", "GATA", "CTCF"):
-        assert results[f"auroc_{task}"].between(0, 1).all()
-        assert results[f"motif_fraction_{task}"].between(0, 1).all()
     assert "| CTCF | fourier |" in (out / "report.md").read_text()
-    # each task's mask covers only its own motifs' instances
     from regbench.data import load_dataset
     from regbench.suite import _task_motif_masks
-    folder = json.loads((out / "suite.json").read_text())["points"][0]["folder"]
-    data = load_dataset(out / folder / "data")
+    folder = out / json.loads((out / "suite.json").read_text())["points"][0]["folder"]
+    data = load_dataset(folder / "data")
+    expected = _own_motif_masks(data)
+    assert set(expected) == {"SPI1", "GATA", "CTCF"} and all(m.any() for m in expected.values())
     masks = _task_motif_masks(data, data)
-    ids = {m["id"]: m["tasks"] for m in data.manifest["motifs"] if m.get("tasks")}
-    spi1 = data.motifs[data.motifs["name"].map(lambda i: "SPI1" in ids.get(i, []))]
-    expected = np.zeros_like(masks["SPI1"])
+    assert {t: m.tolist() for t, m in masks.items()} == {
+        t: m.tolist() for t, m in expected.items()}
+    # the simulation never overlaps instances: a position belongs to one task at most
+    assert not (masks["SPI1"] & masks["GATA"]).any()
+    assert not ((masks["SPI1"] | masks["GATA"]) & masks["CTCF"]).any()
+    # each task's auROC from its own output, its motif fraction from the attributions of
+    # that output on the test rows positive for it, against its own motifs: by hand
+    assert len(results) == 4
+    for r in results.itertuples():
+        by_hand = _per_task_scores(folder / r.checkpoint, data, expected)
+        for task, (auroc, fraction) in by_hand.items():
+            assert getattr(r, f"auroc_{task}") == pytest.approx(auroc, abs=1e-9), task
+            assert getattr(r, f"motif_fraction_{task}") == pytest.approx(fraction, rel=1e-4)
+
+
+def _own_motif_masks(data) -> dict:
+    """{task: (N, L) bool} of every row of ``data``: the positions of the instances
+    (motifs.bed) of the motifs the manifest gives to that task."""
     row = {n: i for i, n in enumerate(data.names)}
-    for r in spi1.itertuples():
-        expected[row[r.chrom], r.start:r.end] = True
-    assert np.array_equal(masks["SPI1"], expected) and masks["SPI1"].any()
-    assert not (masks["SPI1"] & masks["GATA"]).all()
+    masks = {}
+    for motif in data.manifest["motifs"]:
+        for task in motif["tasks"]:
+            mask = masks.setdefault(task, np.zeros((len(data.names), data.length), bool))
+            for r in data.motifs[data.motifs["name"] == motif["id"]].itertuples():
+                mask[row[r.chrom], r.start:r.end] = True
+    return masks
+
+
+def _per_task_scores(checkpoint, data, masks) -> dict:
+    """{task: (test auROC of output t, mean motif fraction of input x gradient of
+    output t over the first 16 test rows positive for t)}, by sklearn and autograd."""
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from regbench.data import one_hot
+    from regbench.train import load_checkpoint
+    model, _ = load_checkpoint(checkpoint)
+    test = data.subset("test")
+    rows = [data.names.index(n) for n in test.names]
+    X = one_hot(test.codes).float().requires_grad_()
+    logits = model(X)
+    scores = {}
+    for i, task in enumerate(data.tasks):
+        positive = np.flatnonzero(test.labels[:, i] > 0)[:16]       # max_sequences
+        (grad,) = torch.autograd.grad(logits[:, i].sum(), X, retain_graph=True)
+        g = (grad * X).abs().sum(1).detach().numpy()[positive]      # (n, L)
+        inside = (g * masks[task][rows][positive]).sum(1) / g.sum(1)
+        scores[task] = (roc_auc_score(test.labels[:, i], logits[:, i].detach().numpy()),
+                        inside.mean())
+    return scores

@@ -48,4 +48,43 @@ def test_a_bad_thread_count_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "threads = 0" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x").exists()
-    assert os.cpu_count() >= 1
+
+
+def test_the_cores_are_the_affinity_mask_else_the_machine_count(monkeypatch):
+    """A process pinned to 2 of 16 cores shares those 2 (taskset, a container's cpuset):
+    the count that decides the warning and the share it advises."""
+    from regbench.threads import available_cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)
+    assert available_cores() == 2
+
+    def no_affinity(pid):
+        raise OSError("not supported here")
+    monkeypatch.setattr(os, "sched_getaffinity", no_affinity, raising=False)
+    assert available_cores() == 16
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)   # macOS, Windows
+    assert available_cores() == 16
+    monkeypatch.setattr(os, "cpu_count", lambda: None)            # count unknown
+    assert available_cores() == 1
+
+
+def test_the_advised_share_divides_the_cores_among_the_processes(monkeypatch):
+    """3 others + this one on 10 cores, each at torch's 4 threads: 16 > 10, so each
+    should take 10 // 4 = 2; at 2 threads each (8 <= 10) nothing is said."""
+    old = torch.get_num_threads()
+    try:
+        monkeypatch.setattr("regbench.threads.other_regbench_processes", lambda: [7, 8, 9])
+        monkeypatch.setattr("regbench.threads.available_cores", lambda: 10)
+        torch.set_num_threads(4)
+        warning = apply_threads(None)
+        assert warning.startswith("warning: 3 other regbench process(es) run on this "
+                                  "machine (10 cores), each with torch's default of 4 "
+                                  "threads")
+        assert warning.endswith("give each --threads 2")
+        torch.set_num_threads(2)
+        assert apply_threads(None) is None
+        monkeypatch.setattr("regbench.threads.available_cores", lambda: 3)
+        torch.set_num_threads(4)                  # 4 processes on 3 cores: at least 1
+        assert apply_threads(None).endswith("give each --threads 1")
+    finally:
+        torch.set_num_threads(old)

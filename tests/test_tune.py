@@ -1,6 +1,10 @@
 """λ search: ranges, the study on disk, failures, pruning, Pareto, shared workers."""
 import functools
+import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +104,20 @@ def test_regularizers_with_the_same_range_search_different_lambdas(tuned):
     low_f, low_s = get_spec("fourier").lambda_range[0], get_spec("smoothness").lambda_range[0]
     assert not np.isclose(draws["fourier"] / low_f, draws["smoothness"] / low_s).any()
     assert tune.study_seed(0, "fourier") != tune.study_seed(0, "sparsity")
-    assert tune.study_seed(0, "fourier") == tune.study_seed(0, "fourier")
+
+
+def test_the_study_seed_is_the_same_in_every_process():
+    """A resumed study and every worker of a shared one must seed its sampler alike, so
+    the seed may not come from Python's per-process hash(): pinned to the first 8 hex
+    digits of sha256("seed:name") (as `printf 0:fourier | sha256sum` gives them), and
+    the same in a process with another PYTHONHASHSEED."""
+    pinned = {(0, "fourier"): 0xfc637c9e, (0, "sparsity"): 0xfc27a04c, (7, "l2"): 0x6e07d1cc}
+    assert {key: tune.study_seed(*key) for key in pinned} == pinned
+    code = ("import json; from regbench.tune import study_seed; "
+            "print(json.dumps([study_seed(0, 'fourier'), study_seed(7, 'l2')]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True, env={**os.environ, "PYTHONHASHSEED": "1"})
+    assert json.loads(done.stdout) == [0xfc637c9e, 0x6e07d1cc]
 
 
 def trials_table(lambdas, values, states=None) -> pd.DataFrame:
