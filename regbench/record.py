@@ -146,14 +146,17 @@ class RunRecord:
 
     def row(self, values: dict) -> dict:
         """A run's stored row: ``values`` (its per-run columns: not the method, nor a
-        method's metrics) in table order; performance metrics keep their given order.
-        A column the record does not own is a ValueError (a bug: add it to LAYOUT)."""
+        method's metrics) in table order (a test_ column of no registered metric after
+        the registered ones). A column the record does not own is a ValueError (a bug:
+        add it to LAYOUT)."""
         unknown = [c for c in values if not self.per_run(c)]
         if unknown:
             raise ValueError(f"the run record has no per-run column {', '.join(unknown)}: "
                              "add it to regbench.record.LAYOUT with its role")
         place = {column: i for i, column in enumerate(self.layout)}
-        return dict(sorted(values.items(), key=lambda kv: place[self.column(kv[0])]))
+        order = {name: i for i, name in enumerate(self.columns())}
+        return dict(sorted(values.items(), key=lambda kv: (
+            place[self.column(kv[0])], order.get(kv[0], len(order)))))
 
     def table_rows(self, row: dict, methods: dict | None) -> list[dict]:
         """results.csv's rows of one stored run: its ``row``, with the method column
