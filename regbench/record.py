@@ -165,7 +165,8 @@ class RunRecord:
         (failed, or a λ-search trial) has one row with an empty method. A stored row
         is tabled in its own order: records written by an older regbench keep
         theirs."""
-        before = set(self.columns()[:self.columns().index(METHOD)])
+        names = self.columns()
+        before = set(names[:names.index(METHOD)])
         at = max((i + 1 for i, c in enumerate(row) if c in before), default=0)
         items = list(row.items())
         head, tail = dict(items[:at]), dict(items[at:])
