@@ -29,10 +29,11 @@ from regbench.evaluate import evaluate, explain_settings
 from regbench.memory import apply_process_settings
 from regbench.models import DEFAULT_ARCHITECTURE, get_model_spec
 from regbench.metrics import motif_auprc
+from regbench.record import RUN_RECORD, TEST_PREFIX
 from regbench.regularizers import get_spec
 from regbench.spectra import check_freq_limit, default_freq_limit
-from regbench.store import (RUN_SETTINGS, RunKey, RunStore, atomic_write, atomic_write_csv,
-                            lock_folder, note_unreadable, results_frame)
+from regbench.store import (RunKey, RunStore, atomic_write, atomic_write_csv, lock_folder,
+                            note_unreadable, results_frame)
 from regbench.tasks import Task, create_task, list_tasks
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
@@ -376,7 +377,7 @@ class Benchmark:
                "peak_mib": result.peak_step_bytes / 2 ** 20,
                "extra_backward": extra_backward_passes(reg, key.lam),
                "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(self.out)),
-               **(settings or dict.fromkeys(RUN_SETTINGS))}
+               **(settings or dict.fromkeys(RUN_RECORD.settings()))}
         per_sequence, methods = [], {}
         if result.status == "ok" and evaluate:
             performance, methods, per_sequence, attr = self.evaluate(
@@ -408,7 +409,7 @@ class Benchmark:
         ev = self.config.evaluation_config()
         result = evaluate(model, self.split("test"), self.task(), ev, device=self.device,
                           freq_limit=self.freq_limit())
-        performance = {f"test_{name}": value for name, value in result.performance.items()}
+        performance = {TEST_PREFIX + name: value for name, value in result.performance.items()}
         methods = {method: dict(zip(rows["metric"], rows["value"]))
                    for method, rows in result.summary.groupby("method", sort=False)}
         shap = result.attributions.get("deep_lift_shap")

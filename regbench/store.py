@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.errors import RegbenchError
+from regbench.record import RUN_RECORD
 
 
 def atomic_write(path, data: str | bytes) -> Path:
@@ -167,6 +168,10 @@ class RunStore:
         return read_record(self.out / "runs" / f"{run_id}.json")
 
     def save(self, key: RunKey, record: dict) -> Path:
+        """Store ``record`` under ``key``, its row in the run record's column order
+        (``RunRecord.row``)."""
+        if "row" in record:
+            record = {**record, "row": RUN_RECORD.row(record["row"])}
         return atomic_write(self.record_path(key), json.dumps(record, default=_json_default))
 
     def write_tables(self, records: list[dict]) -> None:
@@ -197,8 +202,9 @@ class RunStore:
         return missing
 
     def trained_settings(self, key: RunKey) -> dict | None:
-        """The RUN_SETTINGS of ``key``'s trained model, from a stored record of it scored
-        another way (one that shares its checkpoint), or None when none has them."""
+        """The training settings (``RunRecord.settings``) of ``key``'s trained model,
+        from a stored record of it scored another way (one that shares its checkpoint),
+        or None when none has them."""
         import glob
         checkpoint = str(self.checkpoint_path(key).relative_to(self.out))
         pattern = glob.escape(f"{key.regularizer}_seed{key.seed}_") + "*.json"
@@ -207,9 +213,10 @@ class RunStore:
                 row = json.loads(path.read_text())["row"]
             except (OSError, ValueError, KeyError, TypeError):
                 continue
+            settings = RUN_RECORD.settings()
             if row.get("checkpoint") == checkpoint and all(
-                    row.get(c) is not None for c in RUN_SETTINGS):
-                return {c: row[c] for c in RUN_SETTINGS}
+                    row.get(c) is not None for c in settings):
+                return {c: row[c] for c in settings}
         return None
 
     def settings_warnings(self) -> list[str]:
@@ -321,16 +328,9 @@ def lock_folder(out):
 def results_frame(records: list[dict]) -> pd.DataFrame:
     """results.csv: one row per run and attribution method (long format: a ``method``
     column, the method's metrics under their own names); a run's training facts and
-    performance repeat on each of its rows. A run not evaluated (failed, or a λ-search
-    trial) has one row with an empty method."""
-    rows = []
-    for record in records:
-        row = record["row"]
-        at = list(row).index("seed") + 1  # method right after the run's identity
-        head, tail = dict(list(row.items())[:at]), dict(list(row.items())[at:])
-        for method, metrics in (record.get("methods") or {"": {}}).items():
-            rows.append({**head, "method": method, **tail, **metrics})
-    return pd.DataFrame(rows)
+    performance repeat on each of its rows (``RunRecord.table_rows``)."""
+    return pd.DataFrame([row for record in records
+                         for row in RUN_RECORD.table_rows(record["row"], record.get("methods"))])
 
 
 # results.csv is long (a method column). The report reads it as one wide row per run:
@@ -352,23 +352,15 @@ METHOD_LABELS = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×
                      "corrected integrated gradients vs shuffled refs",
                  "integrated_gradients_zero": "integrated gradients vs zero baseline",
                  "ism": "ISM"}
-# Columns of results.csv that describe a run, the same on each of its method rows.
-RUN_COLUMNS = ("regularizer", "lambda", "lambda_source", "lambda_protocol", "seed",
-               "data_fraction", "train_rows", "status", "epochs", "best_epoch",
-               "train_seconds", "steps", "step_seconds", "peak_mib", "extra_backward", "val_loss", "checkpoint",
-               "attributions", "threads", "device", "models_per_group")
-# Columns of how a run was trained that its key leaves out (changing them would make
-# every stored run new), though they move its numbers: a comparison should not mix them.
-RUN_SETTINGS = ("threads", "device", "models_per_group")
 
 
 def mixed_settings(results: pd.DataFrame) -> str | None:
-    """One line naming the RUN_SETTINGS whose values differ between the rows of one
-    comparison (results.csv, long or wide), or None when they agree. Rows without a
-    value (runs stored before the columns existed, models scored again) are not
-    counted."""
+    """One line naming the training settings (``RunRecord.settings``) whose values
+    differ between the rows of one comparison (results.csv, long or wide), or None when
+    they agree. Rows without a value (runs stored before the columns existed, models
+    scored again) are not counted."""
     mixed = []
-    for column in RUN_SETTINGS:
+    for column in RUN_RECORD.settings():
         if column in results:
             values = sorted({_plain(v) for v in results[column].dropna()})
             if len(values) > 1:
@@ -398,8 +390,8 @@ def wide_results(results):
     if "method" not in results:
         return results
     methods = results["method"].fillna("").astype(str)
-    run_columns = [c for c in results if c in RUN_COLUMNS or str(c).startswith("test_")]
-    keys = [c for c in ("regularizer", "lambda", "seed", "data_fraction") if c in results]
+    run_columns = [c for c in results if RUN_RECORD.per_run(c)]
+    keys = [c for c in RUN_RECORD.run_keys() if c in results]
     per_method = [c for c in results if c not in run_columns and c != "method"]
     wide = results[run_columns].loc[~results[keys].duplicated()].reset_index(drop=True)
     for method in dict.fromkeys(methods):
@@ -428,7 +420,7 @@ def _json_default(value):
     return str(value)
 
 
-__all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RUN_COLUMNS", "RUN_SETTINGS", "RunKey",
+__all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RunKey",
            "RunStore", "atomic_write", "atomic_write_csv", "atomic_write_npz",
            "folder_file", "lock_folder", "method_prefix", "mixed_settings",
            "note_unreadable", "read_record", "results_frame", "split_column",

@@ -11,8 +11,8 @@ from regbench.report import figures, stability, stats, verdict
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
 from regbench.metrics import sequence_metrics
-from regbench.report.stats import (BASELINE, COST, FAMILY_PRINCIPLE, format_ci, format_p,
-                                   format_signed)
+from regbench.record import COST, RUN_RECORD
+from regbench.report.stats import BASELINE, FAMILY_PRINCIPLE, format_ci, format_p, format_signed
 from regbench.store import (METHOD_LABELS, METHOD_PREFIXES, method_prefix, mixed_settings,
                             split_column)
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
@@ -200,14 +200,15 @@ def performance_vs_interpretability(ok: pd.DataFrame, order) -> Section | None:
 
 def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
     performance, known = stats.performance_columns(), stats.known_metrics()
-    attribution = [m for m in metrics if m not in performance and m not in COST
+    cost = [m for m in metrics if RUN_RECORD.role(m) == COST]
+    attribution = [m for m in metrics if m not in performance and m not in cost
                    and split_column(m)[0] in known]
     methods = dict.fromkeys(split_column(m)[1] for m in attribution)
     groups = [("performance", "Performance", [m for m in metrics if m in performance])]
     groups += [("_".join(filter(None, ("interpretability", method_prefix(method).rstrip("_")))),
                 f"Interpretability ({METHOD_LABELS.get(method, method)})",
                 [m for m in attribution if split_column(m)[1] == method]) for method in methods]
-    groups.append(("cost", "Training cost", [m for m in metrics if m in COST]))
+    groups.append(("cost", "Training cost", cost))
     known = {m for _, _, ms in groups for m in ms}
     groups.append(("other", "Other metrics", [m for m in metrics if m not in known]))
     return [g for g in groups if g[2]]

@@ -25,13 +25,10 @@ import pandas as pd
 from regbench.metrics import (get_metric, holm, list_metrics, mann_whitney,
                               mean_difference_ci, sequence_metrics, smallest_paired_p,
                               welch_ci, wilcoxon_paired)
-from regbench.store import METHOD_LABELS, METHOD_PREFIXES, RUN_SETTINGS, split_column
+from regbench.record import COST, FACT, ID, PERFORMANCE, RUN_RECORD, TEST_PREFIX
+from regbench.store import METHOD_LABELS, METHOD_PREFIXES, split_column
 
 BASELINE = "none"
-# Columns of results.csv that identify or describe a run rather than measure it.
-ID_COLUMNS = ("regularizer", "lambda", "lambda_source", "seed", "status", "attributions", "steps",
-              "data_fraction", "train_rows")
-ID_COLUMNS += RUN_SETTINGS + ("lambda_protocol",)   # how a run was trained, not a metric
 # What pairs two runs across seeds: the same seed (init, batch order, split) and the
 # same training share.
 PAIR_KEYS = ("seed", "data_fraction")
@@ -46,7 +43,8 @@ class MetricInfo:
     direction: str  # "higher", "lower", "zero" (best at 0) or "" (not a quality)
 
 
-# Columns of results.csv that the trainer reports, not the metric registry.
+# Labels of the run record's own measured columns (the trainer reports them, not the
+# metric registry).
 RUN_FACTS = {
     # The λ search minimises it, so tuned regularizers are favoured on it by
     # construction: shown, never tested (test_loss is the fair comparison).
@@ -62,8 +60,6 @@ RUN_FACTS = {
     "extra_backward": MetricInfo("extra backward passes per step",
                                  "lower is cheaper; not quality", ""),
 }
-COST = ("epochs", "best_epoch", "train_seconds", "step_seconds", "peak_mib",
-        "extra_backward")
 
 
 def _info(name: str) -> MetricInfo:
@@ -71,18 +67,26 @@ def _info(name: str) -> MetricInfo:
     return MetricInfo(metric.label, metric.better, metric.direction)
 
 
+def _column_info(column: str) -> MetricInfo:
+    """A performance or cost column's: test_NAME's from the metric registry, the
+    record's own from RUN_FACTS."""
+    if column.startswith(TEST_PREFIX):
+        return _info(column[len(TEST_PREFIX):])
+    return RUN_FACTS.get(column) or MetricInfo(column, "not tested against none", "")
+
+
 def performance_columns() -> list[str]:
-    """results.csv columns of prediction performance: test_<registered>, val_loss."""
-    return [f"test_{n}" for n in list_metrics("performance")] + ["val_loss"]
+    """results.csv columns of prediction performance (the run record's): the test
+    metrics (test_<registered>), then the run's own (val_loss)."""
+    return sorted(RUN_RECORD.columns(PERFORMANCE), key=lambda c: not c.startswith(TEST_PREFIX))
 
 
 def known_metrics() -> dict[str, MetricInfo]:
     """Every results.csv metric column, in report order: performance, attribution
     metrics (from the metric registry, so plug-ins are included), then cost."""
-    known = {f"test_{n}": _info(n) for n in list_metrics("performance")}
-    known["val_loss"] = RUN_FACTS["val_loss"]
+    known = {c: _column_info(c) for c in performance_columns()}
     known.update({n: _info(n) for n in list_metrics("attribution")})
-    known.update({n: RUN_FACTS[n] for n in COST})
+    known.update({c: _column_info(c) for c in RUN_RECORD.columns(COST)})
     return known
 
 
@@ -110,7 +114,7 @@ def headline_columns(results: pd.DataFrame) -> list[str]:
     metric registry marks headline (test_<name>), then its headline attribution
     metrics under the first attribution method that has them (DeepLIFT/SHAP, whose
     columns carry no prefix, unless it was not run)."""
-    performance = [f"test_{n}" for n in list_metrics("performance") if get_metric(n).headline]
+    performance = [TEST_PREFIX + n for n in list_metrics("performance") if get_metric(n).headline]
     attribution = [n for n in list_metrics("attribution") if get_metric(n).headline]
     columns = []
     for prefix in list(METHOD_PREFIXES.values()):
@@ -128,7 +132,7 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
                      for m in names]
     candidates = [c for c in known if c in df] + [c for c in df if c not in known]
     return [c for c in candidates
-            if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(df[c])
+            if RUN_RECORD.role(c) not in (ID, FACT) and pd.api.types.is_numeric_dtype(df[c])
             and df[c].notna().any()]
 
 
