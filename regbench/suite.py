@@ -252,7 +252,7 @@ def swept_regularizers(config: RunConfig, listed: list[str] | None, where: str) 
     the experiment's at_preset list, when the run's is "all"), those whose λ means
     something and has a range; ``none`` is the reference, not swept. A regularizer
     named explicitly without a λ range is an error."""
-    from regbench.bench import resolve_regularizers
+    from regbench.run_checks import resolve_regularizers
     from regbench.regularizers import get_spec
     names = config.regularizers
     explicit = "all" not in names

@@ -178,7 +178,8 @@ def add_tuning_arguments(parser, with_switch: bool = False) -> None:
 
 
 def resolve_config(args):
-    """Preset defaults < config file < command-line flags."""
+    """Preset defaults < config file < command-line flags, checked (``check_run``).
+    Checked here: only what the flags' syntax says (--fractions, --genome's flags)."""
     file_values = read_toml(args.config) if args.config else {}
     preset = args.preset or file_values.get("preset") or "quick"
     task = getattr(args, "task", None) or file_values.get("task") or "binary"
@@ -226,13 +227,8 @@ def resolve_config(args):
     config = merge(config, flags, "command-line flags")
     if config.data or config.data_source:
         config.scenario = None
-    if (config.data_source or {}).get("control_plus") and config.task != "profile":
-        raise RegbenchError("control bigWigs (--controls) are inputs of profile models: "
-                            "add --model profile")
-    if config.artifacts and not config.tuning_config().storage:
-        raise RegbenchError("--artifacts goes with --storage: it is where workers on "
-                            "several machines exchange the runs of a shared grid")
-    config.validate()  # early: nothing is read or written on bad options
+    from regbench.run_checks import check_run
+    check_run(config)  # early: nothing is read or written on bad options (as Benchmark)
     return config
 
 
