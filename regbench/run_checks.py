@@ -29,21 +29,21 @@ from regbench.errors import RegbenchError
 def check_run(config: RunConfig) -> None:
     """Refuse ``config`` with one RegbenchError line if any option is invalid alone, goes
     against another, or names nothing registered. Touches no file."""
+    _check_controls(config)   # first: it is why a profile model's [model] keys are unknown
     config.validate()
-    _check_pairs(config)
+    if config.artifacts and not config.tuning_config().storage:
+        raise RegbenchError("--artifacts goes with --storage: it is where workers on "
+                            "several machines exchange the runs of a shared grid")
     resolve_lambdas(config, resolve_regularizers(config.regularizers, config.task))
     _check_regularizer_params(config)
     _check_registered(config)
 
 
-def _check_pairs(config: RunConfig) -> None:
-    """Options that only mean something together."""
-    if (config.data_source or {}).get("control_plus") and config.task != "profile":
+def _check_controls(config: RunConfig) -> None:
+    source = config.data_source if isinstance(config.data_source, dict) else {}
+    if source.get("control_plus") and config.task != "profile":
         raise RegbenchError("control bigWigs (--controls) are inputs of profile models: "
                             "add --model profile")
-    if config.artifacts and not config.tuning_config().storage:
-        raise RegbenchError("--artifacts goes with --storage: it is where workers on "
-                            "several machines exchange the runs of a shared grid")
 
 
 def _check_regularizer_params(config: RunConfig) -> None:
