@@ -75,6 +75,37 @@ def _check_registered(config: RunConfig) -> None:
         parse_storage(storage)
 
 
+def check_suite(suite, config: RunConfig, scenario_given: bool = False) -> None:
+    """Refuse the options of ``config`` (the suite's base: preset, config file, flags)
+    that a suite would silently drop: local workers, shares of the training rows (each
+    experiment gives its own) and data of the user's when every experiment simulates its
+    own scenario. ``scenario_given``: the user named a scenario (the command line knows;
+    a configuration always holds one, the preset's if not the user's)."""
+    if config.workers > 1:
+        raise RegbenchError("--workers does not go with --suite: start the suite command "
+                            "in several processes with one --storage (and --threads), "
+                            "they share every point's grid")
+    for key, off in (("fractions", []), ("stability_fraction", 0.0)):
+        if getattr(config, key) != off:
+            raise RegbenchError(f"--{key.replace('_', '-')} does not go with --suite: a "
+                                "suite's experiments give their fractions")
+    given = _data_option(config, scenario_given)
+    if given and all(e.scenario for e in suite.experiments):
+        raise RegbenchError(f"{given} does not go with --suite {suite.name}: each of "
+                            "its experiments simulates its own scenario; for your data, "
+                            "write a suite file whose experiments name no scenario")
+
+
+def _data_option(config: RunConfig, scenario_given: bool) -> str | None:
+    """The option that chose the data, as the user gave it; None for the preset's."""
+    if config.data_source:
+        kind = config.data_source.get("kind")
+        return "--genome" if kind == "genome" else f"[data_source] kind = {kind!r}"
+    if config.data:
+        return "--data"
+    return "--scenario" if scenario_given else None
+
+
 def resolve_regularizers(names: list[str], task: str = "binary") -> list[str]:
     """Expand 'all' (every registered regularizer that applies to ``task``) and check
     every name against the registry and the task (one-line error otherwise)."""
@@ -113,4 +144,4 @@ def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, d
     return lambdas, sources
 
 
-__all__ = ["check_run", "resolve_lambdas", "resolve_regularizers"]
+__all__ = ["check_run", "check_suite", "resolve_lambdas", "resolve_regularizers"]

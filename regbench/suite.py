@@ -346,6 +346,8 @@ def run_suite(suite: Suite, base: RunConfig) -> Path:
     from regbench.bench import Benchmark
     from regbench.plan import duration as _duration
     from regbench.plan import estimate
+    from regbench.run_checks import check_suite
+    check_suite(suite, base)   # as the command line does: options the suite would drop
     out = Path(base.out)
     points = suite_points(suite, base)
     benches = [Benchmark(p.config) for p in points]

@@ -75,3 +75,38 @@ def test_check_run_passes_a_preset_and_writes_nothing(tmp_path):
     config.out = str(tmp_path / "run")
     check_run(config)
     assert not (tmp_path / "run").exists()
+
+
+# id: (regbench run --suite gc-sweep flags, the same options as RunConfig changes); every
+# gc-sweep experiment simulates its own scenario
+SUITE_CASES = {
+    "local workers": (["--workers", "2"], {"workers": 2}),
+    "shares of the training rows": (["--fractions", "0.5"], {"fractions": [0.5]}),
+    "a stability share": (["--stability-fraction", "0.1"], {"stability_fraction": 0.1}),
+    "a data folder": (["--data", "mine"], {"data": "mine", "scenario": None}),
+}
+
+
+@pytest.mark.parametrize("case", SUITE_CASES, ids=list(SUITE_CASES))
+def test_a_suite_refuses_alike_from_the_cli_and_run_suite(case, tmp_path, capsys,
+                                                          monkeypatch):
+    """Options a suite would silently drop: refused by ``run_suite`` (the Python API)
+    with the command line's line, before any point is built."""
+    import regbench.suite
+    from regbench.suite import load_suite, run_suite
+
+    def past_the_checks(*args):
+        raise AssertionError("the suite's points were built: the options were not refused")
+
+    monkeypatch.setattr(regbench.suite, "suite_points", past_the_checks)
+    monkeypatch.chdir(tmp_path)
+    flags, changes = SUITE_CASES[case]
+    with pytest.raises(RegbenchError) as refused:
+        run_suite(load_suite("gc-sweep"), api_config(changes, "binary", tmp_path / "api"))
+    message = str(refused.value)
+    assert "\n" not in message and "does not go with --suite" in message
+    capsys.readouterr()
+    assert main(["run", "--suite", "gc-sweep", "--preset", "smoke", *flags, "--out",
+                 str(tmp_path / "cli")]) == 2
+    assert capsys.readouterr().err == f"regbench run: error: {message}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -255,19 +255,6 @@ def main(args) -> int:
 def _run_suite(args) -> int:
     from regbench.suite import load_suite, run_suite, suite_points
     suite = load_suite(args.suite)
-    if (args.workers or 1) > 1:
-        raise RegbenchError("--workers does not go with --suite: start the suite command "
-                            "in several processes with one --storage (and --threads), "
-                            "they share every point's grid")
-    for flag in ("fractions", "stability_fraction"):
-        if getattr(args, flag, None) is not None:
-            raise RegbenchError(f"--{flag.replace('_', '-')} does not go with --suite: a "
-                                "suite's experiments give their fractions")
-    given = [flag for flag in ("scenario", "data", "genome") if getattr(args, flag, None)]
-    if given and all(e.scenario for e in suite.experiments):
-        raise RegbenchError(f"--{given[0]} does not go with --suite {suite.name}: each of "
-                            "its experiments simulates its own scenario; for your data, "
-                            "write a suite file whose experiments name no scenario")
     file_preset = read_toml(args.config).get("preset") if args.config else None
     if args.preset is None and file_preset is None and suite.preset:
         args.preset = suite.preset
@@ -276,6 +263,8 @@ def _run_suite(args) -> int:
                              else ",".join(suite.regularizers))
     out_given = args.out is not None
     config = resolve_config(args)
+    from regbench.run_checks import check_suite
+    check_suite(suite, config, scenario_given=args.scenario is not None)
     if not out_given:
         config.out = f"results/suite-{suite.name}"
     suite_points(suite, config)   # every point's configuration checked before anything runs
