@@ -21,20 +21,20 @@ import torch
 from tqdm.auto import tqdm
 
 from regbench import __version__
-from regbench.attributions import explain, list_attribution_methods
+from regbench.attributions import explain
 from regbench.config import NOISE_SEEDS, PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, FolderSource, SimulatedSource, one_hot, source_of
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_settings
 from regbench.memory import apply_process_settings
-from regbench.models import DEFAULT_ARCHITECTURE, get_model_spec
 from regbench.metrics import motif_auprc
 from regbench.record import RUN_RECORD, TEST_PREFIX
 from regbench.regularizers import get_spec
+from regbench.run_checks import check_run, resolve_lambdas, resolve_regularizers
 from regbench.spectra import check_freq_limit, default_freq_limit
 from regbench.store import (RunKey, RunStore, atomic_write, atomic_write_csv, lock_folder,
                             note_unreadable, results_frame)
-from regbench.tasks import Task, create_task, list_tasks
+from regbench.tasks import Task, create_task
 from regbench.train import Trainer, load_checkpoint, resolve_device
 
 # Seeds trained as one grouped model when models_per_group is not set, by device type.
@@ -58,21 +58,6 @@ def extra_backward_passes(regularizer, lam: float) -> int:
     return 1
 
 
-def resolve_regularizers(names: list[str], task: str = "binary") -> list[str]:
-    """Expand 'all' (every registered regularizer that applies to ``task``) and check
-    every name against the registry and the task (one-line error otherwise)."""
-    from regbench.regularizers import list_regularizers
-    if "all" in names:
-        return [n for n in list_regularizers()
-                if get_spec(n).tasks is None or task in get_spec(n).tasks]
-    for name in names:
-        tasks = get_spec(name).tasks
-        if tasks is not None and task not in tasks:
-            raise RegbenchError(f"regularizer {name!r} applies to {', '.join(tasks)} models, "
-                                f"not to task = {task}; drop it from --regularizers")
-    return list(dict.fromkeys(names))
-
-
 def measured_penalty(task: Task, regularizer, model, valid: tuple,
                      config) -> tuple[float, float]:
     """(validation correctness loss, penalty) of ``model`` as training reports them
@@ -94,34 +79,12 @@ def scale_lambda(loss: float, penalty: float) -> float | None:
     return float(loss / abs(penalty))
 
 
-def resolve_lambdas(config: RunConfig, regularizers: list[str]) -> tuple[dict, dict]:
-    """λ per regularizer and where it came from ('--lambda': the user's, given as a flag
-    or in [lambda]; 'registry': its documented default)."""
-    lambdas, sources = {}, {}
-    for name in config.lambdas:
-        if name not in regularizers:
-            raise RegbenchError(f"--lambda given for {name!r}, which is not among the "
-                                f"regularizers of this run: {', '.join(regularizers)}")
-    for name in regularizers:
-        if name in config.lambdas:
-            if not get_spec(name).takes_lambda:
-                raise RegbenchError(f"--lambda {name}=...: {name} has no λ (it adds no "
-                                    "penalty); drop it from --lambda")
-            lam = float(config.lambdas[name])
-            if not np.isfinite(lam) or lam < 0:
-                raise RegbenchError(f"λ for {name} must be a finite number >= 0, got {lam}")
-            lambdas[name], sources[name] = lam, "--lambda"
-        else:
-            lambdas[name], sources[name] = get_spec(name).default_lambda, "registry"
-    return lambdas, sources
-
-
 class Benchmark:
     """One results folder: prepares data, runs the grid, writes the tables."""
 
     def __init__(self, config: RunConfig):
         self.config = config
-        config.validate()  # before anything is written
+        check_run(config)  # before anything is written; the CLI's check, too
         self.out = Path(config.out)
         self.store = RunStore(self.out)
         self.regularizers = resolve_regularizers(config.regularizers, config.task)
@@ -130,29 +93,11 @@ class Benchmark:
         # How λ was chosen, for config.json: none's reference loss and noise, measured
         # penalties, the rule per regularizer (filled by ``tune_lambdas``).
         self.lambda_reference: dict = {}
-        for name, params in config.regularizer_params.items():   # typos fail here, not
-            try:                                                  # silently
-                get_spec(name).create(**params)
-            except RegbenchError as exc:
-                raise RegbenchError(f"[regularizer_params.{name}]: {exc}") from None
         self.device = resolve_device(config.device)
-        unknown = set(config.evaluation_config().methods) - set(list_attribution_methods())
-        if unknown:
-            raise RegbenchError(f"[evaluation] methods: unknown attribution method(s) "
-                                f"{', '.join(sorted(unknown))}; known: "
-                                f"{', '.join(list_attribution_methods())}")
-        get_model_spec(config.model.get("architecture", DEFAULT_ARCHITECTURE))
-        if config.task not in list_tasks():
-            raise RegbenchError(f"task = {config.task!r} is not valid: known tasks are "
-                                f"{', '.join(list_tasks())}")
         self.dataset: Dataset | None = None
         self._splits: dict[str, Dataset] = {}
         self._task: Task | None = None
         self.source = source_of(config)
-        storage = config.tuning_config().storage
-        if storage:   # a typo fails now, not after the data are simulated
-            from regbench.tune import parse_storage
-            parse_storage(storage)
 
     def task(self) -> Task:
         """The run's task (model, loss, prior rows, explained output) for this data."""

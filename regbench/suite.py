@@ -252,7 +252,7 @@ def swept_regularizers(config: RunConfig, listed: list[str] | None, where: str) 
     the experiment's at_preset list, when the run's is "all"), those whose λ means
     something and has a range; ``none`` is the reference, not swept. A regularizer
     named explicitly without a λ range is an error."""
-    from regbench.bench import resolve_regularizers
+    from regbench.run_checks import resolve_regularizers
     from regbench.regularizers import get_spec
     names = config.regularizers
     explicit = "all" not in names
@@ -346,6 +346,8 @@ def run_suite(suite: Suite, base: RunConfig) -> Path:
     from regbench.bench import Benchmark
     from regbench.plan import duration as _duration
     from regbench.plan import estimate
+    from regbench.run_checks import check_suite
+    check_suite(suite, base)   # as the command line does: options the suite would drop
     out = Path(base.out)
     points = suite_points(suite, base)
     benches = [Benchmark(p.config) for p in points]

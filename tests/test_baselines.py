@@ -119,7 +119,7 @@ def test_model_options_build_dropout_and_an_exponential_first_layer(tmp_path, sm
 
 
 def test_all_leaves_binary_only_baselines_out_of_profile_runs():
-    from regbench.bench import resolve_regularizers
+    from regbench.run_checks import resolve_regularizers
     binary, profile = resolve_regularizers(["all"]), resolve_regularizers(["all"], "profile")
     assert {"evoaug", "dropout", "exp_activation", "l1_gradient", "off_simplex",
             "saliency_guided"} <= set(binary)

@@ -179,7 +179,8 @@ def add_tuning_arguments(parser, with_switch: bool = False) -> None:
 
 
 def resolve_config(args):
-    """Preset defaults < config file < command-line flags."""
+    """Preset defaults < config file < command-line flags, checked (``check_run``).
+    Checked here: only what the flags' syntax says (--fractions, --genome's flags)."""
     file_values = read_toml(args.config) if args.config else {}
     preset = args.preset or file_values.get("preset") or "quick"
     task = getattr(args, "task", None) or file_values.get("task") or "binary"
@@ -227,13 +228,8 @@ def resolve_config(args):
     config = merge(config, flags, "command-line flags")
     if config.data or config.data_source:
         config.scenario = None
-    if (config.data_source or {}).get("control_plus") and config.task != "profile":
-        raise RegbenchError("control bigWigs (--controls) are inputs of profile models: "
-                            "add --model profile")
-    if config.artifacts and not config.tuning_config().storage:
-        raise RegbenchError("--artifacts goes with --storage: it is where workers on "
-                            "several machines exchange the runs of a shared grid")
-    config.validate()  # early: nothing is read or written on bad options
+    from regbench.run_checks import check_run
+    check_run(config)  # early: nothing is read or written on bad options (as Benchmark)
     return config
 
 
@@ -260,19 +256,6 @@ def main(args) -> int:
 def _run_suite(args) -> int:
     from regbench.suite import load_suite, run_suite, suite_points
     suite = load_suite(args.suite)
-    if (args.workers or 1) > 1:
-        raise RegbenchError("--workers does not go with --suite: start the suite command "
-                            "in several processes with one --storage (and --threads), "
-                            "they share every point's grid")
-    for flag in ("fractions", "stability_fraction"):
-        if getattr(args, flag, None) is not None:
-            raise RegbenchError(f"--{flag.replace('_', '-')} does not go with --suite: a "
-                                "suite's experiments give their fractions")
-    given = [flag for flag in ("scenario", "data", "genome") if getattr(args, flag, None)]
-    if given and all(e.scenario for e in suite.experiments):
-        raise RegbenchError(f"--{given[0]} does not go with --suite {suite.name}: each of "
-                            "its experiments simulates its own scenario; for your data, "
-                            "write a suite file whose experiments name no scenario")
     file_preset = read_toml(args.config).get("preset") if args.config else None
     if args.preset is None and file_preset is None and suite.preset:
         args.preset = suite.preset
@@ -281,6 +264,8 @@ def _run_suite(args) -> int:
                              else ",".join(suite.regularizers))
     out_given = args.out is not None
     config = resolve_config(args)
+    from regbench.run_checks import check_suite
+    check_suite(suite, config, scenario_given=args.scenario is not None)
     if not out_given:
         config.out = f"results/suite-{suite.name}"
     suite_points(suite, config)   # every point's configuration checked before anything runs
