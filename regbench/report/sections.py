@@ -495,10 +495,10 @@ def lambda_search(folder: ResultsFolder, order) -> Section | None:
 
 def search_notes(folder: ResultsFolder, order) -> list[str]:
     """Per searched regularizer: chosen λ at the edge of its range, or a λ curve flat
-    within the seed-to-seed noise of the validation loss (``tune.search_notes``)."""
+    within the seed-to-seed noise of the validation loss (``tune.notes.search_notes``)."""
     from regbench.errors import RegbenchError
     from regbench.regularizers import get_spec
-    from regbench.tune import search_notes as notes_of
+    from regbench.tune.notes import search_notes as notes_of
 
     ok, chosen = stats.ok_runs(folder.results), chosen_lambdas(folder, order)
     lines = []
