@@ -12,9 +12,9 @@ ROOT = Path(regbench.__file__).parent
 
 def import_graph() -> dict[str, set[str]]:
     """module -> regbench modules it imports anywhere in its file (function-level
-    imports included). ``from pkg import sub`` counts as importing pkg.sub only; ``from pkg import name``
-    of a package that finds its names lazily (``_HOME``: name -> module) counts as
-    importing the module that holds the name."""
+    imports included). ``from pkg import sub`` counts as importing pkg.sub only;
+    ``from pkg import name`` of a package that finds its names lazily (``_HOME``:
+    name -> module) counts as importing the module that holds the name."""
     modules = {}
     for path in ROOT.rglob("*.py"):
         parts = path.relative_to(ROOT.parent).with_suffix("").parts
@@ -39,9 +39,10 @@ def import_graph() -> dict[str, set[str]]:
 def lazy_home(package: str, name: str) -> str:
     """The submodule of ``package`` that holds ``name`` when ``package`` re-exports it
     lazily (``regbench.tune``), else ``name`` itself."""
-    homes = getattr(importlib.import_module(package), "_HOME", {}) \
-        if package.startswith("regbench") else {}
-    return homes.get(name, name)
+    init = ROOT.parent.joinpath(*package.split("."), "__init__.py")
+    if not init.is_file() or "def __getattr__" not in init.read_text():
+        return name
+    return getattr(importlib.import_module(package), "_HOME", {}).get(name, name)
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
