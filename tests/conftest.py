@@ -133,8 +133,9 @@ def check_dead_worker_is_retried(data_dir, out, url, name, monkeypatch):
 
     import regbench.tune as tune
     from regbench.regularizers import get_spec
-    monkeypatch.setattr(tune, "HEARTBEAT_INTERVAL", 1)
-    monkeypatch.setattr(tune, "GRACE_PERIOD", 1)
+    import regbench.tune.storage
+    monkeypatch.setattr(tune.storage, "HEARTBEAT_INTERVAL", 1)
+    monkeypatch.setattr(tune.storage, "GRACE_PERIOD", 1)
     study = tune.open_study(url, name, "loss", seed=0)
     dead = study.ask()
     lam = dead.suggest_float("lambda", *get_spec("l2").lambda_range, log=True)

@@ -222,6 +222,45 @@ def test_deep_lift_shap_rejects_bad_input_and_target():
         deep_lift_shap(model, X, n_shuffles=2, target=2)
 
 
+class Square(nn.Module):
+    """x², a non-linearity tangermeme does not know, declaring its DeepLIFT rule."""
+
+    deep_lift_rule = "rescale"
+
+    def forward(self, x):
+        return x * x
+
+
+class UndeclaredSquare(Square):
+    deep_lift_rule = None
+
+
+@pytest.mark.parametrize("activation, sums", [(Square, True), (UndeclaredSquare, False)])
+def test_a_modules_declared_deep_lift_rule_is_used(activation, sums):
+    """DeepLIFT/SHAP reads the rule from the model's own module (no method names a
+    model's modules): declared, the attributions sum to delta; undeclared, the module
+    counts as linear and tangermeme warns that they do not."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(4, 3, 5), activation(), nn.Flatten(),
+                          nn.Linear(3 * (L - 4), 1))
+    X = random_one_hot(4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        attr = deep_lift_shap(model, X, n_shuffles=3, random_state=1)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)] == sums
+    expected = expected_difference(model, X, 0, n_shuffles=3, random_state=1)
+    assert torch.allclose(attr.sum(dim=(1, 2)), expected, atol=1e-5, rtol=1e-4) == sums
+
+
+def test_an_unknown_deep_lift_rule_is_one_line():
+    class Odd(Square):
+        deep_lift_rule = "wiggle"
+    with pytest.raises(RegbenchError, match="Odd.deep_lift_rule = 'wiggle' is not a "
+                                            "DeepLIFT rule; use one of rescale"):
+        deep_lift_shap(nn.Sequential(nn.Flatten(), nn.Linear(4 * L, 1), Odd()),
+                       random_one_hot(2), n_shuffles=2)
+
+
 # -- lookup -------------------------------------------------------------------
 
 def test_get_attribution_method():

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 import regbench.tune as tune
+import regbench.tune.outcome
+import regbench.tune.search
 from regbench.bench import Benchmark, measured_penalty, scale_lambda
 from regbench.cli import build_parser, main
 from regbench.commands.run import resolve_config
@@ -34,31 +36,31 @@ def test_constrained_choice_is_the_most_interpretable_feasible_trial():
     # limit 0.42: λ=10 is the most interpretable, but its loss 0.50 is over the limit
     study = constrained_study([(0.1, 0.50, 0.40, 0.42), (1.0, 0.70, 0.41, 0.42),
                                (10.0, 0.90, 0.50, 0.42), (3.0, 0.60, 0.30, 0.42)])
-    chosen = tune._choose(study, "constrained")
+    chosen = tune.outcome._choose(study, "constrained")
     assert chosen.params["lambda"] == 1.0
-    result = tune._result(study, "fourier", "constrained", "sqlite://", 0.0, chosen)
+    result = tune.outcome._result(study, "fourier", "constrained", "sqlite://", 0.0, chosen)
     assert (result.best_lambda, result.best_value, result.best_score) == (1.0, 0.41, 0.70)
     assert result.trials.set_index("lambda")["feasible"].to_dict() == {
         0.1: True, 1.0: True, 10.0: False, 3.0: True}
     # The limit the caller gives wins over the one a trial was run under: at 0.405,
     # λ=1 (loss 0.41) is out too, and λ=3 (0.60) is the most interpretable left.
-    assert tune._choose(study, "constrained", loss_limit=0.405).params["lambda"] == 3.0
+    assert tune.outcome._choose(study, "constrained", loss_limit=0.405).params["lambda"] == 3.0
     # A limit that admits λ=10 makes it the choice.
-    assert tune._choose(study, "constrained", loss_limit=0.5).params["lambda"] == 10.0
+    assert tune.outcome._choose(study, "constrained", loss_limit=0.5).params["lambda"] == 10.0
 
 
 def test_an_infeasible_trial_never_wins():
     study = constrained_study([(0.1, 0.9, 0.50, 0.42), (1.0, 0.95, 0.60, 0.42)])
-    assert tune._choose(study, "constrained") is None
-    result = tune._result(study, "fourier", "constrained", "sqlite://", 0.0, None)
+    assert tune.outcome._choose(study, "constrained") is None
+    result = tune.outcome._result(study, "fourier", "constrained", "sqlite://", 0.0, None)
     assert result.best_lambda is None and result.n_complete == 2
 
 
 def test_workers_of_a_study_share_its_first_loss_limit():
     """Workers whose none references differ in rounding choose with one limit."""
     study = optuna.create_study(directions=["maximize"])
-    assert tune._study_loss_limit(study, 0.5) == 0.5
-    assert tune._study_loss_limit(study, 0.5000001) == 0.5
+    assert tune.search._study_loss_limit(study, 0.5) == 0.5
+    assert tune.search._study_loss_limit(study, 0.5000001) == 0.5
     assert study.user_attrs[tune.LOSS_LIMIT_ATTR] == 0.5
 
 

@@ -343,9 +343,36 @@ def test_cost_beside_gains_by_hand():
     assert table.loc["fourier", "× none (time)"] == "2.50"        # 0.25 / 0.1
     assert table.loc["fourier", "× none (memory)"] == "1.80"
     assert table.loc["fourier", "extra backward passes"] == "1"
-    assert table.loc["fourier", "auROC gain"] == "+0.100"
+    assert table.loc["fourier", "test auROC gain"] == "+0.100"
     assert table.loc["fourier", "motif auPRC (pooled) gain"] == "+0.200"
     assert table.loc["none", "× none (time)"] == "1.00"
+
+
+def test_the_report_takes_lead_metrics_and_directions_from_the_registry():
+    """A plug-in metric registered as the first lead, lower is better, is the one the
+    cost table weighs (none's minus the regularizer's: + is better) and the ranking
+    ranks (lowest first); no metric name is written into the report."""
+    from regbench.metrics import register_metric, unregister_metric
+    from regbench.report.sections import cost_frame, method_ranking
+    register_metric("blur", needs="nothing", direction="lower", label="blur (bits)",
+                    lead=0)(lambda attr, truth: attr.sum())
+    try:
+        rows = [{"regularizer": reg, "seed": seed, "status": "ok", "step_seconds": 0.1,
+                 "motif_auprc": 0.5, "blur": blur, "ixg_blur": blur}
+                for reg, blur in (("none", 0.5), ("fourier", 0.3), ("l2", 0.9))
+                for seed in (0, 1)]
+        table = cost_frame(pd.DataFrame(rows), ["none", "fourier", "l2"])
+        table = table.set_index("regularizer")
+        assert table.loc["fourier", "blur (bits) gain"] == "+0.200"
+        assert table.loc["l2", "blur (bits) gain"] == "-0.400"
+        assert "motif auPRC (pooled) gain" not in table
+        section = method_ranking(pd.DataFrame(rows), ["none", "fourier", "l2"])
+        ranked = section.blocks[1].frame.set_index("regularizer")
+        assert ranked.loc["fourier", "DeepLIFT/SHAP"] == "1 (0.3)"
+        assert ranked.loc["l2", "input×gradient"] == "3 (0.9)"
+        assert "ranked on blur (bits) (lower is better)" in section.blocks[0].text
+    finally:
+        unregister_metric("blur")
 
 
 def test_ranking_per_method_says_when_it_changes():

@@ -15,6 +15,9 @@ import torch
 from optuna.trial import TrialState
 
 import regbench.tune as tune
+import regbench.tune.search
+import regbench.tune.storage
+import regbench.tune.study
 from regbench import RegbenchError
 from regbench.cli import main as cli_main
 from regbench.regularizers import get_spec, register_regularizer
@@ -190,7 +193,7 @@ def test_failed_training_is_recorded_not_raised(data_dir, tmp_path, nan_prior, t
 
 def test_pruned_trials_leave_no_files(data_dir, tmp_path, monkeypatch, tune_kit):
     # Prune every trial at its first report: the validation loss is always > 0.
-    monkeypatch.setattr(tune, "make_pruner", lambda: optuna.pruners.ThresholdPruner(upper=0.0))
+    monkeypatch.setattr(tune.study, "make_pruner", lambda: optuna.pruners.ThresholdPruner(upper=0.0))
     bench = tune_kit.make_bench(data_dir, tmp_path)
     result = bench.search_lambda("l2", n_trials=3, trial_epochs=3, progress=False)
     assert (result.n_pruned, result.n_complete, result.best_lambda) == (3, 0, None)
@@ -233,7 +236,7 @@ def test_a_trial_beyond_the_budget_does_not_run(tmp_path):
     budget by trial number go on (trials 0 and 1 running, budget 1)."""
     study = tune.open_study(f"sqlite:///{tmp_path / 'optuna.db'}", "race", "loss", seed=0)
     first, second = study.ask(), study.ask()
-    objective = tune._Objective(None, (1e-3, 1e-1), "loss", n_trials=1)
+    objective = tune.search._Objective(None, (1e-3, 1e-1), "loss", n_trials=1)
     assert not objective._over_budget(first) and objective._over_budget(second)
 
 
@@ -248,8 +251,8 @@ def test_running_trials_count_against_the_budget(data_dir, tmp_path, tune_kit, m
     # ... which that worker finishes a moment later: this one waits for it, so that
     # every worker chooses λ from the same finished trials
     threading.Timer(1.5, lambda: study.tell(other, 0.5)).start()
-    monkeypatch.setattr(tune, "_wait_for_others", functools.partial(
-        tune._wait_for_others, poll=0.2))
+    monkeypatch.setattr(tune.search, "_wait_for_others", functools.partial(
+        tune.search._wait_for_others, poll=0.2))
     bench = tune_kit.make_bench(data_dir, tmp_path)
     kwargs = dict(trial_epochs=1, storage=url, study_name=name, progress=False)
     first = bench.search_lambda("l2", n_trials=1, **kwargs)
@@ -295,7 +298,7 @@ def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch,
         seen["startup"] = study.sampler._make(0)._n_startup_trials
         return study
 
-    monkeypatch.setattr(tune, "open_study", spy)
+    monkeypatch.setattr(tune.search, "open_study", spy)
     tune_kit.make_bench(data_dir, tmp_path).search_lambda("l2", n_trials=1, trial_epochs=1,
                 progress=False)
     assert seen["startup"] == 2
@@ -316,8 +319,8 @@ def test_a_restarted_worker_uses_the_lambda_the_others_chose(tmp_path, monkeypat
         if value is not None:
             study.tell(trial, value)
     threading.Timer(1.0, lambda: study.tell(trial, state=TrialState.FAIL)).start()
-    monkeypatch.setattr(tune, "_wait_for_others", functools.partial(
-        tune._wait_for_others, poll=0.2))
+    monkeypatch.setattr(tune.search, "_wait_for_others", functools.partial(
+        tune.search._wait_for_others, poll=0.2))
     trained = []
 
     def train(lam, on_epoch):
@@ -338,6 +341,6 @@ def test_a_restarted_worker_uses_the_lambda_the_others_chose(tmp_path, monkeypat
 
 def test_the_first_recorded_choice_wins(tmp_path):
     study = tune.open_study(f"sqlite:///{tmp_path / 'optuna.db'}", "race", "loss", seed=0)
-    assert tune._record_once(study, "chosen-3", {"trial": 1}) == {"trial": 1}
-    assert tune._record_once(study, "chosen-3", {"trial": 2}) == {"trial": 1}
+    assert tune.storage._record_once(study, "chosen-3", {"trial": 1}) == {"trial": 1}
+    assert tune.storage._record_once(study, "chosen-3", {"trial": 2}) == {"trial": 1}
     assert study.user_attrs["chosen-3"] == {"trial": 1}

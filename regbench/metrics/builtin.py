@@ -7,11 +7,11 @@ from regbench.metrics.registry import register_metric
 
 # -- performance (results.csv: test_<name>) ---------------------------------------------
 register_metric("accuracy", needs="labels", direction="higher", kind="performance",
-                label="test accuracy (fraction)")(performance.accuracy)
+                label="test accuracy (fraction)", lead=3)(performance.accuracy)
 register_metric("auroc", needs="labels", direction="higher", kind="performance",
-                label="test auROC", headline=True)(performance.auroc)
+                label="test auROC", headline=True, lead=1)(performance.auroc)
 register_metric("auprc", needs="labels", direction="higher", kind="performance",
-                label="test auPRC")(performance.auprc)
+                label="test auPRC", lead=2)(performance.auprc)
 register_metric("loss", needs="labels", direction="lower", kind="performance",
                 label="test loss (nats)")(performance.balanced_bce)
 
@@ -28,7 +28,7 @@ register_metric("counts_spearman", needs="profile", direction="higher", kind="pe
 
 # -- attributions ---------------------------------------------------------------------------
 register_metric("highfreq_fraction", needs="nothing", direction="lower",
-                label="high-frequency fraction", headline=True,
+                label="high-frequency fraction", headline=True, lead=4,
                 better="lower is better (less high-frequency noise)")(
     lambda attr, truth: interp.highfreq_fraction(attr, truth.freq_limit))
 register_metric("entropy", needs="nothing", direction="lower",
@@ -36,11 +36,11 @@ register_metric("entropy", needs="nothing", direction="lower",
                 better="lower is better (bits; attribution more concentrated)")(
     lambda attr, truth: interp.attribution_entropy(attr))
 register_metric("motif_fraction", needs="motif_mask", direction="higher",
-                label="motif fraction", headline=True,
+                label="motif fraction", headline=True, lead=3,
                 better="higher is better (more attribution inside motifs)")(
     lambda attr, truth: interp.motif_fraction(attr, truth.motif_mask))
 register_metric("motif_auprc", needs="motif_mask", direction="higher",
-                label="motif auPRC (pooled)", per_sequence=False, headline=True,
+                label="motif auPRC (pooled)", per_sequence=False, headline=True, lead=1,
                 better="higher is better (all positions of all sequences ranked by "
                        "attribution find motifs)")(
     lambda attr, truth: interp.motif_auprc(attr, truth.motif_mask))
@@ -55,7 +55,7 @@ register_metric("summit_spearman", needs="summits", direction="lower",
                        "summit)")(
     lambda attr, truth: interp.summit_spearman(attr, truth.summits))
 register_metric("peak_auprc", needs="peak_mask", direction="higher",
-                label="peak auPRC (pooled)", per_sequence=False, headline=True,
+                label="peak auPRC (pooled)", per_sequence=False, headline=True, lead=2,
                 better="higher is better (all positions ranked by attribution find the "
                        "peak intervals; real data, where no motif truth exists)")(
     lambda attr, truth: interp.motif_auprc(attr, truth.peak_mask))

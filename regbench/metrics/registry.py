@@ -14,7 +14,9 @@ registration:
 Attribution metrics take ``(attr, truth)`` with ``truth`` a ``GroundTruth``;
 ``per_sequence=True`` ones return one value per sequence (the results table gets
 their mean over sequences unless ``in_results=False``), the others one value for the
-model. ``headline=True`` puts the metric in the verdict table that opens the report. Performance metrics take ``(y_true, logits)`` and return one float; results.csv
+model. ``headline=True`` puts the metric in the verdict table that opens the report;
+``lead=K`` makes it the report's K-th choice among metrics of its kind, where one
+stands for them all (``lead_metrics``). Performance metrics take ``(y_true, logits)`` and return one float; results.csv
 names them ``test_<name>``.
 """
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Metric:
     per_sequence: bool    # attribution metrics: one value per sequence (else per model)
     in_results: bool      # per-sequence metrics: their mean goes to results.csv
     headline: bool = False  # a column of the report's verdict table
+    lead: int | None = None  # the report's choice among its kind: 1 first (lead_metrics)
 
 
 _METRICS: dict[str, Metric] = {}
@@ -67,7 +70,7 @@ _METRICS: dict[str, Metric] = {}
 def register_metric(name: str, *, needs: str, direction: str, label: str,
                     better: str | None = None, kind: str = "attribution",
                     per_sequence: bool = True, in_results: bool = True,
-                    headline: bool = False):
+                    headline: bool = False, lead: int | None = None):
     """Decorator registering ``func`` as metric ``name`` (see the module docstring)."""
     if needs not in NEEDS:
         raise RegbenchError(f"metric {name!r}: needs must be one of {', '.join(NEEDS)}, "
@@ -83,7 +86,7 @@ def register_metric(name: str, *, needs: str, direction: str, label: str,
                    "zero": "closer to 0 is better"}[direction]
         _METRICS[name] = Metric(name, func, needs, direction, label, better or default,
                                 kind, per_sequence and kind == "attribution", in_results,
-                                headline)
+                                headline, lead)
         return func
     return add
 
@@ -101,10 +104,18 @@ def list_metrics(kind: str | None = None) -> list[str]:
     return [n for n, m in _METRICS.items() if kind is None or m.kind == kind]
 
 
+def lead_metrics(kind: str) -> list[str]:
+    """The names of ``kind`` that the report may let stand for their kind, first
+    choice first (``lead``): the axes of its performance-vs-interpretability figure,
+    the metric it ranks per attribution method and weighs against cost."""
+    leads = [m for m in _METRICS.values() if m.kind == kind and m.lead is not None]
+    return [m.name for m in sorted(leads, key=lambda m: m.lead)]
+
+
 def unregister_metric(name: str) -> None:
     """Remove a metric (for tests and interactive use)."""
     _METRICS.pop(name, None)
 
 
-__all__ = ["GroundTruth", "Metric", "get_metric", "list_metrics", "register_metric",
-           "unregister_metric"]
+__all__ = ["GroundTruth", "Metric", "get_metric", "lead_metrics", "list_metrics",
+           "register_metric", "unregister_metric"]

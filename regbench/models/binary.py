@@ -14,8 +14,11 @@ from regbench.settings import BinaryModelConfig
 
 
 class Exp(nn.Module):
-    """exp(x), as a module of its own (tangermeme's DeepLIFT/SHAP gives it the rescale
-    rule through ``additional_nonlinear_ops``)."""
+    """exp(x), as a module of its own. It declares its DeepLIFT rule, the rescale rule,
+    which DeepLIFT/SHAP reads from the model
+    (``regbench.attributions.methods.deep_lift_shap.declared_rules``)."""
+
+    deep_lift_rule = "rescale"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.exp(x)

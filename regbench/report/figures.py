@@ -157,8 +157,9 @@ def training_curves(history: pd.DataFrame, order):
 
 
 def cost_vs_gain(table: pd.DataFrame):
-    """Gain over none (auROC; the interpretability headline) against the step-time
-    ratio to none, one labelled point per regularizer. table: ``sections.cost_frame``."""
+    """Gain over none (the lead performance and interpretability metrics) against the
+    step-time ratio to none, one labelled point per regularizer. table:
+    ``sections.cost_frame``."""
     gains = [c for c in table if c.endswith(" gain")]
     if not gains or (table["× none (time)"] == "–").all():
         return None

@@ -10,7 +10,7 @@ from regbench import __version__
 from regbench.report import figures, stability, stats, verdict
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Figure, Section, Table, Text, figure_png
-from regbench.metrics import sequence_metrics
+from regbench.metrics import get_metric, lead_metrics, sequence_metrics
 from regbench.record import COST, RUN_RECORD
 from regbench.report.stats import BASELINE, FAMILY_PRINCIPLE, format_ci, format_p, format_signed
 from regbench.store import (METHOD_LABELS, METHOD_PREFIXES, method_prefix, mixed_settings,
@@ -185,9 +185,27 @@ def _first_present(ok: pd.DataFrame, candidates) -> str | None:
     return next((c for c in candidates if c in ok and ok[c].notna().any()), None)
 
 
+def _leads(kind: str, higher_only: bool = False) -> list[str]:
+    """results.csv columns of the metric registry's lead metrics of ``kind``, first
+    choice first; attribution metrics under every method, DeepLIFT/SHAP's first."""
+    names = [n for n in lead_metrics(kind)
+             if not higher_only or get_metric(n).direction == "higher"]
+    if kind == "performance":
+        return [f"test_{n}" for n in names]
+    return [prefix + n for prefix in METHOD_PREFIXES.values() for n in names]
+
+
+def _lower_is_better(values, direction: str):
+    """``values`` turned so that lower is better: negated when higher is, |value| when
+    the best value is 0."""
+    return abs(values) if direction == "zero" else values if direction == "lower" \
+        else -values
+
+
 def performance_vs_interpretability(ok: pd.DataFrame, order) -> Section | None:
-    y = _first_present(ok, ("test_auroc", "test_auprc", "test_accuracy"))
-    x = _first_present(ok, ("motif_auprc", "motif_fraction", "ixg_motif_auprc"))
+    # both axes higher-is-better: the figure's front and its axis labels assume it
+    y = _first_present(ok, _leads("performance", higher_only=True))
+    x = _first_present(ok, _leads("attribution", higher_only=True))
     if x is None or y is None:
         return None
     fig = figures.performance_vs_interpretability(ok, order, x, y)
@@ -362,16 +380,14 @@ def data_stability(folder: ResultsFolder, order, runs) -> Section | None:
         Table(table))
 
 
-RANKED = ("motif_auprc", "peak_auprc", "highfreq_fraction")
-
-
 def method_ranking(ok: pd.DataFrame, order) -> Section | None:
-    """Per attribution method, the regularizers ranked on the interpretability headline
-    (motif auPRC, else peak auPRC, else the high-frequency fraction): does the ranking
-    hold under every method, or does a prior only look good under the method it
-    penalises?"""
+    """Per attribution method, the regularizers ranked on the interpretability lead
+    metric (the registry's ``lead``: motif auPRC, else peak auPRC, ...): does the
+    ranking hold under every method, or does a prior only look good under the method
+    it penalises?"""
     import scipy.stats
-    metric = next((m for m in RANKED if m in ok and ok[m].notna().any()), None)
+    metric = next((m for m in lead_metrics("attribution") if m in ok and ok[m].notna().any()),
+                  None)
     if metric is None:
         return None
     direction = stats.metric_info(metric).direction
@@ -384,7 +400,7 @@ def method_ranking(ok: pd.DataFrame, order) -> Section | None:
     if len(regs) < 2:   # nothing to rank
         return None
     means = ok.groupby("regularizer")[list(columns.values())].mean().reindex(regs)
-    ranks = (means if direction == "lower" else -means).rank(method="min")
+    ranks = _lower_is_better(means, direction).rank(method="min")
     table = pd.DataFrame({"regularizer": regs})
     for label, column in columns.items():
         table[label] = [f"{int(r)} ({m:.3g})" if pd.notna(r) else "–"
@@ -413,16 +429,17 @@ def method_ranking(ok: pd.DataFrame, order) -> Section | None:
 def cost_frame(ok: pd.DataFrame, order) -> pd.DataFrame:
     """Per regularizer: what a training step costs (seconds, peak MiB, extra backward
     passes; means over seeds) and its ratio to none's measured in the same run, beside
-    its gain over none (difference of means) in test auROC and in the first
-    interpretability headline present (motif auPRC, else peak auPRC, else the
-    high-frequency fraction, whose gain is none's minus its own)."""
+    its gain over none (difference of means, turned so that + is better) in the first
+    performance and the first interpretability lead metric present (the registry's
+    ``lead``: test auROC; motif auPRC, else peak auPRC, ...)."""
     if "step_seconds" not in ok or ok["step_seconds"].isna().all():
         return pd.DataFrame()
+    gains = [c for c in (_first_present(ok, _leads("performance")),
+                         _first_present(ok, lead_metrics("attribution"))) if c is not None]
     means = ok.groupby("regularizer")[[c for c in ("step_seconds", "peak_mib",
-                                                    "extra_backward", "epochs", "test_auroc",
-                                                    *GAIN_METRICS) if c in ok]].mean()
+                                                    "extra_backward", "epochs", *gains)
+                                       if c in ok]].mean()
     base = means.loc[BASELINE] if BASELINE in means.index else None
-    gain = next((c for c in GAIN_METRICS if c in means and means[c].notna().any()), None)
     rows = []
     for reg in [r for r in order if r in means.index]:
         m = means.loc[reg]
@@ -432,16 +449,13 @@ def cost_frame(ok: pd.DataFrame, order) -> pd.DataFrame:
                "× none (memory)": _ratio(m, base, "peak_mib"),
                "extra backward passes": _fmt(m.get("extra_backward"), 2),
                "epochs": _fmt(m.get("epochs"), 3)}
-        if base is not None and "test_auroc" in m:
-            row["auROC gain"] = f"{m['test_auroc'] - base['test_auroc']:+.3f}"
-        if base is not None and gain is not None:
-            sign = -1 if gain == "highfreq_fraction" else 1
-            row[f"{stats.metric_info(gain).label} gain"] = f"{sign * (m[gain] - base[gain]):+.3f}"
+        for gain in gains if base is not None else ():
+            info = stats.metric_info(gain)
+            better = (_lower_is_better(base[gain], info.direction)
+                      - _lower_is_better(m[gain], info.direction))
+            row[f"{info.label} gain"] = f"{better:+.3f}"
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-GAIN_METRICS = ("motif_auprc", "peak_auprc", "highfreq_fraction")
 
 
 def _ratio(row, base, column: str) -> str:
@@ -496,10 +510,10 @@ def lambda_search(folder: ResultsFolder, order) -> Section | None:
 
 def search_notes(folder: ResultsFolder, order) -> list[str]:
     """Per searched regularizer: chosen λ at the edge of its range, or a λ curve flat
-    within the seed-to-seed noise of the validation loss (``tune.search_notes``)."""
+    within the seed-to-seed noise of the validation loss (``tune.notes.search_notes``)."""
     from regbench.errors import RegbenchError
     from regbench.regularizers import get_spec
-    from regbench.tune import search_notes as notes_of
+    from regbench.tune.notes import search_notes as notes_of
 
     ok, chosen = stats.ok_runs(folder.results), chosen_lambdas(folder, order)
     lines = []

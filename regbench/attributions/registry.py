@@ -1,0 +1,122 @@
+"""The attribution-method registry: ``register_attribution_method`` adds
+``explain(model, X, settings) -> (N, 4, L)`` under a name; ``explain``,
+``get_attribution_method`` and ``resolve_methods`` look names up."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from regbench.errors import RegbenchError
+from regbench.store import METHOD_LABELS
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """What evaluation tells every attribution method: the task to explain, where and
+    in what batches to run, and the references' settings (DeepLIFT/SHAP, integrated
+    gradients)."""
+
+    target: int = 0
+    device: object = None
+    batch_size: int = 128
+    n_shuffles: int = 20
+    reference_seed: int = 0
+    args: tuple = ()     # the model's further inputs, row-aligned with X (not attributed)
+    ig_steps: int = 20   # integrated gradients: points on each path (midpoint rule)
+
+
+@dataclass(frozen=True)
+class AttributionMethod:
+    """A registry entry. explain(model, X (N, 4, L) one-hot, settings) -> (N, 4, L)
+    attributions on X's device; ``function`` is the method's own call (keyword
+    arguments), ``label`` its name in the report, ``description`` one line for
+    ``regbench methods``."""
+
+    name: str
+    explain: Callable[..., torch.Tensor]
+    label: str
+    function: Callable[..., torch.Tensor] | None = None
+    description: str = ""
+
+
+_METHODS: dict[str, AttributionMethod] = {}
+
+
+def register_attribution_method(name: str, *, label: str | None = None, function=None,
+                                description: str = ""):
+    """Decorator adding ``explain(model, X, settings) -> (N, 4, L)`` under ``name``;
+    ``[evaluation] methods`` can then name it, and results.csv, the statistics and the
+    report show its metrics under its own ``method``. ``model`` is what the task
+    explains (one output tensor (N, T)); explain task ``settings.target``.
+    ``description``: one line for ``regbench methods``."""
+    def add(explain_fn):
+        if name in _METHODS:
+            raise RegbenchError(f"an attribution method named {name!r} is already registered")
+        _METHODS[name] = AttributionMethod(name, explain_fn, label or name, function,
+                                           description)
+        METHOD_LABELS[name] = label or name
+        return explain_fn
+    return add
+
+
+def unregister_attribution_method(name: str) -> None:
+    _METHODS.pop(name, None)
+    METHOD_LABELS.pop(name, None)
+
+
+def _register_with_correction(name: str, *, label: str, function, explain_fn,
+                              description: str) -> None:
+    """A gradient-based method, and beside it ``NAME_corrected``: the same with
+    ``corrected=True`` (``gradient_correction``)."""
+    register_attribution_method(name, label=label, function=function,
+                                description=description)(explain_fn)
+    register_attribution_method(
+        f"{name}_corrected", label=f"corrected {label}",
+        function=functools.partial(function, corrected=True),
+        description=f"{description}; gradient minus its mean over bases "
+                    "(Majdandzic & Koo 2023)")(functools.partial(explain_fn, corrected=True))
+
+
+def get_attribution_method(name: str) -> Callable[..., torch.Tensor]:
+    """The attribution function called ``name``: ``attribute(model, X, **kw) -> (N, 4, L)``
+    (the entry's evaluation call when it registered no function of its own)."""
+    entry = _lookup(name)
+    return entry.function or entry.explain
+
+
+def explain(name: str, model: torch.nn.Module, X: torch.Tensor,
+            settings: ExplainSettings) -> torch.Tensor:
+    """Evaluation attributions (N, 4, L) of method ``name`` for X (N, 4, L) one-hot."""
+    return _lookup(name).explain(model, X, settings)
+
+
+def list_attribution_methods() -> list[str]:
+    return list(_METHODS)
+
+
+def describe_attribution_method(name: str) -> AttributionMethod:
+    """The registry entry of ``name`` (label, description, ...)."""
+    return _lookup(name)
+
+
+def resolve_methods(names: list[str]) -> list[str]:
+    """``[evaluation] methods`` -> the registered names it means: "all" is every
+    registered method, in registration order; duplicates dropped. An unknown name is
+    one RegbenchError line that lists the known ones."""
+    unknown = [n for n in dict.fromkeys(names) if n not in _METHODS and n != "all"]
+    if unknown:
+        raise RegbenchError(f"[evaluation] methods: unknown attribution method(s) "
+                            f"{', '.join(unknown)}; known: "
+                            f"{', '.join(list_attribution_methods())} (or \"all\")")
+    return list_attribution_methods() if "all" in names else list(dict.fromkeys(names))
+
+
+def _lookup(name: str) -> AttributionMethod:
+    try:
+        return _METHODS[name]
+    except KeyError:
+        raise RegbenchError(f"unknown attribution method {name!r}; known: "
+                            f"{', '.join(sorted(_METHODS))}") from None
