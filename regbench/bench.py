@@ -48,14 +48,9 @@ DEFAULT_MODELS_PER_GROUP = {"cpu": 1, "cuda": 1}
 
 def extra_backward_passes(regularizer, lam: float) -> int:
     """Backward passes a training step makes beyond the loss's own: one input-gradient
-    pass (kept for double backprop) for an attribution prior with λ > 0, else none."""
-    if regularizer.needs == "step" and lam > 0:   # saliency-guided: one saliency pass
-        return 1
-    if regularizer.needs not in ("attributions", "gradients") or lam <= 0:
-        return 0
-    if regularizer.attribution == "eg":   # one input-gradient pass per reference
-        return int(regularizer.params["eg_references"])
-    return 1
+    pass (kept for double backprop) for an attribution prior with λ > 0, else none
+    (the regularizer's kind says)."""
+    return regularizer.kind.extra_backward_passes(lam)
 
 
 def measured_penalty(task: Task, regularizer, model, valid: tuple,

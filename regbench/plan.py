@@ -13,17 +13,18 @@ import numpy as np
 import torch
 
 from regbench.config import LAMBDA_PROTOCOLS, NOISE_SEEDS
-from regbench.regularizers import get_regularizer, get_spec
 from regbench.train import Trainer, one_hot_codes
 
 TIMED_STEPS = 3
 
 
 def step_seconds(bench, regularizer: str) -> float:
-    """Seconds per training step of the run's model with ``regularizer`` (median of
-    TIMED_STEPS after one warm-up step) on a batch of the training data."""
+    """Seconds per training step of the run's model with ``regularizer`` as the run
+    trains it (its [regularizer_params] and the task's prior defaults; the kind's whole
+    step: batch transform, model options, penalty passes), at λ = 1: median of
+    TIMED_STEPS after one warm-up step on a batch of the training data."""
     train = bench.split("train")
-    trainer = Trainer(bench.task(), get_regularizer(regularizer), 1.0,
+    trainer = Trainer(bench.task(), bench.regularizer(regularizer), 1.0,
                       bench.config.train_config(0))
     model = trainer.build_model()
     optimizer = torch.optim.Adam(model.parameters())
@@ -36,9 +37,22 @@ def step_seconds(bench, regularizer: str) -> float:
     times = []
     for _ in range(TIMED_STEPS + 1):
         start = time.perf_counter()
-        trainer.train_step(model, optimizer, params, X, y, n_pos).tolist()  # waits
+        X_step, y_step = trainer.regularizer.transform(X, y, trainer.generator)
+        trainer.train_step(model, optimizer, params, X_step, y_step, n_pos).tolist()  # waits
         times.append(time.perf_counter() - start)
     return float(np.median(times[1:]))
+
+
+def timed_steps(bench, names) -> dict[str, float]:
+    """Seconds per step of each of ``names`` (``step_seconds``); regularizers whose
+    kinds cost the same per step (``Kind.cost_key``) share one timing."""
+    by_cost, seconds = {}, {}
+    for name in names:
+        key = bench.regularizer(name).kind.cost_key(1.0)
+        if key not in by_cost:
+            by_cost[key] = step_seconds(bench, name)
+        seconds[name] = by_cost[key]
+    return seconds
 
 
 def describe_plan(bench) -> str:
@@ -52,12 +66,7 @@ def estimate(bench) -> tuple[list[str], float]:
     train_cfg = bench.config.train_config(0)
     n_train = len(bench.split("train").codes)
     epoch_steps = math.ceil(n_train / train_cfg.batch_size) * 1.15  # + validation
-    kinds = {name: get_spec(name).needs in ("attributions", "gradients")
-             for name in bench.regularizers}
-    timed = {False: step_seconds(bench, "none")}
-    prior = next((n for n, needs in kinds.items() if needs), None)
-    if prior is not None:
-        timed[True] = step_seconds(bench, prior)
+    timed = timed_steps(bench, ["none", *bench.regularizers])
     protocol = bench.lambda_protocol
     lines, total = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], 0.0
     searched = bench.searched_regularizers() if protocol != "fixed" else []
@@ -69,9 +78,9 @@ def estimate(bench) -> tuple[list[str], float]:
         paper_only = all(n.split("@")[0] == "fourier" for n in searched) and \
             bench.config.task == "binary"
         references = (NOISE_SEEDS if protocol != "paper" else 0 if paper_only else 1)
-        seconds = references * epochs * epoch_steps * timed[False]
+        seconds = references * epochs * epoch_steps * timed["none"]
         if protocol != "paper":
-            seconds += sum(tuning.trials * epochs * epoch_steps * timed[kinds[n]]
+            seconds += sum(tuning.trials * epochs * epoch_steps * timed[n]
                            for n in searched)
             lines.append(f"λ search: {', '.join(searched)}: {tuning.trials} trials of at most "
                          f"{_plural(epochs, 'epoch')} each, after none with "
@@ -87,7 +96,7 @@ def estimate(bench) -> tuple[list[str], float]:
     runs = len(bench.regularizers) * seeds
     # Runs on a share of the training rows (fractions) take that share of steps.
     seconds = (1 + sum(shares)) * sum(
-        seeds * train_cfg.max_epochs * epoch_steps * timed[kinds[n]] for n in bench.regularizers)
+        seeds * train_cfg.max_epochs * epoch_steps * timed[n] for n in bench.regularizers)
     total += seconds
     lines.append(f"seed runs: {_plural(len(bench.regularizers), 'regularizer')} x "
                  f"{_plural(seeds, 'seed')} = "
@@ -98,7 +107,10 @@ def estimate(bench) -> tuple[list[str], float]:
                  f"each scored with {' and '.join(_method_labels(bench))} (at most "
                  f"{_duration(seconds)} of training)")
     lines += seed_power(bench)
-    steps = ", ".join(f"{'with' if k else 'without'} a prior {v:.3f} s" for k, v in timed.items())
+    shared = {}   # regularizers that share a timing (``timed_steps``) on one line
+    for name, seconds in timed.items():
+        shared.setdefault(seconds, []).append(name)
+    steps = "; ".join(f"{', '.join(names)} {v:.3f} s" for v, names in shared.items())
     lines.append(f"on {bench.device}: a training step takes {steps}; training at most "
                  f"~{_duration(total)} if every model used all its epochs (early stopping "
                  "and pruning usually end them sooner; data, scoring and the report come "

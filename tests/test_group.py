@@ -294,3 +294,7 @@ def test_can_group_by_task_and_settings():
     assert "dropout" in why_not_grouped(task(dropout=0.1), none, TrainConfig())
     profile = ProfileTask(None, seq_len=1000, n_tasks=1)
     assert not can_group(profile, none, TrainConfig())
+    # the refusal names the model it cannot group
+    assert why_not_grouped(profile, none, TrainConfig()) == (
+        f"the {profile.architecture} model of the profile task trains solo: only "
+        "binary_cnn on the binary task has grouped layers")

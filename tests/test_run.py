@@ -258,7 +258,7 @@ def test_run_with_tuning_uses_the_searched_lambda(tmp_path, capsys):
     assert printed.index("plan:") < printed.index("λ search fourier")
     assert "λ search: fourier: 2 trials of at most 1 epoch each" in printed
     assert "seed runs: 2 regularizers x 1 seed = 2 models" in printed
-    assert re.search(r"a training step takes without a prior [\d.]+ s, with a prior", printed)
+    assert re.search(r"a training step takes none [\d.]+ s; fourier [\d.]+ s", printed)
     df = pd.read_csv(out / "results.csv")
     search = pd.read_csv(out / "lambda_search.csv")
     fourier = df[df.regularizer == "fourier"].iloc[0]

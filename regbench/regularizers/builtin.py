@@ -21,10 +21,10 @@ def none(_target=None) -> torch.Tensor:
     return torch.zeros(())
 
 
-@register_regularizer("l2", needs="parameters", lambda_range=(1e-6, 1e-1), default_lambda=1e-3,
-                      description="L2 weight penalty: sum of squared weights")
-def l2(model) -> torch.Tensor:
-    return l2_penalty(model)
+# l2_penalty itself: the grouped step recognises it (``ParameterPenalty.solo_reason``)
+l2 = register_regularizer("l2", needs="parameters", lambda_range=(1e-6, 1e-1),
+                          default_lambda=1e-3,
+                          description="L2 weight penalty: sum of squared weights")(l2_penalty)
 
 
 @register_regularizer("fourier", needs="attributions", lambda_range=(1e-2, 1e2),

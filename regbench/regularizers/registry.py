@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from regbench.errors import RegbenchError
+from regbench.regularizers.kinds import KINDS, Kind, StepContext, kind_of  # noqa: F401
 
 NEEDS = ("attributions", "gradients", "parameters", "nothing", "batch", "model", "step")
 # What a regularizer that is not a penalty supplies instead (the function registered):
@@ -28,22 +29,6 @@ ENTRY_POINT_GROUP = "regbench.regularizers"
 
 _REGISTRY: dict[str, "RegularizerSpec"] = {}
 _PLUGINS_LOADED = False
-
-
-@dataclass(frozen=True)
-class StepContext:
-    """What a ``needs="step"`` penalty sees of a training step. X: (B, 4, L) one-hot,
-    its first ``n_prior`` rows the prior's; outputs: the model's outputs for X (the
-    loss uses them); explain(Z) -> (N, T): the task's explained output of the model on
-    Z (batch-norm statistics held at the batch's); generator: the run's seeded
-    torch.Generator on the device."""
-
-    model: torch.nn.Module
-    X: torch.Tensor
-    n_prior: int
-    outputs: object
-    explain: Callable[[torch.Tensor], torch.Tensor]
-    generator: torch.Generator
 
 
 @dataclass(frozen=True)
@@ -78,7 +63,7 @@ class RegularizerSpec:
     def takes_lambda(self) -> bool:
         """Whether λ means anything: a penalty on something (not ``none``, a batch
         transform or model options)."""
-        return self.is_penalty and self.needs != "nothing"
+        return KINDS[self.needs].takes_lambda
 
     @property
     def searchable(self) -> bool:
@@ -88,7 +73,7 @@ class RegularizerSpec:
     @property
     def is_penalty(self) -> bool:
         """False for a batch transform or model option (``needs`` batch or model)."""
-        return self.needs not in ("batch", "model")
+        return KINDS[self.needs].is_penalty
 
     def create(self, **params) -> "Regularizer":
         unknown = set(params) - set(self.params)
@@ -102,10 +87,16 @@ class RegularizerSpec:
 
 @dataclass(frozen=True)
 class Regularizer:
-    """A registry entry bound to parameter values; call it to get the penalty."""
+    """A registry entry bound to parameter values; call it to get the penalty.
+    ``kind`` (``regbench.regularizers.kinds``), chosen here once from ``needs``, is what
+    the trainers and the plan call."""
 
     spec: RegularizerSpec
     params: Mapping[str, Any]
+    kind: Kind = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", kind_of(self))
 
     @property
     def name(self) -> str:
@@ -128,13 +119,11 @@ class Regularizer:
 
     def transform(self, X: torch.Tensor, y, generator: torch.Generator):
         """A training batch as a ``needs="batch"`` regularizer changes it; else as is."""
-        if self.needs != "batch":
-            return X, y
-        return self.spec.penalty(X, y, generator, **self.params)
+        return self.kind.transform(X, y, generator)
 
     def model_options(self) -> dict:
         """[model] keys a ``needs="model"`` regularizer builds the model with; else {}."""
-        return dict(self.spec.penalty(**self.params)) if self.needs == "model" else {}
+        return self.kind.model_options()
 
 
 def register_regularizer(name: str, *, needs: str, lambda_range=None,
@@ -161,7 +150,7 @@ def register_regularizer(name: str, *, needs: str, lambda_range=None,
                                 "pass overwrite=True to replace it")
         # the arguments regbench passes come first: a penalty's target; a batch
         # transform's X, y, generator; none for model options
-        skip = {"model": 0, "batch": 3}.get(needs, 1)
+        skip = KINDS[needs].leading_args
         params = {
             p.name: p.default for p in list(inspect.signature(penalty).parameters.values())[skip:]
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
@@ -230,7 +219,7 @@ def _variant(name: str) -> RegularizerSpec:
     if attribution not in TRAINING_ATTRIBUTIONS:
         raise RegbenchError(f"regularizer {name!r}: unknown training-time attribution "
                             f"{attribution!r}; use {base}@eg (expected gradients) or {base}")
-    if spec.needs != "attributions":
+    if not KINDS[spec.needs].training_attribution:
         raise RegbenchError(f"regularizer {name!r}: {base} does not take attributions, so "
                             "it has no training-time attribution to choose")
     if attribution == "ixg":
