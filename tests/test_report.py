@@ -127,6 +127,14 @@ def test_html_is_self_contained(report):
     assert "figures/" not in html
 
 
+def test_every_html_table_scrolls_in_its_own_box(report):
+    # A wide table must not widen the page (a horizontal page scrollbar at 1440 px).
+    html = report[1].read_text(encoding="utf-8")
+    assert html.count("<table>") > 1
+    assert html.count('<div class="wide"><table>') == html.count("<table>")
+    assert ".wide{overflow-x:auto" in html
+
+
 def test_summary_matches_hand_computed_means_and_excludes_failed(report):
     folder, html_path, md_path = report
     df = pd.read_csv(folder / "results.csv")

@@ -83,6 +83,7 @@ th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f0f0f0}caption{caption-side:top;text-align:left;font-style:italic}
 figure{margin:1em 0}img{max-width:100%;height:auto}figcaption{font-size:0.9em;color:#444}
 .note{background:#fff4d6;border-left:4px solid #e0a800;padding:0.5em 1em}
+.wide{overflow-x:auto;max-width:100%}
 """
 
 
@@ -92,7 +93,9 @@ def _html_table(table: Table) -> str:
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
         for row in table.frame.itertuples(index=False))
     caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    # A wide table scrolls inside its own box, so the page never scrolls sideways.
+    return (f'<div class="wide"><table>{caption}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 def _html_block(block) -> str:
