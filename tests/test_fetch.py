@@ -1,0 +1,303 @@
+"""`regbench data fetch` against a loopback ENCODE portal started by the test: the
+experiment JSON, a gzipped GRCh38-shaped FASTA, narrowPeak and blacklist files."""
+import gzip
+import hashlib
+import http.server
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regbench import RegbenchError
+from regbench.cli import main
+from regbench.data import source_of
+from regbench.data.fetch import BLACKLIST_FILE, GENOME_FILE, fetch_dataset
+
+CHROMS = ["chr1", "chr2", "chr4", "chr8", "chrX"]
+SUBSET = ["chr1", "chr2", "chr4", "chr8"]
+ACC, PEAKS_ACC = "ENCSR000AAA", "ENCFF000PKS"
+
+
+def _genome(rng):
+    """30 kb per chromosome in 3-kb blocks of GC 0.35-0.65; 8 narrowPeak peaks each."""
+    sequences, peaks = {}, []
+    for chrom in CHROMS:
+        blocks = []
+        for _ in range(10):
+            gc = rng.uniform(0.35, 0.65)
+            blocks.append(rng.choice(list("ACGT"), 3000, p=[(1 - gc) / 2, gc / 2, gc / 2,
+                                                             (1 - gc) / 2]))
+        seq = np.concatenate(blocks)
+        for k in range(8):
+            start = 1000 + 3500 * k + int(rng.integers(0, 500))
+            offset = int(rng.integers(40, 160))
+            seq[start + offset - 4:start + offset + 5] = list("GAGGAAGTG")
+            peaks.append(f"{chrom}\t{start}\t{start + 200}\t.\t0\t.\t5.0\t-1\t-1\t{offset}\n")
+        sequences[chrom] = "".join(seq)
+    fasta = "".join(f">{c} AC:xx\n" + "\n".join(s[i:i + 60] for i in range(0, len(s), 60))
+                    + "\n" for c, s in sequences.items())
+    return sequences, fasta, "".join(peaks)
+
+
+class Portal:
+    """Paths -> bodies; counts the requests; can cut a file short (``cut``: how many
+    more times) to stand for an interrupted download."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.requests, self.cut = dict(files), [], {}
+        portal = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                portal.requests.append(self.path)
+                body = portal.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if portal.cut.get(self.path, 0) > 0:
+                    portal.cut[self.path] -= 1
+                    self.wfile.write(body[:len(body) // 2])   # then the connection drops
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def downloads(self):
+        return [p for p in self.requests if "@@download" in p]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def _file_json(accession, name, data, **extra):
+    return {"accession": accession, "status": "released", "md5sum": _md5(data),
+            "href": f"/files/{accession}/@@download/{name}", **extra}
+
+
+def _experiment(accession, peaks_record, assay="TF ChIP-seq", assembly=("GRCh38",),
+                status="released"):
+    return {"accession": accession, "status": status, "assay_title": assay,
+            "assembly": list(assembly), "target": {"label": "SPI1"},
+            "biosample_ontology": {"term_name": "GM12878"}, "files": [peaks_record]}
+
+
+@pytest.fixture(scope="module")
+def portal():
+    rng = np.random.default_rng(0)
+    sequences, fasta, peaks = _genome(rng)
+    fasta_gz, peaks_gz = gzip.compress(fasta.encode()), gzip.compress(peaks.encode())
+    blacklist_gz = gzip.compress(b"chr2\t0\t500\nchrX\t0\t500\n")
+    genome_name = f"{GENOME_FILE}.fasta.gz"
+    peak_record = _file_json(PEAKS_ACC, f"{PEAKS_ACC}.bed.gz", peaks_gz, assembly="GRCh38",
+                             file_format="bed", file_type="bed narrowPeak",
+                             output_type="optimal IDR thresholded peaks")
+    # the same experiment's conservative peaks and an hg19 copy are never chosen
+    others = [dict(peak_record, accession="ENCFF000CON", output_type=
+                   "conservative IDR thresholded peaks", href="/nowhere"),
+              dict(peak_record, accession="ENCFF000H19", assembly="hg19", href="/nowhere")]
+    bad_record = dict(peak_record, accession="ENCFF000BAD", md5sum="0" * 32,
+                      href="/files/ENCFF000BAD/@@download/ENCFF000BAD.bed.gz")
+    experiments = {
+        ACC: dict(_experiment(ACC, peak_record), files=[*others, peak_record]),
+        "ENCSR000BAD": _experiment("ENCSR000BAD", bad_record),
+        "ENCSR000HIS": _experiment("ENCSR000HIS", peak_record, assay="Histone ChIP-seq"),
+        "ENCSR000H19": _experiment("ENCSR000H19", peak_record, assembly=("hg19",)),
+        "ENCSR000REV": _experiment("ENCSR000REV", peak_record, status="revoked"),
+    }
+    files = {f"/experiments/{a}/?format=json": json.dumps(e).encode()
+             for a, e in experiments.items()}
+    files.update({
+        f"/files/{GENOME_FILE}/?format=json": json.dumps(_file_json(
+            GENOME_FILE, genome_name, fasta_gz)).encode(),
+        f"/files/{BLACKLIST_FILE}/?format=json": json.dumps(_file_json(
+            BLACKLIST_FILE, f"{BLACKLIST_FILE}.bed.gz", blacklist_gz)).encode(),
+        f"/files/{GENOME_FILE}/@@download/{genome_name}": fasta_gz,
+        f"/files/{BLACKLIST_FILE}/@@download/{BLACKLIST_FILE}.bed.gz": blacklist_gz,
+        f"/files/{PEAKS_ACC}/@@download/{PEAKS_ACC}.bed.gz": peaks_gz,
+        "/files/ENCFF000BAD/@@download/ENCFF000BAD.bed.gz": peaks_gz,
+    })
+    server = Portal(files)
+    server.sequences, server.peaks, server.fasta_gz = sequences, peaks, fasta_gz
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fresh(portal):
+    portal.requests.clear()
+    portal.cut.clear()
+    return portal
+
+
+def test_fetch_writes_a_folder_with_the_chromosomes_asked(fresh, tmp_path):
+    out = fetch_dataset([f"encode:{ACC}"], tmp_path / "data", chroms=SUBSET,
+                        base=fresh.url, cache=tmp_path / "cache", progress=False)
+    from pyfaidx import Fasta
+    genome = Fasta(str(out / "genome.fa"))
+    assert list(genome.keys()) == SUBSET
+    assert str(genome["chr8"][:]) == fresh.sequences["chr8"]
+    peaks = (out / "peaks" / f"{ACC}.narrowPeak").read_text()
+    assert peaks == "".join(line + "\n" for line in fresh.peaks.splitlines()
+                            if not line.startswith("chrX"))
+    assert (out / "blacklist.bed").read_text() == "chr2\t0\t500\n"
+    import tomllib
+    meta = tomllib.loads((out / "dataset.toml").read_text())
+    assert meta["chroms"] == SUBSET and meta["portal"] == fresh.url
+    assert meta["folds"] == {"test_chroms": ["chr1"], "valid_chroms": ["chr8"]}
+    e, = meta["experiments"]
+    assert (e["accession"], e["peaks_accession"], e["target"], e["biosample"]) == (
+        ACC, PEAKS_ACC, "SPI1", "GM12878")
+    assert e["peaks_output"] == "optimal IDR thresholded peaks"
+    assert e["peaks_md5"] == _md5(fresh.files[
+        f"/files/{PEAKS_ACC}/@@download/{PEAKS_ACC}.bed.gz"])
+    assert meta["genome"]["md5"] == _md5(fresh.fasta_gz)
+    assert meta["genome"]["url"].startswith(fresh.url + "/files/" + GENOME_FILE)
+
+
+def test_a_second_fetch_downloads_nothing_and_works_offline(fresh, tmp_path):
+    cache = tmp_path / "cache"
+    fetch_dataset([ACC], tmp_path / "a", chroms=SUBSET, base=fresh.url, cache=cache,
+                  progress=False)
+    assert len(fresh.downloads()) == 3   # peaks, blacklist, genome
+    fresh.requests.clear()
+    fetch_dataset([ACC], tmp_path / "b", chroms=SUBSET, base=fresh.url, cache=cache,
+                  progress=False)
+    assert fresh.requests == []           # metadata and files from the cache
+    assert ((tmp_path / "a" / "genome.fa").read_bytes() ==
+            (tmp_path / "b" / "genome.fa").read_bytes())
+
+
+def test_an_interrupted_download_is_fetched_again_and_the_rest_kept(fresh, tmp_path):
+    genome_path = next(p for p in fresh.files if p.endswith(".fasta.gz"))
+    fresh.cut[genome_path] = 3   # more cuts than pooch's retries: this fetch fails
+    with pytest.raises(RegbenchError, match="failed .*rerun"):
+        fetch_dataset([ACC], tmp_path / "data", chroms=SUBSET, base=fresh.url,
+                      cache=tmp_path / "cache", progress=False)
+    files = tmp_path / "cache" / "files"
+    assert sorted(p.name for p in files.iterdir()) == [f"{PEAKS_ACC}.bed.gz",
+                                                       f"{BLACKLIST_FILE}.bed.gz"]  # no part
+    assert not (tmp_path / "data" / "dataset.toml").exists()
+    fresh.requests.clear()
+    fresh.cut[genome_path] = 1   # one cut: pooch's retry finishes it
+    fetch_dataset([ACC], tmp_path / "data", chroms=SUBSET, base=fresh.url,
+                  cache=tmp_path / "cache", progress=False)
+    assert fresh.downloads() == [genome_path, genome_path]   # only the genome, twice
+    assert (tmp_path / "data" / "dataset.toml").is_file()
+
+
+def _one_line_error(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_a_checksum_mismatch_removes_the_file_and_names_it(fresh, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    err = _one_line_error(["data", "fetch", "encode:ENCSR000BAD", "--out",
+                           str(tmp_path / "d"), "--cache", str(cache), "--base-url",
+                           fresh.url, "--chroms", ",".join(SUBSET)], capsys)
+    assert "ENCFF000BAD.bed.gz" in err and "md5" in err and "removed" in err
+    assert list((cache / "files").iterdir()) == []
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("accession, words", [
+    ("encode:ENCSR000HIS", "Histone ChIP-seq record"),
+    ("encode:ENCSR000H19", "has no GRCh38 files"),
+    ("encode:ENCSR000REV", "not a released experiment"),
+    ("encode:ENCSR999ZZZ", "HTTP 404"),
+    ("ENCFF000PKS", "not an ENCODE experiment accession"),
+])
+def test_accessions_that_cannot_be_fetched_get_one_line(fresh, tmp_path, capsys,
+                                                        accession, words):
+    err = _one_line_error(["data", "fetch", accession, "--out", str(tmp_path / "d"),
+                           "--cache", str(tmp_path / "c"), "--base-url", fresh.url],
+                          capsys)
+    assert words in err
+    assert fresh.downloads() == [] and not (tmp_path / "d").exists()
+
+
+def test_no_network_names_the_cache_folder(tmp_path, capsys, monkeypatch):
+    import socket
+    with socket.socket() as s:   # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("REGBENCH_ENCODE_URL", f"http://127.0.0.1:{port}")
+    cache = tmp_path / "cache"
+    err = _one_line_error(["data", "fetch", f"encode:{ACC}", "--out", str(tmp_path / "d"),
+                           "--cache", str(cache)], capsys)
+    assert "no network" in err and str(cache) in err
+
+
+def test_chromosomes_without_peaks_or_a_fold_are_refused(fresh, tmp_path, capsys):
+    err = _one_line_error(["data", "fetch", ACC, "--out", str(tmp_path / "d"), "--cache",
+                           str(tmp_path / "c"), "--base-url", fresh.url, "--chroms",
+                           "chr1,chr8,chr9"], capsys)
+    assert f"leaves no peaks of encode:{ACC}" not in err   # chr1, chr8 have peaks
+    assert "no chromosome chr9" in err
+    err = _one_line_error(["data", "fetch", ACC, "--out", str(tmp_path / "d"), "--cache",
+                           str(tmp_path / "c"), "--base-url", fresh.url, "--chroms",
+                           "chr1,chr8"], capsys)
+    assert "leaves a fold empty" in err
+
+
+def test_a_full_disk_is_one_line(fresh, tmp_path, capsys, monkeypatch):
+    import errno
+    import shutil
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(shutil, "move", full)   # pooch moves each finished download
+    err = _one_line_error(["data", "fetch", ACC, "--out", str(tmp_path / "d"), "--cache",
+                           str(tmp_path / "c"), "--base-url", fresh.url], capsys)
+    assert "no space left in" in err and str(tmp_path / "c") in err
+
+
+def test_a_fetched_folder_runs_through_the_smoke_preset(fresh, tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["data", "fetch", f"encode:{ACC}", "--out", str(data), "--cache",
+                 str(tmp_path / "cache"), "--base-url", fresh.url, "--chroms",
+                 ",".join(SUBSET)]) == 0
+    assert f"regbench run --data {data}" in capsys.readouterr().out
+    (tmp_path / "c.toml").write_text(
+        'preset = "smoke"\nseeds = 1\nregularizers = "none"\n'
+        f'[data_source]\nkind = "encode"\npath = "{data}"\nlength = 200\n')
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
+                 "--no-progress"]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert (results.status == "ok").all() and results["test_auroc"].notna().all()
+    report = (out / "report.md").read_text()
+    assert f"ENCODE {ACC} (SPI1, GM12878; peaks {PEAKS_ACC}" in report
+    assert "chromosomes chr1,chr2,chr4,chr8" in report
+
+
+def test_run_data_on_a_fetched_folder_reads_it_as_genome_data(fresh, tmp_path):
+    from regbench.commands.run import configure, resolve_config
+    import argparse
+    data = fetch_dataset([ACC], tmp_path / "data", chroms=SUBSET, base=fresh.url,
+                         cache=tmp_path / "cache", progress=False)
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    config = resolve_config(parser.parse_args(["--preset", "smoke", "--data", str(data)]))
+    source = source_of(config)
+    assert source.name == "encode" and source.peaks_path == data / "peaks" / f"{ACC}.narrowPeak"
+    assert (source.test_chroms, source.valid_chroms) == (["chr1"], ["chr8"])
+    assert source.blacklist == data / "blacklist.bed"
