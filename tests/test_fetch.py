@@ -270,23 +270,27 @@ def test_a_full_disk_is_one_line(fresh, tmp_path, capsys, monkeypatch):
     assert "no space left in" in err and str(tmp_path / "c") in err
 
 
-def test_a_fetched_folder_runs_through_the_smoke_preset(fresh, tmp_path, capsys):
-    data = tmp_path / "data"
-    assert main(["data", "fetch", f"encode:{ACC}", "--out", str(data), "--cache",
-                 str(tmp_path / "cache"), "--base-url", fresh.url, "--chroms",
-                 ",".join(SUBSET)]) == 0
-    assert f"regbench run --data {data}" in capsys.readouterr().out
-    (tmp_path / "c.toml").write_text(
-        'preset = "smoke"\nseeds = 1\nregularizers = "none"\n'
-        f'[data_source]\nkind = "encode"\npath = "{data}"\nlength = 200\n')
+def test_run_data_recipe_fetches_then_runs_the_smoke_preset(fresh, tmp_path, capsys,
+                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REGBENCH_ENCODE_URL", fresh.url)
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "tiny.toml").write_text(f'accessions = ["encode:{ACC}"]\n')
     out = tmp_path / "run"
-    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
-                 "--no-progress"]) == 0
+    argv = ["run", "--data-recipe", "tiny", "--preset", "smoke", "--seeds", "1",
+            "--regularizers", "none", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert (tmp_path / "data" / "tiny" / "dataset.toml").is_file()
     results = pd.read_csv(out / "results.csv")
     assert (results.status == "ok").all() and results["test_auroc"].notna().all()
     report = (out / "report.md").read_text()
     assert f"ENCODE {ACC} (SPI1, GM12878; peaks {PEAKS_ACC}" in report
-    assert "chromosomes chr1,chr2,chr4,chr8" in report
+    assert "chromosomes all; fetched 20" in report
+    fresh.requests.clear()
+    assert main(argv) == 0 and fresh.requests == []   # the folder is there: no fetch
+    err = _one_line_error(["run", "--data-recipe", "tiny", "--scenario", "spi1_binary"],
+                          capsys)
+    assert "--data-recipe does not go with --scenario" in err
 
 
 def test_run_data_on_a_fetched_folder_reads_it_as_genome_data(fresh, tmp_path):
