@@ -41,6 +41,23 @@ def _genome(rng):
     return sequences, fasta, "".join(peaks)
 
 
+def _bigwig(sequences) -> bytes:
+    """A signal bigWig: 1.0 over the first 100 bp of every chromosome."""
+    import os
+    import tempfile
+    import pyBigWig
+    fd, path = tempfile.mkstemp(suffix=".bw")
+    os.close(fd)
+    bw = pyBigWig.open(path, "w")
+    bw.addHeader([(c, len(s)) for c, s in sequences.items()])
+    for chrom in sequences:
+        bw.addEntries([chrom], [0], ends=[100], values=[1.0])
+    bw.close()
+    data = open(path, "rb").read()
+    os.unlink(path)
+    return data
+
+
 class Portal:
     """Paths -> bodies; counts the requests; can cut a file short (``cut``: how many
     more times) to stand for an interrupted download."""
@@ -111,10 +128,15 @@ def portal():
     others = [dict(peak_record, accession="ENCFF000CON", output_type=
                    "conservative IDR thresholded peaks", href="/nowhere"),
               dict(peak_record, accession="ENCFF000H19", assembly="hg19", href="/nowhere")]
+    signal = _bigwig(sequences)
+    signal_record = _file_json("ENCFF000SIG", "ENCFF000SIG.bigWig", signal, assembly="GRCh38",
+                               file_format="bigWig", file_type="bigWig",
+                               output_type="fold change over control")
     bad_record = dict(peak_record, accession="ENCFF000BAD", md5sum="0" * 32,
                       href="/files/ENCFF000BAD/@@download/ENCFF000BAD.bed.gz")
     experiments = {
-        ACC: dict(_experiment(ACC, peak_record), files=[*others, peak_record]),
+        ACC: dict(_experiment(ACC, peak_record), files=[*others, peak_record,
+                                                        signal_record]),
         "ENCSR000BAD": _experiment("ENCSR000BAD", bad_record),
         "ENCSR000HIS": _experiment("ENCSR000HIS", peak_record, assay="Histone ChIP-seq"),
         "ENCSR000H19": _experiment("ENCSR000H19", peak_record, assembly=("hg19",)),
@@ -131,6 +153,7 @@ def portal():
         f"/files/{BLACKLIST_FILE}/@@download/{BLACKLIST_FILE}.bed.gz": blacklist_gz,
         f"/files/{PEAKS_ACC}/@@download/{PEAKS_ACC}.bed.gz": peaks_gz,
         "/files/ENCFF000BAD/@@download/ENCFF000BAD.bed.gz": peaks_gz,
+        "/files/ENCFF000SIG/@@download/ENCFF000SIG.bigWig": signal,
     })
     server = Portal(files)
     server.sequences, server.peaks, server.fasta_gz = sequences, peaks, fasta_gz
@@ -146,8 +169,10 @@ def fresh(portal):
 
 
 def test_fetch_writes_a_folder_with_the_chromosomes_asked(fresh, tmp_path):
-    out = fetch_dataset([f"encode:{ACC}"], tmp_path / "data", chroms=SUBSET,
+    out = fetch_dataset([f"encode:{ACC}"], tmp_path / "data", chroms=SUBSET, bigwigs=True,
                         base=fresh.url, cache=tmp_path / "cache", progress=False)
+    assert ((out / "signal" / f"{ACC}.bigWig").read_bytes() ==
+            fresh.files["/files/ENCFF000SIG/@@download/ENCFF000SIG.bigWig"])
     from pyfaidx import Fasta
     genome = Fasta(str(out / "genome.fa"))
     assert list(genome.keys()) == SUBSET
@@ -164,6 +189,8 @@ def test_fetch_writes_a_folder_with_the_chromosomes_asked(fresh, tmp_path):
     assert (e["accession"], e["peaks_accession"], e["target"], e["biosample"]) == (
         ACC, PEAKS_ACC, "SPI1", "GM12878")
     assert e["peaks_output"] == "optimal IDR thresholded peaks"
+    assert (e["signal_accession"], e["signal_output"]) == ("ENCFF000SIG",
+                                                           "fold change over control")
     assert e["peaks_md5"] == _md5(fresh.files[
         f"/files/{PEAKS_ACC}/@@download/{PEAKS_ACC}.bed.gz"])
     assert meta["genome"]["md5"] == _md5(fresh.fasta_gz)
