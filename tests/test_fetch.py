@@ -5,6 +5,7 @@ import hashlib
 import http.server
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,10 +19,12 @@ from regbench.data.fetch import BLACKLIST_FILE, GENOME_FILE, fetch_dataset
 CHROMS = ["chr1", "chr2", "chr4", "chr8", "chrX"]
 SUBSET = ["chr1", "chr2", "chr4", "chr8"]
 ACC, PEAKS_ACC = "ENCSR000AAA", "ENCFF000PKS"
+SECOND = "ENCSR000BBB"   # the same TF in a second cell type: the multi-task recipe
 
 
 def _genome(rng):
-    """30 kb per chromosome in 3-kb blocks of GC 0.35-0.65; 8 narrowPeak peaks each."""
+    """30 kb per chromosome in 3-kb blocks of GC 0.35-0.65; 8 narrowPeak peaks each.
+    Returns the sequences, the FASTA text and the peaks as (chrom, start, end, offset)."""
     sequences, peaks = {}, []
     for chrom in CHROMS:
         blocks = []
@@ -34,11 +37,24 @@ def _genome(rng):
             start = 1000 + 3500 * k + int(rng.integers(0, 500))
             offset = int(rng.integers(40, 160))
             seq[start + offset - 4:start + offset + 5] = list("GAGGAAGTG")
-            peaks.append(f"{chrom}\t{start}\t{start + 200}\t.\t0\t.\t5.0\t-1\t-1\t{offset}\n")
+            peaks.append((chrom, start, start + 200, offset))
         sequences[chrom] = "".join(seq)
     fasta = "".join(f">{c} AC:xx\n" + "\n".join(s[i:i + 60] for i in range(0, len(s), 60))
                     + "\n" for c, s in sequences.items())
-    return sequences, fasta, "".join(peaks)
+    return sequences, fasta, peaks
+
+
+def _narrowpeak(peaks) -> str:
+    return "".join(f"{c}\t{s}\t{e}\t.\t0\t.\t5.0\t-1\t-1\t{o}\n" for c, s, e, o in peaks)
+
+
+def _second_peaks(peaks):
+    """A second cell type's peaks: the first 4 of each chromosome's (summits 30 bp
+    further: the same windows) and one of its own at 28 kb."""
+    chroms = dict.fromkeys(c for c, *_ in peaks)
+    shared = [p for c in chroms for p in [q for q in peaks if q[0] == c][:4]]
+    return ([(c, s, e, o + 30) for c, s, e, o in shared] +
+            [(c, 28000, 28200, 100) for c in chroms])
 
 
 def _bigwig(sequences) -> bytes:
@@ -108,22 +124,29 @@ def _file_json(accession, name, data, **extra):
 
 
 def _experiment(accession, peaks_record, assay="TF ChIP-seq", assembly=("GRCh38",),
-                status="released"):
+                status="released", biosample="GM12878"):
     return {"accession": accession, "status": status, "assay_title": assay,
             "assembly": list(assembly), "target": {"label": "SPI1"},
-            "biosample_ontology": {"term_name": "GM12878"}, "files": [peaks_record]}
+            "biosample_ontology": {"term_name": biosample}, "files": [peaks_record]}
+
+
+def _peak_record(accession, data):
+    return _file_json(accession, f"{accession}.bed.gz", data, assembly="GRCh38",
+                      file_format="bed", file_type="bed narrowPeak",
+                      output_type="optimal IDR thresholded peaks")
 
 
 @pytest.fixture(scope="module")
 def portal():
     rng = np.random.default_rng(0)
-    sequences, fasta, peaks = _genome(rng)
+    sequences, fasta, peak_rows = _genome(rng)
+    peaks, second = _narrowpeak(peak_rows), _narrowpeak(_second_peaks(peak_rows))
+    chrx_only = _narrowpeak([p for p in peak_rows if p[0] == "chrX"])
     fasta_gz, peaks_gz = gzip.compress(fasta.encode()), gzip.compress(peaks.encode())
+    second_gz, chrx_gz = gzip.compress(second.encode()), gzip.compress(chrx_only.encode())
     blacklist_gz = gzip.compress(b"chr2\t0\t500\nchrX\t0\t500\n")
     genome_name = f"{GENOME_FILE}.fasta.gz"
-    peak_record = _file_json(PEAKS_ACC, f"{PEAKS_ACC}.bed.gz", peaks_gz, assembly="GRCh38",
-                             file_format="bed", file_type="bed narrowPeak",
-                             output_type="optimal IDR thresholded peaks")
+    peak_record = _peak_record(PEAKS_ACC, peaks_gz)
     # the same experiment's conservative peaks and an hg19 copy are never chosen
     others = [dict(peak_record, accession="ENCFF000CON", output_type=
                    "conservative IDR thresholded peaks", href="/nowhere"),
@@ -141,6 +164,8 @@ def portal():
         "ENCSR000HIS": _experiment("ENCSR000HIS", peak_record, assay="Histone ChIP-seq"),
         "ENCSR000H19": _experiment("ENCSR000H19", peak_record, assembly=("hg19",)),
         "ENCSR000REV": _experiment("ENCSR000REV", peak_record, status="revoked"),
+        SECOND: _experiment(SECOND, _peak_record("ENCFF000PK2", second_gz), biosample="K562"),
+        "ENCSR000CHX": _experiment("ENCSR000CHX", _peak_record("ENCFF000PKX", chrx_gz)),
     }
     files = {f"/experiments/{a}/?format=json": json.dumps(e).encode()
              for a, e in experiments.items()}
@@ -154,9 +179,12 @@ def portal():
         f"/files/{PEAKS_ACC}/@@download/{PEAKS_ACC}.bed.gz": peaks_gz,
         "/files/ENCFF000BAD/@@download/ENCFF000BAD.bed.gz": peaks_gz,
         "/files/ENCFF000SIG/@@download/ENCFF000SIG.bigWig": signal,
+        "/files/ENCFF000PK2/@@download/ENCFF000PK2.bed.gz": second_gz,
+        "/files/ENCFF000PKX/@@download/ENCFF000PKX.bed.gz": chrx_gz,
     })
     server = Portal(files)
     server.sequences, server.peaks, server.fasta_gz = sequences, peaks, fasta_gz
+    server.peak_rows = peak_rows
     yield server
     server.close()
 
@@ -283,6 +311,11 @@ def test_chromosomes_without_peaks_or_a_fold_are_refused(fresh, tmp_path, capsys
                            str(tmp_path / "c"), "--base-url", fresh.url, "--chroms",
                            "chr1,chr8"], capsys)
     assert "leaves a fold empty" in err
+    err = _one_line_error(["data", "fetch", "encode:ENCSR000CHX", "--out", str(tmp_path / "d"),
+                           "--cache", str(tmp_path / "c"), "--base-url", fresh.url,
+                           "--chroms", "chr1,chr2,chr8"], capsys)
+    assert "--chroms chr1,chr2,chr8 leaves no peaks of encode:ENCSR000CHX" in err
+    assert not (tmp_path / "d").exists()
 
 
 def test_a_full_disk_is_one_line(fresh, tmp_path, capsys, monkeypatch):
@@ -297,27 +330,63 @@ def test_a_full_disk_is_one_line(fresh, tmp_path, capsys, monkeypatch):
     assert "no space left in" in err and str(tmp_path / "c") in err
 
 
-def test_run_data_recipe_fetches_then_runs_the_smoke_preset(fresh, tmp_path, capsys,
-                                                             monkeypatch):
+def test_run_data_recipe_fetches_then_runs_the_smoke_preset_multitask(fresh, tmp_path,
+                                                                       capsys, monkeypatch):
+    """A two-experiment recipe: fetched into data/NAME, run as one two-task binary
+    dataset through the smoke preset (one seed, one regularizer); not fetched again."""
+    import argparse
+    from regbench.commands.run import _fetch_recipe
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("REGBENCH_ENCODE_URL", fresh.url)
     (tmp_path / "recipes").mkdir()
-    (tmp_path / "recipes" / "tiny.toml").write_text(f'accessions = ["encode:{ACC}"]\n')
+    (tmp_path / "recipes" / "tiny.toml").write_text(
+        f'accessions = ["encode:{ACC}", "encode:{SECOND}"]\n')
     out = tmp_path / "run"
-    argv = ["run", "--data-recipe", "tiny", "--preset", "smoke", "--seeds", "1",
-            "--regularizers", "none", "--out", str(out), "--no-progress"]
-    assert main(argv) == 0
+    assert main(["run", "--data-recipe", "tiny", "--preset", "smoke", "--seeds", "1",
+                 "--regularizers", "none", "--out", str(out), "--no-progress"]) == 0
     assert (tmp_path / "data" / "tiny" / "dataset.toml").is_file()
     results = pd.read_csv(out / "results.csv")
-    assert (results.status == "ok").all() and results["test_auroc"].notna().all()
+    assert (results.regularizer == "none").all() and (results.status == "ok").all()
+    assert results["test_auroc"].notna().all()
     report = (out / "report.md").read_text()
     assert f"ENCODE {ACC} (SPI1, GM12878; peaks {PEAKS_ACC}" in report
-    assert "chromosomes all; fetched 20" in report
+    assert f"{SECOND} (SPI1, K562; peaks ENCFF000PK2" in report
+    assert "chromosomes all; fetched 20" in report and ": 2 tasks, positives per task" in report
     fresh.requests.clear()
-    assert main(argv) == 0 and fresh.requests == []   # the folder is there: no fetch
+    args = argparse.Namespace(data_recipe="tiny", scenario=None, data=None, genome=None,
+                              no_progress=True)
+    _fetch_recipe(args)   # the folder is there: nothing fetched
+    assert fresh.requests == [] and args.data == str(Path("data") / "tiny")
     err = _one_line_error(["run", "--data-recipe", "tiny", "--scenario", "spi1_binary"],
                           capsys)
     assert "--data-recipe does not go with --scenario" in err
+
+
+def test_several_experiments_are_one_multitask_dataset(fresh, tmp_path):
+    """One window per peak summit of either experiment (the second's summits 30 bp from
+    the first's merged into them); labels per experiment checked by hand; negatives 0."""
+    from regbench.data.fetched import EncodeSource
+    data = fetch_dataset([ACC, SECOND], tmp_path / "data", base=fresh.url,
+                         cache=tmp_path / "cache", progress=False)
+    source = EncodeSource(data, length=400)
+    ds = source.load(tmp_path / "out")
+    assert ds.tasks == ["SPI1_ENCSR000AAA_GM12878", "SPI1_ENCSR000BBB_K562"]
+    expected = {}
+    for chrom in CHROMS:
+        rows = [p for p in fresh.peak_rows if p[0] == chrom]
+        for k, (_, start, _, offset) in enumerate(rows):
+            expected[f"{chrom}:{start + offset - 200}-{start + offset + 200}"] = (1, int(k < 4))
+        expected[f"{chrom}:27900-28300"] = (0, 1)
+    got = {n: tuple(int(v) for v in row) for n, row in zip(ds.names, ds.labels)
+           if row.any()}
+    assert got == expected   # the blacklist (0-500 bp) touches no window
+    negatives = ds.labels[~ds.labels.any(axis=1)]
+    assert len(negatives) == len(ds.labels) - len(expected) and len(negatives) > 0
+    assert source.report["task_positives"] == {"SPI1_ENCSR000AAA_GM12878": 40,
+                                               "SPI1_ENCSR000BBB_K562": 25}
+    one = EncodeSource(data, experiment=f"encode:{SECOND}", length=400)
+    assert one.task_names() == ["SPI1_ENCSR000BBB_K562"]
+    assert one.peaks_path == data / "peaks" / f"{SECOND}.narrowPeak"
 
 
 def test_run_data_on_a_fetched_folder_reads_it_as_genome_data(fresh, tmp_path):
