@@ -20,6 +20,8 @@ CHROMS = ["chr1", "chr2", "chr4", "chr8", "chrX"]
 SUBSET = ["chr1", "chr2", "chr4", "chr8"]
 ACC, PEAKS_ACC = "ENCSR000AAA", "ENCFF000PKS"
 SECOND = "ENCSR000BBB"   # the same TF in a second cell type: the multi-task recipe
+PAPER_SPI1 = {"ENCSR000BGQ": "GM12878", "ENCSR000BGW": "K562", "ENCSR000BIJ": "GM12891",
+              "ENCSR000BUW": "HL-60"}
 
 
 def _genome(rng):
@@ -166,6 +168,9 @@ def portal():
         "ENCSR000REV": _experiment("ENCSR000REV", peak_record, status="revoked"),
         SECOND: _experiment(SECOND, _peak_record("ENCFF000PK2", second_gz), biosample="K562"),
         "ENCSR000CHX": _experiment("ENCSR000CHX", _peak_record("ENCFF000PKX", chrx_gz)),
+        # the shipped paper-spi1 recipe's accessions, served with the fixture's peaks
+        **{acc: _experiment(acc, peak_record, biosample=cell)
+           for acc, cell in PAPER_SPI1.items()},
     }
     files = {f"/experiments/{a}/?format=json": json.dumps(e).encode()
              for a, e in experiments.items()}
@@ -401,3 +406,40 @@ def test_run_data_on_a_fetched_folder_reads_it_as_genome_data(fresh, tmp_path):
     assert source.name == "encode" and source.peaks_path == data / "peaks" / f"{ACC}.narrowPeak"
     assert (source.test_chroms, source.valid_chroms) == (["chr1"], ["chr8"])
     assert source.blacklist == data / "blacklist.bed"
+
+
+# this checkout's recipes (an editable install elsewhere may map the package data there)
+SHIPPED = Path(__file__).resolve().parents[1] / "simulations"
+
+
+@pytest.fixture
+def shipped(monkeypatch):
+    import regbench.simulate.motifs
+    monkeypatch.setattr(regbench.simulate.motifs, "shipped_simulations", lambda: SHIPPED)
+
+
+def test_the_shipped_recipes_load_and_cite_their_sources(shipped):
+    from regbench.data.fetch import parse_accessions
+    from regbench.data.recipes import list_recipes, load_recipe
+    assert list_recipes() == ["k562-dnase", "paper-spi1", "spi1-gm12878"]
+    for path in sorted((SHIPPED / "recipes").glob("*.toml")):
+        recipe = load_recipe(str(path))
+        accessions = parse_accessions(recipe["accessions"])
+        comments = "".join(line for line in path.read_text().splitlines(True)
+                           if line.startswith("#"))
+        assert "github.com/" in comments and "Source" in comments, path.name
+        assert all(acc in comments for acc in accessions), path.name
+
+
+def test_the_paper_spi1_recipe_is_one_four_task_dataset(fresh, tmp_path, capsys, shipped):
+    from regbench.data.fetched import EncodeSource
+    assert main(["data", "fetch", "--recipe", "paper-spi1", "--out", str(tmp_path / "d"),
+                 "--cache", str(tmp_path / "c"), "--base-url", fresh.url, "--chroms",
+                 ",".join(SUBSET), "--no-progress"]) == 0
+    assert f"data folder: {tmp_path / 'd'}" in capsys.readouterr().out
+    source = EncodeSource(tmp_path / "d")
+    assert source.task_names() == [f"SPI1_{acc}_{cell}" for acc, cell in PAPER_SPI1.items()]
+    import tomllib
+    meta = tomllib.loads((tmp_path / "d" / "dataset.toml").read_text())
+    assert meta["recipe"] == "paper-spi1"
+    assert [e["accession"] for e in meta["experiments"]] == list(PAPER_SPI1)
