@@ -19,9 +19,9 @@ def configure(parser) -> None:
                              "experiments that name no scenario")
     add_data_arguments(parser)
     parser.add_argument("--data-recipe", default=None, metavar="NAME",
-                        help="fetch a `regbench data fetch --recipe` dataset of one "
-                             "experiment (e.g. spi1-gm12878) into data/NAME, unless "
-                             "there, then run on it as --data data/NAME")
+                        help="fetch a `regbench data fetch --recipe` dataset (e.g. "
+                             "paper-spi1: four experiments, one binary task each) into "
+                             "data/NAME, unless there, then run on it as --data data/NAME")
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="number of seeds per regularizer (default from the preset)")
     parser.add_argument("--lambda", dest="lambdas", action="append", default=None,
