@@ -335,6 +335,20 @@ def test_a_full_disk_is_one_line(fresh, tmp_path, capsys, monkeypatch):
     assert "no space left in" in err and str(tmp_path / "c") in err
 
 
+def test_a_full_disk_while_writing_the_folder_leaves_nothing(fresh, tmp_path, capsys,
+                                                             monkeypatch):
+    import errno
+    import regbench.data.fetch
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(regbench.data.fetch, "_write_fasta", full)   # after the peaks
+    err = _one_line_error(["data", "fetch", ACC, "--out", str(tmp_path / "d"), "--cache",
+                           str(tmp_path / "c"), "--base-url", fresh.url], capsys)
+    assert f"no space left writing {tmp_path / 'd'}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]   # no half-written folder
+
+
 def test_run_data_recipe_fetches_then_runs_the_smoke_preset_multitask(fresh, tmp_path,
                                                                        capsys, monkeypatch):
     """A two-experiment recipe: fetched into data/NAME, run as one two-task binary
