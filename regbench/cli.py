@@ -1,4 +1,4 @@
-"""The ``regbench`` command line: simulate, run, tune, report, regularizers.
+"""The ``regbench`` command line: simulate, run, tune, report, regularizers, data.
 
 Each subcommand lives in its own module exposing ``configure(parser)`` (adds its
 options) and ``main(args) -> int``. A ``RegbenchError`` anywhere becomes one line on
@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "report": ("regbench.commands.report", "(re)write the report of a results folder"),
     "regularizers": ("regbench.commands.regularizers", "list the registered regularizers"),
     "methods": ("regbench.commands.methods", "list the registered attribution methods"),
+    "data": ("regbench.commands.data", "fetch ENCODE data; make 5′ count bigWigs from a BAM"),
 }
 
 

@@ -18,6 +18,10 @@ def configure(parser) -> None:
                              "apply to every point, --scenario/--data/--genome only to "
                              "experiments that name no scenario")
     add_data_arguments(parser)
+    parser.add_argument("--data-recipe", default=None, metavar="NAME",
+                        help="fetch a `regbench data fetch --recipe` dataset (e.g. "
+                             "paper-spi1: four experiments, one binary task each) into "
+                             "data/NAME, unless there, then run on it as --data data/NAME")
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="number of seeds per regularizer (default from the preset)")
     parser.add_argument("--lambda", dest="lambdas", action="append", default=None,
@@ -241,6 +245,8 @@ def _overrides(items):
 
 
 def main(args) -> int:
+    if getattr(args, "data_recipe", None):
+        _fetch_recipe(args)
     if getattr(args, "suite", None):
         return _run_suite(args)
     config = resolve_config(args)
@@ -251,6 +257,25 @@ def main(args) -> int:
         return 0
     Benchmark(config).run(argv=getattr(args, "argv", None))  # prints where results are
     return 0
+
+
+def _fetch_recipe(args) -> None:
+    """--data-recipe NAME: data/NAME fetched (once: workers find it there), then --data."""
+    from pathlib import Path
+    given = [f for f in ("scenario", "data", "genome") if getattr(args, f, None)]
+    if given:
+        raise RegbenchError(f"--data-recipe does not go with --{given[0]}: the recipe's "
+                            "data are the run's data")
+    from regbench.data.fetched import is_fetched, read_dataset_toml
+    from regbench.data.recipes import load_recipe
+    name = load_recipe(args.data_recipe)["name"]
+    folder = Path("data") / name
+    if not (is_fetched(folder) and read_dataset_toml(folder).get("recipe") == name):
+        from regbench.commands.data import fetch_from_args
+        fetch_from_args(argparse.Namespace(
+            accessions=[], recipe=args.data_recipe, out=str(folder), chroms=None,
+            bigwigs=False, base_url=None, cache=None, no_progress=args.no_progress))
+    args.data = str(folder)
 
 
 def _run_suite(args) -> int:

@@ -12,8 +12,9 @@ from regbench.data.sources import (DataSource, FolderSource, SimulatedSource,
                                    register_data_source, source_of, unregister_data_source)
 from regbench.data.split import SPLITS, stratified_split
 from regbench.data.genome import GenomeSource, folds, read_peaks  # registers "genome"
+from regbench.data.fetched import EncodeSource  # registers "encode"
 
-__all__ = ["DataSource", "Dataset", "FolderSource", "GenomeSource", "folds", "read_peaks", "SPLITS", "SimulatedSource",
+__all__ = ["DataSource", "Dataset", "EncodeSource", "FolderSource", "GenomeSource", "folds", "read_peaks", "SPLITS", "SimulatedSource",
            "create_data_source", "decode", "encode", "fingerprint", "list_data_sources",
            "load_dataset", "one_hot", "register_data_source", "source_of",
            "stratified_split", "unregister_data_source"]

@@ -155,6 +155,10 @@ class GenomeSource(DataSource):
             if pair:
                 self._check_pair(pair, set(peaks["chrom"]))
 
+    def task_names(self) -> list[str]:
+        """One binary task: the peak file's."""
+        return [self.peaks_path.stem]
+
     def has_signal(self) -> bool:
         return bool(self.bigwigs)
 
@@ -197,8 +201,8 @@ class GenomeSource(DataSource):
         offsets = np.arange(L)
         peak_mask = ((offsets >= arrays["peak_lo"][:, None]) &
                      (offsets < arrays["peak_hi"][:, None]))
-        ds = Dataset.from_arrays(names, arrays["codes"][:, centre], arrays["labels"][:, None],
-                                 split, tasks=[self.peaks_path.stem],
+        ds = Dataset.from_arrays(names, arrays["codes"][:, centre], arrays["labels"],
+                                 split, tasks=self.task_names(),
                                  source=str(self.peaks_path), peak_mask=peak_mask,
                                  signal=None if signal is None else signal[..., centre])
         if control is not None:

@@ -220,6 +220,8 @@ def source_of(config) -> DataSource:
                                 f"{', '.join(sorted(_SOURCES))}")
         return create_data_source(kind, **params)
     if config.data:
+        if (Path(config.data) / "dataset.toml").is_file():   # `regbench data fetch` output
+            return create_data_source("encode", path=config.data)
         return FolderSource(config.data)
     return SimulatedSource(config.scenario, config.simulate)
 
