@@ -62,18 +62,18 @@ values = [0.4, 0.7]
 
 
 def test_shares_of_the_training_rows_are_nested(tmp_path):
-    from regbench.bench import Benchmark
     from regbench.config import preset_config
+    from regbench.context import RunContext
     config = preset_config("smoke")
     config.out, config.progress = str(tmp_path), False
-    bench = Benchmark(config)
-    bench.prepare_data()
+    context = RunContext(config)
+    context.prepare_data()
     for seed in (0, 1):
-        names = {f: set(bench.train_rows(seed, f).names) for f in (1.0, 0.5, 0.25, 0.1)}
+        names = {f: set(context.train_rows(seed, f).names) for f in (1.0, 0.5, 0.25, 0.1)}
         assert names[0.1] < names[0.25] < names[0.5] < names[1.0]
-        positives = bench.train_rows(seed, 0.25).labels[:, 0].mean()
-        assert positives == pytest.approx(bench.split("train").labels[:, 0].mean(), abs=0.02)
-    assert set(bench.train_rows(0, 0.1).names) != set(bench.train_rows(1, 0.1).names)
+        positives = context.train_rows(seed, 0.25).labels[:, 0].mean()
+        assert positives == pytest.approx(context.split("train").labels[:, 0].mean(), abs=0.02)
+    assert set(context.train_rows(0, 0.1).names) != set(context.train_rows(1, 0.1).names)
 
 
 def test_a_stability_suite_reports_each_share(tmp_path):
@@ -203,7 +203,7 @@ def test_a_multi_motif_suite_scores_each_task_on_its_own_motifs(tmp_path):
     results = pd.read_csv(out / "results.csv")
     assert "| CTCF | fourier |" in (out / "report.md").read_text()
     from regbench.data import load_dataset
-    from regbench.suite import _task_motif_masks
+    from regbench.suite_extras import _task_motif_masks
     folder = out / json.loads((out / "suite.json").read_text())["points"][0]["folder"]
     data = load_dataset(folder / "data")
     expected = _own_motif_masks(data)

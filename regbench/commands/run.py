@@ -229,7 +229,7 @@ def resolve_config(args):
     if config.data or config.data_source:
         config.scenario = None
     from regbench.run_checks import check_run
-    check_run(config)  # early: nothing is read or written on bad options (as Benchmark)
+    check_run(config)  # early: nothing is read or written on bad options (as RunContext)
     return config
 
 
@@ -249,6 +249,7 @@ def main(args) -> int:
         # stopped by its parent (SIGTERM): ends as on Ctrl-C (regbench.cli)
         Benchmark(config).run(report=False, plan=False)
         return 0
+    # process set-up and local workers: commands.process, once the data are ready
     Benchmark(config).run(argv=getattr(args, "argv", None))  # prints where results are
     return 0
 
@@ -269,7 +270,8 @@ def _run_suite(args) -> int:
     if not out_given:
         config.out = f"results/suite-{suite.name}"
     suite_points(suite, config)   # every point's configuration checked before anything runs
-    run_suite(suite, config)
+    from regbench.commands.process import process_hook
+    run_suite(suite, config, ready=process_hook())
     return 0
 
 
