@@ -15,7 +15,7 @@ Not here, on purpose:
 - what needs the data or the results folder (``Benchmark.check_data``: the files
   exist, the model fits the sequence length, a profile model has read counts, OUT/data
   holds this scenario);
-- tune against the λ protocol (``config.merge``): it compares the two as given in one
+- tune against the λ protocol (``config_merge.merge``): it compares the two as given in one
   place (a file, the flags); a built configuration cannot tell which one was given.
 """
 from __future__ import annotations

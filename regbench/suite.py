@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.config import RunConfig, merge
+from regbench.config import RunConfig
+from regbench.config_merge import merge
 from regbench.errors import RegbenchError
 from regbench.store import atomic_write, atomic_write_csv
 from regbench.suite_kinds import get_suite_kind, list_suite_kinds
@@ -202,7 +203,8 @@ def _lambda_keys(raw: dict, kind: str, where: str) -> tuple[int, dict]:
                                                   for v in at_preset.values()):
         raise RegbenchError(f"{where}: at_preset must hold one table per preset, e.g. "
                             "[experiment.at_preset.smoke] lambda_points = 3")
-    from regbench.config import PRESETS, parse_regularizer_list
+    from regbench.config import PRESETS
+    from regbench.config_merge import parse_regularizer_list
     for preset, changes in at_preset.items():
         if preset not in PRESETS:
             raise RegbenchError(f"{where}: at_preset.{preset}: unknown preset; use one of "

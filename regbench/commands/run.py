@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from regbench.config import (LAMBDA_PROTOCOLS, PRESETS, merge, parse_lambda_assignments,
-                             preset_config, read_toml)
+from regbench.config import LAMBDA_PROTOCOLS, PRESETS, preset_config
+from regbench.config_merge import merge, parse_lambda_assignments, read_toml
 from regbench.errors import RegbenchError
 
 
