@@ -18,13 +18,15 @@ from regbench.errors import RegbenchError
 @dataclass(frozen=True)
 class SuiteKind:
     """name: the experiment's ``kind``; what: what its report section shows (suite.json);
-    extras: (Point, RunContext) -> DataFrame (regularizer, seed, columns...) or None;
-    section: the report section's builder."""
+    section: the report section's builder; extras: (Point, RunContext) -> DataFrame
+    (regularizer, seed, columns...) or None; columns: the names (or prefixes) of the
+    columns extras adds, one value per run (not per attribution method)."""
 
     name: str
     what: str
     section: Callable
     extras: Callable | None = None
+    columns: tuple[str, ...] = ()
 
 
 _SUITE_KINDS: dict[str, SuiteKind] = {}
@@ -48,6 +50,11 @@ def get_suite_kind(name: str) -> SuiteKind:
 
 def list_suite_kinds() -> list[str]:
     return list(_SUITE_KINDS)
+
+
+def extra_columns() -> tuple[str, ...]:
+    """The names (or prefixes) of every registered kind's per-run extra columns."""
+    return tuple(c for kind in _SUITE_KINDS.values() for c in kind.columns)
 
 
 def _report_section(name: str) -> Callable:
@@ -76,12 +83,12 @@ for _kind in (
               _report_section("stability")),
     SuiteKind("gc_sweep", "GC reliance, auROC on GC-balanced data and motif fraction "
               "against the GC gap between positives and negatives",
-              _report_section("gc_sweep"), _extra("balanced_auroc")),
+              _report_section("gc_sweep"), _extra("balanced_auroc"), ("balanced_auroc",)),
     SuiteKind("data_scarcity", "performance and interpretability against the number of "
               "training rows", _report_section("data_scarcity")),
     SuiteKind("multi_motif", "several factors and tasks: per-task auROC, motif fraction "
               "and motif auPRC beside the usual tables", _report_section("multi_motif"),
-              _extra("task_results")),
+              _extra("task_results"), ("auroc_", "motif_fraction_", "motif_auprc_")),
     SuiteKind("lambda_sweep", "test auROC, validation loss and interpretability against λ "
               "(a log grid across each penalty's range), none as a band, and the most "
               "interpretable λ at matched accuracy", _report_section("lambda_sweep")),
@@ -89,4 +96,5 @@ for _kind in (
     register_suite_kind(_kind)
 
 
-__all__ = ["SuiteKind", "get_suite_kind", "list_suite_kinds", "register_suite_kind"]
+__all__ = ["SuiteKind", "extra_columns", "get_suite_kind", "list_suite_kinds",
+           "register_suite_kind"]

@@ -259,3 +259,42 @@ def _per_task_scores(checkpoint, data, masks) -> dict:
         scores[task] = (roc_auc_score(test.labels[:, i], logits[:, i].detach().numpy()),
                         inside.mean())
     return scores
+
+
+def test_a_registered_suite_kind_adds_its_columns_and_its_report_section(tmp_path,
+                                                                          monkeypatch):
+    """A suite kind is a registered object: a suite file may name it, its extras (one
+    value per run, from the point's RunContext) reach results.csv and its section the
+    report; a name registered twice is refused."""
+    from regbench import suite_kinds
+    from regbench.errors import RegbenchError
+    from regbench.report.render import Text
+    from regbench.suite import load_suite
+    monkeypatch.setattr(suite_kinds, "_SUITE_KINDS", dict(suite_kinds._SUITE_KINDS))
+    path = _suite(tmp_path, '[[experiment]]\nname = "Counted"\nkind = "counted"\n' + TINY)
+    with pytest.raises(RegbenchError, match="kind = 'counted' is not valid"):
+        load_suite(path)
+
+    def extras(point, context):
+        runs = pd.read_csv(context.out / "results.csv").drop_duplicates(["regularizer", "seed"])
+        return pd.DataFrame({"regularizer": runs["regularizer"], "seed": runs["seed"],
+                             "test_rows": len(context.split("test").names)})
+
+    def section(out, experiment, results, shares, order, manifest):
+        yield Text(f"Counted: {len(results)} runs on {int(results['test_rows'].iloc[0])} "
+                   "test rows each.")
+
+    suite_kinds.register_suite_kind(suite_kinds.SuiteKind(
+        "counted", "the test rows of each run", section, extras, ("test_rows",)))
+    with pytest.raises(RegbenchError, match="suite kind 'counted' is registered already"):
+        suite_kinds.register_suite_kind(suite_kinds.SuiteKind("counted", "again", section))
+    out = tmp_path / "out"
+    assert _run(path, out) == 0
+    results = pd.read_csv(out / "results.csv")
+    manifest = json.loads((out / "suite.json").read_text())
+    sizes = manifest["points"][0]["sizes"]
+    assert (results["test_rows"] == sizes["test"]).all()
+    assert manifest["experiments"][0]["what"] == "the test rows of each run"
+    report = (out / "report.md").read_text()
+    assert f"Counted: 4 runs on {sizes['test']} test rows each." in report
+    assert "the test rows of each run" in report

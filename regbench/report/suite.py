@@ -16,10 +16,10 @@ from regbench.config import PAPER_DIFFERENCES
 from regbench.errors import RegbenchError
 from regbench.report import lambda_sweep, stats
 from regbench.report.render import Bullets, Section, Text, write_outputs
-from regbench.report.suite_verdict import (PER_RUN, TAGS, verdict,  # noqa: F401
-                                           verdict_point, verdict_table)
+from regbench.report.suite_verdict import (TAGS, verdict, verdict_point,  # noqa: F401
+                                           verdict_table)
 from regbench.store import atomic_write_csv, wide_results
-from regbench.suite_kinds import get_suite_kind
+from regbench.suite_kinds import extra_columns, get_suite_kind
 
 
 def write_suite_report(out) -> tuple[Path, Path]:
@@ -67,7 +67,7 @@ def _wide(long: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for (experiment, point), part in long.groupby(["experiment", "point"], sort=False):
         tags = part[TAGS].iloc[0]
-        per_run = [c for c in part if c.startswith(PER_RUN) or c == "balanced_auroc"]
+        per_run = [c for c in part if c.startswith(extra_columns())]
         extra = [c for c in part if c not in TAGS and c not in per_run]
         wide = wide_results(part[extra])
         if per_run:

@@ -13,8 +13,6 @@ from regbench.report import lambda_sweep, stats
 from regbench.report.render import Bullets, Section, Table, Text
 
 TAGS = ["experiment", "kind", "point", "sweep", "value"]
-# Per-run columns a suite adds (one value per model, not per attribution method).
-PER_RUN = ("auroc_", "motif_fraction_", "motif_auprc_")
 # Headline columns of the verdict, in order; those without values are left out.
 HEADLINE = ("test_auroc", "balanced_auroc", "motif_auprc", "motif_fraction",
             "highfreq_fraction", "entropy", "gc_reliance", "peak_auprc")
