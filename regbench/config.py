@@ -276,7 +276,7 @@ class RunConfig:
     # or s3://BUCKET (Optuna's FileSystemArtifactStore / Boto3ArtifactStore).
     artifacts: str | None = None
     # Seeds of one regularizer trained together as one grouped model (regbench.group);
-    # None: by device (bench.DEFAULT_MODELS_PER_GROUP). Not part of a run's key, like
+    # None: by device (context.DEFAULT_MODELS_PER_GROUP). Not part of a run's key, like
     # threads: both change only the float32 summation order (README, Many workers).
     models_per_group: int | None = None
 
