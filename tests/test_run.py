@@ -412,15 +412,15 @@ def test_help_and_bad_options_answer_before_torch_loads(tmp_path):
 
 
 def test_a_data_folder_without_motifs_bed_says_what_is_not_scored(smoke, tmp_path, capsys):
-    from regbench.bench import Benchmark
     from regbench.config import preset_config
+    from regbench.context import RunContext
     data = tmp_path / "data"
     data.mkdir()
     for name in ("sequences.fa", "labels.tsv"):
         (data / name).write_bytes((smoke / "data" / name).read_bytes())
     config = preset_config("smoke")
     config.data, config.scenario, config.out = str(data), None, str(tmp_path / "out")
-    Benchmark(config).check_data()
+    RunContext(config).check_data()
     assert "has no motifs.bed, so the motif metrics" in capsys.readouterr().out
 
 
