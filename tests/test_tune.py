@@ -299,8 +299,8 @@ def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch,
         return study
 
     monkeypatch.setattr(tune.search, "open_study", spy)
-    tune_kit.make_bench(data_dir, tmp_path).search.search_lambda("l2", n_trials=1, trial_epochs=1,
-                progress=False)
+    search = tune_kit.make_bench(data_dir, tmp_path).search
+    search.search_lambda("l2", n_trials=1, trial_epochs=1, progress=False)
     assert seen["startup"] == 2
 
 
