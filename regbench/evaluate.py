@@ -18,6 +18,7 @@ import torch
 from regbench.attributions import ExplainSettings, explain
 from regbench.data import Dataset, one_hot
 from regbench.metrics import GroundTruth, score_attributions
+from regbench.record import TEST_PREFIX
 from regbench.tasks.base import Task
 from regbench.train import concat_outputs
 
@@ -38,6 +39,16 @@ class Evaluation:
     names: list
     motif_mask: np.ndarray | None
 
+    def record_parts(self) -> tuple[dict, dict, list[dict], torch.Tensor | None]:
+        """What a run's record keeps: (performance {test_<metric>: value}, {method:
+        {metric: value}}, per-sequence rows, DeepLIFT/SHAP attributions (N, 4, L) on
+        the CPU, or None when it is not among the methods)."""
+        performance = {TEST_PREFIX + name: value for name, value in self.performance.items()}
+        methods = {method: dict(zip(rows["metric"], rows["value"]))
+                   for method, rows in self.summary.groupby("method", sort=False)}
+        return (performance, methods, self.per_sequence.to_dict("records"),
+                self.attributions.get("deep_lift_shap"))
+
 
 def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, device,
              freq_limit: int | None = None, metrics=None) -> Evaluation:
@@ -55,21 +66,33 @@ def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, devic
     summits = test.summits[positive] if test.summits is not None else None
     peaks = test.peak_mask[positive] if test.peak_mask is not None else None
     names = [test.names[i] for i in positive]
-    settings = explain_settings(config, target, device, tuple(a[positive] for a in args))
     truth = GroundTruth(X.numpy(), mask, summits, freq_limit, peaks)
-    summary, tables, attributions = [], [], {}
-    explained = task.explainer(model)
-    for method in config.methods:
-        attr = explain(method, explained, X, settings).detach().cpu()
+    summary, tables = [], []
+    attributions = explain_rows(model, test, positive, target, task, config, device=device)
+    for method, attr in attributions.items():
         table, values = score_attributions(attr.numpy(), truth, metrics)
         summary += [{"method": method, "metric": k, "value": v} for k, v in values.items()]
         table.insert(0, "sequence", names)
         table.insert(0, "method", method)
         tables.append(table)
-        attributions[method] = attr
     return Evaluation(performance, pd.DataFrame(summary, columns=["method", "metric", "value"]),
                       pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(),
                       attributions, X, names, mask)
+
+
+def explain_rows(model: torch.nn.Module, data: Dataset, rows, target: int, task: Task,
+                 config, *, device, methods=None) -> dict[str, torch.Tensor]:
+    """{method: attributions (n, 4, L) on the CPU} of ``task``'s explained output
+    ``target`` of ``model`` for ``rows`` (n indices into ``data``), under each of
+    ``methods`` (default ``config.methods``, an EvaluationConfig's), with the model's
+    further inputs of those rows; every method against the same references. The one
+    way evaluation, the λ search's validation score and the suites explain rows."""
+    X = one_hot(data.codes[rows])
+    args = tuple(a[rows] for a in task.model_args(torch.as_tensor(task.targets(data))))
+    settings = explain_settings(config, target, device, args)
+    explained = task.explainer(model)
+    return {method: explain(method, explained, X, settings).detach().cpu()
+            for method in (config.methods if methods is None else methods)}
 
 
 def explain_settings(config, target: int, device, args: tuple = ()) -> ExplainSettings:
@@ -102,4 +125,4 @@ def _cpu(outputs):
     return type(outputs)(o.cpu() for o in outputs)
 
 
-__all__ = ["Evaluation", "evaluate", "explain_settings", "predict"]
+__all__ = ["Evaluation", "evaluate", "explain_rows", "explain_settings", "predict"]

@@ -1,5 +1,5 @@
 """Process-level settings for training, applied once by the runner (``regbench run``,
-``Benchmark.run``, the benchmarks), never as a side effect of a library call:
+``commands.process``, the benchmarks), never as a side effect of a library call:
 ``apply_process_settings(device)``.
 
 On the CPU, glibc malloc keeps freed memory. glibc serves every block above its mmap threshold (at most 32 MiB) with mmap and

@@ -18,20 +18,20 @@ from regbench.train import Trainer, one_hot_codes
 TIMED_STEPS = 3
 
 
-def step_seconds(bench, regularizer: str) -> float:
+def step_seconds(context, regularizer: str) -> float:
     """Seconds per training step of the run's model with ``regularizer`` as the run
     trains it (its [regularizer_params] and the task's prior defaults; the kind's whole
     step: batch transform, model options, penalty passes), at λ = 1: median of
     TIMED_STEPS after one warm-up step on a batch of the training data."""
-    train = bench.split("train")
-    trainer = Trainer(bench.task(), bench.regularizer(regularizer), 1.0,
-                      bench.config.train_config(0))
+    train = context.split("train")
+    trainer = Trainer(context.task(), context.regularizer(regularizer), 1.0,
+                      context.config.train_config(0))
     model = trainer.build_model()
     optimizer = torch.optim.Adam(model.parameters())
     params = list(model.parameters())
     rows = np.arange(min(len(train.codes), trainer.config.batch_size))
     X = one_hot_codes(torch.as_tensor(train.codes[rows])).to(trainer.device)
-    y = torch.as_tensor(bench.task().targets(train)[rows], dtype=torch.float32).to(
+    y = torch.as_tensor(context.task().targets(train)[rows], dtype=torch.float32).to(
         trainer.device)
     n_pos = len(X) // 2  # the positives-first layout; the count sets the prior's rows
     times = []
@@ -43,40 +43,40 @@ def step_seconds(bench, regularizer: str) -> float:
     return float(np.median(times[1:]))
 
 
-def timed_steps(bench, names) -> dict[str, float]:
+def timed_steps(context, names) -> dict[str, float]:
     """Seconds per step of each of ``names`` (``step_seconds``); regularizers whose
     kinds cost the same per step (``Kind.cost_key``) share one timing."""
     by_cost, seconds = {}, {}
     for name in names:
-        key = bench.regularizer(name).kind.cost_key(1.0)
+        key = context.regularizer(name).kind.cost_key(1.0)
         if key not in by_cost:
-            by_cost[key] = step_seconds(bench, name)
+            by_cost[key] = step_seconds(context, name)
         seconds[name] = by_cost[key]
     return seconds
 
 
-def describe_plan(bench) -> str:
+def describe_plan(context) -> str:
     """Lines saying what will be trained and at most how long it takes."""
-    lines, _ = estimate(bench)
+    lines, _ = estimate(context)
     return "\n".join(["plan:"] + [f"  {line}" for line in lines])
 
 
-def estimate(bench) -> tuple[list[str], float]:
+def estimate(context) -> tuple[list[str], float]:
     """(lines of the plan, at most how many seconds the run takes on this machine)."""
-    train_cfg = bench.config.train_config(0)
-    n_train = len(bench.split("train").codes)
+    train_cfg = context.config.train_config(0)
+    n_train = len(context.split("train").codes)
     epoch_steps = math.ceil(n_train / train_cfg.batch_size) * 1.15  # + validation
-    timed = timed_steps(bench, ["none", *bench.regularizers])
-    protocol = bench.lambda_protocol
+    timed = timed_steps(context, ["none", *context.regularizers])
+    protocol = context.lambda_protocol
     lines, total = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], 0.0
-    searched = bench.searched_regularizers() if protocol != "fixed" else []
+    searched = context.searched_regularizers() if protocol != "fixed" else []
     if searched:
-        tuning = bench.config.tuning_config()
+        tuning = context.config.tuning_config()
         epochs = tuning.trial_epochs or train_cfg.max_epochs
         # none's reference models: NOISE_SEEDS for a search, one for the paper's rule
         # unless every λ is Fourier's fixed 1 on a binary model
         paper_only = all(n.split("@")[0] == "fourier" for n in searched) and \
-            bench.config.task == "binary"
+            context.config.task == "binary"
         references = (NOISE_SEEDS if protocol != "paper" else 0 if paper_only else 1)
         seconds = references * epochs * epoch_steps * timed["none"]
         if protocol != "paper":
@@ -91,27 +91,27 @@ def estimate(bench) -> tuple[list[str], float]:
                          f"to measure its loss and the penalties on it (at most "
                          f"{_duration(seconds)})")
         total += seconds
-    seeds = bench.config.seeds
-    shares = bench.config.data_fractions()
-    runs = len(bench.regularizers) * seeds
+    seeds = context.config.seeds
+    shares = context.config.data_fractions()
+    runs = len(context.regularizers) * seeds
     # Runs on a share of the training rows (fractions) take that share of steps.
     seconds = (1 + sum(shares)) * sum(
-        seeds * train_cfg.max_epochs * epoch_steps * timed[n] for n in bench.regularizers)
+        seeds * train_cfg.max_epochs * epoch_steps * timed[n] for n in context.regularizers)
     total += seconds
-    lines.append(f"seed runs: {_plural(len(bench.regularizers), 'regularizer')} x "
+    lines.append(f"seed runs: {_plural(len(context.regularizers), 'regularizer')} x "
                  f"{_plural(seeds, 'seed')} = "
                  f"{_plural(runs, 'model')}"
                  + (f" (and {runs * len(shares)} more on {_plural(len(shares), 'share')} of the "
                     f"training rows: {', '.join(f'{s:g}' for s in shares)})" if shares else "")
                  + f" of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
-                 f"each scored with {' and '.join(_method_labels(bench))} (at most "
+                 f"each scored with {' and '.join(_method_labels(context))} (at most "
                  f"{_duration(seconds)} of training)")
-    lines += seed_power(bench)
+    lines += seed_power(context)
     shared = {}   # regularizers that share a timing (``timed_steps``) on one line
     for name, seconds in timed.items():
         shared.setdefault(seconds, []).append(name)
     steps = "; ".join(f"{', '.join(names)} {v:.3f} s" for v, names in shared.items())
-    lines.append(f"on {bench.device}: a training step takes {steps}; training at most "
+    lines.append(f"on {context.device}: a training step takes {steps}; training at most "
                  f"~{_duration(total)} if every model used all its epochs (early stopping "
                  "and pruning usually end them sooner; data, scoring and the report come "
                  "on top)")
@@ -121,17 +121,17 @@ def estimate(bench) -> tuple[list[str], float]:
 ALPHA = 0.05   # the report's family-wise error rate (report.stats.ALPHA)
 
 
-def family_sizes(bench) -> dict[str, int]:
+def family_sizes(context) -> dict[str, int]:
     """Tests per family of the report's seed-level statistics. A family is one
     regularizer against none (report.stats.FAMILY_PRINCIPLE): the outcome metrics of the
     performance table, and of one attribution method's table (those whose ground truth
     the test split has). {} without none or without a regularizer to compare."""
     from regbench.metrics import get_metric, list_metrics
-    compared = [r for r in bench.regularizers if r != "none"]
-    if "none" not in bench.regularizers or not compared:
+    compared = [r for r in context.regularizers if r != "none"]
+    if "none" not in context.regularizers or not compared:
         return {}
-    needs = "profile" if bench.config.task == "profile" else "labels"
-    test = bench.split("test")
+    needs = "profile" if context.config.task == "profile" else "labels"
+    test = context.split("test")
     truth = {"nothing": True, "motif_mask": test.motif_mask is not None,
              "summits": getattr(test, "summits", None) is not None,
              "peak_mask": getattr(test, "peak_mask", None) is not None}
@@ -153,17 +153,17 @@ def seeds_needed(tests: int, alpha: float = ALPHA) -> int:
     return n
 
 
-def seed_power(bench) -> list[str]:
+def seed_power(context) -> list[str]:
     """What the seeds can show: the smallest two-sided p of the exact paired test, what
     Holm's correction asks of each family, and a warning when no difference from none
     can be significant."""
     from regbench.metrics import smallest_paired_p
-    seeds = bench.config.seeds
+    seeds = context.config.seeds
     floor = smallest_paired_p(seeds)
     lines = [f"paired seeds: {_plural(seeds, 'seed')} give the exact paired test "
              f"(Wilcoxon signed-rank vs none) a smallest two-sided p of 2 / 2^{seeds} = "
              f"{floor:.3g}"]
-    sizes = family_sizes(bench)
+    sizes = family_sizes(context)
     if not sizes:
         return lines + ["no 'none' among the regularizers: nothing is tested against it"]
     lines[0] += "; Holm's correction needs p < " + ", ".join(
@@ -181,9 +181,9 @@ def seed_power(bench) -> list[str]:
     return lines
 
 
-def _method_labels(bench) -> list[str]:
+def _method_labels(context) -> list[str]:
     from regbench.store import METHOD_LABELS
-    return [METHOD_LABELS.get(m, m) for m in bench.config.evaluation_config().methods]
+    return [METHOD_LABELS.get(m, m) for m in context.config.evaluation_config().methods]
 
 
 def _plural(n: int, noun: str) -> str:

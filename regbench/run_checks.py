@@ -1,8 +1,8 @@
 """``check_run(config)``: the one check of a run's options, before anything is read or
 written.
 
-The command line calls it once it has built the configuration, and ``Benchmark`` (the
-Python API, ``Benchmark(config).run()``) calls it too, so both refuse the same options
+The command line calls it once it has built the configuration, and ``RunContext`` (so
+the Python API, ``Benchmark(config).run()``) calls it too, so both refuse the same options
 with the same one-line ``RegbenchError``. Checked here: every value
 (``RunConfig.validate``: types from the fields, then ranges), the options that must go
 together, and every name against its registry (regularizers, λ, attribution methods,
@@ -12,10 +12,10 @@ Not here, on purpose:
 - the syntax of a flag and which flags build which table (``commands/run.py``:
   ``--fractions``, ``--lambda NAME=VALUE``, ``--genome`` with ``--peaks`` and the flags
   that only go with them): a configuration cannot express them;
-- what needs the data or the results folder (``Benchmark.check_data``: the files
+- what needs the data or the results folder (``RunContext.check_data``: the files
   exist, the model fits the sequence length, a profile model has read counts, OUT/data
   holds this scenario);
-- tune against the λ protocol (``config.merge``): it compares the two as given in one
+- tune against the λ protocol (``config_merge.merge``): it compares the two as given in one
   place (a file, the flags); a built configuration cannot tell which one was given.
 """
 from __future__ import annotations

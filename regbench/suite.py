@@ -13,7 +13,7 @@ that share a dataset and configuration share that folder and its runs.
 
     [[experiment]]
     name = "GC shortcut"             # the report section's title
-    kind = "gc_sweep"                # see KINDS
+    kind = "gc_sweep"                # a registered suite kind (regbench.suite_kinds)
     scenario = "spi1_gc_bias"
     sweep = "gc.positives"           # a scenario key, set to each value in turn
     values = [0.40, 0.50, 0.60, 0.70]
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import json
 import time
 import tomllib
@@ -45,24 +44,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.config import RunConfig, merge
+from regbench.config import RunConfig
+from regbench.config_merge import merge
 from regbench.errors import RegbenchError
-from regbench.store import atomic_write, atomic_write_csv, folder_file
+from regbench.store import atomic_write, atomic_write_csv
+from regbench.suite_kinds import get_suite_kind, list_suite_kinds
 
-# kind -> what its report section shows
-KINDS = {
-    "compare": "the regularizers side by side on one dataset (summary, figures, λ search)",
-    "stability": "attribution similarity between seeds, and between full-data models and "
-                 "models trained on nested shares of the training rows",
-    "gc_sweep": "GC reliance, auROC on GC-balanced data and motif fraction against the "
-                "GC gap between positives and negatives",
-    "data_scarcity": "performance and interpretability against the number of training rows",
-    "multi_motif": "several factors and tasks: per-task auROC, motif fraction and motif "
-                   "auPRC beside the usual tables",
-    "lambda_sweep": "test auROC, validation loss and interpretability against λ (a log grid "
-                    "across each penalty's range), none as a band, and the most "
-                    "interpretable λ at matched accuracy",
-}
 SUITE_KEYS = {"description", "preset", "regularizers", "experiment"}
 EXPERIMENT_KEYS = {"name", "kind", "scenario", "sweep", "values", "fractions", "config",
                    "description", "balanced", "lambda_points", "at_preset"}
@@ -170,9 +157,9 @@ def _experiment(raw, number: int, path: Path) -> Experiment:
         raise RegbenchError(f"{where} must be a table")
     _unknown(raw, EXPERIMENT_KEYS, where)
     kind = raw.get("kind", "compare")
-    if kind not in KINDS:
+    if kind not in list_suite_kinds():
         raise RegbenchError(f"{where}: kind = {kind!r} is not valid; expected one of "
-                            f"{', '.join(KINDS)}")
+                            f"{', '.join(list_suite_kinds())}")
     values = raw.get("values", [])
     if bool(raw.get("sweep")) != bool(values):
         raise RegbenchError(f"{where}: sweep and values go together (sweep = \"gc.positives\""
@@ -216,7 +203,8 @@ def _lambda_keys(raw: dict, kind: str, where: str) -> tuple[int, dict]:
                                                   for v in at_preset.values()):
         raise RegbenchError(f"{where}: at_preset must hold one table per preset, e.g. "
                             "[experiment.at_preset.smoke] lambda_points = 3")
-    from regbench.config import PRESETS, parse_regularizer_list
+    from regbench.config import PRESETS
+    from regbench.config_merge import parse_regularizer_list
     for preset, changes in at_preset.items():
         if preset not in PRESETS:
             raise RegbenchError(f"{where}: at_preset.{preset}: unknown preset; use one of "
@@ -340,50 +328,53 @@ def _folder_name(config: RunConfig) -> str:
 
 # -- running -------------------------------------------------------------------------------
 
-def run_suite(suite: Suite, base: RunConfig) -> Path:
+def run_suite(suite: Suite, base: RunConfig, ready=None) -> Path:
     """Train every point (stored runs are reused), then write OUT/results.csv,
-    OUT/results_fraction.csv, OUT/suite.json and the suite report."""
-    from regbench.bench import Benchmark
+    OUT/results_fraction.csv, OUT/suite.json and the suite report. ``ready``: the
+    command layer's process set-up (``comparison.run_comparison``'s), for each point."""
+    from regbench.comparison import run_comparison
+    from regbench.context import RunContext
     from regbench.plan import duration as _duration
     from regbench.plan import estimate
     from regbench.run_checks import check_suite
     check_suite(suite, base)   # as the command line does: options the suite would drop
     out = Path(base.out)
     points = suite_points(suite, base)
-    benches = [Benchmark(p.config) for p in points]
-    for bench in benches:
-        bench.check_data()            # every point's data checked before anything is written
+    contexts = [RunContext(p.config) for p in points]
+    for context in contexts:
+        context.check_data()          # every point's data checked before anything is written
     started, t0 = dt.datetime.now().astimezone(), time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     print(f"suite {suite.name}: {len(points)} point(s) in {out}", flush=True)
     total = 0.0
-    for point, bench in zip(points, benches):
-        bench.out.mkdir(parents=True, exist_ok=True)
-        bench.prepare_data()
-        _, seconds = estimate(bench)
+    for point, context in zip(points, contexts):
+        context.out.mkdir(parents=True, exist_ok=True)
+        context.prepare_data()
+        _, seconds = estimate(context)
         total += seconds * (1 + sum(point.config.data_fractions()))
-        print(f"  {point.experiment.name}: {point.label} ({bench.dataset.length} bp, "
-              f"{len(bench.dataset.names)} sequences): at most ~{_duration(seconds)}",
+        print(f"  {point.experiment.name}: {point.label} ({context.dataset.length} bp, "
+              f"{len(context.dataset.names)} sequences): at most ~{_duration(seconds)}",
               flush=True)
-    print(f"expected run time: at most ~{_duration(total)} on {benches[0].device} (an upper "
+    print(f"expected run time: at most ~{_duration(total)} on {contexts[0].device} (an upper "
           "bound: every model to its epoch limit; stored runs are not retrained)", flush=True)
     frames, fraction_frames, described = [], [], []
-    for point, bench in zip(points, benches):
+    for point, context in zip(points, contexts):
         print(f"{point.experiment.name}: {point.label}", flush=True)
-        bench.run(report=False)
+        run_comparison(context, report=False, ready=ready)
         tag = _tag(point)
-        frames.append(_tagged(pd.read_csv(bench.out / "results.csv"), tag))
-        if point.config.data_fractions() and (bench.out / "results_fraction.csv").is_file():
-            shares = pd.read_csv(bench.out / "results_fraction.csv")
+        frames.append(_tagged(pd.read_csv(context.out / "results.csv"), tag))
+        if point.config.data_fractions() and (context.out / "results_fraction.csv").is_file():
+            shares = pd.read_csv(context.out / "results_fraction.csv")
             shares = shares[shares["data_fraction"].isin(point.config.data_fractions())]
             fraction_frames.append(_tagged(shares, tag))
-        extra = _extras(point, bench)
+        kind = get_suite_kind(point.experiment.kind)
+        extra = kind.extras(point, context) if kind.extras is not None else None
         if extra is not None:
             frames[-1] = frames[-1].merge(extra, on=["regularizer", "seed"], how="left")
         described.append({**tag, "folder": str(Path(point.config.out).relative_to(out)),
                           "preset": point.config.preset, "seeds": point.config.seeds,
                           "fractions": point.config.data_fractions(),
-                          "sizes": _split_sizes(bench),
+                          "sizes": _split_sizes(context),
                           "gc_gap": _gc_gap(point)})
     atomic_write_csv(pd.concat(frames, ignore_index=True), out / "results.csv")
     if fraction_frames:
@@ -411,8 +402,8 @@ def _tagged(frame: pd.DataFrame, tag: dict) -> pd.DataFrame:
     return frame
 
 
-def _split_sizes(bench) -> dict:
-    return {s: int((bench.dataset.split == s).sum()) for s in ("train", "valid", "test")}
+def _split_sizes(context) -> dict:
+    return {s: int((context.dataset.split == s).sum()) for s in ("train", "valid", "test")}
 
 
 def _gc_gap(point: Point) -> float | None:
@@ -423,109 +414,6 @@ def _gc_gap(point: Point) -> float | None:
     return round(scenario["gc"]["positives"] - scenario["gc"]["negatives"], 6)
 
 
-def _extras(point: Point, bench) -> pd.DataFrame | None:
-    """Per-run columns a kind adds: gc_sweep the auROC on GC-balanced data,
-    multi_motif the test auROC of each task."""
-    if point.experiment.kind == "gc_sweep":
-        return balanced_auroc(point, bench)
-    if point.experiment.kind == "multi_motif":
-        return task_results(bench)
-    return None
-
-
-def _checkpoints(bench) -> list[tuple[str, int, Path]]:
-    results = pd.read_csv(bench.out / "results.csv")
-    ok = results[results["status"] == "ok"].drop_duplicates(["regularizer", "seed"])
-    return [(r.regularizer, int(r.seed), folder_file(bench.out, r.checkpoint, "checkpoints"))
-            for r in ok.itertuples()]
-
-
-def _predict(bench, checkpoint: Path, codes):
-    from regbench.data import one_hot
-    from regbench.evaluate import predict
-    from regbench.train import load_checkpoint
-    model, _ = load_checkpoint(checkpoint, device=str(bench.device))
-    return predict(model, one_hot(codes), bench.device, 256)
-
-
-def balanced_auroc(point: Point, bench) -> pd.DataFrame:
-    """Test auROC of each model of a GC-sweep point on GC-balanced data: the same
-    scenario with the swept key at ``balanced`` (default: the negatives' GC, no gap)
-    and another seed, so no model saw these sequences; all of its rows are scored."""
-    from regbench.metrics.performance import auroc
-    from regbench.simulate import load_scenario
-    scenario = load_scenario(point.config.scenario, overrides=point.config.simulate)
-    level = point.experiment.balanced
-    if level is None:
-        level = scenario["gc"]["negatives"]
-    overrides = {**point.config.simulate, point.experiment.sweep: level,
-                 "seed": int(scenario["seed"]) + 1}
-    folder = Path(point.config.out).parent.parent / "balanced" / hashlib.sha256(json.dumps(
-        [point.config.scenario, overrides], sort_keys=True, default=str).encode()
-    ).hexdigest()[:12]
-    from regbench.data.sources import SimulatedSource
-    data = SimulatedSource(point.config.scenario, overrides).load(folder)
-    rows = [{"regularizer": reg, "seed": seed,
-             "balanced_auroc": auroc(data.labels, _predict(bench, path, data.codes))}
-            for reg, seed, path in _checkpoints(bench)]
-    return pd.DataFrame(rows, columns=["regularizer", "seed", "balanced_auroc"])
-
-
-def task_results(bench) -> pd.DataFrame:
-    """Per task t, for each model: test auROC on t (``auroc_<t>``), and the motif
-    fraction and pooled motif auPRC (``motif_fraction_<t>``, ``motif_auprc_<t>``) of
-    the first evaluation method's attributions of output t on test sequences positive
-    for t, against the instances of t's own motifs (the manifest's motif -> tasks)."""
-    import torch
-
-    from regbench.attributions import explain
-    from regbench.data import one_hot
-    from regbench.evaluate import explain_settings
-    from regbench.metrics import motif_auprc, motif_fraction
-    from regbench.metrics.performance import auroc
-    from regbench.train import load_checkpoint
-    test, ev, task = bench.split("test"), bench.config.evaluation_config(), bench.task()
-    masks = _task_motif_masks(bench.dataset, test)
-    rows = []
-    for reg, seed, path in _checkpoints(bench):
-        logits = _predict(bench, path, test.codes)
-        model, _ = load_checkpoint(path, device=str(bench.device))
-        row = {"regularizer": reg, "seed": seed}
-        for i, name in enumerate(bench.dataset.tasks):
-            row[f"auroc_{name}"] = auroc(test.labels[:, [i]], logits[:, [i]])
-            positive = np.flatnonzero(test.labels[:, i] > 0)[:ev.max_sequences]
-            if name not in masks or not len(positive):
-                continue
-            args = tuple(a[positive] for a in task.model_args(
-                torch.as_tensor(task.targets(test))))
-            attr = explain(ev.methods[0], task.explainer(model), one_hot(
-                test.codes[positive]), explain_settings(ev, i, bench.device, args))
-            attr, mask = attr.detach().cpu().numpy(), masks[name][positive]
-            row[f"motif_fraction_{name}"] = float(np.nanmean(motif_fraction(attr, mask)))
-            row[f"motif_auprc_{name}"] = motif_auprc(attr, mask)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _task_motif_masks(dataset, rows) -> dict:
-    """{task: (N, L) bool}: positions of the instances of each task's own motifs in
-    ``rows`` (a Dataset), from the manifest's motif list; empty without motif truth."""
-    from regbench.data import tracks
-    motifs = rows.motifs
-    listed = dataset.manifest.get("motifs") or []
-    if motifs is None or not listed:
-        return {}
-    index = pd.Index(rows.names)
-    masks = {}
-    for name in dataset.tasks:
-        ids = {m["id"] for m in listed if name in (m.get("tasks") or [])}
-        mine = motifs[motifs["name"].isin(ids) & ~motifs["decoy"]]
-        masks[name] = tracks.interval_mask(index.get_indexer(mine["chrom"]),
-                                           mine["start"].to_numpy(), mine["end"].to_numpy(),
-                                           len(rows.names), rows.length)
-    return masks
-
-
 def _write_manifest(out: Path, suite: Suite, base: RunConfig, points: list[dict], started,
                     seconds: float) -> None:
     import torch
@@ -534,12 +422,12 @@ def _write_manifest(out: Path, suite: Suite, base: RunConfig, points: list[dict]
     atomic_write(out / "suite.json", json.dumps({
         "suite": suite.name, "source": suite.source, "description": suite.description,
         "experiments": [{"name": e.name, "kind": e.kind, "description": e.description,
-                         "what": KINDS[e.kind]} for e in suite.experiments],
+                         "what": get_suite_kind(e.kind).what} for e in suite.experiments],
         "preset": base.preset, "regularizers": base.regularizers, "seeds": base.seeds,
         "lambdas": base.lambdas, "tune": base.tune, "points": points,
         "started": started.isoformat(timespec="seconds"), "wall_seconds": round(seconds, 1),
         "regbench": __version__, "torch": torch.__version__}, indent=2, default=str))
 
 
-__all__ = ["KINDS", "Experiment", "Point", "Suite", "find_suite", "lambda_grid", "list_suites",
+__all__ = ["Experiment", "Point", "Suite", "find_suite", "lambda_grid", "list_suites",
            "load_suite", "run_suite", "suite_points", "swept_regularizers"]

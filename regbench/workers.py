@@ -32,14 +32,14 @@ FILES = "files"   # user attribute of a grid trial: {path in the results folder:
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def grid_cells(bench, grid, fractions) -> dict[str, tuple]:
+def grid_cells(context, grid, fractions) -> dict[str, tuple]:
     """{cell id: (regularizer, seeds, data fraction)} of every run of the comparison,
     the full-data grid then each fraction's; a cell is the seeds trained together
-    (``Benchmark.seed_grid_groups``), its id the run's id for a single seed."""
+    (``RunContext.seed_grid_groups``), its id the run's id for a single seed."""
     cells = {}
     for fraction in [1.0, *fractions]:
-        for regularizer, seeds in bench.seed_grid_groups(grid):
-            ids = [bench.key(regularizer, s, data_fraction=fraction).id() for s in seeds]
+        for regularizer, seeds in context.seed_grid_groups(grid):
+            ids = [context.key(regularizer, s, data_fraction=fraction).id() for s in seeds]
             cell = ids[0] if len(ids) == 1 else (
                 f"{regularizer}_seeds{seeds[0]}-{seeds[-1]}_"
                 + hashlib.sha256(" ".join(ids).encode()).hexdigest()[:10])
@@ -47,13 +47,13 @@ def grid_cells(bench, grid, fractions) -> dict[str, tuple]:
     return cells
 
 
-def open_queue(bench, cells) -> GridQueue:
+def open_queue(context, cells) -> GridQueue:
     """The grid's queue in the run's Optuna storage (default OUT/optuna.db)."""
     from regbench.tune import default_storage
-    tuning = bench.config.tuning_config()
+    tuning = context.config.tuning_config()
     labels = {cell: _label(*run) for cell, run in cells.items()}
     name = grid_study_name(tuning.study_name, cells)
-    return GridQueue(tuning.storage or default_storage(bench.out), name, labels,
+    return GridQueue(tuning.storage or default_storage(context.out), name, labels,
                      heartbeat=tuning.heartbeat, grace=tuning.grace_period)
 
 
@@ -63,17 +63,19 @@ def _label(regularizer, seeds, fraction) -> str:
     return f"{regularizer} {which}{share}"
 
 
-def work_grid(bench, grid, fractions) -> GridQueue:
+def work_grid(executor, grid, fractions) -> GridQueue:
     """Claim and train cells until every cell of the grid is complete (waiting for the
-    other workers' last ones); then fetch the runs other workers trained from the
-    artifact store. Returns the queue."""
-    cells = grid_cells(bench, grid, fractions)
-    queue = open_queue(bench, cells)
-    store = artifact_store(bench.config.artifacts)
-    runs = [[bench.key(r, s, data_fraction=f).id(), f]
+    other workers' last ones), each with ``executor.train_seeds`` (a RunExecutor's);
+    then fetch the runs other workers trained from the artifact store. Returns the
+    queue."""
+    context = executor.context
+    cells = grid_cells(context, grid, fractions)
+    queue = open_queue(context, cells)
+    store = artifact_store(context.config.artifacts)
+    runs = [[context.key(r, s, data_fraction=f).id(), f]
             for r, seeds, f in cells.values() for s in seeds]
-    atomic_write(bench.out / GRID_FILE, json.dumps(
-        {"study": queue.name, "artifacts": bench.config.artifacts,
+    atomic_write(context.out / GRID_FILE, json.dumps(
+        {"study": queue.name, "artifacts": context.config.artifacts,
          "cells": {cell: [r, list(seeds), f] for cell, (r, seeds, f) in cells.items()},
          "runs": runs}, indent=1))
     done, total = queue.progress()
@@ -82,14 +84,14 @@ def work_grid(bench, grid, fractions) -> GridQueue:
           flush=True)
     trained = 0
     with tqdm(total=total, initial=done, desc="seed grid (all workers)", unit="claim",
-              disable=not bench.config.progress, dynamic_ncols=True) as bar:
+              disable=not context.config.progress, dynamic_ncols=True) as bar:
         while (claim := queue.claim()) is not None:
             regularizer, seeds, fraction = cells[claim.cell]
             bar.set_postfix_str(f"training {claim.label}")
             with claim:
-                records = bench.train_seeds(regularizer, list(seeds), fraction, bar=bar)
+                records = executor.train_seeds(regularizer, list(seeds), fraction, bar=bar)
                 if store is not None:
-                    share_files(claim, store, records, bench.out)
+                    share_files(claim, store, records, context.out)
             trained += len(seeds)
             bar.n = queue.progress()[0]
             bar.refresh()
@@ -98,7 +100,7 @@ def work_grid(bench, grid, fractions) -> GridQueue:
     n_runs = sum(len(seeds) for _, seeds, _ in cells.values())
     print(f"seed grid complete: this worker trained {trained} of {n_runs} runs", flush=True)
     if store is not None:
-        fetched = gather(queue.owners(), store, bench.out, cells, runs)
+        fetched = gather(queue.owners(), store, context.out, cells, runs)
         if fetched:
             print(f"fetched {fetched} files of other workers' runs", flush=True)
     return queue

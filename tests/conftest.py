@@ -141,8 +141,8 @@ def check_dead_worker_is_retried(data_dir, out, url, name, monkeypatch):
     lam = dead.suggest_float("lambda", *get_spec("l2").lambda_range, log=True)
     study._storage.record_heartbeat(dead._trial_id)
     time.sleep(2.5)
-    result = make_bench(data_dir, out).search_lambda("l2", n_trials=1, trial_epochs=1,
-                         storage=url, study_name=name, progress=False)
+    result = make_bench(data_dir, out).search.search_lambda(
+        "l2", n_trials=1, trial_epochs=1, storage=url, study_name=name, progress=False)
     states = result.trials.set_index("trial")["state"].to_dict()
     assert states == {0: "failed", 1: "complete"} and result.best_lambda == lam
     retry = optuna.load_study(study_name=name, storage=tune.open_storage(url)).trials[1]

@@ -79,11 +79,89 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycles():
     graph = import_graph()
     # the graph sees function-level imports, and names re-exported lazily
-    assert "regbench.tune.search" in graph["regbench.bench"]
+    assert "regbench.tune.search" in graph["regbench.lambda_search"]
     assert cycles(graph) == []
     # The λ search is handed functions; it does not know the benchmark.
     tune = [m for m in graph if m.startswith("regbench.tune")]
     assert len(tune) > 1 and not any("regbench.bench" in graph[m] for m in tune)
+
+
+# The command layer and the Python API's facade over the rooms of a run; every other
+# module is below them.
+COMMAND_LAYER = ("regbench.cli", "regbench.commands")
+ORCHESTRATION = ("regbench.bench",)
+HUB = {"bench", "benchmark", "Benchmark"}
+MAX_MODULE_LINES, MAX_CLASS_LINES = 450, 250
+
+
+def _in(module: str, layer) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in layer)
+
+
+def modules_below_the_command_layer() -> dict[str, Path]:
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if not _in(name, COMMAND_LAYER + ORCHESTRATION):
+            found[name] = path
+    return found
+
+
+def takes_the_hub(tree: ast.AST) -> list[str]:
+    """Functions of a module with a parameter named or annotated as the hub
+    (``bench``, ``Benchmark``): "function(parameter)" for each."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        args = node.args
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if arg is None:
+                continue
+            annotation = ast.unparse(arg.annotation) if arg.annotation is not None else ""
+            if arg.arg in HUB or any(h in annotation for h in ("Benchmark", "bench.")):
+                found.append(f"{getattr(node, 'name', 'lambda')}({arg.arg})")
+    return found
+
+
+def test_no_module_below_the_command_layer_imports_it_or_takes_the_hub():
+    """plan, workers, suite, grid, tune and every room are handed the typed objects
+    they need (RunContext, RunExecutor, ...), never the Benchmark facade; they import
+    neither it nor the command layer."""
+    graph = import_graph()
+    below = modules_below_the_command_layer()
+    assert {"regbench.plan", "regbench.workers", "regbench.suite", "regbench.grid",
+            "regbench.context", "regbench.executor"} <= set(below)
+    upward = {m: sorted(t for t in graph[m] if _in(t, COMMAND_LAYER + ORCHESTRATION))
+              for m in below}
+    assert {m: t for m, t in upward.items() if t} == {}
+    hub = {m: takes_the_hub(ast.parse(p.read_text())) for m, p in below.items()}
+    assert {m: f for m, f in hub.items() if f} == {}
+
+
+def test_the_hub_finder_finds_a_hub_argument():
+    code = ("def plan(bench): pass\n"
+            "def grid(context, *, b: 'Benchmark'): pass\n"
+            "def fine(context, executor): pass\n")
+    assert takes_the_hub(ast.parse(code)) == ["plan(bench)", "grid(b)"]
+
+
+def test_modules_and_classes_stay_small():
+    """No module under regbench/ over 450 lines, no class over 250: a room says what it
+    is (issue 30)."""
+    long_modules, long_classes = {}, {}
+    for path in ROOT.rglob("*.py"):
+        text = path.read_text()
+        name = str(path.relative_to(ROOT.parent))
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            long_modules[name] = len(text.splitlines())
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                size = node.end_lineno - node.lineno + 1
+                if size > MAX_CLASS_LINES:
+                    long_classes[f"{name}:{node.name}"] = size
+    assert long_modules == {} and long_classes == {}
 
 
 def test_the_report_reads_search_notes_without_optuna():

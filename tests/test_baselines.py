@@ -161,7 +161,7 @@ def test_expected_gradients_on_a_linear_model():
 
 
 def test_a_prior_on_expected_gradients_trains(small_task, motif_problem):
-    from regbench.bench import extra_backward_passes
+    from regbench.executor import extra_backward_passes
     from regbench.regularizers import get_spec
     spec = get_spec("fourier@eg")
     assert spec.attribution == "eg" and spec.params["eg_references"] == 1
@@ -196,7 +196,7 @@ def test_saliency_guided_masks_the_least_salient_positions():
 
 
 def test_saliency_guided_in_a_training_step(small_task, motif_problem):
-    from regbench.bench import extra_backward_passes
+    from regbench.executor import extra_backward_passes
     reg = regbench.get_regularizer("saliency_guided")
     trainer = Trainer(small_task, reg, 1.0, TrainConfig(device="cpu"))
     model = trainer.build_model().train()

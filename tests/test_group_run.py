@@ -35,8 +35,8 @@ def solo(data, tmp_path_factory):
 
 def test_grouped_seeds_match_solo_runs(data, solo, tmp_path, tune_kit):
     bench, grouped = comparison(data, tmp_path / "out", 3)
-    assert bench.seed_groups("fourier") == [[0, 1, 2]]
-    assert bench.seed_groups("saliency_guided") == [[0], [1], [2]]   # needs="step": solo
+    assert bench.context.seed_groups("fourier") == [[0, 1, 2]]
+    assert bench.context.seed_groups("saliency_guided") == [[0], [1], [2]]   # needs="step": solo
     assert list(grouped["regularizer"]) == list(solo["regularizer"])
     assert (grouped["epochs"] == solo["epochs"]).all()
     assert (grouped["best_epoch"] == solo["best_epoch"]).all()

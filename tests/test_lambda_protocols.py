@@ -11,10 +11,11 @@ import torch
 import regbench.tune as tune
 import regbench.tune.outcome
 import regbench.tune.search
-from regbench.bench import Benchmark, measured_penalty, scale_lambda
+from regbench.bench import Benchmark
 from regbench.cli import build_parser, main
 from regbench.commands.run import resolve_config
 from regbench.config import PRESETS, preset_config
+from regbench.lambda_rules import measured_penalty, scale_lambda
 from regbench.regularizers import get_regularizer, get_spec
 
 
@@ -164,10 +165,10 @@ def test_paper_protocol_gives_fourier_lambda_1_on_binary_models(tmp_path, tune_k
                        "fourier,none", "--lambda-protocol", "paper", "--out",
                        str(tmp_path / "out"), "--device", "cpu")
     bench = Benchmark(config)
-    assert bench.tune_lambdas() == {}
-    assert bench.lambdas == {"fourier": 1.0, "none": 0.0}
-    assert bench.lambda_sources == {"fourier": "paper rule", "none": "registry"}
-    assert bench.lambda_protocol == "paper"
+    assert bench.search.tune_lambdas() == {}
+    assert bench.context.lambdas == {"fourier": 1.0, "none": 0.0}
+    assert bench.context.lambda_sources == {"fourier": "paper rule", "none": "registry"}
+    assert bench.context.lambda_protocol == "paper"
     assert not (tmp_path / "out" / "tuning").exists()   # nothing trained to know it
 
 
@@ -178,14 +179,15 @@ def test_paper_rule_on_profile_models_and_the_scale_rule(tmp_path, tune_kit, mon
     data = tune_kit.make_dataset(tmp_path / "data")
     bench = tune_kit.make_bench(data, tmp_path / "out", ["fourier", "smoothness", "none"])
     penalties = {"fourier": 0.5, "smoothness": 0.2, "sparsity": 0.0}
-    monkeypatch.setattr(bench, "penalty_on_none", lambda name: (0.8, penalties[name]))
-    assert bench.paper_lambda("smoothness")[:2] == (pytest.approx(4.0), "scale rule")
-    lam, source, why = bench.paper_lambda("sparsity")
+    rules = bench.search.rules
+    monkeypatch.setattr(rules, "penalty_on_none", lambda name: (0.8, penalties[name]))
+    assert rules.paper_lambda("smoothness")[:2] == (pytest.approx(4.0), "scale rule")
+    lam, source, why = rules.paper_lambda("sparsity")
     assert (lam, source) == (get_spec("sparsity").default_lambda,
                              "registry (scale rule undefined)")
     assert "penalty on the trained none model is 0" in why
     bench.config.task = "profile"
-    lam, source, why = bench.paper_lambda("fourier")
+    lam, source, why = rules.paper_lambda("fourier")
     assert (lam, source) == (pytest.approx(0.4), "paper rule") and "½ × none's" in why
 
 
@@ -227,10 +229,10 @@ def test_constrained_search_tries_the_registry_and_scale_lambdas_first(
     bench = tune_kit.make_bench(data_dir, tmp_path / "out", ["smoothness", "none"])
     bench.config.tune = True
     bench.config.tuning.update(trials=3, trial_epochs=1)
-    bench.lambda_protocol = bench.config.lambda_protocol()
-    bench.prepare_data()
-    results = bench.tune_lambdas()
-    reference = bench.lambda_reference
+    bench.context.lambda_protocol = bench.config.lambda_protocol()
+    bench.context.prepare_data()
+    results = bench.search.tune_lambdas()
+    reference = bench.context.lambda_reference
     assert reference["none"]["seeds"] == 3 and len(reference["none"]["losses"]) == 3
     noise = float(np.std(reference["none"]["losses"], ddof=1))
     assert reference["none"]["noise"] == pytest.approx(noise)
@@ -244,23 +246,23 @@ def test_constrained_search_tries_the_registry_and_scale_lambdas_first(
     assert trials["feasible"].tolist() == (trials["value"] <= limit).tolist()
     if len(feasible):
         best = feasible.loc[feasible["interpretability"].idxmax(), "lambda"]
-        assert bench.lambdas["smoothness"] == best
-        assert bench.lambda_sources["smoothness"] == "tuned (constrained)"
+        assert bench.context.lambdas["smoothness"] == best
+        assert bench.context.lambda_sources["smoothness"] == "tuned (constrained)"
     else:
-        assert bench.lambda_sources["smoothness"] == "registry (no feasible trial)"
+        assert bench.context.lambda_sources["smoothness"] == "registry (no feasible trial)"
 
 
 def test_loss_protocol_tries_the_registry_lambda_first(data_dir, tmp_path, tune_kit):
     bench = tune_kit.make_bench(data_dir, tmp_path / "out", ["l2", "none"])
     bench.config.tune = True
     bench.config.tuning.update(trials=2, trial_epochs=1, protocol="loss")
-    bench.lambda_protocol = bench.config.lambda_protocol()
-    bench.prepare_data()
-    result = bench.tune_lambdas()["l2"]
+    bench.context.lambda_protocol = bench.config.lambda_protocol()
+    bench.context.prepare_data()
+    result = bench.search.tune_lambdas()["l2"]
     assert result.trials["lambda"].iloc[0] == get_spec("l2").default_lambda
-    assert bench.lambdas["l2"] == result.best_lambda
-    assert bench.lambda_sources["l2"] == "tuned (loss)"
-    assert bench.lambda_reference["none"]["seeds"] == 3   # its noise flags a flat search
+    assert bench.context.lambdas["l2"] == result.best_lambda
+    assert bench.context.lambda_sources["l2"] == "tuned (loss)"
+    assert bench.context.lambda_reference["none"]["seeds"] == 3   # its noise flags a flat search
 
 
 def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path, capsys):

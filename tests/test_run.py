@@ -359,16 +359,16 @@ def test_one_model_gets_the_same_attributions_in_any_run(smoke):
     config = preset_config("smoke")
     config.out, config.progress = str(smoke), False
     bench = Benchmark(config)
-    bench.prepare_data()
+    bench.context.prepare_data()
     checkpoint = pd.read_csv(smoke / "results.csv").query(
         "regularizer == 'fourier' and seed == 1")["checkpoint"].iloc[0]
     model, _ = load_checkpoint(smoke / checkpoint)
-    *first, attr_first = bench.evaluate(model, 1, "fourier")
-    *second, attr_second = bench.evaluate(model, 5, "fourier")
+    *first, attr_first = bench.executor.evaluate(model, 1, "fourier")
+    *second, attr_second = bench.executor.evaluate(model, 5, "fourier")
     assert torch.equal(attr_first, attr_second)
     assert repr(first) == repr(second)   # NaN-aware: metrics without truth are NaN
     bench.config.evaluation = {"reference_seed": 1}  # the seed is really used
-    assert not torch.equal(bench.evaluate(model, 1, "fourier")[-1], attr_first)
+    assert not torch.equal(bench.executor.evaluate(model, 1, "fourier")[-1], attr_first)
     recorded = json.loads((smoke / "config.json").read_text())
     assert recorded["evaluation"]["reference_seed"] == 0
 
@@ -384,13 +384,13 @@ def test_evaluation_freq_limit_is_its_own_setting(smoke):
     config.out, config.progress = str(smoke), False
     config.regularizer_params = {"fourier": {"freq_limit": 5}}
     bench = Benchmark(config)
-    bench.prepare_data()
-    assert bench.freq_limit() == 15  # 0.15 x 100 bp, whatever the prior uses
+    bench.context.prepare_data()
+    assert bench.context.freq_limit() == 15  # 0.15 x 100 bp, whatever the prior uses
     bench.config.evaluation = {"freq_limit": 7}
-    assert bench.freq_limit() == 7
+    assert bench.context.freq_limit() == 7
     bench.config.evaluation = {"freq_limit": 80}
     with pytest.raises(RegbenchError, match="freq_limit must be an integer in 1 .. L//2"):
-        bench.freq_limit()
+        bench.context.freq_limit()
 
 
 def test_help_and_bad_options_answer_before_torch_loads(tmp_path):
@@ -412,15 +412,15 @@ def test_help_and_bad_options_answer_before_torch_loads(tmp_path):
 
 
 def test_a_data_folder_without_motifs_bed_says_what_is_not_scored(smoke, tmp_path, capsys):
-    from regbench.bench import Benchmark
     from regbench.config import preset_config
+    from regbench.context import RunContext
     data = tmp_path / "data"
     data.mkdir()
     for name in ("sequences.fa", "labels.tsv"):
         (data / name).write_bytes((smoke / "data" / name).read_bytes())
     config = preset_config("smoke")
     config.data, config.scenario, config.out = str(data), None, str(tmp_path / "out")
-    Benchmark(config).check_data()
+    RunContext(config).check_data()
     assert "has no motifs.bed, so the motif metrics" in capsys.readouterr().out
 
 

@@ -94,7 +94,7 @@ def test_a_record_cannot_name_a_checkpoint_outside_the_folder(tmp_path):
 
 def test_results_csv_cannot_name_a_checkpoint_outside_the_folder(tmp_path):
     """The suite loads the checkpoints results.csv names."""
-    from regbench.suite import _checkpoints
+    from regbench.suite_extras import _checkpoints
     pd.DataFrame({"regularizer": ["none"], "seed": [0], "status": ["ok"],
                   "checkpoint": ["/etc/passwd"]}).to_csv(tmp_path / "results.csv", index=False)
     with pytest.raises(RegbenchError, match="refused path '/etc/passwd'"):
@@ -177,10 +177,10 @@ def test_a_lambda_trials_record_cannot_name_a_checkpoint_outside_the_folder(tmp_
     record may be another worker's, in a shared folder."""
     import torch
 
-    from regbench.bench import Benchmark
+    from regbench.lambda_search import validation_motif_auprc
     outside = tmp_path / "elsewhere.pt"
     torch.save({"state_dict": {}, "model_config": {}}, outside)   # data only: loadable
-    bench = types.SimpleNamespace(
+    context = types.SimpleNamespace(
         out=tmp_path / "out", device="cpu",
         split=lambda name: types.SimpleNamespace(labels=np.ones((2, 1)),
                                                  motif_mask=np.zeros((2, 5), bool)),
@@ -189,4 +189,4 @@ def test_a_lambda_trials_record_cannot_name_a_checkpoint_outside_the_folder(tmp_
         task=lambda: types.SimpleNamespace(attributed_rows=lambda labels, n: ([0, 1], 0)))
     for crafted in (str(outside), "../elsewhere.pt", "checkpoints/../../elsewhere.pt"):
         with pytest.raises(RegbenchError, match="refused path"):
-            Benchmark.validation_motif_auprc(bench, {"row": {"checkpoint": crafted}})
+            validation_motif_auprc(context, {"row": {"checkpoint": crafted}})

@@ -138,7 +138,7 @@ def test_example_tracks_come_from_the_full_data_model(data_dir, tmp_path, tune_k
     bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
     bench.config.seeds, bench.config.fractions = 1, [0.3]
     bench.run(report=False, plan=False)
-    records = {share: bench.store.load(bench.key("none", 0, data_fraction=share))
+    records = {share: bench.context.store.load(bench.context.key("none", 0, data_fraction=share))
                for share in (1.0, 0.3)}
     saved = {share: np.load(tmp_path / r["row"]["attributions"])["attr"].astype(np.float32)
              for share, r in records.items()}

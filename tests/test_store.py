@@ -123,19 +123,20 @@ def test_a_run_whose_record_and_checkpoint_are_unreadable_is_trained_again(
         tmp_path, tune_kit, capsys):
     bench = tune_kit.make_bench(tune_kit.make_dataset(tmp_path / "data", n=48),
                                 tmp_path / "out", ["none"])
-    bench.check_data()
-    first = bench.train_one("none", 0, evaluate=False)
-    key = bench.key("none", 0)
-    record, checkpoint = bench.store.record_path(key), bench.store.checkpoint_path(key)
+    bench.context.check_data()
+    first = bench.executor.train_one("none", 0, evaluate=False)
+    key = bench.context.key("none", 0)
+    store = bench.context.store
+    record, checkpoint = store.record_path(key), store.checkpoint_path(key)
     record.write_text(record.read_text()[:30])
     checkpoint.write_bytes(checkpoint.read_bytes()[:200])
-    again = bench.train_one("none", 0, evaluate=False)
+    again = bench.executor.train_one("none", 0, evaluate=False)
     err = capsys.readouterr().err
     for path in (record, checkpoint):
         assert f"note: {path} cannot be read" in err
     assert again["row"]["epochs"] == first["row"]["epochs"]
     assert again["history"] == first["history"]   # trained again, the same way
-    assert bench.store.load(key) == again   # stored whole again
+    assert bench.context.store.load(key) == again   # stored whole again
     from regbench.train import load_result
     assert load_result(checkpoint).best_epoch == first["row"]["best_epoch"]
 

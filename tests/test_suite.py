@@ -62,18 +62,18 @@ values = [0.4, 0.7]
 
 
 def test_shares_of_the_training_rows_are_nested(tmp_path):
-    from regbench.bench import Benchmark
     from regbench.config import preset_config
+    from regbench.context import RunContext
     config = preset_config("smoke")
     config.out, config.progress = str(tmp_path), False
-    bench = Benchmark(config)
-    bench.prepare_data()
+    context = RunContext(config)
+    context.prepare_data()
     for seed in (0, 1):
-        names = {f: set(bench.train_rows(seed, f).names) for f in (1.0, 0.5, 0.25, 0.1)}
+        names = {f: set(context.train_rows(seed, f).names) for f in (1.0, 0.5, 0.25, 0.1)}
         assert names[0.1] < names[0.25] < names[0.5] < names[1.0]
-        positives = bench.train_rows(seed, 0.25).labels[:, 0].mean()
-        assert positives == pytest.approx(bench.split("train").labels[:, 0].mean(), abs=0.02)
-    assert set(bench.train_rows(0, 0.1).names) != set(bench.train_rows(1, 0.1).names)
+        positives = context.train_rows(seed, 0.25).labels[:, 0].mean()
+        assert positives == pytest.approx(context.split("train").labels[:, 0].mean(), abs=0.02)
+    assert set(context.train_rows(0, 0.1).names) != set(context.train_rows(1, 0.1).names)
 
 
 def test_a_stability_suite_reports_each_share(tmp_path):
@@ -203,7 +203,7 @@ def test_a_multi_motif_suite_scores_each_task_on_its_own_motifs(tmp_path):
     results = pd.read_csv(out / "results.csv")
     assert "| CTCF | fourier |" in (out / "report.md").read_text()
     from regbench.data import load_dataset
-    from regbench.suite import _task_motif_masks
+    from regbench.suite_extras import _task_motif_masks
     folder = out / json.loads((out / "suite.json").read_text())["points"][0]["folder"]
     data = load_dataset(folder / "data")
     expected = _own_motif_masks(data)
@@ -259,3 +259,42 @@ def _per_task_scores(checkpoint, data, masks) -> dict:
         scores[task] = (roc_auc_score(test.labels[:, i], logits[:, i].detach().numpy()),
                         inside.mean())
     return scores
+
+
+def test_a_registered_suite_kind_adds_its_columns_and_its_report_section(tmp_path,
+                                                                          monkeypatch):
+    """A suite kind is a registered object: a suite file may name it, its extras (one
+    value per run, from the point's RunContext) reach results.csv and its section the
+    report; a name registered twice is refused."""
+    from regbench import suite_kinds
+    from regbench.errors import RegbenchError
+    from regbench.report.render import Text
+    from regbench.suite import load_suite
+    monkeypatch.setattr(suite_kinds, "_SUITE_KINDS", dict(suite_kinds._SUITE_KINDS))
+    path = _suite(tmp_path, '[[experiment]]\nname = "Counted"\nkind = "counted"\n' + TINY)
+    with pytest.raises(RegbenchError, match="kind = 'counted' is not valid"):
+        load_suite(path)
+
+    def extras(point, context):
+        runs = pd.read_csv(context.out / "results.csv").drop_duplicates(["regularizer", "seed"])
+        return pd.DataFrame({"regularizer": runs["regularizer"], "seed": runs["seed"],
+                             "test_rows": len(context.split("test").names)})
+
+    def section(out, experiment, results, shares, order, manifest):
+        yield Text(f"Counted: {len(results)} runs on {int(results['test_rows'].iloc[0])} "
+                   "test rows each.")
+
+    suite_kinds.register_suite_kind(suite_kinds.SuiteKind(
+        "counted", "the test rows of each run", section, extras, ("test_rows",)))
+    with pytest.raises(RegbenchError, match="suite kind 'counted' is registered already"):
+        suite_kinds.register_suite_kind(suite_kinds.SuiteKind("counted", "again", section))
+    out = tmp_path / "out"
+    assert _run(path, out) == 0
+    results = pd.read_csv(out / "results.csv")
+    manifest = json.loads((out / "suite.json").read_text())
+    sizes = manifest["points"][0]["sizes"]
+    assert (results["test_rows"] == sizes["test"]).all()
+    assert manifest["experiments"][0]["what"] == "the test rows of each run"
+    report = (out / "report.md").read_text()
+    assert f"Counted: 4 runs on {sizes['test']} test rows each." in report
+    assert "the test rows of each run" in report

@@ -204,7 +204,7 @@ def test_mixed_precision_warns_where_bfloat16_is_emulated(monkeypatch, small_tas
 
 def test_fit_records_what_a_step_costs(small_task, motif_split):
     """Steps counted, seconds per training step, the first step's peak memory."""
-    from regbench.bench import extra_backward_passes
+    from regbench.executor import extra_backward_passes
     peaks = {}
     for name in ("none", "fourier"):
         trainer = Trainer(small_task, regbench.get_regularizer(name), 1.0,

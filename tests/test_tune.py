@@ -47,7 +47,7 @@ def tuned(data_dir, tmp_path_factory, tune_kit):
     """Two trials for each searched regularizer, in one results folder."""
     out = tmp_path_factory.mktemp("tuned")
     bench = tune_kit.make_bench(data_dir, out, SEARCHED)
-    results = {name: bench.search_lambda(name, n_trials=2, trial_epochs=1, progress=False)
+    results = {name: bench.search.search_lambda(name, n_trials=2, trial_epochs=1, progress=False)
                for name in SEARCHED}
     return bench, results
 
@@ -63,7 +63,7 @@ def test_tuning_finds_a_lambda_in_range_and_keeps_the_study(tuned, name):
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
     assert study.best_params["lambda"] == result.best_lambda
     assert study.best_value == result.best_value
-    fingerprint = bench.dataset.fingerprint
+    fingerprint = bench.context.dataset.fingerprint
     assert result.study_name.startswith(f"{name}-{fingerprint}-")
 
 
@@ -80,9 +80,9 @@ def test_trials_are_stored_apart_from_the_comparison(tuned):
 
 def test_rerun_tops_the_study_up_to_n_trials(tuned):
     bench, results = tuned
-    again = bench.search_lambda("l2", n_trials=2, trial_epochs=1, progress=False)
+    again = bench.search.search_lambda("l2", n_trials=2, trial_epochs=1, progress=False)
     assert again.n_complete == 2 and again.best_lambda == results["l2"].best_lambda
-    more = bench.search_lambda("l2", n_trials=3, trial_epochs=1, progress=False)
+    more = bench.search.search_lambda("l2", n_trials=3, trial_epochs=1, progress=False)
     study = load(bench.out, more.study_name)
     assert len(study.trials) == 3 and more.n_complete == 3
     assert len({t.params["lambda"] for t in study.trials}) == 3
@@ -92,7 +92,7 @@ def test_same_seed_draws_the_same_lambdas(data_dir, tmp_path, tune_kit):
     draws = []
     for folder in ("a", "b"):
         bench = tune_kit.make_bench(data_dir, tmp_path / folder)
-        draws.append(bench.search_lambda("l2", n_trials=2, trial_epochs=1, seed=7,
+        draws.append(bench.search.search_lambda("l2", n_trials=2, trial_epochs=1, seed=7,
                                  progress=False).trials["lambda"].tolist())
     assert draws[0] == draws[1] and draws[0][0] != draws[0][1]
 
@@ -164,7 +164,7 @@ def test_lambda_search_csv(tuned):
 
 def test_none_needs_no_study(data_dir, tmp_path, tune_kit):
     bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
-    result = bench.search_lambda("none", n_trials=5)
+    result = bench.search.search_lambda("none", n_trials=5)
     assert result.best_lambda == 0.0 and result.study_name is None
     assert not (tmp_path / "optuna.db").exists()
     assert write_lambda_search(tmp_path, [result]) is None
@@ -181,7 +181,7 @@ def nan_prior():
 
 def test_failed_training_is_recorded_not_raised(data_dir, tmp_path, nan_prior, tune_kit):
     bench = tune_kit.make_bench(data_dir, tmp_path, [nan_prior])
-    result = bench.search_lambda(nan_prior, n_trials=2, trial_epochs=2, progress=False)
+    result = bench.search.search_lambda(nan_prior, n_trials=2, trial_epochs=2, progress=False)
     assert result.best_lambda is None and (result.n_failed, result.n_complete) == (2, 0)
     assert set(result.trials["state"]) == {"failed"}
     assert result.trials["reason"].str.contains("non-finite loss").all()
@@ -195,7 +195,7 @@ def test_pruned_trials_leave_no_files(data_dir, tmp_path, monkeypatch, tune_kit)
     # Prune every trial at its first report: the validation loss is always > 0.
     monkeypatch.setattr(tune.study, "make_pruner", lambda: optuna.pruners.ThresholdPruner(upper=0.0))
     bench = tune_kit.make_bench(data_dir, tmp_path)
-    result = bench.search_lambda("l2", n_trials=3, trial_epochs=3, progress=False)
+    result = bench.search.search_lambda("l2", n_trials=3, trial_epochs=3, progress=False)
     assert (result.n_pruned, result.n_complete, result.best_lambda) == (3, 0, None)
     assert (result.trials["epochs"] == 1).all() and result.trials["value"].notna().all()
     tuning = tmp_path / "tuning"
@@ -205,7 +205,7 @@ def test_pruned_trials_leave_no_files(data_dir, tmp_path, monkeypatch, tune_kit)
 
 def test_pareto_gives_a_front(data_dir, tmp_path, tune_kit):
     bench = tune_kit.make_bench(data_dir, tmp_path)
-    result = bench.search_lambda("l2", n_trials=3, trial_epochs=2, objective="pareto",
+    result = bench.search.search_lambda("l2", n_trials=3, trial_epochs=2, objective="pareto",
                          progress=False)
     trials = result.trials
     assert result.n_complete == 3 and trials["on_front"].any()
@@ -227,7 +227,7 @@ def test_pareto_needs_ground_truth_motifs(data_dir, tmp_path, tune_kit):
         (plain / name).write_bytes((data_dir / name).read_bytes())
     bench = tune_kit.make_bench(plain, tmp_path / "out", ["fourier"])
     with pytest.raises(RegbenchError, match="motifs.bed"):
-        bench.search_lambda("fourier", n_trials=1, objective="pareto")
+        bench.search.search_lambda("fourier", n_trials=1, objective="pareto")
 
 
 @MANUAL_ASK
@@ -255,9 +255,9 @@ def test_running_trials_count_against_the_budget(data_dir, tmp_path, tune_kit, m
         tune.search._wait_for_others, poll=0.2))
     bench = tune_kit.make_bench(data_dir, tmp_path)
     kwargs = dict(trial_epochs=1, storage=url, study_name=name, progress=False)
-    first = bench.search_lambda("l2", n_trials=1, **kwargs)
+    first = bench.search.search_lambda("l2", n_trials=1, **kwargs)
     assert len(first.trials) == 1 and first.best_trial == other.number   # ran none itself
-    assert bench.search_lambda("l2", n_trials=2, **kwargs).n_complete == 2
+    assert bench.search.search_lambda("l2", n_trials=2, **kwargs).n_complete == 2
 
 
 @MANUAL_ASK
@@ -299,8 +299,8 @@ def test_small_budgets_leave_most_trials_to_tpe(data_dir, tmp_path, monkeypatch,
         return study
 
     monkeypatch.setattr(tune.search, "open_study", spy)
-    tune_kit.make_bench(data_dir, tmp_path).search_lambda("l2", n_trials=1, trial_epochs=1,
-                progress=False)
+    search = tune_kit.make_bench(data_dir, tmp_path).search
+    search.search_lambda("l2", n_trials=1, trial_epochs=1, progress=False)
     assert seen["startup"] == 2
 
 

@@ -50,9 +50,9 @@ def test_two_machines_share_one_postgres_study(tmp_path, study_name, tune_kit):
 def test_tune_lambda_resumes_and_tops_up_on_postgres(tmp_path, study_name, tune_kit):
     bench = tune_kit.make_bench(tune_kit.make_dataset(tmp_path / "data"), tmp_path / "out")
     options = dict(trial_epochs=1, storage=URL, study_name=study_name, progress=False)
-    first = bench.search_lambda("l2", n_trials=2, **options)
+    first = bench.search.search_lambda("l2", n_trials=2, **options)
     assert first.n_complete == 2 and first.best_lambda is not None
-    more = bench.search_lambda("l2", n_trials=3, **options)
+    more = bench.search.search_lambda("l2", n_trials=3, **options)
     assert more.n_complete == 3 and more.best_value <= first.best_value
     assert not (tmp_path / "out" / "optuna.db").exists()
 

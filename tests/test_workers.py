@@ -262,13 +262,12 @@ def test_a_worker_whose_claim_lapsed_uploads_nothing_and_goes_on(tmp_path, capsy
         trained.append(regularizer)
         return [record]
 
-    bench = SimpleNamespace(
-        out=out, key=key, train_seeds=train_seeds,
-        seed_grid_groups=lambda grid: [(r, [s]) for r, s in grid],
+    context = SimpleNamespace(
+        out=out, key=key, seed_grid_groups=lambda grid: [(r, [s]) for r, s in grid],
         config=SimpleNamespace(tuning_config=lambda: tuning, progress=False,
                                artifacts=str(tmp_path / "artifacts")))
     out.mkdir()
-    work_grid(bench, [("none", 0)], [])
+    work_grid(SimpleNamespace(context=context, train_seeds=train_seeds), [("none", 0)], [])
     assert trained == ["none", "none"]   # the lapsed run, then its retry
     assert "finished after its claim lapsed" in capsys.readouterr().out
     trials = _grid_trials(url, "lapse")

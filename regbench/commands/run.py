@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from regbench.config import (LAMBDA_PROTOCOLS, PRESETS, merge, parse_lambda_assignments,
-                             preset_config, read_toml)
+from regbench.config import LAMBDA_PROTOCOLS, PRESETS, preset_config
+from regbench.config_merge import merge, parse_lambda_assignments, read_toml
 from regbench.errors import RegbenchError
 
 
@@ -233,7 +233,7 @@ def resolve_config(args):
     if config.data or config.data_source:
         config.scenario = None
     from regbench.run_checks import check_run
-    check_run(config)  # early: nothing is read or written on bad options (as Benchmark)
+    check_run(config)  # early: nothing is read or written on bad options (as RunContext)
     return config
 
 
@@ -255,6 +255,7 @@ def main(args) -> int:
         # stopped by its parent (SIGTERM): ends as on Ctrl-C (regbench.cli)
         Benchmark(config).run(report=False, plan=False)
         return 0
+    # process set-up and local workers: commands.process, once the data are ready
     Benchmark(config).run(argv=getattr(args, "argv", None))  # prints where results are
     return 0
 
@@ -294,7 +295,8 @@ def _run_suite(args) -> int:
     if not out_given:
         config.out = f"results/suite-{suite.name}"
     suite_points(suite, config)   # every point's configuration checked before anything runs
-    run_suite(suite, config)
+    from regbench.commands.process import process_hook
+    run_suite(suite, config, ready=process_hook())
     return 0
 
 

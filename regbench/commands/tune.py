@@ -17,35 +17,37 @@ def main(args) -> int:
     tuning = config.tuning_config()
     import optuna  # heavy imports only once options are valid
 
-    from regbench.bench import Benchmark
+    from regbench.context import RunContext
+    from regbench.lambda_search import LambdaSearch
     from regbench.tune import write_lambda_search
 
     # A bar per study when shown; otherwise one log line per trial (worker logs).
     optuna.logging.set_verbosity(optuna.logging.WARNING if config.progress
                                  else optuna.logging.INFO)
-    bench = Benchmark(config)
+    context = RunContext(config)
+    search = LambdaSearch(context)
     from regbench.threads import apply_threads
     warning = apply_threads(config.threads)   # several workers per machine share its cores
     if warning:
         print(warning, file=sys.stderr, flush=True)
     results = {}
-    for name in bench.regularizers:
+    for name in context.regularizers:
         study = f"{tuning.study_name}-{name}" if tuning.study_name else None
         if config.progress:
             print(f"tuning λ of {name}", file=sys.stderr)
-        results[name] = bench.search_lambda(
+        results[name] = search.search_lambda(
             name, n_trials=tuning.trials, timeout=tuning.timeout,
             storage=tuning.storage, study_name=study, objective=tuning.objective,
             progress=config.progress, trial_epochs=tuning.trial_epochs,
             heartbeat=tuning.heartbeat, grace=tuning.grace_period)
-        write_lambda_search(bench.out, results)   # after each: a stopped worker keeps it
-    print_summary(results, tuning.trials, bench, tuning.trial_epochs)
+        write_lambda_search(context.out, results)   # after each: a stopped worker keeps it
+    print_summary(results, tuning.trials, context, tuning.trial_epochs)
     return 0 if all(r.best_lambda is not None for r in results.values()) else 1
 
 
-def print_summary(results: dict, n_trials: int, bench, trial_epochs) -> None:
+def print_summary(results: dict, n_trials: int, context, trial_epochs) -> None:
     """The chosen λ per regularizer, the trials spent, and the next command."""
-    epochs = trial_epochs or bench.config.train_config(0).max_epochs
+    epochs = trial_epochs or context.config.train_config(0).max_epochs
     header = f"{'regularizer':<14}{'λ':>12}{'val loss':>10}  {'trials c/p/f':<13}study"
     lines = [header, "-" * len(header)]
     for name, r in results.items():
@@ -64,7 +66,7 @@ def print_summary(results: dict, n_trials: int, bench, trial_epochs) -> None:
                       f"pruned/failed, all workers), up to {epochs} epochs each; "
                       f"{trained} epochs trained in all; this worker {seconds:.0f} s",
                   f"storage: {searched[0].storage}",
-                  f"λ search: {bench.out / 'lambda_search.csv'}"]
+                  f"λ search: {context.out / 'lambda_search.csv'}"]
     print("\n".join(lines))
     missing = [r.regularizer for r in searched if r.best_lambda is None]
     if missing:

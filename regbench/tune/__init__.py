@@ -1,10 +1,10 @@
 """λ search with Optuna: one study per (dataset, regularizer, config), shared by workers.
 
-    bench = Benchmark(config)
-    result = bench.search_lambda("fourier", n_trials=20, trial_epochs=5)
+    search = LambdaSearch(RunContext(config))      # regbench.lambda_search
+    result = search.search_lambda("fourier", n_trials=20, trial_epochs=5)
     result.best_lambda
 
-This module knows nothing of ``Benchmark``: ``tune_lambda`` is handed ``Trials``, the
+This module knows nothing of the run's context: ``tune_lambda`` is handed ``Trials``, the
 functions that train (and, for pareto, score) one trial. A trial trains the seed-0
 model at a λ drawn log-uniformly from the regularizer's ``lambda_range``; the
 benchmark stores it in OUT/tuning/, so a finished trial is a stored run that is never

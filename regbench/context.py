@@ -1,0 +1,265 @@
+"""The run context: what one results folder's runs share, known before any training.
+
+A ``RunContext`` holds the configuration, the data source and its Dataset, the splits
+(extracted once per process), the task, the regularizer objects, the run keys and the
+λ of each regularizer (with its source and the protocol that chose it). The executor
+(``regbench.executor``), the λ search (``regbench.lambda_search``), the plan, the
+workers and the manifest are handed a context; none of them builds a second one by
+copying another's state: the λ search's trials get a context of their own
+(``for_trials``) that is handed this one's data.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from regbench.config import RunConfig
+from regbench.data import Dataset, FolderSource, SimulatedSource, source_of
+from regbench.errors import RegbenchError
+from regbench.regularizers import get_spec
+from regbench.run_checks import check_run, resolve_lambdas, resolve_regularizers
+from regbench.spectra import check_freq_limit, default_freq_limit
+from regbench.store import RunKey, RunStore
+from regbench.tasks import Task, create_task
+from regbench.train import resolve_device
+
+# Seeds trained as one grouped model when models_per_group is not set, by device type.
+# CPU: 1, grouping gains under 10% there (benchmarks/README.md, grouped training).
+# CUDA: 1 too, though an H200 trained 8-32 grouped Fourier models 2-3.5x faster: its one
+# grouped-vs-solo comparison scored all 8 grouped models lower (benchmarks/README.md),
+# which the CPU does not show; a default must not change results until that is understood.
+DEFAULT_MODELS_PER_GROUP = {"cpu": 1, "cuda": 1}
+
+
+class RunContext:
+    """One results folder's configuration, data, splits, task, keys and λ."""
+
+    def __init__(self, config: RunConfig, *, dataset: Dataset | None = None,
+                 splits: dict[str, Dataset] | None = None):
+        """``dataset`` and ``splits``: data another context of the same data loaded
+        already (the λ search's trials: rows extracted once)."""
+        self.config = config
+        check_run(config)  # before anything is written; the CLI's check, too
+        self.out = Path(config.out)
+        self.store = RunStore(self.out)
+        self.regularizers = resolve_regularizers(config.regularizers, config.task)
+        self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
+        self.lambda_protocol = config.lambda_protocol()
+        # How λ was chosen, for config.json: none's reference loss and noise, measured
+        # penalties, the rule per regularizer (filled by the λ search).
+        self.lambda_reference: dict = {}
+        self.device = resolve_device(config.device)
+        self.dataset: Dataset | None = dataset
+        self._splits: dict[str, Dataset] = {} if splits is None else splits
+        self._task: Task | None = None
+        self.source = source_of(config)
+
+    def for_trials(self, regularizer: str, trial_epochs: int | None) -> "RunContext":
+        """The context of the λ search's runs of ``regularizer``: OUT/tuning, at most
+        ``trial_epochs`` epochs, this one's data (rows extracted once)."""
+        config = copy.deepcopy(self.config)
+        config.regularizers, config.lambdas = [regularizer], {}
+        config.out = str(self.out / "tuning")
+        if trial_epochs is not None:
+            if trial_epochs < 1:
+                raise RegbenchError(f"--trial-epochs must be >= 1, got {trial_epochs}")
+            if trial_epochs != config.train_config(0).max_epochs:
+                config.train = {**config.train, "max_epochs": int(trial_epochs)}
+        trials = RunContext(config, dataset=self.dataset, splits=self._splits)
+        trials.lambda_sources[regularizer] = "search"
+        return trials
+
+    def task(self) -> Task:
+        """The run's task (model, loss, prior rows, explained output) for this data."""
+        if self._task is None:
+            control = self.dataset.control
+            self._task = create_task(self.config.task, self.config.sections().model,
+                                     seq_len=self.dataset.length,
+                                     n_tasks=len(self.dataset.tasks),
+                                     n_controls=0 if control is None else control.shape[1])
+        return self._task
+
+    def split(self, name: str) -> Dataset:
+        """The rows of one split (train, valid, test), extracted once per process."""
+        if name not in self._splits:
+            self._splits[name] = self.dataset.subset(name)
+        return self._splits[name]
+
+    # -- data -------------------------------------------------------------------------
+    def check_data(self) -> None:
+        """Validate the data source before anything is written."""
+        self.source.check()
+        if self.config.task == "profile" and self.source.has_signal() is False:
+            raise RegbenchError("task = profile needs per-strand read counts: simulate a "
+                                "scenario with [profile] enabled (e.g. --scenario "
+                                "spi1_profile), or give --bigwig-plus and --bigwig-minus "
+                                "with --genome")
+        shape = self.source.planned_shape()
+        if shape is not None:   # the model must fit the data: known before simulating it
+            create_task(self.config.task, self.config.sections().model, seq_len=shape[0],
+                        n_tasks=shape[1])
+        if isinstance(self.source, FolderSource):  # read anyway: its splits are checked now
+            self._use(self.source.load(self.out))
+        if isinstance(self.source, SimulatedSource):   # OUT/data of another scenario
+            self.source.check_existing(self.out)
+
+    def prepare_data(self) -> Dataset:
+        """The data source's Dataset (a scenario is simulated into OUT/data once)."""
+        if self.dataset is None:
+            self._use(self.source.load(self.out, progress=self.config.progress))
+        return self.dataset
+
+    def _use(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._check_splits()
+        if dataset.split_source != Dataset.split_source:
+            print(f"data: {dataset.split_source}", flush=True)
+        if isinstance(self.source, FolderSource) and dataset.motif_mask is None:
+            print(f"data: {dataset.path} has no motifs.bed, so the motif metrics (motif "
+                  "fraction, motif auPRC) are not scored and GC reliance counts every base "
+                  "as background", flush=True)
+
+    def _check_splits(self) -> None:
+        for split in ("train", "valid", "test"):
+            if not (self.dataset.split == split).any():
+                raise RegbenchError(f"the data in {self.dataset.path} has no {split!r} "
+                                    "sequences; labels.tsv needs a split column with "
+                                    "train, valid and test rows")
+        test = self.dataset.split == "test"
+        if not len(self.task().attributed_rows(self.dataset.labels[test], 1)[0]):
+            raise RegbenchError(f"the data in {self.dataset.path} has no positive 'test' "
+                                "sequence, and attributions are scored on those; put "
+                                "positives in the test split (labels.tsv)")
+
+    def freq_limit(self) -> int:
+        """T of the evaluation's high-frequency fraction for this data's length."""
+        length = self.dataset.codes.shape[1]
+        limit = self.config.evaluation_config().freq_limit or default_freq_limit(length)
+        check_freq_limit(length, limit)
+        return limit
+
+    def validation_truth(self) -> tuple[str, str] | None:
+        """(metric, Dataset field) the constrained λ search scores validation
+        attributions with: motif auPRC where the data has motifs, else peak auPRC (genome
+        peak intervals); None without either."""
+        if self.dataset.motif_mask is not None:
+            return "motif auPRC", "motif_mask"
+        if self.dataset.peak_mask is not None:
+            return "peak auPRC", "peak_mask"
+        return None
+
+    # -- runs -------------------------------------------------------------------------
+    def key(self, regularizer: str, seed: int, lam: float | None = None,
+            data_fraction: float = 1.0) -> RunKey:
+        lam = self.lambdas[regularizer] if lam is None else lam
+        return RunKey(self.dataset.fingerprint, regularizer, float(lam), int(seed),
+                      float(data_fraction), self.config.hash(), self.config.evaluation_hash())
+
+    def train_rows(self, seed: int, fraction: float = 1.0) -> Dataset:
+        """The training split, or a share of it: per class, the first ``fraction`` of
+        the rows (at least 2) in an order drawn with ``seed``. Every regularizer of a
+        seed sees the same rows, and the shares are nested: a smaller share's rows are
+        inside every larger one's."""
+        train = self.split("train")
+        if fraction >= 1:
+            return train
+        rng = np.random.default_rng([seed, 11])
+        positive = train.labels.max(axis=1) > 0
+        keep = []
+        for rows in (np.flatnonzero(positive), np.flatnonzero(~positive)):
+            n = min(len(rows), max(2, round(fraction * len(rows))))
+            keep.append(rng.permutation(rows)[:n])
+        return train.subset(np.sort(np.concatenate(keep)))
+
+    def regularizer(self, name: str):
+        """The registry's regularizer ``name`` with this task's and the user's
+        parameters."""
+        params = {**self.task().prior_defaults().get(name.split("@")[0], {}),
+                  **self.config.regularizer_params.get(name, {})}
+        return get_spec(name).create(**params)
+
+    def training_data(self, rows: Dataset) -> tuple:
+        """(codes, the task's targets, the prior's rows) of a split, for the trainer."""
+        prior_on = self.config.train_config(0).prior_on
+        return (rows.codes, self.task().targets(rows),
+                self.task().prior_rows(rows.labels, prior_on))
+
+    def groupable(self, reg) -> bool:
+        """Whether seeds of the regularizer object ``reg`` train as one grouped model."""
+        from regbench.group import can_group
+        return self.models_per_group() > 1 and can_group(self.task(), reg,
+                                                         self.config.train_config(0))
+
+    def models_per_group(self) -> int:
+        """Seeds trained as one grouped model: [train] models_per_group, else by device
+        (``DEFAULT_MODELS_PER_GROUP``)."""
+        size = self.config.models_per_group
+        return size if size is not None else DEFAULT_MODELS_PER_GROUP[self.device.type]
+
+    def seed_groups(self, regularizer: str) -> list[list[int]]:
+        """The seeds of ``regularizer`` in the groups they train in (one seed each when
+        it cannot be grouped)."""
+        seeds = list(range(self.config.seeds))
+        size = self.models_per_group() if self.groupable(self.regularizer(regularizer)) else 1
+        return [seeds[i:i + size] for i in range(0, len(seeds), size)]
+
+    def seed_grid_groups(self, grid) -> list[tuple[str, list[int]]]:
+        """The (regularizer, seed) pairs of ``grid`` as (regularizer, seeds trained
+        together), in grid order (``seed_groups``)."""
+        wanted = set(grid)
+        return [(r, [s for s in seeds if (r, s) in wanted])
+                for r in dict.fromkeys(r for r, _ in grid) for seeds in self.seed_groups(r)
+                if any((r, s) in wanted for s in seeds)]
+
+    def run_settings(self, models_per_group: int = 1) -> dict:
+        """How this process trains: settings the run keys leave out, though they move
+        the numbers (README: grouping and threads moved a test auROC by 0.13 and 0.07);
+        every results.csv row records them. ``models_per_group``: models trained
+        together with this one (1: alone)."""
+        return {"threads": torch.get_num_threads(), "device": str(self.device),
+                "models_per_group": models_per_group}
+
+    def stamped(self, record: dict) -> dict:
+        """The record with this run's λ protocol and λ source in its row, right after
+        λ: a stored run (same key: same λ) may have been trained under another
+        protocol."""
+        row, reg = record["row"], record["row"]["regularizer"]
+        if reg not in self.lambda_sources:
+            return record
+        stamped = {}
+        for key, value in row.items():
+            if key not in ("lambda_source", "lambda_protocol"):
+                stamped[key] = value
+            if key == "lambda":
+                stamped["lambda_source"] = self.lambda_sources[reg]
+                stamped["lambda_protocol"] = self.lambda_protocol
+        return {**record, "row": stamped}
+
+    # -- the grid -----------------------------------------------------------------------
+    def searched_regularizers(self) -> list[str]:
+        """The regularizers whose λ a tuning run searches: not fixed by the user, and
+        with a λ that means something (not ``none``)."""
+        return [name for name in self.regularizers
+                if self.lambda_sources[name] != "--lambda" and get_spec(name).searchable]
+
+    def all_stored(self) -> bool:
+        """Whether every seed run and share run is stored already, as far as their keys
+        are known before training: False while a λ is still to be searched."""
+        if self.config.tune and self.searched_regularizers():
+            return False
+        shares = [1.0, *self.config.data_fractions()]
+        return all(self.store.record_path(self.key(r, seed, data_fraction=share)).exists()
+                   for r in self.regularizers for seed in range(self.config.seeds)
+                   for share in shares)
+
+    def shares_grid(self) -> bool:
+        """Whether the seed grid is worked through the Optuna storage as a queue
+        (``regbench.workers``): a storage was given, so workers on other machines may
+        join, or this command starts local workers."""
+        return bool(self.config.tuning_config().storage) or self.config.workers > 1
+
+
+__all__ = ["DEFAULT_MODELS_PER_GROUP", "RunContext"]

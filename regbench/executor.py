@@ -1,0 +1,214 @@
+"""The run executor: train, score and store one run, a group of seeds, or a grid.
+
+``RunExecutor(context)`` trains with the one fit loop (``train.Trainer`` alone,
+``group.GroupTrainer`` for seeds trained as one grouped model), scores a trained model
+with ``evaluate.evaluate`` on the test split, and stores the record (its results row,
+per-method summaries, history, per-sequence rows) under the run's key. A stored run is
+loaded, never trained again; a model trained under another [evaluation] is scored
+again from its checkpoint.
+"""
+from __future__ import annotations
+
+from tqdm.auto import tqdm
+
+from regbench.context import RunContext
+from regbench.evaluate import evaluate
+from regbench.record import RUN_RECORD
+from regbench.store import RunKey, atomic_write_csv, note_unreadable, results_frame
+from regbench.train import Trainer
+
+
+def extra_backward_passes(regularizer, lam: float) -> int:
+    """Backward passes a training step makes beyond the loss's own: one input-gradient
+    pass (kept for double backprop) for an attribution prior with λ > 0, else none
+    (the regularizer's kind says)."""
+    return regularizer.kind.extra_backward_passes(lam)
+
+
+class RunExecutor:
+    """Trains, scores and stores the runs of one RunContext."""
+
+    def __init__(self, context: RunContext):
+        self.context = context
+
+    def train_one(self, regularizer: str, seed: int, lam: float | None = None,
+                  epoch_callback=None, bar=None, data_fraction: float = 1.0,
+                  evaluate: bool = True) -> dict:
+        """Train and evaluate one (regularizer, λ, seed, share of the training rows), or
+        return the stored result. ``evaluate=False`` (λ-search trials) scores nothing:
+        the test set and the report's example tracks stay untouched."""
+        ctx = self.context
+        key = ctx.key(regularizer, seed, lam, data_fraction)
+        stored = ctx.store.load(key)
+        if stored is not None:
+            return stored
+        train, valid = ctx.train_rows(seed, data_fraction), ctx.split("valid")
+        reg = ctx.regularizer(regularizer)
+        checkpoint = ctx.store.trained(key)
+        if checkpoint:   # trained before, scored another way: score it
+            record = self._score_again(key, reg, checkpoint, len(train.codes), evaluate)
+            if record is not None:
+                return record
+        trainer = Trainer(ctx.task(), reg, key.lam, ctx.config.train_config(seed))
+
+        def on_epoch(epoch, record):
+            if bar is not None:
+                bar.set_postfix(reg=regularizer, seed=seed, epoch=epoch,
+                                loss=f"{record['train_loss']:.3f}",
+                                val=f"{record['val_loss']:.3f}")
+            if epoch_callback is not None:
+                epoch_callback(epoch, record)
+
+        # flanked windows (jitter) for training only: validation uses the centred ones
+        result = trainer.fit(ctx.training_data(train.with_flanks()), ctx.training_data(valid),
+                             checkpoint=ctx.store.checkpoint_path(key), progress=on_epoch)
+        return self._store_run(key, reg, result, len(train.codes), evaluate,
+                               settings=ctx.run_settings())
+
+    def train_seeds(self, regularizer: str, seeds: list[int], data_fraction: float = 1.0,
+                    bar=None) -> list[dict]:
+        """``train_one`` for each seed, the seeds not yet stored trained together as one
+        grouped model (``regbench.group``) when there are several and the run can be
+        grouped. Returns the records in seed order."""
+        ctx = self.context
+        keys = {seed: ctx.key(regularizer, seed, data_fraction=data_fraction)
+                for seed in seeds}
+        records = {seed: ctx.store.load(keys[seed]) for seed in seeds}
+        todo = [seed for seed in seeds
+                if records[seed] is None and not ctx.store.trained(keys[seed])]
+        reg = ctx.regularizer(regularizer)
+        if len(todo) > 1 and ctx.groupable(reg):
+            from regbench.group import GroupTrainer
+            lam = keys[todo[0]].lam
+            rows = {seed: ctx.train_rows(seed, data_fraction) for seed in todo}
+            if bar is not None:
+                bar.set_postfix(reg=regularizer, seeds=f"{todo[0]}-{todo[-1]} (grouped)")
+            results = GroupTrainer(ctx.task(), reg, lam,
+                                   [ctx.config.train_config(s) for s in todo]).fit(
+                [ctx.training_data(rows[s].with_flanks()) for s in todo],
+                ctx.training_data(ctx.split("valid")),
+                checkpoints=[ctx.store.checkpoint_path(keys[s]) for s in todo])
+            for seed, result in zip(todo, results):
+                records[seed] = self._store_run(keys[seed], reg, result, len(rows[seed].codes),
+                                                settings=ctx.run_settings(len(todo)))
+        return [records[seed] or self.train_one(regularizer, seed, data_fraction=data_fraction,
+                                                bar=bar) for seed in seeds]
+
+    def _score_again(self, key: RunKey, reg, checkpoint, train_rows: int,
+                     evaluate: bool) -> dict:
+        """The record of a run whose model was trained under another [evaluation]:
+        its checkpoint scored the current way, its training facts kept. None when the
+        checkpoint cannot be read (truncated, corrupt): the run is trained again."""
+        from regbench.train import load_result
+        try:
+            result = load_result(checkpoint, str(self.context.device))
+        except (EOFError, RuntimeError) as exc:
+            # torch.load of a truncated or corrupt file; other RuntimeErrors (CUDA) raise
+            if not isinstance(exc, EOFError) and "PytorchStreamReader" not in str(exc):
+                raise
+            note_unreadable(checkpoint, exc)
+            return None
+        if evaluate:
+            tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "
+                       "the [evaluation] settings changed")
+        return self._store_run(key, reg, result, train_rows, evaluate,
+                               settings=self.context.store.trained_settings(key))
+
+    def _store_run(self, key: RunKey, reg, result, train_rows: int,
+                   evaluate: bool = True, settings: dict | None = None) -> dict:
+        """The record of a trained run (its row, scored on the test split unless
+        ``evaluate`` is off), stored under ``key``. ``settings``: ``run_settings`` of
+        its training; None: unknown (a model trained before they were recorded)."""
+        ctx = self.context
+        ckpt = ctx.store.checkpoint_path(key)
+        regularizer, seed = key.regularizer, key.seed
+        row = {"regularizer": regularizer, "lambda": key.lam,
+               "lambda_source": ctx.lambda_sources.get(regularizer, "tuned"),
+               "lambda_protocol": ctx.lambda_protocol, "seed": seed,
+               "data_fraction": key.data_fraction, "train_rows": train_rows,
+               "status": result.status, "epochs": len(result.history),
+               "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
+               "steps": result.steps, "step_seconds": result.train_step_seconds,
+               "peak_mib": result.peak_step_bytes / 2 ** 20,
+               "extra_backward": extra_backward_passes(reg, key.lam),
+               "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(ctx.out)),
+               **(settings or dict.fromkeys(RUN_RECORD.settings()))}
+        per_sequence, methods = [], {}
+        if result.status == "ok" and evaluate:
+            performance, methods, per_sequence, attr = self.evaluate(
+                result.model, seed, regularizer, examples=key.data_fraction >= 1)
+            row.update(performance)
+            if attr is not None:
+                names = [r["sequence"] for r in per_sequence if r["method"] == "deep_lift_shap"]
+                row["attributions"] = ctx.store.save_attributions(key, attr.numpy(), names)
+        record = {"key": key.__dict__, "row": row, "methods": methods,
+                  "history": result.history, "per_sequence": per_sequence}
+        ctx.store.save(key, record)
+        return record
+
+    def evaluate(self, model, seed: int, regularizer: str, examples: bool = True) -> tuple:
+        """``evaluate.evaluate`` on the test split, as a record's parts
+        (``Evaluation.record_parts``). Keeps the seed-0 example tracks when ``examples``
+        (a model trained on all the training rows: the report's tracks are the
+        comparison's models, not those of a share run)."""
+        ctx = self.context
+        ev = ctx.config.evaluation_config()
+        result = evaluate(model, ctx.split("test"), ctx.task(), ev, device=ctx.device,
+                          freq_limit=ctx.freq_limit())
+        shap = result.attributions.get("deep_lift_shap")
+        if shap is not None and seed == 0 and examples:
+            k = ev.n_examples
+            mask = None if result.motif_mask is None else result.motif_mask[:k]
+            ctx.store.save_examples(regularizer, result.X[:k].numpy(), shap[:k].numpy(),
+                                    mask, result.names[:k])
+        return result.record_parts()
+
+    # -- the grid -----------------------------------------------------------------------
+    def train_grid(self, grid) -> None:
+        """Train (or load) every run of ``grid`` on all the data, then on each data
+        fraction, writing the tables as runs finish."""
+        ctx = self.context
+        records = []
+        for record in self._train_grid(grid, "seed runs"):
+            records.append(record)
+            ctx.store.write_tables(records)
+        done = []
+        for fraction in ctx.config.data_fractions():
+            # Kept apart, in results_fraction.csv, so no other table mixes them in.
+            for record in self._train_grid(grid, f"{fraction:g} of the data", fraction):
+                done.append(record)
+                atomic_write_csv(results_frame(done), ctx.out / "results_fraction.csv")
+
+    def collect_grid(self, grid) -> int:
+        """The tables of a grid that workers trained: every run's stored record, in
+        grid order. Returns how many are missing (trained by workers whose folder this
+        one cannot see)."""
+        ctx = self.context
+        return ctx.store.write_grid_tables(
+            [(ctx.key(r, s, data_fraction=f).id(), f)
+             for f in [1.0, *ctx.config.data_fractions()] for r, s in grid],
+            stamp=ctx.stamped)
+
+    def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):
+        """Yield the record of every (regularizer, seed) of ``grid`` as it is trained or
+        loaded, on ``data_fraction`` of the training rows, under one progress bar."""
+        ctx = self.context
+        groups = ctx.seed_grid_groups(grid)
+        with tqdm(total=len(grid), desc=desc, unit="model", disable=not ctx.config.progress,
+                  dynamic_ncols=True) as bar:
+            done = 0
+            for regularizer, seeds in groups:
+                bar.set_postfix(reg=regularizer, seed=seeds[0])
+                for record in self.train_seeds(regularizer, seeds, data_fraction, bar=bar):
+                    record = ctx.stamped(record)
+                    bar.update()
+                    done += 1
+                    if not ctx.config.progress:   # a log gets a line per model instead
+                        row = record["row"]
+                        print(f"{desc}: {done}/{len(grid)} {row['regularizer']} seed "
+                              f"{row['seed']} ({row['status']}, best epoch "
+                              f"{row['best_epoch']} of {row['epochs']})", flush=True)
+                    yield record
+
+
+__all__ = ["RunExecutor", "extra_backward_passes"]

@@ -1,0 +1,84 @@
+"""The manifest writer: a results folder's config.json (what ran, on what data, with
+which λ and why, in what software), written once the grid is done."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import torch
+
+from regbench import __version__
+from regbench.config import PAPER_DIFFERENCES
+from regbench.context import RunContext
+from regbench.data import SimulatedSource
+from regbench.store import atomic_write
+
+
+def _tuning_info(context: RunContext) -> dict | None:
+    if not context.config.tune:
+        return None
+    from regbench.tune import redact_url
+    info = dict(context.config.tuning_config().__dict__)
+    info["storage"] = redact_url(info["storage"]) if info["storage"] else None
+    return info
+
+
+def _paper_differences(context: RunContext) -> str:
+    """The preset's differences from the paper; its simulated data sizes apply only
+    when the data are simulated."""
+    text = PAPER_DIFFERENCES.get(context.config.preset, "")
+    if text and not isinstance(context.source, SimulatedSource):
+        ds = context.dataset
+        text += (f" (its simulated data sizes do not apply: these data are "
+                 f"{len(ds.names)} sequences x {ds.length} bp from {context.source.name})")
+    return text
+
+
+def _model_info(context: RunContext) -> dict:
+    """The model's settings for config.json; the architecture named unless it is the
+    default binary CNN (config.json of earlier runs had no such key)."""
+    record = dict(context.task().model_record())
+    architecture, params = record.pop("architecture"), record.pop("params")
+    if architecture == "binary_cnn" and not record:
+        return params
+    return {"architecture": architecture, **params, **record}
+
+
+def write_config(context: RunContext, started, wall_seconds: float) -> None:
+    """OUT/config.json of ``context``'s run, which started at ``started`` (an aware
+    datetime) and took ``wall_seconds``."""
+    ds = context.dataset
+    config = context.config
+    info = {
+        **config.to_dict(),
+        "tuning": _tuning_info(context),
+        "regularizers": context.regularizers,
+        "lambdas": context.lambdas,
+        "lambda_source": context.lambda_sources,
+        "lambda_protocol": context.lambda_protocol,
+        "lambda_reference": context.lambda_reference or None,
+        "data": context.source.describe(ds),
+        "dataset_fingerprint": ds.fingerprint,
+        "split": ds.split_source,
+        "split_sizes": {split: {"sequences": int((ds.split == split).sum()),
+                                "positives": int((ds.labels[ds.split == split].max(axis=1)
+                                                  > 0).sum())}
+                        for split in ("train", "valid", "test")},
+        "device": str(context.device),
+        "task": config.task,
+        "model": _model_info(context),
+        "train": config.train_config(0).__dict__,
+        "evaluation": config.evaluation_config().__dict__,
+        "freq_limit": context.freq_limit(),
+        "paper_differences": _paper_differences(context),
+        "config_hash": config.hash(),
+        "regbench_version": __version__,
+        "torch_version": torch.__version__,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "wall_seconds": round(wall_seconds, 1),
+    }
+    atomic_write(context.out / "config.json", json.dumps(info, indent=2, default=str))
+
+
+__all__ = ["write_config"]

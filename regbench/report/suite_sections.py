@@ -1,0 +1,184 @@
+"""The report section of each built-in suite kind (``suite_kinds``: compare, stability,
+gc_sweep, data_scarcity, multi_motif, lambda_sweep): each yields the blocks of its
+experiment's section from the suite's rows (and the point folders)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure as MplFigure
+
+from regbench.report import figures, lambda_sweep, sections, stability, stats
+from regbench.report.load import load_results
+from regbench.report.render import Table, Text
+from regbench.report.suite_verdict import (ARROWS, TAGS, _info, _lambda_verdict, _matched,
+                                           verdict_point)
+
+
+def _point_folder(out: Path, manifest, experiment: str, point: str, results: pd.DataFrame,
+                  shares: pd.DataFrame | None = None):
+    """The point's own results folder, its tables replaced by the suite's rows of it."""
+    entry = next(p for p in manifest["points"]
+                 if p["experiment"] == experiment and p["point"] == point)
+    folder = load_results(out / entry["folder"])
+    folder.results = results.drop(columns=TAGS).reset_index(drop=True)
+    if shares is not None:
+        folder.fraction_results = (shares.drop(columns=TAGS).reset_index(drop=True)
+                                   if not shares.empty else None)
+    return folder
+
+
+def _compare(out, experiment, results, shares, order, manifest):
+    point = str(results["point"].iloc[0])
+    folder = _point_folder(out, manifest, experiment["name"], point, results)
+    metrics = stats.metric_columns(folder.results)
+    ok = stats.ok_runs(folder.results)
+    yield Table(sections.summary_frame(folder.results, metrics, order),
+                "Every metric, mean ± sd over seeds")
+    for section in (sections.performance_vs_interpretability(ok, order),
+                    sections.attribution_examples(folder.examples, order),
+                    sections.lambda_search(folder, order)):
+        if section is not None:
+            yield from section.blocks
+
+
+def _stability(out, experiment, results, shares, order, manifest):
+    point = str(results["point"].iloc[0])
+    folder = _point_folder(out, manifest, experiment["name"], point, results,
+                           shares[shares["point"] == point])
+    runs = stability.load_attributions(folder)
+    for section in (sections.seed_stability(folder, order, runs),
+                    sections.data_stability(folder, order, runs)):
+        if section is not None:
+            yield Text(f"{section.title}:")
+            yield from section.blocks
+    yield Text("A share model starts from the same initial weights as the full-data model "
+               "of its seed, so the full-vs-share comparison isolates the training data; "
+               "seed pairs differ in both initialisation and batch order.")
+
+
+def _gc_sweep(out, experiment, results, shares, order, manifest):
+    gaps = {p["point"]: p.get("gc_gap") for p in manifest["points"]
+            if p["experiment"] == experiment["name"]}
+    ok = stats.ok_runs(results).copy()
+    ok["gc_gap"] = ok["point"].map(gaps)
+    panels = [c for c in ("gc_reliance", "balanced_auroc", "motif_fraction", "test_auroc")
+              if c in ok and ok[c].notna().any()]
+    fig = _lines(ok, "gc_gap", panels, order, "GC gap (positives − negatives)")
+    if fig is not None:
+        captions = "; ".join(f"{_info(c).label}: {_info(c).better}" for c in panels)
+        yield sections._figure("gc_sweep", "Each metric against the GC gap between positives "
+                               "and negatives (mean ± sd over seeds; DeepLIFT/SHAP). A model "
+                               "that takes the GC shortcut shows GC reliance rising and "
+                               f"balanced auROC falling with the gap. {captions}.", fig)
+    yield Table(_by_level(ok, "gc_gap", panels, order), "Per GC gap: mean ± sd over seeds")
+
+
+def _data_scarcity(out, experiment, results, shares, order, manifest):
+    runs = pd.concat([results, shares], ignore_index=True)
+    ok = stats.ok_runs(runs).copy()
+    panels = [c for c in ("test_auroc", "motif_auprc", "highfreq_fraction", "entropy")
+              if c in ok and ok[c].notna().any()]
+    fig = _lines(ok, "train_rows", panels, order, "training rows (log scale)", log=True)
+    if fig is not None:
+        captions = "; ".join(f"{_info(c).label}: {_info(c).better}" for c in panels)
+        yield sections._figure("data_scarcity", "Each metric against the number of training "
+                               "rows (nested shares of the training split; mean ± sd over "
+                               f"seeds; DeepLIFT/SHAP). {captions}.", fig)
+    yield Table(_by_level(ok, "train_rows", panels, order),
+                "Per training-set size: mean ± sd over seeds")
+
+
+def _multi_motif(out, experiment, results, shares, order, manifest):
+    ok = stats.ok_runs(results)
+    tasks = [c[len("auroc_"):] for c in ok if c.startswith("auroc_") and ok[c].notna().any()]
+    if tasks:
+        columns = {"auroc": "test auROC ↑", "motif_fraction": "motif fraction ↑",
+                   "motif_auprc": "motif auPRC ↑"}
+        rows = []
+        for task in tasks:
+            for reg in order:
+                mine = ok[ok["regularizer"] == reg]
+                rows.append({"task": task, "regularizer": reg, **{
+                    label: stats.format_mean_sd(mine[f"{key}_{task}"].mean(), mine[
+                        f"{key}_{task}"].std(ddof=1) if len(mine) > 1 else math.nan)
+                    for key, label in columns.items() if f"{key}_{task}" in mine}})
+        yield Table(pd.DataFrame(rows), "Per task, mean ± sd over seeds: test auROC on the "
+                    "task's output; motif fraction and pooled motif auPRC of the attributions "
+                    "of that output on sequences positive for the task, against the task's "
+                    "own motif instances (higher is better for all three)")
+    yield from _compare(out, experiment, results, shares, order, manifest)
+
+
+def _lambda_sweep(out, experiment, results, shares, order, manifest):
+    frame = lambda_sweep.sweep_frame(results)
+    metric, chosen = _matched(frame)
+    if verdict_point(results, manifest)[0] != experiment["name"]:
+        yield from _lambda_verdict(results)
+    sweeps = [e["name"] for e in manifest["experiments"] if e["kind"] == "lambda_sweep"]
+    suffix = "" if sweeps.index(experiment["name"]) == 0 else \
+        f"_{sweeps.index(experiment['name']) + 1}"
+    for column in [c for c in ("test_auroc", metric, "val_loss") if c]:
+        info = stats.metric_info(column)
+        fig = lambda_sweep.lambda_curves(frame, column, order, chosen)
+        yield sections._figure(
+            f"lambda_{column}{suffix}", f"{info.label} against λ, one panel per regularizer "
+            "(mean ± sd over seeds; log λ axis across the regularizer's registry range); "
+            "grey band: none, mean ± sd over the same seeds; dotted line: the λ chosen at "
+            f"matched accuracy. {info.better}.", fig)
+    yield Table(lambda_sweep.curves_table(frame, order), "Per regularizer and λ: mean ± sd "
+                f"over seeds (every run: {lambda_sweep.CSV})")
+
+
+def _by_level(ok: pd.DataFrame, level: str, columns, order) -> pd.DataFrame:
+    rows = []
+    for value in sorted(ok[level].dropna().unique()):
+        for reg in order:
+            mine = ok[(ok[level] == value) & (ok["regularizer"] == reg)]
+            if mine.empty:
+                continue
+            rows.append({level.replace("_", " "): f"{value:g}", "regularizer": reg,
+                         "seeds": len(mine), **{
+                             f"{_info(c).label} {ARROWS.get(_info(c).direction, '')}":
+                             stats.format_mean_sd(mine[c].mean(), mine[c].std(ddof=1)
+                                                  if len(mine) > 1 else math.nan)
+                             for c in columns}})
+    return pd.DataFrame(rows)
+
+
+def _lines(ok: pd.DataFrame, x: str, panels, order, xlabel: str, log: bool = False):
+    data = ok.dropna(subset=[x])
+    if data.empty or not panels:
+        return None
+    order = [r for r in order if r in set(data["regularizer"])]
+    ncols = min(len(panels), 2)
+    nrows = math.ceil(len(panels) / ncols)
+    fig = MplFigure(figsize=(4.6 * ncols, 3.3 * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax in axes[len(panels):]:
+        ax.remove()
+    for ax, column in zip(axes, panels):
+        sns.lineplot(data=data, x=x, y=column, hue="regularizer", hue_order=order,
+                     palette=figures.palette(order), errorbar="sd", marker="o", ax=ax,
+                     legend=ax is axes[0])
+        info = _info(column)
+        ax.set(xlabel=xlabel, ylabel=info.label,
+               title=f"{info.label} ({ARROWS.get(info.direction, '')})")
+        if log:
+            ax.set_xscale("log")
+        if column == "gc_reliance":
+            ax.axhline(0, color="0.6", lw=0.8, ls="--")
+    if axes[0].get_legend() is not None:
+        axes[0].legend(fontsize=7, frameon=False)
+    return fig
+
+
+# kind -> its section's builder (regbench.suite_kinds registers them)
+SECTIONS = {"compare": _compare, "stability": _stability, "gc_sweep": _gc_sweep,
+            "data_scarcity": _data_scarcity, "multi_motif": _multi_motif,
+            "lambda_sweep": _lambda_sweep}
+
+__all__ = ["SECTIONS"]
