@@ -26,6 +26,7 @@ from regbench.config import NOISE_SEEDS, PAPER_DIFFERENCES, RunConfig
 from regbench.data import Dataset, FolderSource, SimulatedSource, one_hot, source_of
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_settings
+from regbench.labels import registry_labels
 from regbench.memory import apply_process_settings
 from regbench.metrics import motif_auprc
 from regbench.record import RUN_RECORD, TEST_PREFIX
@@ -848,6 +849,7 @@ class Benchmark:
             "evaluation": self.config.evaluation_config().__dict__,
             "freq_limit": self.freq_limit(),
             "paper_differences": self._paper_differences(),
+            "labels": registry_labels(),   # the report's, without the plug-ins
             "config_hash": self.config.hash(),
             "regbench_version": __version__,
             "torch_version": torch.__version__,
