@@ -56,6 +56,9 @@ class MethodLabels(Mapping):
     def __iter__(self):
         return iter(self._order())
 
+    def __reversed__(self):
+        return reversed(self._order())
+
     def __len__(self) -> int:
         return len(self._order())
 
