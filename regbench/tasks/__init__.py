@@ -12,9 +12,12 @@ TASKS: Registry[type] = Registry("task", GROUPS["tasks"])
 
 
 def register_task(name: str):
-    """Decorator adding a Task subclass under ``name``."""
+    """Decorator adding a Task subclass under ``name`` (its ``name`` from then on:
+    checkpoints and messages say which task trained)."""
     def add(cls):
-        return TASKS.register(name, cls)
+        TASKS.register(name, cls)
+        cls.name = name
+        return cls
     return add
 
 
