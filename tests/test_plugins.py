@@ -218,9 +218,9 @@ PLUGIN = """
 
 def test_a_plug_in_distribution_reaches_run_workers_and_report(tmp_path, monkeypatch):
     """A distribution announcing a prior, a metric and an attribution method through
-    their entry-point groups: trained and scored by ``regbench run`` and its local
-    worker, tested and named by ``regbench report``, and reported the same from
-    config.json once the plug-in is gone."""
+    their entry-point groups: trained and scored by a local worker of ``regbench run``,
+    tested and named by the run's report, and reported the same by ``regbench report``
+    from config.json once the plug-in is gone."""
     site = tmp_path / "site"
     _write_distribution(site, "regbench-plug", "regbench_plug", PLUGIN, {
         "regbench.regularizers": "plug_prior = regbench_plug",
@@ -254,9 +254,7 @@ def test_a_plug_in_distribution_reaches_run_workers_and_report(tmp_path, monkeyp
     assert config["labels"]["attribution_methods"]["plug_gradient"] == {
         "label": "|gradient| (plug-in)"}
 
-    done = _regbench("report", str(out), site=site)
-    assert done.returncode == 0, done.stderr
-    with_plugin = (out / "statistics.csv").read_text()
+    with_plugin = (out / "statistics.csv").read_text()   # the run's report
     statistics = pd.read_csv(out / "statistics.csv")
     tested = statistics[statistics.metric.str.endswith("plug_spread")]
     assert set(tested.method) == {"deep_lift_shap", "plug_gradient"}
