@@ -1,10 +1,29 @@
-"""Extending regbench in a few lines: the new piece shows up in results and report."""
+"""Extending regbench in a few lines: the new piece shows up in results and report; one
+registry type for every plug point, filled by installed plug-ins too."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+import regbench
+from regbench import RegbenchError
+from regbench.attributions import (describe_attribution_method, register_attribution_method,
+                                   unregister_attribution_method)
 from regbench.cli import main
+from regbench.data import (DataSource, create_data_source, register_data_source,
+                           unregister_data_source)
 from regbench.metrics import get_metric, register_metric, unregister_metric
+from regbench.models import create_model, register_model, unregister_model
+from regbench.plugins import GROUPS, Registry
+from regbench.regularizers.registry import REGULARIZERS
+from regbench.tasks import BinaryTask, create_task, register_task, unregister_task
 
 
 @pytest.fixture
@@ -41,27 +60,6 @@ def test_a_registered_metric_reaches_results_statistics_and_report(attribution_t
 
 
 # -- one registry type for every plug point ---------------------------------------------
-
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
-
-import regbench  # noqa: E402
-from regbench import RegbenchError  # noqa: E402
-from regbench.attributions import (describe_attribution_method,  # noqa: E402
-                                   register_attribution_method,
-                                   unregister_attribution_method)
-from regbench.data import (DataSource, create_data_source, register_data_source,  # noqa: E402
-                           unregister_data_source)
-from regbench.models import create_model, register_model, unregister_model  # noqa: E402
-from regbench.plugins import GROUPS, Registry  # noqa: E402
-from regbench.regularizers.registry import REGULARIZERS  # noqa: E402
-from regbench.tasks import BinaryTask, create_task, register_task, unregister_task  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -279,3 +277,33 @@ def _without_timestamp(report: str) -> str:
     """report.md without its last line ("Written by regbench ... at TIME ...")."""
     assert report.rstrip().splitlines()[-1].startswith("Written by regbench")
     return "\n".join(report.rstrip().splitlines()[:-1])
+
+
+def test_recorded_labels_stand_in_for_a_plug_in_not_installed_and_never_score():
+    from regbench.labels import METHOD_LABELS, remember_labels
+    from regbench.metrics import describe_metric, list_metrics, sequence_metrics
+    from regbench.report.stats import metric_info
+    recorded = {"metrics": {"gone_metric": {
+        "label": "gone (bits)", "direction": "zero", "better": "closer to 0 is better",
+        "kind": "attribution", "per_sequence": True, "in_results": True,
+        "headline": False, "lead": None}, "motif_fraction": {
+        "label": "overridden?", "direction": "lower", "kind": "attribution"}},
+        "attribution_methods": {"gone_method": {"label": "gone method"}}}
+    try:
+        remember_labels({"labels": recorded})
+        assert describe_metric("gone_metric").label == "gone (bits)"
+        assert describe_metric("motif_fraction").direction == "higher"   # installed wins
+        assert list_metrics("attribution", recorded=True)[-1] == "gone_metric"
+        assert "gone_metric" not in list_metrics("attribution")          # never computed
+        assert "gone_metric" not in sequence_metrics(recorded=False)
+        info = metric_info("saliency_gone_metric")   # the wide table's prefixed column
+        assert (info.label, info.direction) == ("gone (bits), saliency", "zero")
+        assert list(METHOD_LABELS)[-1] == "gone_method"
+        with pytest.raises(RegbenchError, match="unknown metric 'gone_metric'"):
+            get_metric("gone_metric")
+        with pytest.raises(TypeError):
+            METHOD_LABELS["x"] = "y"   # read-only: the registries own the labels
+    finally:
+        remember_labels({})   # a folder without recorded labels forgets them
+    assert "gone_metric" not in list_metrics("attribution", recorded=True)
+    assert "gone_method" not in METHOD_LABELS
