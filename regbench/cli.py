@@ -5,7 +5,7 @@ options) and ``main(args) -> int``. A ``RegbenchError`` anywhere becomes one lin
 stderr and exit code 2, with no traceback. SIGTERM (``scancel``, a Slurm time limit,
 ``docker stop``, a parent stopping its local workers) ends a command as Ctrl-C does:
 a grid run claimed goes back to the queue at once, temporary files are removed; exit
-code 143.
+code 143. Installed plug-ins (``regbench.plugins``) are loaded before any command.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import threading
 
 from regbench import __version__
 from regbench.errors import RegbenchError
+from regbench.plugins import load_plugins
 
 # name -> (module, one-line help)
 SUBCOMMANDS = {
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv   # local workers run the same command
     try:
         with interrupt_on_sigterm():
+            load_plugins()   # every process, local workers too, sees the installed plug-ins
             return int(args._module.main(args) or 0)
     except RegbenchError as exc:
         print(f"regbench {args.command}: error: {exc}", file=sys.stderr)

@@ -135,7 +135,7 @@ def resolve_methods(value) -> list[str]:
     """``[evaluation] methods`` ("all", a name, a comma list or a list of names) -> the
     registered names it means, "all" expanded; an unknown name is one RegbenchError line
     listing the known ones. The attribution registry (and torch) is loaded only for
-    "all" or a name that regbench.store does not know already."""
+    "all" or a name that is not built in."""
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
@@ -145,8 +145,8 @@ def resolve_methods(value) -> list[str]:
     if not names:
         raise RegbenchError("[evaluation] methods is empty: name at least one attribution "
                             "method, or \"all\" (regbench methods lists them)")
-    from regbench.store import METHOD_LABELS  # torch-free: the built-in and registered
-    if "all" in names or not set(names) <= set(METHOD_LABELS):
+    from regbench.labels import BUILTIN_METHOD_LABELS  # torch-free
+    if "all" in names or not set(names) <= set(BUILTIN_METHOD_LABELS):
         from regbench.attributions import resolve_methods as registered
         return registered(names)
     return names

@@ -11,6 +11,7 @@ from regbench import __version__
 from regbench.config import PAPER_DIFFERENCES
 from regbench.context import RunContext
 from regbench.data import SimulatedSource
+from regbench.labels import registry_labels
 from regbench.store import atomic_write
 
 
@@ -71,6 +72,7 @@ def write_config(context: RunContext, started, wall_seconds: float) -> None:
         "evaluation": config.evaluation_config().__dict__,
         "freq_limit": context.freq_limit(),
         "paper_differences": _paper_differences(context),
+        "labels": registry_labels(),   # the report's, without the plug-ins
         "config_hash": config.hash(),
         "regbench_version": __version__,
         "torch_version": torch.__version__,

@@ -84,18 +84,19 @@ LAYOUT = (
 
 
 def _registered(kind: str) -> list[str]:
-    """The metric registry's names of one kind, in registration order (imported here:
-    the registry brings torch, which the store does not otherwise need)."""
+    """The metric registry's names of one kind, in registration order, then those a
+    results folder recorded that are not installed here (imported here: the registry
+    brings torch, which the store does not otherwise need)."""
     from regbench.metrics import list_metrics
-    return list_metrics(kind)
+    return list_metrics(kind, recorded=True)
 
 
 def _tabled_attribution_metrics() -> list[str]:
     """Attribution metrics with a results.csv column: model-level ones, and per-sequence
     ones whose mean is kept (``Metric.in_results``)."""
-    from regbench.metrics import get_metric
+    from regbench.metrics import describe_metric
     return [n for n in _registered("attribution")
-            if not get_metric(n).per_sequence or get_metric(n).in_results]
+            if not describe_metric(n).per_sequence or describe_metric(n).in_results]
 
 
 @dataclass(frozen=True)

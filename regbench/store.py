@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.errors import RegbenchError
+from regbench.labels import METHOD_LABELS  # the report's method names (re-exported)
 from regbench.record import RUN_RECORD
 
 
@@ -341,17 +342,6 @@ METHOD_PREFIXES = {"deep_lift_shap": "", "input_x_gradient": "ixg_",
                    "saliency_corrected": "saliency_corrected_", "integrated_gradients": "ig_",
                    "integrated_gradients_corrected": "ig_corrected_",
                    "integrated_gradients_zero": "ig_zero_", "ism": "ism_"}
-# The report's name of each method, in the report's order: the built-in methods (as
-# regbench.attributions registers them; torch-free here), and registered methods add
-# theirs.
-METHOD_LABELS = {"deep_lift_shap": "DeepLIFT/SHAP", "input_x_gradient": "input×gradient",
-                 "input_x_gradient_corrected": "corrected input×gradient",
-                 "saliency": "saliency", "saliency_corrected": "corrected saliency",
-                 "integrated_gradients": "integrated gradients vs shuffled refs",
-                 "integrated_gradients_corrected":
-                     "corrected integrated gradients vs shuffled refs",
-                 "integrated_gradients_zero": "integrated gradients vs zero baseline",
-                 "ism": "ISM"}
 
 
 def mixed_settings(results: pd.DataFrame) -> str | None:

@@ -151,3 +151,38 @@ def test_a_data_source_with_bad_arguments_is_one_line(array_source, tmp_path, ca
     assert "error: [data_source] planted: " in err and "unexpected keyword argument 'size'" in err
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.fixture
+def share_task():
+    from regbench.tasks import BinaryTask, register_task, unregister_task
+
+    @register_task("binary_share")
+    class BinaryShare(BinaryTask):
+        """The binary task, also reporting the share of positives among the test rows."""
+        def performance(self, targets, predictions):
+            share = float(np.asarray(targets).mean())
+            return {**super().performance(targets, predictions), "positive_share": share}
+    yield BinaryShare
+    unregister_task("binary_share")
+
+
+# the smoke preset's model: a task other than "binary" starts from its model's defaults
+SMOKE_MODEL = ('[model]\nconv_filters = [8, 8]\nconv_widths = [7, 7]\npool_size = 10\n'
+               'pool_stride = 10\ndense_sizes = [16]\n')
+
+
+def test_a_registered_task_is_trained_scored_and_reported(share_task, tmp_path):
+    results, report = _run(tmp_path, 'task = "binary_share"\n' + SMOKE_MODEL,
+                           "--regularizers", "fourier,none")
+    assert (results.status == "ok").all() and results["motif_auprc"].notna().all()
+    from regbench.data import load_dataset
+    test = load_dataset(tmp_path / "run" / "data").subset("test")
+    # its own performance reached results.csv: the share of positive test rows
+    assert results["test_positive_share"].tolist() == [test.labels.mean()] * len(results)
+    config = (tmp_path / "run" / "config.json").read_text()
+    assert '"task": "binary_share"' in config
+    from regbench.train import load_checkpoint
+    _, record = load_checkpoint(tmp_path / "run" / results["checkpoint"].iloc[0])
+    assert record["task"] == "binary_share"
+    assert "test\\_positive\\_share" in report

@@ -1,6 +1,8 @@
 """The attribution-method registry: ``register_attribution_method`` adds
 ``explain(model, X, settings) -> (N, 4, L)`` under a name; ``explain``,
-``get_attribution_method`` and ``resolve_methods`` look names up."""
+``get_attribution_method`` and ``resolve_methods`` look names up. Plug-ins register
+through the entry-point group ``regbench.attribution_methods`` (``regbench.plugins``);
+the report takes a method's label from here (``regbench.labels.METHOD_LABELS``)."""
 from __future__ import annotations
 
 import functools
@@ -10,7 +12,7 @@ from typing import Callable
 import torch
 
 from regbench.errors import RegbenchError
-from regbench.store import METHOD_LABELS
+from regbench.plugins import GROUPS, Registry
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ class AttributionMethod:
     description: str = ""
 
 
-_METHODS: dict[str, AttributionMethod] = {}
+METHODS: Registry[AttributionMethod] = Registry("attribution method",
+                                               GROUPS["attribution_methods"])
 
 
 def register_attribution_method(name: str, *, label: str | None = None, function=None,
@@ -53,18 +56,14 @@ def register_attribution_method(name: str, *, label: str | None = None, function
     explains (one output tensor (N, T)); explain task ``settings.target``.
     ``description``: one line for ``regbench methods``."""
     def add(explain_fn):
-        if name in _METHODS:
-            raise RegbenchError(f"an attribution method named {name!r} is already registered")
-        _METHODS[name] = AttributionMethod(name, explain_fn, label or name, function,
-                                           description)
-        METHOD_LABELS[name] = label or name
+        METHODS.register(name, AttributionMethod(name, explain_fn, label or name, function,
+                                                 description))
         return explain_fn
     return add
 
 
 def unregister_attribution_method(name: str) -> None:
-    _METHODS.pop(name, None)
-    METHOD_LABELS.pop(name, None)
+    METHODS.unregister(name)
 
 
 def _register_with_correction(name: str, *, label: str, function, explain_fn,
@@ -83,40 +82,34 @@ def _register_with_correction(name: str, *, label: str, function, explain_fn,
 def get_attribution_method(name: str) -> Callable[..., torch.Tensor]:
     """The attribution function called ``name``: ``attribute(model, X, **kw) -> (N, 4, L)``
     (the entry's evaluation call when it registered no function of its own)."""
-    entry = _lookup(name)
+    entry = METHODS.get(name)
     return entry.function or entry.explain
 
 
 def explain(name: str, model: torch.nn.Module, X: torch.Tensor,
             settings: ExplainSettings) -> torch.Tensor:
     """Evaluation attributions (N, 4, L) of method ``name`` for X (N, 4, L) one-hot."""
-    return _lookup(name).explain(model, X, settings)
+    return METHODS.get(name).explain(model, X, settings)
 
 
 def list_attribution_methods() -> list[str]:
-    return list(_METHODS)
+    """Registered names, in registration order."""
+    return METHODS.names()
 
 
 def describe_attribution_method(name: str) -> AttributionMethod:
     """The registry entry of ``name`` (label, description, ...)."""
-    return _lookup(name)
+    return METHODS.get(name)
 
 
 def resolve_methods(names: list[str]) -> list[str]:
     """``[evaluation] methods`` -> the registered names it means: "all" is every
     registered method, in registration order; duplicates dropped. An unknown name is
     one RegbenchError line that lists the known ones."""
-    unknown = [n for n in dict.fromkeys(names) if n not in _METHODS and n != "all"]
+    unknown = [n for n in dict.fromkeys(names) if n not in METHODS and n != "all"]
     if unknown:
         raise RegbenchError(f"[evaluation] methods: unknown attribution method(s) "
                             f"{', '.join(unknown)}; known: "
                             f"{', '.join(list_attribution_methods())} (or \"all\")")
     return list_attribution_methods() if "all" in names else list(dict.fromkeys(names))
 
-
-def _lookup(name: str) -> AttributionMethod:
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise RegbenchError(f"unknown attribution method {name!r}; known: "
-                            f"{', '.join(sorted(_METHODS))}") from None

@@ -29,7 +29,9 @@ def main(args) -> int:
     from regbench.report.suite import write_suite_report
 
     from regbench.config import storage_from_environment
+    from regbench.plugins import load_plugins
     from regbench.workers import GRID_FILE
+    load_plugins()   # the metrics and methods of installed plug-ins (once per process)
     storage = args.storage
     if storage is None and (Path(args.results_dir) / GRID_FILE).is_file():
         storage = storage_from_environment()

@@ -14,12 +14,16 @@ source's arguments):
             self.path = path
         def load(self, out, progress=False):
             return Dataset.from_arrays(names, codes, labels, split)
+
+Plug-ins register through the entry-point group ``regbench.data_sources``
+(``regbench.plugins``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from regbench.errors import RegbenchError
+from regbench.plugins import GROUPS, Registry
 
 
 class DataSource:
@@ -50,35 +54,31 @@ class DataSource:
                 f"tasks: {', '.join(dataset.tasks)})")
 
 
-_SOURCES: dict[str, type] = {}
+SOURCES: Registry[type] = Registry(
+    "data source", GROUPS["data_sources"],
+    unknown="[data_source] kind = {name!r} is not a known data source; known: {known}")
 
 
 def register_data_source(name: str):
     """Decorator adding a DataSource subclass under ``name``."""
     def add(cls):
-        if name in _SOURCES:
-            raise RegbenchError(f"a data source named {name!r} is already registered")
+        SOURCES.register(name, cls)
         cls.name = name
-        _SOURCES[name] = cls
         return cls
     return add
 
 
 def unregister_data_source(name: str) -> None:
-    _SOURCES.pop(name, None)
+    SOURCES.unregister(name)
 
 
 def list_data_sources() -> list[str]:
-    return list(_SOURCES)
+    return SOURCES.names()
 
 
 def create_data_source(kind: str, **params) -> DataSource:
     """Source ``kind`` bound to its arguments (a clear error for unknown ones)."""
-    try:
-        cls = _SOURCES[kind]
-    except KeyError:
-        raise RegbenchError(f"[data_source] kind = {kind!r} is not a known data source; "
-                            f"known: {', '.join(sorted(_SOURCES))}") from None
+    cls = SOURCES.get(kind)
     try:
         return cls(**params)
     except TypeError as exc:
@@ -217,7 +217,7 @@ def source_of(config) -> DataSource:
         kind = params.pop("kind", None)
         if not kind:
             raise RegbenchError("[data_source] needs kind = NAME; known: "
-                                f"{', '.join(sorted(_SOURCES))}")
+                                f"{', '.join(SOURCES.names(sort=True))}")
         return create_data_source(kind, **params)
     if config.data:
         if (Path(config.data) / "dataset.toml").is_file():   # `regbench data fetch` output
@@ -226,7 +226,7 @@ def source_of(config) -> DataSource:
     return SimulatedSource(config.scenario, config.simulate)
 
 
-__all__ = ["DataSource", "FolderSource", "SimulatedSource", "create_data_source",
+__all__ = ["DataSource", "FolderSource", "SOURCES", "SimulatedSource", "create_data_source",
            "list_data_sources", "register_data_source", "scenario_difference",
            "source_of",
            "unregister_data_source"]

@@ -15,15 +15,15 @@ from regbench.metrics.interpretability import (
 from regbench.metrics.losses import balanced_bce_loss
 from regbench.metrics.performance import balanced_bce, binary_performance
 from regbench.metrics.stability import continuous_jaccard
-from regbench.metrics.registry import (GroundTruth, get_metric, lead_metrics, list_metrics,
-                                       register_metric, unregister_metric)
+from regbench.metrics.registry import (GroundTruth, describe_metric, get_metric, lead_metrics,
+                                       list_metrics, register_metric, unregister_metric)
 from regbench.metrics.scoring import (score_attributions, sequence_metrics,
                                       summarize_interpretability)
 from regbench.metrics.statistics import (holm, mann_whitney, mean_difference_ci,
                                          smallest_paired_p, welch_ci, wilcoxon_paired)
 
 __all__ = [
-    "GroundTruth", "get_metric", "lead_metrics", "list_metrics", "register_metric", "score_attributions",
+    "GroundTruth", "describe_metric", "get_metric", "lead_metrics", "list_metrics", "register_metric", "score_attributions",
     "sequence_metrics", "unregister_metric",
     "attribution_entropy", "balanced_bce", "balanced_bce_loss", "binary_performance",
     "continuous_jaccard", "gc_reliance", "highfreq_fraction", "holm", "mann_whitney",

@@ -18,6 +18,11 @@ model. ``headline=True`` puts the metric in the verdict table that opens the rep
 ``lead=K`` makes it the report's K-th choice among metrics of its kind, where one
 stands for them all (``lead_metrics``). Performance metrics take ``(y_true, logits)`` and return one float; results.csv
 names them ``test_<name>``.
+
+Plug-ins register through the entry-point group ``regbench.metrics``
+(``regbench.plugins``). config.json records every metric's label and direction
+(``regbench.labels``); a results folder's report takes those of metrics not installed
+here from it (``remember_recorded``), so it needs no plug-in to report them.
 """
 from __future__ import annotations
 
@@ -27,9 +32,12 @@ from typing import Callable
 import numpy as np
 
 from regbench.errors import RegbenchError
+from regbench.plugins import GROUPS, Registry
 
 NEEDS = ("nothing", "motif_mask", "summits", "peak_mask", "labels", "profile")
 DIRECTIONS = ("higher", "lower", "zero")
+BETTER = {"higher": "higher is better", "lower": "lower is better",
+          "zero": "closer to 0 is better"}   # the report's line, unless one is given
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,10 @@ class Metric:
     lead: int | None = None  # the report's choice among its kind: 1 first (lead_metrics)
 
 
-_METRICS: dict[str, Metric] = {}
+METRICS: Registry[Metric] = Registry("metric", GROUPS["metrics"])
+# Metrics a results folder recorded (config.json) that are not installed here: what
+# the report knows of them (compute is None). Set by ``remember_recorded``.
+_RECORDED: dict[str, Metric] = {}
 
 
 def register_metric(name: str, *, needs: str, direction: str, label: str,
@@ -82,40 +93,78 @@ def register_metric(name: str, *, needs: str, direction: str, label: str,
         raise RegbenchError(f"metric {name!r}: kind must be attribution or performance")
 
     def add(func: Callable) -> Callable:
-        default = {"higher": "higher is better", "lower": "lower is better",
-                   "zero": "closer to 0 is better"}[direction]
-        _METRICS[name] = Metric(name, func, needs, direction, label, better or default,
-                                kind, per_sequence and kind == "attribution", in_results,
-                                headline, lead)
+        METRICS.register(name, Metric(name, func, needs, direction, label,
+                                      better or BETTER[direction], kind,
+                                      per_sequence and kind == "attribution", in_results,
+                                      headline, lead))
         return func
     return add
 
 
 def get_metric(name: str) -> Metric:
-    try:
-        return _METRICS[name]
-    except KeyError:
-        raise RegbenchError(f"unknown metric {name!r}; known: "
-                            f"{', '.join(_METRICS)}") from None
+    """The registered metric ``name`` (one that can be computed here)."""
+    return METRICS.get(name)
 
 
-def list_metrics(kind: str | None = None) -> list[str]:
-    """Registered names, in registration order; ``kind`` filters."""
-    return [n for n, m in _METRICS.items() if kind is None or m.kind == kind]
+def describe_metric(name: str) -> Metric:
+    """What is known of ``name``: its registry entry, else what a results folder
+    recorded of it (``remember_recorded``; its ``compute`` is None)."""
+    if name not in METRICS and name in _RECORDED:
+        return _RECORDED[name]
+    return get_metric(name)
+
+
+def list_metrics(kind: str | None = None, recorded: bool = False) -> list[str]:
+    """Registered names, in registration order; ``kind`` filters. ``recorded``: also
+    the metrics a results folder recorded that are not installed here (the report's
+    view; they cannot be computed)."""
+    entries = METRICS.entries() + (list(_RECORDED.values()) if recorded else [])
+    return list(dict.fromkeys(m.name for m in entries if kind is None or m.kind == kind))
+
+
+RECORDED_FIELDS = ("label", "direction", "better", "kind", "per_sequence", "in_results",
+                   "headline", "lead")
+
+
+def metric_record(name: str) -> dict:
+    """What config.json records of metric ``name`` (``RECORDED_FIELDS``)."""
+    metric = describe_metric(name)
+    return {field: getattr(metric, field) for field in RECORDED_FIELDS}
+
+
+def remember_recorded(recorded: dict) -> list[str]:
+    """Take ``{name: metric_record(name)}`` (a results folder's config.json) as what is
+    known of the metrics in it that are not installed here, replacing what an earlier
+    folder recorded. Returns their names; a malformed entry is skipped."""
+    _RECORDED.clear()
+    for name, fields in (recorded or {}).items():
+        if name in METRICS or not isinstance(fields, dict):
+            continue
+        direction, kind = fields.get("direction"), fields.get("kind")
+        if direction not in DIRECTIONS or kind not in ("attribution", "performance"):
+            continue
+        _RECORDED[name] = Metric(
+            name, None, "nothing", direction, str(fields.get("label") or name),
+            str(fields.get("better") or BETTER[direction]), kind,
+            bool(fields.get("per_sequence", True)) and kind == "attribution",
+            bool(fields.get("in_results", True)), bool(fields.get("headline", False)),
+            fields.get("lead") if isinstance(fields.get("lead"), int) else None)
+    return list(_RECORDED)
 
 
 def lead_metrics(kind: str) -> list[str]:
     """The names of ``kind`` that the report may let stand for their kind, first
     choice first (``lead``): the axes of its performance-vs-interpretability figure,
     the metric it ranks per attribution method and weighs against cost."""
-    leads = [m for m in _METRICS.values() if m.kind == kind and m.lead is not None]
+    leads = [m for m in METRICS.entries() if m.kind == kind and m.lead is not None]
     return [m.name for m in sorted(leads, key=lambda m: m.lead)]
 
 
 def unregister_metric(name: str) -> None:
     """Remove a metric (for tests and interactive use)."""
-    _METRICS.pop(name, None)
+    METRICS.unregister(name)
 
 
-__all__ = ["GroundTruth", "Metric", "get_metric", "lead_metrics", "list_metrics",
-           "register_metric", "unregister_metric"]
+__all__ = ["GroundTruth", "METRICS", "Metric", "describe_metric", "get_metric",
+           "lead_metrics", "list_metrics", "metric_record", "register_metric",
+           "remember_recorded", "unregister_metric"]

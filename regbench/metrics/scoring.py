@@ -8,12 +8,15 @@ import pandas as pd
 
 from regbench.metrics import builtin  # noqa: F401  (registers the built-in metrics)
 from regbench.metrics._arrays import as_tracks, to_numpy
-from regbench.metrics.registry import GroundTruth, get_metric, list_metrics
+from regbench.metrics.registry import GroundTruth, describe_metric, get_metric, list_metrics
 
 
-def sequence_metrics() -> list[str]:
-    """Registered per-sequence attribution metrics, in registration order."""
-    return [n for n in list_metrics("attribution") if get_metric(n).per_sequence]
+def sequence_metrics(recorded: bool = True) -> list[str]:
+    """Per-sequence attribution metrics, in registration order: the registered ones,
+    then (``recorded``) those a results folder recorded that are not installed here
+    (the report's view; ``list_metrics``)."""
+    return [n for n in list_metrics("attribution", recorded=recorded)
+            if describe_metric(n).per_sequence]
 
 
 def summarize_interpretability(attr, X, motif_mask=None, summits=None,
@@ -33,7 +36,7 @@ def summarize_interpretability(attr, X, motif_mask=None, summits=None,
 def _per_sequence(attr, truth: GroundTruth, names=None) -> pd.DataFrame:
     n = as_tracks(attr).shape[0]
     columns = {}
-    for name in sequence_metrics():
+    for name in sequence_metrics(recorded=False):
         if names is not None and name not in names:
             continue
         metric = get_metric(name)

@@ -11,7 +11,9 @@ from the data. ``[model] architecture = "NAME"`` picks the entry (default
         def __init__(self, seq_len, n_tasks, filters=8):    # X (N, 4, L) -> (N, T)
             ...
 
-This module imports no torch, so options can be checked before torch loads.
+Plug-ins register through the entry-point group ``regbench.models``
+(``regbench.plugins``). This module imports no torch, so options can be checked before
+torch loads.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from regbench.errors import RegbenchError
+from regbench.plugins import GROUPS, Registry
 
 DEFAULT_ARCHITECTURE = "binary_cnn"
 
@@ -34,32 +37,23 @@ class ModelSpec:
     description: str = ""
 
 
-_MODELS: dict[str, ModelSpec] = {}
-
-
 def register_model(name: str, *, config_class: type | None = None, description: str = ""):
     """Decorator adding a model builder under ``name`` (a new name, or an error)."""
     def add(builder):
-        if name in _MODELS:
-            raise RegbenchError(f"a model named {name!r} is already registered")
-        _MODELS[name] = ModelSpec(name, builder, config_class,
-                                  description or (builder.__doc__ or "").strip().split("\n")[0])
+        MODELS.register(name, ModelSpec(
+            name, builder, config_class,
+            description or (builder.__doc__ or "").strip().split("\n")[0]))
         return builder
     return add
 
 
 def unregister_model(name: str) -> None:
     """Remove an entry (tests and notebooks that re-register)."""
-    _MODELS.pop(name, None)
+    MODELS.unregister(name)
 
 
 def get_model_spec(name: str) -> ModelSpec:
-    _load_builtin()
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise RegbenchError(f"unknown model architecture {name!r}; known: "
-                            f"{', '.join(sorted(_MODELS))} ([model] architecture)") from None
+    return MODELS.get(name)
 
 
 def create_model(name: str, **params):
@@ -75,24 +69,26 @@ def create_model(name: str, **params):
                             f"{', '.join(sorted(params))}: {exc}") from None
 
 
-def list_models() -> list[str]:
-    _load_builtin()
-    return list(_MODELS)
+def list_models(include=None, exclude=()) -> list[str]:
+    """Registered names, in registration order; fnmatch patterns filter (timm's)."""
+    return MODELS.names(include, exclude)
 
 
 def _load_builtin() -> None:
     """Register the built-in models on first use (they import torch)."""
-    if DEFAULT_ARCHITECTURE not in _MODELS:
-        from regbench.models.binary import BinaryCNN
-        from regbench.settings import BinaryModelConfig
-        register_model(DEFAULT_ARCHITECTURE, config_class=BinaryModelConfig,
-                       description="the paper's binary CNN (Tseng et al. 2020)")(BinaryCNN)
-    if "bpnet" not in _MODELS:
-        from regbench.models.profile import ProfileCNN, ProfileModelConfig
-        register_model("bpnet", config_class=ProfileModelConfig,
-                       description="BPNet-style profile model (dilated residual convolutions, "
-                                   "profile and counts heads)")(ProfileCNN)
+    from regbench.models.binary import BinaryCNN
+    from regbench.models.profile import ProfileCNN, ProfileModelConfig
+    from regbench.settings import BinaryModelConfig
+    register_model(DEFAULT_ARCHITECTURE, config_class=BinaryModelConfig,
+                   description="the paper's binary CNN (Tseng et al. 2020)")(BinaryCNN)
+    register_model("bpnet", config_class=ProfileModelConfig,
+                   description="BPNet-style profile model (dilated residual convolutions, "
+                               "profile and counts heads)")(ProfileCNN)
 
 
-__all__ = ["DEFAULT_ARCHITECTURE", "ModelSpec", "create_model", "get_model_spec",
+MODELS: Registry[ModelSpec] = Registry(
+    "model architecture", GROUPS["models"], builtins=_load_builtin,
+    unknown="unknown model architecture {name!r}; known: {known} ([model] architecture)")
+
+__all__ = ["DEFAULT_ARCHITECTURE", "MODELS", "ModelSpec", "create_model", "get_model_spec",
            "list_models", "register_model", "unregister_model"]

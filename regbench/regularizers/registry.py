@@ -2,19 +2,19 @@
 
 ``register_regularizer`` adds an entry, ``get_regularizer`` binds one to parameters,
 ``list_regularizers`` names them all. Third-party packages add entries through the
-entry-point group ``regbench.regularizers``: loading the entry point must register.
+entry-point group ``regbench.regularizers``: loading the entry point must register
+(``regbench.plugins``).
 """
 from __future__ import annotations
 
 import inspect
-import warnings
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Callable, Mapping
 
 import torch
 
 from regbench.errors import RegbenchError
+from regbench.plugins import GROUPS, Registry
 from regbench.regularizers.kinds import KINDS, Kind, StepContext, kind_of  # noqa: F401
 
 NEEDS = ("attributions", "gradients", "parameters", "nothing", "batch", "model", "step")
@@ -25,10 +25,12 @@ NEEDS = ("attributions", "gradients", "parameters", "nothing", "batch", "model",
 # Neither adds a penalty; lambda means nothing for them. A "step" penalty gets the whole
 # training step (``StepContext``: model, batch, outputs, the explained output, the
 # trainer's generator) and returns a 0-dim tensor, e.g. saliency-guided training.
-ENTRY_POINT_GROUP = "regbench.regularizers"
+ENTRY_POINT_GROUP = GROUPS["regularizers"]
 
-_REGISTRY: dict[str, "RegularizerSpec"] = {}
-_PLUGINS_LOADED = False
+REGULARIZERS: Registry["RegularizerSpec"] = Registry(
+    "regularizer", ENTRY_POINT_GROUP,
+    unknown="unknown regularizer {name!r}; known regularizers: {known}")
+_REGISTRY = REGULARIZERS._entries   # name -> spec (tests pop what they register)
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,8 @@ def register_regularizer(name: str, *, needs: str, lambda_range=None,
         lambda_range = (low, high)
 
     def decorate(penalty: Callable) -> Callable:
-        if name in _REGISTRY and not overwrite and _REGISTRY[name].penalty is not penalty:
-            raise RegbenchError(f"a regularizer named {name!r} is already registered; "
-                                "pass overwrite=True to replace it")
+        # the same function again (its module imported twice) is no duplicate
+        again = name in _REGISTRY and _REGISTRY[name].penalty is penalty
         # the arguments regbench passes come first: a penalty's target; a batch
         # transform's X, y, generator; none for model options
         skip = KINDS[needs].leading_args
@@ -159,39 +160,23 @@ def register_regularizer(name: str, *, needs: str, lambda_range=None,
         if lam is None:
             lam = (lambda_range[0] * lambda_range[1]) ** 0.5 if lambda_range else 0.0
         doc = description or (inspect.getdoc(penalty) or "").split("\n")[0]
-        _REGISTRY[name] = RegularizerSpec(name, penalty, needs, params, lambda_range,
-                                          float(lam), doc,
-                                          None if tasks is None else tuple(tasks))
+        REGULARIZERS.register(name, RegularizerSpec(name, penalty, needs, params, lambda_range,
+                                                    float(lam), doc,
+                                                    None if tasks is None else tuple(tasks)),
+                              overwrite=overwrite or again)
         return penalty
 
     return decorate
 
 
-def _load_plugins() -> None:
-    """Import every ``regbench.regularizers`` entry point once (they register)."""
-    global _PLUGINS_LOADED
-    if _PLUGINS_LOADED:
-        return
-    _PLUGINS_LOADED = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as exc:  # a broken plugin must not break the built-ins
-            warnings.warn(f"regbench: could not load regularizer plugin {ep.name!r} "
-                          f"({ep.value}): {exc}", stacklevel=2)
-
-
 def reload_plugins() -> None:
     """Look for entry points again (after installing a plugin in a running process)."""
-    global _PLUGINS_LOADED
-    _PLUGINS_LOADED = False
-    _load_plugins()
+    REGULARIZERS.load_entry_points(again=True)
 
 
 def list_regularizers() -> list[str]:
     """Names of all registered regularizers, sorted."""
-    _load_plugins()
-    return sorted(_REGISTRY)
+    return REGULARIZERS.names(sort=True)
 
 
 TRAINING_ATTRIBUTIONS = ("ixg", "eg")
@@ -203,14 +188,9 @@ def get_spec(name: str) -> RegularizerSpec:
     """The registry entry for ``name``; a clear error lists the known names.
     ``NAME@eg`` is attribution prior NAME trained on expected-gradients attributions
     (``NAME@ixg`` is NAME itself)."""
-    _load_plugins()
-    if name not in _REGISTRY and "@" in name:
+    if name not in REGULARIZERS and "@" in name:
         return _variant(name)
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise RegbenchError(f"unknown regularizer {name!r}; known regularizers: "
-                            f"{', '.join(sorted(_REGISTRY))}") from None
+    return REGULARIZERS.get(name)
 
 
 def _variant(name: str) -> RegularizerSpec:

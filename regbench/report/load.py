@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.errors import RegbenchError
+from regbench.labels import remember_labels
 from regbench.store import wide_results
 
 REQUIRED_RESULT_COLUMNS = ("regularizer", "seed", "status")
@@ -100,6 +101,7 @@ def load_results(results_dir) -> ResultsFolder:
                                                   REQUIRED_RESULT_COLUMNS)))
     if folder.results.empty:
         raise RegbenchError(f"{path / 'results.csv'} has no runs")
+    remember_labels(folder.config)   # plug-in metrics not installed here keep theirs
     folder.per_sequence = _optional_csv(folder, "per_sequence.csv",
                                         ("regularizer", "seed", "method", "sequence"))
     folder.history = _optional_csv(folder, "history.csv",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from regbench.metrics import (get_metric, holm, list_metrics, mann_whitney,
+from regbench.metrics import (describe_metric, holm, list_metrics, mann_whitney,
                               mean_difference_ci, sequence_metrics, smallest_paired_p,
                               welch_ci, wilcoxon_paired)
 from regbench.record import COST, FACT, ID, PERFORMANCE, RUN_RECORD, TEST_PREFIX
@@ -63,7 +63,7 @@ RUN_FACTS = {
 
 
 def _info(name: str) -> MetricInfo:
-    metric = get_metric(name)
+    metric = describe_metric(name)   # registered, or recorded by the folder
     return MetricInfo(metric.label, metric.better, metric.direction)
 
 
@@ -83,9 +83,10 @@ def performance_columns() -> list[str]:
 
 def known_metrics() -> dict[str, MetricInfo]:
     """Every results.csv metric column, in report order: performance, attribution
-    metrics (from the metric registry, so plug-ins are included), then cost."""
+    metrics (from the metric registry, so plug-ins are included, and those the folder
+    recorded), then cost."""
     known = {c: _column_info(c) for c in performance_columns()}
-    known.update({n: _info(n) for n in list_metrics("attribution")})
+    known.update({n: _info(n) for n in list_metrics("attribution", recorded=True)})
     known.update({c: _column_info(c) for c in RUN_RECORD.columns(COST)})
     return known
 
@@ -114,8 +115,10 @@ def headline_columns(results: pd.DataFrame) -> list[str]:
     metric registry marks headline (test_<name>), then its headline attribution
     metrics under the first attribution method that has them (DeepLIFT/SHAP, whose
     columns carry no prefix, unless it was not run)."""
-    performance = [TEST_PREFIX + n for n in list_metrics("performance") if get_metric(n).headline]
-    attribution = [n for n in list_metrics("attribution") if get_metric(n).headline]
+    performance = [TEST_PREFIX + n for n in list_metrics("performance", recorded=True)
+                   if describe_metric(n).headline]
+    attribution = [n for n in list_metrics("attribution", recorded=True)
+                   if describe_metric(n).headline]
     columns = []
     for prefix in list(METHOD_PREFIXES.values()):
         columns = [prefix + n for n in attribution if _has_values(results, prefix + n)]

@@ -1,38 +1,42 @@
 """Tasks: what differs between model kinds (model, loss, prior rows, explained output,
-performance). ``create_task(name, ...)`` looks one up; ``register_task`` adds one."""
+performance). ``create_task(name, ...)`` looks one up; ``register_task`` adds one (or a
+plug-in, through the entry-point group ``regbench.tasks``: ``regbench.plugins``)."""
 from __future__ import annotations
 
-from regbench.errors import RegbenchError
+from regbench.plugins import GROUPS, Registry
 from regbench.tasks.base import ExplainedOutput, Task
 from regbench.tasks.binary import BinaryTask
 from regbench.tasks.profile import ProfileTask
 
-_TASKS: dict[str, type] = {"binary": BinaryTask, "profile": ProfileTask}
+TASKS: Registry[type] = Registry("task", GROUPS["tasks"])
 
 
 def register_task(name: str):
-    """Decorator adding a Task subclass under ``name``."""
+    """Decorator adding a Task subclass under ``name`` (its ``name`` from then on:
+    checkpoints and messages say which task trained)."""
     def add(cls):
-        if name in _TASKS:
-            raise RegbenchError(f"a task named {name!r} is already registered")
-        _TASKS[name] = cls
+        TASKS.register(name, cls)
+        cls.name = name
         return cls
     return add
 
 
+def unregister_task(name: str) -> None:
+    """Remove an entry (tests and notebooks that re-register)."""
+    TASKS.unregister(name)
+
+
 def create_task(name: str, model: dict | None = None, **data_shape) -> Task:
     """Task ``name`` for a model table and the data's shape (seq_len, n_tasks)."""
-    try:
-        cls = _TASKS[name]
-    except KeyError:
-        raise RegbenchError(f"unknown task {name!r}; known: {', '.join(sorted(_TASKS))}") \
-            from None
-    return cls(model, **data_shape)
+    return TASKS.get(name)(model, **data_shape)
 
 
 def list_tasks() -> list[str]:
-    return list(_TASKS)
+    return TASKS.names()
 
 
-__all__ = ["BinaryTask", "ExplainedOutput", "ProfileTask", "Task", "create_task", "list_tasks",
-           "register_task"]
+register_task("binary")(BinaryTask)
+register_task("profile")(ProfileTask)
+
+__all__ = ["BinaryTask", "ExplainedOutput", "ProfileTask", "TASKS", "Task", "create_task",
+           "list_tasks", "register_task", "unregister_task"]
