@@ -9,13 +9,13 @@ output, scored by every registered attribution metric their ground truth allows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
-from regbench.attributions import ExplainSettings, explain
+from regbench.attributions import ExplainSettings, describe_attribution_method, explain
 from regbench.data import Dataset, one_hot
 from regbench.metrics import GroundTruth, score_attributions
 from regbench.tasks.base import Task
@@ -61,7 +61,9 @@ def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, devic
     explained = task.explainer(model)
     for method in config.methods:
         attr = explain(method, explained, X, settings).detach().cpu()
-        table, values = score_attributions(attr.numpy(), truth, metrics)
+        scores = describe_attribution_method(method).scores   # how GC reliance reads it
+        table, values = score_attributions(attr.numpy(), replace(truth, scores=scores),
+                                           metrics)
         summary += [{"method": method, "metric": k, "value": v} for k, v in values.items()]
         table.insert(0, "sequence", names)
         table.insert(0, "method", method)

@@ -79,7 +79,7 @@ _register_with_correction(
 _register_with_correction(
     "saliency", label="saliency", function=saliency, explain_fn=_explain_saliency,
     description="input gradient of the explained output, all four bases (Simonyan et "
-                "al. 2014)")
+                "al. 2014)", scores="hypothetical")
 _register_with_correction(
     "integrated_gradients", label="integrated gradients vs shuffled refs",
     function=integrated_gradients, explain_fn=_explain_integrated_gradients,
@@ -95,4 +95,5 @@ register_attribution_method(
 register_attribution_method(
     "ism", label="ISM", function=ism,
     description="in-silico mutagenesis: output(x with base b at i) - output(x), all "
-                "four bases, 0 at the observed base (tangermeme)")(_explain_ism)
+                "four bases, 0 at the observed base (tangermeme)",
+    scores="hypothetical")(_explain_ism)

@@ -62,4 +62,4 @@ register_metric("peak_auprc", needs="peak_mask", direction="higher",
 register_metric("gc_reliance", needs="nothing", direction="zero", label="GC reliance",
                 better="closer to 0 is better (+: background G/C raises the output, "
                        "-: A/T does)")(
-    lambda attr, truth: interp.gc_reliance(attr, truth.X, truth.motif_mask))
+    lambda attr, truth: interp.gc_reliance(attr, truth.X, truth.motif_mask, truth.scores))
