@@ -320,12 +320,14 @@ class Benchmark:
                **(settings or dict.fromkeys(RUN_RECORD.settings()))}
         per_sequence, methods = [], {}
         if result.status == "ok" and evaluate:
-            performance, methods, per_sequence, attr = self.evaluate(
+            performance, methods, per_sequence, attr, hypothetical = self.evaluate(
                 result.model, seed, regularizer, examples=key.data_fraction >= 1)
             row.update(performance)
             if attr is not None:
                 names = [r["sequence"] for r in per_sequence if r["method"] == "deep_lift_shap"]
-                row["attributions"] = self.store.save_attributions(key, attr.numpy(), names)
+                row["attributions"] = self.store.save_attributions(
+                    key, attr.numpy(), names,
+                    hypothetical=None if hypothetical is None else hypothetical.numpy())
         record = {"key": key.__dict__, "row": row, "methods": methods,
                   "history": result.history, "per_sequence": per_sequence}
         self.store.save(key, record)
@@ -345,7 +347,8 @@ class Benchmark:
 
         Returns (performance {test_<metric>: value}, {method: {metric: value}},
         per-sequence rows, DeepLIFT/SHAP attributions (N, 4, L) on the CPU, or None when
-        it is not among the methods)."""
+        it is not among the methods, and its hypothetical scores (N, 4, L) on the CPU,
+        or None)."""
         ev = self.config.evaluation_config()
         result = evaluate(model, self.split("test"), self.task(), ev, device=self.device,
                           freq_limit=self.freq_limit())
@@ -358,7 +361,8 @@ class Benchmark:
             mask = None if result.motif_mask is None else result.motif_mask[:k]
             self.store.save_examples(regularizer, result.X[:k].numpy(), shap[:k].numpy(),
                                      mask, result.names[:k])
-        return performance, methods, result.per_sequence.to_dict("records"), shap
+        return (performance, methods, result.per_sequence.to_dict("records"), shap,
+                result.hypothetical.get("deep_lift_shap"))
 
     # -- the whole grid -----------------------------------------------------------------
     def run(self, report: bool = True, argv: list[str] | None = None,

@@ -9,7 +9,7 @@ output, scored by every registered attribution metric their ground truth allows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,8 @@ class Evaluation:
     (method, metric, value), one value per model. per_sequence: (method, sequence,
     one column per per-sequence metric). attributions: {method: (N, 4, L) on the CPU}
     of the N attributed sequences ``names`` (one-hot ``X``, ``motif_mask`` (N, L) or
-    None)."""
+    None); hypothetical: {method: (N, 4, L) on the CPU} of the methods that have
+    hypothetical scores (DeepLIFT/SHAP), from the same call."""
 
     performance: dict
     summary: pd.DataFrame
@@ -37,6 +38,7 @@ class Evaluation:
     X: torch.Tensor
     names: list
     motif_mask: np.ndarray | None
+    hypothetical: dict = field(default_factory=dict)
 
 
 def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, device,
@@ -57,10 +59,10 @@ def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, devic
     names = [test.names[i] for i in positive]
     settings = explain_settings(config, target, device, tuple(a[positive] for a in args))
     truth = GroundTruth(X.numpy(), mask, summits, freq_limit, peaks)
-    summary, tables, attributions = [], [], {}
+    summary, tables, attributions, hypothetical = [], [], {}, {}
     explained = task.explainer(model)
     for method in config.methods:
-        attr = explain(method, explained, X, settings).detach().cpu()
+        attr, hypothetical[method] = _attribute(method, explained, X, settings)
         scores = describe_attribution_method(method).scores   # how GC reliance reads it
         table, values = score_attributions(attr.numpy(), replace(truth, scores=scores),
                                            metrics)
@@ -71,7 +73,18 @@ def evaluate(model: torch.nn.Module, test: Dataset, task: Task, config, *, devic
         attributions[method] = attr
     return Evaluation(performance, pd.DataFrame(summary, columns=["method", "metric", "value"]),
                       pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(),
-                      attributions, X, names, mask)
+                      attributions, X, names, mask,
+                      {m: h for m, h in hypothetical.items() if h is not None})
+
+
+def _attribute(method: str, model, X: torch.Tensor, settings: ExplainSettings):
+    """(attributions, hypothetical scores or None), each (N, 4, L) on the CPU; a
+    method with hypothetical scores H gives H * X, what its own call returns."""
+    entry = describe_attribution_method(method)
+    if entry.explain_hypothetical is None:
+        return explain(method, model, X, settings).detach().cpu(), None
+    hypothetical = entry.explain_hypothetical(model, X, settings).detach().cpu()
+    return hypothetical * X, hypothetical
 
 
 def explain_settings(config, target: int, device, args: tuple = ()) -> ExplainSettings:

@@ -41,7 +41,9 @@ class AttributionMethod:
     """A registry entry. explain(model, X (N, 4, L) one-hot, settings) -> (N, 4, L)
     attributions on X's device; ``function`` is the method's own call (keyword
     arguments), ``label`` its name in the report, ``description`` one line for
-    ``regbench methods``, ``scores`` one of SCORES."""
+    ``regbench methods``, ``scores`` one of SCORES. ``explain_hypothetical``: where the
+    method has them, its hypothetical scores H (N, 4, L) with explain(...) == H * X
+    exactly, so evaluation gets both from one call."""
 
     name: str
     explain: Callable[..., torch.Tensor]
@@ -49,19 +51,22 @@ class AttributionMethod:
     function: Callable[..., torch.Tensor] | None = None
     description: str = ""
     scores: str = "actual"
+    explain_hypothetical: Callable[..., torch.Tensor] | None = None
 
 
 _METHODS: dict[str, AttributionMethod] = {}
 
 
 def register_attribution_method(name: str, *, label: str | None = None, function=None,
-                                description: str = "", scores: str = "actual"):
+                                description: str = "", scores: str = "actual",
+                                explain_hypothetical=None):
     """Decorator adding ``explain(model, X, settings) -> (N, 4, L)`` under ``name``;
     ``[evaluation] methods`` can then name it, and results.csv, the statistics and the
     report show its metrics under its own ``method``. ``model`` is what the task
     explains (one output tensor (N, T)); explain task ``settings.target``.
     ``description``: one line for ``regbench methods``; ``scores``: "actual" or
-    "hypothetical" (SCORES), which decides how GC reliance reads the bases."""
+    "hypothetical" (SCORES), which decides how GC reliance reads the bases;
+    ``explain_hypothetical``: see ``AttributionMethod``."""
     if scores not in SCORES:
         raise RegbenchError(f"attribution method {name!r}: scores = {scores!r} is not "
                             f"valid; use one of {', '.join(SCORES)}")
@@ -70,7 +75,7 @@ def register_attribution_method(name: str, *, label: str | None = None, function
         if name in _METHODS:
             raise RegbenchError(f"an attribution method named {name!r} is already registered")
         _METHODS[name] = AttributionMethod(name, explain_fn, label or name, function,
-                                           description, scores)
+                                           description, scores, explain_hypothetical)
         METHOD_LABELS[name] = label or name
         return explain_fn
     return add
