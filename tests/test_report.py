@@ -106,6 +106,12 @@ def report(tmp_path_factory):
     return folder, html_path, md_path
 
 
+def test_the_report_says_where_the_summit_comes_from(report):
+    """Simulated binary data have no peaks: summit_spearman uses the sequence centre."""
+    assert ("the peak summit of peaks.bed where the data have one, else the sequence "
+            "centre, as on simulated binary data") in report[2].read_text()
+
+
 def test_writes_both_files_and_figures(report):
     folder, html_path, md_path = report
     assert html_path == folder / "report.html" and md_path == folder / "report.md"

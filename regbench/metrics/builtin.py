@@ -52,7 +52,8 @@ register_metric("motif_auprc_per_sequence", needs="motif_mask", direction="highe
 register_metric("summit_spearman", needs="summits", direction="lower",
                 label="summit-distance Spearman ρ",
                 better="more negative is better (attribution falls off away from the "
-                       "summit)")(
+                       "summit: the peak summit of peaks.bed where the data have one, "
+                       "else the sequence centre, as on simulated binary data)")(
     lambda attr, truth: interp.summit_spearman(attr, truth.summits))
 register_metric("peak_auprc", needs="peak_mask", direction="higher",
                 label="peak auPRC (pooled)", per_sequence=False, headline=True, lead=2,
