@@ -2,7 +2,7 @@
 
 ``regbench run`` keeps each finished run's DeepLIFT/SHAP attributions of the positive
 test sequences (``attributions/<run>.npz``: ``attr`` (N, L) summed over bases, ``names``
-(N,), and ``hypothetical`` (N, 4, L) float16 since issue 28). Two seeds of a
+(N,), and ``hypothetical`` (N, 4, L) float16 in runs of this release on). Two seeds of a
 regularizer are compared on the sequences both attributed, averaged over those
 sequences: one value per pair of seeds, by two measures:
 
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import itertools
 import zipfile
-from typing import NamedTuple
-
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
