@@ -55,12 +55,12 @@ PRESETS: dict[str, dict] = {
         "tune": True,
         "tuning": {"trials": 6, "trial_epochs": 5},
     },
-    # The paper's sizes: 1000 bp, 64 filters (15/15/13), pool 40, dense 50/15, 30 seeds.
-    # Meant for a GPU.
+    # The paper's sizes: 1000 bp, 64 filters (15/15/13), pool 40, dense 50/15, 30 seeds,
+    # and its reverse-complement augmentation. Meant for a GPU.
     "paper": {
         "seeds": 30,
         "simulate": {"length": 1000, "positives": 10000, "negatives": 10000},
-        "model": {},
+        "model": {"reverse_complement": True},
         "train": {"max_epochs": 40, "patience": 5, "batch_size": 64},
         "evaluation": {"n_shuffles": 20, "max_sequences": 1000, "n_examples": 3},
         "tune": True,
@@ -354,10 +354,15 @@ class RunConfig:
             if not isinstance(params, dict):
                 raise RegbenchError(f"[regularizer_params] {name} = {params!r} is not valid: "
                                     "expected a table of the regularizer's parameters")
+        if not isinstance(self.model.get("reverse_complement", False), bool):
+            raise RegbenchError(f"[model] reverse_complement = "
+                                f"{self.model['reverse_complement']!r} is not valid: "
+                                "expected true or false")
         if _architecture(self.model, self) == "binary_cnn":
             # the length is checked with the data; other architectures by their builder
             _build(BinaryModelConfig, {k: v for k, v in self.model.items()
-                                       if k != "architecture"}, "model")
+                                       if k not in ("architecture", "reverse_complement")},
+                   "model")
         self.sections()
 
     def data_fractions(self) -> list[float]:

@@ -135,12 +135,14 @@ class RunExecutor:
                **(settings or dict.fromkeys(RUN_RECORD.settings()))}
         per_sequence, methods = [], {}
         if result.status == "ok" and evaluate:
-            performance, methods, per_sequence, attr = self.evaluate(
+            performance, methods, per_sequence, attr, hypothetical = self.evaluate(
                 result.model, seed, regularizer, examples=key.data_fraction >= 1)
             row.update(performance)
             if attr is not None:
                 names = [r["sequence"] for r in per_sequence if r["method"] == "deep_lift_shap"]
-                row["attributions"] = ctx.store.save_attributions(key, attr.numpy(), names)
+                row["attributions"] = ctx.store.save_attributions(
+                    key, attr.numpy(), names,
+                    hypothetical=None if hypothetical is None else hypothetical.numpy())
         record = {"key": key.__dict__, "row": row, "methods": methods,
                   "history": result.history, "per_sequence": per_sequence}
         ctx.store.save(key, record)

@@ -231,14 +231,18 @@ class RunStore:
                 lines.append(f"warning: {name}: {line}")
         return lines
 
-    def save_attributions(self, key: RunKey, attr: np.ndarray, names) -> str:
+    def save_attributions(self, key: RunKey, attr: np.ndarray, names,
+                          hypothetical: np.ndarray | None = None) -> str:
         """A run's attributions summed over bases, (N, L) float16: DeepLIFT/SHAP is
         non-zero only at the observed base, so nothing is lost but precision (~1e-3
         relative), at a quarter of the float32 (N, 4, L) size. attr: (N, 4, L).
+        ``hypothetical``: its hypothetical scores (N, 4, L), kept as float16 for the
+        paper's stability measure (``metrics.jaccard_positional``).
         Returns the path relative to the results folder."""
+        extra = {} if hypothetical is None else {"hypothetical": hypothetical.astype(np.float16)}
         path = atomic_write_npz(self.out / "attributions" / f"{key.id()}.npz",
                                 attr=attr.sum(axis=1).astype(np.float16),
-                                names=np.array(names))
+                                names=np.array(names), **extra)
         return str(path.relative_to(self.out))
 
     def save_examples(self, regularizer: str, X: np.ndarray, attr: np.ndarray,

@@ -140,6 +140,21 @@ def test_training_time_attributions_hold_the_batch_statistics(position):
     assert model.layers[0].weight.grad.abs().sum() > 0
 
 
+def test_a_float64_training_step_with_an_attribution_prior():
+    """The batch statistics are held in the model's own dtype: a float64 model trains
+    with a prior (held in float32 they failed with "expected scalar type Double")."""
+    model, X = small_binary_cnn().double().train(), random_one_hot(12).double()
+    before = copy.deepcopy(model)
+    logits, attr = logits_and_attributions(model, X, 5)
+    assert logits.dtype == attr.dtype == torch.float64
+    torch.testing.assert_close(attr, batch_stats_reference(before, X, 5), rtol=1e-12,
+                               atol=1e-12)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    (logits.square().mean() + attr.abs().sum(dim=(1, 2)).mean()).backward()
+    optimizer.step()
+    assert not torch.equal(model.layers[0].weight, before.layers[0].weight)
+
+
 def test_summed_logits_give_no_gradient_with_batch_norm_before_the_output():
     """Why the trainer holds batch statistics: with the paper's dense -> ReLU -> batch
     norm -> linear, the batch's summed logits are N (w . beta + b) whatever the input,

@@ -85,3 +85,63 @@ def test_the_former_unsigned_measure_could_not_tell_the_models_apart():
         return (m_gc - m_at) / (m_gc + m_at)
     assert unsigned("gc") == pytest.approx(unsigned("at"), abs=0.05)
     assert unsigned("gc") == pytest.approx(1 - 2 * 0.6, abs=0.1)
+
+
+# -- every attribution method, through the registry and the metric registry ------------------
+
+def method_reliance(method: str, background: str, gc: float, motif: bool = False):
+    """GC reliance of ``method``'s attributions of a linear counter, as evaluation
+    scores them (the method's registry entry says how to read its scores)."""
+    from regbench.attributions import ExplainSettings, describe_attribution_method, explain
+    from regbench.metrics import GroundTruth, get_metric
+    X, mask = sequences(gc, 0)
+    attr = explain(method, linear_model(background, motif=motif), X,
+                   ExplainSettings(n_shuffles=4, ig_steps=4))
+    truth = GroundTruth(X.numpy(), mask if motif else None,
+                        scores=describe_attribution_method(method).scores)
+    return get_metric("gc_reliance").compute(attr.detach().numpy(), truth)
+
+
+def all_methods():
+    from regbench.attributions import list_attribution_methods
+    return list_attribution_methods()
+
+
+@pytest.mark.parametrize("gc", [0.4, 0.7])
+@pytest.mark.parametrize("method", all_methods())
+def test_every_method_scores_a_gc_counter_plus_one_and_an_at_counter_minus_one(method, gc):
+    # Before, ISM gave -1 to the G/C counter (its differences read as actual scores
+    # have the opposite sign) and saliency followed the sequence's GC (about 2 gc - 1
+    # for both models); corrected saliency gave NaN (0 / 0).
+    np.testing.assert_allclose(method_reliance(method, "gc", gc), 1.0, atol=1e-5)
+    np.testing.assert_allclose(method_reliance(method, "at", gc), -1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["saliency", "ism"])
+def test_hypothetical_scores_with_a_motif(method):
+    """A background-blind model scores 0; the G/C counter's motif takes its share."""
+    np.testing.assert_allclose(method_reliance(method, "blind", 0.6, motif=True), 0.0,
+                               atol=1e-6)
+    # background positions prefer G/C by 1 each; motif positions weigh 2 at one base,
+    # so |h - mean| sums to 3 there: 1.5 after halving, 12 of them
+    n_background = L - len(MOTIF)
+    np.testing.assert_allclose(method_reliance(method, "gc", 0.6, motif=True),
+                               n_background / (n_background + 1.5 * len(MOTIF)), atol=1e-5)
+
+
+def test_hypothetical_gc_reliance_by_hand():
+    from regbench.metrics.interpretability import hypothetical_gc_reliance
+    # position 0: h = (0, 1, 3, 0) -> centred (-1, 0, 2, -1): d = (0 + 2 + 1 + 1) / 2 = 2,
+    # |h| sum 4 -> 2; position 1 (an N): left out; position 2: h = (1, 1, 1, 1): 0, 0
+    attr = np.array([[[0, 5, 1], [1, 5, 1], [3, 5, 1], [0, 5, 1]]], float)
+    X = np.array([[[1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]]], float)
+    np.testing.assert_allclose(hypothetical_gc_reliance(attr, X), [1.0])
+    np.testing.assert_allclose(hypothetical_gc_reliance(-attr, X), [-1.0])
+    assert np.isnan(hypothetical_gc_reliance(attr, X, np.array([[1, 0, 1]], bool)))[0]
+
+
+def test_an_unknown_kind_of_scores_is_one_line():
+    from regbench.attributions import register_attribution_method
+    from regbench.errors import RegbenchError
+    with pytest.raises(RegbenchError, match="scores = 'both' is not valid"):
+        register_attribution_method("mine", scores="both")

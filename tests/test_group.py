@@ -13,8 +13,7 @@ Adam steps), 3 seeds, grouped vs solo, max abs difference over members and epoch
   (val loss, none), 1.7e-3 (sparsity's val penalty). That bias feeds ReLU -> batch
   norm with every unit active, so its gradient is zero up to rounding, and Adam (eps
   1e-8) turns float32 rounding noise into steps of about ±lr: solo runs are no more
-  reproducible than that under another summation order. (Attribution priors cannot
-  run in float64: batch statistics are held in float32.)
+  reproducible than that under another summation order.
 Never bit-identical: grouped convolutions and the grouped linear einsum sum in another
 order than the solo layers.
 """

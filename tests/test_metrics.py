@@ -231,6 +231,48 @@ def test_continuous_jaccard_of_independent_tracks_is_near_zero():
     assert abs(values.mean()) < 0.01 and values.std() < 0.05
 
 
+def authors_cont_jaccard(seq_1, seq_2):
+    """The authors' ``cont_jaccard``, verbatim from
+    notebooks/consistency_of_importance_over_different_initializations.ipynb: two
+    (L, 4) arrays of hypothetical scores, the per-position ratios summed."""
+    # L1-normalize
+    norm_1 = np.sum(np.abs(seq_1), axis=1, keepdims=True)
+    norm_2 = np.sum(np.abs(seq_2), axis=1, keepdims=True)
+    norm_1[norm_1 == 0] = 1
+    norm_2[norm_2 == 0] = 1
+    seq_1 = seq_1 / norm_1
+    seq_2 = seq_2 / norm_2
+
+    ab_1, ab_2 = np.abs(seq_1), np.abs(seq_2)
+    inter = np.sum(np.minimum(ab_1, ab_2) * np.sign(seq_1) * np.sign(seq_2), axis=1)
+    union = np.sum(np.maximum(ab_1, ab_2), axis=1)
+    zero_mask = union == 0
+    inter[zero_mask] = 0
+    union[zero_mask] = 1
+    return np.sum(inter / union)
+
+
+def test_jaccard_positional_is_the_authors_cont_jaccard_over_the_length():
+    from regbench.metrics import jaccard_positional
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(2, 6, 4, 30))
+    a[0, :, 3] = b[0, :, 3] = 0          # an all-zero position in both
+    b[1, :, 7] = 0                       # and in one of them
+    length = a.shape[2]
+    expected = [authors_cont_jaccard(x.T, y.T) / length for x, y in zip(a, b)]
+    np.testing.assert_allclose(jaccard_positional(a, b), expected, rtol=1e-12)
+    np.testing.assert_allclose(jaccard_positional(a[1:], 2 * a[1:]), 1.0)
+    np.testing.assert_allclose(jaccard_positional(a[1:], 0.01 * a[1:]), 1.0)
+    np.testing.assert_allclose(jaccard_positional(a[1:], -a[1:]), -1.0)
+    # by hand, L = 2: position 0 (1, 0, 0, 1) vs (0, 0, 0, 3): [.5, 0, 0, .5] vs [0, 0, 0, 1]
+    # gives .5 / 1.5 = 1/3; position 1 all zero in one: 0. Mean over 2: 1/6.
+    x = np.array([[[1, 0], [0, 0], [0, 0], [1, 0]]], float)
+    y = np.array([[[0, 1], [0, 2], [0, 0], [3, 0]]], float)
+    np.testing.assert_allclose(jaccard_positional(x, y), [1 / 6])
+    with pytest.raises(RegbenchError):
+        jaccard_positional(a, a[:, :, :5])
+
+
 def test_summarize_interpretability_columns_and_missing_truth():
     rng = np.random.default_rng(4)
     X = np.eye(4)[rng.integers(0, 4, size=(3, 60))].transpose(0, 2, 1)

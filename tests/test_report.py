@@ -106,6 +106,12 @@ def report(tmp_path_factory):
     return folder, html_path, md_path
 
 
+def test_the_report_says_where_the_summit_comes_from(report):
+    """Simulated binary data have no peaks: summit_spearman uses the sequence centre."""
+    assert ("the peak summit of peaks.bed where the data have one, else the sequence "
+            "centre, as on simulated binary data") in report[2].read_text()
+
+
 def test_writes_both_files_and_figures(report):
     folder, html_path, md_path = report
     assert html_path == folder / "report.html" and md_path == folder / "report.md"
@@ -291,6 +297,75 @@ def test_seed_stability_from_stored_attributions(tmp_path):
     assert table.set_index("regularizer").loc["none", "seeds"] == 3  # the failed run is out
     write_report(tmp_path)
     assert "Stability across seeds" in (tmp_path / "report.md").read_text()
+
+
+def _stored_stability_folder(tmp_path, rng):
+    """Three seeds of 'none' and 'fourier' with random stored attributions and
+    hypothetical scores, and a 0.25 share of each; returns the hypothetical scores by
+    (regularizer, seed, share)."""
+    (tmp_path / "attributions").mkdir()
+    hypothetical, tables = {}, {1.0: [], 0.25: []}
+    for reg in ("none", "fourier"):
+        for seed in range(3):
+            for share in (1.0, 0.25):
+                h = rng.normal(size=(3, 4, 20)).astype(np.float16)
+                path = f"attributions/{reg}-{seed}-{share}.npz"
+                np.savez(tmp_path / path, attr=h.astype(np.float32).sum(axis=1).astype(
+                    np.float16), names=np.array(["a", "b", "c"]), hypothetical=h)
+                hypothetical[reg, seed, share] = h
+                tables[share].append({"regularizer": reg, "seed": seed, "status": "ok",
+                                      "data_fraction": share, "attributions": path,
+                                      "test_auroc": rng.uniform(0.5, 1)})
+    pd.DataFrame(tables[1.0]).to_csv(tmp_path / "results.csv", index=False)
+    pd.DataFrame(tables[0.25]).to_csv(tmp_path / "results_fraction.csv", index=False)
+    return hypothetical
+
+
+def test_stability_csvs_hold_both_measures_and_rederive_the_reports_tables(tmp_path):
+    from regbench.metrics import jaccard_positional
+    from regbench.report.render import Table, _md_table
+    from regbench.report.stability import fraction_table, stability_table
+
+    hypothetical = _stored_stability_folder(tmp_path, np.random.default_rng(8))
+    write_report(tmp_path)
+    seeds = pd.read_csv(tmp_path / "stability.csv")
+    shares = pd.read_csv(tmp_path / "stability_fraction.csv")
+    assert list(seeds.columns) == ["regularizer", "seed_a", "seed_b", "method", "sequences",
+                                   "jaccard", "jaccard_positional"]
+    assert len(seeds) == 6 and (seeds["method"] == "deep_lift_shap").all()
+    assert list(shares.columns) == ["regularizer", "seed", "fraction", "method", "sequences",
+                                    "jaccard", "jaccard_positional", "auroc_full",
+                                    "auroc_share", "auroc_drop"]
+    # the paper's measure from the stored float16 hypothetical scores, by hand
+    row = seeds.set_index(["regularizer", "seed_a", "seed_b"]).loc[("fourier", 0, 2)]
+    expected = jaccard_positional(hypothetical["fourier", 0, 1.0],
+                                  hypothetical["fourier", 2, 1.0]).mean()
+    assert row["jaccard_positional"] == pytest.approx(expected, rel=1e-12)
+    row = shares.set_index(["regularizer", "seed"]).loc[("none", 1)]
+    assert row["auroc_drop"] == pytest.approx(row["auroc_full"] - row["auroc_share"])
+    # every number of the report's two stability tables comes back from the CSVs
+    report = (tmp_path / "report.md").read_text()
+    order = ["none", "fourier"]
+    for table in (stability_table(seeds, order), fraction_table(shares, order)):
+        assert "positional Jaccard, the paper's (mean ± sd)" in table
+        assert _md_table(Table(table)) in report
+    assert "cont\\_jaccard of the hypothetical" in report
+
+
+def test_runs_stored_without_hypothetical_scores_leave_the_papers_measure_out(tmp_path):
+    from regbench.report.load import load_results
+    from regbench.report.stability import seed_pairs, stability_table
+    (tmp_path / "attributions").mkdir()
+    for seed in range(2):
+        np.savez(tmp_path / f"attributions/{seed}.npz", attr=np.ones((1, 5), np.float16),
+                 names=np.array(["a"]))
+    pd.DataFrame({"regularizer": "none", "seed": [0, 1], "status": "ok",
+                  "attributions": ["attributions/0.npz", "attributions/1.npz"]}
+                 ).to_csv(tmp_path / "results.csv", index=False)
+    pairs = seed_pairs(load_results(tmp_path), ["none"])
+    assert pairs["jaccard"].tolist() == [1.0] and pairs["jaccard_positional"].isna().all()
+    assert "positional Jaccard, the paper's (mean ± sd)" not in stability_table(pairs,
+                                                                                ["none"])
 
 
 def test_report_without_stored_attributions_has_no_stability_section(report):

@@ -326,8 +326,16 @@ def test_attributions_are_kept_for_seed_stability(smoke):
         assert list(stored["names"][:k]) == list(examples["names"])
         np.testing.assert_allclose(stored["attr"][:k].astype(np.float32),
                                    examples["attr"].sum(axis=1), rtol=2e-3, atol=1e-6)
+        # the hypothetical scores, whose observed base is the actual score
+        hypothetical = stored["hypothetical"]
+        assert hypothetical.dtype == np.float16
+        assert hypothetical.shape == (len(stored["names"]), *examples["X"].shape[1:])
+        np.testing.assert_allclose(hypothetical[:k].astype(np.float32) * examples["X"],
+                                   examples["attr"], rtol=2e-3, atol=1e-6)
     assert all((smoke / p).is_file() for p in df.attributions)
     assert "Stability across seeds" in (smoke / "report.md").read_text()
+    seeds = pd.read_csv(smoke / "stability.csv")
+    assert seeds["jaccard"].notna().all() and seeds["jaccard_positional"].notna().all()
 
 
 def test_stability_fraction_trains_on_a_share_and_reports_it(tmp_path):
@@ -363,12 +371,13 @@ def test_one_model_gets_the_same_attributions_in_any_run(smoke):
     checkpoint = pd.read_csv(smoke / "results.csv").query(
         "regularizer == 'fourier' and seed == 1")["checkpoint"].iloc[0]
     model, _ = load_checkpoint(smoke / checkpoint)
-    *first, attr_first = bench.executor.evaluate(model, 1, "fourier")
-    *second, attr_second = bench.executor.evaluate(model, 5, "fourier")
+    *first, attr_first, hypothetical_first = bench.executor.evaluate(model, 1, "fourier")
+    *second, attr_second, hypothetical_second = bench.executor.evaluate(model, 5, "fourier")
     assert torch.equal(attr_first, attr_second)
+    assert torch.equal(hypothetical_first, hypothetical_second)
     assert repr(first) == repr(second)   # NaN-aware: metrics without truth are NaN
     bench.config.evaluation = {"reference_seed": 1}  # the seed is really used
-    assert not torch.equal(bench.executor.evaluate(model, 1, "fourier")[-1], attr_first)
+    assert not torch.equal(bench.executor.evaluate(model, 1, "fourier")[-2], attr_first)
     recorded = json.loads((smoke / "config.json").read_text())
     assert recorded["evaluation"]["reference_seed"] == 0
 

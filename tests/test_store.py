@@ -64,6 +64,12 @@ def test_run_store_round_trips_records_and_arrays(tmp_path):
     with np.load(tmp_path / path) as npz:
         np.testing.assert_array_equal(npz["attr"], attr.sum(axis=1).astype(np.float16))
         assert list(npz["names"]) == ["a", "b"] and npz["attr"].dtype == np.float16
+        assert "hypothetical" not in npz
+    hypothetical = np.arange(40.0).reshape(2, 4, 5) / 7
+    path = store.save_attributions(key, attr, ["a", "b"], hypothetical=hypothetical)
+    with np.load(tmp_path / path) as npz:
+        np.testing.assert_array_equal(npz["hypothetical"], hypothetical.astype(np.float16))
+        np.testing.assert_array_equal(npz["attr"], attr.sum(axis=1).astype(np.float16))
     X = np.eye(4)[[0, 1, 2, 3, 0]].T[None]
     store.save_examples("fourier", X, X * 2, None, ["a"])
     with np.load(tmp_path / "examples" / "fourier.npz") as npz:

@@ -90,6 +90,15 @@ fractions = [0.5, 0.25]
     assert (shares.groupby("data_fraction")["train_rows"].first().diff().dropna() > 0).all()
     report = (out / "report.md").read_text()
     assert "shares (0.5, 0.25)" in report and "Jaccard between seeds" in report
+    # every number of the stability tables, tagged like results.csv
+    seeds = pd.read_csv(out / "stability.csv")
+    fraction = pd.read_csv(out / "stability_fraction.csv")
+    for frame in (seeds, fraction):
+        assert list(frame.columns[:5]) == ["experiment", "kind", "point", "sweep", "value"]
+        assert (frame["experiment"] == "Stability").all() and frame["jaccard"].notna().all()
+        assert frame["jaccard_positional"].between(-1, 1).all()
+    assert sorted(fraction["fraction"].unique()) == [0.25, 0.5]
+    assert "positional Jaccard, the paper's" in report
 
 
 def test_a_user_suite_with_an_unknown_key_exits_2_naming_it(tmp_path, capsys):

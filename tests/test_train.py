@@ -239,3 +239,39 @@ def test_peak_memory_on_the_cpu_hides_only_the_profilers_warning():
     assert done.returncode == 0 and done.stdout.strip() == "10.0"
     assert "a line of the step's own" in done.stderr
     assert "allocated before the profiling started" not in done.stderr
+
+
+def test_binary_reverse_complement_augmentation(small_task, motif_split):
+    """[model] reverse_complement: half the batch (drawn from the epoch's generator)
+    becomes its reverse complement, labels kept; off (the default) nothing is drawn."""
+    sizes = {k: v for k, v in small_task.params.items() if k not in ("seq_len", "n_tasks")}
+    task = BinaryTask({**sizes, "reverse_complement": True}, seq_len=small_task.seq_len,
+                      n_tasks=1)
+    codes, labels = motif_split[0]
+    X, y = one_hot_codes(torch.as_tensor(codes[:16])), torch.as_tensor(labels[:16])
+    flip = np.random.default_rng(4).random(16) < 0.5
+    X2, y2 = task.augment(X, y, np.random.default_rng(4))
+    assert flip.any() and not flip.all() and y2 is y
+    for i in range(16):   # ACGT reversed is TGCA: the complement; positions reversed
+        assert torch.equal(X2[i], X[i].flip(0, 1) if flip[i] else X[i])
+    assert task.model_record()["reverse_complement"] is True
+    rng = np.random.default_rng(4)
+    assert small_task.augment(X, y, rng)[0] is X
+    assert rng.random() == np.random.default_rng(4).random()   # nothing drawn
+    assert "reverse_complement" not in small_task.model_record()  # records unchanged
+    trainer = Trainer(task, regbench.get_regularizer("fourier", freq_limit=5), 0.5,
+                      TrainConfig(max_epochs=1, seed=0, device="cpu"))
+    assert trainer.fit(*motif_split).status == "ok"
+    with pytest.raises(RegbenchError, match=r"\[model\] reverse_complement = 'yes'"):
+        BinaryTask({"reverse_complement": "yes"}, seq_len=small_task.seq_len, n_tasks=1)
+
+
+def test_reverse_complement_is_on_in_the_paper_preset_only():
+    from regbench.config import preset_config
+    assert preset_config("paper").model["reverse_complement"] is True
+    for name in ("smoke", "quick"):
+        assert "reverse_complement" not in preset_config(name).model
+    config = preset_config("smoke")
+    config.model = {**config.model, "reverse_complement": 1}
+    with pytest.raises(RegbenchError, match=r"\[model\] reverse_complement = 1 is not valid"):
+        config.validate()

@@ -15,13 +15,14 @@ from regbench.attributions.registry import (ExplainSettings, _register_with_corr
                                             register_attribution_method)
 
 
-def _explain_deep_lift_shap(model, X, settings: ExplainSettings) -> torch.Tensor:
+def _explain_deep_lift_shap(model, X, settings: ExplainSettings,
+                            hypothetical: bool = False) -> torch.Tensor:
     with _paired(model):
         return deep_lift_shap(model, X, n_shuffles=settings.n_shuffles,
                               batch_size=settings.batch_size,
                               random_state=settings.reference_seed, device=settings.device,
                               target=settings.target, allow_N=bool((X.sum(dim=1) == 0).any()),
-                              args=settings.args)
+                              args=settings.args, hypothetical=hypothetical)
 
 
 @contextlib.contextmanager
@@ -71,7 +72,9 @@ def _explain_ism(model, X, settings: ExplainSettings) -> torch.Tensor:
 register_attribution_method(
     "deep_lift_shap", label="DeepLIFT/SHAP", function=deep_lift_shap,
     description="DeepLIFT/SHAP against n_shuffles dinucleotide-shuffled references "
-                "(tangermeme); observed base only")(_explain_deep_lift_shap)
+                "(tangermeme); observed base only",
+    explain_hypothetical=functools.partial(_explain_deep_lift_shap, hypothetical=True))(
+    _explain_deep_lift_shap)
 _register_with_correction(
     "input_x_gradient", label="input×gradient", function=input_x_gradient,
     explain_fn=_explain_input_x_gradient,
@@ -80,7 +83,7 @@ _register_with_correction(
 _register_with_correction(
     "saliency", label="saliency", function=saliency, explain_fn=_explain_saliency,
     description="input gradient of the explained output, all four bases (Simonyan et "
-                "al. 2014)")
+                "al. 2014)", scores="hypothetical")
 _register_with_correction(
     "integrated_gradients", label="integrated gradients vs shuffled refs",
     function=integrated_gradients, explain_fn=_explain_integrated_gradients,
@@ -96,4 +99,5 @@ register_attribution_method(
 register_attribution_method(
     "ism", label="ISM", function=ism,
     description="in-silico mutagenesis: output(x with base b at i) - output(x), all "
-                "four bases, 0 at the observed base (tangermeme)")(_explain_ism)
+                "four bases, 0 at the observed base (tangermeme)",
+    scores="hypothetical")(_explain_ism)

@@ -30,18 +30,30 @@ class ExplainSettings:
     ig_steps: int = 20   # integrated gradients: points on each path (midpoint rule)
 
 
+# What an attribution of (4, L) holds, for metrics that read bases apart (GC reliance):
+# "actual": signed contributions of the bases present (their sum over bases is the
+# position's share of the output); "hypothetical": at every base what it would
+# contribute there, up to a constant per position (the input gradient, ISM's
+# differences), whatever base the sequence has.
+SCORES = ("actual", "hypothetical")
+
+
 @dataclass(frozen=True)
 class AttributionMethod:
     """A registry entry. explain(model, X (N, 4, L) one-hot, settings) -> (N, 4, L)
     attributions on X's device; ``function`` is the method's own call (keyword
     arguments), ``label`` its name in the report, ``description`` one line for
-    ``regbench methods``."""
+    ``regbench methods``, ``scores`` one of SCORES. ``explain_hypothetical``: where the
+    method has them, its hypothetical scores H (N, 4, L) with explain(...) == H * X
+    exactly, so evaluation gets both from one call."""
 
     name: str
     explain: Callable[..., torch.Tensor]
     label: str
     function: Callable[..., torch.Tensor] | None = None
     description: str = ""
+    scores: str = "actual"
+    explain_hypothetical: Callable[..., torch.Tensor] | None = None
 
 
 METHODS: Registry[AttributionMethod] = Registry("attribution method",
@@ -49,15 +61,22 @@ METHODS: Registry[AttributionMethod] = Registry("attribution method",
 
 
 def register_attribution_method(name: str, *, label: str | None = None, function=None,
-                                description: str = ""):
+                                description: str = "", scores: str = "actual",
+                                explain_hypothetical=None):
     """Decorator adding ``explain(model, X, settings) -> (N, 4, L)`` under ``name``;
     ``[evaluation] methods`` can then name it, and results.csv, the statistics and the
     report show its metrics under its own ``method``. ``model`` is what the task
     explains (one output tensor (N, T)); explain task ``settings.target``.
-    ``description``: one line for ``regbench methods``."""
+    ``description``: one line for ``regbench methods``; ``scores``: "actual" or
+    "hypothetical" (SCORES), which decides how GC reliance reads the bases;
+    ``explain_hypothetical``: see ``AttributionMethod``."""
+    if scores not in SCORES:
+        raise RegbenchError(f"attribution method {name!r}: scores = {scores!r} is not "
+                            f"valid; use one of {', '.join(SCORES)}")
+
     def add(explain_fn):
         METHODS.register(name, AttributionMethod(name, explain_fn, label or name, function,
-                                                 description))
+                                                 description, scores, explain_hypothetical))
         return explain_fn
     return add
 
@@ -67,16 +86,17 @@ def unregister_attribution_method(name: str) -> None:
 
 
 def _register_with_correction(name: str, *, label: str, function, explain_fn,
-                              description: str) -> None:
+                              description: str, scores: str = "actual") -> None:
     """A gradient-based method, and beside it ``NAME_corrected``: the same with
     ``corrected=True`` (``gradient_correction``)."""
     register_attribution_method(name, label=label, function=function,
-                                description=description)(explain_fn)
+                                description=description, scores=scores)(explain_fn)
     register_attribution_method(
         f"{name}_corrected", label=f"corrected {label}",
         function=functools.partial(function, corrected=True),
         description=f"{description}; gradient minus its mean over bases "
-                    "(Majdandzic & Koo 2023)")(functools.partial(explain_fn, corrected=True))
+                    "(Majdandzic & Koo 2023)", scores=scores)(
+        functools.partial(explain_fn, corrected=True))
 
 
 def get_attribution_method(name: str) -> Callable[..., torch.Tensor]:

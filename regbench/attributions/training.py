@@ -75,7 +75,10 @@ class BatchStatistics:
 
     def _record(self, module, inputs) -> None:
         if module.training:
-            x = inputs[0].detach().float()
+            # at least float32 (as batch norm computes under autocast), else the
+            # model's own dtype: float32 statistics fail a float64 model
+            x = inputs[0].detach()
+            x = x.to(torch.promote_types(x.dtype, torch.float32))
             dims = [0, *range(2, x.dim())]  # all but the channel dimension
             self.stats[module] = x.mean(dims), x.var(dims, unbiased=False)
 

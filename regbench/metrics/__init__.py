@@ -14,7 +14,7 @@ from regbench.metrics.interpretability import (
 )
 from regbench.metrics.losses import balanced_bce_loss
 from regbench.metrics.performance import balanced_bce, binary_performance
-from regbench.metrics.stability import continuous_jaccard
+from regbench.metrics.stability import continuous_jaccard, jaccard_positional
 from regbench.metrics.registry import (GroundTruth, describe_metric, get_metric, lead_metrics,
                                        list_metrics, register_metric, unregister_metric)
 from regbench.metrics.scoring import (score_attributions, sequence_metrics,
@@ -26,7 +26,8 @@ __all__ = [
     "GroundTruth", "describe_metric", "get_metric", "lead_metrics", "list_metrics", "register_metric", "score_attributions",
     "sequence_metrics", "unregister_metric",
     "attribution_entropy", "balanced_bce", "balanced_bce_loss", "binary_performance",
-    "continuous_jaccard", "gc_reliance", "highfreq_fraction", "holm", "mann_whitney",
+    "continuous_jaccard", "gc_reliance", "highfreq_fraction", "holm", "jaccard_positional",
+    "mann_whitney",
     "mean_difference_ci", "motif_auprc", "motif_auprc_per_sequence", "motif_fraction",
     "smallest_paired_p", "summarize_interpretability", "summit_spearman", "welch_ci",
     "wilcoxon_paired",

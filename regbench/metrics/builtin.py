@@ -52,7 +52,8 @@ register_metric("motif_auprc_per_sequence", needs="motif_mask", direction="highe
 register_metric("summit_spearman", needs="summits", direction="lower",
                 label="summit-distance Spearman ρ",
                 better="more negative is better (attribution falls off away from the "
-                       "summit)")(
+                       "summit: the peak summit of peaks.bed where the data have one, "
+                       "else the sequence centre, as on simulated binary data)")(
     lambda attr, truth: interp.summit_spearman(attr, truth.summits))
 register_metric("peak_auprc", needs="peak_mask", direction="higher",
                 label="peak auPRC (pooled)", per_sequence=False, headline=True, lead=2,
@@ -62,4 +63,4 @@ register_metric("peak_auprc", needs="peak_mask", direction="higher",
 register_metric("gc_reliance", needs="nothing", direction="zero", label="GC reliance",
                 better="closer to 0 is better (+: background G/C raises the output, "
                        "-: A/T does)")(
-    lambda attr, truth: interp.gc_reliance(attr, truth.X, truth.motif_mask))
+    lambda attr, truth: interp.gc_reliance(attr, truth.X, truth.motif_mask, truth.scores))

@@ -122,12 +122,14 @@ def summit_spearman(attr, summits) -> np.ndarray:
     return np.where(known, np.clip(rho, -1, 1), np.nan)
 
 
-def gc_reliance(attr, X, motif_mask=None) -> np.ndarray:
+def gc_reliance(attr, X, motif_mask=None, scores: str = "actual") -> np.ndarray:
     """Share of the attribution that rewards background G/C and penalises A/T.
 
-    attr: (N, 4, L) *signed actual* attributions (non-zero at the observed base only,
-    e.g. DeepLIFT/SHAP or input x gradient); X: (N, 4, L) one-hot (A, C, G, T);
-    motif_mask: (N, L) bool or None (then every position is background). With
+    ``scores="hypothetical"``: see ``hypothetical_gc_reliance`` (saliency, ISM). Else
+    attr: (N, 4, L) *signed actual* attributions (the observed base's contribution,
+    e.g. DeepLIFT/SHAP, input x gradient, integrated gradients); X: (N, 4, L) one-hot
+    (A, C, G, T); motif_mask: (N, L) bool or None (then every position is background).
+    With
     a_i = sum over bases of attr[:, i] (signed) and background = outside the motifs,
     not N:
 
@@ -145,12 +147,13 @@ def gc_reliance(attr, X, motif_mask=None) -> np.ndarray:
     background.) Returns (N,); NaN when the track has no attribution or the
     background lacks G/C or A/T.
     """
+    if scores == "hypothetical":
+        return hypothetical_gc_reliance(attr, X, motif_mask)
+    if scores != "actual":
+        raise RegbenchError(f"scores = {scores!r} is not valid: use actual or hypothetical")
     a = as_tracks(attr).sum(axis=1)
-    X = as_tracks(X)
-    if X.shape != (a.shape[0], 4, a.shape[1]):
-        raise RegbenchError(f"X must have the shape of attr {(a.shape[0], 4, a.shape[1])}, "
-                            f"got {X.shape}")
-    background = np.ones(a.shape, bool) if motif_mask is None else ~as_mask(motif_mask, a.shape)
+    X = _check_sequences(X, a.shape)
+    background = _background(motif_mask, a.shape)
     gc = background & (X[:, 1] + X[:, 2] > 0)
     at = background & (X[:, 0] + X[:, 3] > 0)
     observed = X.sum(axis=1) > 0
@@ -159,5 +162,51 @@ def gc_reliance(attr, X, motif_mask=None) -> np.ndarray:
     return np.where(gc.any(axis=1) & at.any(axis=1), value, np.nan)
 
 
-__all__ = ["attribution_entropy", "gc_reliance", "highfreq_fraction", "motif_auprc",
+def hypothetical_gc_reliance(attr, X, motif_mask=None) -> np.ndarray:
+    """GC reliance of *hypothetical* scores: every base's score at every position.
+
+    attr: (N, 4, L), e.g. saliency (the input gradient) or ISM (f(x with b at i) -
+    f(x)); both hold what each base would add at i up to a constant per position (for
+    ISM, minus the observed base's), so only differences between bases carry meaning.
+    Centred per position, h = attr - mean over bases, the model's G/C-over-A/T
+    preference at i is d_i = (h_C + h_G - h_A - h_T) / 2, whatever base the sequence
+    has there, and
+
+        gc_reliance = sum_{background} d_i / sum_i (sum_b |h_b,i|) / 2
+
+    over non-N positions (background: outside the motifs). An exact linear model that
+    adds 1 per G/C scores +1 at any sequence GC content, one that adds 1 per A/T -1,
+    one blind to G/C vs A/T 0, as the actual-score measure does for DeepLIFT/SHAP.
+    (Read as actual scores, ISM's differences give the opposite sign and the
+    gradient's sum over bases follows the sequence's GC.) In [-1, 1]; free of the
+    attribution scale and of a per-position offset. Returns (N,); NaN when nothing is
+    attributed or no background position is known.
+    """
+    h = as_tracks(attr)
+    h = h - h.mean(axis=1, keepdims=True)
+    X = _check_sequences(X, (h.shape[0], h.shape[2]))
+    observed = X.sum(axis=1) > 0
+    background = _background(motif_mask, observed.shape) & observed
+    preference = (h[:, 1] + h[:, 2] - h[:, 0] - h[:, 3]) / 2
+    size = (np.abs(h).sum(axis=1) * observed).sum(axis=1) / 2
+    value = safe_divide((preference * background).sum(axis=1), size)
+    return np.where(background.any(axis=1), value, np.nan)
+
+
+def _check_sequences(X, shape: tuple[int, int]) -> np.ndarray:
+    """X (N, 4, L) one-hot as an array, for tracks of ``shape`` (N, L)."""
+    X = as_tracks(X)
+    if X.shape != (shape[0], 4, shape[1]):
+        raise RegbenchError(f"X must have the shape of attr {(shape[0], 4, shape[1])}, "
+                            f"got {X.shape}")
+    return X
+
+
+def _background(motif_mask, shape: tuple[int, int]) -> np.ndarray:
+    """(N, L) bool: outside the motifs (every position when there is no mask)."""
+    return np.ones(shape, bool) if motif_mask is None else ~as_mask(motif_mask, shape)
+
+
+__all__ = ["attribution_entropy", "gc_reliance", "highfreq_fraction",
+           "hypothetical_gc_reliance", "motif_auprc",
            "motif_auprc_per_sequence", "motif_fraction", "summit_spearman"]

@@ -45,13 +45,15 @@ class GroundTruth:
     """What attribution metrics may compare with. X: (N, 4, L) one-hot; motif_mask:
     (N, L) bool or None; summits: (N,) or None; freq_limit: T of the high-frequency
     fraction (None: 0.15 L); peak_mask: (N, L) bool, True inside the sequence's peak
-    interval (real data), or None."""
+    interval (real data), or None; scores: what the attributions hold, "actual" or
+    "hypothetical" (the method's registry entry), for metrics that read bases apart."""
 
     X: np.ndarray
     motif_mask: np.ndarray | None = None
     summits: np.ndarray | None = None
     freq_limit: int | None = None
     peak_mask: np.ndarray | None = None
+    scores: str = "actual"
 
     def has(self, need: str) -> bool:
         return need == "nothing" or getattr(self, need, None) is not None

@@ -2,13 +2,14 @@
 
 ``write_report(DIR)`` reads what ``regbench run`` wrote into DIR and writes
 ``DIR/report.html`` (figures embedded as base64 PNG), ``DIR/report.md``, the
-figures it links under ``DIR/figures/`` and ``DIR/statistics.csv``.
+figures it links under ``DIR/figures/``, ``DIR/statistics.csv`` and, where runs kept
+attributions, ``DIR/stability.csv`` and ``DIR/stability_fraction.csv``.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from regbench.report import stats
+from regbench.report import stability, stats
 from regbench.report.load import load_results
 from regbench.report.render import write_outputs
 from regbench.report.sections import build_sections, report_order
@@ -20,7 +21,8 @@ __all__ = ["write_report"]
 def write_report(results_dir) -> tuple[Path, Path]:
     """Write the report of ``results_dir``; returns (report.html, report.md).
 
-    Also writes ``statistics.csv``: every test of the report with its Holm-adjusted p.
+    Also writes ``statistics.csv``: every test of the report with its Holm-adjusted p,
+    and the stability tables' values (``stability.write_stability_csvs``).
     Raises RegbenchError when the folder or its results.csv is missing.
     """
     folder = load_results(results_dir)
@@ -29,4 +31,5 @@ def write_report(results_dir) -> tuple[Path, Path]:
     atomic_write(folder.path / "statistics.csv",
                  statistics[stats.STATISTICS_COLUMNS].to_csv(index=False))
     title, sections = build_sections(folder, statistics)
+    stability.write_stability_csvs(folder, report_order(folder))  # the tables' numbers
     return write_outputs(folder.path, title, sections)

@@ -33,6 +33,7 @@ class ResultsFolder:
     fraction_results: pd.DataFrame | None = None  # runs on a share of the training rows
     examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # files that could not be used
+    stability: tuple | None = None  # report.stability.stability_frames, once computed
 
 
 def _read_csv(path: Path, required=()) -> pd.DataFrame:

@@ -222,7 +222,8 @@ def attribution_examples(examples: dict, order) -> Section | None:
 
 
 def seed_stability(folder: ResultsFolder, order, runs) -> Section | None:
-    table = stability.stability_table(stability.seed_pairs(folder, order, runs), order)
+    table = stability.stability_table(stability.stability_frames(folder, order, runs)[0],
+                                      order)
     if table.empty:
         return None
     return _section(
@@ -232,11 +233,11 @@ def seed_stability(folder: ResultsFolder, order, runs) -> Section | None:
              "(1 = identical, 0 = unrelated, -1 = opposite), averaged over the positive test "
              "sequences both attributed; one value per pair of seeds. Higher is more "
              "stable. Pairs share seeds, so they are not independent: no p-values."),
-        Table(table))
+        Text(stability.MEASURES), Table(table))
 
 
 def data_stability(folder: ResultsFolder, order, runs) -> Section | None:
-    pairs = stability.fraction_pairs(folder, order, runs)
+    pairs = stability.stability_frames(folder, order, runs)[1]
     table = stability.fraction_table(pairs, order)
     if table.empty:
         return None
@@ -252,7 +253,7 @@ def data_stability(folder: ResultsFolder, order, runs) -> Section | None:
              "auROC drop: mean test auROC of the full-data models minus that of the share "
              "models (lower is better). Performance and interpretability of the share "
              "models are in results_fraction.csv."),
-        Table(table))
+        Text(stability.MEASURES), Table(table))
 
 
 def method_ranking(ok: pd.DataFrame, order) -> Section | None:

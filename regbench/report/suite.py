@@ -4,6 +4,8 @@ per experiment, then how it was made.
 Reads OUT/suite.json, OUT/results.csv (every point's runs, long format, tagged with
 experiment, kind, point, sweep, value) and OUT/results_fraction.csv, and each point's
 own results folder for what only it holds (example tracks, λ search, attributions).
+Writes, beside the report, the numbers of its figures and tables: lambda_sweep.csv,
+stability.csv and stability_fraction.csv (tagged like results.csv).
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ def write_suite_report(out) -> tuple[Path, Path]:
                  if (out / "results_fraction.csv").is_file() else pd.DataFrame(columns=TAGS))
     order = stats.order_regularizers(results["regularizer"], _listed(manifest))
     _write_lambda_curves(out, results, manifest)
+    stability.write_suite_stability_csvs(out, manifest, results, fractions, order,
+                                         _point_folder, TAGS)
     blocks = [verdict(results, order, manifest)]
     for experiment in manifest["experiments"]:
         mine = results[results["experiment"] == experiment["name"]]

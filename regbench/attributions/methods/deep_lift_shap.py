@@ -23,7 +23,8 @@ RULES = {"rescale": _nonlinear}
 
 def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int = 20,
                    batch_size: int = 128, random_state: int = 0, device=None,
-                   target: int = 0, allow_N: bool = False, args: tuple = ()) -> torch.Tensor:
+                   target: int = 0, allow_N: bool = False, args: tuple = (),
+                   hypothetical: bool = False) -> torch.Tensor:
     """DeepLIFT/SHAP against dinucleotide-shuffled references, via tangermeme.
 
     X: (N, 4, L) one-hot. Returns attributions (N, 4, L) on X's device, non-zero only
@@ -45,6 +46,10 @@ def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int =
 
     ``args``: the model's further inputs (N, ...), given to each reference as to its
     input (tangermeme's ``args``), so they are not attributed.
+
+    ``hypothetical=True``: tangermeme's hypothetical scores, every base at every
+    position (what it would contribute there, the same multipliers); the actual
+    scores are exactly these times X (tangermeme computes them so).
     """
     X = torch.as_tensor(X)
     _check_one_hot(X, allow_N)
@@ -59,7 +64,7 @@ def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int =
         attr = _tangermeme_deep_lift_shap(
             model, X, target=target, batch_size=batch_size, references=references,
             n_shuffles=n_shuffles, random_state=random_state, only_warn=has_N,
-            device=device, args=tuple(args) or None,
+            device=device, args=tuple(args) or None, hypothetical=hypothetical,
             additional_nonlinear_ops=declared_rules(model))
     return attr.to(X.device)
 
