@@ -16,8 +16,9 @@ import pandas as pd
 
 from regbench.config import PAPER_DIFFERENCES
 from regbench.errors import RegbenchError
-from regbench.report import lambda_sweep, stats
+from regbench.report import lambda_sweep, stability, stats
 from regbench.report.render import Bullets, Section, Text, write_outputs
+from regbench.report.suite_sections import _point_folder
 from regbench.report.suite_verdict import (TAGS, verdict, verdict_point,  # noqa: F401
                                            verdict_table)
 from regbench.store import atomic_write_csv, wide_results
