@@ -31,7 +31,7 @@ from regbench.metrics import motif_auprc
 from regbench.record import RUN_RECORD, TEST_PREFIX
 from regbench.regularizers import get_spec
 from regbench.run_checks import check_run, resolve_lambdas, resolve_regularizers
-from regbench.spectra import check_freq_limit, default_freq_limit
+from regbench.spectra import check_freq_limit
 from regbench.store import (RunKey, RunStore, atomic_write, atomic_write_csv, lock_folder,
                             note_unreadable, results_frame)
 from regbench.tasks import Task, create_task
@@ -157,9 +157,11 @@ class Benchmark:
                                 "positives in the test split (labels.tsv)")
 
     def freq_limit(self) -> int:
-        """T of the evaluation's high-frequency fraction for this data's length."""
+        """T of the evaluation's high-frequency fraction for this data's length: the
+        task's rule, the one its Fourier prior's default follows (Task.default_freq_limit)."""
         length = self.dataset.codes.shape[1]
-        limit = self.config.evaluation_config().freq_limit or default_freq_limit(length)
+        limit = (self.config.evaluation_config().freq_limit
+                 or self.task().default_freq_limit(length))
         check_freq_limit(length, limit)
         return limit
 
@@ -847,6 +849,9 @@ class Benchmark:
             "train": self.config.train_config(0).__dict__,
             "evaluation": self.config.evaluation_config().__dict__,
             "freq_limit": self.freq_limit(),
+            "freq_limit_rule": self.task().freq_limit_rule(ds.codes.shape[1]) + (
+                "; [evaluation] freq_limit sets the metric's T" if
+                self.config.evaluation_config().freq_limit else ""),
             "paper_differences": self._paper_differences(),
             "config_hash": self.config.hash(),
             "regbench_version": __version__,

@@ -1,5 +1,6 @@
 """The profile task and its BPNet-style model: loss, explained output, learning, the
 prior's double backprop, and a run on the spi1_profile simulation."""
+import json
 import math
 
 import numpy as np
@@ -122,14 +123,28 @@ def test_a_profile_run_on_the_simulation(tmp_path):
     config = (out / "config.json").read_text()
     assert '"architecture": "bpnet"' in config and '"explain_weights": "softmax"' in config
     assert "test_profile_nll" in (out / "report.md").read_text().replace("\\_", "_")
-    # the paper's Fourier limit for profiles, 0.2 x the output length (100 bp here)
+    # one cut-off in training and evaluation: round(200/1346 x 100 bp) = 15
     fourier = results.query("regularizer == 'fourier'")["checkpoint"].iloc[0]
     payload = torch.load(out / fourier, weights_only=False)
-    assert payload["regularizer_params"]["freq_limit"] == 20
-    assert ProfileTask(SMALL, seq_len=1346, n_tasks=1).prior_defaults() == {
-        "fourier": {"freq_limit": 269}}
-    assert ProfileTask({**SMALL, "output_length": 1000}, seq_len=1346,
-                       n_tasks=1).prior_defaults() == {"fourier": {"freq_limit": 200}}
+    assert payload["regularizer_params"]["freq_limit"] == 15
+    recorded = json.loads(config)
+    assert recorded["freq_limit"] == 15
+    assert recorded["freq_limit_rule"].startswith("T = round(200/1346 × L) = 15 for the "
+                                                  "100-bp attributed input")
+    assert "Frequency cut-off: T = round(200/1346 × L) = 15" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("length, profile, binary", [(400, 59, 60), (1000, 149, 150),
+                                                     (1346, 200, 202)])
+def test_the_cut_off_scales_with_the_attributed_input(length, profile, binary):
+    """The authors' T: 200 on the 1346-bp profile input, 150 on the 1000-bp binary one,
+    scaled to the input's length: 200/1346 x 400 = 59.4, x 1000 = 148.6; 0.15 x 1346 =
+    201.9. The profile prior's default is the task's rule, whatever the output length."""
+    from regbench.tasks import BinaryTask
+    task = ProfileTask({**SMALL, "output_length": 40}, seq_len=length, n_tasks=1)
+    assert task.default_freq_limit() == profile
+    assert task.prior_defaults() == {"fourier": {"freq_limit": profile}}
+    assert BinaryTask(None, seq_len=length, n_tasks=1).default_freq_limit() == binary
 
 
 def _test_jsd_by_hand(out, checkpoint) -> float:

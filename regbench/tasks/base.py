@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from regbench.spectra import BINARY_FREQ_RATIO, default_freq_limit
+
 
 class Task:
     """Interface; subclasses implement every method. Shapes: codes (N, L) uint8,
@@ -42,6 +44,25 @@ class Task:
         return self.crop_jitter(X, y, rng)
 
     seq_len: int = 0   # the model's input length (set by the task's constructor)
+
+    # T of the Fourier prior and of evaluation's high-frequency fraction per bp of the
+    # attributed track (the model's input): the authors' ratio for this kind of model
+    # (regbench.spectra), so that at the authors' input length T is theirs.
+    freq_ratio: float = BINARY_FREQ_RATIO
+    freq_ratio_text: str = "0.15"
+
+    def default_freq_limit(self, length: int | None = None) -> int:
+        """T for an attributed track of ``length`` bp (default: the model's input): the
+        one rule of the training prior's default and the evaluation metric's."""
+        return default_freq_limit(self.seq_len if length is None else int(length),
+                                  self.freq_ratio)
+
+    def freq_limit_rule(self, length: int | None = None) -> str:
+        """The rule in words with its value, for config.json and the report."""
+        length = self.seq_len if length is None else int(length)
+        return (f"T = round({self.freq_ratio_text} × L) = {self.default_freq_limit(length)} "
+                f"for the {length}-bp attributed input, in the Fourier prior's training "
+                "default and in evaluation's high-frequency fraction")
 
     def crop_jitter(self, X: torch.Tensor, y, rng: np.random.Generator,
                     crop_targets: bool = False):

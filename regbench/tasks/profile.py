@@ -15,6 +15,7 @@ import torch
 from regbench.errors import RegbenchError
 from regbench.metrics import get_metric, list_metrics
 from regbench.models import create_model
+from regbench.spectra import PROFILE_FREQ_RATIO
 from regbench.tasks.base import Task, resolve_model
 
 WEIGHTS = ("softmax", "log_softmax")
@@ -73,11 +74,14 @@ class ProfileTask(Task):
         y = torch.where(flip[:, None, None], y[:, strands].flip(-1), y)
         return X, y
 
+    # The authors' T on their 1346-bp profile input: 200 (``freq_ratio`` of Task).
+    freq_ratio, freq_ratio_text = PROFILE_FREQ_RATIO, "200/1346"
+
     def prior_defaults(self) -> dict:
-        """The paper's Fourier frequency limit for profile models: 200 for a 1000-bp
-        profile, i.e. 0.2 × the output length (binary models: 0.15 L)."""
-        return {"fourier": {"freq_limit": max(1, round(0.2 * (self.crop.stop -
-                                                             self.crop.start)))}}
+        """The Fourier prior's frequency limit for profile models: the authors' 200 on
+        the 1346-bp input they attribute, scaled to this model's input length
+        (``default_freq_limit``; evaluation's high-frequency fraction uses the same)."""
+        return {"fourier": {"freq_limit": self.default_freq_limit()}}
 
     def targets(self, data) -> np.ndarray:
         """(N, 2T, out): the counts of the model's output window; for windows wider
