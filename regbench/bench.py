@@ -98,7 +98,7 @@ class Benchmark:
         """The run's task (model, loss, prior rows, explained output) for this data."""
         if self._task is None:
             control = self.dataset.control
-            self._task = create_task(self.config.task, self.config.sections().model,
+            self._task = create_task(self.config.task, self.config.task_model(),
                                      seq_len=self.dataset.length,
                                      n_tasks=len(self.dataset.tasks),
                                      n_controls=0 if control is None else control.shape[1])
@@ -121,7 +121,7 @@ class Benchmark:
                                 "with --genome")
         shape = self.source.planned_shape()
         if shape is not None:   # the model must fit the data: known before simulating it
-            create_task(self.config.task, self.config.sections().model, seq_len=shape[0],
+            create_task(self.config.task, self.config.task_model(), seq_len=shape[0],
                         n_tasks=shape[1])
         if isinstance(self.source, FolderSource):  # read anyway: its splits are checked now
             self._use(self.source.load(self.out))
@@ -848,6 +848,8 @@ class Benchmark:
             "model": self._model_info(),
             "train": self.config.train_config(0).__dict__,
             "evaluation": self.config.evaluation_config().__dict__,
+            **({"explained_output": self.task().explained_output_rule()}
+               if self.task().explained_output_rule() else {}),
             "freq_limit": self.freq_limit(),
             "freq_limit_rule": self.task().freq_limit_rule(ds.codes.shape[1]) + (
                 "; [evaluation] freq_limit sets the metric's T" if

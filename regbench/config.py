@@ -74,6 +74,21 @@ PRESETS: dict[str, dict] = {
     },
 }
 
+# A preset's settings for a task other than binary, over the preset's own (whose
+# [model] sizes are the binary CNN's and are dropped for other tasks).
+TASK_PRESETS: dict[str, dict[str, dict]] = {
+    "profile": {
+        # the authors' explained output (train_profile_model.py: log_softmax weights)
+        "paper": {"model": {"explain_weights": "log_softmax"}},
+    },
+}
+
+# [model] defaults a λ protocol sets for a task when [model] does not name them: the
+# paper protocol explains what the authors' code explains (docs/profile.md).
+PROTOCOL_MODEL_DEFAULTS: dict[tuple[str, str], dict] = {
+    ("profile", "paper"): {"explain_weights": "log_softmax"},
+}
+
 PAPER_DIFFERENCES = {
     "smoke": "smoke preset: 100 bp, 8-filter model, 3 epochs, 16 evaluation sequences; "
              "checks the pipeline only, its numbers mean nothing",
@@ -316,6 +331,21 @@ class RunConfig:
     def tuning_config(self) -> TuningConfig:
         return self.sections().tuning
 
+    def task_model(self) -> Mapping:
+        """The [model] table the task is built from: [model], with the λ protocol's
+        defaults for this task (``PROTOCOL_MODEL_DEFAULTS``) under it."""
+        model = self.sections().model
+        defaults = self._protocol_model_defaults()
+        if not defaults:
+            return model
+        return MappingProxyType({**defaults, **model})
+
+    def _protocol_model_defaults(self) -> dict:
+        # from the raw table (no parsing: ``hash`` uses it), as ``lambda_protocol`` reads it
+        protocol = self.tuning.get("protocol", TuningConfig.protocol) if self.tune else "fixed"
+        defaults = PROTOCOL_MODEL_DEFAULTS.get((self.task, protocol), {})
+        return {k: v for k, v in defaults.items() if k not in self.model}
+
     def lambda_protocol(self) -> str:
         """How this run chooses λ (LAMBDA_PROTOCOLS): [tuning] protocol when tuning is
         on, else "fixed"."""
@@ -382,6 +412,8 @@ class RunConfig:
         metrics meant something else are never reused."""
         keys = ("preset", "scenario", "data", "simulate", "regularizer_params", "model", "train")
         values = {k: getattr(self, k) for k in keys}
+        # The protocol's model defaults change the model's training: keyed like [model].
+        values["model"] = {**self._protocol_model_defaults(), **self.model}
         # Only when set, so the keys of runs stored before these settings existed hold.
         if self.task != "binary":
             values["task"] = self.task
@@ -418,6 +450,8 @@ def preset_config(name: str, task: str = "binary") -> RunConfig:
     preset = copy.deepcopy(PRESETS[name])
     if task != "binary":
         preset["model"] = {}
+        for section, values in TASK_PRESETS.get(task, {}).get(name, {}).items():
+            preset[section] = {**preset.get(section, {}), **copy.deepcopy(values)}
     return RunConfig(preset=name, task=task, out=f"results/{name}", **preset)
 
 

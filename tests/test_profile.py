@@ -42,6 +42,36 @@ def test_explained_output_sums_centred_logits_times_detached_weights(weights):
     torch.testing.assert_close(logits.grad, expected)
 
 
+@pytest.mark.parametrize("weights, expected", [
+    ("softmax", math.log(3) / 4),            # (ln3/2)(3/4 - 1/4)
+    ("log_softmax", math.log(3) ** 2 / 2)])  # (ln3/2)(ln(3/4) - ln(1/4))
+def test_explained_outputs_by_hand(weights, expected):
+    """Logits (0, ln 3) on one strand, flat on the other: centred ±ln3/2, softmax
+    (1/4, 3/4), log_softmax (ln 1/4, ln 3/4); the flat strand adds 0."""
+    task = ProfileTask({**SMALL, "explain_weights": weights, "output_length": 2},
+                       seq_len=2, n_tasks=1)
+    logits = torch.tensor([[[0.0, math.log(3)], [5.0, 5.0]]], dtype=torch.float64)
+    out = task.explained_output((logits, torch.zeros(1, 2)))
+    assert out.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_paper_protocol_and_preset_explain_the_authors_output():
+    """log_softmax under the paper protocol or preset (what the authors' code computes),
+    keyed in the config hash; softmax otherwise; a [model] value always wins."""
+    from regbench.config import merge, preset_config
+    quick = preset_config("quick", "profile")
+    assert "explain_weights" not in quick.task_model()
+    paper = merge(quick, {"tuning": {"protocol": "paper"}}, "test")
+    assert paper.task_model()["explain_weights"] == "log_softmax"
+    assert paper.hash() != merge(quick, {"tuning": {"protocol": "loss"}}, "test").hash()
+    assert preset_config("paper", "profile").task_model()["explain_weights"] == "log_softmax"
+    own = merge(paper, {"model": {"explain_weights": "softmax"}}, "test")
+    assert own.task_model()["explain_weights"] == "softmax"
+    binary = preset_config("quick")
+    assert binary.hash() == merge(binary, {"tuning": {"protocol": "paper"}}, "t").hash()
+    assert "explain_weights" not in preset_config("paper").task_model()
+
+
 def _profile_problem(n=16, length=60, seed=0):
     """A peak of reads 5 bp either side of an ACGTTGCA at a random place."""
     rng = np.random.default_rng(seed)
@@ -122,6 +152,10 @@ def test_a_profile_run_on_the_simulation(tmp_path):
                                                    rel=1e-5)
     config = (out / "config.json").read_text()
     assert '"architecture": "bpnet"' in config and '"explain_weights": "softmax"' in config
+    report = (out / "report.md").read_text()
+    assert ("Explained output (attributions and the prior): Σ over strands and positions "
+            "of (ℓ − mean ℓ) × softmax(ℓ), the weights held constant; softmax is the "
+            "default") in report
     assert "test_profile_nll" in (out / "report.md").read_text().replace("\\_", "_")
     # one cut-off in training and evaluation: round(200/1346 x 100 bp) = 15
     fourier = results.query("regularizer == 'fourier'")["checkpoint"].iloc[0]

@@ -134,9 +134,12 @@ def header(folder: ResultsFolder, order) -> Section:
 
 
 def _definition_lines(cfg: dict) -> list[str]:
-    """The run's definitions that config.json records (docs/profile.md): the frequency
-    cut-off rule; absent keys (older runs) give no line."""
+    """The run's definitions that config.json records (docs/profile.md): the explained
+    output and the frequency cut-off rule; absent keys (older runs) give no line."""
     lines = []
+    if cfg.get("explained_output"):
+        lines.append(f"Explained output (attributions and the prior): "
+                     f"{cfg['explained_output']}")
     if cfg.get("freq_limit_rule"):
         lines.append(f"Frequency cut-off: {cfg['freq_limit_rule']}")
     return lines

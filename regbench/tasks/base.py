@@ -105,6 +105,11 @@ class Task:
         outputs; training-time attributions explain its sum over T."""
         raise NotImplementedError
 
+    def explained_output_rule(self) -> str | None:
+        """What attributions and the prior explain, in words, for config.json and the
+        report; None when it is the model's output itself."""
+        return None
+
     def explainer(self, model: torch.nn.Module) -> torch.nn.Module:
         """``model`` as attribution methods see it: X (N, 4, L) -> explained output
         (N, T), one tensor, no softmax inside."""

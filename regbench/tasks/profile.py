@@ -5,7 +5,8 @@ output. Loss = multinomial NLL of each strand's profile + ``counts_weight`` × M
 log(1 + total counts) (the paper's weight: 20). Attributions and the prior explain,
 per task, Σ over strands and positions of (ℓ − mean ℓ) · stopgrad(w), ℓ the profile
 logits: w = softmax(ℓ) by default (bpnet-lite, chrombpnet and the authors' comments);
-``explain_weights = "log_softmax"`` is what the authors' code computes.
+``explain_weights = "log_softmax"`` is what the authors' code computes, and what the
+paper protocol and preset use (``config.PROTOCOL_MODEL_DEFAULTS``, docs/profile.md).
 """
 from __future__ import annotations
 
@@ -127,6 +128,19 @@ class ProfileTask(Task):
                    else torch.log_softmax)(source, dim=-1).detach()
         per_track = (centred * weights).sum(-1)                 # (N, 2T)
         return per_track.view(len(per_track), -1, 2).sum(-1)   # (N, T): strands summed
+
+    def explained_output_rule(self) -> str:
+        rule = ("Σ over strands and positions of (ℓ − mean ℓ) × "
+                f"{self.explain_weights}(ℓ), the weights held constant; ")
+        if self.explain_weights == "softmax":
+            return rule + ("softmax is the default: the weights are the predicted read "
+                           "shares, so the positions the model puts reads at count most "
+                           "(what the authors' code comments describe, and bpnet-lite's and "
+                           "chrombpnet's form); the authors' code computes log_softmax, "
+                           "which the paper protocol and preset use")
+        return rule + ("log_softmax is what the authors' train_profile_model.py computes "
+                       "(the paper protocol's and preset's choice); regbench's default is "
+                       "softmax")
 
     def performance(self, targets: np.ndarray, predictions) -> dict:
         targets = targets[:, :self.n_tracks]
