@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from regbench import __version__
 from regbench.attributions import explain
-from regbench.config import NOISE_SEEDS, PAPER_DIFFERENCES, RunConfig
+from regbench.config import NOISE_SEEDS, RunConfig, paper_differences
 from regbench.data import Dataset, FolderSource, SimulatedSource, one_hot, source_of
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_settings
@@ -810,7 +810,7 @@ class Benchmark:
     def _paper_differences(self) -> str:
         """The preset's differences from the paper; its simulated data sizes apply only
         when the data are simulated."""
-        text = PAPER_DIFFERENCES.get(self.config.preset, "")
+        text = paper_differences(self.config.preset, self.config.task)
         if text and not isinstance(self.source, SimulatedSource):
             ds = self.dataset
             text += (f" (its simulated data sizes do not apply: these data are "

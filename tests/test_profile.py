@@ -19,7 +19,8 @@ SMALL = dict(filters=8, n_dilated=2, profile_width=9, first_width=9)
 
 
 def test_loss_is_multinomial_nll_plus_weighted_counts_mse():
-    task = ProfileTask({**SMALL, "counts_weight": 2.0}, seq_len=4, n_tasks=1)
+    task = ProfileTask({**SMALL, "counts_weight": 2.0, "output_length": 4}, seq_len=4,
+                       n_tasks=1)
     logits = torch.zeros(1, 2, 4)                           # uniform profiles
     log_counts = torch.tensor([[math.log(4.0), 0.0]])
     y = torch.tensor([[[1.0, 0, 2, 0], [0, 0, 0, 1]]])      # 3 and 1 reads
@@ -30,7 +31,8 @@ def test_loss_is_multinomial_nll_plus_weighted_counts_mse():
 
 @pytest.mark.parametrize("weights", ["softmax", "log_softmax"])
 def test_explained_output_sums_centred_logits_times_detached_weights(weights):
-    task = ProfileTask({**SMALL, "explain_weights": weights}, seq_len=3, n_tasks=1)
+    task = ProfileTask({**SMALL, "explain_weights": weights, "output_length": 3}, seq_len=3,
+                       n_tasks=1)
     logits = torch.tensor([[[1.0, 2.0, 3.0], [0.0, 0.0, 3.0]]], requires_grad=True)
     out = task.explained_output((logits, torch.zeros(1, 2)))
     w = getattr(torch, weights)(logits.detach(), dim=-1)
@@ -87,8 +89,8 @@ def _profile_problem(n=16, length=60, seed=0):
 def test_the_profile_model_fits_a_tiny_set():
     torch.manual_seed(0)
     codes, y = _profile_problem()
-    task = ProfileTask(dict(filters=16, n_dilated=3, profile_width=15), seq_len=60,
-                       n_tasks=1)
+    task = ProfileTask(dict(filters=16, n_dilated=3, profile_width=15, output_length=60),
+                       seq_len=60, n_tasks=1)
     model = task.build_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     X, Y = one_hot_codes(torch.as_tensor(codes)), torch.as_tensor(y)
@@ -111,6 +113,7 @@ def test_the_fourier_prior_trains_a_profile_model():
     torch.manual_seed(0)
     codes, y = _profile_problem()
     task = ProfileTask(SMALL, seq_len=60, n_tasks=1)
+    y = y[..., task.crop]   # the 32 padding-free output positions
     trainer = Trainer(task, regbench.get_regularizer("fourier", freq_limit=10), 1.0,
                       TrainConfig(device="cpu"))
     model = task.build_model().train()
@@ -131,6 +134,56 @@ def test_output_length_crops_the_centre():
     assert profile.shape == (3, 4, 60) and counts.shape == (3, 4)
     with pytest.raises(RegbenchError, match="output_length"):
         ProfileCNN(seq_len=50, output_length=60)
+
+
+def test_the_default_output_is_the_padding_free_centre():
+    """Receptive field 2 × (10 + 2 + 4 + ... + 64 + 37) + 1 = 347 bp, as the authors':
+    1346 bp in, 1000 out; the first output position sees input bases 0 .. 346 exactly."""
+    assert ProfileTask(None, seq_len=1346, n_tasks=1).params["output_length"] == 1000
+    assert ProfileTask(None, seq_len=646, n_tasks=1).crop == slice(173, 473)
+    torch.manual_seed(0)
+    model = ProfileCNN(seq_len=400, n_tasks=1, filters=4).double()
+    X = one_hot_codes(torch.randint(0, 4, (1, 400), dtype=torch.uint8)).double()
+    X.requires_grad_()
+    profile, _ = model(X)
+    assert profile.shape == (1, 2, 54)    # 400 - 346: the issue's "about 54 bases"
+    profile[0, :, 0].sum().backward()
+    seen = X.grad.abs().sum(1)[0].nonzero().flatten()
+    assert seen.min() == 0 and seen.max() == 346
+    with pytest.raises(RegbenchError, match="no padding-free output"):
+        ProfileTask(None, seq_len=346, n_tasks=1)
+
+
+def test_counts_pool_only_the_positions_under_the_output():
+    """SMALL at 60 bp: body radius 4 + 2 + 4 = 10, profile head radius 4, so 32 output
+    positions read the last layer's positions 10 .. 49: the counts head averages those
+    (the authors' dil_conv_out_cut); a whole-input output pools all 60."""
+    torch.manual_seed(0)
+    X = one_hot_codes(torch.randint(0, 4, (3, 60), dtype=torch.uint8)).double()
+    for output_length, window in ((None, slice(10, 50)), (60, slice(0, 60))):
+        model = ProfileCNN(seq_len=60, n_tasks=1, output_length=output_length,
+                           **SMALL).double()
+        h = model.first_relu(model.first(X))
+        for conv, relu in zip(model.dilated, model.relus):
+            h = h + relu(conv(h))
+        profile, counts = model(X)
+        assert profile.shape[-1] == (32 if output_length is None else 60)
+        torch.testing.assert_close(counts, model.counts_head(h[..., window].mean(-1)))
+        assert not torch.allclose(counts, model.counts_head(h[..., 5:55].mean(-1)))
+
+
+def test_the_presets_profile_sizes():
+    """quick: the shipped scenario's 646 bp in, 300 out; smoke: 100 in, 54 out;
+    paper: the authors' 1346 in, 1000 out."""
+    from regbench.config import preset_config
+    from regbench.simulate import load_scenario
+    assert load_scenario("spi1_profile")["length"] == 646
+    for preset, length, out in (("quick", 646, 300), ("smoke", 100, 54),
+                                ("paper", 1346, 1000)):
+        config = preset_config(preset, "profile")
+        assert config.simulate.get("length", 646) == length
+        task = ProfileTask(dict(config.task_model()), seq_len=length, n_tasks=1)
+        assert task.params["output_length"] == out, preset
 
 
 def test_a_profile_run_on_the_simulation(tmp_path):
@@ -163,6 +216,7 @@ def test_a_profile_run_on_the_simulation(tmp_path):
     assert payload["regularizer_params"]["freq_limit"] == 15
     recorded = json.loads(config)
     assert recorded["freq_limit"] == 15
+    assert recorded["model"]["output_length"] == 54  # 100 - 46: receptive field 47 bp
     assert recorded["freq_limit_rule"].startswith("T = round(200/1346 × L) = 15 for the "
                                                   "100-bp attributed input")
     assert "Frequency cut-off: T = round(200/1346 × L) = 15" in (out / "report.md").read_text()
@@ -240,7 +294,8 @@ def test_deep_lift_shap_of_the_profile_output_converges():
 
 
 def test_reverse_complement_augmentation_swaps_strands():
-    task = ProfileTask({**SMALL, "reverse_complement": True}, seq_len=4, n_tasks=2)
+    task = ProfileTask({**SMALL, "reverse_complement": True, "output_length": 4}, seq_len=4,
+                       n_tasks=2)
     X = one_hot_codes(torch.tensor([[0, 0, 1, 2], [3, 3, 3, 3]], dtype=torch.uint8))
     y = torch.arange(2 * 4 * 4, dtype=torch.float32).view(2, 4, 4)
     rng = np.random.default_rng(0)
@@ -255,7 +310,7 @@ def test_reverse_complement_augmentation_swaps_strands():
     assert flip.any() and not flip.all()  # this seed tests both branches
     rc = one_hot_codes(torch.tensor([[1, 2, 3, 3]], dtype=torch.uint8))[0]
     assert torch.equal(X[0].flip(0, 1), rc)
-    plain = ProfileTask(SMALL, seq_len=4, n_tasks=2)
+    plain = ProfileTask({**SMALL, "output_length": 4}, seq_len=4, n_tasks=2)
     assert plain.augment(X, y, rng)[0] is X
 
 
@@ -273,7 +328,8 @@ def test_control_tracks_are_a_model_input_carried_in_the_targets():
         signal, length = y, 60
     Data.control = control
     targets = torch.as_tensor(task.targets(Data))
-    assert targets.shape == (8, 4, 60) and torch.equal(targets[:, 2:], torch.as_tensor(control))
+    assert targets.shape == (8, 4, 32) and torch.equal(targets[:, 2:],
+                                                       torch.as_tensor(control[..., 14:46]))
     (ctl,) = task.model_args(targets)
     X = one_hot_codes(torch.as_tensor(codes))
     outputs = model(X, ctl)
@@ -302,7 +358,7 @@ def test_deep_lift_shap_with_controls_converges_and_leaves_them_unattributed():
     task = ProfileTask(SMALL, seq_len=60, n_tasks=1, n_controls=2)
     model = task.build_model().eval()
     X = one_hot_codes(torch.as_tensor(codes))
-    ctl = torch.rand(4, 2, 60) * 3
+    ctl = torch.rand(4, 2, 32) * 3   # over the output
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # tangermeme's delta warnings
         attr = explain("deep_lift_shap", task.explainer(model), X,
