@@ -665,6 +665,17 @@ class Benchmark:
                                 self.training_data(self.split("valid")),
                                 self.config.train_config(0))
 
+    def paper_scale_loss_on_none(self) -> float:
+        """The reference's trained none model's (seed 0) validation correctness loss as
+        the paper's authors' code computes it (``Task.paper_scale_loss``)."""
+        model, _ = load_checkpoint(self.none_reference(1)["checkpoint"], device=self.device)
+        trainer = Trainer(self.task(), self.regularizer("none"), 0.0,
+                          self.config.train_config(0))
+        codes, targets, _ = self.training_data(self.split("valid"))
+        outputs, targets = trainer.outputs(model.to(trainer.device),
+                                           *trainer.to_device(codes, targets))
+        return float(self.task().paper_scale_loss(outputs, targets))
+
     def scale_rule(self, regularizer: str) -> tuple[float | None, str]:
         """(λ at which λ × the penalty measured on the trained none model equals that
         model's validation loss, or None when the penalty is 0; the sentence saying
@@ -690,8 +701,14 @@ class Benchmark:
                 return 1.0, "paper rule", ("Fourier prior on a binary model: λ = 1 "
                                            "(paper §2.2)")
             loss = self.penalty_on_none(regularizer)[0]
-            return 0.5 * loss, "paper rule", (f"Fourier prior on a profile model: ½ × none's "
-                                              f"validation loss {loss:.4g} (paper §2.2)")
+            authors = self.paper_scale_loss_on_none()
+            self.lambda_reference["paper_rule"] = {
+                "none_validation_loss": loss, "authors_correctness_loss": authors,
+                "lambda": 0.5 * authors}
+            return 0.5 * authors, "paper rule", (
+                f"Fourier prior on a profile model: ½ × none's validation correctness loss "
+                f"as the authors' code computes it, {authors:.4g} (multinomial constants "
+                f"in; regbench's loss without them: {loss:.4g}) (paper §2.2)")
         lam, why = self.scale_rule(regularizer)
         if lam is None:
             default = get_spec(regularizer).default_lambda

@@ -44,6 +44,25 @@ def test_explained_output_sums_centred_logits_times_detached_weights(weights):
     torch.testing.assert_close(logits.grad, expected)
 
 
+def test_the_authors_loss_keeps_the_multinomial_constant():
+    """Reads (1, 0, 2, 0) and (0, 0, 0, 1) under uniform profiles: log P = log 3!/(1! 2!)
+    + 3 log 1/4 = log 3 - 3 log 4 and log 1/4; the NLL's mean over the strands is
+    (4 log 4 - log 3) / 2, log(3)/2 below the constant-free loss."""
+    from scipy.stats import multinomial
+    task = ProfileTask({**SMALL, "counts_weight": 2.0, "output_length": 4}, seq_len=4,
+                       n_tasks=1)
+    logits = torch.zeros(1, 2, 4)
+    log_counts = torch.tensor([[math.log(4.0), 0.0]])
+    y = torch.tensor([[[1.0, 0, 2, 0], [0, 0, 0, 1]]])
+    mse = (0 + math.log(2) ** 2) / 2
+    authors = task.paper_scale_loss((logits, log_counts), y).item()
+    assert authors == pytest.approx((4 * math.log(4) - math.log(3)) / 2 + 2 * mse)
+    assert authors == pytest.approx(task.loss((logits, log_counts), y).item()
+                                    - math.log(3) / 2)
+    by_scipy = -np.mean([multinomial.logpmf(x, x.sum(), [0.25] * 4) for x in y[0].numpy()])
+    assert authors == pytest.approx(by_scipy + 2 * mse)
+
+
 @pytest.mark.parametrize("weights, expected", [
     ("softmax", math.log(3) / 4),            # (ln3/2)(3/4 - 1/4)
     ("log_softmax", math.log(3) ** 2 / 2)])  # (ln3/2)(ln(3/4) - ln(1/4))
@@ -367,3 +386,39 @@ def test_deep_lift_shap_with_controls_converges_and_leaves_them_unattributed():
     ixg = explain("input_x_gradient", task.explainer(model), X,
                   ExplainSettings(device="cpu", args=(ctl,)))
     assert ixg.shape == X.shape and torch.isfinite(ixg).all()
+
+
+def test_the_paper_protocol_on_a_profile_run(tmp_path, capsys):
+    """The λ printed and recorded is ½ × none's validation loss with the multinomial
+    constants in, recomputed here with scipy from the reference's checkpoint; the run
+    explains the authors' log_softmax output."""
+    from scipy.stats import multinomial
+
+    from regbench.data import load_dataset, one_hot
+    from regbench.train import load_checkpoint
+    (tmp_path / "c.toml").write_text(
+        'preset = "smoke"\ntask = "profile"\nscenario = "spi1_profile"\nseeds = 1\n'
+        'regularizers = "fourier"\n[simulate]\nlength = 100\npositives = 60\n'
+        'negatives = 30\n[train]\nmax_epochs = 1\n[tuning]\nprotocol = "paper"\n'
+        'trial_epochs = 1\n[evaluation]\nmethods = ["input_x_gradient"]\n')
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
+                 "--no-progress"]) == 0
+    recorded = json.loads((out / "config.json").read_text())
+    rule = recorded["lambda_reference"]["paper_rule"]
+    assert recorded["model"]["explain_weights"] == "log_softmax"
+    checkpoint, = (out / "tuning").rglob("none_seed0_*.pt")
+    model, _ = load_checkpoint(checkpoint)
+    valid = load_dataset(out / "data").subset("valid")
+    with torch.no_grad():
+        logits, log_counts = (t.double().numpy() for t in model(one_hot(valid.codes).float()))
+    reads = valid.signal[..., 23:77].astype(np.float64)          # the 54 output positions
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.mean([multinomial.logpmf(x, x.sum(), np.exp(lp))
+                    for x, lp in zip(reads.reshape(-1, 54), log_p.reshape(-1, 54))])
+    mse = np.mean((log_counts - np.log1p(reads.sum(-1))) ** 2)
+    assert rule["authors_correctness_loss"] == pytest.approx(nll + 20 * mse, rel=1e-4)
+    assert rule["lambda"] == pytest.approx(rule["authors_correctness_loss"] / 2)
+    assert rule["none_validation_loss"] > rule["authors_correctness_loss"]
+    assert pd.read_csv(out / "results.csv")["lambda"].iloc[0] == pytest.approx(rule["lambda"])
+    assert f"λ fourier: {rule['lambda']:.4g} (paper rule" in capsys.readouterr().out

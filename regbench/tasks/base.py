@@ -95,6 +95,11 @@ class Task:
         """Correctness loss (0-dim, differentiable) of a batch's outputs."""
         raise NotImplementedError
 
+    def paper_scale_loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
+        """The correctness loss as the paper's authors' code computes the value their λ
+        rule reads (0-dim); by default the task's own ``loss``."""
+        return self.loss(outputs, targets)
+
     def prior_rows(self, labels: np.ndarray, prior_on: str) -> np.ndarray:
         """bool (N,): the rows a prior is applied to (``[train] prior_on``), from the
         data's labels (N, T)."""

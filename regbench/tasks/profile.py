@@ -110,6 +110,20 @@ class ProfileTask(Task):
         mse = (log_counts - torch.log1p(targets.sum(-1))).pow(2).mean()
         return nll + self.counts_weight * mse
 
+    def paper_scale_loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
+        """``loss`` with the multinomial's constant in: the authors' ``correctness_loss``
+        (profile_models.py), whose validation value their λ rule halves. Per track
+        -log P(x | n, p) = -log n! + Σ log x_i! - Σ x_i log p_i, averaged over strands
+        and rows, + counts_weight × the same MSE. It differs from ``loss`` by the mean
+        of log(n! / Π x_i!), which no weight changes: the gradients are the same."""
+        logits, log_counts = outputs
+        targets = targets[:, :self.n_tracks]
+        reads = targets.sum(-1)
+        log_coefficient = torch.lgamma(reads + 1) - torch.lgamma(targets + 1).sum(-1)
+        nll = -(log_coefficient + (targets * torch.log_softmax(logits, dim=-1)).sum(-1))
+        mse = (log_counts - torch.log1p(reads)).pow(2).mean()
+        return nll.mean() + self.counts_weight * mse
+
     def prior_rows(self, labels: np.ndarray, prior_on: str) -> np.ndarray:
         if prior_on == "all":
             return np.ones(len(labels), bool)
