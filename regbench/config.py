@@ -216,8 +216,9 @@ LAMBDA_PROTOCOLS = {
                    "validation attributions whose validation loss is within none's seed "
                    "noise",
     "paper": "the paper's rule: Fourier λ = 1 on binary models, ½ × none's validation "
-             "loss on profile models; every other penalty λ = none's validation loss ÷ "
-             "its penalty measured on the trained none model",
+             "loss on profile models (computed as the authors' code computes it, which "
+             "also sets their log_softmax explained output); every other penalty λ = "
+             "none's validation loss ÷ its penalty measured on the trained none model",
     "loss": "λ tuned per regularizer (Optuna) for the lowest validation loss (the "
             "paper's Figure S25B search)",
     "fixed": "the registry's documented λ, or --lambda",
