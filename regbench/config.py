@@ -68,6 +68,32 @@ PRESETS: dict[str, dict] = {
     },
 }
 
+# A preset's settings for a task other than binary, over the preset's own (whose
+# [model] sizes are the binary CNN's and are dropped for other tasks).
+TASK_PRESETS: dict[str, dict[str, dict]] = {
+    "profile": {
+        # receptive field 47 bp: 100 bp in, 54 padding-free out
+        "smoke": {"model": {"filters": 8, "n_dilated": 2, "profile_width": 15}},
+        # quick: the shipped spi1_profile scenario's 646 bp in, 300 out (the default
+        # model's receptive field is the authors' 347 bp)
+        # paper: the authors' 1346 bp in, 1000 out, and their explained output
+        # (train_profile_model.py: log_softmax weights)
+        "paper": {"simulate": {"length": 1346},
+                  "model": {"explain_weights": "log_softmax"}},
+    },
+}
+
+# Raised (per task, in its config hash) whenever a task's stored runs would mean
+# something else; binary runs use RESULTS_VERSION alone. profile 1: the padding-free
+# output, counts pooled under it, the cut-off 200/1346 × the input length.
+TASK_RESULTS_VERSIONS = {"profile": 1}
+
+# [model] defaults a λ protocol sets for a task when [model] does not name them: the
+# paper protocol explains what the authors' code explains (docs/profile.md).
+PROTOCOL_MODEL_DEFAULTS: dict[tuple[str, str], dict] = {
+    ("profile", "paper"): {"explain_weights": "log_softmax"},
+}
+
 PAPER_DIFFERENCES = {
     "smoke": "smoke preset: 100 bp, 8-filter model, 3 epochs, 16 evaluation sequences; "
              "checks the pipeline only, its numbers mean nothing",
@@ -78,6 +104,26 @@ PAPER_DIFFERENCES = {
               "positive test sequences"),
     "paper": "",
 }
+
+# A task's own text, where its preset sizes are not the binary ones.
+TASK_PAPER_DIFFERENCES = {
+    ("profile", "smoke"): "smoke preset: 100 bp in, 54 bp out, an 8-filter model with 2 "
+                          "dilated layers, 3 epochs, 16 evaluation sequences; checks the "
+                          "pipeline only, its numbers mean nothing",
+    ("profile", "quick"): ("quick preset: 646-bp inputs and 300-bp padding-free outputs "
+                           "instead of 1346 and 1000 (Fourier cut-off T = round(200/1346 × "
+                           "646) = 96 instead of 200), the default model (64 filters, 6 "
+                           "dilated layers, receptive field 347 bp, as the authors'), 3,000 "
+                           "simulated sequences (spi1_profile) instead of genome-wide peaks, "
+                           "8 seeds, λ searched with 6 trials of at most 5 epochs per "
+                           "regularizer, DeepLIFT/SHAP with 10 shuffled references on up to "
+                           "200 positive test sequences"),
+}
+
+
+def paper_differences(preset: str, task: str = "binary") -> str:
+    """How a preset differs from the paper's sizes, for this task."""
+    return TASK_PAPER_DIFFERENCES.get((task, preset), PAPER_DIFFERENCES.get(preset, ""))
 
 
 @dataclass(frozen=True)
@@ -164,8 +210,9 @@ LAMBDA_PROTOCOLS = {
                    "validation attributions whose validation loss is within none's seed "
                    "noise",
     "paper": "the paper's rule: Fourier λ = 1 on binary models, ½ × none's validation "
-             "loss on profile models; every other penalty λ = none's validation loss ÷ "
-             "its penalty measured on the trained none model",
+             "loss on profile models (computed as the authors' code computes it, which "
+             "also sets their log_softmax explained output); every other penalty λ = "
+             "none's validation loss ÷ its penalty measured on the trained none model",
     "loss": "λ tuned per regularizer (Optuna) for the lowest validation loss (the "
             "paper's Figure S25B search)",
     "fixed": "the registry's documented λ, or --lambda",
@@ -310,6 +357,21 @@ class RunConfig:
     def tuning_config(self) -> TuningConfig:
         return self.sections().tuning
 
+    def task_model(self) -> Mapping:
+        """The [model] table the task is built from: [model], with the λ protocol's
+        defaults for this task (``PROTOCOL_MODEL_DEFAULTS``) under it."""
+        model = self.sections().model
+        defaults = self._protocol_model_defaults()
+        if not defaults:
+            return model
+        return MappingProxyType({**defaults, **model})
+
+    def _protocol_model_defaults(self) -> dict:
+        # from the raw table (no parsing: ``hash`` uses it), as ``lambda_protocol`` reads it
+        protocol = self.tuning.get("protocol", TuningConfig.protocol) if self.tune else "fixed"
+        defaults = PROTOCOL_MODEL_DEFAULTS.get((self.task, protocol), {})
+        return {k: v for k, v in defaults.items() if k not in self.model}
+
     def lambda_protocol(self) -> str:
         """How this run chooses λ (LAMBDA_PROTOCOLS): [tuning] protocol when tuning is
         on, else "fixed"."""
@@ -381,9 +443,13 @@ class RunConfig:
         metrics meant something else are never reused."""
         keys = ("preset", "scenario", "data", "simulate", "regularizer_params", "model", "train")
         values = {k: getattr(self, k) for k in keys}
+        # The protocol's model defaults change the model's training: keyed like [model].
+        values["model"] = {**self._protocol_model_defaults(), **self.model}
         # Only when set, so the keys of runs stored before these settings existed hold.
         if self.task != "binary":
             values["task"] = self.task
+        if self.task in TASK_RESULTS_VERSIONS:
+            values["task_results_version"] = TASK_RESULTS_VERSIONS[self.task]
         if self.data_source:
             values["data_source"] = self.data_source
         blob = json.dumps({**values, "results_version": RESULTS_VERSION}, sort_keys=True,
@@ -417,6 +483,8 @@ def preset_config(name: str, task: str = "binary") -> RunConfig:
     preset = copy.deepcopy(PRESETS[name])
     if task != "binary":
         preset["model"] = {}
+        for section, values in TASK_PRESETS.get(task, {}).get(name, {}).items():
+            preset[section] = {**preset.get(section, {}), **copy.deepcopy(values)}
     return RunConfig(preset=name, task=task, out=f"results/{name}", **preset)
 
 

@@ -21,7 +21,7 @@ from regbench.data import Dataset, FolderSource, SimulatedSource, source_of
 from regbench.errors import RegbenchError
 from regbench.regularizers import get_spec
 from regbench.run_checks import check_run, resolve_lambdas, resolve_regularizers
-from regbench.spectra import check_freq_limit, default_freq_limit
+from regbench.spectra import check_freq_limit
 from regbench.store import RunKey, RunStore
 from regbench.tasks import Task, create_task
 from regbench.train import resolve_device
@@ -76,7 +76,7 @@ class RunContext:
         """The run's task (model, loss, prior rows, explained output) for this data."""
         if self._task is None:
             control = self.dataset.control
-            self._task = create_task(self.config.task, self.config.sections().model,
+            self._task = create_task(self.config.task, self.config.task_model(),
                                      seq_len=self.dataset.length,
                                      n_tasks=len(self.dataset.tasks),
                                      n_controls=0 if control is None else control.shape[1])
@@ -99,7 +99,7 @@ class RunContext:
                                 "with --genome")
         shape = self.source.planned_shape()
         if shape is not None:   # the model must fit the data: known before simulating it
-            create_task(self.config.task, self.config.sections().model, seq_len=shape[0],
+            create_task(self.config.task, self.config.task_model(), seq_len=shape[0],
                         n_tasks=shape[1])
         if isinstance(self.source, FolderSource):  # read anyway: its splits are checked now
             self._use(self.source.load(self.out))
@@ -135,9 +135,11 @@ class RunContext:
                                 "positives in the test split (labels.tsv)")
 
     def freq_limit(self) -> int:
-        """T of the evaluation's high-frequency fraction for this data's length."""
+        """T of the evaluation's high-frequency fraction for this data's length: the
+        task's rule, the one its Fourier prior's default follows (Task.default_freq_limit)."""
         length = self.dataset.codes.shape[1]
-        limit = self.config.evaluation_config().freq_limit or default_freq_limit(length)
+        limit = (self.config.evaluation_config().freq_limit
+                 or self.task().default_freq_limit(length))
         check_freq_limit(length, limit)
         return limit
 

@@ -97,6 +97,17 @@ class LambdaRules:
                                 ctx.training_data(ctx.split("valid")),
                                 ctx.config.train_config(0))
 
+    def paper_scale_loss_on_none(self) -> float:
+        """The reference's trained none model's (seed 0) validation correctness loss as
+        the paper's authors' code computes it (``Task.paper_scale_loss``)."""
+        ctx = self.context
+        model, _ = load_checkpoint(self.none_reference(1)["checkpoint"], device=ctx.device)
+        trainer = Trainer(ctx.task(), ctx.regularizer("none"), 0.0, ctx.config.train_config(0))
+        codes, targets, _ = ctx.training_data(ctx.split("valid"))
+        outputs, targets = trainer.outputs(model.to(trainer.device),
+                                           *trainer.to_device(codes, targets))
+        return float(ctx.task().paper_scale_loss(outputs, targets))
+
     def scale_rule(self, regularizer: str) -> tuple[float | None, str]:
         """(λ at which λ × the penalty measured on the trained none model equals that
         model's validation loss, or None when the penalty is 0; the sentence saying
@@ -122,8 +133,14 @@ class LambdaRules:
                 return 1.0, "paper rule", ("Fourier prior on a binary model: λ = 1 "
                                            "(paper §2.2)")
             loss = self.penalty_on_none(regularizer)[0]
-            return 0.5 * loss, "paper rule", (f"Fourier prior on a profile model: ½ × none's "
-                                              f"validation loss {loss:.4g} (paper §2.2)")
+            authors = self.paper_scale_loss_on_none()
+            self.context.lambda_reference["paper_rule"] = {
+                "none_validation_loss": loss, "authors_correctness_loss": authors,
+                "lambda": 0.5 * authors}
+            return 0.5 * authors, "paper rule", (
+                f"Fourier prior on a profile model: ½ × none's validation correctness loss "
+                f"as the authors' code computes it, {authors:.4g} (multinomial constants "
+                f"in; regbench's loss without them: {loss:.4g}) (paper §2.2)")
         lam, why = self.scale_rule(regularizer)
         if lam is None:
             default = get_spec(regularizer).default_lambda

@@ -8,7 +8,7 @@ import json
 import torch
 
 from regbench import __version__
-from regbench.config import PAPER_DIFFERENCES
+from regbench.config import paper_differences
 from regbench.context import RunContext
 from regbench.data import SimulatedSource
 from regbench.labels import registry_labels
@@ -27,7 +27,7 @@ def _tuning_info(context: RunContext) -> dict | None:
 def _paper_differences(context: RunContext) -> str:
     """The preset's differences from the paper; its simulated data sizes apply only
     when the data are simulated."""
-    text = PAPER_DIFFERENCES.get(context.config.preset, "")
+    text = paper_differences(context.config.preset, context.config.task)
     if text and not isinstance(context.source, SimulatedSource):
         ds = context.dataset
         text += (f" (its simulated data sizes do not apply: these data are "
@@ -70,7 +70,12 @@ def write_config(context: RunContext, started, wall_seconds: float) -> None:
         "model": _model_info(context),
         "train": config.train_config(0).__dict__,
         "evaluation": config.evaluation_config().__dict__,
+        **({"explained_output": context.task().explained_output_rule()}
+           if context.task().explained_output_rule() else {}),
         "freq_limit": context.freq_limit(),
+        "freq_limit_rule": context.task().freq_limit_rule(ds.codes.shape[1]) + (
+            "; [evaluation] freq_limit sets the metric's T" if
+            config.evaluation_config().freq_limit else ""),
         "paper_differences": _paper_differences(context),
         "labels": registry_labels(),   # the report's, without the plug-ins
         "config_hash": config.hash(),

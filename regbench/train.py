@@ -199,8 +199,22 @@ class Trainer:
         """Validation correctness loss over the whole set and mean penalty on its prior
         rows. codes: (N, L) uint8 on the device or in host memory; labels: (N, ...)
         targets; prior: bool (N,)."""
+        outputs, labels = self.outputs(model, codes, labels)
+        loss = self.task.loss(outputs, labels).item()
+        if self.lam == 0:
+            return loss, 0.0
+        return loss, self.regularizer.kind.validation_penalty(
+            self, model, self._prior_batches(codes, self.task.model_args(labels), prior,
+                                             self._eval_batch()))
+
+    def _eval_batch(self) -> int:
+        return max(self.config.batch_size, 256)
+
+    def outputs(self, model, codes, labels):
+        """(the model's outputs for every row, in eval mode and without gradients; the
+        targets on the device). codes: (N, L) uint8; labels: (N, ...) targets."""
         model.eval()
-        batch = max(self.config.batch_size, 256)
+        batch = self._eval_batch()
         labels = self.on_device(labels)
         args = self.task.model_args(labels)
         with torch.no_grad():
@@ -208,11 +222,7 @@ class Trainer:
                 model(one_hot_codes(self.on_device(codes[i:i + batch])),
                       *(a[i:i + batch] for a in args))
                 for i in range(0, len(codes), batch)])
-        loss = self.task.loss(outputs, labels).item()
-        if self.lam == 0:
-            return loss, 0.0
-        return loss, self.regularizer.kind.validation_penalty(
-            self, model, self._prior_batches(codes, args, prior, batch))
+        return outputs, labels
 
     def _prior_batches(self, codes, args: tuple, prior, batch: int):
         """(X (n, 4, L), args) of the prior's rows (bool (N,)), ``batch`` at a time."""

@@ -173,9 +173,9 @@ def test_paper_protocol_gives_fourier_lambda_1_on_binary_models(tmp_path, tune_k
 
 
 def test_paper_rule_on_profile_models_and_the_scale_rule(tmp_path, tune_kit, monkeypatch):
-    """With none's validation loss 0.8 and penalties measured on it: profile Fourier
-    λ = ½ × 0.8; smoothness (penalty 0.2) λ = 0.8 / 0.2; a penalty measuring 0 keeps
-    the registry's λ, and says why."""
+    """With none's validation loss 0.8 (0.6 as the authors compute it) and penalties
+    measured on it: profile Fourier λ = ½ × 0.6; smoothness (penalty 0.2) λ = 0.8 / 0.2;
+    a penalty measuring 0 keeps the registry's λ, and says why."""
     data = tune_kit.make_dataset(tmp_path / "data")
     bench = tune_kit.make_bench(data, tmp_path / "out", ["fourier", "smoothness", "none"])
     penalties = {"fourier": 0.5, "smoothness": 0.2, "sparsity": 0.0}
@@ -187,8 +187,13 @@ def test_paper_rule_on_profile_models_and_the_scale_rule(tmp_path, tune_kit, mon
                              "registry (scale rule undefined)")
     assert "penalty on the trained none model is 0" in why
     bench.config.task = "profile"
+    # ½ × the loss as the authors compute it (multinomial constants in), not regbench's
+    monkeypatch.setattr(rules, "paper_scale_loss_on_none", lambda: 0.6)
     lam, source, why = rules.paper_lambda("fourier")
-    assert (lam, source) == (pytest.approx(0.4), "paper rule") and "½ × none's" in why
+    assert (lam, source) == (pytest.approx(0.3), "paper rule") and "½ × none's" in why
+    assert "as the authors' code computes it, 0.6" in why and "without them: 0.8" in why
+    assert bench.context.lambda_reference["paper_rule"] == {
+        "none_validation_loss": 0.8, "authors_correctness_loss": 0.6, "lambda": 0.3}
 
 
 # -- the loss protocol's flag ------------------------------------------------------------

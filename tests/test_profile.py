@@ -1,5 +1,6 @@
 """The profile task and its BPNet-style model: loss, explained output, learning, the
 prior's double backprop, and a run on the spi1_profile simulation."""
+import json
 import math
 
 import numpy as np
@@ -18,7 +19,8 @@ SMALL = dict(filters=8, n_dilated=2, profile_width=9, first_width=9)
 
 
 def test_loss_is_multinomial_nll_plus_weighted_counts_mse():
-    task = ProfileTask({**SMALL, "counts_weight": 2.0}, seq_len=4, n_tasks=1)
+    task = ProfileTask({**SMALL, "counts_weight": 2.0, "output_length": 4}, seq_len=4,
+                       n_tasks=1)
     logits = torch.zeros(1, 2, 4)                           # uniform profiles
     log_counts = torch.tensor([[math.log(4.0), 0.0]])
     y = torch.tensor([[[1.0, 0, 2, 0], [0, 0, 0, 1]]])      # 3 and 1 reads
@@ -29,7 +31,8 @@ def test_loss_is_multinomial_nll_plus_weighted_counts_mse():
 
 @pytest.mark.parametrize("weights", ["softmax", "log_softmax"])
 def test_explained_output_sums_centred_logits_times_detached_weights(weights):
-    task = ProfileTask({**SMALL, "explain_weights": weights}, seq_len=3, n_tasks=1)
+    task = ProfileTask({**SMALL, "explain_weights": weights, "output_length": 3}, seq_len=3,
+                       n_tasks=1)
     logits = torch.tensor([[[1.0, 2.0, 3.0], [0.0, 0.0, 3.0]]], requires_grad=True)
     out = task.explained_output((logits, torch.zeros(1, 2)))
     w = getattr(torch, weights)(logits.detach(), dim=-1)
@@ -39,6 +42,55 @@ def test_explained_output_sums_centred_logits_times_detached_weights(weights):
     out.sum().backward()  # the weights are constants: the gradient is (1 - 1/L) w - mean
     expected = w - w.sum(-1, keepdim=True) / 3
     torch.testing.assert_close(logits.grad, expected)
+
+
+def test_the_authors_loss_keeps_the_multinomial_constant():
+    """Reads (1, 0, 2, 0) and (0, 0, 0, 1) under uniform profiles: log P = log 3!/(1! 2!)
+    + 3 log 1/4 = log 3 - 3 log 4 and log 1/4; the NLL's mean over the strands is
+    (4 log 4 - log 3) / 2, log(3)/2 below the constant-free loss."""
+    from scipy.stats import multinomial
+    task = ProfileTask({**SMALL, "counts_weight": 2.0, "output_length": 4}, seq_len=4,
+                       n_tasks=1)
+    logits = torch.zeros(1, 2, 4)
+    log_counts = torch.tensor([[math.log(4.0), 0.0]])
+    y = torch.tensor([[[1.0, 0, 2, 0], [0, 0, 0, 1]]])
+    mse = (0 + math.log(2) ** 2) / 2
+    authors = task.paper_scale_loss((logits, log_counts), y).item()
+    assert authors == pytest.approx((4 * math.log(4) - math.log(3)) / 2 + 2 * mse)
+    assert authors == pytest.approx(task.loss((logits, log_counts), y).item()
+                                    - math.log(3) / 2)
+    by_scipy = -np.mean([multinomial.logpmf(x, x.sum(), [0.25] * 4) for x in y[0].numpy()])
+    assert authors == pytest.approx(by_scipy + 2 * mse)
+
+
+@pytest.mark.parametrize("weights, expected", [
+    ("softmax", math.log(3) / 4),            # (ln3/2)(3/4 - 1/4)
+    ("log_softmax", math.log(3) ** 2 / 2)])  # (ln3/2)(ln(3/4) - ln(1/4))
+def test_explained_outputs_by_hand(weights, expected):
+    """Logits (0, ln 3) on one strand, flat on the other: centred ±ln3/2, softmax
+    (1/4, 3/4), log_softmax (ln 1/4, ln 3/4); the flat strand adds 0."""
+    task = ProfileTask({**SMALL, "explain_weights": weights, "output_length": 2},
+                       seq_len=2, n_tasks=1)
+    logits = torch.tensor([[[0.0, math.log(3)], [5.0, 5.0]]], dtype=torch.float64)
+    out = task.explained_output((logits, torch.zeros(1, 2)))
+    assert out.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_paper_protocol_and_preset_explain_the_authors_output():
+    """log_softmax under the paper protocol or preset (what the authors' code computes),
+    keyed in the config hash; softmax otherwise; a [model] value always wins."""
+    from regbench.config import merge, preset_config
+    quick = preset_config("quick", "profile")
+    assert "explain_weights" not in quick.task_model()
+    paper = merge(quick, {"tuning": {"protocol": "paper"}}, "test")
+    assert paper.task_model()["explain_weights"] == "log_softmax"
+    assert paper.hash() != merge(quick, {"tuning": {"protocol": "loss"}}, "test").hash()
+    assert preset_config("paper", "profile").task_model()["explain_weights"] == "log_softmax"
+    own = merge(paper, {"model": {"explain_weights": "softmax"}}, "test")
+    assert own.task_model()["explain_weights"] == "softmax"
+    binary = preset_config("quick")
+    assert binary.hash() == merge(binary, {"tuning": {"protocol": "paper"}}, "t").hash()
+    assert "explain_weights" not in preset_config("paper").task_model()
 
 
 def _profile_problem(n=16, length=60, seed=0):
@@ -56,8 +108,8 @@ def _profile_problem(n=16, length=60, seed=0):
 def test_the_profile_model_fits_a_tiny_set():
     torch.manual_seed(0)
     codes, y = _profile_problem()
-    task = ProfileTask(dict(filters=16, n_dilated=3, profile_width=15), seq_len=60,
-                       n_tasks=1)
+    task = ProfileTask(dict(filters=16, n_dilated=3, profile_width=15, output_length=60),
+                       seq_len=60, n_tasks=1)
     model = task.build_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     X, Y = one_hot_codes(torch.as_tensor(codes)), torch.as_tensor(y)
@@ -80,6 +132,7 @@ def test_the_fourier_prior_trains_a_profile_model():
     torch.manual_seed(0)
     codes, y = _profile_problem()
     task = ProfileTask(SMALL, seq_len=60, n_tasks=1)
+    y = y[..., task.crop]   # the 32 padding-free output positions
     trainer = Trainer(task, regbench.get_regularizer("fourier", freq_limit=10), 1.0,
                       TrainConfig(device="cpu"))
     model = task.build_model().train()
@@ -102,6 +155,56 @@ def test_output_length_crops_the_centre():
         ProfileCNN(seq_len=50, output_length=60)
 
 
+def test_the_default_output_is_the_padding_free_centre():
+    """Receptive field 2 × (10 + 2 + 4 + ... + 64 + 37) + 1 = 347 bp, as the authors':
+    1346 bp in, 1000 out; the first output position sees input bases 0 .. 346 exactly."""
+    assert ProfileTask(None, seq_len=1346, n_tasks=1).params["output_length"] == 1000
+    assert ProfileTask(None, seq_len=646, n_tasks=1).crop == slice(173, 473)
+    torch.manual_seed(0)
+    model = ProfileCNN(seq_len=400, n_tasks=1, filters=4).double()
+    X = one_hot_codes(torch.randint(0, 4, (1, 400), dtype=torch.uint8)).double()
+    X.requires_grad_()
+    profile, _ = model(X)
+    assert profile.shape == (1, 2, 54)    # 400 - 346: the issue's "about 54 bases"
+    profile[0, :, 0].sum().backward()
+    seen = X.grad.abs().sum(1)[0].nonzero().flatten()
+    assert seen.min() == 0 and seen.max() == 346
+    with pytest.raises(RegbenchError, match="no padding-free output"):
+        ProfileTask(None, seq_len=346, n_tasks=1)
+
+
+def test_counts_pool_only_the_positions_under_the_output():
+    """SMALL at 60 bp: body radius 4 + 2 + 4 = 10, profile head radius 4, so 32 output
+    positions read the last layer's positions 10 .. 49: the counts head averages those
+    (the authors' dil_conv_out_cut); a whole-input output pools all 60."""
+    torch.manual_seed(0)
+    X = one_hot_codes(torch.randint(0, 4, (3, 60), dtype=torch.uint8)).double()
+    for output_length, window in ((None, slice(10, 50)), (60, slice(0, 60))):
+        model = ProfileCNN(seq_len=60, n_tasks=1, output_length=output_length,
+                           **SMALL).double()
+        h = model.first_relu(model.first(X))
+        for conv, relu in zip(model.dilated, model.relus):
+            h = h + relu(conv(h))
+        profile, counts = model(X)
+        assert profile.shape[-1] == (32 if output_length is None else 60)
+        torch.testing.assert_close(counts, model.counts_head(h[..., window].mean(-1)))
+        assert not torch.allclose(counts, model.counts_head(h[..., 5:55].mean(-1)))
+
+
+def test_the_presets_profile_sizes():
+    """quick: the shipped scenario's 646 bp in, 300 out; smoke: 100 in, 54 out;
+    paper: the authors' 1346 in, 1000 out."""
+    from regbench.config import preset_config
+    from regbench.simulate import load_scenario
+    assert load_scenario("spi1_profile")["length"] == 646
+    for preset, length, out in (("quick", 646, 300), ("smoke", 100, 54),
+                                ("paper", 1346, 1000)):
+        config = preset_config(preset, "profile")
+        assert config.simulate.get("length", 646) == length
+        task = ProfileTask(dict(config.task_model()), seq_len=length, n_tasks=1)
+        assert task.params["output_length"] == out, preset
+
+
 def test_a_profile_run_on_the_simulation(tmp_path):
     (tmp_path / "c.toml").write_text(
         'preset = "smoke"\ntask = "profile"\nscenario = "spi1_profile"\nseeds = 1\n'
@@ -121,15 +224,34 @@ def test_a_profile_run_on_the_simulation(tmp_path):
                                                    rel=1e-5)
     config = (out / "config.json").read_text()
     assert '"architecture": "bpnet"' in config and '"explain_weights": "softmax"' in config
+    report = (out / "report.md").read_text()
+    assert ("Explained output (attributions and the prior): Σ over strands and positions "
+            "of (ℓ − mean ℓ) × softmax(ℓ), the weights held constant; softmax is the "
+            "default") in report
     assert "test_profile_nll" in (out / "report.md").read_text().replace("\\_", "_")
-    # the paper's Fourier limit for profiles, 0.2 x the output length (100 bp here)
+    # one cut-off in training and evaluation: round(200/1346 x 100 bp) = 15
     fourier = results.query("regularizer == 'fourier'")["checkpoint"].iloc[0]
     payload = torch.load(out / fourier, weights_only=False)
-    assert payload["regularizer_params"]["freq_limit"] == 20
-    assert ProfileTask(SMALL, seq_len=1346, n_tasks=1).prior_defaults() == {
-        "fourier": {"freq_limit": 269}}
-    assert ProfileTask({**SMALL, "output_length": 1000}, seq_len=1346,
-                       n_tasks=1).prior_defaults() == {"fourier": {"freq_limit": 200}}
+    assert payload["regularizer_params"]["freq_limit"] == 15
+    recorded = json.loads(config)
+    assert recorded["freq_limit"] == 15
+    assert recorded["model"]["output_length"] == 54  # 100 - 46: receptive field 47 bp
+    assert recorded["freq_limit_rule"].startswith("T = round(200/1346 × L) = 15 for the "
+                                                  "100-bp attributed input")
+    assert "Frequency cut-off: T = round(200/1346 × L) = 15" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("length, profile, binary", [(400, 59, 60), (1000, 149, 150),
+                                                     (1346, 200, 202)])
+def test_the_cut_off_scales_with_the_attributed_input(length, profile, binary):
+    """The authors' T: 200 on the 1346-bp profile input, 150 on the 1000-bp binary one,
+    scaled to the input's length: 200/1346 x 400 = 59.4, x 1000 = 148.6; 0.15 x 1346 =
+    201.9. The profile prior's default is the task's rule, whatever the output length."""
+    from regbench.tasks import BinaryTask
+    task = ProfileTask({**SMALL, "output_length": 40}, seq_len=length, n_tasks=1)
+    assert task.default_freq_limit() == profile
+    assert task.prior_defaults() == {"fourier": {"freq_limit": profile}}
+    assert BinaryTask(None, seq_len=length, n_tasks=1).default_freq_limit() == binary
 
 
 def _test_jsd_by_hand(out, checkpoint) -> float:
@@ -191,7 +313,8 @@ def test_deep_lift_shap_of_the_profile_output_converges():
 
 
 def test_reverse_complement_augmentation_swaps_strands():
-    task = ProfileTask({**SMALL, "reverse_complement": True}, seq_len=4, n_tasks=2)
+    task = ProfileTask({**SMALL, "reverse_complement": True, "output_length": 4}, seq_len=4,
+                       n_tasks=2)
     X = one_hot_codes(torch.tensor([[0, 0, 1, 2], [3, 3, 3, 3]], dtype=torch.uint8))
     y = torch.arange(2 * 4 * 4, dtype=torch.float32).view(2, 4, 4)
     rng = np.random.default_rng(0)
@@ -206,7 +329,7 @@ def test_reverse_complement_augmentation_swaps_strands():
     assert flip.any() and not flip.all()  # this seed tests both branches
     rc = one_hot_codes(torch.tensor([[1, 2, 3, 3]], dtype=torch.uint8))[0]
     assert torch.equal(X[0].flip(0, 1), rc)
-    plain = ProfileTask(SMALL, seq_len=4, n_tasks=2)
+    plain = ProfileTask({**SMALL, "output_length": 4}, seq_len=4, n_tasks=2)
     assert plain.augment(X, y, rng)[0] is X
 
 
@@ -224,7 +347,8 @@ def test_control_tracks_are_a_model_input_carried_in_the_targets():
         signal, length = y, 60
     Data.control = control
     targets = torch.as_tensor(task.targets(Data))
-    assert targets.shape == (8, 4, 60) and torch.equal(targets[:, 2:], torch.as_tensor(control))
+    assert targets.shape == (8, 4, 32) and torch.equal(targets[:, 2:],
+                                                       torch.as_tensor(control[..., 14:46]))
     (ctl,) = task.model_args(targets)
     X = one_hot_codes(torch.as_tensor(codes))
     outputs = model(X, ctl)
@@ -253,7 +377,7 @@ def test_deep_lift_shap_with_controls_converges_and_leaves_them_unattributed():
     task = ProfileTask(SMALL, seq_len=60, n_tasks=1, n_controls=2)
     model = task.build_model().eval()
     X = one_hot_codes(torch.as_tensor(codes))
-    ctl = torch.rand(4, 2, 60) * 3
+    ctl = torch.rand(4, 2, 32) * 3   # over the output
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # tangermeme's delta warnings
         attr = explain("deep_lift_shap", task.explainer(model), X,
@@ -262,3 +386,39 @@ def test_deep_lift_shap_with_controls_converges_and_leaves_them_unattributed():
     ixg = explain("input_x_gradient", task.explainer(model), X,
                   ExplainSettings(device="cpu", args=(ctl,)))
     assert ixg.shape == X.shape and torch.isfinite(ixg).all()
+
+
+def test_the_paper_protocol_on_a_profile_run(tmp_path, capsys):
+    """The λ printed and recorded is ½ × none's validation loss with the multinomial
+    constants in, recomputed here with scipy from the reference's checkpoint; the run
+    explains the authors' log_softmax output."""
+    from scipy.stats import multinomial
+
+    from regbench.data import load_dataset, one_hot
+    from regbench.train import load_checkpoint
+    (tmp_path / "c.toml").write_text(
+        'preset = "smoke"\ntask = "profile"\nscenario = "spi1_profile"\nseeds = 1\n'
+        'regularizers = "fourier"\n[simulate]\nlength = 100\npositives = 60\n'
+        'negatives = 30\n[train]\nmax_epochs = 1\n[tuning]\nprotocol = "paper"\n'
+        'trial_epochs = 1\n[evaluation]\nmethods = ["input_x_gradient"]\n')
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
+                 "--no-progress"]) == 0
+    recorded = json.loads((out / "config.json").read_text())
+    rule = recorded["lambda_reference"]["paper_rule"]
+    assert recorded["model"]["explain_weights"] == "log_softmax"
+    checkpoint, = (out / "tuning").rglob("none_seed0_*.pt")
+    model, _ = load_checkpoint(checkpoint)
+    valid = load_dataset(out / "data").subset("valid")
+    with torch.no_grad():
+        logits, log_counts = (t.double().numpy() for t in model(one_hot(valid.codes).float()))
+    reads = valid.signal[..., 23:77].astype(np.float64)          # the 54 output positions
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.mean([multinomial.logpmf(x, x.sum(), np.exp(lp))
+                    for x, lp in zip(reads.reshape(-1, 54), log_p.reshape(-1, 54))])
+    mse = np.mean((log_counts - np.log1p(reads.sum(-1))) ** 2)
+    assert rule["authors_correctness_loss"] == pytest.approx(nll + 20 * mse, rel=1e-4)
+    assert rule["lambda"] == pytest.approx(rule["authors_correctness_loss"] / 2)
+    assert rule["none_validation_loss"] > rule["authors_correctness_loss"]
+    assert pd.read_csv(out / "results.csv")["lambda"].iloc[0] == pytest.approx(rule["lambda"])
+    assert f"λ fourier: {rule['lambda']:.4g} (paper rule" in capsys.readouterr().out

@@ -2,9 +2,12 @@
 
 A wide first convolution, dilated residual convolutions (dilation 2, 4, 8, ...), then
 two heads: per-position profile logits for each task and strand, and log total counts
-per task and strand. Convolutions are padded ("same"); ``output_length`` crops the
-profile to the central positions (the paper: 1346 bp in, 1000 bp out). Every
-non-linearity is its own module, used once; no softmax inside ``forward``.
+per task and strand. Convolutions are padded ("same"); the profile is cropped to the
+central ``output_length`` positions, by default those whose receptive field holds no
+padding (the authors' model: 1346 bp in, 1000 bp out), and the counts head pools the
+last layer over the positions the profile head reads (by default the padding-free
+ones, as the authors' ``dil_conv_out_cut``). Every non-linearity is its own module,
+used once; no softmax inside ``forward``.
 
 Control tracks (``n_controls`` > 0, e.g. an input or IgG experiment's two strands)
 enter as the paper's authors' model takes them: the control profiles over the output
@@ -26,24 +29,53 @@ from regbench.errors import RegbenchError
 class ProfileModelConfig:
     seq_len: int = 1346
     n_tasks: int = 1
-    output_length: int | None = None   # None: the whole input (the paper: 1000 of 1346)
+    output_length: int | None = None   # None: the padding-free centre (1000 of 1346)
     filters: int = 64
     first_width: int = 21
     n_dilated: int = 6
     profile_width: int = 75
     n_controls: int = 0                # control tracks (a stranded pair: 2)
 
+    def __post_init__(self):
+        # resolved here, so config.json and checkpoints record the length used
+        if self.output_length is None:
+            object.__setattr__(self, "output_length", self.seq_len - self.receptive_width() + 1)
+
     def validate(self) -> None:
         if min(self.filters, self.first_width, self.profile_width, self.n_tasks) < 1 or \
                 min(self.n_dilated, self.n_controls) < 0:
             raise RegbenchError("[model] filters, first_width, profile_width and n_tasks must "
                                 "be >= 1 and n_dilated, n_controls >= 0")
+        if self.seq_len - self.receptive_width() + 1 < 1 and \
+                self.output_length == self.seq_len - self.receptive_width() + 1:
+            raise RegbenchError(
+                f"a {self.seq_len}-bp input leaves no padding-free output for this model "
+                f"(its receptive field is {self.receptive_width()} bp): lengthen the input, "
+                "shrink the model (n_dilated, first_width, profile_width), or set [model] "
+                "output_length")
         if self.out_length() > self.seq_len or self.out_length() < 1:
             raise RegbenchError(f"[model] output_length = {self.output_length} must be between "
                                 f"1 and the input length {self.seq_len}")
 
     def out_length(self) -> int:
-        return self.seq_len if self.output_length is None else int(self.output_length)
+        return int(self.output_length)
+
+    def body_radius(self) -> int:
+        """Bases either side that a position of the last dilated layer sees."""
+        return self.first_width // 2 + sum(2 ** i for i in range(1, self.n_dilated + 1))
+
+    def receptive_width(self) -> int:
+        """Input bases one profile output position sees (the authors' model: 347, so
+        1346 bp in, 1000 out)."""
+        return 2 * (self.body_radius() + self.profile_width // 2) + 1
+
+    def pooled_window(self) -> slice:
+        """The last layer's positions the counts head pools: those the profile head
+        reads for the output (output_length + profile_width - 1, centred, within the
+        input); by default the padding-free ones."""
+        width = min(self.seq_len, self.out_length() + 2 * (self.profile_width // 2))
+        start = (self.seq_len - width) // 2
+        return slice(start, start + width)
 
 
 class ProfileCNN(nn.Module):
@@ -79,7 +111,7 @@ class ProfileCNN(nn.Module):
         profile = self.profile_head(h)
         trim = (profile.shape[-1] - self.config.out_length()) // 2
         profile = profile[..., trim:trim + self.config.out_length()]
-        counts = self.counts_head(self.pool(h).squeeze(-1))
+        counts = self.counts_head(self.pool(h[..., self.config.pooled_window()]).squeeze(-1))
         if self.config.n_controls:
             if control is None or control.shape[1:] != (self.config.n_controls,
                                                          profile.shape[-1]):

@@ -100,6 +100,7 @@ def header(folder: ResultsFolder, order) -> Section:
         "stored by an earlier one are reused, their training time is in results.csv)",
         f"How this preset differs from the paper's sizes: {diff}",
         f"λ protocol: {cfg.get('lambda_protocol', 'not recorded in config.json')}",
+        *_definition_lines(cfg),
     ])
     sources, lambdas = lambda_sources(folder, order), chosen_lambdas(folder, order)
     table = Table(pd.DataFrame({"regularizer": order,
@@ -111,6 +112,18 @@ def header(folder: ResultsFolder, order) -> Section:
     missing = None if cfg else Text("config.json is missing: run details are unknown.")
     return _section("Run", intro, missing, *settings_warnings(folder), info,
                     Text(lambda_sentence(sources)), table)
+
+
+def _definition_lines(cfg: dict) -> list[str]:
+    """The run's definitions that config.json records (docs/profile.md): the explained
+    output and the frequency cut-off rule; absent keys (older runs) give no line."""
+    lines = []
+    if cfg.get("explained_output"):
+        lines.append(f"Explained output (attributions and the prior): "
+                     f"{cfg['explained_output']}")
+    if cfg.get("freq_limit_rule"):
+        lines.append(f"Frequency cut-off: {cfg['freq_limit_rule']}")
+    return lines
 
 
 def settings_warnings(folder: ResultsFolder) -> list[Text]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from regbench.spectra import BINARY_FREQ_RATIO, default_freq_limit
+
 
 class Task:
     """Interface; subclasses implement every method. Shapes: codes (N, L) uint8,
@@ -42,6 +44,25 @@ class Task:
         return self.crop_jitter(X, y, rng)
 
     seq_len: int = 0   # the model's input length (set by the task's constructor)
+
+    # T of the Fourier prior and of evaluation's high-frequency fraction per bp of the
+    # attributed track (the model's input): the authors' ratio for this kind of model
+    # (regbench.spectra), so that at the authors' input length T is theirs.
+    freq_ratio: float = BINARY_FREQ_RATIO
+    freq_ratio_text: str = "0.15"
+
+    def default_freq_limit(self, length: int | None = None) -> int:
+        """T for an attributed track of ``length`` bp (default: the model's input): the
+        one rule of the training prior's default and the evaluation metric's."""
+        return default_freq_limit(self.seq_len if length is None else int(length),
+                                  self.freq_ratio)
+
+    def freq_limit_rule(self, length: int | None = None) -> str:
+        """The rule in words with its value, for config.json and the report."""
+        length = self.seq_len if length is None else int(length)
+        return (f"T = round({self.freq_ratio_text} × L) = {self.default_freq_limit(length)} "
+                f"for the {length}-bp attributed input, in the Fourier prior's training "
+                "default and in evaluation's high-frequency fraction")
 
     def crop_jitter(self, X: torch.Tensor, y, rng: np.random.Generator,
                     crop_targets: bool = False):
@@ -74,6 +95,11 @@ class Task:
         """Correctness loss (0-dim, differentiable) of a batch's outputs."""
         raise NotImplementedError
 
+    def paper_scale_loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
+        """The correctness loss as the paper's authors' code computes the value their λ
+        rule reads (0-dim); by default the task's own ``loss``."""
+        return self.loss(outputs, targets)
+
     def prior_rows(self, labels: np.ndarray, prior_on: str) -> np.ndarray:
         """bool (N,): the rows a prior is applied to (``[train] prior_on``), from the
         data's labels (N, T)."""
@@ -83,6 +109,11 @@ class Task:
         """The tensor (N, T) whose input gradient attributions explain, from the model's
         outputs; training-time attributions explain its sum over T."""
         raise NotImplementedError
+
+    def explained_output_rule(self) -> str | None:
+        """What attributions and the prior explain, in words, for config.json and the
+        report; None when it is the model's output itself."""
+        return None
 
     def explainer(self, model: torch.nn.Module) -> torch.nn.Module:
         """``model`` as attribution methods see it: X (N, 4, L) -> explained output

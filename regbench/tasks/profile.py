@@ -5,7 +5,8 @@ output. Loss = multinomial NLL of each strand's profile + ``counts_weight`` × M
 log(1 + total counts) (the paper's weight: 20). Attributions and the prior explain,
 per task, Σ over strands and positions of (ℓ − mean ℓ) · stopgrad(w), ℓ the profile
 logits: w = softmax(ℓ) by default (bpnet-lite, chrombpnet and the authors' comments);
-``explain_weights = "log_softmax"`` is what the authors' code computes.
+``explain_weights = "log_softmax"`` is what the authors' code computes, and what the
+paper protocol and preset use (``config.PROTOCOL_MODEL_DEFAULTS``, docs/profile.md).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from regbench.errors import RegbenchError
 from regbench.metrics import get_metric, list_metrics
 from regbench.models import create_model
+from regbench.spectra import PROFILE_FREQ_RATIO
 from regbench.tasks.base import Task, resolve_model
 
 WEIGHTS = ("softmax", "log_softmax")
@@ -73,11 +75,14 @@ class ProfileTask(Task):
         y = torch.where(flip[:, None, None], y[:, strands].flip(-1), y)
         return X, y
 
+    # The authors' T on their 1346-bp profile input: 200 (``freq_ratio`` of Task).
+    freq_ratio, freq_ratio_text = PROFILE_FREQ_RATIO, "200/1346"
+
     def prior_defaults(self) -> dict:
-        """The paper's Fourier frequency limit for profile models: 200 for a 1000-bp
-        profile, i.e. 0.2 × the output length (binary models: 0.15 L)."""
-        return {"fourier": {"freq_limit": max(1, round(0.2 * (self.crop.stop -
-                                                             self.crop.start)))}}
+        """The Fourier prior's frequency limit for profile models: the authors' 200 on
+        the 1346-bp input they attribute, scaled to this model's input length
+        (``default_freq_limit``; evaluation's high-frequency fraction uses the same)."""
+        return {"fourier": {"freq_limit": self.default_freq_limit()}}
 
     def targets(self, data) -> np.ndarray:
         """(N, 2T, out): the counts of the model's output window; for windows wider
@@ -105,6 +110,20 @@ class ProfileTask(Task):
         mse = (log_counts - torch.log1p(targets.sum(-1))).pow(2).mean()
         return nll + self.counts_weight * mse
 
+    def paper_scale_loss(self, outputs, targets: torch.Tensor) -> torch.Tensor:
+        """``loss`` with the multinomial's constant in: the authors' ``correctness_loss``
+        (profile_models.py), whose validation value their λ rule halves. Per track
+        -log P(x | n, p) = -log n! + Σ log x_i! - Σ x_i log p_i, averaged over strands
+        and rows, + counts_weight × the same MSE. It differs from ``loss`` by the mean
+        of log(n! / Π x_i!), which no weight changes: the gradients are the same."""
+        logits, log_counts = outputs
+        targets = targets[:, :self.n_tracks]
+        reads = targets.sum(-1)
+        log_coefficient = torch.lgamma(reads + 1) - torch.lgamma(targets + 1).sum(-1)
+        nll = -(log_coefficient + (targets * torch.log_softmax(logits, dim=-1)).sum(-1))
+        mse = (log_counts - torch.log1p(reads)).pow(2).mean()
+        return nll.mean() + self.counts_weight * mse
+
     def prior_rows(self, labels: np.ndarray, prior_on: str) -> np.ndarray:
         if prior_on == "all":
             return np.ones(len(labels), bool)
@@ -123,6 +142,19 @@ class ProfileTask(Task):
                    else torch.log_softmax)(source, dim=-1).detach()
         per_track = (centred * weights).sum(-1)                 # (N, 2T)
         return per_track.view(len(per_track), -1, 2).sum(-1)   # (N, T): strands summed
+
+    def explained_output_rule(self) -> str:
+        rule = ("Σ over strands and positions of (ℓ − mean ℓ) × "
+                f"{self.explain_weights}(ℓ), the weights held constant; ")
+        if self.explain_weights == "softmax":
+            return rule + ("softmax is the default: the weights are the predicted read "
+                           "shares, so the positions the model puts reads at count most "
+                           "(what the authors' code comments describe, and bpnet-lite's and "
+                           "chrombpnet's form); the authors' code computes log_softmax, "
+                           "which the paper protocol and preset use")
+        return rule + ("log_softmax is what the authors' train_profile_model.py computes "
+                       "(the paper protocol's and preset's choice); regbench's default is "
+                       "softmax")
 
     def performance(self, targets: np.ndarray, predictions) -> dict:
         targets = targets[:, :self.n_tracks]
