@@ -3,8 +3,9 @@ extra per-run columns its points add (``extras(point, context)``, scored after t
 point's runs) and its report section (``section(out, experiment, results, shares,
 order, manifest)``, yielding report Sections).
 
-A plain name -> SuiteKind dict (``register_suite_kind``, ``get_suite_kind``,
-``list_suite_kinds``); the built-in kinds are registered below. A section is looked up
+A ``plugins.Registry`` like every plug point (``register_suite_kind``,
+``get_suite_kind``, ``list_suite_kinds``; entry-point group ``regbench.suites``); the
+built-in kinds are registered below. A section is looked up
 when the report is written, so this module imports no plotting library.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from regbench.errors import RegbenchError
+from regbench.plugins import GROUPS, Registry
 
 
 @dataclass(frozen=True)
@@ -29,32 +30,27 @@ class SuiteKind:
     columns: tuple[str, ...] = ()
 
 
-_SUITE_KINDS: dict[str, SuiteKind] = {}
+SUITE_KINDS: Registry[SuiteKind] = Registry(
+    "suite kind", GROUPS["suites"], unknown="kind = {name!r} is not valid; expected one of "
+                                            "{known}")
 
 
 def register_suite_kind(kind: SuiteKind) -> SuiteKind:
     """Register ``kind`` under its name; a name registered already is an error."""
-    if kind.name in _SUITE_KINDS:
-        raise RegbenchError(f"suite kind {kind.name!r} is registered already; give yours "
-                            "another name")
-    _SUITE_KINDS[kind.name] = kind
-    return kind
+    return SUITE_KINDS.register(kind.name, kind)
 
 
 def get_suite_kind(name: str) -> SuiteKind:
-    if name not in _SUITE_KINDS:
-        raise RegbenchError(f"kind = {name!r} is not valid; expected one of "
-                            f"{', '.join(_SUITE_KINDS)}")
-    return _SUITE_KINDS[name]
+    return SUITE_KINDS.get(name)
 
 
 def list_suite_kinds() -> list[str]:
-    return list(_SUITE_KINDS)
+    return SUITE_KINDS.names()
 
 
 def extra_columns() -> tuple[str, ...]:
     """The names (or prefixes) of every registered kind's per-run extra columns."""
-    return tuple(c for kind in _SUITE_KINDS.values() for c in kind.columns)
+    return tuple(c for kind in SUITE_KINDS.entries() for c in kind.columns)
 
 
 def _report_section(name: str) -> Callable:
@@ -96,5 +92,5 @@ for _kind in (
     register_suite_kind(_kind)
 
 
-__all__ = ["SuiteKind", "extra_columns", "get_suite_kind", "list_suite_kinds",
+__all__ = ["SUITE_KINDS", "SuiteKind", "extra_columns", "get_suite_kind", "list_suite_kinds",
            "register_suite_kind"]
