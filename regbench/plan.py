@@ -3,6 +3,7 @@
 The estimate times a few real training steps of the configured model (one without a
 prior, one with an attribution prior when any is run) and multiplies out the epoch
 limits: an upper bound, since early stopping and pruning usually end models sooner.
+Every function is handed the run's ``RunContext`` (``regbench.context``).
 """
 from __future__ import annotations
 
