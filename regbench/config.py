@@ -18,113 +18,18 @@ from typing import Mapping
 
 from regbench.checks import check_fields, check_output_folder
 from regbench.errors import RegbenchError
+from regbench.presets import (PAPER_DIFFERENCES, PRESETS, PROTOCOL_MODEL_DEFAULTS,  # noqa: F401
+                              TASK_PAPER_DIFFERENCES, TASK_PRESETS, paper_differences)
 from regbench.settings import BinaryModelConfig, TrainConfig
 
 # Raised whenever a stored run's numbers would mean something else: 2 = the paper's
 # ReLU -> batch norm order, the authors' metric definitions, one reference seed.
 RESULTS_VERSION = 2
 
-PRESETS: dict[str, dict] = {
-    # Seconds on a CPU: for tests and for checking an installation. Not science.
-    "smoke": {
-        "seeds": 2,
-        "simulate": {"length": 100, "positives": 120, "negatives": 120},
-        "model": {"conv_filters": [8, 8], "conv_widths": [7, 7], "pool_size": 10,
-                  "pool_stride": 10, "dense_sizes": [16]},
-        "train": {"max_epochs": 3, "patience": 2, "batch_size": 32},
-        "evaluation": {"n_shuffles": 4, "max_sequences": 16, "n_examples": 2},
-        "tune": False,
-        "tuning": {"trials": 3, "trial_epochs": 2},
-    },
-    # The README default: a real comparison on a 2-core CPU: 1 h 43 min for all eleven
-    # regularizers, 13 min for fourier,none (README: A quick run on this machine).
-    # Scaled down from the paper honestly: shorter sequences (200 bp, T scaled to
-    # 0.15 L = 30), fewer filters and sequences, every model trained to early stopping.
-    "quick": {
-        # Seeds are paired (same initialisation, batch order and split for every
-        # regularizer): 8 of 8 paired differences of one sign give the exact Wilcoxon
-        # signed-rank test p = 2 / 2^8 = 0.0078, below Holm's bar for each regularizer
-        # vs none (0.05 / 6 = 0.0083 over the 6 attribution metrics of simulated data;
-        # families are per regularizer, report.stats.FAMILY_PRINCIPLE).
-        "seeds": 8,
-        "simulate": {},
-        "model": {"conv_filters": [32, 32, 32], "conv_widths": [15, 15, 13], "pool_size": 20,
-                  "pool_stride": 20, "dense_sizes": [50, 15]},
-        "train": {"max_epochs": 20, "patience": 3, "batch_size": 64},
-        "evaluation": {"n_shuffles": 10, "max_sequences": 200, "n_examples": 3},
-        "tune": True,
-        "tuning": {"trials": 6, "trial_epochs": 5},
-    },
-    # The paper's sizes: 1000 bp, 64 filters (15/15/13), pool 40, dense 50/15, 30 seeds,
-    # and its reverse-complement augmentation. Meant for a GPU.
-    "paper": {
-        "seeds": 30,
-        "simulate": {"length": 1000, "positives": 10000, "negatives": 10000},
-        "model": {"reverse_complement": True},
-        "train": {"max_epochs": 40, "patience": 5, "batch_size": 64},
-        "evaluation": {"n_shuffles": 20, "max_sequences": 1000, "n_examples": 3},
-        "tune": True,
-        "tuning": {"trials": 30, "protocol": "paper"},   # the paper's own λ rule
-    },
-}
-
-# A preset's settings for a task other than binary, over the preset's own (whose
-# [model] sizes are the binary CNN's and are dropped for other tasks).
-TASK_PRESETS: dict[str, dict[str, dict]] = {
-    "profile": {
-        # receptive field 47 bp: 100 bp in, 54 padding-free out
-        "smoke": {"model": {"filters": 8, "n_dilated": 2, "profile_width": 15}},
-        # quick: the shipped spi1_profile scenario's 646 bp in, 300 out (the default
-        # model's receptive field is the authors' 347 bp)
-        # paper: the authors' 1346 bp in, 1000 out, and their explained output
-        # (train_profile_model.py: log_softmax weights)
-        "paper": {"simulate": {"length": 1346},
-                  "model": {"explain_weights": "log_softmax"}},
-    },
-}
-
 # Raised (per task, in its config hash) whenever a task's stored runs would mean
 # something else; binary runs use RESULTS_VERSION alone. profile 1: the padding-free
 # output, counts pooled under it, the cut-off 200/1346 × the input length.
 TASK_RESULTS_VERSIONS = {"profile": 1}
-
-# [model] defaults a λ protocol sets for a task when [model] does not name them: the
-# paper protocol explains what the authors' code explains (docs/profile.md).
-PROTOCOL_MODEL_DEFAULTS: dict[tuple[str, str], dict] = {
-    ("profile", "paper"): {"explain_weights": "log_softmax"},
-}
-
-PAPER_DIFFERENCES = {
-    "smoke": "smoke preset: 100 bp, 8-filter model, 3 epochs, 16 evaluation sequences; "
-             "checks the pipeline only, its numbers mean nothing",
-    "quick": ("quick preset: 200 bp instead of 1000 (freq_limit scaled to 0.15 L), "
-              "32 filters instead of 64, pool 20 instead of 40, about 4,000 sequences, "
-              "8 seeds instead of 30, λ searched with 6 trials of at most 5 epochs per "
-              "regularizer, DeepLIFT/SHAP with 10 shuffled references on up to 200 "
-              "positive test sequences"),
-    "paper": "",
-}
-
-# A task's own text, where its preset sizes are not the binary ones.
-TASK_PAPER_DIFFERENCES = {
-    ("profile", "smoke"): "smoke preset: 100 bp in, 54 bp out, an 8-filter model with 2 "
-                          "dilated layers, 3 epochs, 16 evaluation sequences; checks the "
-                          "pipeline only, its numbers mean nothing",
-    ("profile", "quick"): ("quick preset: 646-bp inputs and 300-bp padding-free outputs "
-                           "instead of 1346 and 1000 (Fourier cut-off T = round(200/1346 × "
-                           "646) = 96 instead of 200), the default model (64 filters, 6 "
-                           "dilated layers, receptive field 347 bp, as the authors'), 3,000 "
-                           "simulated sequences (spi1_profile) instead of genome-wide peaks, "
-                           "8 seeds, λ searched with 6 trials of at most 5 epochs per "
-                           "regularizer, DeepLIFT/SHAP with 10 shuffled references on up to "
-                           "200 positive test sequences"),
-}
-
-
-def paper_differences(preset: str, task: str = "binary") -> str:
-    """How a preset differs from the paper's sizes, for this task."""
-    return TASK_PAPER_DIFFERENCES.get((task, preset), PAPER_DIFFERENCES.get(preset, ""))
-
 
 @dataclass(frozen=True)
 class EvaluationConfig:
