@@ -79,7 +79,8 @@ def test_explained_outputs_by_hand(weights, expected):
 def test_the_paper_protocol_and_preset_explain_the_authors_output():
     """log_softmax under the paper protocol or preset (what the authors' code computes),
     keyed in the config hash; softmax otherwise; a [model] value always wins."""
-    from regbench.config import merge, preset_config
+    from regbench.config import preset_config
+    from regbench.config_merge import merge
     quick = preset_config("quick", "profile")
     assert "explain_weights" not in quick.task_model()
     paper = merge(quick, {"tuning": {"protocol": "paper"}}, "test")
