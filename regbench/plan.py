@@ -1,9 +1,11 @@
 """What a ``regbench run`` will do, and at most how long it takes on this machine.
 
 The estimate times a few real training steps of the configured model (one without a
-prior, one with an attribution prior when any is run) and multiplies out the epoch
-limits: an upper bound, since early stopping and pruning usually end models sooner.
-Every function is handed the run's ``RunContext`` (``regbench.context``).
+prior, one with an attribution prior when any is run), each on a batch whose share of
+the prior's rows is the training data's, and one validation pass of each (for a
+penalty it computes the penalty on the validation rows too), and multiplies out the
+epoch limits: an upper bound, since early stopping and pruning usually end models
+sooner. Every function is handed the run's ``RunContext`` (``regbench.context``).
 """
 from __future__ import annotations
 
@@ -19,41 +21,83 @@ from regbench.train import Trainer, one_hot_codes
 TIMED_STEPS = 3
 
 
+def timed_batch(prior: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """(rows (B,), n_prior) of a timed batch of up to ``size`` rows laid out as
+    training lays out its batches (``batch_order``): the prior's rows first, as many
+    as their share of the data (prior: bool (N,), ``Task.prior_rows``)."""
+    size = min(size, len(prior))
+    on, off = np.flatnonzero(prior), np.flatnonzero(~prior)
+    n_prior = int(round(size * prior.mean())) if size else 0
+    return np.concatenate([on[:n_prior], off[:size - n_prior]]), n_prior
+
+
 def step_seconds(context, regularizer: str) -> float:
     """Seconds per training step of the run's model with ``regularizer`` as the run
     trains it (its [regularizer_params] and the task's prior defaults; the kind's whole
-    step: batch transform, model options, penalty passes), at λ = 1: median of
-    TIMED_STEPS after one warm-up step on a batch of the training data."""
-    train = context.split("train")
-    trainer = Trainer(context.task(), context.regularizer(regularizer), 1.0,
-                      context.config.train_config(0))
+    step: batch transform, model options, penalty passes, on the training data's share
+    of prior rows), at λ = 1: median of TIMED_STEPS after one warm-up step on a batch
+    of the training data."""
+    codes, targets, prior = context.training_data(context.split("train"))
+    trainer = _trainer(context, regularizer)
     model = trainer.build_model()
     optimizer = torch.optim.Adam(model.parameters())
     params = list(model.parameters())
-    rows = np.arange(min(len(train.codes), trainer.config.batch_size))
-    X = one_hot_codes(torch.as_tensor(train.codes[rows])).to(trainer.device)
-    y = torch.as_tensor(context.task().targets(train)[rows], dtype=torch.float32).to(
-        trainer.device)
-    n_pos = len(X) // 2  # the positives-first layout; the count sets the prior's rows
+    rows, n_prior = timed_batch(prior, trainer.config.batch_size)
+    X = one_hot_codes(torch.as_tensor(codes[rows])).to(trainer.device)
+    y = torch.as_tensor(targets[rows], dtype=torch.float32).to(trainer.device)
     times = []
     for _ in range(TIMED_STEPS + 1):
         start = time.perf_counter()
         X_step, y_step = trainer.regularizer.transform(X, y, trainer.generator)
-        trainer.train_step(model, optimizer, params, X_step, y_step, n_pos).tolist()  # waits
+        trainer.train_step(model, optimizer, params, X_step, y_step, n_prior).tolist()  # waits
         times.append(time.perf_counter() - start)
     return float(np.median(times[1:]))
 
 
-def timed_steps(context, names) -> dict[str, float]:
-    """Seconds per step of each of ``names`` (``step_seconds``); regularizers whose
-    kinds cost the same per step (``Kind.cost_key``) share one timing."""
+def validation_seconds(context, regularizer: str) -> float:
+    """Seconds of one epoch's validation pass (``Trainer.evaluate``: the correctness
+    loss over the validation split and, for a penalty, its value on the split's prior
+    rows: attribution priors take input gradients there) at λ = 1, timed on up to one
+    evaluation batch of it (the prior's share first) and scaled to the split's size."""
+    codes, targets, prior = context.training_data(context.split("valid"))
+    if not len(codes):
+        return 0.0
+    trainer = _trainer(context, regularizer)
+    model = trainer.build_model()
+    rows, _ = timed_batch(prior, trainer._eval_batch())
+    X, y = trainer.to_device(codes[rows], targets[rows])
+    start = time.perf_counter()
+    trainer.evaluate(model, X, y, prior[rows])   # .item(): waits
+    return (time.perf_counter() - start) * len(codes) / len(rows)
+
+
+def _trainer(context, regularizer: str) -> Trainer:
+    return Trainer(context.task(), context.regularizer(regularizer), 1.0,
+                   context.config.train_config(0))
+
+
+def _timed(context, names, measure) -> dict[str, float]:
+    """``measure(context, name)`` of each of ``names``; regularizers whose kinds cost
+    the same per step (``Kind.cost_key``) share one timing."""
     by_cost, seconds = {}, {}
     for name in names:
         key = context.regularizer(name).kind.cost_key(1.0)
         if key not in by_cost:
-            by_cost[key] = step_seconds(context, name)
+            by_cost[key] = measure(context, name)
         seconds[name] = by_cost[key]
     return seconds
+
+
+def timed_steps(context, names) -> dict[str, float]:
+    """Seconds per training step of each of ``names`` (``step_seconds``), one timing
+    per cost (``Kind.cost_key``)."""
+    return _timed(context, names, step_seconds)
+
+
+def timed_validations(context, names) -> dict[str, float]:
+    """Seconds per validation pass of each of ``names`` (``validation_seconds``), one
+    timing per cost (``Kind.cost_key``)."""
+    return _timed(context, names, validation_seconds)
 
 
 def describe_plan(context) -> str:
@@ -66,8 +110,15 @@ def estimate(context) -> tuple[list[str], float]:
     """(lines of the plan, at most how many seconds the run takes on this machine)."""
     train_cfg = context.config.train_config(0)
     n_train = len(context.split("train").codes)
-    epoch_steps = math.ceil(n_train / train_cfg.batch_size) * 1.15  # + validation
     timed = timed_steps(context, ["none", *context.regularizers])
+    validation = timed_validations(context, ["none", *context.regularizers])
+
+    def epoch(name: str, share: float = 1.0) -> float:
+        """Seconds of one epoch on ``share`` of the training rows: its steps and the
+        whole validation pass."""
+        return (math.ceil(n_train * share / train_cfg.batch_size) * timed[name]
+                + validation[name])
+
     protocol = context.lambda_protocol
     lines, total = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], 0.0
     searched = context.searched_regularizers() if protocol != "fixed" else []
@@ -79,10 +130,9 @@ def estimate(context) -> tuple[list[str], float]:
         paper_only = all(n.split("@")[0] == "fourier" for n in searched) and \
             context.config.task == "binary"
         references = (NOISE_SEEDS if protocol != "paper" else 0 if paper_only else 1)
-        seconds = references * epochs * epoch_steps * timed["none"]
+        seconds = references * epochs * epoch("none")
         if protocol != "paper":
-            seconds += sum(tuning.trials * epochs * epoch_steps * timed[n]
-                           for n in searched)
+            seconds += sum(tuning.trials * epochs * epoch(n) for n in searched)
             lines.append(f"λ search: {', '.join(searched)}: {tuning.trials} trials of at most "
                          f"{_plural(epochs, 'epoch')} each, after none with "
                          f"{_plural(references, 'seed')} for its loss and seed noise (at "
@@ -96,8 +146,8 @@ def estimate(context) -> tuple[list[str], float]:
     shares = context.config.data_fractions()
     runs = len(context.regularizers) * seeds
     # Runs on a share of the training rows (fractions) take that share of steps.
-    seconds = (1 + sum(shares)) * sum(
-        seeds * train_cfg.max_epochs * epoch_steps * timed[n] for n in context.regularizers)
+    seconds = sum(seeds * train_cfg.max_epochs * (epoch(n) + sum(epoch(n, s) for s in shares))
+                  for n in context.regularizers)
     total += seconds
     lines.append(f"seed runs: {_plural(len(context.regularizers), 'regularizer')} x "
                  f"{_plural(seeds, 'seed')} = "
@@ -112,6 +162,11 @@ def estimate(context) -> tuple[list[str], float]:
     for name, seconds in timed.items():
         shared.setdefault(seconds, []).append(name)
     steps = "; ".join(f"{', '.join(names)} {v:.3f} s" for v, names in shared.items())
+    passes = {}
+    for name, seconds in validation.items():
+        passes.setdefault(seconds, []).append(name)
+    steps += ("; a validation pass " + "; ".join(f"{', '.join(names)} {v:.3f} s"
+                                               for v, names in passes.items()))
     lines.append(f"on {context.device}: a training step takes {steps}; training at most "
                  f"~{_duration(total)} if every model used all its epochs (early stopping "
                  "and pruning usually end them sooner; data, scoring and the report come "
@@ -204,4 +259,4 @@ _duration = duration
 
 
 __all__ = ["describe_plan", "duration", "estimate", "family_sizes", "seed_power",
-           "seeds_needed", "step_seconds"]
+           "seeds_needed", "step_seconds", "timed_batch", "validation_seconds"]

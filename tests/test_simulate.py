@@ -294,3 +294,32 @@ def test_shipped_scenarios_are_package_data():
         relative = path.relative_to(repo / "simulations").as_posix()
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
         assert find_scenario(path.stem).resolve() == path
+
+
+def test_low_signal_profile_scenario_is_spi1_profile_with_noisier_reads(tmp_path_factory):
+    """spi1_profile_lowsignal (issue 32): spi1_profile but for the stated keys, and its
+    reads are what its comments say: about 129 background reads per sequence, only
+    about a fifth of a positive's reads from its sites, an unbound decoy in half of
+    the rows of each class."""
+    from regbench.simulate.scenario import load_scenario
+    clean, noisy = load_scenario("spi1_profile"), load_scenario("spi1_profile_lowsignal")
+    differ = {(table, key) for table in clean if isinstance(clean[table], dict)
+              for key in clean[table] if clean[table][key] != noisy[table][key]}
+    assert differ == {("profile", "counts"), ("profile", "background"),
+                      ("decoys", "motifs"), ("decoys", "positives"), ("decoys", "negatives")}
+    assert (noisy["profile"]["counts"], noisy["profile"]["background"]) == (40.0, 0.1)
+    assert noisy["length"] == clean["length"] == 646 and noisy["tasks"] == clean["tasks"]
+
+    ds = sim(tmp_path_factory, "spi1_profile_lowsignal", positives=300, negatives=300)
+    reads = ds.signal.sum(axis=(1, 2))                       # (N,)
+    pos = is_positive(ds)
+    background = 0.1 * 646 * 2
+    assert reads[~pos].mean() == pytest.approx(background, rel=0.05)
+    site_share = 1 - background / reads[pos].mean()
+    assert 0.12 < site_share < 0.3
+    decoyed = set(ds.motifs.loc[ds.motifs["decoy"], "chrom"])
+    has_decoy = np.array([n in decoyed for n in ds.names])
+    assert has_decoy[pos].mean() == pytest.approx(0.5, abs=0.1)
+    assert has_decoy[~pos].mean() == pytest.approx(0.5, abs=0.1)
+    # decoys are unbound: a negative with one has only background reads
+    assert reads[~pos & has_decoy].mean() == pytest.approx(background, rel=0.06)
