@@ -221,7 +221,9 @@ def seed_power(context) -> list[str]:
              f"{floor:.3g}"]
     sizes = family_sizes(context)
     if not sizes:
-        return lines + ["no 'none' among the regularizers: nothing is tested against it"]
+        return lines + ["no 'none' among the regularizers: nothing is tested against it"
+                        if "none" not in context.regularizers else
+                        "only 'none' is run: no regularizer is tested against it"]
     lines[0] += "; Holm's correction needs p < " + ", ".join(
         f"{ALPHA / m:.3g} in {name} ({m} tests)" for name, m in sizes.items())
     blocked = {name: m for name, m in sizes.items() if floor * m >= ALPHA}

@@ -53,6 +53,8 @@ def test_seeds_needed_and_no_baseline():
     assert [seeds_needed(m) for m in (1, 4, 5, 50)] == [6, 8, 8, 11]
     assert seed_power(_bench(["fourier"], 8))[1] == (
         "no 'none' among the regularizers: nothing is tested against it")
+    assert seed_power(_bench(["none"], 8))[1] == (
+        "only 'none' is run: no regularizer is tested against it")
 
 
 def _profile_context(tmp_path):
