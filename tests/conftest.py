@@ -219,3 +219,31 @@ def _torch_threads_restored():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+def _random_genome(rng, chroms, motif="GAGGAAGTG"):
+    """30 kb per chromosome in 3-kb blocks of GC 0.35-0.65, 8 peaks each with ``motif``
+    (SPI1-like) planted at the summit. Returns ({chrom: sequence}, peaks as (chrom,
+    start, end, summit offset))."""
+    sequences, peaks = {}, []
+    for chrom in chroms:
+        blocks = []
+        for _ in range(10):
+            gc = rng.uniform(0.35, 0.65)
+            blocks.append(rng.choice(list("ACGT"), 3000, p=[(1 - gc) / 2, gc / 2, gc / 2,
+                                                             (1 - gc) / 2]))
+        seq = np.concatenate(blocks)
+        for k in range(8):
+            start = 1000 + 3500 * k + int(rng.integers(0, 500))
+            offset = int(rng.integers(40, 160))
+            seq[start + offset - 4:start + offset + 5] = list(motif)
+            peaks.append((chrom, start, start + 200, offset))
+        sequences[chrom] = "".join(seq)
+    return sequences, peaks
+
+
+@pytest.fixture(scope="session")
+def random_genome():
+    """The synthetic genome builder the genome and fetch tests share."""
+    return _random_genome
+

@@ -24,23 +24,10 @@ PAPER_SPI1 = {"ENCSR000BGQ": "GM12878", "ENCSR000BGW": "K562", "ENCSR000BIJ": "G
               "ENCSR000BUW": "HL-60"}
 
 
-def _genome(rng):
-    """30 kb per chromosome in 3-kb blocks of GC 0.35-0.65; 8 narrowPeak peaks each.
-    Returns the sequences, the FASTA text and the peaks as (chrom, start, end, offset)."""
-    sequences, peaks = {}, []
-    for chrom in CHROMS:
-        blocks = []
-        for _ in range(10):
-            gc = rng.uniform(0.35, 0.65)
-            blocks.append(rng.choice(list("ACGT"), 3000, p=[(1 - gc) / 2, gc / 2, gc / 2,
-                                                             (1 - gc) / 2]))
-        seq = np.concatenate(blocks)
-        for k in range(8):
-            start = 1000 + 3500 * k + int(rng.integers(0, 500))
-            offset = int(rng.integers(40, 160))
-            seq[start + offset - 4:start + offset + 5] = list("GAGGAAGTG")
-            peaks.append((chrom, start, start + 200, offset))
-        sequences[chrom] = "".join(seq)
+def _genome(rng, random_genome):
+    """The shared synthetic genome (conftest) on CHROMS. Returns the sequences, the FASTA
+    text and the peaks as (chrom, start, end, offset)."""
+    sequences, peaks = random_genome(rng, CHROMS)
     fasta = "".join(f">{c} AC:xx\n" + "\n".join(s[i:i + 60] for i in range(0, len(s), 60))
                     + "\n" for c, s in sequences.items())
     return sequences, fasta, peaks
@@ -139,9 +126,9 @@ def _peak_record(accession, data):
 
 
 @pytest.fixture(scope="module")
-def portal():
+def portal(random_genome):
     rng = np.random.default_rng(0)
-    sequences, fasta, peak_rows = _genome(rng)
+    sequences, fasta, peak_rows = _genome(rng, random_genome)
     peaks, second = _narrowpeak(peak_rows), _narrowpeak(_second_peaks(peak_rows))
     chrx_only = _narrowpeak([p for p in peak_rows if p[0] == "chrX"])
     fasta_gz, peaks_gz = gzip.compress(fasta.encode()), gzip.compress(peaks.encode())

@@ -17,26 +17,12 @@ LENGTH = 200
 
 
 @pytest.fixture(scope="module")
-def genome(tmp_path_factory):
+def genome(tmp_path_factory, random_genome):
     """9 chromosomes of 30 kb (GC 0.35 to 0.65 in 3-kb blocks), 8 peaks on each, in
     narrowPeak with summit offsets."""
     folder = tmp_path_factory.mktemp("genome")
-    rng = np.random.default_rng(0)
-    sequences, peaks = {}, []
-    for chrom in CHROMS:
-        blocks = []
-        for _ in range(10):
-            gc = rng.uniform(0.35, 0.65)
-            blocks.append(rng.choice(list("ACGT"), 3000, p=[(1 - gc) / 2, gc / 2, gc / 2,
-                                                             (1 - gc) / 2]))
-        seq = np.concatenate(blocks)
-        for k in range(8):
-            start = 1000 + 3500 * k + int(rng.integers(0, 500))
-            offset = int(rng.integers(40, 160))
-            summit = start + offset
-            seq[summit - 4:summit + 5] = list(MOTIF)
-            peaks.append(f"{chrom}\t{start}\t{start + 200}\tpeak\t0\t.\t5.0\t-1\t-1\t{offset}")
-        sequences[chrom] = "".join(seq)
+    sequences, rows = random_genome(np.random.default_rng(0), CHROMS, MOTIF)
+    peaks = [f"{c}\t{s}\t{e}\tpeak\t0\t.\t5.0\t-1\t-1\t{o}" for c, s, e, o in rows]
     fasta = folder / "genome.fa"
     fasta.write_text("".join(f">{c}\n" + "\n".join(s[i:i + 60] for i in range(0, len(s), 60))
                              + "\n" for c, s in sequences.items()))
