@@ -423,8 +423,8 @@ def _write_manifest(out: Path, suite: Suite, base: RunConfig, points: list[dict]
         "suite": suite.name, "source": suite.source, "description": suite.description,
         "experiments": [{"name": e.name, "kind": e.kind, "description": e.description,
                          "what": get_suite_kind(e.kind).what} for e in suite.experiments],
-        "preset": base.preset, "regularizers": base.regularizers, "seeds": base.seeds,
-        "lambdas": base.lambdas, "tune": base.tune, "points": points,
+        "preset": base.preset, "task": base.task, "regularizers": base.regularizers,
+        "seeds": base.seeds, "lambdas": base.lambdas, "tune": base.tune, "points": points,
         "started": started.isoformat(timespec="seconds"), "wall_seconds": round(seconds, 1),
         "regbench": __version__, "torch": torch.__version__}, indent=2, default=str))
 

@@ -309,3 +309,20 @@ def test_a_registered_suite_kind_adds_its_columns_and_its_report_section(tmp_pat
     report = (out / "report.md").read_text()
     assert f"Counted: 4 runs on {sizes['test']} test rows each." in report
     assert "the test rows of each run" in report
+
+
+def test_a_profile_suites_report_names_the_profile_presets_differences(tmp_path):
+    """The 'how it differs from the paper' line is the suite's task's text: a profile
+    suite's quick preset is 646 bp in and 300 out, not the binary 200 bp."""
+    from regbench.report.suite import how_made
+    results = pd.DataFrame({"regularizer": ["none"], "train_seconds": [1.0]})
+    manifest = {"suite": "s", "preset": "quick", "points": []}
+
+    def line(task):
+        section = how_made({**manifest, "task": task} if task else manifest, results,
+                           tmp_path)
+        return next(i for i in section.blocks[0].items if i.startswith("Preset:"))
+
+    assert "646-bp inputs and 300-bp" in line("profile")
+    assert "200 bp instead of 1000" in line("binary")
+    assert line(None) == line("binary")        # suite.json before the task was recorded

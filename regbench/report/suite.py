@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from regbench.config import PAPER_DIFFERENCES
+from regbench.config import paper_differences
 from regbench.errors import RegbenchError
 from regbench.report import lambda_sweep, stability, stats
 from regbench.report.render import Bullets, Section, Text, write_outputs
@@ -104,7 +104,9 @@ def experiment_section(out: Path, experiment: dict, results: pd.DataFrame,
 
 def how_made(manifest, results: pd.DataFrame, out: Path) -> Section:
     preset = manifest.get("preset", "?")
-    diff = PAPER_DIFFERENCES.get(preset, "") or "none: the paper's sizes"
+    # suite.json before the task was recorded: binary, the only suite task then
+    diff = (paper_differences(preset, manifest.get("task") or "binary")
+            or "none: the paper's sizes")
     items = [f"Suite: {manifest['suite']} ({manifest.get('source', '?')})",
              f"Preset: {preset}; how it differs from the paper: {diff}",
              f"Regularizers: {', '.join(stats.order_regularizers(results['regularizer']))}"]
