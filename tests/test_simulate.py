@@ -300,13 +300,17 @@ def test_low_signal_profile_scenario_is_spi1_profile_with_noisier_reads(tmp_path
     """spi1_profile_lowsignal (issue 32): spi1_profile but for the stated keys, and its
     reads are what its comments say: about 129 background reads per sequence, only
     about a fifth of a positive's reads from its sites, an unbound decoy in half of
-    the rows of each class."""
+    the rows of each class; 720 training sequences, 30% of spi1_profile's."""
     from regbench.simulate.scenario import load_scenario
     clean, noisy = load_scenario("spi1_profile"), load_scenario("spi1_profile_lowsignal")
     differ = {(table, key) for table in clean if isinstance(clean[table], dict)
               for key in clean[table] if clean[table][key] != noisy[table][key]}
     assert differ == {("profile", "counts"), ("profile", "background"),
-                      ("decoys", "motifs"), ("decoys", "positives"), ("decoys", "negatives")}
+                      ("decoys", "motifs"), ("decoys", "positives"), ("decoys", "negatives"),
+                      ("split", "train"), ("split", "valid"), ("split", "test")}
+    total = noisy["positives"] + noisy["negatives"]
+    assert round(total * noisy["split"]["train"]) == 720
+    assert round(total * clean["split"]["train"]) == 2400
     assert (noisy["profile"]["counts"], noisy["profile"]["background"]) == (40.0, 0.1)
     assert noisy["length"] == clean["length"] == 646 and noisy["tasks"] == clean["tasks"]
 
