@@ -206,15 +206,23 @@ def test_the_presets_profile_sizes():
         assert task.params["output_length"] == out, preset
 
 
-def test_a_profile_run_on_the_simulation(tmp_path):
+def _tiny_profile_run(tmp_path, regularizers: str, tables: str):
+    """``regbench run`` of a smoke profile model on 90 simulated 100-bp sequences,
+    scored with input x gradient, its config ending in the TOML ``tables``; returns
+    the results folder."""
     (tmp_path / "c.toml").write_text(
         'preset = "smoke"\ntask = "profile"\nscenario = "spi1_profile"\nseeds = 1\n'
-        'regularizers = "none,fourier"\n[simulate]\nlength = 100\npositives = 60\n'
-        'negatives = 30\n[model]\nfilters = 8\nn_dilated = 2\nprofile_width = 15\n'
-        '[evaluation]\nmethods = ["input_x_gradient"]\n')
+        f'regularizers = "{regularizers}"\n[simulate]\nlength = 100\npositives = 60\n'
+        'negatives = 30\n[evaluation]\nmethods = ["input_x_gradient"]\n' + tables)
     out = tmp_path / "run"
     assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
                  "--no-progress"]) == 0
+    return out
+
+
+def test_a_profile_run_on_the_simulation(tmp_path):
+    out = _tiny_profile_run(tmp_path, "none,fourier", '[model]\nfilters = 8\n'
+                            'n_dilated = 2\nprofile_width = 15\n')
     results = pd.read_csv(out / "results.csv")
     assert (results.status == "ok").all()
     for column in ("test_profile_nll", "test_profile_jsd", "test_counts_pearson",
@@ -397,14 +405,8 @@ def test_the_paper_protocol_on_a_profile_run(tmp_path, capsys):
 
     from regbench.data import load_dataset, one_hot
     from regbench.train import load_checkpoint
-    (tmp_path / "c.toml").write_text(
-        'preset = "smoke"\ntask = "profile"\nscenario = "spi1_profile"\nseeds = 1\n'
-        'regularizers = "fourier"\n[simulate]\nlength = 100\npositives = 60\n'
-        'negatives = 30\n[train]\nmax_epochs = 1\n[tuning]\nprotocol = "paper"\n'
-        'trial_epochs = 1\n[evaluation]\nmethods = ["input_x_gradient"]\n')
-    out = tmp_path / "run"
-    assert main(["run", "--config", str(tmp_path / "c.toml"), "--out", str(out),
-                 "--no-progress"]) == 0
+    out = _tiny_profile_run(tmp_path, "fourier", '[train]\nmax_epochs = 1\n[tuning]\n'
+                            'protocol = "paper"\ntrial_epochs = 1\n')
     recorded = json.loads((out / "config.json").read_text())
     rule = recorded["lambda_reference"]["paper_rule"]
     assert recorded["model"]["explain_weights"] == "log_softmax"

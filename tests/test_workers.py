@@ -77,6 +77,22 @@ def _grid_trials(url, name):
                              storage=tune.open_storage(url)).get_trials()
 
 
+def _claimed_runs(url, name, pid: int, timeout: float = 120) -> list:
+    """The grid's runs that worker ``pid`` is training, polled until it claims one
+    (empty when it has not within ``timeout`` s)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            running = [t for t in _grid_trials(url, name) if t.state == TrialState.RUNNING
+                       and t.user_attrs.get("worker", "").endswith(f":{pid}")]
+        except KeyError:   # the study does not exist yet
+            continue
+        if running:
+            return running
+    return []
+
+
 def test_two_machines_work_one_grid_each_run_once(data, single_machine, storage, tmp_path,
                                                   tune_kit):
     url, name = storage
@@ -104,15 +120,7 @@ def test_a_killed_worker_run_is_finished_by_the_other(data, storage, tmp_path):
     shared = tmp_path / "shared"      # one folder shared by both (as on NFS)
     victim = _worker(data, shared, url, name, "--config", str(config))
     pid = victim.pid
-    deadline = time.time() + 120
-    running = []
-    while not running and time.time() < deadline:   # kill it in the middle of a run
-        time.sleep(0.2)
-        try:
-            running = [t for t in _grid_trials(url, name) if t.state == TrialState.RUNNING
-                       and t.user_attrs.get("worker", "").endswith(f":{pid}")]
-        except KeyError:   # the study does not exist yet
-            pass
+    running = _claimed_runs(url, name, pid)   # kill it in the middle of a run
     assert running, "the first worker never claimed a run"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
@@ -286,14 +294,7 @@ def test_a_sigterm_worker_hands_its_run_back_and_the_next_run_succeeds(data, sto
                       "[tuning]\nheartbeat = 60\ngrace_period = 600\n")
     shared = tmp_path / "shared"
     victim = _worker(data, shared, url, name, "--config", str(config))
-    deadline, running = time.time() + 120, []
-    while not running and time.time() < deadline:
-        time.sleep(0.2)
-        try:
-            running = [t for t in _grid_trials(url, name) if t.state == TrialState.RUNNING
-                       and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")]
-        except KeyError:   # the study does not exist yet
-            pass
+    running = _claimed_runs(url, name, victim.pid)
     assert running, "the worker never claimed a run"
     victim.send_signal(signal.SIGTERM)
     _, err = victim.communicate(timeout=60)
