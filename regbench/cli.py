@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import importlib
 import signal
 import sys
 import threading
 
 from regbench import __version__
-from regbench.errors import RegbenchError
+from regbench.errors import RegbenchError, disk_full
 from regbench.plugins import load_plugins
 
 # name -> (module, one-line help)
@@ -62,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     except RegbenchError as exc:
         print(f"regbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except Exception as exc:      # a full disk, quota or study database: one line
+        full = disk_full(exc)
+        if full is None:
             raise
-        where = f" writing {exc.filename}" if exc.filename else ""
-        print(f"regbench {args.command}: error: {exc.strerror}{where}; free some space (or "
-              "raise the quota) and rerun the same command: finished results are kept, "
-              "and no file was left half-written", file=sys.stderr)
+        print(f"regbench {args.command}: error: {full}; free some space (or raise the "
+              "quota) and rerun the same command: finished results are kept, and no file "
+              "was left half-written", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"

@@ -1,4 +1,5 @@
 """Atomic writes: whole files only, with the permissions a plain open() would give."""
+import errno
 import os
 import stat
 
@@ -240,3 +241,62 @@ def test_two_runs_on_one_folder_give_one_complete_results_table(tmp_path, tune_k
     results = pd.read_csv(out / "results.csv")
     assert sorted(set(zip(results["regularizer"], results["seed"]))) == [
         ("l2", 0), ("l2", 1), ("none", 0), ("none", 1)]
+
+
+def _full_study(path):
+    """An Optuna study in a SQLite file that cannot grow past its present pages, so the
+    next commit fails as on a full disk (Optuna's own exception chain)."""
+    import sqlite3
+
+    import optuna
+    optuna.create_study(storage=f"sqlite:///{path}", study_name="s")
+    pages = sqlite3.connect(path).execute("pragma page_count").fetchone()[0]
+
+    def pinned():
+        connection = sqlite3.connect(path)
+        connection.execute(f"pragma max_page_count={pages}")
+        return connection
+    storage = optuna.storages.RDBStorage(f"sqlite:///{path}",
+                                         engine_kwargs={"creator": pinned})
+    return optuna.load_study(storage=storage, study_name="s")
+
+
+def test_a_full_study_database_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    import optuna
+
+    import regbench.commands.regularizers as command
+    from regbench.cli import main
+    study = _full_study(tmp_path / "grid.db")
+
+    def fill(args):
+        for _ in range(1000):
+            trial = study.ask()
+            trial.set_user_attr("note", "x" * 1000)
+            study.tell(trial, 1.0)
+    with pytest.raises(optuna.exceptions.StorageInternalError):   # what Optuna raises
+        fill(None)
+    monkeypatch.setattr(command, "main", fill)
+    capsys.readouterr()                       # Optuna's own log lines
+    assert main(["regularizers"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "regbench regularizers: error: the SQLite database or its disk is full; free some "
+        "space (or raise the quota) and rerun the same command: finished results are "
+        "kept, and no file was left half-written"]
+
+
+def test_disk_full_reads_the_chain_and_nothing_else():
+    from regbench.errors import disk_full
+
+    class DiskFull(Exception):        # psycopg's class for SQLSTATE 53100
+        pgcode = "53100"
+    try:
+        try:
+            raise DiskFull("could not extend file")
+        except DiskFull as inner:
+            raise RuntimeError("commit failed") from inner
+    except RuntimeError as outer:
+        assert disk_full(outer) == "the database server's disk is full"
+    assert disk_full(OSError(errno.EDQUOT, "Disk quota exceeded", "x.csv")) == (
+        "Disk quota exceeded writing x.csv")
+    assert disk_full(OSError(errno.EACCES, "Permission denied")) is None
+    assert disk_full(ValueError("database is locked")) is None
