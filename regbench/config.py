@@ -18,8 +18,8 @@ from typing import Mapping
 
 from regbench.checks import check_fields, check_output_folder
 from regbench.errors import RegbenchError
-from regbench.presets import (PAPER_DIFFERENCES, PRESETS, PROTOCOL_MODEL_DEFAULTS,  # noqa: F401
-                              TASK_PAPER_DIFFERENCES, TASK_PRESETS, paper_differences)
+from regbench.presets import (PAPER_DIFFERENCES, PRESETS, paper_differences,  # noqa: F401
+                              task_settings)
 from regbench.settings import BinaryModelConfig, TrainConfig
 
 # Raised whenever a stored run's numbers would mean something else: 2 = the paper's
@@ -264,7 +264,7 @@ class RunConfig:
 
     def task_model(self) -> Mapping:
         """The [model] table the task is built from: [model], with the λ protocol's
-        defaults for this task (``PROTOCOL_MODEL_DEFAULTS``) under it."""
+        defaults for this task (its ``TaskSettings.protocol_model_defaults``) under it."""
         model = self.sections().model
         defaults = self._protocol_model_defaults()
         if not defaults:
@@ -274,7 +274,7 @@ class RunConfig:
     def _protocol_model_defaults(self) -> dict:
         # from the raw table (no parsing: ``hash`` uses it), as ``lambda_protocol`` reads it
         protocol = self.tuning.get("protocol", TuningConfig.protocol) if self.tune else "fixed"
-        defaults = PROTOCOL_MODEL_DEFAULTS.get((self.task, protocol), {})
+        defaults = task_settings(self.task).protocol_model_defaults.get(protocol, {})
         return {k: v for k, v in defaults.items() if k not in self.model}
 
     def lambda_protocol(self) -> str:
@@ -381,22 +381,19 @@ def _build(cls, values: dict, section: str):
 
 def preset_config(name: str, task: str = "binary") -> RunConfig:
     """The RunConfig of a preset for a task, with its default output folder. A preset's
-    [model] sizes are for the binary CNN; other tasks start from their model's
-    defaults."""
+    [model] sizes are for the binary CNN; a task with its own preset tables
+    (``TaskSettings.presets``) starts from its model's defaults and those tables."""
     if name not in PRESETS:
         raise RegbenchError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     preset = copy.deepcopy(PRESETS[name])
-    if task != "binary":
+    tables = task_settings(task).presets
+    if tables is not None:
         preset["model"] = {}
-        for section, values in TASK_PRESETS.get(task, {}).get(name, {}).items():
+        for section, values in tables.get(name, {}).items():
             preset[section] = {**preset.get(section, {}), **copy.deepcopy(values)}
     return RunConfig(preset=name, task=task, out=f"results/{name}", **preset)
 
 
-# The model a task uses when [model] names none.
-TASK_ARCHITECTURES = {"binary": "binary_cnn", "profile": "bpnet"}
-
-
 def _architecture(model: dict, config: "RunConfig") -> str:
     return model.get("architecture", config.model.get(
-        "architecture", TASK_ARCHITECTURES.get(config.task, "binary_cnn")))
+        "architecture", task_settings(config.task).architecture))

@@ -4,6 +4,8 @@ builds a RunConfig from them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 PRESETS: dict[str, dict] = {
     # Seconds on a CPU: for tests and for checking an installation. Not science.
     "smoke": {
@@ -48,27 +50,6 @@ PRESETS: dict[str, dict] = {
     },
 }
 
-# A preset's settings for a task other than binary, over the preset's own (whose
-# [model] sizes are the binary CNN's and are dropped for other tasks).
-TASK_PRESETS: dict[str, dict[str, dict]] = {
-    "profile": {
-        # receptive field 47 bp: 100 bp in, 54 padding-free out
-        "smoke": {"model": {"filters": 8, "n_dilated": 2, "profile_width": 15}},
-        # quick: the shipped spi1_profile scenario's 646 bp in, 300 out (the default
-        # model's receptive field is the authors' 347 bp)
-        # paper: the authors' 1346 bp in, 1000 out, and their explained output
-        # (train_profile_model.py: log_softmax weights)
-        "paper": {"simulate": {"length": 1346},
-                  "model": {"explain_weights": "log_softmax"}},
-    },
-}
-
-# [model] defaults a λ protocol sets for a task when [model] does not name them: the
-# paper protocol explains what the authors' code explains (docs/profile.md).
-PROTOCOL_MODEL_DEFAULTS: dict[tuple[str, str], dict] = {
-    ("profile", "paper"): {"explain_weights": "log_softmax"},
-}
-
 PAPER_DIFFERENCES = {
     "smoke": "smoke preset: 100 bp, 8-filter model, 3 epochs, 16 evaluation sequences; "
              "checks the pipeline only, its numbers mean nothing",
@@ -80,22 +61,68 @@ PAPER_DIFFERENCES = {
     "paper": "",
 }
 
-# A task's own text, where its preset sizes are not the binary ones.
-TASK_PAPER_DIFFERENCES = {
-    ("profile", "smoke"): "smoke preset: 100 bp in, 54 bp out, an 8-filter model with 2 "
-                          "dilated layers, 3 epochs, 16 evaluation sequences; checks the "
-                          "pipeline only, its numbers mean nothing",
-    ("profile", "quick"): ("quick preset: 646-bp inputs and 300-bp padding-free outputs "
-                           "instead of 1346 and 1000 (Fourier cut-off T = round(200/1346 × "
-                           "646) = 96 instead of 200), the default model (64 filters, 6 "
-                           "dilated layers, receptive field 347 bp, as the authors'), 3,000 "
-                           "simulated sequences (spi1_profile) instead of genome-wide peaks, "
-                           "8 seeds, λ searched with 6 trials of at most 5 epochs per "
-                           "regularizer, DeepLIFT/SHAP with 10 shuffled references on up to "
-                           "200 positive test sequences"),
-}
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """What the configuration needs of a task, torch-free (``config`` reads it before
+    torch loads): the model when [model] names none; ``presets``, {preset: {section:
+    values}} over the preset's own settings, or None to keep the presets' [model] sizes
+    (the binary CNN's; a dict drops them, so the model starts from its own defaults);
+    ``paper_differences``, {preset: how it differs from the paper}, read where
+    ``presets`` is None from the binary texts; ``protocol_model_defaults``, {λ
+    protocol: [model] defaults it sets}. A task class carries its own as ``settings``
+    (``register_task`` files it here); a subclass inherits its parent's."""
+    architecture: str = "binary_cnn"
+    presets: dict | None = None
+    paper_differences: dict = field(default_factory=dict)
+    protocol_model_defaults: dict = field(default_factory=dict)
+
+
+BINARY_SETTINGS = TaskSettings()
+
+PROFILE_SETTINGS = TaskSettings(
+    architecture="bpnet",
+    presets={
+        # receptive field 47 bp: 100 bp in, 54 padding-free out
+        "smoke": {"model": {"filters": 8, "n_dilated": 2, "profile_width": 15}},
+        # quick: the shipped spi1_profile scenario's 646 bp in, 300 out (the default
+        # model's receptive field is the authors' 347 bp)
+        # paper: the authors' 1346 bp in, 1000 out, and their explained output
+        # (train_profile_model.py: log_softmax weights)
+        "paper": {"simulate": {"length": 1346},
+                  "model": {"explain_weights": "log_softmax"}},
+    },
+    paper_differences={
+        "smoke": "smoke preset: 100 bp in, 54 bp out, an 8-filter model with 2 dilated "
+                 "layers, 3 epochs, 16 evaluation sequences; checks the pipeline only, its "
+                 "numbers mean nothing",
+        "quick": ("quick preset: 646-bp inputs and 300-bp padding-free outputs instead of "
+                  "1346 and 1000 (Fourier cut-off T = round(200/1346 × 646) = 96 instead of "
+                  "200), the default model (64 filters, 6 dilated layers, receptive field "
+                  "347 bp, as the authors'), 3,000 simulated sequences (spi1_profile) "
+                  "instead of genome-wide peaks, 8 seeds, λ searched with 6 trials of at "
+                  "most 5 epochs per regularizer, DeepLIFT/SHAP with 10 shuffled references "
+                  "on up to 200 positive test sequences"),
+    },
+    # the paper protocol explains what the authors' code explains (docs/profile.md)
+    protocol_model_defaults={"paper": {"explain_weights": "log_softmax"}},
+)
+
+# Every task's settings by name: the built-in ones, and each registered task's.
+TASK_SETTINGS: dict[str, TaskSettings] = {"binary": BINARY_SETTINGS,
+                                          "profile": PROFILE_SETTINGS}
+
+
+def task_settings(task: str) -> TaskSettings:
+    """Task ``task``'s settings; a task not registered in this process (a folder made
+    with a plug-in that is not installed) gets the defaults (run_checks names unknown
+    tasks before a run)."""
+    return TASK_SETTINGS.get(task, BINARY_SETTINGS)
 
 
 def paper_differences(preset: str, task: str = "binary") -> str:
     """How a preset differs from the paper's sizes, for this task."""
-    return TASK_PAPER_DIFFERENCES.get((task, preset), PAPER_DIFFERENCES.get(preset, ""))
+    settings = task_settings(task)
+    if preset in settings.paper_differences:
+        return settings.paper_differences[preset]
+    return PAPER_DIFFERENCES.get(preset, "") if settings.presets is None else ""

@@ -1,6 +1,8 @@
 """Adding a model, an attribution method and a data source, each in a few lines: the
 new piece shows up in results.csv and in the report (the prior and the metric: see
 test_readme.py and test_plugins.py)."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,22 +169,52 @@ def share_task():
     unregister_task("binary_share")
 
 
-# the smoke preset's model: a task other than "binary" starts from its model's defaults
-SMOKE_MODEL = ('[model]\nconv_filters = [8, 8]\nconv_widths = [7, 7]\npool_size = 10\n'
-               'pool_stride = 10\ndense_sizes = [16]\n')
-
-
 def test_a_registered_task_is_trained_scored_and_reported(share_task, tmp_path):
-    results, report = _run(tmp_path, 'task = "binary_share"\n' + SMOKE_MODEL,
+    # named on the command line; a BinaryTask subclass inherits the binary settings, so
+    # the smoke preset's CNN sizes apply to it
+    results, report = _run(tmp_path, "", "--model", "binary_share",
                            "--regularizers", "fourier,none")
     assert (results.status == "ok").all() and results["motif_auprc"].notna().all()
     from regbench.data import load_dataset
     test = load_dataset(tmp_path / "run" / "data").subset("test")
     # its own performance reached results.csv: the share of positive test rows
     assert results["test_positive_share"].tolist() == [test.labels.mean()] * len(results)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert recorded["model"]["conv_filters"] == [8, 8]        # the smoke preset's
     config = (tmp_path / "run" / "config.json").read_text()
     assert '"task": "binary_share"' in config
     from regbench.train import load_checkpoint
     _, record = load_checkpoint(tmp_path / "run" / results["checkpoint"].iloc[0])
     assert record["task"] == "binary_share"
     assert "test\\_positive\\_share" in report
+
+
+def test_a_registered_task_brings_its_model_and_preset_sizes():
+    """``settings`` on a task class (presets.TaskSettings): its model when [model] names
+    none, its own preset tables instead of the binary CNN's sizes, its paper text, its λ
+    protocol's [model] defaults; all gone with the task."""
+    from regbench.config import RunConfig, _architecture, preset_config
+    from regbench.presets import TaskSettings, paper_differences
+    from regbench.tasks import BinaryTask, register_task, unregister_task
+
+    @register_task("binary_tiny")
+    class TinyTask(BinaryTask):
+        settings = TaskSettings(
+            architecture="tiny_cnn",
+            presets={"smoke": {"model": {"filters": 3}, "train": {"max_epochs": 1}}},
+            paper_differences={"smoke": "a tiny model"},
+            protocol_model_defaults={"paper": {"filters": 5}})
+    try:
+        config = preset_config("smoke", "binary_tiny")
+        assert dict(config.model) == {"filters": 3}             # no binary CNN sizes
+        assert config.train_config(0).max_epochs == 1
+        assert config.train_config(0).batch_size == 32          # the preset's own
+        assert paper_differences("smoke", "binary_tiny") == "a tiny model"
+        assert paper_differences("quick", "binary_tiny") == ""  # not the binary text
+        paper = RunConfig(task="binary_tiny", tune=True, tuning={"protocol": "paper"})
+        assert dict(paper.task_model()) == {"filters": 5}
+        assert _architecture(dict(config.model), config) == "tiny_cnn"
+    finally:
+        unregister_task("binary_tiny")
+    assert dict(preset_config("smoke", "binary_tiny").model) == dict(
+        preset_config("smoke").model)                          # unknown again: defaults

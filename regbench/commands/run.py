@@ -92,10 +92,11 @@ def add_data_arguments(parser) -> None:
                         help="--genome: train on windows shifted at random by up to ±BP "
                              "(extracted with BP more bases each side; BPNet used 128); "
                              "validation and test stay centred (default 0)")
-    parser.add_argument("--model", dest="task", default=None, choices=("binary", "profile"),
+    parser.add_argument("--model", dest="task", default=None, metavar="TASK",
                         help="binary: peak vs background (the paper's CNN, default); "
                              "profile: per-strand read counts (BPNet-style model; needs "
-                             "bigWigs or a profile simulation such as spi1_profile)")
+                             "bigWigs or a profile simulation such as spi1_profile); or a "
+                             "task a plug-in registers (regbench.tasks)")
     parser.add_argument("--set", dest="overrides", action="append", default=None,
                         metavar="KEY=VALUE",
                         help="override a scenario value (TOML syntax, repeatable), e.g. "

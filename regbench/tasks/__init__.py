@@ -4,6 +4,7 @@ plug-in, through the entry-point group ``regbench.tasks``: ``regbench.plugins``)
 from __future__ import annotations
 
 from regbench.plugins import GROUPS, Registry
+from regbench.presets import TASK_SETTINGS
 from regbench.tasks.base import ExplainedOutput, Task
 from regbench.tasks.binary import BinaryTask
 from regbench.tasks.profile import ProfileTask
@@ -13,10 +14,13 @@ TASKS: Registry[type] = Registry("task", GROUPS["tasks"])
 
 def register_task(name: str):
     """Decorator adding a Task subclass under ``name`` (its ``name`` from then on:
-    checkpoints and messages say which task trained)."""
+    checkpoints and messages say which task trained), and its ``settings`` (its model
+    when [model] names none, its preset sizes: ``presets.TaskSettings``) under the same
+    name."""
     def add(cls):
         TASKS.register(name, cls)
         cls.name = name
+        TASK_SETTINGS[name] = cls.settings
         return cls
     return add
 
@@ -24,6 +28,7 @@ def register_task(name: str):
 def unregister_task(name: str) -> None:
     """Remove an entry (tests and notebooks that re-register)."""
     TASKS.unregister(name)
+    TASK_SETTINGS.pop(name, None)
 
 
 def create_task(name: str, model: dict | None = None, **data_shape) -> Task:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from regbench.presets import TaskSettings
 from regbench.spectra import BINARY_FREQ_RATIO, default_freq_limit
 
 
@@ -20,6 +21,8 @@ class Task:
     X (N, 4, L) one-hot, targets as the task's data gives them (binary: labels (N, T))."""
 
     name: str = ""
+    # its model when [model] names none, its preset sizes (config reads them torch-free)
+    settings: TaskSettings = TaskSettings()
 
     def prior_defaults(self) -> dict:
         """{regularizer: {parameter: value}}: this task's defaults for registry

@@ -7,7 +7,8 @@ import torch
 from regbench.errors import RegbenchError
 from regbench.metrics import get_metric, list_metrics
 from regbench.metrics.losses import balanced_bce_loss
-from regbench.models import DEFAULT_ARCHITECTURE, create_model
+from regbench.models import create_model
+from regbench.presets import BINARY_SETTINGS
 from regbench.tasks.base import Task, resolve_model
 
 
@@ -20,6 +21,7 @@ class BinaryTask(Task):
     """
 
     name = "binary"
+    settings = BINARY_SETTINGS
 
     def __init__(self, model: dict | None = None, *, seq_len: int, n_tasks: int,
                  n_controls: int = 0):
@@ -29,8 +31,8 @@ class BinaryTask(Task):
         self.seq_len = int(seq_len)
         model = dict(model or {})
         self.reverse_complement = reverse_complement_setting(model)
-        self.architecture, self.params = resolve_model(model, DEFAULT_ARCHITECTURE, seq_len,
-                                                       n_tasks)
+        self.architecture, self.params = resolve_model(model, self.settings.architecture,
+                                                       seq_len, n_tasks)
 
     def build_model(self, **options) -> torch.nn.Module:
         return create_model(self.architecture, **{**self.params, **options})

@@ -6,7 +6,7 @@ log(1 + total counts) (the paper's weight: 20). Attributions and the prior expla
 per task, Σ over strands and positions of (ℓ − mean ℓ) · stopgrad(w), ℓ the profile
 logits: w = softmax(ℓ) by default (bpnet-lite, chrombpnet and the authors' comments);
 ``explain_weights = "log_softmax"`` is what the authors' code computes, and what the
-paper protocol and preset use (``config.PROTOCOL_MODEL_DEFAULTS``, docs/profile.md).
+paper protocol and preset use (``presets.PROFILE_SETTINGS``, docs/profile.md).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import torch
 from regbench.errors import RegbenchError
 from regbench.metrics import get_metric, list_metrics
 from regbench.models import create_model
+from regbench.presets import PROFILE_SETTINGS
 from regbench.spectra import PROFILE_FREQ_RATIO
 from regbench.tasks.base import Task, resolve_model
 
@@ -28,6 +29,7 @@ class ProfileTask(Task):
     rest go to the model (default architecture bpnet)."""
 
     name = "profile"
+    settings = PROFILE_SETTINGS
 
     def __init__(self, model: dict | None = None, *, seq_len: int, n_tasks: int,
                  n_controls: int = 0):
@@ -47,7 +49,8 @@ class ProfileTask(Task):
         if not self.counts_weight >= 0:
             raise RegbenchError(f"[model] counts_weight must be >= 0, got {self.counts_weight}")
         self.seq_len = int(seq_len)
-        self.architecture, self.params = resolve_model(params, "bpnet", seq_len, n_tasks)
+        self.architecture, self.params = resolve_model(params, self.settings.architecture,
+                                                       seq_len, n_tasks)
         length = self.params.get("output_length") or seq_len
         self.crop = slice((seq_len - length) // 2, (seq_len - length) // 2 + length)
 
