@@ -101,6 +101,26 @@ fractions = [0.5, 0.25]
     assert "positional Jaccard, the paper's" in report
 
 
+def test_a_suite_report_computes_each_points_stability_once(tmp_path, monkeypatch):
+    """The stability CSVs and the section share one point folder, so the point's
+    attributions are read and compared once per report (they were read four times);
+    the tables are unchanged."""
+    from regbench.report import stability
+    from regbench.report.suite import write_suite_report
+    path = _suite(tmp_path, '[[experiment]]\nname = "S"\nkind = "stability"\n'
+                  'fractions = [0.5]\n' + TINY)
+    out = tmp_path / "out"
+    assert _run(path, out) == 0
+    before = (out / "stability.csv").read_bytes()
+    loads = []
+    real = stability.load_attributions
+    monkeypatch.setattr(stability, "load_attributions",
+                        lambda *a, **k: loads.append(a) or real(*a, **k))
+    write_suite_report(out)
+    assert len(loads) == 2          # the full-data models', then the share models'
+    assert (out / "stability.csv").read_bytes() == before
+
+
 def test_a_user_suite_with_an_unknown_key_exits_2_naming_it(tmp_path, capsys):
     path = _suite(tmp_path, """
 [[experiment]]

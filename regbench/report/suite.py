@@ -18,7 +18,7 @@ from regbench.config import paper_differences
 from regbench.errors import RegbenchError
 from regbench.report import lambda_sweep, stability, stats
 from regbench.report.render import Bullets, Section, Text, write_outputs
-from regbench.report.suite_sections import _point_folder
+from regbench.report.suite_sections import _point_folder, one_folder_per_point
 from regbench.report.suite_verdict import (TAGS, verdict, verdict_point,  # noqa: F401
                                            verdict_table)
 from regbench.store import atomic_write_csv, wide_results
@@ -36,13 +36,15 @@ def write_suite_report(out) -> tuple[Path, Path]:
                  if (out / "results_fraction.csv").is_file() else pd.DataFrame(columns=TAGS))
     order = stats.order_regularizers(results["regularizer"], _listed(manifest))
     _write_lambda_curves(out, results, manifest)
-    stability.write_suite_stability_csvs(out, manifest, results, fractions, order,
-                                         _point_folder, TAGS)
-    blocks = [verdict(results, order, manifest)]
-    for experiment in manifest["experiments"]:
-        mine = results[results["experiment"] == experiment["name"]]
-        shares = fractions[fractions["experiment"] == experiment["name"]]
-        blocks.append(experiment_section(out, experiment, mine, shares, order, manifest))
+    with one_folder_per_point():   # stability tables computed once, for CSVs and sections
+        stability.write_suite_stability_csvs(out, manifest, results, fractions, order,
+                                             _point_folder, TAGS)
+        blocks = [verdict(results, order, manifest)]
+        for experiment in manifest["experiments"]:
+            mine = results[results["experiment"] == experiment["name"]]
+            shares = fractions[fractions["experiment"] == experiment["name"]]
+            blocks.append(experiment_section(out, experiment, mine, shares, order,
+                                             manifest))
     blocks.append(how_made(manifest, results, out))
     title = f"regbench suite report: {manifest['suite']}"
     return write_outputs(out, title, [b for b in blocks if b is not None])

@@ -3,6 +3,7 @@ gc_sweep, data_scarcity, multi_motif, lambda_sweep): each yields the blocks of i
 experiment's section from the suite's rows (and the point folders)."""
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -11,16 +12,49 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure as MplFigure
 
-from regbench.report import figures, lambda_sweep, sections, stability, stats
+from regbench.report import figures, lambda_sweep, sections, stats
 from regbench.report.load import load_results
 from regbench.report.render import Table, Text
 from regbench.report.suite_verdict import (ARROWS, TAGS, _info, _lambda_verdict, _matched,
                                            verdict_point)
 
 
+# (folder, shares given) -> the point's folder while a suite report is written
+# (``one_folder_per_point``), so what a folder computes once (its stability tables, for
+# the CSVs and the section) is computed once per report
+_SHARED: dict | None = None
+
+
+@contextlib.contextmanager
+def one_folder_per_point():
+    """Within: ``_point_folder`` gives the same folder object for the same point and
+    the same rows, so its cached stability tables serve the CSVs and the section."""
+    global _SHARED
+    _SHARED = {}
+    try:
+        yield
+    finally:
+        _SHARED = None
+
+
 def _point_folder(out: Path, manifest, experiment: str, point: str, results: pd.DataFrame,
                   shares: pd.DataFrame | None = None):
     """The point's own results folder, its tables replaced by the suite's rows of it."""
+    if _SHARED is None:
+        return _load_point_folder(out, manifest, experiment, point, results, shares)
+    key = (str(out), experiment, point, _fingerprint(results),
+           None if shares is None else _fingerprint(shares))
+    if key not in _SHARED:
+        _SHARED[key] = _load_point_folder(out, manifest, experiment, point, results, shares)
+    return _SHARED[key]
+
+
+def _fingerprint(frame: pd.DataFrame) -> int:
+    return int(pd.util.hash_pandas_object(frame, index=False).sum()) if len(frame) else 0
+
+
+def _load_point_folder(out: Path, manifest, experiment: str, point: str,
+                       results: pd.DataFrame, shares: pd.DataFrame | None):
     entry = next(p for p in manifest["points"]
                  if p["experiment"] == experiment and p["point"] == point)
     folder = load_results(out / entry["folder"])
@@ -49,9 +83,8 @@ def _stability(out, experiment, results, shares, order, manifest):
     point = str(results["point"].iloc[0])
     folder = _point_folder(out, manifest, experiment["name"], point, results,
                            shares[shares["point"] == point])
-    runs = stability.load_attributions(folder)
-    for section in (sections.seed_stability(folder, order, runs),
-                    sections.data_stability(folder, order, runs)):
+    for section in (sections.seed_stability(folder, order, None),   # the folder's tables,
+                    sections.data_stability(folder, order, None)):  # computed at most once
         if section is not None:
             yield Text(f"{section.title}:")
             yield from section.blocks
