@@ -327,3 +327,19 @@ def test_low_signal_profile_scenario_is_spi1_profile_with_noisier_reads(tmp_path
     assert has_decoy[~pos].mean() == pytest.approx(0.5, abs=0.1)
     # decoys are unbound: a negative with one has only background reads
     assert reads[~pos & has_decoy].mean() == pytest.approx(background, rel=0.06)
+
+
+def test_a_simulated_profile_loads_without_the_uncovered_bases_note(tmp_path, capsys):
+    """The simulator writes no value where a base has no reads (most bases): a real
+    bigWig's uncovered bases are news at every load, a simulation's are not."""
+    import pyBigWig
+    out = tmp_path / "out"
+    simulate("spi1_profile", out, overrides={"positives": 20, "negatives": 10,
+                                             "length": 100}, progress=False)
+    bw = pyBigWig.open(str(out / "signal.plus.bw"))
+    name, length = next(iter(bw.chroms().items()))
+    assert np.isnan(bw.values(name, 0, length)).any()   # bases left out: NaN
+    capsys.readouterr()
+    ds = load_dataset(out)
+    assert "not covered" not in capsys.readouterr().out
+    assert ds.signal.min() == 0 and not np.isnan(ds.signal).any()
