@@ -188,6 +188,18 @@ class GridQueue:
         duplicate (both ended here)."""
         with _quiet():   # Optuna warns that heartbeats are meant for optimize()
             trial = self.study.ask()
+        try:
+            return self._claim(trial)
+        except (KeyboardInterrupt, SystemExit):
+            # stopped between the ask and the claim's ``with`` (a SIGTERM lands anywhere):
+            # hand the trial back at once, as ``Claim.__exit__`` does, not after the
+            # grace period
+            self._end(trial, "interrupted")
+            if trial.user_attrs.get(CELL) in self.cells:
+                self._enqueue([trial.user_attrs[CELL]])
+            raise
+
+    def _claim(self, trial) -> "Claim | None":
         storage = self.study._storage
         cell = trial.user_attrs.get(CELL)
         if cell is None:   # nothing was waiting any more: Optuna made a fresh trial

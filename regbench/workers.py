@@ -86,9 +86,9 @@ def work_grid(executor, grid, fractions) -> GridQueue:
     with tqdm(total=total, initial=done, desc="seed grid (all workers)", unit="claim",
               disable=not context.config.progress, dynamic_ncols=True) as bar:
         while (claim := queue.claim()) is not None:
-            regularizer, seeds, fraction = cells[claim.cell]
-            bar.set_postfix_str(f"training {claim.label}")
-            with claim:
+            with claim:   # at once: an interrupt from here on hands the claim back
+                regularizer, seeds, fraction = cells[claim.cell]
+                bar.set_postfix_str(f"training {claim.label}")
                 records = executor.train_seeds(regularizer, list(seeds), fraction, bar=bar)
                 if store is not None:
                     share_files(claim, store, records, context.out)

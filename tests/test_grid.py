@@ -117,6 +117,31 @@ def test_an_interrupted_run_goes_back_to_the_queue(tmp_path):
     assert ran == ["x"]
 
 
+def test_an_interrupt_between_the_claim_and_its_with_hands_the_run_back(tmp_path,
+                                                                          monkeypatch):
+    """A SIGTERM can land after the trial is marked this worker's (RUNNING, ``worker``
+    set) and before ``with claim:`` starts: the run goes back to the queue at once, not
+    after the grace period (a 2-core CI machine under load hit this window)."""
+    q = queue(tmp_path, grace=600)
+    real = GridQueue._claim
+
+    def interrupted(self, trial):
+        real(self, trial)              # claimed: RUNNING, with this worker's name
+        raise KeyboardInterrupt
+    monkeypatch.setattr(GridQueue, "_claim", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        q.claim()
+    monkeypatch.undo()
+    (stopped,) = [t for t in q.study.get_trials() if t.state == TrialState.FAIL]
+    assert stopped.user_attrs[ENDED] == "interrupted" and "worker" in stopped.user_attrs
+    assert not [t for t in q.study.get_trials() if t.state == TrialState.RUNNING]
+    claims = []
+    while (claim := q.claim()) is not None:    # every cell still runs, once
+        with claim:
+            claims.append(claim.cell)
+    assert sorted(claims) == sorted(CELLS)
+
+
 def test_grid_study_names():
     assert grid_study_name("lab", CELLS) == "lab-grid"
     same = grid_study_name(None, dict(reversed(list(CELLS.items()))))
