@@ -8,7 +8,7 @@ import json
 import torch
 
 from regbench import __version__
-from regbench.config import paper_differences
+from regbench.config import PRESETS, paper_differences
 from regbench.context import RunContext
 from regbench.data import SimulatedSource
 from regbench.labels import registry_labels
@@ -28,6 +28,11 @@ def _paper_differences(context: RunContext) -> str:
     """The preset's differences from the paper; its simulated data sizes apply only
     when the data are simulated."""
     text = paper_differences(context.config.preset, context.config.task)
+    preset_seeds = PRESETS.get(context.config.preset, {}).get("seeds")
+    if text and preset_seeds is not None and context.config.seeds != preset_seeds:
+        # the preset's text names its own seed count; say when this run's differs
+        seeds = context.config.seeds
+        text += f" (this run: {seeds} seed{'' if seeds == 1 else 's'})"
     if text and not isinstance(context.source, SimulatedSource):
         ds = context.dataset
         text += (f" (its simulated data sizes do not apply: these data are "

@@ -216,7 +216,8 @@ def seed_power(context) -> list[str]:
     from regbench.metrics import smallest_paired_p
     seeds = context.config.seeds
     floor = smallest_paired_p(seeds)
-    lines = [f"paired seeds: {_plural(seeds, 'seed')} give the exact paired test "
+    lines = [f"paired seeds: {_plural(seeds, 'seed')} {'gives' if seeds == 1 else 'give'} "
+             "the exact paired test "
              f"(Wilcoxon signed-rank vs none) a smallest two-sided p of 2 / 2^{seeds} = "
              f"{floor:.3g}"]
     sizes = family_sizes(context)

@@ -95,3 +95,25 @@ def test_evaluation_settings_out_of_range_are_one_line_errors(key, value):
     config.evaluation = {**config.evaluation, key: value}
     with pytest.raises(RegbenchError, match=rf"^\[evaluation\] {key} = {value} is not valid"):
         config.evaluation_config()
+
+
+def test_config_json_says_when_the_run_overrides_the_presets_seed_count():
+    """The preset's differences from the paper name its own seed count (quick: 8); a run
+    with other seeds says so beside it, one with the preset's count adds nothing."""
+    from types import SimpleNamespace
+
+    from regbench.data import SimulatedSource
+    from regbench.manifest import _paper_differences
+    from regbench.presets import paper_differences
+
+    def text(seeds):
+        context = SimpleNamespace(config=SimpleNamespace(preset="quick", task="profile",
+                                                         seeds=seeds),
+                                  source=SimulatedSource("spi1_profile"))
+        return _paper_differences(context)
+
+    preset_text = paper_differences("quick", "profile")
+    assert "8 seeds" in preset_text
+    assert text(8) == preset_text
+    assert text(4) == preset_text + " (this run: 4 seeds)"
+    assert text(1) == preset_text + " (this run: 1 seed)"

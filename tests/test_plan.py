@@ -131,3 +131,8 @@ def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch)
     steps = 4   # ceil(100 / 32)
     assert total == 2 * 3 * ((steps * 1.0 + 10.0) + (steps * 2.0 + 30.0))
     assert "a validation pass none 10.000 s; fourier 30.000 s" in lines[-1]
+
+
+def test_one_seed_reads_in_the_singular():
+    assert seed_power(_bench(["none", "fourier"], 1))[0].startswith(
+        "paired seeds: 1 seed gives the exact paired test")
