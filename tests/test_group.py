@@ -1,8 +1,9 @@
 """Grouped training (regbench.group): a group of G members computes and trains what G
 solo models do.
 
-Measured on a 2-core AVX2 CPU (torch 2.13; an AVX-512 one differs where said), 3 epochs of 128 sequences x 100 bp (12
-Adam steps), 3 seeds, grouped vs solo, max abs difference over members and epochs:
+Measured on a 2-core AVX2 CPU (torch 2.13; an AVX-512 one differs where said), 3
+epochs of 128 sequences x 100 bp (12 Adam steps), 3 seeds, grouped vs solo, max abs
+difference over members and epochs:
 - no batch norm, float32: histories <= 6e-8 (none, fourier, smoothness), 1.9e-6 (l2's
   penalty, a sum of squares ~10), 4.8e-6 (sparsity's val penalty); final weights
   <= 1.2e-7 (sparsity 8.3e-6).
