@@ -60,6 +60,11 @@ register_metric("peak_auprc", needs="peak_mask", direction="higher",
                 better="higher is better (all positions ranked by attribution find the "
                        "peak intervals; real data, where no motif truth exists)")(
     lambda attr, truth: interp.motif_auprc(attr, truth.peak_mask))
+register_metric("peak_fraction", needs="peak_mask", direction="higher",
+                label="peak fraction", headline=True,
+                better="higher is better (more attribution inside the peak interval; the "
+                       "paper's Table 4 on real data)")(
+    lambda attr, truth: interp.motif_fraction(attr, truth.peak_mask))
 register_metric("gc_reliance", needs="nothing", direction="zero", label="GC reliance",
                 better="closer to 0 is better (+: background G/C raises the output, "
                        "-: A/T does)")(
