@@ -282,8 +282,9 @@ def test_summarize_interpretability_columns_and_missing_truth():
     full = summarize_interpretability(attr, X, motif_mask=mask, summits=[30, 30, 30])
     assert list(full.columns) == ["highfreq_fraction", "entropy", "motif_fraction",
                                   "motif_auprc_per_sequence", "summit_spearman",
-                                  "gc_reliance"]
-    assert len(full) == 3 and full.notna().all().all()
+                                  "peak_fraction", "gc_reliance"]
+    assert len(full) == 3 and full.drop(columns="peak_fraction").notna().all().all()
+    assert full["peak_fraction"].isna().all()   # no peak intervals given
     np.testing.assert_allclose(full["motif_fraction"], motif_fraction(attr, mask))
     bare = summarize_interpretability(torch.from_numpy(attr), torch.from_numpy(X))
     assert bare[["motif_fraction", "motif_auprc_per_sequence",
