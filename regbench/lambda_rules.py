@@ -15,6 +15,7 @@ from regbench.context import RunContext
 from regbench.errors import RegbenchError
 from regbench.executor import RunExecutor
 from regbench.regularizers import get_spec
+from regbench.store import folder_file
 from regbench.tasks import Task
 from regbench.train import Trainer, load_checkpoint
 
@@ -68,11 +69,14 @@ class LambdaRules:
                                 "reference) did not train; fix the training settings or "
                                 "use --lambda-protocol fixed")
         losses = [float(r["row"]["val_loss"]) for r in records]
+        # a stored record (OUT/tuning/runs, maybe another worker's) names the checkpoint:
+        # not trusted, so checked as gather checks the paths it fetches
+        checkpoint = folder_file(reference.out, records[0]["row"]["checkpoint"], "checkpoints")
         self._none_reference = {
             "seeds": n_seeds, "losses": losses, "loss": losses[0],
             "mean": float(np.mean(losses)),
             "noise": float(np.std(losses, ddof=1)) if n_seeds > 1 else 0.0,
-            "checkpoint": str(reference.out / records[0]["row"]["checkpoint"]),
+            "checkpoint": str(checkpoint),
             "epochs": reference.config.train_config(0).max_epochs}
         ctx.lambda_reference["none"] = {
             k: v for k, v in self._none_reference.items() if k != "checkpoint"}

@@ -296,3 +296,35 @@ def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path, capsys):
     assert config["lambda_protocol"] == "paper"
     assert config["lambda_source"] == {"fourier": "paper rule", "none": "registry"}
     assert "λ protocol: paper" in (out / "report.html").read_text()
+
+
+def test_the_paper_rule_loads_no_checkpoint_a_stored_record_names_outside(
+        data_dir, tmp_path, tune_kit):
+    """Issue 42 item 4: the λ reference's none model comes from a stored record of
+    OUT/tuning/runs (shared with other workers); the checkpoint it names is checked as
+    gather checks the paths it fetches, so a crafted record pointing at another model
+    (here none seed 1's, copied outside the folder) cannot change l2's paper λ."""
+    from regbench.errors import RegbenchError
+    from regbench.lambda_rules import LambdaRules
+    out = tmp_path / "out"
+    bench = tune_kit.make_bench(data_dir, out, ["l2", "none"])
+    bench.context.prepare_data()
+    bench.search.rules.none_reference(2)   # seeds 0 and 1 stored in OUT/tuning
+    honest = bench.search.rules.paper_lambda("l2")[0]
+    [seed0] = (out / "tuning" / "runs").glob("none_seed0_*.json")
+    [seed1] = (out / "tuning" / "checkpoints").glob("none_seed1_*.pt")
+    outside = tmp_path / "elsewhere.pt"
+    outside.write_bytes(seed1.read_bytes())
+    record = json.loads(seed0.read_text())
+    assert record["row"]["checkpoint"].startswith("checkpoints/none_seed0_")
+    for crafted in (str(outside), "../../elsewhere.pt", "checkpoints/../../../elsewhere.pt"):
+        record["row"]["checkpoint"] = crafted
+        seed0.write_text(json.dumps(record))
+        rules = LambdaRules(tune_kit.make_bench(data_dir, out, ["l2", "none"]).context)
+        rules.context.prepare_data()
+        with pytest.raises(RegbenchError) as error:
+            rules.paper_lambda("l2")
+        assert str(error.value) == (
+            f"refused path {crafted!r}: a results folder names its files "
+            f"checkpoints/NAME; this one could lead outside {out / 'tuning'}")
+    assert honest > 0
