@@ -228,6 +228,36 @@ def test_an_empty_labels_tsv_is_one_line(tmp_path, labels, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("how", ["not utf-8", "no permission"])
+def test_an_unreadable_labels_tsv_is_one_line_and_exit_2(tmp_path, tune_kit, capsys,
+                                                         monkeypatch, how):
+    """Before: a traceback (UnicodeDecodeError, PermissionError) from the command."""
+    import os
+
+    from regbench.cli import main
+    folder = tune_kit.make_dataset(tmp_path / "d", n=48)
+    labels = folder / "labels.tsv"
+    if how == "not utf-8":
+        labels.write_bytes(b"name\tsplit\tbound\n\xff\xfe\x00seq\ttrain\t1\n")
+    elif os.geteuid() != 0:
+        labels.chmod(0)
+    else:   # root reads whatever the mode: the open fails as it would for a user
+        real = pd.read_csv
+
+        def denied(path, *args, **kwargs):
+            if str(path) == str(labels):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path, *args, **kwargs)
+        monkeypatch.setattr(pd, "read_csv", denied)
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "smoke", "--data", str(folder), "--regularizers", "none",
+                 "--seeds", "1", "--no-progress", "--device", "cpu", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"regbench run: error: {labels} cannot be read (")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_motifs_and_peaks_on_no_sequence_are_counted_and_left_out(tmp_path, capsys):
     folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
     (folder / "motifs.bed").write_text("a\t1\t3\tM\t0\t+\nzz\t1\t3\tM\t0\t+\n"

@@ -220,6 +220,11 @@ def _read_labels(path: Path) -> tuple[list[str], np.ndarray, list[str], np.ndarr
     except pd.errors.EmptyDataError:
         raise RegbenchError(f"{path} is empty; write a header (name, split, one 0/1 column "
                             "per task) and a row per sequence") from None
+    except (OSError, ValueError) as exc:   # unreadable, not UTF-8 text, not a table
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RegbenchError(f"{path} cannot be read ({why}); it must be a tab-separated UTF-8 "
+                            "text file you can read: name, split, one 0/1 column per "
+                            "task") from None
     if table.columns[0] != "name" or table["name"].duplicated().any():
         raise RegbenchError(f"{path} must start with a 'name' column of unique sequence "
                             "names; fix its header or remove duplicated rows")
