@@ -117,7 +117,8 @@ class RunContext:
         self._check_splits()
         if dataset.split_source != Dataset.split_source:
             print(f"data: {dataset.split_source}", flush=True)
-        if isinstance(self.source, FolderSource) and dataset.motif_mask is None:
+        if isinstance(self.source, FolderSource) and dataset.motif_mask is None and \
+                not (dataset.path / "motifs.bed").is_file():   # else noted on loading
             print(f"data: {dataset.path} has no motifs.bed, so the motif metrics (motif "
                   "fraction, motif auPRC) are not scored and GC reliance counts every base "
                   "as background", flush=True)

@@ -66,6 +66,7 @@ def write_config(context: RunContext, started, wall_seconds: float) -> None:
         "data": context.source.describe(ds),
         "dataset_fingerprint": ds.fingerprint,
         "split": ds.split_source,
+        **({"data_notes": list(ds.notes)} if ds.notes else {}),
         "split_sizes": {split: {"sequences": int((ds.split == split).sum()),
                                 "positives": int((ds.labels[ds.split == split].max(axis=1)
                                                   > 0).sum())}

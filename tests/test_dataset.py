@@ -169,11 +169,14 @@ def test_missing_labels_named(tmp_path):
         load_dataset(folder)
 
 
-def test_folder_without_any_instance_or_peak(tmp_path):
+def test_folder_without_any_instance_or_peak(tmp_path, capsys):
     out = simulate("spi1_profile", tmp_path / "neg", progress=False,
                    overrides={"positives": 0, "negatives": 12, "length": 100})
     ds = load_dataset(out)
-    assert ds.motifs.empty and not ds.motif_mask.any()
+    # no motif instance: no motif truth (NaN motif metrics, not 0.0), with a note
+    assert ds.motifs is None and ds.motif_mask is None
+    assert capsys.readouterr().out.splitlines() == [NO_MOTIF_NOTE.format(
+        path=out / "motifs.bed", why="lists no motif instance")]
     assert (ds.summits == 50).all() and ds.signal.shape == (12, 2, 100)
     assert ds.signal.sum() > 0                                  # background reads only
 
@@ -302,6 +305,8 @@ def test_bigwig_uncovered_bases_read_as_0_with_a_note(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == [
         f"data: note: 1 of the 4 chromosomes in {folder / 'signal.plus.bw'} name no "
         "sequence of labels.tsv (e.g. 'other') and are left out",
+        f"data: note: 1 of the 3 sequences of labels.tsv are not in "
+        f"{folder / 'signal.minus.bw'} (e.g. 'b'), so their counts are read as 0",
         "data: note: bases without a value in the bigWigs (NaN: not covered) are read as 0 "
         "counts: signal.plus.bw 8 of 24"]
 
@@ -337,6 +342,7 @@ def test_a_bigwig_on_no_sequence_stops(tmp_path):
     ("empty", "labels.tsv has a header but no rows"),
     ("motifs", "motifs.bed: none of its 60 rows names a sequence of labels.tsv"),
     ("bigwig", "signal.plus.bw: chromosome seq7 has the value inf at base 3"),
+    ("mostly_n", "sequence 'seq5' is mostly unknown (60 of its 100 bases are N"),
 ])
 def test_bad_data_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, tune_kit, bad,
                                                            message):
@@ -351,6 +357,12 @@ def test_bad_data_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, tun
     if bad == "motifs":
         motifs = folder / "motifs.bed"
         motifs.write_text(motifs.read_text().replace("seq", "chr"))
+    if bad == "mostly_n":
+        fasta = folder / "sequences.fa"
+        lines = fasta.read_text().splitlines()
+        at = lines.index(">seq5") + 1
+        lines[at] = "X" * 30 + "n" * 30 + lines[at][60:]   # protein-like, soft-masked N
+        fasta.write_text("\n".join(lines) + "\n")
     if bad == "bigwig":
         names = pd.read_csv(labels, sep="\t")["name"]
         counts = {n: [1] * 100 for n in names}
@@ -381,3 +393,154 @@ def test_bad_labels_exit_2_without_a_traceback_from_the_command(tmp_path, tune_k
         f"regbench run: error: {labels}: column 'bound' holds 2 in row 4 (sequence 'seq3'); "
         "labels must be 0 or 1\n")
     assert not (tmp_path / "out").exists()
+
+
+# -- bad data must not be scored as real (issue 42 item 2) ---------------------------------
+NO_MOTIF_NOTE = ("data: note: {path} {why}, so the motif metrics (motif fraction, motif "
+                 "auPRC) are not scored (NaN) and GC reliance counts every base as "
+                 "background; list the task's motif instances in it to score them")
+
+
+@pytest.mark.parametrize("content,manifest,why", [
+    ("", None, "lists no motif instance"),
+    ("track name=motifs\n# none found\n\n", None, "lists no motif instance"),
+    ("a\t1\t3\tDECOY\t0\t+\n", {"decoy_motif_ids": ["DECOY"]},
+     "lists only decoy motifs (manifest.json's decoy_motif_ids)"),
+])
+def test_a_motifs_bed_without_task_motifs_leaves_the_motif_metrics_unscored(
+        tmp_path, capsys, content, manifest, why):
+    """An empty motifs.bed is no ground truth: no mask (as without motifs.bed), so the
+    motif metrics are NaN, not 0.0, and a note says so."""
+    import json
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    (folder / "motifs.bed").write_text(content)
+    if manifest:
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    ds = load_dataset(folder)
+    assert ds.motif_mask is None and ds.motifs is None
+    note = NO_MOTIF_NOTE.format(path=folder / "motifs.bed", why=why)
+    assert capsys.readouterr().out.splitlines() == [note] and ds.notes == [note]
+
+
+@pytest.mark.parametrize("bed,expected", [
+    ("a\t1\t3\n", [("a", 1, 3, "a:1-3", 0.0, ".")]),
+    ("track name=m\nbrowser position a:1-8\n# c\na\t1\t3\tM1\nb\t0\t2\tM2\n",
+     [("a", 1, 3, "M1", 0.0, "."), ("b", 0, 2, "M2", 0.0, ".")]),
+    ("a\t1\t3\tM1\t7.5\n", [("a", 1, 3, "M1", 7.5, ".")]),
+    ("a\t1\t3\tM1\t.\t-\n", [("a", 1, 3, "M1", 0.0, "-")]),
+    ("a\t1\t3\tM1\t2\t+\t1\t3\t0,0,0\nc\t4\t8\tM2\t1\t-\t4\t8\t0,0,0\n",
+     [("a", 1, 3, "M1", 2.0, "+"), ("c", 4, 8, "M2", 1.0, "-")]),
+], ids=["bed3", "bed4-headers", "bed5", "bed6-dot-score", "bed9"])
+def test_motifs_bed_is_read_as_standard_bed(tmp_path, capsys, bed, expected):
+    """BED3, BED4, BED5, BED6 and wider; track/browser/# lines skipped. Missing
+    columns: name chrom:start-end, score 0, strand '.'."""
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    (folder / "motifs.bed").write_text(bed)
+    ds = load_dataset(folder)
+    got = ds.motifs[["chrom", "start", "end", "name", "score", "strand"]]
+    assert [tuple(r) for r in got.itertuples(index=False)] == expected
+    mask = np.zeros((3, 8), bool)
+    for chrom, start, end, *_ in expected:
+        mask["abc".index(chrom), start:end] = True
+    np.testing.assert_array_equal(ds.motif_mask, mask)
+    assert capsys.readouterr().out == ""
+
+
+def test_peaks_bed_is_read_as_standard_bed(tmp_path, capsys):
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    (folder / "peaks.bed").write_text("track name=peaks\nbrowser hide all\n# peaks\n"
+                                      "b\t2\t6\tp1\nc\t0\t4\tp2\t9\t.\t1\t-1\t-1\t1\n")
+    ds = load_dataset(folder)
+    assert ds.summits.tolist() == [4, 4, 1]    # a: none, b: the centre, c: column 10
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("bed,line,problem", [
+    ("a\t1\t3\nb\t2\n", 2, "expected at least chrom, start, end"),
+    ("# h\na\tone\t3\n", 2, "start and end must be whole numbers"),
+    ("a\t1\t3\tM\tbig\t+\n", 1, "score must be a number or '.'"),
+    ("a\t1\t3\tM\t0\tup\n", 1, "strand must be +, - or ."),
+])
+def test_a_bad_bed_line_is_named(tmp_path, bed, line, problem):
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    (folder / "motifs.bed").write_text(bed)
+    with pytest.raises(RegbenchError) as info:
+        load_dataset(folder)
+    assert str(info.value) == (
+        f"{folder / 'motifs.bed'} line {line}: {problem}; write BED (chrom, start, end, "
+        "then optionally name, score, strand), tab-separated")
+
+
+def test_letters_other_than_acgtn_are_counted_in_one_note(tmp_path, capsys):
+    fasta = (">a\nACGTRYAC\n>b\nacgtnnAC\n>c\nTTAAMEEK\n>d\nACGTACGT\n>e\nAC-TAC*y\n")
+    labels = TINY_LABELS + "d\ttrain\t0\ne\ttest\t1\n"
+    folder = write(tmp_path / "d", fasta, labels)
+    ds = load_dataset(folder)
+    assert decode(ds.codes[0]) == "ACGTNNAC" and decode(ds.codes[2]) == "TTAANNNN"
+    assert decode(ds.codes[1]) == "ACGTNNAC"                 # soft-masked: as upper case
+    note = (f"data: note: 9 letters other than A, C, G, T, N in 3 of the 5 sequences of "
+            f"{folder / 'sequences.fa'} are read as N (unknown): IUPAC codes K 1, M 1, "
+            "R 1, Y 2; other letters E 2; other characters '*' 1, '-' 1")
+    assert capsys.readouterr().out.splitlines() == [note] and ds.notes == [note]
+
+
+def test_soft_masked_sequences_are_read_without_a_note(tmp_path, capsys):
+    folder = write(tmp_path / "d", ">a\nacgtACGT\n>b\nggccnnCC\n>c\nttaaTTAA\n", TINY_LABELS)
+    ds = load_dataset(folder)
+    assert decode(ds.codes[1]) == "GGCCNNCC" and ds.notes == []
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("seq,shown", [("NNNNNACG", "5 of its 8"), ("MEEKNRAC", "6 of its 8")])
+def test_a_mostly_n_sequence_stops(tmp_path, seq, shown):
+    fasta = f">a\nACGTACGT\n>b\n{seq}\n>c\nTTAATTAA\n"
+    folder = write(tmp_path / "d", fasta, TINY_LABELS)
+    with pytest.raises(RegbenchError) as info:
+        load_dataset(folder)
+    assert str(info.value) == (
+        f"{folder / 'sequences.fa'}: sequence 'b' is mostly unknown ({shown} bases are N "
+        "or letters other than A, C, G, T; the limit is half); a protein or masked "
+        "sequence cannot be scored as DNA: remove it from labels.tsv or give its bases")
+
+
+def test_a_sequence_missing_from_a_bigwig_is_counted_in_a_note(tmp_path, capsys):
+    folder = write(tmp_path / "d", TINY_FASTA, TINY_LABELS)
+    write_bigwig(folder / "signal.plus.bw", {c: [1] * 8 for c in "abc"})
+    write_bigwig(folder / "signal.minus.bw", {"a": [2] * 8})
+    ds = load_dataset(folder)
+    np.testing.assert_array_equal(ds.signal[:, 1], [[2] * 8, [0] * 8, [0] * 8])
+    note = (f"data: note: 2 of the 3 sequences of labels.tsv are not in "
+            f"{folder / 'signal.minus.bw'} (e.g. 'b'), so their counts are read as 0")
+    assert capsys.readouterr().out.splitlines() == [note] and ds.notes == [note]
+
+
+@pytest.mark.parametrize("motifs", ["bed4", "empty"])
+def test_a_run_scores_a_bed4_and_leaves_an_empty_motifs_bed_unscored(tmp_path, capsys,
+                                                                    tune_kit, motifs):
+    """The user path: a BED4 motifs.bed is scored; an empty one gives NaN motif metrics
+    (not 0.0), a note in the log, config.json and the report."""
+    import json
+    from regbench.cli import main
+    folder = tune_kit.make_dataset(tmp_path / "d")
+    bed = folder / "motifs.bed"
+    if motifs == "bed4":
+        bed.write_text("".join("\t".join(line.split("\t")[:4]) + "\n"
+                               for line in bed.read_text().splitlines()))
+    else:
+        bed.write_text("")
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "smoke", "--data", str(folder), "--regularizers", "none",
+                 "--seeds", "1", "--out", str(out), "--no-progress"]) == 0
+    results = pd.read_csv(out / "results.csv")
+    printed = capsys.readouterr().out
+    recorded = json.loads((out / "config.json").read_text())
+    if motifs == "bed4":
+        assert results["motif_fraction"].between(0, 1).all()
+        assert results["motif_auprc"].between(0, 1).all()
+        assert "data: note" not in printed and "data_notes" not in recorded
+        return
+    note = NO_MOTIF_NOTE.format(path=bed, why="lists no motif instance")
+    assert results["motif_fraction"].isna().all() and results["motif_auprc"].isna().all()
+    assert printed.count(note) == 1 and recorded["data_notes"] == [note]
+    assert ("lists no motif instance, so the motif metrics (motif fraction, motif auPRC) "
+            "are not scored (NaN)") in (out / "report.md").read_text()

@@ -2,7 +2,9 @@
 
 Files: ``sequences.fa`` and ``labels.tsv`` (required); ``motifs.bed`` (ground-truth motif
 instances), ``peaks.bed`` (summits), ``signal.plus.bw`` / ``signal.minus.bw`` and
-``manifest.json`` (optional).
+``manifest.json`` (optional). The BED files are standard BED (BED3 and wider, header
+lines skipped; ``tracks.read_bed``). What the formats accept, and what is noted or
+stops a run: docs/data.md.
 """
 from __future__ import annotations
 
@@ -55,7 +57,9 @@ class Dataset:
     peak_mask (N, L) bool, True inside the row's peak interval (genome data), or None;
     flanked: the same windows with flanks for jitter (``Flanked``), or None;
     control (N, 2, L) float32 read counts of a control experiment (plus, minus), or
-    None.
+    None; notes: the data notes said while loading (``data: note: ...`` lines: rows
+    left out, letters read as N, sequences a bigWig lacks, no motif truth), recorded
+    in config.json as ``data_notes``.
     """
 
     path: Path
@@ -74,6 +78,7 @@ class Dataset:
     peak_mask: np.ndarray | None = field(default=None)
     flanked: Flanked | None = field(default=None)
     control: np.ndarray | None = field(default=None)
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -258,19 +263,33 @@ def _check_binary(labels: np.ndarray, tasks: list[str], names: pd.Series,
                             "0 or 1")
 
 
-def _read_motifs(folder: Path, names: list[str], length: int,
-                 manifest: dict) -> tuple[pd.DataFrame | None, np.ndarray | None]:
-    if not (folder / MOTIFS).is_file():
+def _read_motifs(folder: Path, names: list[str], length: int, manifest: dict,
+                 notes: list) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """motifs.bed as a table (BED6 and ``decoy``) and the (N, L) mask of its task motifs
+    (decoys, named by manifest.json's ``decoy_motif_ids``, left out). Without the file,
+    or when it lists no task motif (empty, header lines only, decoys only), there is no
+    motif truth: (None, None), with a note in the latter case, so the motif metrics are
+    NaN rather than 0.0."""
+    path = folder / MOTIFS
+    if not path.is_file():
         return None, None
-    table = tracks.read_bed6(folder / MOTIFS)
+    table = tracks.read_bed(path)
     index = pd.Index(names)
     on_a_sequence = index.get_indexer(table["chrom"]) >= 0
-    tracks.note_unmatched(folder / MOTIFS, table["chrom"].to_numpy(), on_a_sequence, "rows")
+    tracks.note_unmatched(path, table["chrom"].to_numpy(), on_a_sequence, "rows", notes)
     table = table[on_a_sequence].reset_index(drop=True)
-    tracks.check_intervals(table, length, folder / MOTIFS)
+    tracks.check_intervals(table, length, path)
     decoys = set(manifest.get("decoy_motif_ids", []))
     table["decoy"] = table["name"].isin(decoys)
     task = table[~table["decoy"]]
+    if task.empty:
+        why = ("lists only decoy motifs (manifest.json's decoy_motif_ids)" if len(table)
+               else "lists no motif instance")
+        tracks.note(f"data: note: {path} {why}, so the motif metrics (motif fraction, "
+                    "motif auPRC) are not scored (NaN) and GC reliance counts every base "
+                    "as background; list the task's motif instances in it to score them",
+                    notes)
+        return None, None
     mask = tracks.interval_mask(index.get_indexer(task["chrom"]), task["start"].to_numpy(),
                                 task["end"].to_numpy(), len(names), length)
     return table, mask
@@ -295,18 +314,20 @@ def load_dataset(path: str | Path) -> Dataset:
         shares = "/".join(f"{DEFAULT_FRACTIONS[s]:.0%}" for s in SPLITS)
         split_source = (f"automatic: {LABELS} has no split column, so a split stratified by "
                         f"label was drawn with seed 0 (train/valid/test {shares})")
-    codes = read_codes(folder / FASTA, names)
+    notes: list[str] = []
+    codes = read_codes(folder / FASTA, names, notes)
     length = codes.shape[1]
-    motifs, mask = _read_motifs(folder, names, length, manifest)
-    summits = (tracks.read_summits(folder / PEAKS, pd.Index(names), length)
+    motifs, mask = _read_motifs(folder, names, length, manifest, notes)
+    summits = (tracks.read_summits(folder / PEAKS, pd.Index(names), length, notes)
                if (folder / PEAKS).is_file() else np.full(len(names), length // 2, np.int64))
     signal = None
     if all((folder / s).is_file() for s in SIGNALS):
-        strands = [(s, tracks.read_bigwig(folder / s, names, length)) for s in SIGNALS]
+        strands = [(s, tracks.read_bigwig(folder / s, names, length, notes))
+                   for s in SIGNALS]
         note = tracks.fill_uncovered(strands)
         # regbench's simulator leaves out the bases without reads by design: no news
         if note and manifest.get("kind") != "simulation":
-            print(note, flush=True)
+            tracks.note(note, notes)
         signal = np.stack([values for _, values in strands], axis=1)
     return Dataset(folder, names, codes, labels, tasks, split, mask, motifs, summits,
-                   manifest, fingerprint(folder), signal, split_source)
+                   manifest, fingerprint(folder), signal, split_source, notes=notes)

@@ -1,4 +1,10 @@
-"""FASTA -> uint8 codes of equal-length sequences, through pyfaidx's index."""
+"""FASTA -> uint8 codes of equal-length sequences, through pyfaidx's index.
+
+A, C, G, T in either case are the bases (lower case, soft-masked repeats, is read as
+upper case without a word), N is unknown. Any other letter (IUPAC ambiguity codes,
+protein letters, gaps) is read as N too, and counted: one note says how many of which
+kind in how many sequences. A sequence more than half unknown (``MOSTLY_UNKNOWN``)
+stops the run: it would be scored as real DNA."""
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +23,9 @@ from regbench.errors import RegbenchError
 from regbench.store import atomic_write
 
 _CHUNK_BASES = 1 << 23  # gather this many bases at a time to bound memory
+# A sequence with more than this share of N (or letters read as N) stops the run.
+MOSTLY_UNKNOWN = 0.5
+IUPAC_CODES = b"BDHKMRSUVWY"   # nucleotide ambiguity codes (and U, uracil) besides N
 
 
 def open_fasta(path: Path) -> pyfaidx.Faidx:
@@ -70,8 +79,12 @@ def _build_index(path: Path, index: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def read_codes(path: Path, names: list[str]) -> np.ndarray:
-    """Codes (N, L) uint8 of the records ``names``, in that order; all must be length L."""
+def read_codes(path: Path, names: list[str], notes: list | None = None) -> np.ndarray:
+    """Codes (N, L) uint8 of the records ``names``, in that order; all must be length L.
+
+    Letters other than A, C, G, T, N (either case) are read as N with one note
+    (``tracks.note``, kept in ``notes``); a sequence more than ``MOSTLY_UNKNOWN`` N is a
+    RegbenchError naming it."""
     fa = open_fasta(path)
     missing = [n for n in names if n not in fa.index]
     if missing:
@@ -83,12 +96,74 @@ def read_codes(path: Path, names: list[str]) -> np.ndarray:
         raise RegbenchError(f"sequences in {path} have unequal lengths ({lengths.min()} to "
                             f"{lengths.max()} bp); trim or pad them to one length")
     length = int(lengths[0]) if lengths.size else 0
+    tally = _Tally(len(names))
     if str(path).endswith(".gz"):
-        return _read_compressed(fa, names, length)
-    return _gather(path, records, length)
+        codes = _read_compressed(fa, names, length, tally)
+    else:
+        codes = _gather(path, records, length, tally)
+    _check_unknown(codes, path, names)
+    tally.say(path, notes)
+    return codes
 
 
-def _gather(path: Path, records, length: int) -> np.ndarray:
+class _Tally:
+    """Letters read as N that are not N: counts per byte (256,), rows (N,) holding any."""
+
+    def __init__(self, n: int):
+        self.counts = np.zeros(256, dtype=np.int64)
+        self.rows = np.zeros(n, dtype=bool)
+
+    def add(self, letters: np.ndarray, codes: np.ndarray, rows: slice) -> None:
+        """letters, codes (k, L) of the rows ``rows``: the bytes and their codes."""
+        unknown = codes == 4
+        if not unknown.any():
+            return
+        odd = unknown & (letters != ord("N")) & (letters != ord("n"))
+        if odd.any():
+            self.counts += np.bincount(letters[odd], minlength=256)
+            self.rows[rows] |= odd.any(axis=1)
+
+    def say(self, path: Path, notes: list | None) -> None:
+        """One note: how many of which letters in how many sequences (none: silent)."""
+        if not self.counts.any():
+            return
+        from regbench.data.tracks import note
+        upper = self.counts.copy()
+        upper[ord("A"):ord("Z") + 1] += upper[ord("a"):ord("z") + 1]
+        upper[ord("a"):ord("z") + 1] = 0
+        kinds = {"IUPAC codes": [], "other letters": [], "other characters": []}
+        for byte in map(int, np.flatnonzero(upper)):
+            letter = chr(byte)
+            kind = ("IUPAC codes" if byte in IUPAC_CODES else "other letters"
+                    if letter.isascii() and letter.isalpha() else "other characters")
+            shown = (letter if kind != "other characters" else repr(letter)
+                     if byte < 128 else f"byte 0x{byte:02x}")
+            kinds[kind].append(f"{shown} {upper[byte]:,}")
+        listed = "; ".join(f"{kind} {', '.join(found)}" for kind, found in kinds.items()
+                           if found)
+        note(f"data: note: {self.counts.sum():,} letters other than A, C, G, T, N in "
+             f"{self.rows.sum():,} of the {self.rows.size:,} sequences of {path} are read "
+             f"as N (unknown): {listed}", notes)
+
+
+def _check_unknown(codes: np.ndarray, path: Path, names: list[str]) -> None:
+    """A sequence more than MOSTLY_UNKNOWN N (codes (N, L), 4 = N) is a RegbenchError."""
+    if not codes.size:
+        return
+    unknown = (codes == 4).sum(axis=1)
+    mostly = np.flatnonzero(unknown > MOSTLY_UNKNOWN * codes.shape[1])
+    if not len(mostly):
+        return
+    first = int(mostly[0])
+    more = f"; so are {len(mostly) - 1:,} more" if len(mostly) > 1 else ""
+    raise RegbenchError(f"{path}: sequence {names[first]!r} is mostly unknown "
+                        f"({unknown[first]} of its {codes.shape[1]} bases are N or letters "
+                        f"other than A, C, G, T; the limit is half{more}); a protein or "
+                        "masked sequence cannot be scored as DNA: remove it from labels.tsv "
+                        "or give its bases")
+
+
+def _gather(path: Path, records, length: int, tally: _Tally) -> np.ndarray:
     """Vectorised read: byte of base j = offset + (j // bases_per_line) * bytes_per_line
     + j % bases_per_line, for every record at once."""
     raw = np.memmap(path, dtype=np.uint8, mode="r")
@@ -101,7 +176,9 @@ def _gather(path: Path, records, length: int) -> np.ndarray:
         if step >= length:
             view = as_strided(raw[offset[0, 0]:], shape=(len(records), length),
                               strides=(step, 1))
-            return CODE_OF_BYTE[view]
+            codes = CODE_OF_BYTE[view]
+            tally.add(view, codes, slice(None))
+            return codes
     per_line = np.array([r.lenc for r in records], dtype=np.int64)[:, None]
     line_bytes = np.array([r.lenb for r in records], dtype=np.int64)[:, None]
     cols = np.arange(length, dtype=np.int64)
@@ -110,15 +187,19 @@ def _gather(path: Path, records, length: int) -> np.ndarray:
     for a in range(0, len(records), step):
         b = slice(a, a + step)
         where = offset[b] + cols // per_line[b] * line_bytes[b] + cols % per_line[b]
-        codes[b] = CODE_OF_BYTE[raw[where]]
+        letters = raw[where]
+        codes[b] = CODE_OF_BYTE[letters]
+        tally.add(letters, codes[b], b)
     return codes
 
 
-def _read_compressed(fa: pyfaidx.Faidx, names: list[str], length: int) -> np.ndarray:
+def _read_compressed(fa: pyfaidx.Faidx, names: list[str], length: int,
+                     tally: _Tally) -> np.ndarray:
     codes = np.empty((len(names), length), dtype=np.uint8)
     for i, name in enumerate(names):   # one call per record; bgzip needs pyfaidx's reader
-        codes[i] = CODE_OF_BYTE[np.frombuffer(fa.fetch(name, 1, length).seq.encode(),
-                                              dtype=np.uint8)]
+        letters = np.frombuffer(fa.fetch(name, 1, length).seq.encode(), dtype=np.uint8)
+        codes[i] = CODE_OF_BYTE[letters]
+        tally.add(letters[None], codes[i:i + 1], slice(i, i + 1))
     return codes
 
 

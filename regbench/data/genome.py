@@ -212,8 +212,9 @@ class GenomeSource(DataSource):
         ds.split_source = (f"by chromosome: test {', '.join(self.test_chroms)}; valid "
                            f"{', '.join(self.valid_chroms)}; the rest train")
         ds.manifest = dict(self.report)
+        ds.notes = list(self.report.get("notes", []))
         print(f"data: {self.describe(ds)}", flush=True)
-        for note in self.report.get("notes", []):
+        for note in ds.notes:
             print(note, flush=True)
         return ds
 

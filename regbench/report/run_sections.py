@@ -91,6 +91,7 @@ def header(folder: ResultsFolder, order) -> Section:
         f"Data: {cfg.get('data', 'unknown')}",
         f"Split: {cfg.get('split', 'not recorded in config.json')}"
         + _split_sizes(cfg.get("split_sizes")),
+        *_data_notes(cfg),
         f"Device: {cfg.get('device', 'unknown')}",
         f"Model: {model_text or 'unknown'}",
         f"Regularizers: {', '.join(order)}",
@@ -112,6 +113,15 @@ def header(folder: ResultsFolder, order) -> Section:
     missing = None if cfg else Text("config.json is missing: run details are unknown.")
     return _section("Run", intro, missing, *settings_warnings(folder), info,
                     Text(lambda_sentence(sources)), table)
+
+
+def _data_notes(cfg: dict) -> list[str]:
+    """A line per note said while loading the data (config.json's ``data_notes``: rows
+    left out, letters read as N, no motif truth, ...); none recorded: no line."""
+    notes = cfg.get("data_notes")
+    if not isinstance(notes, list):
+        return []
+    return [f"Data note: {str(note).removeprefix('data: note: ')}" for note in notes]
 
 
 def _definition_lines(cfg: dict) -> list[str]:
