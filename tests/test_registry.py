@@ -32,6 +32,39 @@ def test_unknown_parameter_is_rejected():
         regbench.get_regularizer("fourier", bogus=1)
 
 
+@pytest.mark.parametrize("name", [*regbench.list_regularizers(), "fourier@eg"])
+def test_every_regularizer_parameter_refuses_a_value_of_the_wrong_type(name):
+    """Issue 42: [regularizer_params.fourier] freq_limit = "x" was a traceback while
+    planning. Every parameter is checked when the regularizer is bound, from its
+    annotation or its default: a string for a number, a number for a string."""
+    spec = _spec(name)
+    for param, default in spec.params.items():
+        wrong = 1.5 if isinstance(default, str) else "x"
+        with pytest.raises(RegbenchError, match=rf"'{name}': {param} = .* is not valid: "
+                                                rf"expected .*, or leave it out"):
+            spec.create(**{param: wrong})
+        spec.create(**{param: default})   # its default goes
+
+
+def _spec(name):
+    from regbench.regularizers import get_spec
+    return get_spec(name)
+
+
+def test_regularizer_parameters_take_what_toml_and_python_give():
+    """Whole floats for integers (TOML's 10.0), integers for floats, None where the
+    annotation allows it, numpy numbers; a bool is no number."""
+    import numpy as np
+    fourier = _spec("fourier")
+    for params in ({"freq_limit": 10.0}, {"freq_limit": None}, {"smooth_sigma": 2},
+                   {"freq_limit": np.int64(12)}, {"softness": np.float32(0.1)}):
+        assert fourier.create(**params).params[next(iter(params))] == params[
+            next(iter(params))]
+    for params in ({"freq_limit": 10.5}, {"softness": True}, {"smooth_sigma": None}):
+        with pytest.raises(RegbenchError, match="is not valid"):
+            fourier.create(**params)
+
+
 def test_register_and_bind_parameters_round_trip():
     @regbench.register_regularizer("test_scaled_l1", needs="attributions", lambda_range=(1e-3, 1e1))
     def scaled_l1(attr, scale=2.0):

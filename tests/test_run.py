@@ -187,6 +187,10 @@ def test_data_folder_missing_files(tmp_path, capsys):
     ("[evaluation]\nn_shuffles = 0", "[evaluation] n_shuffles = 0 is not valid"),
     ("[regularizer_params.fourir]\nsoftness = 0.1",
      "[regularizer_params.fourir]: unknown regularizer 'fourir'"),
+    # issue 42: a traceback while planning, once the scenario was simulated
+    ('[regularizer_params.fourier]\nfreq_limit = "x"',
+     "[regularizer_params.fourier]: regularizer 'fourier': freq_limit = 'x' is not valid: "
+     "expected an integer"),
     # known only with the data's length: checked before the scenario is simulated
     ("[model]\nconv_widths = [200, 7]", "seq_len=100 is too short for convolutions"),
     ('[tuning]\nstorage = "bogus://x"', "unknown database kind 'bogus'"),

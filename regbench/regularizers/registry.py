@@ -11,6 +11,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import torch
 
 from regbench.errors import RegbenchError
@@ -84,6 +85,14 @@ class RegularizerSpec:
             raise RegbenchError(
                 f"regularizer {self.name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
                 f"its parameters are: {known}")
+        hints = _type_hints(self.penalty)
+        for name, value in params.items():
+            expected = _expected_type(hints.get(name), self.params[name])
+            if expected is not None and not _is_a(value, expected):
+                raise RegbenchError(
+                    f"regularizer {self.name!r}: {name} = {value!r} is not valid: expected "
+                    f"{_type_words(expected)}, or leave it out for its default "
+                    f"({self.params[name]!r})")
         return Regularizer(self, {**self.params, **params})
 
 
@@ -126,6 +135,59 @@ class Regularizer:
     def model_options(self) -> dict:
         """[model] keys a ``needs="model"`` regularizer builds the model with; else {}."""
         return self.kind.model_options()
+
+
+def _type_hints(penalty) -> dict:
+    """The penalty's annotations, resolved; {} where they cannot be (a plug-in's names
+    not importable here)."""
+    import typing
+    try:
+        return typing.get_type_hints(penalty)
+    except Exception:   # noqa: BLE001: any failure means "not known"
+        return {}
+
+
+_SIMPLE = (bool, int, float, str)
+
+
+def _expected_type(hint, default) -> tuple | None:
+    """The plain types (bool, int, float, str, None) a parameter takes, from its
+    annotation (``int | None``), else from its default's type (a default of None says
+    nothing); None when they cannot be told (any value goes, as before)."""
+    import types
+    import typing
+    if hint is not None:
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            parts = typing.get_args(hint)
+        else:
+            parts = (hint,)
+        parts = tuple(None if p is type(None) else p for p in parts)
+        if all(p is None or p in _SIMPLE for p in parts):
+            return parts
+        return None
+    if default is None or type(default) not in _SIMPLE:
+        return None
+    return (type(default),)
+
+
+def _is_a(value, expected: tuple) -> bool:
+    """Whether ``value`` fits ``expected``: a bool only where bool is; an integer where
+    a float is; a whole float where an integer is (TOML's 10.0)."""
+    import numbers
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return (bool if value is not None else None) in expected
+    if isinstance(value, numbers.Integral):
+        return int in expected or float in expected
+    if isinstance(value, numbers.Real):
+        return float in expected or (int in expected and float(value).is_integer())
+    return isinstance(value, str) and str in expected
+
+
+def _type_words(expected: tuple) -> str:
+    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if float in expected:   # an integer is a number too
+        expected = tuple(t for t in expected if t is not int)
+    return " or ".join(dict.fromkeys(words[t] for t in expected if t is not None))
 
 
 def register_regularizer(name: str, *, needs: str, lambda_range=None,
