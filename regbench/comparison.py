@@ -60,6 +60,8 @@ def run_comparison(context: RunContext, executor: RunExecutor | None = None,
         print(describe_plan(context), flush=True)
     if config.tune:
         search.tune_lambdas()
+    from regbench.trained_with import say_reused_runs
+    say_reused_runs(context)   # stored runs trained with other threads, device, groups
     grid = [(r, s) for r in context.regularizers for s in range(config.seeds)]
     if context.shares_grid():
         from regbench.workers import work_grid

@@ -13,6 +13,7 @@ from regbench.context import RunContext
 from regbench.data import SimulatedSource
 from regbench.labels import registry_labels
 from regbench.store import atomic_write
+from regbench.trained_with import invocation_settings, rows_settings
 
 
 def _tuning_info(context: RunContext) -> dict | None:
@@ -71,7 +72,9 @@ def write_config(context: RunContext, started, wall_seconds: float) -> None:
                                 "positives": int((ds.labels[ds.split == split].max(axis=1)
                                                   > 0).sum())}
                         for split in ("train", "valid", "test")},
-        "device": str(context.device),
+        # what the rows were trained with, not this invocation's settings (trained_with)
+        **rows_settings(context.out),
+        "this_invocation": invocation_settings(context),
         "task": config.task,
         "model": _model_info(context),
         "train": config.train_config(0).__dict__,

@@ -1,5 +1,7 @@
 """Issue 29: stale results are never reused as new (data, λ studies, run settings,
 large inputs, example tracks)."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +122,46 @@ def test_every_row_records_how_it_was_trained_and_a_mixed_comparison_warns(
     assert f"Warning (results.csv): {warning}" in (tmp_path / "report.html").read_text()
     statistics = pd.read_csv(tmp_path / "statistics.csv")
     assert not {"threads", "models_per_group"} & set(statistics.metric)   # not metrics
+    config = json.loads((tmp_path / "config.json").read_text())   # the rows' settings
+    assert [config[k] for k in SETTINGS] == [[1, 2], "cpu", [1, 2]]
+
+
+SETTINGS = ("threads", "device", "models_per_group")
+
+
+def test_a_rerun_with_other_settings_says_what_it_reuses_and_config_json_is_the_rows(
+        data_dir, tmp_path, tune_kit, capsys):
+    """Issue 42 item 3: threads, device and models per group stay out of the run keys
+    (they change only float rounding; keyed, a rerun would retrain, and orphan, every
+    stored run). A rerun with threads 2 and 2 models per group reuses the runs trained
+    with 1 thread, alone: it says so, and config.json records what the rows were
+    trained with (this invocation's settings apart), not threads 2."""
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
+    bench.config.threads = 1
+    bench.run(report=False, plan=False)
+    table = (tmp_path / "results.csv").read_bytes()
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert [config[k] for k in SETTINGS] == [1, "cpu", 1]
+    assert config["this_invocation"] == {"threads": 1, "device": "cpu", "models_per_group": 1}
+    assert "reusing" not in capsys.readouterr().err
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
+    bench.config.threads, bench.config.models_per_group = 2, 2
+    bench.run(report=False)
+    out, err = capsys.readouterr()
+    assert "plan: every run is stored in" in out
+    assert [line for line in err.splitlines() if "reusing" in line] == [
+        "note: reusing 2 stored runs trained with other settings than this invocation's "
+        "(threads 2, models_per_group 2): 2 with threads 1, models_per_group 1; the run "
+        "keys leave these settings out, so results.csv and config.json record what each "
+        "row was trained with"]
+    assert (tmp_path / "results.csv").read_bytes() == table   # reused as they were
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert [config[k] for k in SETTINGS] == [1, "cpu", 1]
+    assert config["this_invocation"] == {"threads": 2, "device": "cpu", "models_per_group": 2}
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])   # as trained: no note
+    bench.config.threads = 1
+    bench.run(report=False, plan=False)
+    assert "reusing" not in capsys.readouterr().err
 
 
 def test_mixed_settings_ignores_rows_that_did_not_record_them():
