@@ -428,6 +428,26 @@ def test_a_genome_that_is_not_fasta_is_one_line(genome, tmp_path, content, monke
     assert "\n" not in str(error.value)
 
 
+def test_iupac_letters_in_a_genome_window_are_one_line(genome, tmp_path, monkeypatch):
+    """tangermeme reads only A, C, G, T, N (any case): another letter in a window is a
+    one-line error saying how to fix it, not a ValueError traceback."""
+    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path / "cache"))
+    folder, sequences = genome
+    chrom, _, _, summit = next(iter(read_peaks(folder / "peaks.narrowPeak").itertuples(
+        index=False)))
+    edited = dict(sequences)
+    seq = edited[chrom]
+    edited[chrom] = seq[:summit - 3] + "RYk" + seq[summit:]    # inside the first window
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text("".join(f">{c}\n{s}\n" for c, s in edited.items()))
+    with pytest.raises(RegbenchError) as error:
+        GenomeSource(fasta, folder / "peaks.narrowPeak", length=LENGTH).load(tmp_path)
+    assert str(error.value) == (
+        f"{fasta} has letters other than A, C, G, T, N (IUPAC codes or protein letters) "
+        "in a peak window; replace them with N (e.g. sed '/^>/!s/[^ACGTNacgtn]/N/g') and "
+        "run again")
+
+
 @pytest.mark.parametrize("given, option", [({"blacklist": "nope.bed"}, "--blacklist"),
                                            ({"bigwig_plus": "p.bw", "bigwig_minus": "m.bw"},
                                             "--bigwig-plus")])

@@ -251,9 +251,18 @@ class GenomeSource(DataSource):
             if not len(loci):
                 continue
             # in_window: the flanked width, centred on the window's centre
-            X, kept = extract_loci(loci.iloc[:, :3], fasta, in_window=width,
-                                   return_mask=True, n_jobs=1, exclusion_lists=(
-                                       str(self.blacklist) if self.blacklist else None))
+            try:
+                X, kept = extract_loci(loci.iloc[:, :3], fasta, in_window=width,
+                                       return_mask=True, n_jobs=1, exclusion_lists=(
+                                           str(self.blacklist) if self.blacklist else None))
+            except ValueError as exc:   # tangermeme reads only A, C, G, T, N (any case)
+                if "not in `alphabet`" not in str(exc):
+                    raise
+                raise RegbenchError(
+                    f"{self.fasta} has letters other than A, C, G, T, N (IUPAC codes or "
+                    f"protein letters) in a {'peak' if label else 'negative'} window; "
+                    "replace them with N (e.g. sed '/^>/!s/[^ACGTNacgtn]/N/g') and run "
+                    "again") from None
             kept = np.asarray(kept, bool)
             dropped["peaks" if label else "negatives"] = int((~kept).sum())
             loci = loci[kept]
