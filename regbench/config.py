@@ -109,11 +109,17 @@ def resolve_methods(value) -> list[str]:
 # losses give the searches none's loss (seed 0's) and its seed noise (their sd): the
 # constrained protocol's loss limit, the loss protocol's "not identified" flag.
 NOISE_SEEDS = 3
+# The constrained protocol's selection seeds: SELECTION_SEED_BASE + 0..n-1 ([tuning]
+# selection_seeds), apart from the verdict's seeds 0..seeds-1, so the λ the verdict
+# tests was never chosen on the seeds that test it.
+SELECTION_SEED_BASE = 1000
 
 LAMBDA_PROTOCOLS = {
-    "constrained": "λ tuned per regularizer (Optuna) for the most interpretable "
-                   "validation attributions whose validation loss is within none's seed "
-                   "noise",
+    "constrained": "λ chosen per regularizer (Optuna, a fixed grid of decades) on selection "
+                   "seeds the verdict never sees, each λ trained as the verdict's models: "
+                   "the primary endpoint's best validation mean among λ whose validation "
+                   "performance is within the declared margin of none's, then the "
+                   "one-standard-error rule (the smallest λ within one SE of the best)",
     "paper": "the paper's rule: Fourier λ = 1 on binary models, ½ × none's validation "
              "loss on profile models (computed as the authors' code computes it, which "
              "also sets their log_softmax explained output); every other penalty λ = "
@@ -150,6 +156,9 @@ class TuningConfig:
     # which its worker counts as dead and the trial or run is queued again.
     heartbeat: int = 60
     grace_period: int = 180
+    # The constrained protocol's selection seeds (SELECTION_SEED_BASE + 0..n-1): each
+    # candidate λ is trained on every one of them; the one-SE rule needs at least 2.
+    selection_seeds: int = 3
 
     def __post_init__(self):
         if self.storage is None:
@@ -162,6 +171,10 @@ class TuningConfig:
                                 "< grace_period (seconds)")
         if self.trials < 1:
             raise RegbenchError(f"--trials must be >= 1, got {self.trials}")
+        if not 2 <= self.selection_seeds <= 100:
+            raise RegbenchError(f"[tuning] selection_seeds = {self.selection_seeds} is not "
+                                "valid: expected 2 to 100 (the one-standard-error rule "
+                                "needs a standard error)")
         if self.trial_epochs is not None and self.trial_epochs < 1:
             raise RegbenchError(f"--trial-epochs must be >= 1, got {self.trial_epochs}")
         if self.timeout is not None and not self.timeout > 0:
@@ -289,8 +302,10 @@ class RunConfig:
             self.out = os.fspath(self.out)
         for key, value in check_fields(RunConfig, asdict(self), "").items():
             setattr(self, key, value)
-        if self.seeds < 1:
-            raise RegbenchError(f"seeds = {self.seeds} is not valid: expected an integer >= 1")
+        if not 1 <= self.seeds <= SELECTION_SEED_BASE:
+            raise RegbenchError(f"seeds = {self.seeds} is not valid: expected an integer from "
+                                f"1 to {SELECTION_SEED_BASE} (seeds from {SELECTION_SEED_BASE} "
+                                "on choose λ)")
         if not 0 <= self.stability_fraction < 1:
             raise RegbenchError(f"stability_fraction = {self.stability_fraction} is not valid: "
                                 "expected a share in (0, 1), e.g. 0.01, or 0 for off")

@@ -4,15 +4,22 @@
 ``LambdaSearch(context)`` sets ``context.lambdas`` and ``context.lambda_sources`` and
 notes what each λ rests on in ``context.lambda_reference``. Its Optuna searches are
 handed ``tune.Trials`` built from a context of their own (``RunContext.for_trials``:
-OUT/tuning, at most [tuning] trial_epochs, this run's data) and a RunExecutor on it;
-trials are scored on validation data only.
+OUT/tuning, this run's data) and a RunExecutor on it; trials are scored on validation
+data only. The constrained protocol (``LambdaSearch.select_lambdas``) trains each
+candidate λ of a fixed grid exactly as the verdict's models, on selection seeds
+(``selection_seeds``) the verdict never uses, and chooses by the declared primary
+endpoint under a performance margin against none (``tune.selection``); the loss
+protocol's trials train seed 0 for at most [tuning] trial_epochs.
 """
 from __future__ import annotations
 
-from regbench.config import NOISE_SEEDS
+import dataclasses
+
+from regbench.config import NOISE_SEEDS, SELECTION_SEED_BASE
 from regbench.context import RunContext
+from regbench.endpoints import Endpoint, declare
 from regbench.errors import RegbenchError
-from regbench.evaluate import explain_rows
+from regbench.evaluate import evaluate, explain_rows
 from regbench.executor import RunExecutor
 from regbench.lambda_rules import LambdaRules
 from regbench.metrics import motif_auprc
@@ -36,7 +43,7 @@ class LambdaSearch:
         searched = ctx.searched_regularizers()
         if ctx.lambda_protocol == "fixed" or not searched:
             return {}
-        if ctx.lambda_protocol == "constrained" and ctx.validation_truth() is None:
+        if ctx.lambda_protocol == "constrained" and declared_endpoint(ctx) is None:
             print("λ protocol: this data has neither motifs nor peak intervals to score "
                   "attributions against, so the constrained search cannot run: λ is "
                   "searched by validation loss instead (protocol loss)", flush=True)
@@ -49,11 +56,13 @@ class LambdaSearch:
                 ctx.lambda_reference.setdefault("rules", {})[name] = why
                 print(f"λ {name}: {lam:.4g} ({source}: {why})", flush=True)
             return {}
+        if ctx.lambda_protocol == "constrained":
+            return self.select_lambdas(searched)
         return self._search_lambdas(searched)
 
     def _search_lambdas(self, searched: list[str]) -> dict:
-        """The constrained or loss protocol's Optuna search of each regularizer in
-        ``searched``, the registry's λ (and, constrained, the scale rule's) tried first."""
+        """The loss protocol's Optuna search of each regularizer in ``searched``, the
+        registry's λ tried first."""
         import optuna
 
         from regbench.tune import search_notes, write_lambda_search
@@ -61,75 +70,148 @@ class LambdaSearch:
         ctx = self.context
         tuning = ctx.config.tuning_config()
         reference = self.rules.none_reference(NOISE_SEEDS)
-        constrained = ctx.lambda_protocol == "constrained"
-        objective = "constrained" if constrained else tuning.objective
-        limit = reference["loss"] + reference["noise"] if constrained else None
-        if constrained:
-            metric = ctx.validation_truth()[0]
-            ctx.lambda_reference.update(loss_limit=limit, interpretability=(
-                f"DeepLIFT/SHAP {metric} of the validation positives"))
-            print(f"λ protocol constrained: the most interpretable λ (DeepLIFT/SHAP {metric} "
-                  f"of the validation positives) whose validation loss is at most none's "
-                  f"(seed 0) {reference['loss']:.4f} + its seed noise "
-                  f"{reference['noise']:.4f} = {limit:.4f}", flush=True)
         results = {}
         for i, name in enumerate(searched, 1):
-            enqueue = [get_spec(name).default_lambda]
-            if constrained:
-                scale, why = self.rules.scale_rule(name)
-                ctx.lambda_reference.setdefault("rules", {})[name] = (
-                    f"tried first: the registry's λ {enqueue[0]:g}, the scale rule's: {why}")
-                enqueue += [scale] if scale is not None else []
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
             result = self.search_lambda(
                 name, n_trials=tuning.trials, timeout=tuning.timeout,
-                storage=tuning.storage, study_name=study, objective=objective,
+                storage=tuning.storage, study_name=study, objective=tuning.objective,
                 progress=ctx.config.progress, trial_epochs=tuning.trial_epochs,
                 heartbeat=tuning.heartbeat, grace=tuning.grace_period,
-                label=f"λ search {i}/{len(searched)}", enqueue=tuple(enqueue),
-                loss_limit=limit)
+                label=f"λ search {i}/{len(searched)}",
+                enqueue=(get_spec(name).default_lambda,))
             results[name] = result
-            if constrained:   # the study's limit (another worker's, should they differ)
-                ctx.lambda_reference.setdefault("loss_limits", {})[name] = result.loss_limit
             write_lambda_search(ctx.out, results)
-            self._use_search(name, result, objective)
+            self._use_search(name, result, tuning.objective)
             for note in search_notes(result.trials, get_spec(name).lambda_range,
-                                     result.best_lambda, reference["noise"],
-                                     flat=not constrained):
+                                     result.best_lambda, reference["noise"]):
                 ctx.lambda_reference.setdefault("notes", {}).setdefault(name, []).append(note)
                 print(f"λ search {name}: note: {note}", flush=True)
         return results
 
+    def select_lambdas(self, searched: list[str]) -> dict:
+        """The constrained protocol: none, then each candidate λ of each regularizer in
+        ``searched``, trained on the selection seeds as the verdict's models are and
+        scored on validation data; λ chosen by ``tune.selection.choose_lambda``.
+        Returns the TuneResults."""
+        import optuna
+
+        from regbench.tune import RULE, lambda_grid, search_notes, tune_lambda
+        from regbench.tune import write_lambda_search
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
+        ctx = self.context
+        tuning = ctx.config.tuning_config()
+        endpoint, seeds = declared_endpoint(ctx), selection_seeds(ctx)
+        none = self.selection_scores("none", 0.0, endpoint)
+        if "failed" in none:
+            raise RegbenchError(f"none did not train on the selection seeds ({none['failed']}); "
+                                "fix the training settings or use --lambda-protocol fixed")
+        reference = {"none_performance": none["performance"], "margin": endpoint.margin,
+                     "direction": endpoint.direction,
+                     "performance_direction": endpoint.performance_direction}
+        ctx.lambda_reference["selection"] = {
+            "seeds": seeds, "endpoint": endpoint.as_dict(), "rule": RULE,
+            "none": {k: none[k] for k in ("endpoint", "performance", "val_loss")}}
+        print(f"λ selection: on seeds {seed_range(seeds)} (the verdict's are 0-"
+              f"{ctx.config.seeds - 1}), every candidate trained as the verdict's models; "
+              f"{endpoint.describe()}; rule: {RULE}", flush=True)
+        results = {}
+        for i, name in enumerate(searched, 1):
+            spec = get_spec(name)
+            grid = lambda_grid(spec.default_lambda, spec.lambda_range, tuning.trials)
+            study = f"{tuning.study_name}-{name}" if tuning.study_name else None
+            result = tune_lambda(
+                self.selection_trials(name, endpoint), name, n_trials=len(grid),
+                timeout=tuning.timeout, storage=tuning.storage, study_name=study,
+                objective="selection", progress=ctx.config.progress,
+                heartbeat=tuning.heartbeat, grace=tuning.grace_period,
+                label=f"λ selection {i}/{len(searched)}", grid=grid, reference=reference)
+            results[name] = result
+            write_lambda_search(ctx.out, results)
+            self._use_selection(name, result, grid)
+            for note in search_notes(result.trials, spec.lambda_range, result.best_lambda,
+                                     flat=False):
+                ctx.lambda_reference.setdefault("notes", {}).setdefault(name, []).append(note)
+                print(f"λ selection {name}: note: {note}", flush=True)
+        return results
+
+    def _use_selection(self, name: str, result, grid: list[float]) -> None:
+        """Take a selection's λ and say what it rests on."""
+        ctx = self.context
+        if result.best_lambda is None:
+            raise RegbenchError(f"no λ of {name} trained on every selection seed; see "
+                                f"{ctx.out / 'lambda_search.csv'} for the reasons, or fix λ "
+                                "with --lambda")
+        ctx.lambdas[name] = result.best_lambda
+        ctx.lambda_sources[name] = ("selected (constrained)" if result.feasible_found else
+                                    "smallest grid λ (no λ within the margin)")
+        grid_text = ", ".join(f"{lam:g}" for lam in grid)
+        if not result.feasible_found:
+            print(f"λ selection {name}: no λ of the grid ({grid_text}) kept validation "
+                  f"performance within the margin of none's, so the smallest, "
+                  f"λ={result.best_lambda:g}, is used", flush=True)
+            return
+        print(f"λ selection {name}: λ={result.best_lambda:g} of ({grid_text}); mean "
+              f"validation endpoint {result.best_score:.4f}; {result.n_complete} of "
+              f"{len(grid)} λ trained on every seed, {result.seconds:.0f} s", flush=True)
+
+    def selection_trials(self, regularizer: str, endpoint: Endpoint):
+        """The constrained protocol's ``tune.Trials``: ``select(λ)`` trains every selection
+        seed of ``regularizer`` at λ (OUT/tuning, the verdict's training) and scores it."""
+        from regbench.tune import Trials
+        ctx = self.context
+        trials = ctx.for_trials(regularizer, None)
+        seeds = selection_seeds(ctx)
+        key = (f"{ctx.dataset.fingerprint}-{trials.config.hash()}-selection-"
+               f"{seed_range(seeds)}-{endpoint.metric}")
+        return Trials(
+            train=lambda lam, on_epoch: RunExecutor(trials).train_one(
+                regularizer, seeds[0], lam=lam, epoch_callback=on_epoch, evaluate=False),
+            run_id=lambda lam: trials.key(regularizer, seeds[0], lam).id(),
+            score=None, study_key=key, out=ctx.out,
+            select=lambda lam: self.selection_scores(regularizer, lam, endpoint))
+
+    def selection_scores(self, regularizer: str, lam: float, endpoint: Endpoint) -> dict:
+        """``regularizer`` at ``lam`` on every selection seed, trained as the verdict's
+        models (stored runs reused) and scored on validation data: {"seeds",
+        "endpoint", "performance", "val_loss", "epochs", "direction"}, one value per seed,
+        or {"failed": reason}."""
+        ctx = self.context
+        trials = ctx.for_trials(regularizer, None)
+        executor = RunExecutor(trials)
+        scores = {"seeds": selection_seeds(ctx), "endpoint": [], "performance": [],
+                  "val_loss": [], "epochs": [], "direction": endpoint.direction}
+        for seed in scores["seeds"]:
+            record = executor.train_one(regularizer, seed, lam=lam, evaluate=False)
+            row = record["row"]
+            if row["status"] != "ok":
+                return {"failed": f"seed {seed}: {row['status']}"}
+            value, performance = validation_scores(trials, record, endpoint)
+            scores["endpoint"].append(value)
+            scores["performance"].append(performance)
+            scores["val_loss"].append(float(row["val_loss"]))
+            scores["epochs"].append(int(row["epochs"]))
+        return scores
+
     def _use_search(self, name: str, result, objective: str) -> None:
-        """Take a search's λ; a constrained search with no feasible trial falls back to
-        the registry's λ (and says so)."""
+        """Take a loss-protocol search's λ."""
         ctx = self.context
         counts = (f"{result.n_complete} complete, {result.n_pruned} pruned, "
                   f"{result.n_failed} failed trials, {result.seconds:.0f} s")
-        if result.best_lambda is None and objective == "constrained" and result.n_complete:
-            ctx.lambdas[name] = get_spec(name).default_lambda
-            ctx.lambda_sources[name] = "registry (no feasible trial)"
-            print(f"λ search {name}: no trial's validation loss was within none's seed "
-                  f"noise, so the registry's λ={ctx.lambdas[name]:.4g} is used; {counts}",
-                  flush=True)
-            return
         if result.best_lambda is None:
             raise RegbenchError(f"no λ trial of {name} completed; raise --trials or "
                                 "--trial-epochs, or fix λ with --lambda")
         ctx.lambdas[name] = result.best_lambda
-        ctx.lambda_sources[name] = ("tuned (constrained)" if objective == "constrained"
-                                    else f"tuned ({ctx.lambda_protocol}"
+        ctx.lambda_sources[name] = (f"tuned ({ctx.lambda_protocol}"
                                     + (", pareto)" if objective == "pareto" else ")"))
-        score = (f", interpretability {result.best_score:.4f}"
-                 if objective == "constrained" else "")
         print(f"λ search {name}: λ={result.best_lambda:.4g} (validation loss "
-              f"{result.best_value:.4f}{score}); {counts}", flush=True)
+              f"{result.best_value:.4f}); {counts}", flush=True)
 
     def search_lambda(self, regularizer: str, *, n_trials: int, trial_epochs=None,
                       **options):
         """``tune.tune_lambda`` for one regularizer on this run's data, with trials
         trained into OUT/tuning; ``options`` as tune_lambda's (timeout, storage,
-        study_name, objective, seed, progress, label, enqueue, loss_limit). Returns
+        study_name, objective, seed, progress, label, enqueue). Returns
         its TuneResult."""
         from regbench.tune import check_search, tune_lambda
         check_search(regularizer, n_trials, options.get("objective", "loss"))
@@ -149,25 +231,59 @@ class LambdaSearch:
         ctx = self.context
         trials = ctx.for_trials(regularizer, trial_epochs)
         executor = RunExecutor(trials)
-        truth = ctx.validation_truth()
         return Trials(
             train=lambda lam, on_epoch: executor.train_one(
                 regularizer, 0, lam=lam, epoch_callback=on_epoch, evaluate=False),
             run_id=lambda lam: trials.key(regularizer, 0, lam).id(),
             score=((lambda record: validation_motif_auprc(trials, record))
                    if ctx.dataset.motif_mask is not None else None),
-            study_key=f"{ctx.dataset.fingerprint}-{trials.config.hash()}", out=ctx.out,
-            interpretability=((lambda record: validation_motif_auprc(trials, record,
-                                                                     truth[1]))
-                              if truth is not None else None))
+            study_key=f"{ctx.dataset.fingerprint}-{trials.config.hash()}", out=ctx.out)
+
+
+def declared_endpoint(context: RunContext) -> Endpoint | None:
+    """The run's primary endpoint and margin (``endpoints.declare``), from its task and
+    the ground truth its data carry; None without ground truth."""
+    truth = {field for field in ("motif_mask", "peak_mask")
+             if getattr(context.dataset, field, None) is not None}
+    return declare(context.config.task, truth)
+
+
+def selection_seeds(context: RunContext) -> list[int]:
+    """The constrained protocol's selection seeds: SELECTION_SEED_BASE + 0..n-1, none of
+    them a verdict seed (those are 0..seeds-1, at most SELECTION_SEED_BASE)."""
+    n = context.config.tuning_config().selection_seeds
+    return list(range(SELECTION_SEED_BASE, SELECTION_SEED_BASE + n))
+
+
+def seed_range(seeds: list[int]) -> str:
+    """'1000-1002' for consecutive seeds (results.csv's selection_seeds)."""
+    return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+
+
+def validation_scores(context: RunContext, record: dict,
+                      endpoint: Endpoint) -> tuple[float, float]:
+    """(primary endpoint, performance) of a stored run's model on the validation split:
+    the endpoint from DeepLIFT/SHAP attributions of the validation rows the task
+    explains, the performance metric over all validation rows; through ``evaluate``, the
+    verdict's own scoring path. The test split stays out of the λ selection."""
+    from regbench.store import folder_file   # a record of another worker: not trusted
+    checkpoint = folder_file(context.out, record["row"]["checkpoint"], "checkpoints")
+    model, _ = load_checkpoint(checkpoint, device=context.device)
+    settings = dataclasses.replace(context.config.evaluation_config(),
+                                   methods=["deep_lift_shap"])
+    scored = evaluate(model, context.split("valid"), context.task(), settings,
+                      device=context.device, freq_limit=context.freq_limit(),
+                      metrics=[endpoint.metric])
+    summary = scored.summary.set_index("metric")["value"]
+    value = float(summary.get(endpoint.metric, float("nan")))
+    return value, float(scored.performance.get(endpoint.performance, float("nan")))
 
 
 def validation_motif_auprc(context: RunContext, record: dict,
                            truth: str = "motif_mask") -> float:
     """Motif auPRC (pooled, as ``metrics.motif_auprc``) of DeepLIFT/SHAP attributions
     of a stored run's model on positive validation sequences; the test set stays out
-    of the λ search. truth: the Dataset's mask scored (motif_mask, peak_mask; the
-    constrained search's is ``RunContext.validation_truth``)."""
+    of the λ search. truth: the Dataset's mask scored (motif_mask, peak_mask)."""
     valid = context.split("valid")
     ev = context.config.evaluation_config()
     task = context.task()
@@ -183,4 +299,5 @@ def validation_motif_auprc(context: RunContext, record: dict,
     return motif_auprc(attr.numpy(), mask[rows])
 
 
-__all__ = ["LambdaSearch", "validation_motif_auprc"]
+__all__ = ["LambdaSearch", "declared_endpoint", "seed_range", "selection_seeds",
+           "validation_motif_auprc", "validation_scores"]

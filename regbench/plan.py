@@ -122,7 +122,11 @@ def estimate(context) -> tuple[list[str], float]:
     protocol = context.lambda_protocol
     lines, total = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], 0.0
     searched = context.searched_regularizers() if protocol != "fixed" else []
-    if searched:
+    if searched and protocol == "constrained":
+        seconds, line = _selection_plan(context, searched, epoch)
+        lines.append(line)
+        total += seconds
+    elif searched:
         tuning = context.config.tuning_config()
         epochs = tuning.trial_epochs or train_cfg.max_epochs
         # none's reference models: NOISE_SEEDS for a search, one for the paper's rule
@@ -174,7 +178,30 @@ def estimate(context) -> tuple[list[str], float]:
     return lines, total
 
 
-ALPHA = 0.05   # the report's family-wise error rate (report.stats.ALPHA)
+def _selection_plan(context, searched: list[str], epoch) -> tuple[float, str]:
+    """(at most how many seconds, the plan's line) of the constrained protocol's λ
+    selection: none and every candidate λ of the grid, on every selection seed, each
+    trained as the verdict's models are."""
+    from regbench.lambda_search import declared_endpoint, seed_range, selection_seeds
+    from regbench.regularizers import get_spec
+    from regbench.tune.selection import lambda_grid
+    tuning, epochs = context.config.tuning_config(), context.config.train_config(0).max_epochs
+    seeds = selection_seeds(context)
+    grids = {n: lambda_grid(get_spec(n).default_lambda, get_spec(n).lambda_range,
+                            tuning.trials) for n in searched}
+    seconds = len(seeds) * epochs * (epoch("none") + sum(len(g) * epoch(n)
+                                                         for n, g in grids.items()))
+    models = len(seeds) * (1 + sum(len(g) for g in grids.values()))
+    endpoint = declared_endpoint(context)
+    return seconds, (
+        f"λ selection on seeds {seed_range(seeds)} (never a verdict seed): none and "
+        + "; ".join(f"{n} at λ {', '.join(f'{v:g}' for v in g)}" for n, g in grids.items())
+        + f": {_plural(models, 'model')} of at most {_plural(epochs, 'epoch')} (the "
+        f"verdict's training), at most {_duration(seconds)}; "
+        + (endpoint.describe() if endpoint else "no ground truth: no primary endpoint"))
+
+
+ALPHA = 0.05   # the report's false discovery rate on the primary endpoint
 
 
 def family_sizes(context) -> dict[str, int]:

@@ -19,57 +19,62 @@ from regbench.lambda_rules import measured_penalty, scale_lambda
 from regbench.regularizers import get_regularizer, get_spec
 
 
-# -- the constrained choice ------------------------------------------------------------
-def constrained_study(trials) -> optuna.Study:
-    """A study as the constrained search leaves it: one maximised objective (the
-    validation interpretability), each trial's validation loss and its constraint
-    (loss - limit) in user attributes. trials: (λ, interpretability, loss, limit)."""
+# -- the constrained protocol's selection ------------------------------------------------
+REFERENCE = {"none_performance": [0.90, 0.90, 0.90], "margin": 0.01, "direction": "higher",
+             "performance_direction": "higher"}
+
+
+def selection_study(trials, reference=REFERENCE) -> optuna.Study:
+    """A study as the selection leaves it: each trial's per-seed validation endpoint,
+    performance and loss in user attributes, its value their mean endpoint.
+    trials: (λ, endpoints, performances)."""
     study = optuna.create_study(directions=["maximize"])
+    study.set_user_attr(tune.REFERENCE_ATTR, reference)
     distribution = optuna.distributions.FloatDistribution(1e-2, 1e2, log=True)
-    for lam, score, loss, limit in trials:
+    for lam, endpoint, performance in trials:
         study.add_trial(optuna.trial.create_trial(
-            params={"lambda": lam}, distributions={"lambda": distribution}, value=score,
-            user_attrs={"val_loss": loss, "constraint": loss - limit}))
+            params={"lambda": lam}, distributions={"lambda": distribution},
+            value=float(np.mean(endpoint)),
+            user_attrs={"endpoint": list(endpoint), "performance": list(performance),
+                        "val_loss": [0.4] * len(endpoint), "epochs": [5] * len(endpoint),
+                        "seeds": [1000, 1001, 1002][:len(endpoint)]}))
     return study
 
 
-def test_constrained_choice_is_the_most_interpretable_feasible_trial():
-    # limit 0.42: λ=10 is the most interpretable, but its loss 0.50 is over the limit
-    study = constrained_study([(0.1, 0.50, 0.40, 0.42), (1.0, 0.70, 0.41, 0.42),
-                               (10.0, 0.90, 0.50, 0.42), (3.0, 0.60, 0.30, 0.42)])
-    chosen = tune.outcome._choose(study, "constrained")
-    assert chosen.params["lambda"] == 1.0
-    result = tune.outcome._result(study, "fourier", "constrained", "sqlite://", 0.0, chosen)
-    assert (result.best_lambda, result.best_value, result.best_score) == (1.0, 0.41, 0.70)
-    assert result.trials.set_index("lambda")["feasible"].to_dict() == {
-        0.1: True, 1.0: True, 10.0: False, 3.0: True}
-    # The limit the caller gives wins over the one a trial was run under: at 0.405,
-    # λ=1 (loss 0.41) is out too, and λ=3 (0.60) is the most interpretable left.
-    assert tune.outcome._choose(study, "constrained", loss_limit=0.405).params["lambda"] == 3.0
-    # A limit that admits λ=10 makes it the choice.
-    assert tune.outcome._choose(study, "constrained", loss_limit=0.5).params["lambda"] == 10.0
+def test_selection_choice_follows_the_margin_then_the_one_se_rule():
+    # λ=10 is the most interpretable but costs 0.02 auROC (margin 0.01); of λ=0.1 and
+    # λ=1, within one pooled SE (0.0115) of each other, the smaller is chosen
+    study = selection_study([(0.1, (0.50, 0.52, 0.54), (0.90, 0.90, 0.90)),
+                             (1.0, (0.51, 0.53, 0.55), (0.895, 0.895, 0.895)),
+                             (10.0, (0.78, 0.80, 0.82), (0.88, 0.88, 0.88))])
+    chosen = tune.outcome._choose(study, "selection")
+    assert chosen.params["lambda"] == 0.1
+    result = tune.outcome._result(study, "fourier", "selection", "sqlite://", 0.0, chosen,
+                                  REFERENCE)
+    assert result.best_lambda == 0.1 and result.best_score == pytest.approx(0.52)
+    assert result.feasible_found
+    table = result.trials.set_index("lambda")
+    assert table["feasible"].to_dict() == {0.1: True, 1.0: True, 10.0: False}
+    assert table["within_one_se"].to_dict() == {0.1: True, 1.0: True, 10.0: False}
+    assert table.loc[1.0, "performance_difference"] == pytest.approx(-0.005)
+    assert table.loc[0.1, "endpoint"] == "0.5; 0.52; 0.54"
 
 
-def test_an_infeasible_trial_never_wins():
-    study = constrained_study([(0.1, 0.9, 0.50, 0.42), (1.0, 0.95, 0.60, 0.42)])
-    assert tune.outcome._choose(study, "constrained") is None
-    result = tune.outcome._result(study, "fourier", "constrained", "sqlite://", 0.0, None)
-    assert result.best_lambda is None and result.n_complete == 2
+def test_no_lambda_within_the_margin_takes_the_smallest_and_says_so():
+    study = selection_study([(1.0, (0.5,) * 3, (0.8,) * 3), (0.1, (0.4,) * 3, (0.85,) * 3)])
+    chosen = tune.outcome._choose(study, "selection")
+    result = tune.outcome._result(study, "fourier", "selection", "sqlite://", 0.0, chosen,
+                                  REFERENCE)
+    assert result.best_lambda == 0.1 and not result.feasible_found
 
 
-def test_workers_of_a_study_share_its_first_loss_limit():
-    """Workers whose none references differ in rounding choose with one limit."""
+def test_workers_of_a_study_share_its_first_reference():
+    """Workers whose none models differ in rounding choose with one reference."""
     study = optuna.create_study(directions=["maximize"])
-    assert tune.search._study_loss_limit(study, 0.5) == 0.5
-    assert tune.search._study_loss_limit(study, 0.5000001) == 0.5
-    assert study.user_attrs[tune.LOSS_LIMIT_ATTR] == 0.5
-
-
-def test_trial_constraint_reads_the_loss_margin():
-    study = constrained_study([(1.0, 0.5, 0.40, 0.42)])
-    assert tune.trial_constraint(study.trials[0]) == (pytest.approx(-0.02),)
-    bare = optuna.trial.create_trial(value=0.5)   # failed before its loss: infeasible
-    assert tune.trial_constraint(bare) == (1.0,)
+    first = {**REFERENCE, "none_performance": [0.9, 0.9, 0.9]}
+    assert tune.search._study_reference(study, first) == first
+    later = {**REFERENCE, "none_performance": [0.9000001, 0.9, 0.9]}
+    assert tune.search._study_reference(study, later) == first
 
 
 def test_enqueued_lambdas_are_tried_first_and_only_once():
@@ -229,32 +234,36 @@ def data_dir(tmp_path_factory, tune_kit):
     return tune_kit.make_dataset(tmp_path_factory.mktemp("data"))
 
 
-def test_constrained_search_tries_the_registry_and_scale_lambdas_first(
+def test_constrained_selection_trains_every_grid_lambda_on_disjoint_seeds_as_the_verdict(
         data_dir, tmp_path, tune_kit):
+    from regbench.tune.selection import Candidate, choose_lambda
     bench = tune_kit.make_bench(data_dir, tmp_path / "out", ["smoothness", "none"])
     bench.config.tune = True
-    bench.config.tuning.update(trials=3, trial_epochs=1)
+    bench.config.tuning.update(trials=3, trial_epochs=1)   # trial_epochs: not for selection
     bench.context.lambda_protocol = bench.config.lambda_protocol()
     bench.context.prepare_data()
     results = bench.search.tune_lambdas()
-    reference = bench.context.lambda_reference
-    assert reference["none"]["seeds"] == 3 and len(reference["none"]["losses"]) == 3
-    noise = float(np.std(reference["none"]["losses"], ddof=1))
-    assert reference["none"]["noise"] == pytest.approx(noise)
-    limit = reference["none"]["losses"][0] + noise
-    assert reference["loss_limit"] == pytest.approx(limit)
-    scale = scale_lambda(reference["none"]["losses"][0], reference["penalties"]["smoothness"])
+    selection = bench.context.lambda_reference["selection"]
+    assert selection["seeds"] == [1000, 1001, 1002]
+    assert not set(selection["seeds"]) & set(range(bench.config.seeds))
+    assert selection["endpoint"]["metric"] == "motif_fraction"
     trials = results["smoothness"].trials
-    assert trials["lambda"].tolist()[:2] == pytest.approx(
-        [get_spec("smoothness").default_lambda, scale])
-    feasible = trials[trials["value"] <= limit]
-    assert trials["feasible"].tolist() == (trials["value"] <= limit).tolist()
-    if len(feasible):
-        best = feasible.loc[feasible["interpretability"].idxmax(), "lambda"]
-        assert bench.context.lambdas["smoothness"] == best
-        assert bench.context.lambda_sources["smoothness"] == "tuned (constrained)"
-    else:
-        assert bench.context.lambda_sources["smoothness"] == "registry (no feasible trial)"
+    assert sorted(trials["lambda"]) == pytest.approx([0.01, 0.1, 1.0])   # decades at 0.1
+    stored = [json.loads(p.read_text())
+              for p in sorted((tmp_path / "out" / "tuning" / "runs").glob("*.json"))]
+    assert len(stored) == 3 * 4   # none and 3 λ, 3 seeds each
+    assert {r["row"]["seed"] for r in stored} == {1000, 1001, 1002}
+    # the verdict's training (its config hash: epochs, patience, data), not 1-epoch trials
+    assert {r["key"]["config_hash"] for r in stored} == {bench.config.hash()}
+    parse = lambda text: tuple(float(v) for v in text.split("; "))  # noqa: E731
+    expected = choose_lambda(
+        [Candidate(r["lambda"], parse(r["endpoint"]), parse(r["performance"]))
+         for _, r in trials.iterrows()], tuple(selection["none"]["performance"]),
+        margin=0.01)
+    assert bench.context.lambdas["smoothness"] == expected.lam
+    assert bench.context.lambda_sources["smoothness"] == (
+        "selected (constrained)" if expected.feasible_found
+        else "smallest grid λ (no λ within the margin)")
 
 
 def test_loss_protocol_tries_the_registry_lambda_first(data_dir, tmp_path, tune_kit):

@@ -25,17 +25,19 @@ def test_the_best_feasible_lambda_when_nothing_is_within_one_se():
                            NONE, margin=0.01)
     assert choice.lam == 1.0 and choice.feasible_found
     assert choice.best == pytest.approx(0.51)
-    assert choice.se == pytest.approx(0.01 / math.sqrt(3))
+    # pooled seed variance: (0.01² + 0.01² + 0) / 3; SE of a 3-seed mean
+    assert choice.se == pytest.approx(math.sqrt(2e-4 / 3 / 3))
     assert [r["feasible"] for r in choice.table] == [True, True, False]
     assert choice.table[1]["performance_difference"] == pytest.approx(-0.005)
 
 
 def test_one_se_rule_takes_the_smallest_lambda_within_one_se_of_the_best():
-    # best: λ=1 with mean 0.50, sd 0.1 → SE 0.0577; λ=0.1 (0.46) is within, λ=0.01 not
+    # best: λ=1, mean 0.50; pooled variance (0 + 0 + 0.01) / 3 → SE √(0.01/9) = 0.0333:
+    # λ=0.1 (0.47) is within, λ=0.01 (0.40) not
     choice = choose_lambda([Candidate(0.01, (0.40, 0.40, 0.40), NONE),
-                            Candidate(0.1, (0.46, 0.46, 0.46), NONE),
+                            Candidate(0.1, (0.47, 0.47, 0.47), NONE),
                             Candidate(1.0, (0.40, 0.50, 0.60), NONE)], NONE, margin=0.01)
-    assert choice.lam == 0.1
+    assert choice.lam == 0.1 and choice.se == pytest.approx(1 / 30)
     assert [r["within_one_se"] for r in choice.table] == [False, True, True]
     assert [r["chosen"] for r in choice.table] == [False, True, False]
 
@@ -71,3 +73,11 @@ def test_a_non_finite_score_makes_a_lambda_infeasible():
     choice = choose_lambda([Candidate(0.1, (0.4, math.nan), NONE[:2]),
                             Candidate(1.0, (0.3, 0.3), NONE[:2])], NONE[:2], margin=0.01)
     assert choice.lam == 1.0 and not choice.table[0]["feasible"]
+
+
+def test_pooled_se_is_not_fooled_by_one_lambdas_chance_agreement():
+    # λ=1's seeds agree by chance (sd 0.001); the other λ show the real noise (sd 0.02)
+    choice = choose_lambda([Candidate(0.1, (0.485, 0.505, 0.525), NONE),
+                            Candidate(1.0, (0.509, 0.510, 0.511), NONE),
+                            Candidate(10.0, (0.30, 0.32, 0.34), NONE)], NONE, margin=0.01)
+    assert choice.lam == 0.1     # 0.505 is within the pooled SE (0.0094) of 0.51

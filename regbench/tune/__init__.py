@@ -14,12 +14,12 @@ between epochs (a pruned trial stores nothing). Training that fails (non-finite 
 ends its trial as pruned, with the reason in the user attribute ``fail_reason``.
 ``objective="pareto"`` adds a second objective, the motif auPRC of DeepLIFT/SHAP
 attributions on validation positives, and keeps the Pareto front (no pruning:
-Optuna prunes single-objective studies only). ``objective="constrained"`` (the
-constrained λ protocol) maximises that auPRC (peak auPRC on genome data) subject to
-the validation loss staying at or under ``loss_limit`` (none's loss plus its seed
-noise): each trial sets its constraint, val_loss - loss_limit (feasible when <= 0),
-which TPE models (``Trial.set_constraint``; ``constraints_func`` before Optuna 5); no
-pruning. The chosen trial is the most interpretable feasible one (``_choose``).
+Optuna prunes single-objective studies only). ``objective="selection"`` (the
+constrained λ protocol) runs a fixed grid of λ (GridSampler); a trial trains every
+selection seed at its λ as the verdict's models are trained and scores the primary
+endpoint and performance on validation data (``Trials.select``); the choice is
+``selection.choose_lambda``'s (a performance margin against none on the same seeds,
+then the one-standard-error rule); no pruning.
 ``enqueue``: λ values tried first (``study.enqueue_trial``), e.g. the registry's and
 the scale rule's.
 
@@ -35,7 +35,8 @@ picks another λ than the rest.
 
 Modules, by subject:
     storage  RDB storages (SQLite, PostgreSQL), URLs, study names and keys
-    study    the study: directions per objective, sampler, pruner, constraint
+    study    the study: directions per objective, sampler, pruner
+    selection  the constrained protocol's grid and choice rule (pure)
     search   ``tune_lambda``, ``Trials``, one trial, waiting for other workers
     outcome  the chosen trial (agreed by every worker), ``TuneResult``
     table    OUT/lambda_search.csv and OUT/pareto.csv
@@ -52,12 +53,13 @@ _PUBLIC = {
     "storage": ("HEARTBEAT_INTERVAL", "GRACE_PERIOD", "STORAGE_ATTEMPTS", "MAX_RETRY",
                 "default_storage", "default_study_name", "parse_storage", "open_storage",
                 "redact_url", "check_study_key"),
-    "study": ("OBJECTIVES", "STARTUP_TRIALS", "PRUNE_AFTER_TRIALS", "SETS_CONSTRAINT",
-              "startup_trials", "open_study", "trial_constraint", "make_pruner"),
-    "search": ("FINISHED", "LOSS_LIMIT_ATTR", "Trials", "tune_lambda", "enqueue_lambdas",
+    "study": ("OBJECTIVES", "STARTUP_TRIALS", "PRUNE_AFTER_TRIALS",
+              "startup_trials", "open_study", "make_pruner"),
+    "search": ("FINISHED", "REFERENCE_ATTR", "Trials", "tune_lambda", "enqueue_lambdas",
                "check_search", "study_seed"),
     "outcome": ("PARETO_LOSS_TOLERANCE", "CHOSEN", "TuneResult"),
-    "table": ("SEARCH_COLUMNS", "CONSTRAINED_COLUMNS", "PARETO_COLUMNS",
+    "selection": ("RULE", "Candidate", "Choice", "choose_lambda", "lambda_grid"),
+    "table": ("SEARCH_COLUMNS", "SELECTION_COLUMNS", "PARETO_COLUMNS",
               "write_lambda_search"),
     "notes": ("NOT_IDENTIFIED", "EDGE_SHARE", "FLAT_SHARE", "search_notes"),
 }

@@ -1,7 +1,7 @@
 """The λ search of one regularizer: ``tune_lambda``, its trials and its workers.
 
 ``tune_lambda`` is handed ``Trials``, the functions that train (and, for pareto and
-constrained, score) one trial, and knows nothing of ``Benchmark``. ``n_trials`` is
+selection, score) one trial, and knows nothing of ``Benchmark``. ``n_trials`` is
 the total for the study, whoever runs the trials; each worker waits for the others'
 running trials, then uses the λ the first of them recorded (``outcome``). The
 protocols, storage and notes: the package docstring (``regbench.tune``).
@@ -26,7 +26,7 @@ from regbench.regularizers import get_spec
 from regbench.tune.outcome import (TuneResult, _agreed_choice, _choose, _recorded_choice,
                                    _result)
 from regbench.tune.storage import check_study_key, default_storage, default_study_name
-from regbench.tune.study import (OBJECTIVES, SETS_CONSTRAINT, open_study, startup_trials)
+from regbench.tune.study import OBJECTIVES, open_study, startup_trials
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -38,11 +38,14 @@ class Trials:
     train(λ, epoch_callback) -> the run's record (``row`` with status, val_loss,
     epochs, checkpoint); epoch_callback(epoch, history_record) may raise
     ``optuna.TrialPruned``. run_id(λ) -> the stored run's id. score(record) -> the
-    validation motif auPRC (pareto, and constrained on data with motifs), or None when
-    the data has no motifs; interpretability: the constrained objective's score(record)
-    (motif auPRC, else peak auPRC), or None without ground truth. study_key:
-    the dataset fingerprint and the trial configuration's hash, part of default study
-    names. out: the results folder (the default SQLite storage lives there).
+    validation motif auPRC (pareto), or None when the data has no motifs. select(λ)
+    -> the selection objective's trial: every selection seed trained at λ as the
+    verdict's models are and scored on validation data, {"endpoint": [...],
+    "performance": [...], "val_loss": [...], "epochs": [...], "seeds": [...]} (one
+    value per seed), or {"failed": reason}; None where the search is not a selection.
+    study_key: the dataset fingerprint and the trial configuration's hash, part of
+    default study names. out: the results folder (the default SQLite storage lives
+    there).
     """
 
     train: Callable[[float, Callable | None], dict]
@@ -50,7 +53,7 @@ class Trials:
     score: Callable[[dict], float] | None
     study_key: str
     out: Path
-    interpretability: Callable[[dict], float] | None = None
+    select: Callable[[float], dict] | None = None
 
 
 class _BudgetReached(Exception):
@@ -62,7 +65,8 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
                 study_name: str | None = None, objective: str = "loss", seed: int = 0,
                 progress: bool = True, label: str | None = None,
                 heartbeat: int | None = None, grace: int | None = None,
-                enqueue: tuple = (), loss_limit: float | None = None) -> TuneResult:
+                enqueue: tuple = (), grid: list[float] | None = None,
+                reference: dict | None = None) -> TuneResult:
     """Search λ for ``regularizer`` with ``trials``; see the module docstring.
 
     n_trials: finished (complete or pruned) trials wanted in the study, all workers
@@ -73,8 +77,10 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     the sampler (``study_seed``). label: the progress bar's title, e.g. "λ search 2/4".
     heartbeat, grace: seconds ([tuning] heartbeat, grace_period; default
     HEARTBEAT_INTERVAL, GRACE_PERIOD). enqueue: λ values tried first (clipped into
-    the range), unless the study has tried them. loss_limit: the constrained
-    objective's highest feasible validation loss.
+    the range), unless the study has tried them. grid, reference: the selection
+    objective's candidate λ (``selection.lambda_grid``; n_trials is their number) and
+    {"none_performance": none's validation performance per selection seed, "margin",
+    "direction", "performance_direction"} (``selection.choose_lambda``'s arguments).
     """
     started = time.perf_counter()
     spec = get_spec(regularizer)
@@ -84,18 +90,21 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     if objective == "pareto" and trials.score is None:
         raise RegbenchError("--objective pareto scores attributions against ground-truth "
                             "motifs; this data has no motifs.bed (use --objective loss)")
-    if objective == "constrained" and (trials.interpretability is None or loss_limit is None):
+    if objective == "selection" and (trials.select is None or not grid or reference is None):
         raise RegbenchError("the constrained λ protocol scores attributions against "
-                            "ground truth (motifs.bed or peak intervals) and needs none's "
-                            "loss limit; use --lambda-protocol loss or paper")
+                            "ground truth (motifs.bed or peak intervals) on selection seeds; "
+                            "use --lambda-protocol loss or paper")
+    if objective == "selection":
+        n_trials = len(grid)
     url = storage or default_storage(trials.out)
     name = study_name or default_study_name(trials.study_key, regularizer, objective)
     study = open_study(url, name, objective, study_seed(seed, regularizer),
-                       startup_trials(n_trials), heartbeat=heartbeat, grace=grace)
+                       startup_trials(n_trials), heartbeat=heartbeat, grace=grace,
+                       grid=grid if objective == "selection" else None)
     check_study_key(study, trials.study_key, url)
-    if objective == "constrained":
-        loss_limit = _study_loss_limit(study, loss_limit)
-    run_objective = _Objective(trials, spec.lambda_range, objective, n_trials, loss_limit)
+    if objective == "selection":
+        reference = _study_reference(study, reference)
+    run_objective = _Objective(trials, spec.lambda_range, objective, n_trials)
     if _recorded_choice(study, objective, n_trials) is None:   # else chosen by another worker
         enqueue_lambdas(study, [min(max(lam, spec.lambda_range[0]), spec.lambda_range[1])
                                 for lam in enqueue], n_trials)
@@ -110,27 +119,26 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
             if remaining > 0:
                 optimize(n_trials=remaining)
             _wait_for_others(study, optimize, bar)
-    if objective == "constrained":   # the limit every worker chooses with
-        loss_limit = study.user_attrs.get(LOSS_LIMIT_ATTR, loss_limit)
     # A worker stopped by its timeout short of the budget does not record its choice:
     # a rerun tops the study up and chooses then.
     final = timeout is None or _count(study, FINISHED) >= n_trials
     chosen = _agreed_choice(study, objective, n_trials,
-                            lambda: _choose(study, objective, loss_limit), final)
+                            lambda: _choose(study, objective, reference), final)
     return _result(study, regularizer, objective, url, time.perf_counter() - started,
-                   chosen, loss_limit)
+                   chosen, reference)
 
 
-LOSS_LIMIT_ATTR = "loss_limit"
+REFERENCE_ATTR = "selection_reference"
 
 
-def _study_loss_limit(study, loss_limit: float) -> float:
-    """The constrained study's loss limit: the first worker's, kept as a study
-    attribute, so that workers whose none references differ in float rounding (other
-    thread counts) still choose λ alike."""
-    if LOSS_LIMIT_ATTR not in study.user_attrs:
-        study.set_user_attr(LOSS_LIMIT_ATTR, float(loss_limit))
-    return float(study.user_attrs[LOSS_LIMIT_ATTR])
+def _study_reference(study, reference: dict) -> dict:
+    """The selection study's reference (none's per-seed validation performance, the
+    margin and directions): the first worker's, kept as a study attribute, so that
+    workers whose none models differ in float rounding (other thread counts) still
+    choose λ alike."""
+    if REFERENCE_ATTR not in study.user_attrs:
+        study.set_user_attr(REFERENCE_ATTR, dict(reference))
+    return dict(study.user_attrs[REFERENCE_ATTR])
 
 
 def _wait_for_others(study, optimize, bar, poll: float = 5.0) -> None:
@@ -213,9 +221,8 @@ class _SearchBar:
         pruned = sum(t.state == TrialState.PRUNED for t in trials)
         best = _choose(self.study, self.objective)
         postfix = f"{pruned} pruned"
-        if best is not None and self.objective == "constrained":
-            postfix += (f", best feasible λ {best.params['lambda']:.3g} (interpretability "
-                        f"{best.value:.3f})")
+        if best is not None and self.objective == "selection":
+            postfix += f", chosen so far λ {best.params['lambda']:.3g}"
         elif best is not None:
             postfix += f", best λ {best.params['lambda']:.3g} (loss {best.values[0]:.4f})"
         self.bar.set_postfix_str(postfix, refresh=False)
@@ -224,16 +231,15 @@ class _SearchBar:
 
 # -- one trial --------------------------------------------------------------------------
 class _Objective:
-    """Train the seed-0 model at the trial's λ; return its best validation loss (and,
-    for pareto, its validation motif auPRC); constrained: its validation
-    interpretability, with the loss's distance to ``loss_limit`` as the constraint."""
+    """One trial. loss and pareto: train the seed-0 model at the trial's λ and return
+    its best validation loss (and, pareto, its validation motif auPRC); selection: train
+    every selection seed at the trial's λ (``Trials.select``) and return the mean of
+    their validation primary endpoint, oriented so that higher is better."""
 
-    def __init__(self, trials: Trials, lambda_range, objective: str, n_trials: int,
-                 loss_limit: float | None = None):
+    def __init__(self, trials: Trials, lambda_range, objective: str, n_trials: int):
         self.trials, self.objective = trials, objective
         self.low, self.high = lambda_range
         self.n_trials = n_trials
-        self.loss_limit = loss_limit
 
     def __call__(self, trial: optuna.Trial):
         if self._over_budget(trial):
@@ -241,6 +247,8 @@ class _Objective:
             raise _BudgetReached(f"the study already has its {self.n_trials} trials; "
                                  "this worker stops")
         lam = trial.suggest_float("lambda", self.low, self.high, log=True)
+        if self.objective == "selection":
+            return self._selection(trial, lam)
         on_epoch = self._reporter(trial) if self.objective == "loss" else None
         record = self.trials.train(lam, on_epoch)
         row = record["row"]
@@ -250,27 +258,24 @@ class _Objective:
             self._fail(trial, row["status"])
         if self.objective == "loss":
             return float(row["val_loss"])
-        if self.objective == "constrained":
-            return self._constrained(trial, record)
         score = self.trials.score(record)
         if not math.isfinite(score):
             self._fail(trial, "no motif auPRC: no positive validation sequence with a motif")
         trial.set_user_attr("motif_auprc", score)
         return float(row["val_loss"]), score
 
-    def _constrained(self, trial, record) -> float:
-        loss = float(record["row"]["val_loss"])
-        trial.set_user_attr("val_loss", loss)
-        if not math.isfinite(loss):
-            self._fail(trial, "no finite validation loss")
-        trial.set_user_attr("constraint", loss - self.loss_limit)
-        if SETS_CONSTRAINT:
-            trial.set_constraint("val_loss", loss - self.loss_limit)
-        score = self.trials.interpretability(record)
-        if not math.isfinite(score):
-            self._fail(trial, "no interpretability score: no positive validation sequence "
-                              "with ground truth")
-        return float(score)
+    def _selection(self, trial, lam: float) -> float:
+        scores = self.trials.select(lam)
+        if "failed" in scores:
+            self._fail(trial, scores["failed"])
+        for key in ("endpoint", "performance", "val_loss", "epochs", "seeds"):
+            trial.set_user_attr(key, list(scores[key]))
+        oriented = [v if scores.get("direction", "higher") == "higher" else -v
+                    for v in scores["endpoint"]]
+        if not all(math.isfinite(v) for v in oriented):
+            self._fail(trial, "no primary endpoint: no positive validation sequence with "
+                              "ground truth")
+        return float(sum(oriented) / len(oriented))
 
     def _over_budget(self, trial) -> bool:
         """MaxTrialsCallback counts only between trials, so workers finishing together

@@ -6,8 +6,11 @@ performance metric (``regbench.endpoints``). The choice, stated before the data:
 
 1. Feasible: the mean paired performance difference from ``none`` (same selection
    seed) is no worse than the declared margin.
-2. Best: the feasible λ with the best mean endpoint; SE: that λ's standard error over
-   the selection seeds (sd, ddof 1, / √n).
+2. Best: the feasible λ with the best mean endpoint. SE: the standard error of one λ's
+   mean over the n selection seeds, from the seed sd pooled over every scored λ
+   (√(mean of their variances, ddof 1) / √n): one λ's three seeds give an sd with 2
+   degrees of freedom, which can come out near 0 by chance; pooled over k candidates it
+   has k(n-1).
 3. One-standard-error rule (Breiman et al. 1984; Hastie, Tibshirani & Friedman, §7.10):
    of the feasible λ whose mean endpoint is within one SE of the best, the smallest:
    the least departure from the unregularized model that the selection seeds cannot
@@ -27,7 +30,8 @@ import numpy as np
 
 RULE = ("of the λ whose mean validation performance over the selection seeds is within "
         "the margin of none's (paired by seed), those whose mean primary endpoint is within "
-        "one standard error of the best; of these the smallest λ (one-standard-error rule)")
+        "one standard error (seed sd pooled over the λ) of the best; of these the smallest "
+        "λ (one-standard-error rule)")
 
 
 def lambda_grid(default: float, lambda_range: tuple[float, float], n: int) -> list[float]:
@@ -72,6 +76,16 @@ def _se(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
+def pooled_se(endpoints: list[np.ndarray]) -> float:
+    """Standard error of one λ's mean endpoint, the seed variance pooled over
+    ``endpoints`` (one array per λ, the same n seeds each): √(mean variance) / √n."""
+    usable = [e for e in endpoints if len(e) > 1 and np.isfinite(e).all()]
+    if not usable:
+        return 0.0
+    variance = float(np.mean([np.var(e, ddof=1) for e in usable]))
+    return math.sqrt(variance / len(usable[0]))
+
+
 def choose_lambda(candidates: list[Candidate], none_performance: tuple[float, ...], *,
                   direction: str = "higher", performance_direction: str = "higher",
                   margin: float) -> Choice:
@@ -89,7 +103,7 @@ def choose_lambda(candidates: list[Candidate], none_performance: tuple[float, ..
         endpoint = sign * np.asarray(c.endpoint, float)
         difference = psign * (np.asarray(c.performance, float) - reference)
         usable = bool(np.isfinite(endpoint).all() and np.isfinite(difference).all())
-        rows.append({"lambda": c.lam, "endpoint_mean": sign * float(np.mean(endpoint)),
+        rows.append({"lambda": c.lam, "_values": endpoint, "endpoint_mean": sign * float(np.mean(endpoint)),
                      "endpoint_se": _se(endpoint),
                      "performance_difference": float(np.mean(difference)),
                      "feasible": usable and float(np.mean(difference)) >= -margin,
@@ -97,15 +111,15 @@ def choose_lambda(candidates: list[Candidate], none_performance: tuple[float, ..
     feasible = [r for r in rows if r["feasible"]]
     if feasible:
         top = max(feasible, key=lambda r: r["_oriented"])
-        best, se = top["_oriented"], top["endpoint_se"]
+        best, se = top["_oriented"], pooled_se([r["_values"] for r in rows])
         eligible = [r for r in feasible if r["_oriented"] >= best - se]
         lam = min(r["lambda"] for r in eligible)
     else:
         best, se, eligible, lam = math.nan, math.nan, [], rows[0]["lambda"]
-    table = tuple({**{k: v for k, v in r.items() if k != "_oriented"},
-                   "within_one_se": r in eligible, "chosen": r["lambda"] == lam}
+    table = tuple({**{k: v for k, v in r.items() if not k.startswith("_")},
+                   "within_one_se": any(r is e for e in eligible), "chosen": r["lambda"] == lam}
                   for r in rows)
     return Choice(lam, bool(feasible), best, se, table)
 
 
-__all__ = ["Candidate", "Choice", "RULE", "choose_lambda", "lambda_grid"]
+__all__ = ["Candidate", "Choice", "RULE", "choose_lambda", "lambda_grid", "pooled_se"]

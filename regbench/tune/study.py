@@ -1,5 +1,5 @@
 """The Optuna study of one λ search: its directions per objective, the sampler (TPE
-reseeded per trial), the pruner, and the constrained objective's constraint."""
+reseeded per trial; the selection objective's fixed grid), and the pruner."""
 from __future__ import annotations
 
 import warnings
@@ -9,7 +9,7 @@ import optuna
 from regbench.errors import RegbenchError
 from regbench.tune.storage import open_storage, redact_url
 
-OBJECTIVES = ("loss", "pareto", "constrained")
+OBJECTIVES = ("loss", "pareto", "selection")
 STARTUP_TRIALS = 5        # at most this many random λ before TPE models the objective
 PRUNE_AFTER_TRIALS = 3    # median pruning needs a few finished trials to compare with
 
@@ -22,17 +22,18 @@ def startup_trials(n_trials: int) -> int:
 
 def open_study(url: str, name: str, objective: str, seed: int,
                n_startup_trials: int = STARTUP_TRIALS, heartbeat: int | None = None,
-               grace: int | None = None) -> optuna.Study:
-    """Create the study or join it (other workers may be creating it right now)."""
+               grace: int | None = None, grid: list[float] | None = None) -> optuna.Study:
+    """Create the study or join it (other workers may be creating it right now).
+    ``grid``: the selection objective's candidate λ (Optuna's GridSampler: every λ
+    once, whichever worker runs it); the other objectives draw λ with TPE."""
     directions = {"loss": ["minimize"], "pareto": ["minimize", "maximize"],
-                  "constrained": ["maximize"]}[objective]
+                  "selection": ["maximize"]}[objective]
     storage = open_storage(url, heartbeat, grace)
-    # Optuna >= 5 reads the constraint a trial sets (Trial.set_constraint, and
-    # deprecates constraints_func); older ones ask constraints_func after the trial.
-    constraints = ({"constraints_func": trial_constraint}
-                   if objective == "constrained" and not SETS_CONSTRAINT else {})
-    sampler = _TrialSeededTPE(seed, n_startup_trials=n_startup_trials, constant_liar=True,
-                              **constraints)
+    if grid is not None:
+        sampler = optuna.samplers.GridSampler({"lambda": list(grid)}, seed=seed)
+    else:
+        sampler = _TrialSeededTPE(seed, n_startup_trials=n_startup_trials,
+                                  constant_liar=True)
     pruner = make_pruner() if objective == "loss" else optuna.pruners.NopPruner()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -43,16 +44,6 @@ def open_study(url: str, name: str, objective: str, seed: int,
                                 "objective; use another --study-name")
         optuna.storages.fail_stale_trials(study)  # before counting what is left to do
     return study
-
-
-SETS_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
-
-
-def trial_constraint(trial) -> tuple[float]:
-    """The constrained objective's constraint of a finished trial: its validation loss
-    minus the loss limit (feasible when <= 0); a trial that recorded none (failed,
-    pruned) is infeasible."""
-    return (float(trial.user_attrs.get("constraint", 1.0)),)
 
 
 def make_pruner() -> optuna.pruners.BasePruner:

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from regbench.tune.outcome import TuneResult
 
 SEARCH_COLUMNS = ["regularizer", "trial", "lambda", "value", "state", "chosen"]
-CONSTRAINED_COLUMNS = ["interpretability", "feasible"]   # when a study is constrained
+# when a study is a selection (the constrained protocol): each selection seed's point
+SELECTION_COLUMNS = ["seeds", "endpoint", "performance", "endpoint_mean", "endpoint_se",
+                     "performance_difference", "feasible", "within_one_se"]
 PARETO_COLUMNS = ["regularizer", "trial", "lambda", "val_loss", "motif_auprc", "state",
                   "on_front", "chosen"]
 
@@ -32,9 +34,9 @@ def write_lambda_search(out_dir, results) -> Path | None:
     if not results:
         return None
     path = out_dir / "lambda_search.csv"
-    constrained = any(r.objective == "constrained" for r in results) or (
-        path.is_file() and CONSTRAINED_COLUMNS[0] in pd.read_csv(path, nrows=0).columns)
-    _merge_write(path, results, SEARCH_COLUMNS + (CONSTRAINED_COLUMNS if constrained else []))
+    selection = any(r.objective == "selection" for r in results) or (
+        path.is_file() and SELECTION_COLUMNS[0] in pd.read_csv(path, nrows=0).columns)
+    _merge_write(path, results, SEARCH_COLUMNS + (SELECTION_COLUMNS if selection else []))
     pareto = [r for r in results if r.objective == "pareto"]
     if pareto:
         _merge_write(out_dir / "pareto.csv", pareto, PARETO_COLUMNS)
