@@ -165,8 +165,9 @@ class RunStore:
         return read_record(self.record_path(key))
 
     def load_id(self, run_id: str) -> dict | None:
-        """The stored record of the run with this id (``RunKey.id``), or None."""
-        return read_record(self.out / "runs" / f"{run_id}.json")
+        """The stored record of the run with this id (``RunKey.id``), or None. The id
+        may come from a shared file (grid.json), so it is checked (``folder_file``)."""
+        return read_record(folder_file(self.out, f"runs/{run_id}.json", "runs"))
 
     def save(self, key: RunKey, record: dict) -> Path:
         """Store ``record`` under ``key``, its row in the run record's column order

@@ -2,6 +2,7 @@
 regbench writes or reads there: file paths stay inside the results folder."""
 import io
 import json
+import re
 import types
 import uuid
 
@@ -190,3 +191,50 @@ def test_a_lambda_trials_record_cannot_name_a_checkpoint_outside_the_folder(tmp_
     for crafted in (str(outside), "../elsewhere.pt", "checkpoints/../../elsewhere.pt"):
         with pytest.raises(RegbenchError, match="refused path"):
             validation_motif_auprc(context, {"row": {"checkpoint": crafted}})
+
+
+def test_a_grid_cannot_name_a_run_record_outside_the_folder(tmp_path):
+    """Issue 42 item 4: grid.json (a worker's, in a shared folder) lists the grid's run
+    ids, and the tables read runs/ID.json of each: an id is checked as gather checks
+    paths, so a crafted one cannot put a record from elsewhere into results.csv."""
+    from regbench.store import RunStore
+    out = tmp_path / "out"
+    (out / "runs").mkdir(parents=True)
+    (tmp_path / "secret.json").write_text(json.dumps({"row": {"regularizer": "none"}}))
+    store = RunStore(out)
+    for crafted in ("../../secret", f"../../{tmp_path.name}/secret", "x/../../../secret"):
+        with pytest.raises(RegbenchError) as error:
+            store.load_id(crafted)
+        assert str(error.value) == (
+            f"refused path 'runs/{crafted}.json': a results folder names its files "
+            f"runs/NAME; this one could lead outside {out}")
+        with pytest.raises(RegbenchError, match="refused path"):
+            store.write_grid_tables([(crafted, 1.0)])
+    assert not (out / "results.csv").exists()
+    assert store.load_id(RUN) is None   # a plain id of a run not stored
+
+
+def test_a_suite_json_cannot_name_a_point_folder_outside_the_suite(tmp_path):
+    """Issue 42 item 4: suite.json names each point's folder; the suite report reads
+    its config.json and results from there, so the folder is checked as gather checks
+    paths (points/NAME): a crafted one cannot bring another folder's λ or runs in."""
+    from regbench.report.suite import _lambda_sources
+    from regbench.report.suite_sections import _load_point_folder
+    out, elsewhere = tmp_path / "suite", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "config.json").write_text(json.dumps(
+        {"lambda_source": {"l2": "crafted"}, "lambdas": {"l2": 99.0}}))
+    for crafted in ("../elsewhere", str(elsewhere), "points/../../elsewhere"):
+        manifest = {"points": [{"experiment": "e", "point": "p", "folder": crafted}]}
+        refused = re.escape(f"refused path {crafted!r}: a results folder names its files "
+                            "points/NAME")
+        with pytest.raises(RegbenchError, match=f"^{refused}"):
+            _lambda_sources(out, manifest)
+        with pytest.raises(RegbenchError, match=f"^{refused}"):
+            _load_point_folder(out, manifest, "e", "p", pd.DataFrame(), None)
+    (out / "points" / "p").mkdir(parents=True)   # a point's own folder is read
+    (out / "points" / "p" / "config.json").write_text(json.dumps(
+        {"lambda_source": {"l2": "tuned"}, "lambdas": {"l2": 0.5}}))
+    manifest = {"points": [{"experiment": "e", "point": "p", "folder": "points/p"}]}
+    assert _lambda_sources(out, manifest) == {"l2": "tuned (0.5)"}

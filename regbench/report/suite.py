@@ -21,7 +21,7 @@ from regbench.report.render import Bullets, Section, Text, write_outputs
 from regbench.report.suite_sections import _point_folder, one_folder_per_point
 from regbench.report.suite_verdict import (TAGS, verdict, verdict_point,  # noqa: F401
                                            verdict_table)
-from regbench.store import atomic_write_csv, wide_results
+from regbench.store import atomic_write_csv, folder_file, wide_results
 from regbench.suite_kinds import extra_columns, get_suite_kind
 
 
@@ -136,7 +136,7 @@ def _lambda_sources(out: Path, manifest) -> dict:
     for p in manifest["points"]:
         if p.get("kind") == "lambda_sweep":     # swept: its λ are in lambda_sweep.csv
             continue
-        path = out / p["folder"] / "config.json"
+        path = folder_file(out, p["folder"], "points") / "config.json"   # suite.json
         if not path.is_file():
             continue
         config = json.loads(path.read_text())

@@ -17,6 +17,7 @@ from regbench.report.load import load_results
 from regbench.report.render import Table, Text
 from regbench.report.suite_verdict import (ARROWS, TAGS, _info, _lambda_verdict, _matched,
                                            verdict_point)
+from regbench.store import folder_file
 
 
 # (folder, shares given) -> the point's folder while a suite report is written
@@ -57,7 +58,7 @@ def _load_point_folder(out: Path, manifest, experiment: str, point: str,
                        results: pd.DataFrame, shares: pd.DataFrame | None):
     entry = next(p for p in manifest["points"]
                  if p["experiment"] == experiment and p["point"] == point)
-    folder = load_results(out / entry["folder"])
+    folder = load_results(folder_file(out, entry["folder"], "points"))   # suite.json
     folder.results = results.drop(columns=TAGS).reset_index(drop=True)
     if shares is not None:
         folder.fraction_results = (shares.drop(columns=TAGS).reset_index(drop=True)
