@@ -492,3 +492,41 @@ def test_figure_names_from_table_values_stay_in_figures(tmp_path):
     safe = "per_sequence_" + "_" * 10 + "x_3c7506e2.png"   # /../../../ -> __________, + hash
     assert sorted(crafted) == [safe, "per_sequence_deep_lift_shap.png"]
     assert f"](figures/{safe})" in (folder / "report.md").read_text()
+
+
+# -- issue 42: a tampered results.csv or config.json is one line, never a traceback ------
+
+@pytest.mark.parametrize("column,value,says", [
+    ("seed", "abc", "line 3, column seed: 'abc' is not a number"),
+    ("seed", "1.5", "line 3, column seed: '1.5' is not a whole number"),
+    ("test_auroc", "high", "line 3, column test_auroc: 'high' is not a number"),
+    ("motif_auprc", "x", "line 3, column motif_auprc: 'x' is not a number"),
+])
+def test_text_in_a_number_column_of_results_csv_is_one_line(tmp_path, capsys, column,
+                                                             value, says):
+    folder = make_folder(tmp_path)
+    df = pd.read_csv(folder / "results.csv")
+    df[column] = df[column].astype(object)
+    df.loc[1, column] = value
+    df.to_csv(folder / "results.csv", index=False)
+    assert cli.main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"{folder / 'results.csv'}, {says}" in err
+    assert "rerun `regbench run` with the same options" in err
+
+
+@pytest.mark.parametrize("key,value", [
+    ("lambdas", "x"), ("lambda_source", 7), ("regularizers", 7),
+    ("lambda_protocol", ["fixed"]),
+])
+def test_config_json_of_the_wrong_types_is_one_line(tmp_path, capsys, key, value):
+    folder = make_folder(tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    config[key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    assert cli.main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"{folder / 'config.json'}: {key} = {value!r} is not valid: expected" in err
+

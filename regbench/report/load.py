@@ -15,10 +15,21 @@ import pandas as pd
 
 from regbench.errors import RegbenchError
 from regbench.labels import remember_labels
+from regbench.record import COST, INTERPRETABILITY, PERFORMANCE, RUN_RECORD
 from regbench.store import wide_results
 
 REQUIRED_RESULT_COLUMNS = ("regularizer", "seed", "status")
 EXAMPLE_ARRAYS = ("X", "attr", "motif_mask")
+# results.csv's columns that hold numbers (or nothing): the run's λ, seed and share of
+# the training rows, and every cost, performance and interpretability column
+NUMBER_ROLES = (COST, PERFORMANCE, INTERPRETABILITY)
+NUMBER_IDS = ("lambda", "seed", "data_fraction")
+# config.json's keys whose type the report relies on (null or absent: not recorded)
+CONFIG_TYPES = {"regularizers": (list, "a list of regularizer names"),
+                "lambdas": (dict, "an object of regularizer: λ"),
+                "lambda_source": (dict, "an object of regularizer: how λ was set"),
+                "lambda_protocol": (str, "the name of a λ protocol")}
+REWRITE = "rerun `regbench run` with the same options to write {} again"
 
 
 @dataclass
@@ -49,12 +60,36 @@ def _read_csv(path: Path, required=()) -> pd.DataFrame:
     return df
 
 
-def _optional_csv(folder: ResultsFolder, name: str, required: tuple) -> pd.DataFrame | None:
+def _check_numbers(path: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (results.csv, long) when every column of numbers holds numbers and every
+    seed is whole; else a RegbenchError naming the first bad cell (a hand edit, a
+    tampered file) and how to fix it."""
+    for column in df:
+        if column not in NUMBER_IDS and RUN_RECORD.role(column) not in NUMBER_ROLES:
+            continue
+        values = pd.to_numeric(df[column], errors="coerce")
+        bad = values.isna() & df[column].notna()
+        what = "a number"
+        if column == "seed" and not bad.any():
+            bad, what = values.notna() & (values != values.round()), "a whole number"
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise RegbenchError(
+                f"{path}, line {row + 2}, column {column}: {str(df[column].iloc[row])!r} is "
+                f"not {what}; correct it, or {REWRITE.format(path.name)} from the stored "
+                "runs")
+        df[column] = values
+    return df
+
+
+def _optional_csv(folder: ResultsFolder, name: str, required: tuple,
+                  check=None) -> pd.DataFrame | None:
     path = folder.path / name
     if not path.is_file():
         return None
     try:
-        return _read_csv(path, required)
+        df = _read_csv(path, required)
+        return check(path, df) if check else df
     except RegbenchError as exc:
         folder.notes.append(f"skipped {name}: {exc}")
         return None
@@ -69,6 +104,12 @@ def _read_config(path: Path) -> dict:
         raise RegbenchError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(config, dict):
         raise RegbenchError(f"{path} must hold a JSON object")
+    for key, (kind, what) in CONFIG_TYPES.items():
+        value = config.get(key)
+        if value is not None and not isinstance(value, kind):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise RegbenchError(f"{path}: {key} = {shown} is not valid: expected {what}; "
+                                f"correct it, or {REWRITE.format(path.name)}")
     return config
 
 
@@ -97,12 +138,13 @@ def load_results(results_dir) -> ResultsFolder:
         raise RegbenchError(f"results folder {path} does not exist")
     if not (path / "results.csv").is_file():
         raise RegbenchError(f"{path} has no results.csv; run `regbench run` to create it")
-    folder = ResultsFolder(path, _read_config(path / "config.json"),
-                           wide_results(_read_csv(path / "results.csv",
-                                                  REQUIRED_RESULT_COLUMNS)))
+    config = _read_config(path / "config.json")
+    remember_labels(config)   # plug-in metrics not installed here keep theirs (and roles)
+    table = path / "results.csv"
+    folder = ResultsFolder(path, config, wide_results(_check_numbers(
+        table, _read_csv(table, REQUIRED_RESULT_COLUMNS))))
     if folder.results.empty:
         raise RegbenchError(f"{path / 'results.csv'} has no runs")
-    remember_labels(folder.config)   # plug-in metrics not installed here keep theirs
     folder.per_sequence = _optional_csv(folder, "per_sequence.csv",
                                         ("regularizer", "seed", "method", "sequence"))
     folder.history = _optional_csv(folder, "history.csv",
@@ -113,7 +155,7 @@ def load_results(results_dir) -> ResultsFolder:
                                   ("regularizer", "lambda", "val_loss", "motif_auprc",
                                    "on_front"))
     fraction = _optional_csv(folder, "results_fraction.csv",
-                             ("regularizer", "seed", "status", "data_fraction"))
+                             ("regularizer", "seed", "status", "data_fraction"), _check_numbers)
     folder.fraction_results = None if fraction is None else wide_results(fraction)
     _read_examples(folder)
     return folder
