@@ -51,6 +51,8 @@ class RunContext:
         # How λ was chosen, for config.json: none's reference loss and noise, measured
         # penalties, the rule per regularizer (filled by the λ search).
         self.lambda_reference: dict = {}
+        # The seeds that chose each selected λ ("1000-1002"), for results.csv.
+        self.selection_seeds: dict[str, str] = {}
         self.device = resolve_device(config.device)
         self.dataset: Dataset | None = dataset
         self._splits: dict[str, Dataset] = {} if splits is None else splits
@@ -144,16 +146,6 @@ class RunContext:
         check_freq_limit(length, limit)
         return limit
 
-    def validation_truth(self) -> tuple[str, str] | None:
-        """(metric, Dataset field) the constrained λ search scores validation
-        attributions with: motif auPRC where the data has motifs, else peak auPRC (genome
-        peak intervals); None without either."""
-        if self.dataset.motif_mask is not None:
-            return "motif auPRC", "motif_mask"
-        if self.dataset.peak_mask is not None:
-            return "peak auPRC", "peak_mask"
-        return None
-
     # -- runs -------------------------------------------------------------------------
     def key(self, regularizer: str, seed: int, lam: float | None = None,
             data_fraction: float = 1.0) -> RunKey:
@@ -226,19 +218,20 @@ class RunContext:
                 "models_per_group": models_per_group}
 
     def stamped(self, record: dict) -> dict:
-        """The record with this run's λ protocol and λ source in its row, right after
-        λ: a stored run (same key: same λ) may have been trained under another
-        protocol."""
+        """The record with this run's λ protocol, λ source and selection seeds in its
+        row, right after λ: a stored run (same key: same λ) may have been trained under
+        another protocol."""
         row, reg = record["row"], record["row"]["regularizer"]
         if reg not in self.lambda_sources:
             return record
         stamped = {}
         for key, value in row.items():
-            if key not in ("lambda_source", "lambda_protocol"):
+            if key not in ("lambda_source", "lambda_protocol", "selection_seeds"):
                 stamped[key] = value
             if key == "lambda":
                 stamped["lambda_source"] = self.lambda_sources[reg]
                 stamped["lambda_protocol"] = self.lambda_protocol
+                stamped["selection_seeds"] = self.selection_seeds.get(reg, "")
         return {**record, "row": stamped}
 
     # -- the grid -----------------------------------------------------------------------

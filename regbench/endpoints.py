@@ -88,6 +88,14 @@ def declare(task: str, truth: set[str]) -> Endpoint | None:
                     margin=margin, margin_reason=why)
 
 
+def for_data(task: str, dataset) -> Endpoint | None:
+    """``declare`` for a Dataset: its ground truth is the motif and peak masks it
+    carries (``motif_mask``, ``peak_mask`` not None)."""
+    truth = {name for name in ("motif_mask", "peak_mask")
+             if getattr(dataset, name, None) is not None}
+    return declare(task, truth)
+
+
 def from_dict(values: dict | None) -> Endpoint | None:
     """An Endpoint recorded in config.json (``Endpoint.as_dict``), or None."""
     if not values:
@@ -95,5 +103,6 @@ def from_dict(values: dict | None) -> Endpoint | None:
     return Endpoint(**{k: values[k] for k in Endpoint.__dataclass_fields__ if k in values})
 
 
-__all__ = ["Endpoint", "MINIMAL_EFFECT", "PERFORMANCE_MARGINS", "declare", "from_dict",
+__all__ = ["Endpoint", "MINIMAL_EFFECT", "PERFORMANCE_MARGINS", "declare", "for_data",
+           "from_dict",
            "primary_metric"]

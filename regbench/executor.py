@@ -124,7 +124,8 @@ class RunExecutor:
         regularizer, seed = key.regularizer, key.seed
         row = {"regularizer": regularizer, "lambda": key.lam,
                "lambda_source": ctx.lambda_sources.get(regularizer, "tuned"),
-               "lambda_protocol": ctx.lambda_protocol, "seed": seed,
+               "lambda_protocol": ctx.lambda_protocol,
+               "selection_seeds": ctx.selection_seeds.get(regularizer, ""), "seed": seed,
                "data_fraction": key.data_fraction, "train_rows": train_rows,
                "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),

@@ -17,7 +17,7 @@ import dataclasses
 
 from regbench.config import NOISE_SEEDS, SELECTION_SEED_BASE
 from regbench.context import RunContext
-from regbench.endpoints import Endpoint, declare
+from regbench.endpoints import Endpoint, for_data
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_rows
 from regbench.executor import RunExecutor
@@ -143,6 +143,7 @@ class LambdaSearch:
                                 f"{ctx.out / 'lambda_search.csv'} for the reasons, or fix λ "
                                 "with --lambda")
         ctx.lambdas[name] = result.best_lambda
+        ctx.selection_seeds[name] = seed_range(selection_seeds(ctx))
         ctx.lambda_sources[name] = ("selected (constrained)" if result.feasible_found else
                                     "smallest grid λ (no λ within the margin)")
         grid_text = ", ".join(f"{lam:g}" for lam in grid)
@@ -243,9 +244,7 @@ class LambdaSearch:
 def declared_endpoint(context: RunContext) -> Endpoint | None:
     """The run's primary endpoint and margin (``endpoints.declare``), from its task and
     the ground truth its data carry; None without ground truth."""
-    truth = {field for field in ("motif_mask", "peak_mask")
-             if getattr(context.dataset, field, None) is not None}
-    return declare(context.config.task, truth)
+    return for_data(context.config.task, context.dataset)
 
 
 def selection_seeds(context: RunContext) -> list[int]:

@@ -11,6 +11,7 @@ from regbench import __version__
 from regbench.config import PRESETS, paper_differences
 from regbench.context import RunContext
 from regbench.data import SimulatedSource
+from regbench.endpoints import for_data
 from regbench.labels import registry_labels
 from regbench.store import atomic_write
 from regbench.trained_with import invocation_settings, rows_settings
@@ -51,6 +52,12 @@ def _model_info(context: RunContext) -> dict:
     return {"architecture": architecture, **params, **record}
 
 
+def _endpoint(context: RunContext) -> dict | None:
+    """The run's primary endpoint and performance margin (``endpoints.declare``)."""
+    endpoint = for_data(context.config.task, context.dataset)
+    return None if endpoint is None else endpoint.as_dict()
+
+
 def write_config(context: RunContext, started, wall_seconds: float) -> None:
     """OUT/config.json of ``context``'s run, which started at ``started`` (an aware
     datetime) and took ``wall_seconds``."""
@@ -64,6 +71,8 @@ def write_config(context: RunContext, started, wall_seconds: float) -> None:
         "lambda_source": context.lambda_sources,
         "lambda_protocol": context.lambda_protocol,
         "lambda_reference": context.lambda_reference or None,
+        # declared before training, from the task and the data's ground truth
+        "endpoint": _endpoint(context),
         "data": context.source.describe(ds),
         "dataset_fingerprint": ds.fingerprint,
         "split": ds.split_source,

@@ -59,6 +59,9 @@ LAYOUT = (
     Column("lambda", ID),
     Column("lambda_source", FACT),
     Column("lambda_protocol", FACT),
+    # The seeds that chose λ (constrained protocol: "1000-1002"); empty where λ was not
+    # chosen on seeds (fixed, paper rule, none). Never a verdict seed.
+    Column("selection_seeds", FACT),
     Column("seed", ID),
     Column(METHOD, ID, per_method=True),
     Column("data_fraction", ID),

@@ -337,3 +337,28 @@ def test_the_paper_rule_loads_no_checkpoint_a_stored_record_names_outside(
             f"refused path {crafted!r}: a results folder names its files "
             f"checkpoints/NAME; this one could lead outside {out / 'tuning'}")
     assert honest > 0
+
+
+def test_constrained_selection_is_the_same_under_another_thread_count(data_dir, tmp_path):
+    """Issue 40: the same command with 1 and with 2 threads (another summation order, as
+    another CPU gives) chooses the same λ; results.csv says which seeds chose it, none of
+    them a verdict seed, and config.json declares the endpoint and margin."""
+    chosen = {}
+    for threads in (1, 2):
+        out = tmp_path / f"threads{threads}"
+        assert main(["run", "--preset", "smoke", "--data", str(data_dir), "--regularizers",
+                     "fourier,none", "--seeds", "2", "--tune", "--lambda-protocol",
+                     "constrained", "--trials", "3", "--threads", str(threads), "--out",
+                     str(out), "--no-progress", "--device", "cpu"]) == 0
+        rows = pd.read_csv(out / "results.csv")
+        fourier = rows[rows["regularizer"] == "fourier"]
+        assert set(fourier["selection_seeds"]) == {"1000-1002"}
+        assert set(fourier["seed"]) == {0, 1}          # disjoint from 1000-1002
+        assert rows.loc[rows["regularizer"] == "none", "selection_seeds"].isna().all()
+        config = json.loads((out / "config.json").read_text())
+        assert (config["endpoint"]["metric"], config["endpoint"]["margin"]) == (
+            "motif_fraction", 0.01)
+        chosen[threads] = config["lambdas"]["fourier"]
+        search = pd.read_csv(out / "lambda_search.csv")
+        assert search.loc[search["chosen"], "lambda"].tolist() == [chosen[threads]]
+    assert chosen[1] == chosen[2]
