@@ -112,6 +112,12 @@ class LambdaSearch:
         ctx.lambda_reference["selection"] = {
             "seeds": seeds, "endpoint": endpoint.as_dict(), "rule": RULE,
             "none": {k: none[k] for k in ("endpoint", "performance", "val_loss")}}
+        from regbench.plan import power_line
+        compared = [r for r in ctx.regularizers if r != "none"]
+        if "none" in ctx.regularizers and compared:
+            power = power_line(endpoint, none["endpoint"], ctx.config.seeds, len(compared))
+            ctx.lambda_reference["selection"]["power"] = power
+            print(power, flush=True)
         print(f"λ selection: on seeds {seed_range(seeds)} (the verdict's are 0-"
               f"{ctx.config.seeds - 1}), every candidate trained as the verdict's models; "
               f"{endpoint.describe()}; rule: {RULE}", flush=True)

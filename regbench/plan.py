@@ -202,68 +202,68 @@ def _selection_plan(context, searched: list[str], epoch) -> tuple[float, str]:
 
 
 ALPHA = 0.05   # the report's false discovery rate on the primary endpoint
+POWER = 0.8    # the power the seed count is sized for
 
 
-def family_sizes(context) -> dict[str, int]:
-    """Tests per family of the report's seed-level statistics. A family is one
-    regularizer against none (report.stats.FAMILY_PRINCIPLE): the outcome metrics of the
-    performance table, and of one attribution method's table (those whose ground truth
-    the test split has). {} without none or without a regularizer to compare."""
-    from regbench.metrics import get_metric, list_metrics
-    compared = [r for r in context.regularizers if r != "none"]
-    if "none" not in context.regularizers or not compared:
-        return {}
-    needs = "profile" if context.config.task == "profile" else "labels"
-    test = context.split("test")
-    truth = {"nothing": True, "motif_mask": test.motif_mask is not None,
-             "summits": getattr(test, "summits", None) is not None,
-             "peak_mask": getattr(test, "peak_mask", None) is not None}
-    performance = [n for n in list_metrics("performance") if get_metric(n).needs == needs]
-    attribution = [n for n in list_metrics("attribution") if get_metric(n).in_results
-                   and truth.get(get_metric(n).needs, False)]
-    sizes = {"each regularizer's performance family": len(performance),
-             "each regularizer's family per attribution method": len(attribution)}
-    return {name: size for name, size in sizes.items() if size}
+def seeds_for_effect(effect: float, sd: float, tests: int = 1, alpha: float = ALPHA,
+                     power: float = POWER) -> int | None:
+    """The fewest paired seeds that detect a mean difference ``effect`` with ``power`` by
+    the two-sided paired t-test at alpha / tests (Benjamini-Hochberg's bar when one of
+    ``tests`` regularizers differs; the least it asks), when one seed's value has sd
+    ``sd`` on both sides: the paired difference's sd is taken as √2 × sd (independent
+    seeds; pairing can only lower it). None when no count up to 1000 does, or sd is 0 or
+    not finite (then 2 seeds do not fail for noise)."""
+    from scipy import stats
+    if not (sd > 0 and effect > 0):
+        return 2 if sd == 0 and effect > 0 else None
+    level, spread = alpha / max(tests, 1), 2 ** 0.5 * sd
+    for n in range(2, 1001):
+        critical = stats.t.ppf(1 - level / 2, n - 1)
+        shift = effect / (spread / n ** 0.5)
+        reached = stats.nct.sf(critical, n - 1, shift) + stats.nct.cdf(-critical, n - 1, shift)
+        if reached >= power:
+            return n
+    return None
 
 
-def seeds_needed(tests: int, alpha: float = ALPHA) -> int:
-    """The fewest paired seeds whose smallest exact p, times Holm's factor for the
-    family's first test, falls below alpha: 2 / 2^n * tests < alpha."""
-    from regbench.metrics import smallest_paired_p
-    n = 1
-    while smallest_paired_p(n) * tests >= alpha:
-        n += 1
-    return n
+def power_line(endpoint, none_values, seeds: int, tests: int) -> str:
+    """The plan's line on what ``seeds`` paired seeds can detect, from none's primary
+    endpoint on the selection seeds (``none_values``)."""
+    import numpy as np
+    values = np.asarray(none_values, float)
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+    needed = seeds_for_effect(endpoint.minimal_effect, sd, tests)
+    verdict = ("no seed count up to 1000 does" if needed is None else
+               f"{_plural(needed, 'seed')} {'is' if needed == 1 else 'are'} needed "
+               f"(this run: {seeds})")
+    return (f"power: none's validation {endpoint.metric} has sd {sd:.3g} across the "
+            f"{len(values)} selection seeds; to detect a difference of "
+            f"{endpoint.minimal_effect:g} (the declared minimal effect) with "
+            f"{POWER:.0%} power by the paired t-test at {ALPHA:g}/{tests} (Benjamini-"
+            f"Hochberg's bar for one of {_plural(tests, 'regularizer')}), {verdict}")
 
 
 def seed_power(context) -> list[str]:
-    """What the seeds can show: the smallest two-sided p of the exact paired test, what
-    Holm's correction asks of each family, and a warning when no difference from none
-    can be significant."""
-    from regbench.metrics import smallest_paired_p
-    seeds = context.config.seeds
-    floor = smallest_paired_p(seeds)
-    lines = [f"paired seeds: {_plural(seeds, 'seed')} {'gives' if seeds == 1 else 'give'} "
-             "the exact paired test "
-             f"(Wilcoxon signed-rank vs none) a smallest two-sided p of 2 / 2^{seeds} = "
-             f"{floor:.3g}"]
-    sizes = family_sizes(context)
-    if not sizes:
-        return lines + ["no 'none' among the regularizers: nothing is tested against it"
-                        if "none" not in context.regularizers else
-                        "only 'none' is run: no regularizer is tested against it"]
-    lines[0] += "; Holm's correction needs p < " + ", ".join(
-        f"{ALPHA / m:.3g} in {name} ({m} tests)" for name, m in sizes.items())
-    blocked = {name: m for name, m in sizes.items() if floor * m >= ALPHA}
-    if floor >= ALPHA or len(blocked) == len(sizes):
-        lines.append(f"warning: with {_plural(seeds, 'seed')} no difference from none can "
-                     f"be significant at {ALPHA} after Holm's correction; "
-                     f"{seeds_needed(max(sizes.values()))} seeds would allow it in every "
-                     "family (--seeds)")
-    elif blocked:
-        lines.append(f"warning: with {_plural(seeds, 'seed')} no difference from none can "
-                     f"be significant in {' or '.join(blocked)}; "
-                     f"{seeds_needed(max(blocked.values()))} seeds would allow it (--seeds)")
+    """What the verdict tests and what the seeds can show: the declared primary endpoint,
+    its test and error rate, and a warning when nothing can be tested."""
+    from regbench.endpoints import for_data
+    seeds, compared = context.config.seeds, [r for r in context.regularizers if r != "none"]
+    if "none" not in context.regularizers:
+        return ["no 'none' among the regularizers: nothing is tested against it"]
+    if not compared:
+        return ["only 'none' is run: no regularizer is tested against it"]
+    endpoint = for_data(context.config.task, context.split("test"))
+    if endpoint is None:
+        return ["no ground truth (motifs.bed or peak intervals): no primary endpoint, so no "
+                "★; every metric is reported with its interval only"]
+    lines = [f"verdict: {endpoint.describe()}; ★ on the primary endpoint only: the paired "
+             f"t-test of each regularizer against none over {_plural(seeds, 'seed')}, "
+             f"Benjamini-Hochberg at a false discovery rate of {ALPHA:g} across the "
+             f"{_plural(len(compared), 'regularizer')}; every other metric is secondary "
+             "(its interval, no ★)"]
+    if seeds < 2:
+        lines.append(f"warning: with {_plural(seeds, 'seed')} nothing can be tested (the "
+                     "paired t-test needs at least 2 seeds; --seeds)")
     return lines
 
 
@@ -288,5 +288,5 @@ def duration(seconds: float) -> str:
 _duration = duration
 
 
-__all__ = ["describe_plan", "duration", "estimate", "family_sizes", "seed_power",
-           "seeds_needed", "step_seconds", "timed_batch", "validation_seconds"]
+__all__ = ["describe_plan", "duration", "estimate", "power_line", "seed_power",
+           "seeds_for_effect", "step_seconds", "timed_batch", "validation_seconds"]

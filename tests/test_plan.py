@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from regbench.plan import family_sizes, seed_power, seeds_needed
+from regbench.plan import power_line, seed_power, seeds_for_effect
 
 
 def _bench(regularizers, seeds, motifs=True):
@@ -13,48 +13,45 @@ def _bench(regularizers, seeds, motifs=True):
                            config=SimpleNamespace(seeds=seeds, task="binary"))
 
 
-def test_smallest_p_line_and_no_warning_when_a_verdict_can_be_significant():
-    lines = seed_power(_bench(["none", "fourier"], 8))
-    # 1 regularizer vs none: 4 performance metrics; 5 attribution metrics with motifs
-    # (high-frequency fraction, entropy, motif fraction, motif auPRC, GC reliance).
-    assert lines == ["paired seeds: 8 seeds give the exact paired test (Wilcoxon "
-                     "signed-rank vs none) a smallest two-sided p of 2 / 2^8 = 0.00781; "
-                     "Holm's correction needs p < 0.0125 in each regularizer's performance "
-                     "family (4 tests), 0.01 in each regularizer's family per attribution "
-                     "method (5 tests)"]
+def test_the_verdict_line_declares_the_endpoint_its_test_and_error_rate():
+    lines = seed_power(_bench(["none", "fourier", "l2"], 8))
+    assert len(lines) == 1
+    assert lines[0].startswith("verdict: primary endpoint: DeepLIFT/SHAP motif_fraction")
+    assert ("paired t-test of each regularizer against none over 8 seeds, Benjamini-Hochberg "
+            "at a false discovery rate of 0.05 across the 2 regularizers") in lines[0]
+    assert "auroc may fall by at most 0.01" in lines[0]
 
 
-def test_warns_when_no_difference_can_be_significant():
-    lines = seed_power(_bench(["none", "fourier"], 4))
-    assert "2 / 2^4 = 0.125" in lines[0]
-    assert lines[1] == ("warning: with 4 seeds no difference from none can be significant "
-                        "at 0.05 after Holm's correction; 8 seeds would allow it in every "
-                        "family (--seeds)")
-    # Families are per regularizer: all eleven at 8 seeds ask what one does, so adding
-    # regularizers never takes a verdict out of reach.
-    regs = ["none"] + [f"r{i}" for i in range(10)]
-    assert family_sizes(_bench(regs, 8)) == family_sizes(_bench(["none", "r0"], 8)) == {
-        "each regularizer's performance family": 4,
-        "each regularizer's family per attribution method": 5}
-    assert len(seed_power(_bench(regs, 8))) == 1
+def test_one_seed_warns_and_no_ground_truth_declares_no_endpoint():
+    assert seed_power(_bench(["none", "fourier"], 1))[1] == (
+        "warning: with 1 seed nothing can be tested (the paired t-test needs at least 2 "
+        "seeds; --seeds)")
+    assert seed_power(_bench(["none", "a"], 8, motifs=False))[0].startswith(
+        "no ground truth (motifs.bed or peak intervals): no primary endpoint")
 
 
-def test_warns_about_the_families_that_cannot_reach_significance():
-    # 7 seeds without motifs: 3 attribution metrics, 2 / 128 x 3 < 0.05 <= 2 / 128 x 4.
-    lines = seed_power(_bench(["none", "a", "b"], 7, motifs=False))
-    assert lines[1] == ("warning: with 7 seeds no difference from none can be significant "
-                        "in each regularizer's performance family; 8 seeds would allow it "
-                        "(--seeds)")
-    # With motifs 5 attribution metrics are scored: no family can reach it at 7 seeds.
-    assert "in every family" in seed_power(_bench(["none", "a"], 7))[1]
+def test_seeds_for_an_effect_match_the_paired_t_test_tables():
+    # effect size d = effect / (√2 sd) = 1 and 0.5 at alpha 0.05, power 0.8: the paired
+    # t-test's textbook 10 and 34 pairs (G*Power gives the same)
+    assert seeds_for_effect(1.0, 2 ** -0.5) == 10
+    assert seeds_for_effect(0.5, 2 ** -0.5) == 34
+    assert seeds_for_effect(0.5, 2 ** -0.5, tests=10) > 34      # BH's bar for 1 of 10
+    assert seeds_for_effect(0.1, float("nan")) is None
 
 
-def test_seeds_needed_and_no_baseline():
-    assert [seeds_needed(m) for m in (1, 4, 5, 50)] == [6, 8, 8, 11]
-    assert seed_power(_bench(["fourier"], 8))[1] == (
-        "no 'none' among the regularizers: nothing is tested against it")
-    assert seed_power(_bench(["none"], 8))[1] == (
-        "only 'none' is run: no regularizer is tested against it")
+def test_the_power_line_reads_nones_selection_seeds():
+    from regbench.endpoints import declare
+    line = power_line(declare("binary", {"motif_mask"}), [0.30, 0.35, 0.40], 8, 1)
+    assert line.startswith("power: none's validation motif_fraction has sd 0.05 across "
+                           "the 3 selection seeds; to detect a difference of 0.1")
+    assert line.endswith(f"{seeds_for_effect(0.1, 0.05)} seeds are needed (this run: 8)")
+
+
+def test_no_baseline():
+    assert seed_power(_bench(["fourier"], 8)) == [
+        "no 'none' among the regularizers: nothing is tested against it"]
+    assert seed_power(_bench(["none"], 8)) == [
+        "only 'none' is run: no regularizer is tested against it"]
 
 
 def _profile_context(tmp_path):
@@ -131,8 +128,3 @@ def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch)
     steps = 4   # ceil(100 / 32)
     assert total == 2 * 3 * ((steps * 1.0 + 10.0) + (steps * 2.0 + 30.0))
     assert "a validation pass none 10.000 s; fourier 30.000 s" in lines[-1]
-
-
-def test_one_seed_reads_in_the_singular():
-    assert seed_power(_bench(["none", "fourier"], 1))[0].startswith(
-        "paired seeds: 1 seed gives the exact paired test")
