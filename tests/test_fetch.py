@@ -444,3 +444,28 @@ def test_the_paper_spi1_recipe_is_one_four_task_dataset(fresh, tmp_path, capsys,
     meta = tomllib.loads((tmp_path / "d" / "dataset.toml").read_text())
     assert meta["recipe"] == "paper-spi1"
     assert [e["accession"] for e in meta["experiments"]] == list(PAPER_SPI1)
+
+
+@pytest.mark.parametrize("how", ["beneath a file", "read-only"])
+def test_an_unwritable_download_cache_is_one_line(tmp_path, capsys, monkeypatch, how):
+    """Issue 42: a cache folder that cannot be written was a traceback (pooch's own
+    PermissionError, or NotADirectoryError). Tests run as root, for whom chmod changes
+    nothing: the folder is beneath a regular file, or making it is refused (EACCES)."""
+    import errno
+    import os
+    (tmp_path / "afile").write_text("")
+    cache = tmp_path / ("afile" if how == "beneath a file" else "") / "cache"
+    real = os.makedirs
+
+    def refuse(path, *args, **kw):
+        if str(path).startswith(str(cache)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kw)
+    if how == "read-only":
+        monkeypatch.setattr(os, "makedirs", refuse)
+    err = _one_line_error(["data", "fetch", f"encode:{ACC}", "--out", str(tmp_path / "d"),
+                           "--cache", str(cache), "--base-url", "http://127.0.0.1:9"],
+                          capsys)
+    assert f"the download cache folder {cache}" in err and "is not writable" in err, err
+    assert "give --cache DIR (or set $REGBENCH_CACHE)" in err
+    assert not (tmp_path / "d").exists()

@@ -510,3 +510,37 @@ def test_inf_or_negative_bigwig_counts_name_file_chromosome_and_base(genome, tmp
     assert str(info.value) == (f"{tmp_path / 'minus.bw'}: chromosome {first[0]} has the value "
                                f"{shown} at base {first[1]}; read counts must be finite and "
                                ">= 0, so regenerate the bigWig")
+
+
+@pytest.mark.parametrize("how", ["beneath a file", "index folder read-only",
+                                 "windows folder read-only"])
+def test_an_unwritable_cache_is_one_line_naming_it(genome, tmp_path, monkeypatch, capsys,
+                                                   how):
+    """Issue 42: an unwritable cache said "check it is a FASTA file". Tests run as root,
+    for whom chmod changes nothing: the cache is beneath a regular file, or the calls
+    that write in it are refused as they would be for a user (EACCES)."""
+    import errno
+    import tempfile
+    (tmp_path / "afile").write_text("")
+    cache = tmp_path / ("afile" if how == "beneath a file" else "") / "cache"
+    monkeypatch.setenv("REGBENCH_CACHE", str(cache))
+    refused = cache / ("fasta_index" if how == "index folder read-only" else "genome")
+    for name in ("mkdtemp", "mkstemp"):   # the index's build folder, the windows' file
+        real = getattr(tempfile, name)
+
+        def refuse(*args, real=real, **kw):
+            if str(kw.get("dir", "")).startswith(str(refused)):
+                raise PermissionError(errno.EACCES, "Permission denied", kw["dir"])
+            return real(*args, **kw)
+        monkeypatch.setattr(tempfile, name, refuse)
+    folder, _ = genome
+    assert main(["run", "--preset", "smoke", "--seeds", "1", "--regularizers", "none",
+                 "--genome", str(folder / "genome.fa"), "--peaks",
+                 str(folder / "peaks.narrowPeak"), "--out", str(tmp_path / "run"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    where = refused if how != "beneath a file" else cache / "fasta_index"
+    assert f"the regbench cache folder {where} is not writable" in err, err
+    assert "set $REGBENCH_CACHE to a folder you can write" in err
+    assert "FASTA file" not in err

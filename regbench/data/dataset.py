@@ -202,7 +202,7 @@ def _whole_file_hash(path: Path) -> str:
     try:
         cached = cache_dir().parent / "fingerprints" / f"{key}.sha256"
         known = cached.read_text().strip() if cached.is_file() else ""
-    except OSError:
+    except (OSError, RegbenchError):   # no cache folder (``writing_cache``)
         cached, known = None, ""
     if len(known) == 64 and all(c in "0123456789abcdef" for c in known):
         return known

@@ -7,6 +7,7 @@ kind in how many sequences. A sequence more than half unknown (``MOSTLY_UNKNOWN`
 stops the run: it would be scored as real DNA."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -19,7 +20,7 @@ from numpy.lib.stride_tricks import as_strided
 import pyfaidx
 
 from regbench.data.encode import CODE_OF_BYTE
-from regbench.errors import RegbenchError
+from regbench.errors import FULL_ERRNOS, RegbenchError
 from regbench.store import atomic_write
 
 _CHUNK_BASES = 1 << 23  # gather this many bases at a time to bound memory
@@ -44,6 +45,8 @@ def open_fasta(path: Path) -> pyfaidx.Faidx:
             _build_index(path, index)
         return pyfaidx.Faidx(str(path), indexname=str(index), rebuild=False,
                              build_index=False, gzi_indexname=f"{index}.gzi")
+    except RegbenchError:   # the cache, not the FASTA (``writing_cache``)
+        raise
     except (pyfaidx.FastaIndexingError, ValueError, OSError) as exc:
         raise RegbenchError(f"cannot index {path} ({exc}); check it is a FASTA file "
                             "(plain or bgzip-compressed)") from None
@@ -51,12 +54,31 @@ def open_fasta(path: Path) -> pyfaidx.Faidx:
 
 def cache_dir() -> Path:
     """Where regbench keeps the indexes it builds: $REGBENCH_CACHE, else
-    $XDG_CACHE_HOME/regbench, else ~/.cache/regbench; subfolder fasta_index."""
+    $XDG_CACHE_HOME/regbench, else ~/.cache/regbench; subfolder fasta_index (created:
+    a RegbenchError when it cannot be, ``writing_cache``)."""
     root = os.environ.get("REGBENCH_CACHE") or Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "regbench"
     folder = Path(root) / "fasta_index"
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing_cache(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@contextlib.contextmanager
+def writing_cache(folder):
+    """Around a write into regbench's cache ``folder`` (FASTA indexes, extracted
+    windows, file hashes): an OSError (a read-only folder, one that cannot be made, a
+    path beneath a file) becomes one RegbenchError line naming the folder and how to
+    pick another. A full disk stays itself: the command line says so."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in FULL_ERRNOS:
+            raise
+        raise RegbenchError(f"the regbench cache folder {folder} is not writable "
+                            f"({exc.strerror or exc}); set $REGBENCH_CACHE to a folder you "
+                            "can write (it keeps FASTA indexes, extracted windows and file "
+                            "hashes between runs)") from None
 
 
 def _file_key(path: Path) -> str:
@@ -68,13 +90,15 @@ def _file_key(path: Path) -> str:
 def _build_index(path: Path, index: Path) -> None:
     """Build in a private folder, then rename: a worker never reads half an index, and
     workers with the same PID (containers on one shared cache) never write one file."""
-    work = Path(tempfile.mkdtemp(prefix=f".{index.name}.", dir=index.parent))
+    with writing_cache(index.parent):
+        work = Path(tempfile.mkdtemp(prefix=f".{index.name}.", dir=index.parent))
     try:
         tmp = work / index.name
         pyfaidx.Faidx(str(path), indexname=str(tmp), gzi_indexname=f"{tmp}.gzi")
-        if Path(f"{tmp}.gzi").is_file():
-            os.replace(f"{tmp}.gzi", f"{index}.gzi")
-        os.replace(tmp, index)
+        with writing_cache(index.parent):
+            if Path(f"{tmp}.gzi").is_file():
+                os.replace(f"{tmp}.gzi", f"{index}.gzi")
+            os.replace(tmp, index)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -214,12 +238,13 @@ def indexed_path(path: Path) -> Path:
     open_fasta(path)  # builds the cached index, or fails with a clear message
     index = cache_dir() / f"{_file_key(path)}.fai"
     link = cache_dir() / _file_key(path) / path.name
-    if not link.is_symlink():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        tmp = link.with_name(f".{link.name}.{secrets.token_hex(8)}.tmp")   # not the PID
-        tmp.symlink_to(path)
-        os.replace(tmp, link)
-    linked_index = Path(f"{link}.fai")
-    if not linked_index.is_file():
-        atomic_write(linked_index, index.read_bytes())
+    with writing_cache(link.parent):
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            tmp = link.with_name(f".{link.name}.{secrets.token_hex(8)}.tmp")   # not the PID
+            tmp.symlink_to(path)
+            os.replace(tmp, link)
+        linked_index = Path(f"{link}.fai")
+        if not linked_index.is_file():
+            atomic_write(linked_index, index.read_bytes())
     return link

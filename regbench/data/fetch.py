@@ -37,6 +37,8 @@ from regbench.data.genome import DEFAULT_TEST_CHROMS, DEFAULT_VALID_CHROMS
 from regbench.errors import RegbenchError
 
 DEFAULT_BASE_URL = "https://www.encodeproject.org"
+# a cache folder that cannot be made or written: read-only, beneath a file, not a folder
+UNWRITABLE_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
 # ENCODE file objects of the reference: the GRCh38 analysis set (as the ENCODE
 # pipelines align to) and the GRCh38 exclusion list (annotation ENCSR636HFF).
 GENOME_FILE = "GRCh38_no_alt_analysis_set_GCA_000001405.15"
@@ -194,6 +196,12 @@ class Fetcher:
                                 f"({known_hash}): the download was removed; rerun to "
                                 "download it again") from None
         except OSError as exc:
+            if isinstance(exc, PermissionError) or exc.errno in UNWRITABLE_ERRNOS:
+                # pooch's own PermissionError has no errno; its advice names no option
+                raise RegbenchError(f"the download cache folder {folder} is not writable "
+                                    f"({exc.strerror or 'permission denied'}): give --cache "
+                                    "DIR (or set $REGBENCH_CACHE) to a folder you can "
+                                    "write") from None
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             raise RegbenchError(f"no space left in {folder} while downloading {name}: free "

@@ -121,7 +121,7 @@ def union_peaks(paths) -> Path:
     of the previous kept one dropped (its window would be the same); written once to
     the regbench cache (keyed by the files), the fetched folder is only read."""
     from regbench.data.dataset import fingerprint_file
-    from regbench.data.fasta import cache_dir
+    from regbench.data.fasta import cache_dir, writing_cache
     from regbench.store import atomic_write
     key = hashlib.sha256("\0".join([str(CENTRE), *(fingerprint_file(p) for p in paths)])
                          .encode()).hexdigest()[:20]
@@ -135,7 +135,8 @@ def union_peaks(paths) -> Path:
             kept.append(f"{row.chrom}\t{row.start}\t{row.end}\t.\t0\t.\t0\t-1\t-1\t"
                         f"{row.summit - row.start}\n")
             last = (row.chrom, row.summit)
-    atomic_write(target, "".join(kept))
+    with writing_cache(target.parent):
+        atomic_write(target, "".join(kept))
     return target
 
 

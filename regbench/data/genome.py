@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.data.fasta import cache_dir, indexed_path, open_fasta
+from regbench.data.fasta import cache_dir, indexed_path, open_fasta, writing_cache
 from regbench.data.sources import DataSource, register_data_source
 from regbench.errors import RegbenchError
 
@@ -190,7 +190,8 @@ class GenomeSource(DataSource):
         else:
             arrays = self._extract()
             from regbench.store import atomic_write_npz
-            atomic_write_npz(cached, report=np.array(json.dumps(self.report)), **arrays)
+            with writing_cache(cached.parent):
+                atomic_write_npz(cached, report=np.array(json.dumps(self.report)), **arrays)
         fold_of = folds(self._sizes(), self.test_chroms, self.valid_chroms)
         split = np.array([fold_of[c] for c in arrays["chrom"]])
         names = [f"{c}:{s}-{s + self.length}" for c, s in zip(arrays["chrom"],
