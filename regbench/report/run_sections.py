@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from regbench.report import figures, stats
+from regbench.report import figures, lambda_sweep, stats
 from regbench.report.blocks import _figure, _fmt, _section
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Section, Table, Text
@@ -49,6 +49,12 @@ def _source_phrase(source: str) -> str:
     fixed = {"default": "λ was not tuned for {}: they used their documented default λ",
              "registry": "λ was not tuned for {}: they used their documented default λ",
              "tuned": "λ was tuned with Optuna for {}",
+             "selected (constrained)": "λ was selected for {} on the selection seeds (within "
+                                       "the performance margin of none, then the one-"
+                                       "standard-error rule; see λ search)",
+             "smallest grid λ (no λ within the margin)": "no λ of the grid kept validation "
+                 "performance within the margin of none's for {}: the smallest grid λ was "
+                 "used (see λ search)",
              "user": "λ was set by the user for {}", "--lambda": "λ was set by the user for {}",
              "paper rule": "λ was set by the paper's rule for {}",
              "scale rule": "λ was set by the scale rule for {} (λ × the penalty on a trained "
@@ -148,28 +154,50 @@ def settings_warnings(folder: ResultsFolder) -> list[Text]:
 # --- the λ search -----------------------------------------------------------------
 
 def lambda_search(folder: ResultsFolder, order) -> Section | None:
+    """The λ search: the constrained protocol's selection (every selection seed, the
+    margin, the one-standard-error rule; ``selection_blocks``), and the validation loss
+    per trial of the other searches (the loss protocol; constrained before issue 40)."""
     search = folder.lambda_search
     if search is None or search.empty:
         return None
-    fig = figures.lambda_search(search, order, chosen_lambdas(folder, order))
-    if fig is None:
+    selected = lambda_sweep.selection_rows(search)
+    blocks = selection_blocks(folder, order, selected) if len(selected) else []
+    rest = search[~search["regularizer"].isin(set(selected["regularizer"]))]
+    fig = figures.lambda_search(rest, order, chosen_lambdas(folder, order)) if len(
+        rest) else None
+    if fig is None and not any(blocks):
         return None
     notes = search_notes(folder, order)
-    return _section("λ search", _figure(
-        "lambda_search", "Validation correctness loss (lower is better) per trial λ: "
-        "the loss protocol's objective, the constrained protocol's constraint (within "
-        "none's seed noise); the dashed line marks the λ used for the runs above.", fig),
-        Bullets(notes) if notes else None)
+    return _section("λ search", *blocks, _figure(
+        "lambda_search", "Validation correctness loss (lower is better) per trial λ: the "
+        "loss protocol's objective (in folders of regbench before issue 40, also the "
+        "constrained protocol's constraint, within none's seed noise); the dashed line "
+        "marks the λ used for the runs above.", fig), Bullets(notes) if notes else None)
+
+
+def selection_blocks(folder: ResultsFolder, order, rows: pd.DataFrame) -> list:
+    """The constrained protocol's λ selection: its figure (``lambda_sweep.selection_
+    curves``) and a table per regularizer (grid, chosen λ, one-SE rule or none feasible)."""
+    reference = (folder.config.get("lambda_reference") or {}).get("selection")
+    reference = reference if isinstance(reference, dict) else None
+    points = lambda_sweep.selection_points(rows, reference)
+    curve = lambda_sweep.selection_curve(points, rows)
+    fig = lambda_sweep.selection_curves(points, curve, order, reference)
+    return [_figure("lambda_selection", lambda_sweep.selection_caption(reference), fig),
+            Table(lambda_sweep.selection_table(rows, curve, order),
+                  "λ selection per regularizer (constrained protocol)")]
 
 
 def search_notes(folder: ResultsFolder, order) -> list[str]:
-    """Per searched regularizer: chosen λ at the edge of its range, or a λ curve flat
-    within the seed-to-seed noise of the validation loss (``tune.notes.search_notes``)."""
+    """Per searched regularizer: chosen λ at the edge of its range, or (a search by the
+    validation loss) a λ curve flat within the seed-to-seed noise of the validation loss
+    (``tune.notes.search_notes``)."""
     from regbench.errors import RegbenchError
     from regbench.regularizers import get_spec
     from regbench.tune.notes import search_notes as notes_of
 
     ok, chosen = stats.ok_runs(folder.results), chosen_lambdas(folder, order)
+    selected = set(lambda_sweep.selection_rows(folder.lambda_search)["regularizer"])
     lines = []
     for reg in order:
         trials = folder.lambda_search[folder.lambda_search["regularizer"] == reg]
@@ -180,8 +208,8 @@ def search_notes(folder: ResultsFolder, order) -> list[str]:
         except RegbenchError:  # a plug-in regularizer not installed here
             lambda_range = None
         noise = ok.loc[ok["regularizer"] == reg, "val_loss"].std(ddof=1)
-        lines += [f"{reg}: {note}." for note in notes_of(trials, lambda_range,
-                                                          float(chosen[reg]), noise)]
+        lines += [f"{reg}: {note}." for note in notes_of(  # selection: not by the loss
+            trials, lambda_range, float(chosen[reg]), noise, flat=reg not in selected)]
     return lines
 
 
