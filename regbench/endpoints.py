@@ -6,7 +6,8 @@ truth)`` names the one interpretability metric that answers it for the data at h
 the performance metric and margin that bound it. Both are fixed by the kind of data
 (ground truth available) and the task, never by which metric shows the largest effect:
 the λ selection maximises the endpoint, the verdict tests it (★), and every other metric
-is secondary (an interval, no ★). Pure data: no torch.
+is secondary (an interval, no ★). ``seeds_for_effect`` and ``power_line``: what a seed
+count can detect on the endpoint. No torch.
 """
 from __future__ import annotations
 
@@ -103,6 +104,48 @@ def from_dict(values: dict | None) -> Endpoint | None:
     return Endpoint(**{k: values[k] for k in Endpoint.__dataclass_fields__ if k in values})
 
 
-__all__ = ["Endpoint", "MINIMAL_EFFECT", "PERFORMANCE_MARGINS", "declare", "for_data",
+ALPHA = 0.05   # the verdict's false discovery rate on the primary endpoint
+POWER = 0.8    # the power the seed count is sized for
+
+
+def seeds_for_effect(effect: float, sd: float, tests: int = 1, alpha: float = ALPHA,
+                     power: float = POWER) -> int | None:
+    """The fewest paired seeds that detect a mean difference ``effect`` with ``power`` by
+    the two-sided paired t-test at alpha / tests (Benjamini-Hochberg's bar when one of
+    ``tests`` regularizers differs; the least it asks), when one seed's value has sd
+    ``sd`` on both sides: the paired difference's sd is taken as √2 × sd (independent
+    seeds; pairing can only lower it). None when no count up to 1000 does, or sd is 0 or
+    not finite (then 2 seeds do not fail for noise)."""
+    from scipy import stats
+    if not (sd > 0 and effect > 0):
+        return 2 if sd == 0 and effect > 0 else None
+    level, spread = alpha / max(tests, 1), 2 ** 0.5 * sd
+    for n in range(2, 1001):
+        critical = stats.t.ppf(1 - level / 2, n - 1)
+        shift = effect / (spread / n ** 0.5)
+        reached = stats.nct.sf(critical, n - 1, shift) + stats.nct.cdf(-critical, n - 1, shift)
+        if reached >= power:
+            return n
+    return None
+
+
+def power_line(endpoint, none_values, seeds: int, tests: int) -> str:
+    """The plan's line on what ``seeds`` paired seeds can detect, from none's primary
+    endpoint on the selection seeds (``none_values``)."""
+    import numpy as np
+    values = np.asarray(none_values, float)
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+    needed = seeds_for_effect(endpoint.minimal_effect, sd, tests)
+    verdict = ("no seed count up to 1000 does" if needed is None else
+               f"{f'{needed} seed' + ('' if needed == 1 else 's')} {'is' if needed == 1 else 'are'} needed "
+               f"(this run: {seeds})")
+    return (f"power: none's validation {endpoint.metric} has sd {sd:.3g} across the "
+            f"{len(values)} selection seeds; to detect a difference of "
+            f"{endpoint.minimal_effect:g} (the declared minimal effect) with "
+            f"{POWER:.0%} power by the paired t-test at {ALPHA:g}/{tests} (Benjamini-"
+            f"Hochberg's bar for one of {f'{tests} regularizer' + ('' if tests == 1 else 's')}), {verdict}")
+
+
+__all__ = ["ALPHA", "Endpoint", "MINIMAL_EFFECT", "POWER", "power_line", "seeds_for_effect", "PERFORMANCE_MARGINS", "declare", "for_data",
            "from_dict",
            "primary_metric"]

@@ -17,7 +17,7 @@ import dataclasses
 
 from regbench.config import NOISE_SEEDS, SELECTION_SEED_BASE
 from regbench.context import RunContext
-from regbench.endpoints import Endpoint, for_data
+from regbench.endpoints import Endpoint, for_data, power_line
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate, explain_rows
 from regbench.executor import RunExecutor
@@ -112,7 +112,6 @@ class LambdaSearch:
         ctx.lambda_reference["selection"] = {
             "seeds": seeds, "endpoint": endpoint.as_dict(), "rule": RULE,
             "none": {k: none[k] for k in ("endpoint", "performance", "val_loss")}}
-        from regbench.plan import power_line
         compared = [r for r in ctx.regularizers if r != "none"]
         if "none" in ctx.regularizers and compared:
             power = power_line(endpoint, none["endpoint"], ctx.config.seeds, len(compared))

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from regbench.config import LAMBDA_PROTOCOLS, NOISE_SEEDS
+from regbench.endpoints import ALPHA   # the verdict's false discovery rate
 from regbench.train import Trainer, one_hot_codes
 
 TIMED_STEPS = 3
@@ -201,47 +202,6 @@ def _selection_plan(context, searched: list[str], epoch) -> tuple[float, str]:
         + (endpoint.describe() if endpoint else "no ground truth: no primary endpoint"))
 
 
-ALPHA = 0.05   # the report's false discovery rate on the primary endpoint
-POWER = 0.8    # the power the seed count is sized for
-
-
-def seeds_for_effect(effect: float, sd: float, tests: int = 1, alpha: float = ALPHA,
-                     power: float = POWER) -> int | None:
-    """The fewest paired seeds that detect a mean difference ``effect`` with ``power`` by
-    the two-sided paired t-test at alpha / tests (Benjamini-Hochberg's bar when one of
-    ``tests`` regularizers differs; the least it asks), when one seed's value has sd
-    ``sd`` on both sides: the paired difference's sd is taken as √2 × sd (independent
-    seeds; pairing can only lower it). None when no count up to 1000 does, or sd is 0 or
-    not finite (then 2 seeds do not fail for noise)."""
-    from scipy import stats
-    if not (sd > 0 and effect > 0):
-        return 2 if sd == 0 and effect > 0 else None
-    level, spread = alpha / max(tests, 1), 2 ** 0.5 * sd
-    for n in range(2, 1001):
-        critical = stats.t.ppf(1 - level / 2, n - 1)
-        shift = effect / (spread / n ** 0.5)
-        reached = stats.nct.sf(critical, n - 1, shift) + stats.nct.cdf(-critical, n - 1, shift)
-        if reached >= power:
-            return n
-    return None
-
-
-def power_line(endpoint, none_values, seeds: int, tests: int) -> str:
-    """The plan's line on what ``seeds`` paired seeds can detect, from none's primary
-    endpoint on the selection seeds (``none_values``)."""
-    import numpy as np
-    values = np.asarray(none_values, float)
-    sd = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-    needed = seeds_for_effect(endpoint.minimal_effect, sd, tests)
-    verdict = ("no seed count up to 1000 does" if needed is None else
-               f"{_plural(needed, 'seed')} {'is' if needed == 1 else 'are'} needed "
-               f"(this run: {seeds})")
-    return (f"power: none's validation {endpoint.metric} has sd {sd:.3g} across the "
-            f"{len(values)} selection seeds; to detect a difference of "
-            f"{endpoint.minimal_effect:g} (the declared minimal effect) with "
-            f"{POWER:.0%} power by the paired t-test at {ALPHA:g}/{tests} (Benjamini-"
-            f"Hochberg's bar for one of {_plural(tests, 'regularizer')}), {verdict}")
-
 
 def seed_power(context) -> list[str]:
     """What the verdict tests and what the seeds can show: the declared primary endpoint,
@@ -288,5 +248,4 @@ def duration(seconds: float) -> str:
 _duration = duration
 
 
-__all__ = ["describe_plan", "duration", "estimate", "power_line", "seed_power",
-           "seeds_for_effect", "step_seconds", "timed_batch", "validation_seconds"]
+__all__ = ["describe_plan", "duration", "estimate", "seed_power", "step_seconds", "timed_batch", "validation_seconds"]

@@ -3,7 +3,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from regbench.plan import power_line, seed_power, seeds_for_effect
+from regbench.endpoints import power_line, seeds_for_effect
+from regbench.plan import seed_power
 
 
 def _bench(regularizers, seeds, motifs=True):
