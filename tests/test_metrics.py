@@ -10,9 +10,11 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from regbench.errors import RegbenchError
 from regbench.metrics import (
     attribution_entropy, balanced_bce, balanced_bce_loss, binary_performance,
-    continuous_jaccard, gc_reliance, highfreq_fraction, motif_auprc,
+    continuous_jaccard, gc_reliance, get_metric, highfreq_fraction, motif_auprc,
     motif_auprc_per_sequence, motif_fraction, summarize_interpretability, summit_spearman,
 )
+from regbench.metrics.interpretability import (SCALE_FREE_PSEUDOCOUNT, attribution_scale,
+                                               scale_free_entropy)
 
 
 def tracks(g):
@@ -122,6 +124,62 @@ def test_entropy_in_bits_with_the_authors_pseudocount():
     attr = rng.normal(size=(20, 4, length)) * 0.01
     np.testing.assert_allclose(attribution_entropy(attr),
                                authors_entropy(attr.transpose(0, 2, 1)), rtol=1e-12)
+
+
+def test_scale_free_entropy_ignores_the_attribution_scale_and_the_authors_does_not():
+    rng = np.random.default_rng(7)
+    attr = rng.normal(size=(6, 4, 200)) * 0.01
+    attr[:, 1, 90:100] += 0.5                         # a motif-like bump on a noisy track
+    h = scale_free_entropy(attr)
+    assert np.isfinite(h).all() and (h < math.log2(200)).all()
+    for c in (1e-3, 0.1, 10, 1e3):
+        np.testing.assert_allclose(scale_free_entropy(c * attr), h, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(scale_free_entropy(-c * attr), h, rtol=1e-12, atol=0)
+    # The authors' pseudocount is in attribution units: shrinking the same tracks
+    # ten-fold flattens them by a measurable part of a bit, growing them sharpens them.
+    authors = attribution_entropy(attr)
+    assert (attribution_entropy(0.1 * attr) - authors > 0.1).all()
+    assert (attribution_entropy(10 * attr) < authors).all()
+
+
+def test_scale_free_entropy_hand_computed():
+    length, e = 64, SCALE_FREE_PSEUDOCOUNT
+    spike = np.zeros(length)
+    spike[10] = -3.0
+    g = np.stack([np.full(length, 0.7), spike, np.zeros(length), np.arange(length) % 2])
+    h = scale_free_entropy(tracks(g))
+    # Uniform: the pseudocount adds the same to every position, log2 L for both.
+    assert h[0] == pytest.approx(math.log2(length), abs=1e-12)
+    assert attribution_entropy(tracks(g[:1]))[0] == pytest.approx(math.log2(length),
+                                                                   abs=1e-12)
+    # A spike of height 3: mean 3 / 64, pseudocount e × 3 / 64 at every position, so
+    # p = (1 + e / 64) / (1 + e) once and (e / 64) / (1 + e) 63 times, whatever the 3.
+    p = np.array([1 + e / length] + [e / length] * 63) / (1 + e)
+    assert h[1] == pytest.approx(-(p * np.log2(p)).sum(), rel=1e-12)
+    assert np.isnan(h[2])                              # all zero: nothing attributed
+    # Half the positions at 1, half at 0: p = (2 / L + e / L) / (1 + e) on 32 positions,
+    # (e / L) / (1 + e) on the other 32.
+    half = np.array([(2 + e) / length] * 32 + [e / length] * 32) / (1 + e)
+    assert h[3] == pytest.approx(-(half * np.log2(half)).sum(), rel=1e-12)
+    # epsilon 0: the plain entropy of g / sum(g), 1 bit short of log2 L for the halves.
+    assert scale_free_entropy(tracks(g[3:]), epsilon=0)[0] == pytest.approx(
+        math.log2(length) - 1, abs=1e-12)
+
+
+def test_attribution_scale_is_the_total_magnitude_and_registered_without_direction():
+    attr = np.zeros((3, 4, 5))
+    attr[0, 0, 0], attr[0, 2, 0], attr[0, 3, 4] = 1.5, -0.5, 2.0
+    attr[1] = -0.25
+    np.testing.assert_allclose(attribution_scale(attr), [4.0, 5.0, 0.0], rtol=0, atol=0)
+    np.testing.assert_allclose(attribution_scale(torch.from_numpy(3 * attr)), [12, 15, 0])
+    metric = get_metric("attribution_scale")
+    assert metric.direction == "" and metric.per_sequence and metric.in_results
+    assert not metric.headline and metric.lead is None
+    companion = get_metric("entropy_scale_free")
+    assert (companion.direction, companion.headline) == ("lower", False)
+    with pytest.raises(RegbenchError, match="direction must be"):
+        from regbench.metrics import register_metric
+        register_metric("sideways", needs="nothing", direction="up", label="x")
 
 
 def test_highfreq_fraction_bump_lower_than_noise():
@@ -280,7 +338,8 @@ def test_summarize_interpretability_columns_and_missing_truth():
     mask = np.zeros((3, 60), bool)
     mask[:, 25:35] = True
     full = summarize_interpretability(attr, X, motif_mask=mask, summits=[30, 30, 30])
-    assert list(full.columns) == ["highfreq_fraction", "entropy", "motif_fraction",
+    assert list(full.columns) == ["highfreq_fraction", "entropy", "entropy_scale_free",
+                                  "attribution_scale", "motif_fraction",
                                   "motif_auprc_per_sequence", "summit_spearman",
                                   "peak_fraction", "gc_reliance"]
     assert len(full) == 3 and full.drop(columns="peak_fraction").notna().all().all()
@@ -289,7 +348,10 @@ def test_summarize_interpretability_columns_and_missing_truth():
     bare = summarize_interpretability(torch.from_numpy(attr), torch.from_numpy(X))
     assert bare[["motif_fraction", "motif_auprc_per_sequence",
                  "summit_spearman"]].isna().all().all()
-    assert bare[["highfreq_fraction", "entropy", "gc_reliance"]].notna().all().all()
+    assert bare[["highfreq_fraction", "entropy", "entropy_scale_free", "attribution_scale",
+                 "gc_reliance"]].notna().all().all()
+    np.testing.assert_allclose(full["attribution_scale"], np.abs(attr).sum(axis=(1, 2)))
+    np.testing.assert_allclose(full["entropy_scale_free"], scale_free_entropy(attr))
 
 
 def test_bad_shapes_raise_regbench_error():

@@ -35,6 +35,17 @@ register_metric("entropy", needs="nothing", direction="lower",
                 label="attribution entropy (bits)", headline=True,
                 better="lower is better (bits; attribution more concentrated)")(
     lambda attr, truth: interp.attribution_entropy(attr))
+register_metric("entropy_scale_free", needs="nothing", direction="lower",
+                label="attribution entropy, scale-free (bits)",
+                better="lower is better (bits; attribution more concentrated; the "
+                       "pseudocount is a share of the track's mean, so unlike entropy it "
+                       "ignores the attribution scale)")(
+    lambda attr, truth: interp.scale_free_entropy(attr))
+register_metric("attribution_scale", needs="nothing", direction="",
+                label="attribution scale (Σ|attribution| per sequence)",
+                better="not a quality (the total |attribution| of a track; entropy's "
+                       "pseudocount is in its units): never tested against none")(
+    lambda attr, truth: interp.attribution_scale(attr))
 register_metric("motif_fraction", needs="motif_mask", direction="higher",
                 label="motif fraction", headline=True, lead=3,
                 better="higher is better (more attribution inside motifs)")(

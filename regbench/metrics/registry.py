@@ -35,9 +35,12 @@ from regbench.errors import RegbenchError
 from regbench.plugins import GROUPS, Registry
 
 NEEDS = ("nothing", "motif_mask", "summits", "peak_mask", "labels", "profile")
-DIRECTIONS = ("higher", "lower", "zero")
+# "" is no direction: a property recorded beside the qualities (e.g. the attribution
+# scale), never tested against none nor ranked.
+DIRECTIONS = ("higher", "lower", "zero", "")
 BETTER = {"higher": "higher is better", "lower": "lower is better",
-          "zero": "closer to 0 is better"}   # the report's line, unless one is given
+          "zero": "closer to 0 is better",
+          "": "not a quality: never tested against none"}  # the report's line, unless given
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Metric:
     name: str
     compute: Callable
     needs: str            # one of NEEDS
-    direction: str        # higher, lower, or zero (best at 0: |value| is compared)
+    direction: str        # higher, lower, zero (best at 0: |value| is compared), "": none
     label: str            # axis label, with unit
     better: str           # one line for the report
     kind: str             # "attribution" or "performance"
@@ -89,8 +92,8 @@ def register_metric(name: str, *, needs: str, direction: str, label: str,
         raise RegbenchError(f"metric {name!r}: needs must be one of {', '.join(NEEDS)}, "
                             f"got {needs!r}")
     if direction not in DIRECTIONS:
-        raise RegbenchError(f"metric {name!r}: direction must be one of "
-                            f"{', '.join(DIRECTIONS)}, got {direction!r}")
+        raise RegbenchError(f"metric {name!r}: direction must be higher, lower, zero "
+                            f"or \"\" (not a quality), got {direction!r}")
     if kind not in ("attribution", "performance"):
         raise RegbenchError(f"metric {name!r}: kind must be attribution or performance")
 
