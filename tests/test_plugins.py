@@ -52,8 +52,10 @@ def test_a_registered_metric_reaches_results_statistics_and_report(attribution_t
                   & (results.method == "deep_lift_shap")].iloc[0]
     assert row.attribution_total == pytest.approx(run.attribution_total.mean())
     statistics = pd.read_csv(out / "statistics.csv")
-    assert {"wilcoxon_seeds", "wilcoxon"} <= set(
+    # Across seeds (secondary: an interval, no p) and across sequences nested in seeds.
+    assert {"paired_t", "hierarchical_bootstrap"} <= set(
         statistics.loc[statistics.metric == "attribution_total", "test"])
+    assert statistics.loc[statistics.metric == "attribution_total", "p_value"].isna().all()
     report = (out / "report.md").read_text()
     assert "| attribution\\_total | higher is better |" in report  # the summary row
     assert get_metric("attribution_total").better == "higher is better"
@@ -256,7 +258,9 @@ def test_a_plug_in_distribution_reaches_run_workers_and_report(tmp_path, monkeyp
     statistics = pd.read_csv(out / "statistics.csv")
     tested = statistics[statistics.metric.str.endswith("plug_spread")]
     assert set(tested.method) == {"deep_lift_shap", "plug_gradient"}
-    assert set(tested.test) == {"wilcoxon"}   # one seed: paired across sequences
+    # One seed: per-sequence differences, but no interval (one seed says nothing of how
+    # another seed's models would differ).
+    assert set(tested.test) == {"hierarchical_bootstrap"} and tested.ci_low.isna().all()
     report = _without_timestamp((out / "report.md").read_text())
     assert "| plug\\_spread | lower is better |" in report      # the summary row
     assert "\\|gradient\\| (plug-in)" in report                 # the method's label

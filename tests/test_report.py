@@ -12,7 +12,8 @@ import scipy.stats
 from regbench import cli
 from regbench.errors import RegbenchError
 from regbench.report import write_report
-from regbench.report.stats import STATISTICS_COLUMNS, format_mean_sd, summarise
+from regbench.report.inference import STATISTICS_COLUMNS
+from regbench.report.stats import format_mean_sd, summarise
 
 REGS = ["fourier", "none", "my_prior"]  # a custom name; `none` is not first on purpose
 SEEDS = 3
@@ -163,45 +164,72 @@ def test_header_and_metric_meanings(report):
     assert "smoke" in html and "100 bp instead of 1000 bp" in html
     assert "more negative is better" in html and "closer to 0 is better" in html
     assert "ixg_entropy" not in html  # an all-NaN column is skipped
-    assert "my_prior" in html and "Mann-Whitney" in html and "Wilcoxon" in html
+    assert "my_prior" in html and "Welch" in html and "hierarchical bootstrap" in html
+    assert "Wilcoxon" not in html and "Mann-Whitney" not in html and "Holm" not in html
     # the baseline comes first in the summary table's columns
     header = re.search(r"<th>metric</th><th>better</th><th>([^<]+)</th>", html)
     assert header.group(1) == "none"
 
 
-def test_statistics_csv_is_holm_within_each_family(report):
-    from regbench.metrics import holm
+def test_statistics_csv_tests_the_primary_endpoint_only(report):
     folder, _, md_path = report
-    table = pd.read_csv(folder / "statistics.csv")
+    table = pd.read_csv(folder / "statistics.csv", keep_default_na=False,
+                        na_values=[""])
     assert list(table.columns) == STATISTICS_COLUMNS
-    assert {"test_name", "n_pairs", "mean_difference", "ci_low", "ci_high", "p_value",
-            "p_adjusted"} <= set(table.columns)
     assert not {"epochs", "best_epoch", "train_seconds"} & set(table["metric"])
-    # Per regularizer vs none (fourier, my_prior): seeds: performance, 2 methods;
-    # sequences: 2 methods.
-    assert table["family"].nunique() == 2 * 5
-    assert (table.groupby("family")["regularizer"].nunique() == 1).all()
-    for _, family in table.groupby("family"):
-        np.testing.assert_allclose(family["p_adjusted"], holm(family["p_value"].to_numpy()))
-    # my_prior vs none, test auROC: the seeds' values by hand (its seed 2 failed).
     results = pd.read_csv(folder / "results.csv")
     ok = results[results["status"] == "ok"]
-    a, b = (ok.loc[ok.regularizer == r, "test_auroc"] for r in ("my_prior", "none"))
+
+    def seeds(reg, column):
+        return ok.loc[ok.regularizer == reg].sort_values("seed")[column].to_numpy()
+
+    # config.json names no endpoint; the results hold motif fractions: motif fraction is
+    # primary. fourier holds none's 3 seeds (paired t-test); my_prior lost seed 2
+    # (Welch). Benjamini-Hochberg over the 2: the larger p stays, the smaller becomes
+    # min(2 p, the larger).
+    primary = table[table.role == "primary"].set_index("regularizer")
+    assert list(primary.index) == ["fourier", "my_prior"]
+    assert set(primary["metric"]) == {"motif_fraction"}
+    p_f = scipy.stats.ttest_1samp(seeds("fourier", "motif_fraction")
+                                  - seeds("none", "motif_fraction"), 0).pvalue
+    p_m = scipy.stats.ttest_ind(seeds("my_prior", "motif_fraction"),
+                                seeds("none", "motif_fraction"), equal_var=False).pvalue
+    assert primary.loc["fourier", "test"] == "paired_t"
+    assert primary.loc["my_prior", "test"] == "welch_t"
+    assert primary["p_value"].to_numpy() == pytest.approx([p_f, p_m])
+    low, high = sorted((p_f, p_m))
+    expected = {p_f: min(2 * low, high) if p_f == low else high,
+                p_m: min(2 * low, high) if p_m == low else high}
+    assert primary["p_adjusted"].to_numpy() == pytest.approx([expected[p_f], expected[p_m]])
+    assert set(primary["correction"]) == {
+        "Benjamini-Hochberg, false discovery rate 0.05 over 2 regularizers vs none"}
+    # Every other row: an interval, no p-value.
+    others = table[table.role != "primary"]
+    assert others["p_value"].isna().all() and others["p_adjusted"].isna().all()
+    # test auROC is held non-inferior (margin 0.01): my_prior's Welch interval by hand.
+    a, b = seeds("my_prior", "test_auroc"), seeds("none", "test_auroc")
     row = table[(table.comparison == "my_prior vs none") & (table.metric == "test_auroc")]
-    assert row["p_value"].item() == pytest.approx(
-        scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    assert row["n"].item() == 2 and row["n_none"].item() == 3
-    # my_prior lost seed 2, so it is unpaired; fourier holds none's 3 seeds: paired.
-    assert row["test"].item() == "mann_whitney" and row["n_pairs"].item() == 0
-    a, b = (ok.loc[ok.regularizer == r].sort_values("seed")["test_auroc"].to_numpy()
-            for r in ("fourier", "none"))
+    assert row["role"].item() == "non-inferiority" and row["margin"].item() == 0.01
+    assert row["test"].item() == "welch_t" and row["n_pairs"].item() == 0
+    assert (row["n"].item(), row["n_none"].item()) == (2, 3)
+    ci = scipy.stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert (row["ci_low"].item(), row["ci_high"].item()) == pytest.approx(tuple(ci))
+    assert row["non_inferior"].item() == ("yes" if ci[0] > -0.01 else "no")
+    a = seeds("fourier", "test_auroc")
     row = table[(table.comparison == "fourier vs none") & (table.metric == "test_auroc")]
-    assert row["test"].item() == "wilcoxon_seeds" and row["n_pairs"].item() == 3
-    assert row["p_value"].item() == pytest.approx(
-        scipy.stats.wilcoxon(a - b, method="exact").pvalue)
+    assert row["test"].item() == "paired_t" and row["n_pairs"].item() == 3
     assert row["mean_difference"].item() == pytest.approx((a - b).mean())
+    assert row["n_better"].item() == ((a - b) > 0).sum()
     assert row["ci_method"].item() == "95% t-interval of the paired differences"
-    assert "Holm" in md_path.read_text()
+    # Per-sequence metrics: the hierarchical bootstrap, for both methods, no p-value.
+    sequences = table[table.level == "sequences within seeds"]
+    assert set(sequences["test"]) == {"hierarchical_bootstrap"}
+    assert set(sequences["method"]) == {"deep_lift_shap", "input_x_gradient"}
+    assert set(sequences["role"]) == {"secondary"}
+    assert (sequences["ci_low"] <= sequences["mean_difference"]).all()
+    assert (sequences["mean_difference"] <= sequences["ci_high"]).all()
+    md = md_path.read_text()
+    assert "Benjamini-Hochberg" in md and "Holm" not in md and "Wilcoxon" not in md
 
 
 def test_tuned_lambda_and_lambda_search(tmp_path):

@@ -153,7 +153,12 @@ def test_a_compare_suite_gives_a_verdict_in_valid_html(tmp_path):
     html = (out / "report.html").read_text()
     first = html.index("<h2>")
     assert html[first:].startswith("<h2>Verdict</h2>")
-    assert "★" in html and "Is the best one&#x27;s lead significant?" in html
+    # The best mean is marked, not starred (★ belongs to the primary endpoint's tests);
+    # the primary endpoint's table states its error rate.
+    assert "(best mean)" in html and "The best mean&#x27;s lead (secondary)" in html
+    assert ("Primary endpoint, declared for the suite&#x27;s task on the ground truth its "
+            "runs hold") in html
+    assert "Benjamini-Hochberg controls the false discovery rate at 5%" in html
     images = re.findall(r"<img [^>]*>", html)
     assert images and all('src="data:image/png;base64,' in img for img in images)
     assert all(re.search(r'alt="[^"]{20,}"', img) for img in images)   # captions

@@ -1,5 +1,6 @@
 """The verdict that opens the main report: values on a hand-made results frame whose
-paired differences are known, ★ only where a lead is significant."""
+paired differences are known; ★ (▼) only on the primary endpoint, where a regularizer is
+significantly better (worse) after Benjamini-Hochberg across all regularizers."""
 from __future__ import annotations
 
 import json
@@ -11,10 +12,14 @@ import pytest
 import scipy.stats
 
 from regbench.config import LAMBDA_PROTOCOLS
+from regbench.endpoints import Endpoint, declare
 from regbench.report import write_report
+from regbench.report.inference import statistics_table
 from regbench.report.load import load_results
-from regbench.report.stats import headline_columns, statistics_table
-from regbench.report.verdict import findings, lambda_protocol, verdict_frame
+from regbench.report.stats import headline_columns
+from regbench.report.verdict import findings, lambda_protocol, verdict_columns, verdict_frame
+
+MOTIF = declare("binary", {"motif_mask"})
 
 NONE_MOTIF = np.array([0.30, 0.35, 0.28, 0.33, 0.31, 0.36, 0.29, 0.34])
 NONE_ENTROPY = np.array([6.6, 6.7, 6.5, 6.8, 6.6, 6.9, 6.4, 6.7])
@@ -45,9 +50,9 @@ def _frame(seeds: int = 8) -> pd.DataFrame:
 ORDER = ["none", "fourier", "l2"]
 
 
-def _expected(d: np.ndarray, p: str, star: bool) -> str:
+def _interval(d: np.ndarray) -> str:
     low, high = scipy.stats.ttest_1samp(d, 0).confidence_interval(0.95)
-    return f"{d.mean():+#.3g} [{low:+#.3g}, {high:+#.3g}], p {p}" + (" ★" if star else "")
+    return f"{d.mean():+#.3g} [{low:+#.3g}, {high:+#.3g}]"
 
 
 def test_headline_columns_come_from_the_registry():
@@ -57,37 +62,67 @@ def test_headline_columns_come_from_the_registry():
     other = frame.rename(columns={"entropy": "ixg_entropy",
                                   "motif_fraction": "ixg_motif_fraction"})
     assert headline_columns(other) == ["test_auroc", "ixg_entropy", "ixg_motif_fraction"]
+    # The verdict puts the primary endpoint first, then the performance it is held to.
+    assert verdict_columns(frame, MOTIF) == ["motif_fraction", "test_auroc", "entropy"]
+    assert verdict_columns(frame, None) == headline_columns(frame)
 
 
-def test_verdict_cells_are_the_paired_differences_with_ci_and_holm_p():
+def test_verdict_stars_the_primary_endpoint_only():
     frame = _frame()
-    statistics = statistics_table(frame, None, ORDER)
-    table = verdict_frame(frame, statistics, ORDER, headline_columns(frame)).set_index(
+    statistics = statistics_table(frame, None, ORDER, MOTIF)
+    columns = verdict_columns(frame, MOTIF)
+    table = verdict_frame(frame, statistics, ORDER, columns, endpoint=MOTIF).set_index(
         "regularizer")
-    assert list(table.columns) == ["test auROC ↑", "attribution entropy (bits) ↓",
-                                   "motif fraction ↑"]
-    assert table.loc["none", "motif fraction ↑"] == "0.320 (mean)"   # 3 digits, zeros kept
-    # 8 of 8 seeds one way: p = 2 / 2^8; Holm over fourier's DeepLIFT/SHAP family of 2
-    # tests, both at 2 / 2^8: 2 x 0.0078125 = 0.015625.
-    assert table.loc["fourier", "motif fraction ↑"] == _expected(UP, "0.0156", True)
-    assert table.loc["fourier", "attribution entropy (bits) ↓"] == _expected(
-        -5 * UP, "0.0156", True)
-    # Significantly worse: no star. l2's own family: its entropy is far above, its motif
-    # fraction first at 2 x 2 / 2^8.
-    assert table.loc["l2", "motif fraction ↑"] == _expected(-UP / 2, "0.0156", False)
-    auroc = table.loc["fourier", "test auROC ↑"]
-    assert auroc.startswith(f"{WOBBLE.mean():+#.3g} [") and "★" not in auroc
-    assert sum("★" in c for c in table.to_numpy().ravel()) == 2
+    assert list(table.columns) == ["motif fraction ↑ (primary)",
+                                   "test auROC ↑ (non-inferiority)",
+                                   "attribution entropy (bits) ↓ (secondary)"]
+    assert table.loc["none", "motif fraction ↑ (primary)"] == "0.320 (mean)"
+    # fourier +UP, l2 -UP/2: the same t, the same p; BH over the 2 regularizers gives
+    # both min(2 p / 1, 2 p / 2) = p.
+    p = scipy.stats.ttest_1samp(UP, 0).pvalue
+    assert table.loc["fourier", "motif fraction ↑ (primary)"] == (
+        f"{_interval(UP)}, q {p:#.3g} ★")
+    assert table.loc["l2", "motif fraction ↑ (primary)"] == (
+        f"{_interval(-UP / 2)}, q {p:#.3g} ▼")
+    # auROC +-WOBBLE: mean 0, but the interval's lower end (-0.0164) passes -0.01.
+    assert table.loc["fourier", "test auROC ↑ (non-inferiority)"] == (
+        f"{_interval(WOBBLE)}: not shown non-inferior")
+    # Entropy is secondary: fourier's -5 UP is 8 of 8 seeds lower, and no star.
+    assert table.loc["fourier", "attribution entropy (bits) ↓ (secondary)"] == (
+        f"{_interval(-5 * UP)}, 8 of 8 seeds better")
+    assert table.loc["l2", "attribution entropy (bits) ↓ (secondary)"] == (
+        f"{_interval(WOBBLE)}, 4 of 8 seeds better")
+    cells = table.to_numpy().ravel()
+    assert sum("★" in c for c in cells) == 1 and sum("▼" in c for c in cells) == 1
 
 
-def test_one_sentence_per_significant_finding():
+def test_without_an_endpoint_nothing_is_starred():
     frame = _frame()
-    lines = findings(statistics_table(frame, None, ORDER), ORDER, headline_columns(frame))
-    assert len(lines) == 3
-    assert lines[0].startswith("★ fourier is better than none on attribution entropy (bits)")
-    assert lines[1].startswith("★ fourier is better than none on motif fraction")
-    assert lines[2].startswith("l2 is worse than none on motif fraction")
-    assert "8 paired seeds; Holm-adjusted p 0.0156" in lines[2]
+    statistics = statistics_table(frame, None, ORDER, None)
+    table = verdict_frame(frame, statistics, ORDER, headline_columns(frame))
+    assert not any("★" in c or "▼" in c or "q " in c for c in table.to_numpy().ravel())
+    assert findings(statistics, ORDER) == []
+
+
+def test_one_sentence_per_significant_finding_then_non_inferiority():
+    frame = _frame()
+    lines = findings(statistics_table(frame, None, ORDER, MOTIF), ORDER)
+    p = f"{scipy.stats.ttest_1samp(UP, 0).pvalue:#.3g}"
+    assert lines == [
+        f"★ fourier is better than none on the primary endpoint, motif fraction: "
+        f"{_interval(UP)} (mean difference, 95% CI; 8 paired seeds; t-test p {p}, "
+        f"Benjamini-Hochberg q {p}).",
+        f"▼ l2 is worse than none on the primary endpoint, motif fraction: "
+        f"{_interval(-UP / 2)} (mean difference, 95% CI; 8 paired seeds; t-test p {p}, "
+        f"Benjamini-Hochberg q {p}).",
+        "test auROC, held to a non-inferiority margin of 0.01 against none: not shown "
+        "non-inferior for fourier, l2 (the 95% interval's worse end within the margin, "
+        "or not)."]
+
+
+def _first_section(folder) -> str:
+    html = write_report(folder)[0].read_text(encoding="utf-8")
+    return html[html.index("<h2>Verdict</h2>"):html.index("<h2>Run</h2>")]
 
 
 def test_report_opens_on_the_verdict(tmp_path):
@@ -101,28 +136,61 @@ def test_report_opens_on_the_verdict(tmp_path):
     assert sections[:2] == ["Verdict", "Run"]
     first = html[html.index("<h2>Verdict</h2>"):html.index("<h2>Run</h2>")]
     table = first[first.index("<table>"):first.index("</table>")]
-    assert first.count("<table>") == 1 and table.count("★") == 2
-    assert first.count("<li>★ fourier is better") == 2
+    assert first.count("<table>") == 1 and table.count("★") == 1 and table.count("▼") == 1
+    assert first.count("<li>★ fourier is better") == 1
+    assert first.count("<li>▼ l2 is worse") == 1
+    # The endpoint and why, the margin and why, the error rate: config.json has no
+    # endpoint (an older run), so it is inferred from the motif fraction's values.
+    assert "Primary endpoint, inferred from the data&#x27;s ground truth" in first
+    assert "DeepLIFT/SHAP motif fraction, higher is better: the paper&#x27;s headline" in first
+    assert ("test auROC, held non-inferior to none by a margin of 0.01: auROC may fall by "
+            "at most 0.01 (one point on its 0-1 scale)") in first
+    assert ("Benjamini-Hochberg controls the false discovery rate at 5% across the 2 "
+            "regularizers compared with none") in first
     # The protocol, spelled out, comes before the table (a long table fills the screen).
     assert ("λ protocol: paper (the paper&#x27;s rule: Fourier λ = 1 on binary models"
             in first)
     assert first.index("λ protocol: paper") < first.index("<table>")
     md = (folder / "report.md").read_text(encoding="utf-8")
     assert md.index("## Verdict") < md.index("## Run")
+    statistics = pd.read_csv(folder / "statistics.csv")
+    assert set(statistics.loc[statistics.role == "primary", "metric"]) == {"motif_fraction"}
 
 
-def test_nothing_significant_says_the_smallest_reachable_p(tmp_path):
+def test_a_recorded_endpoint_decides_what_is_starred(tmp_path):
+    # config.json declares entropy (lower is better): fourier's -5 UP is starred, and
+    # its motif fraction, better in every seed, is secondary.
     folder = tmp_path / "run"
     folder.mkdir()
-    _frame(seeds=4).to_csv(folder / "results.csv", index=False)
-    html = write_report(folder)[0].read_text(encoding="utf-8")
-    first = html[html.index("<h2>Verdict</h2>"):html.index("<h2>Run</h2>")]
-    assert "★" not in first.replace("★: significantly better", "")
-    # 4 pairs: 2 / 2^4 = 0.125 before correction; a regularizer's performance family
-    # holds one test with a p (test loss is the same everywhere): at best 0.125 still.
-    assert ("With 4 paired seeds the smallest two-sided p is 2 / 2^4 = 0.125 before "
-            "correction, and Holm&#x27;s correction over its family leaves at best 0.125"
-            in first)
+    _frame().to_csv(folder / "results.csv", index=False)
+    endpoint = Endpoint("entropy", "lower", "declared for this test", "auroc", "higher",
+                        0.05, "a wide margin, for this test")
+    (folder / "config.json").write_text(json.dumps({"endpoint": endpoint.as_dict()}))
+    first = _first_section(folder)
+    assert "Primary endpoint, declared before training and recorded in config.json" in first
+    assert "a wide margin, for this test" in first
+    table = first[first.index("<table>"):first.index("</table>")]
+    assert table.count("★") == 1 and "▼" not in table
+    assert f"{_interval(-5 * UP)}, q " in table
+    assert f"{_interval(UP)}, 8 of 8 seeds better" in table     # motif fraction
+    assert f"{_interval(WOBBLE)}: non-inferior" in table         # -0.0164 > -0.05
+
+
+def test_nothing_significant_says_so_with_the_family_size(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    frame = _frame(seeds=4)
+    for reg, sign in (("fourier", 1), ("l2", -1)):
+        rows = frame.regularizer == reg
+        frame.loc[rows, "motif_fraction"] = (NONE_MOTIF + sign * WOBBLE)[
+            frame.loc[rows, "seed"].to_numpy()]
+    frame.to_csv(folder / "results.csv", index=False)
+    first = _first_section(folder)
+    table = first[first.index("<table>"):first.index("</table>")]
+    assert "★" not in table and "▼" not in table
+    assert ("No regularizer differs significantly from none on the primary endpoint, "
+            "motif fraction (Benjamini-Hochberg q &lt;= 0.05 over the 2 regularizers "
+            "compared)." in first)
     assert "λ protocol: not recorded." in first
 
 
@@ -130,10 +198,21 @@ def test_one_seed_says_nothing_was_tested(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
     _frame(seeds=1).to_csv(folder / "results.csv", index=False)
-    html = write_report(folder)[0].read_text(encoding="utf-8")
-    first = html[html.index("<h2>Verdict</h2>"):html.index("<h2>Run</h2>")]
-    assert "No difference from none was tested across seeds" in first
-    assert first.count("<td>–</td>") == 2 * 3   # fourier and l2: no cell tested
+    first = _first_section(folder)
+    assert ("No difference from none was tested on the primary endpoint: a test needs at "
+            "least 2 finished seeds on each side." in first)
+    assert first.count("<td>–</td>") == 2 * 3   # fourier and l2: no cell compared
+
+
+def test_no_ground_truth_no_endpoint_no_star(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    _frame().drop(columns="motif_fraction").to_csv(folder / "results.csv", index=False)
+    first = _first_section(folder)
+    assert "No primary endpoint could be declared for these data" in first
+    assert "No primary endpoint: these data hold no ground truth" in first
+    table = first[first.index("<table>"):first.index("</table>")]
+    assert "★" not in table and "▼" not in table and "(secondary)" in table
 
 
 @pytest.mark.parametrize("column", [["paper", "paper"], ["constrained", None]])
@@ -147,11 +226,22 @@ def test_lambda_protocol_from_results_column(tmp_path, column):
         f"λ protocol: {column[0]} ({LAMBDA_PROTOCOLS[column[0]][:20]}")
 
 
-def test_suite_verdict_tests_the_lead_on_paired_seeds():
+def test_suite_verdict_stars_the_primary_endpoint_only():
     from regbench.report.suite import verdict_table
-    _, leads = verdict_table(_frame(), ORDER)
+    from regbench.report.suite_verdict import BEST, primary_blocks
+    table, leads = verdict_table(_frame(), ORDER)
+    # The best mean of each column is marked, not starred.
+    assert not table.astype(str).apply(lambda c: c.str.contains("★")).any().any()
+    assert table.loc[table.regularizer == "fourier", "motif fraction ↑"].item().endswith(BEST)
     motif = leads[leads.metric == "motif fraction"].iloc[0]
-    # fourier leads; none is baseline and runner-up: 8 of 8 paired seeds higher, exact
-    # p = 2 / 2^8, Holm over the table's 3 tests (entropy's also 2 / 2^8): 3 x 0.0078125.
-    assert (motif["best"], motif["test"]) == ("fourier", "paired")
-    assert motif["p (Holm)"] == "0.0234" and motif["significant"] == "yes"
+    # fourier leads; none is baseline and runner-up: the paired interval, 8 of 8 seeds.
+    assert (motif["best"], motif["pairing"], motif["seeds better"]) == ("fourier", "paired",
+                                                                         "8 of 8")
+    low, high = scipy.stats.ttest_1samp(UP, 0).confidence_interval(0.95)
+    assert motif["95% CI"] == f"[{low:+#.3g}, {high:+#.3g}]"
+    assert not {"p", "p (Holm)", "significant"} & set(leads.columns)
+    # The primary endpoint's own table, as in a run's report.
+    blocks = primary_blocks(_frame(), ORDER, {"task": "binary"})
+    assert "Benjamini-Hochberg" in blocks[0].text
+    cells = blocks[1].frame.to_numpy().ravel()
+    assert sum("★" in c for c in cells) == 1 and sum("▼" in c for c in cells) == 1

@@ -19,16 +19,20 @@ from regbench.metrics.registry import (GroundTruth, describe_metric, get_metric,
                                        list_metrics, register_metric, unregister_metric)
 from regbench.metrics.scoring import (score_attributions, sequence_metrics,
                                       summarize_interpretability)
-from regbench.metrics.statistics import (holm, mann_whitney, mean_difference_ci,
-                                         smallest_paired_p, welch_ci, wilcoxon_paired)
+from regbench.metrics.statistics import (benjamini_hochberg, hierarchical_bootstrap, holm,
+                                         mann_whitney, mean_difference_ci, paired_t,
+                                         smallest_paired_p, welch_ci, welch_t,
+                                         wilcoxon_paired)
 
 __all__ = [
     "GroundTruth", "describe_metric", "get_metric", "lead_metrics", "list_metrics", "register_metric", "score_attributions",
     "sequence_metrics", "unregister_metric",
-    "attribution_entropy", "balanced_bce", "balanced_bce_loss", "binary_performance",
+    "attribution_entropy", "balanced_bce", "balanced_bce_loss", "benjamini_hochberg",
+    "binary_performance", "hierarchical_bootstrap",
     "continuous_jaccard", "gc_reliance", "highfreq_fraction", "holm", "jaccard_positional",
     "mann_whitney",
     "mean_difference_ci", "motif_auprc", "motif_auprc_per_sequence", "motif_fraction",
-    "smallest_paired_p", "summarize_interpretability", "summit_spearman", "welch_ci",
+    "paired_t", "smallest_paired_p", "summarize_interpretability", "summit_spearman",
+    "welch_ci", "welch_t",
     "wilcoxon_paired",
 ]

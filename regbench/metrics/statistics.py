@@ -1,8 +1,12 @@
-"""Significance tests with effect sizes, and Holm's correction for many tests.
+"""Significance tests, intervals and corrections for many tests.
 
-scipy does the tests; Holm's step-down correction is written here because scipy has
-only false-discovery-rate control (``false_discovery_control``) and statsmodels would
-be a dependency for five lines.
+The report's (docs/metrics.md, "Statistics"): ``paired_t`` (the primary endpoint's
+test, with its own t-interval), ``welch_t`` where seeds do not pair, ``benjamini_hochberg``
+across regularizers, and ``hierarchical_bootstrap`` for per-sequence values nested in
+seeds. scipy does the tests; the Benjamini-Hochberg and Holm adjustments are written
+here (scipy's ``false_discovery_control`` needs scipy 1.11, and the project supports
+1.10; statsmodels would be a dependency for five lines). ``wilcoxon_paired``,
+``mann_whitney`` and ``holm`` stay for the library's users and the plan.
 """
 from __future__ import annotations
 
@@ -30,6 +34,108 @@ def holm(pvalues) -> np.ndarray:
     scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
     out[order] = np.maximum.accumulate(scaled)
     return out
+
+
+def benjamini_hochberg(pvalues) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values; false-discovery-rate control), in
+    the input order.
+
+    pvalues: (m,) with NaN for tests that could not be run (left NaN, not counted in
+    m). The k-th smallest of the m p-values becomes min over j >= k of
+    min(1, m p_(j) / j); rejecting every q <= alpha controls the FDR at alpha for
+    independent or positively dependent tests. Returns (m,).
+    """
+    p = to_numpy(pvalues, np.float64).reshape(-1)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    scaled = np.minimum(1.0, m * p[order] / np.arange(1, m + 1))
+    out[order] = np.minimum.accumulate(scaled[::-1])[::-1]
+    return out
+
+
+def paired_t(d, confidence: float = 0.95) -> dict:
+    """Two-sided paired t-test of the paired differences d (n,) against 0, with the
+    test's own Student t-interval (``mean_difference_ci``).
+
+    Returns {"n", "statistic": t, "p_value", "mean_difference", "ci_low", "ci_high"}.
+    n < 2: t, p and the bounds are NaN. Every difference 0: t and p NaN (no
+    difference to test); equal non-zero differences: t infinite, p 0.
+    """
+    d = to_numpy(d, np.float64).reshape(-1)
+    mean, low, high = mean_difference_ci(d, confidence)
+    t = p = math.nan
+    if len(d) >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy's note on constant differences
+            res = scipy.stats.ttest_1samp(d, 0.0)
+        t, p = float(res.statistic), float(res.pvalue)
+    return {"n": len(d), "statistic": t, "p_value": p, "mean_difference": mean,
+            "ci_low": low, "ci_high": high}
+
+
+def welch_t(a, b, confidence: float = 0.95) -> dict:
+    """Two-sided Welch t-test of unpaired samples a (n1,), b (n2,), with its own
+    interval (``welch_ci``). Returns {"n": n1, "n_none": n2, "statistic", "p_value",
+    "mean_difference": mean(a) - mean(b), "ci_low", "ci_high"}; NaN t, p and bounds
+    when either side has fewer than 2 values."""
+    a, b = to_numpy(a, np.float64).reshape(-1), to_numpy(b, np.float64).reshape(-1)
+    diff, low, high = welch_ci(a, b, confidence)
+    t = p = math.nan
+    if len(a) >= 2 and len(b) >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = scipy.stats.ttest_ind(a, b, equal_var=False)
+        t, p = float(res.statistic), float(res.pvalue)
+    return {"n": len(a), "n_none": len(b), "statistic": t, "p_value": p,
+            "mean_difference": diff, "ci_low": low, "ci_high": high}
+
+
+BOOTSTRAP_RESAMPLES = 2000   # the report's hierarchical bootstrap
+BOOTSTRAP_SEED = 0           # fixed: the same folder gives the same intervals
+
+
+def hierarchical_bootstrap(groups, n_boot: int = BOOTSTRAP_RESAMPLES,
+                           confidence: float = 0.95, seed: int = BOOTSTRAP_SEED):
+    """(mean, low, high): the mean of values nested in groups and its percentile
+    interval from a two-stage bootstrap.
+
+    groups: a sequence of S arrays, one per seed, each holding that seed's paired
+    per-sequence differences (regularizer minus none, same seed and sequence): (n_s,),
+    or (n_s, k) for k metrics resampled together (the same draws for each; no NaN).
+    The mean is the mean over seeds of each seed's mean. Each of ``n_boot`` resamples
+    draws S seeds with replacement, then, within each drawn seed, as many sequences as
+    it holds with replacement, and takes the same mean; low and high are the
+    (1 - confidence) / 2 and (1 + confidence) / 2 percentiles of the resampled means
+    (numpy's linear interpolation). Seeds are the replicates: the interval widens with
+    the spread between seeds and does not shrink as each seed holds more sequences.
+    Fewer than 2 seeds: NaN bounds (one seed cannot say how another seed's models would
+    differ). ``seed`` fixes numpy's generator: equal inputs give equal intervals.
+    Floats for 1-D groups, arrays (k,) for 2-D ones.
+    """
+    arrays = [to_numpy(g, np.float64) for g in groups]
+    flat = all(a.ndim == 1 for a in arrays)
+    arrays = [a.reshape(len(a), -1) for a in arrays if len(a)]
+    width = arrays[0].shape[1] if arrays else 1
+    mean = (np.mean([a.mean(axis=0) for a in arrays], axis=0) if arrays
+            else np.full(width, np.nan))
+    low = high = np.full(width, np.nan)
+    if len(arrays) >= 2:
+        rng = np.random.default_rng(seed)
+        drawn = rng.integers(len(arrays), size=(n_boot, len(arrays)))  # seeds per resample
+        slot_means = np.empty((*drawn.shape, width))
+        for s, values in enumerate(arrays):   # then sequences within each drawn seed
+            slots = drawn == s
+            picks = rng.integers(len(values), size=(int(slots.sum()), len(values)),
+                                 dtype=np.int32)
+            for j, column in enumerate(np.ascontiguousarray(values.T)):  # one metric
+                slot_means[slots, j] = column[picks].mean(axis=1)         # at a time
+        tail = (1 - confidence) / 2 * 100
+        low, high = np.percentile(slot_means.mean(axis=1), [tail, 100 - tail], axis=0)
+    if flat:
+        return float(mean[0]), float(low[0]), float(high[0])
+    return mean, low, high
 
 
 def mann_whitney(a, b) -> dict:
@@ -99,5 +205,6 @@ def welch_ci(a, b, confidence: float = 0.95) -> tuple[float, float, float]:
     return diff, diff - half, diff + half
 
 
-__all__ = ["holm", "mann_whitney", "mean_difference_ci", "smallest_paired_p", "welch_ci",
-           "wilcoxon_paired"]
+__all__ = ["BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED", "benjamini_hochberg",
+           "hierarchical_bootstrap", "holm", "mann_whitney", "mean_difference_ci",
+           "paired_t", "smallest_paired_p", "welch_ci", "welch_t", "wilcoxon_paired"]

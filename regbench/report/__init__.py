@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regbench.report import stability, stats
+from regbench.report import inference, stability
 from regbench.report.load import load_results
 from regbench.report.render import write_outputs
 from regbench.report.sections import build_sections, report_order
@@ -21,15 +21,18 @@ __all__ = ["write_report"]
 def write_report(results_dir) -> tuple[Path, Path]:
     """Write the report of ``results_dir``; returns (report.html, report.md).
 
-    Also writes ``statistics.csv``: every test of the report with its Holm-adjusted p,
-    and the stability tables' values (``stability.write_stability_csvs``).
+    Also writes ``statistics.csv``: every comparison of the report with its role
+    (``inference.statistics_table``: the primary endpoint's paired t-test with its
+    Benjamini-Hochberg q, the performance metric's non-inferiority, secondary
+    intervals), and the stability tables' values (``stability.write_stability_csvs``).
     Raises RegbenchError when the folder or its results.csv is missing.
     """
     folder = load_results(results_dir)
-    statistics = stats.statistics_table(folder.results, folder.per_sequence,
-                                        report_order(folder))
+    endpoint = inference.folder_endpoint(folder.config, folder.results)[0]
+    statistics = inference.statistics_table(folder.results, folder.per_sequence,
+                                            report_order(folder), endpoint)
     atomic_write(folder.path / "statistics.csv",
-                 statistics[stats.STATISTICS_COLUMNS].to_csv(index=False))
+                 statistics[inference.STATISTICS_COLUMNS].to_csv(index=False))
     title, sections = build_sections(folder, statistics)
     stability.write_stability_csvs(folder, report_order(folder))  # the tables' numbers
     return write_outputs(folder.path, title, sections)

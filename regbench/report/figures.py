@@ -21,7 +21,7 @@ from matplotlib.textpath import TextPath
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Affine2D
 
-from regbench.report.stats import BASELINE, format_p, metric_info
+from regbench.report.stats import BASELINE, metric_info
 
 PANEL = (3.4, 2.7)  # inches per subplot
 BASES = "ACGT"
@@ -79,11 +79,13 @@ def performance_vs_interpretability(ok: pd.DataFrame, order, x: str, y: str):
     return fig
 
 
-def _tick_labels(order, pvalues: dict, metric: str) -> list[str]:
+def _tick_labels(order, notes: dict, metric: str) -> list[str]:
+    """Each regularizer's name, with its note vs none under it (``inference.tick_notes``:
+    the primary endpoint's q and mark, else the 95% interval of the difference)."""
     labels = []
     for reg in order:
-        p = pvalues.get((reg, metric))
-        labels.append(reg if p is None else f"{reg}\np={format_p(p)}")
+        note = notes.get((reg, metric))
+        labels.append(reg if note is None else f"{reg}\n{note}")
     return labels
 
 
@@ -93,7 +95,7 @@ def _box(ax, data, metric, order, pal, points):
                 width=0.6, boxprops={"alpha": 0.55}, ax=ax)
 
 
-def _distribution_panel(ax, data, metric, order, pal, pvalues, points=True):
+def _distribution_panel(ax, data, metric, order, pal, notes, points=True):
     with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib's deprecated `vert`
         warnings.simplefilter("ignore", MatplotlibDeprecationWarning)
         _box(ax, data, metric, order, pal, points)
@@ -102,40 +104,44 @@ def _distribution_panel(ax, data, metric, order, pal, pvalues, points=True):
                       size=3.5, jitter=0.15, ax=ax)
     info = metric_info(metric)
     ax.set_xticks(range(len(order)))
-    ax.set_xticklabels(_tick_labels(order, pvalues, metric), fontsize=7,
+    ax.set_xticklabels(_tick_labels(order, notes, metric), fontsize=7,
                        rotation=30 if max(map(len, order)) > 8 else 0)
     ax.set(xlabel="", ylabel=info.label)
     ax.set_title(f"{metric}\n" + textwrap.fill(f"({info.better})", 45), fontsize=8)
 
 
-def metric_distributions(ok: pd.DataFrame, metrics, order, pvalues: dict, title: str):
-    """Box + points per regularizer for each metric; the seed test's p vs none on ticks."""
+def metric_distributions(ok: pd.DataFrame, metrics, order, notes: dict, title: str):
+    """Box + points per regularizer for each metric; under each name its note vs none
+    (the primary endpoint's q, else the 95% interval of the paired difference)."""
     metrics = [m for m in metrics if ok[m].notna().any()]
     if not metrics:
         return None
     fig, axes = _grid(len(metrics))
     for ax, metric in zip(axes, metrics):
-        _distribution_panel(ax, ok, metric, order, palette(order), pvalues)
-    tested = any(metric == m for _, m in pvalues for metric in metrics)
-    fig.suptitle(title + (" (one point per seed; p: paired Wilcoxon vs none, Holm-adjusted)"
-                          if tested else " (one point per seed; not tested)"), fontsize=10)
+        _distribution_panel(ax, ok, metric, order, palette(order), notes)
+    compared = any(metric == m for _, m in notes for metric in metrics)
+    fig.suptitle(title + (" (one point per seed; under each name: vs none, the 95% interval "
+                          "of the difference, or q of the primary endpoint's paired t-test, "
+                          "Benjamini-Hochberg)" if compared
+                          else " (one point per seed; not compared)"), fontsize=10)
     return fig
 
 
-def sequence_distributions(per_seq: pd.DataFrame, metrics, order, pvalues: dict,
+def sequence_distributions(per_seq: pd.DataFrame, metrics, order, notes: dict,
                            title: str):
-    """Box per regularizer of per-sequence metrics; Wilcoxon p vs none on ticks."""
+    """Box per regularizer of per-sequence metrics; under each name the hierarchical
+    bootstrap's 95% interval of the difference from none."""
     metrics = [m for m in metrics if m in per_seq and per_seq[m].notna().any()]
     order = [r for r in order if r in set(per_seq["regularizer"])]
     if not metrics or not order:
         return None
     fig, axes = _grid(len(metrics))
     for ax, metric in zip(axes, metrics):
-        _distribution_panel(ax, per_seq, metric, order, palette(order), pvalues,
+        _distribution_panel(ax, per_seq, metric, order, palette(order), notes,
                             points=False)
-    fig.suptitle(title + " (one value per sequence; p: Wilcoxon signed-rank vs none, "
-                 "Holm-adjusted)",
-                 fontsize=10)
+    fig.suptitle(title + " (one value per sequence; under each name: the 95% interval of "
+                 "the difference from none, hierarchical bootstrap over seeds, then "
+                 "sequences)", fontsize=10)
     return fig
 
 

@@ -6,15 +6,16 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from regbench import __version__
-from regbench.report import figures, stability, stats, verdict
+from regbench.report import figures, inference, stability, stats, verdict
+from regbench.report.comparison_sections import (_metric_groups,  # noqa: F401 (tests)
+                                                 seed_distributions, sequence_comparisons)
 from regbench.report.load import ResultsFolder
 from regbench.report.blocks import _figure, _fmt, _section
 from regbench.report.render import Bullets, Section, Table, Text
 from regbench.report.run_sections import chosen_lambdas, header, lambda_search, pareto_search
-from regbench.metrics import get_metric, lead_metrics, sequence_metrics
-from regbench.record import COST, RUN_RECORD
-from regbench.report.stats import BASELINE, FAMILY_PRINCIPLE, format_ci, format_p, format_signed
-from regbench.store import METHOD_LABELS, METHOD_PREFIXES, method_prefix, split_column
+from regbench.metrics import get_metric, lead_metrics
+from regbench.report.stats import BASELINE
+from regbench.store import METHOD_LABELS, METHOD_PREFIXES
 
 # --- summary ---------------------------------------------------------------------
 
@@ -89,124 +90,6 @@ def performance_vs_interpretability(ok: pd.DataFrame, order) -> Section | None:
                "(up and right is better).")
     return _section("Performance vs interpretability",
                     _figure("performance_vs_interpretability", caption, fig))
-
-
-def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
-    performance, known = stats.performance_columns(), stats.known_metrics()
-    cost = [m for m in metrics if RUN_RECORD.role(m) == COST]
-    attribution = [m for m in metrics if m not in performance and m not in cost
-                   and split_column(m)[0] in known]
-    methods = dict.fromkeys(split_column(m)[1] for m in attribution)
-    groups = [("performance", "Performance", [m for m in metrics if m in performance])]
-    groups += [("_".join(filter(None, ("interpretability", method_prefix(method).rstrip("_")))),
-                f"Interpretability ({METHOD_LABELS.get(method, method)})",
-                [m for m in attribution if split_column(m)[1] == method]) for method in methods]
-    groups.append(("cost", "Training cost", cost))
-    known = {m for _, _, ms in groups for m in ms}
-    groups.append(("other", "Other metrics", [m for m in metrics if m not in known]))
-    return [g for g in groups if g[2]]
-
-
-FAMILY_TEXT = ("p-values are two-sided and Holm-adjusted within each family of tests "
-               "(family-wise error rate 0.05). A family is one regularizer against none "
-               "on one level (across seeds, or across sequences) and one attribution "
-               "method, or the performance metrics: every outcome metric of that table. "
-               + FAMILY_PRINCIPLE + " Training cost (epochs, seconds) and the "
-               "validation loss that λ was selected on are not tested (test loss is the "
-               "fair comparison). For GC reliance, whose best value is 0, |GC reliance| "
-               "is compared. 'better' = adjusted p < 0.05 and the effect favours the "
-               "regularizer. Every test is in statistics.csv.")
-
-
-def _test_table(tests: pd.DataFrame, caption: str, extra: dict) -> Table:
-    frame = pd.DataFrame({
-        "regularizer": tests["regularizer"], "metric": tests["metric"], **extra,
-        "difference (reg − none)": tests["difference"].map(format_signed),
-        "effect size (rank-biserial r)": tests["effect_size"].map(lambda v: f"{v:+.2f}"),
-        "p": tests["p_value"].map(format_p), "p (Holm)": tests["p_adjusted"].map(format_p),
-        "better": tests["better"]})
-    return Table(frame, caption)
-
-
-def _seed_test_table(tests: pd.DataFrame) -> Table:
-    smallest = [format_p(stats.smallest_p(row)) for _, row in tests.iterrows()]
-    return _test_table(tests, "Each regularizer vs none across seeds: exact Wilcoxon "
-                       "signed-rank on the per-seed differences where the seeds pair up, "
-                       "Mann-Whitney U where they do not (difference: mean paired "
-                       "difference, or difference of means, with its 95% t-interval)",
-                       {"method": tests["method"].map(lambda m: METHOD_LABELS.get(m, m or "–")),
-                        "test": tests["test"].map(
-                            {"wilcoxon_seeds": "paired", "mann_whitney": "unpaired"}),
-                        "n seeds": tests["n"].astype(int),
-                        "n seeds none": tests["n_none"].astype(int),
-                        "n pairs": tests["n_pairs"].astype(int),
-                        "95% CI": [format_ci(lo, hi) for lo, hi in
-                                   zip(tests["ci_low"], tests["ci_high"])],
-                        "smallest attainable p": smallest})
-
-
-def _directions(columns) -> str:
-    """'label: which way is better' of each column, for a caption."""
-    return "; ".join(f"{stats.metric_info(c).label}: {stats.metric_info(c).better}"
-                     for c in columns) + "."
-
-
-def seed_distributions(results: pd.DataFrame, metrics, order,
-                       statistics: pd.DataFrame) -> Section:
-    ok = stats.ok_runs(results)
-    tests = statistics[statistics["test"].isin(stats.SEED_TESTS)]
-    pvalues = stats.pvalue_lookup(statistics, stats.SEED_TESTS)
-    blocks = [Text("Each point is one seed's model; boxes show the spread across seeds. "
-                   "Seeds are paired: one seed gives every regularizer the same "
-                   "initialisation, batch order and split, so each regularizer's value "
-                   "minus none's of the same seed is one paired difference. Tick labels "
-                   "carry the Holm-adjusted two-sided exact Wilcoxon signed-rank p-value of "
-                   "those differences (Mann-Whitney U where the two sides do not hold the "
-                   "same seeds) where both have at least 2 finished seeds. With n paired "
-                   "seeds even n differences of one sign give p = 2 / 2^n at best (the "
-                   "column 'smallest attainable p', before adjustment). " + FAMILY_TEXT)]
-    if BASELINE not in order:
-        blocks.append(Text("There is no 'none' run, so there are no tests against the "
-                           "baseline."))
-    for slug, title, group in _metric_groups(metrics):
-        fig = figures.metric_distributions(ok, group, order, pvalues, title)
-        blocks.append(_figure(f"distributions_{slug}", f"{title} across seeds. "
-                              + _directions(group), fig))
-    if not tests.empty:
-        blocks.append(_seed_test_table(tests))
-    return _section("Per-metric distributions across seeds", *blocks)
-
-
-def sequence_comparisons(per_seq: pd.DataFrame | None, order,
-                         statistics: pd.DataFrame) -> Section | None:
-    if per_seq is None or per_seq.empty:
-        return None
-    metrics = [m for m in sequence_metrics() if m in per_seq]
-    means = per_seq.groupby(["method", "regularizer", "sequence"], as_index=False)[
-        metrics].mean()
-    blocks = [Text("Per-sequence metrics, each sequence's value averaged over the seeds of "
-                   "a regularizer. Tick labels carry the Holm-adjusted Wilcoxon signed-rank "
-                   "p-value of each regularizer vs none on the same sequences; the "
-                   "difference is the median paired difference. motif_auprc_per_sequence "
-                   "is each sequence's average precision, the paired-test variant of the "
-                   "pooled motif auPRC in the summary. " + FAMILY_TEXT)]
-    present = set(per_seq["method"].astype(str))
-    methods = [m for m in METHOD_LABELS if m in present] + sorted(present - set(METHOD_LABELS))
-    for method in methods:
-        name = METHOD_LABELS.get(method, method)
-        fig = figures.sequence_distributions(
-            means[means["method"] == method], metrics, order,
-            stats.pvalue_lookup(statistics, "wilcoxon", method),
-            f"Per-sequence metrics, {name}, mean over seeds")
-        blocks.append(_figure(f"per_sequence_{method}", f"{name} per-sequence metrics "
-                              "(mean over seeds). " + _directions(metrics), fig))
-        tests = statistics[(statistics["test"] == "wilcoxon")
-                           & (statistics["method"] == method)]
-        if not tests.empty:
-            blocks.append(_test_table(
-                tests, f"Wilcoxon signed-rank vs none, {name}, sequences paired (median "
-                "paired difference)", {"paired sequences": tests["n"]}))
-    return _section("Per-sequence comparisons", *blocks)
 
 
 def attribution_examples(examples: dict, order) -> Section | None:
@@ -387,11 +270,13 @@ def build_sections(folder: ResultsFolder, statistics: pd.DataFrame | None = None
                    ) -> tuple[str, list[Section]]:
     """Title and sections of the whole report, in reading order (the verdict first, then
     the run's details). ``statistics``: the
-    folder's ``stats.statistics_table``, computed here when not given."""
+    folder's ``inference.statistics_table``, computed here when not given."""
     results = folder.results
     order = report_order(folder)
     if statistics is None:
-        statistics = stats.statistics_table(results, folder.per_sequence, order)
+        statistics = inference.statistics_table(
+            results, folder.per_sequence, order,
+            inference.folder_endpoint(folder.config, results)[0])
     metrics = stats.metric_columns(results)
     ok = stats.ok_runs(results)
     title = f"regbench report: {folder.config.get('preset', folder.path.name)}"

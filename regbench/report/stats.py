@@ -1,18 +1,22 @@
-"""Summary statistics and significance tests for the report (pure pandas / scipy).
+"""Summary statistics, labels and the seed-level comparisons of the report (pure pandas /
+scipy); ``report.inference`` assembles them into statistics.csv.
 
 Every comparison is against the baseline regularizer ``none``, on outcomes only (not
 run time or epochs). Across seeds the runs are paired: one seed gives every
 regularizer the same initialisation, batch order and split, so each regularizer's
-value minus ``none``'s of the same seed (and training share) is one paired difference,
-tested with the exact Wilcoxon signed-rank test, with the mean difference and its 95 %
-Student t-interval. Mann-Whitney U (with Welch's t-interval) is used only where the
-runs cannot be paired: the two sides do not hold the same seeds. Across sequences:
-Wilcoxon signed-rank on sequences paired by name (each sequence's metric averaged over
-the seeds of a regularizer). p-values are Holm-adjusted within each family: one
-regularizer against none, on one level (seeds or sequences) and one attribution method
-(or the performance metrics), every metric of that table. Each regularizer is its own
-question, so its verdict does not depend on how many other regularizers share the run
-(FAMILY_PRINCIPLE).
+value minus ``none``'s of the same seed (and training share, PAIR_KEYS) is one paired
+difference, summarised by its mean, the 95 % Student t-interval and how many of the n
+seeds went the better way (Welch's interval where the two sides do not hold the same
+seeds). Only the primary endpoint declared before training (``regbench.endpoints``) is
+tested: the paired t-test of those differences (Welch's t-test where they do not
+pair), whose own interval the report shows. Its tests form ONE family for the whole
+table, one test per regularizer compared with none, and Benjamini-Hochberg controls
+the false discovery rate at ALPHA = 0.05 across them (FAMILY_PRINCIPLE): ★ (STAR)
+marks a regularizer significantly better than none on the primary endpoint, ▼ (WORSE)
+one significantly worse. Every other metric is secondary: an interval, no test, no ★.
+Per-sequence values are nested in seeds: their interval is a hierarchical bootstrap
+(seeds, then sequences within each seed; ``metrics.hierarchical_bootstrap``), never a
+test that holds the seeds fixed.
 """
 from __future__ import annotations
 
@@ -22,9 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from regbench.metrics import (describe_metric, holm, list_metrics, mann_whitney,
-                              mean_difference_ci, sequence_metrics, smallest_paired_p,
-                              welch_ci, wilcoxon_paired)
+from regbench.metrics import describe_metric, list_metrics, paired_t, welch_t
 from regbench.record import COST, FACT, ID, PERFORMANCE, RUN_RECORD, TEST_PREFIX
 from regbench.store import METHOD_LABELS, METHOD_PREFIXES, split_column
 
@@ -32,7 +34,9 @@ BASELINE = "none"
 # What pairs two runs across seeds: the same seed (init, batch order, split) and the
 # same training share.
 PAIR_KEYS = ("seed", "data_fraction")
-ALPHA = 0.05  # family-wise error rate for the "better" column
+ALPHA = 0.05  # false discovery rate of the primary endpoint's family (Benjamini-Hochberg)
+CONFIDENCE = 0.95  # of every interval
+STAR, WORSE = "★", "▼"  # primary endpoint: significantly better / worse than none
 ARROWS = {"higher": "↑", "lower": "↓", "zero": "→0"}  # which way is better, in headers
 
 
@@ -215,36 +219,26 @@ def split_method(column: str) -> tuple[str, str]:
     return split_column(column)
 
 
-TESTS = {"wilcoxon_seeds": "Wilcoxon signed-rank (exact) on per-seed differences, paired "
-                           "by seed",
-         "mann_whitney": "Mann-Whitney U across seeds (unpaired: the seeds differ)",
-         "wilcoxon": "Wilcoxon signed-rank across sequences (mean over seeds)"}
-SEED_TESTS = ("wilcoxon_seeds", "mann_whitney")
-# A family is one regularizer against none on one level of comparison (whichever seed
-# test it needed: a regularizer that lost a seed stays in its family) and one method.
+# ★ is the answer to one question per run, asked of every regularizer at once.
 FAMILY_PRINCIPLE = (
-    "Each regularizer against none is its own question, so Holm's correction runs within "
-    "one regularizer's tests: adding a regularizer to a run never changes another one's "
-    "verdict. The "
-    "family-wise error rate 0.05 holds per regularizer; over R regularizers the chance of "
-    "at least one false star somewhere in the report is at most R x 0.05.")
-LEVELS = {"wilcoxon_seeds": "across seeds", "mann_whitney": "across seeds",
-          "wilcoxon": "across sequences (mean over seeds)"}
-CI_METHODS = {"wilcoxon_seeds": "t-interval of the paired differences",
-              "mann_whitney": "Welch t-interval of the difference of means",
-              "wilcoxon": "t-interval of the paired differences"}
-CONFIDENCE = 0.95
+    "Only the primary endpoint, declared before training, is tested: one paired t-test "
+    "per regularizer against none. Those tests are one family for the whole table, and "
+    "the Benjamini-Hochberg procedure controls the false discovery rate at 0.05 across "
+    "all the regularizers compared with none: among the ★ and ▼ of a report, the "
+    "expected share of false ones is at most 5 %. A regularizer's q therefore depends on "
+    "how many regularizers share the run (the report states that number). Every other "
+    "metric is secondary: its mean difference, 95 % interval and how many seeds went the "
+    "better way, no test and no ★.")
 
 
-def _oriented(values: np.ndarray, direction: str) -> np.ndarray:
+def _oriented(values, direction: str):
     """What is compared: |value| for metrics whose best value is 0."""
     return np.abs(values) if direction == "zero" else values
 
 
-def _verdict(row: dict, direction: str) -> str:
-    """'yes' when the adjusted p is below ALPHA and the effect favours the regularizer."""
-    favours = row["effect_size"] > 0 if direction == "higher" else row["effect_size"] < 0
-    return "yes" if row["p_adjusted"] < ALPHA and favours else "no"
+def better_share(d: np.ndarray, direction: str) -> int:
+    """How many paired differences (of the compared values) favour the regularizer."""
+    return int((d > 0).sum() if direction == "higher" else (d < 0).sum())
 
 
 def seed_comparison(ok: pd.DataFrame, regularizer: str, rival: str, column: str,
@@ -253,12 +247,12 @@ def seed_comparison(ok: pd.DataFrame, regularizer: str, rival: str, column: str,
     either has fewer than ``min_seeds`` values.
 
     Paired when both hold the same seeds (and training shares, PAIR_KEYS), one run
-    each: the exact Wilcoxon signed-rank test of the per-seed differences, their mean
-    and its Student t-interval. Otherwise Mann-Whitney U, the difference of means and
-    Welch's t-interval. Returns test, n, n_none (seeds of each side), n_pairs (0 when
-    unpaired), difference = mean_difference (of the compared values: |value| when
-    ``direction`` is "zero"), ci_low, ci_high, statistic, p_value, effect_size
-    (rank-biserial, positive: the regularizer's values larger).
+    each: the paired t-test of the per-seed differences with its Student t-interval
+    (``metrics.paired_t``; test "paired_t") and n_better, how many differences favour
+    the regularizer. Otherwise Welch's t-test and interval (test "welch_t", n_better
+    NaN). Returns test, n, n_none (seeds of each side), n_pairs (0 when unpaired),
+    n_better, mean_difference (of the compared values: |value| when ``direction`` is
+    "zero"), ci_low, ci_high, statistic (t), p_value.
     """
     keys = [k for k in PAIR_KEYS if k in ok]
     a, b = (ok.loc[ok["regularizer"] == r, [*keys, column]].dropna(subset=[column])
@@ -269,21 +263,16 @@ def seed_comparison(ok: pd.DataFrame, regularizer: str, rival: str, column: str,
     paired = (a.index.is_unique and b.index.is_unique
               and set(a.index) == set(b.index))
     if paired:
-        b = b.reindex(a.index)
-        test, n_pairs = "wilcoxon_seeds", len(a)
-        result = wilcoxon_paired(a.to_numpy(), b.to_numpy(), method="exact")
-        mean, low, high = mean_difference_ci(a.to_numpy() - b.to_numpy(), CONFIDENCE)
-    else:
-        test, n_pairs = "mann_whitney", 0
-        result = mann_whitney(a.to_numpy(), b.to_numpy())
-        mean, low, high = welch_ci(a.to_numpy(), b.to_numpy(), CONFIDENCE)
-    return {"test": test, **result, "n": len(a), "n_none": len(b), "n_pairs": n_pairs,
-            "difference": mean, "mean_difference": mean, "ci_low": low, "ci_high": high}
+        d = a.to_numpy() - b.reindex(a.index).to_numpy()
+        return {"test": "paired_t", **paired_t(d, CONFIDENCE), "n_none": len(b),
+                "n_pairs": len(d), "n_better": better_share(d, direction)}
+    return {"test": "welch_t", **welch_t(a.to_numpy(), b.to_numpy(), CONFIDENCE),
+            "n_pairs": 0, "n_better": math.nan}
 
 
 def seed_tests(results: pd.DataFrame, metrics, order, min_seeds: int = 2) -> pd.DataFrame:
     """Each regularizer vs ``none`` across seeds, per outcome metric (``seed_comparison``:
-    paired by seed where the seeds match, else Mann-Whitney U).
+    paired by seed where the seeds match, else Welch).
 
     Rows: regularizer, column (of results.csv), metric, method, and the fields of
     ``seed_comparison``. Metrics best at 0 compare absolute values.
@@ -302,108 +291,3 @@ def seed_tests(results: pd.DataFrame, metrics, order, min_seeds: int = 2) -> pd.
             rows.append({"regularizer": reg, "column": column, "metric": metric,
                          "method": method, **row})
     return pd.DataFrame(rows)
-
-
-def sequence_tests(per_sequence: pd.DataFrame, order) -> pd.DataFrame:
-    """Wilcoxon signed-rank vs ``none`` on sequences paired by name, per method and metric.
-
-    Each sequence's value is its mean over the regularizer's seeds (over ``none``'s for
-    the baseline): one paired test per (regularizer, method, metric) instead of one per
-    seed. Rows: regularizer, column, metric, method, n = n_pairs (paired sequences),
-    difference (median paired difference of the compared values, regularizer minus
-    none), mean_difference with its t-interval (ci_low, ci_high), and the
-    ``wilcoxon_paired`` fields (effect_size: matched-pairs rank-biserial, positive: the
-    regularizer larger).
-    """
-    if per_sequence is None or per_sequence.empty or BASELINE not in order:
-        return pd.DataFrame()
-    metrics = [m for m in sequence_metrics() if m in per_sequence]
-    means = {key: frame.droplevel([0, 1]) for key, frame in per_sequence.groupby(
-        ["method", "regularizer", "sequence"])[metrics].mean().groupby(level=[0, 1])}
-    rows = []
-    for method in sorted({m for m, _ in means}):
-        for reg in order[1:]:
-            if (method, reg) not in means or (method, BASELINE) not in means:
-                continue
-            pair = means[method, reg].join(means[method, BASELINE].add_suffix("_none"),
-                                           how="inner")
-            for metric in metrics:
-                direction = metric_info(metric).direction
-                both = pair[[metric, metric + "_none"]].dropna().to_numpy(float)
-                if len(both) < 2:
-                    continue
-                x, y = _oriented(both[:, 0], direction), _oriented(both[:, 1], direction)
-                mean, low, high = mean_difference_ci(x - y, CONFIDENCE)
-                rows.append({"regularizer": reg, "column": metric, "metric": metric,
-                             "method": method, "test": "wilcoxon",
-                             "difference": float(np.median(x - y)),
-                             **wilcoxon_paired(x, y), "n_pairs": len(x),
-                             "mean_difference": mean, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(rows)
-
-
-STATISTICS_COLUMNS = ["comparison", "regularizer", "metric", "method", "test", "test_name",
-                      "family", "n", "n_none", "n_pairs", "statistic", "p_value",
-                      "p_adjusted", "correction", "effect_size", "difference",
-                      "mean_difference", "ci_low", "ci_high", "ci_method", "better"]
-
-
-def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None,
-                     order) -> pd.DataFrame:
-    """Every test of the report, Holm-adjusted within its family (statistics.csv).
-
-    A family is one regularizer vs none on one level (across seeds, or across
-    sequences) and one attribution method (or the performance metrics): every outcome
-    metric of that table (FAMILY_PRINCIPLE says why). Columns: STATISTICS_COLUMNS (test: wilcoxon_seeds, mann_whitney or
-    wilcoxon, TESTS says which is which in test_name; n: seeds of the regularizer, or
-    paired sequences; n_none: seeds of none; n_pairs: paired seeds or sequences, 0 when
-    unpaired) and ``column`` (the results column, for figures). ``mean_difference`` is
-    regularizer minus none of the compared values (|value| for metrics best at 0, whose
-    ``metric`` then reads |name|), with its 95 % interval ci_low..ci_high (ci_method);
-    ``difference`` is the same mean across seeds, the median paired difference across
-    sequences; ``better`` is yes when p_adjusted < 0.05 and the effect favours the
-    regularizer.
-    """
-    tests = [seed_tests(results, metric_columns(results), order),
-             sequence_tests(per_sequence, order)]
-    tests = [t for t in tests if not t.empty]
-    if not tests:
-        return pd.DataFrame(columns=STATISTICS_COLUMNS + ["column"])
-    table = pd.concat(tests, ignore_index=True)
-    table["test_name"] = table["test"].map(TESTS)
-    table["ci_method"] = table["test"].map(
-        lambda t: f"{CONFIDENCE:.0%} {CI_METHODS[t]}")
-    table["family"] = [f"{LEVELS[t]}: {m or 'performance'}: {r} vs {BASELINE}"
-                       for t, m, r in zip(table["test"], table["method"],
-                                          table["regularizer"])]
-    table["p_adjusted"] = table.groupby("family")["p_value"].transform(
-        lambda p: pd.Series(holm(p.to_numpy()), index=p.index))
-    table["correction"] = "holm"
-    table["comparison"] = table["regularizer"] + " vs " + BASELINE
-    directions = table["column"].map(lambda c: metric_info(c).direction)
-    table["better"] = [_verdict(row, d) for row, d in zip(table.to_dict("records"), directions)]
-    table["metric"] = [f"|{m}|" if d == "zero" else m
-                       for m, d in zip(table["metric"], directions)]
-    table = table.reindex(columns=STATISTICS_COLUMNS + ["column"])
-    table["n_none"] = table["n_none"].astype("Int64")   # blank for sequence tests
-    return table
-
-
-def pvalue_lookup(tests: pd.DataFrame, test, method: str | None = None
-                  ) -> dict[tuple[str, str], float]:
-    """(regularizer, column) -> Holm-adjusted p of one test or tuple of tests (and
-    method), for figures."""
-    if tests.empty:
-        return {}
-    rows = tests[tests["test"].isin([test] if isinstance(test, str) else list(test))]
-    if method is not None:
-        rows = rows[rows["method"] == method]
-    return {(r.regularizer, r.column): r.p_adjusted for r in rows.itertuples()}
-
-
-def smallest_p(row) -> float:
-    """The smallest two-sided p a seed test of this size can reach before adjustment:
-    2 / 2^n paired, 2 / C(n1 + n2, n1) unpaired."""
-    if row["test"] == "mann_whitney":
-        return 2 / math.comb(int(row["n"] + row["n_none"]), int(row["n"]))
-    return smallest_paired_p(int(row["n_pairs"]))

@@ -1,15 +1,15 @@
 """The verdict of a suite's report: which experiment and point it is read from, the
-headline table with its significance tests, and a lambda_sweep's verdict at matched
+headline table, the primary endpoint's tests (★ there only, Benjamini-Hochberg across
+every regularizer, as in a run's report) with the performance metric's non-inferiority,
+the best mean's lead as a secondary interval, and a lambda_sweep's verdict at matched
 accuracy; the suite report's shared column facts (tags, labels)."""
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
-from regbench.metrics import holm, smallest_paired_p
-from regbench.report import lambda_sweep, stats
+from regbench.report import inference, lambda_sweep, stats, verdict as run_verdict
 from regbench.report.render import Bullets, Section, Table, Text
 
 TAGS = ["experiment", "kind", "point", "sweep", "value"]
@@ -38,13 +38,16 @@ def verdict_point(results: pd.DataFrame, manifest) -> tuple[str, str]:
     return chosen, str(points[-1])
 
 
+BEST = "(best mean)"   # not ★: ★ marks the primary endpoint's tested results only
+
+
 def verdict_table(ok: pd.DataFrame, order) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(table, leads). table: one row per regularizer, 'mean ± sd' per headline column,
-    the best mean per column marked ★. leads: per column, the best regularizer's
-    difference from ``none`` and from the runner-up, tested across seeds by
-    ``stats.seed_comparison`` (exact Wilcoxon signed-rank on the per-seed differences,
-    seeds being paired; Mann-Whitney U where they do not pair up), Holm-adjusted over
-    every test of the table."""
+    the best mean per column marked BEST. leads: per column, the best regularizer's
+    difference from ``none`` and from the runner-up across seeds (``stats.seed_comparison``:
+    the mean paired difference, seeds being paired, or the difference of means where
+    they do not pair up) with its 95% t-interval and how many seeds went its way: a
+    secondary description of the lead, not a test."""
     columns = [c for c in HEADLINE if c in ok and ok[c].notna().any()]
     table = pd.DataFrame({"regularizer": order})
     leads = []
@@ -61,7 +64,7 @@ def verdict_table(ok: pd.DataFrame, order) -> tuple[pd.DataFrame, pd.DataFrame]:
             v = values[reg]
             sd = v.std(ddof=1) if len(v) > 1 else math.nan
             cell = stats.format_mean_sd(v.mean(), sd) if len(v) else "–"
-            cells.append(f"★ {cell}" if reg == best and len(ranked) > 1 else cell)
+            cells.append(f"{cell} {BEST}" if reg == best and len(ranked) > 1 else cell)
         table[f"{info.label} {ARROWS.get(info.direction, '')}".strip()] = cells
         if best is None:
             continue
@@ -75,22 +78,43 @@ def verdict_table(ok: pd.DataFrame, order) -> tuple[pd.DataFrame, pd.DataFrame]:
             test = stats.seed_comparison(ok, best, rival, column, info.direction)
             leads.append({"metric": info.label, "best": best, "against": f"{rival} ({role})",
                           "difference": means[best] - means[rival],
-                          "test": "–" if test is None else
-                          "paired" if test["test"] == "wilcoxon_seeds" else "unpaired",
-                          "p": math.nan if test is None else test["p_value"]})
-    leads = pd.DataFrame(leads, columns=["metric", "best", "against", "difference", "test",
-                                         "p"])
-    if not leads.empty:
-        leads["p (Holm)"] = holm(leads["p"].to_numpy(float))
-        leads["significant"] = np.where(leads["p (Holm)"] < stats.ALPHA, "yes", "no")
-        leads["difference"] = leads["difference"].map(lambda d: f"{d:+.3g}")
-        leads["p (Holm)"] = leads["p (Holm)"].map(stats.format_p)
-        leads = leads.drop(columns="p")
+                          "95% CI": "–" if test is None else stats.format_ci(
+                              test["ci_low"], test["ci_high"]),
+                          "seeds better": "–" if test is None or pd.isna(test["n_better"])
+                          else f"{test['n_better']} of {test['n_pairs']}",
+                          "pairing": "–" if test is None else
+                          "paired" if test["test"] == "paired_t" else "unpaired"})
+    leads = pd.DataFrame(leads, columns=["metric", "best", "against", "difference", "95% CI",
+                                         "seeds better", "pairing"])
+    leads["difference"] = leads["difference"].map(lambda d: f"{d:+.3g}")
     return table, leads
 
 
 def _score(mean: float, direction: str) -> float:
     return {"higher": mean, "lower": -mean, "zero": -abs(mean)}.get(direction, mean)
+
+
+def primary_blocks(ok: pd.DataFrame, order, manifest) -> list:
+    """The primary endpoint's verdict at the suite's verdict point, as a run's report
+    gives it: the endpoint (declared for the suite's task on the ground truth its runs
+    show), each regularizer's paired t-test against none with its Benjamini-Hochberg q
+    across every regularizer (★ / ▼), the performance metric's non-inferiority."""
+    endpoint = inference.folder_endpoint({"task": manifest.get("task")}, ok)[0]
+    source = ("declared for the suite's task on the ground truth its runs hold, as "
+              "`regbench run` declares it")
+    statistics = inference.statistics_table(ok, None, order, endpoint)
+    columns = [c for c in run_verdict.roles(endpoint) if stats._has_values(ok, c)]
+    tested = int((statistics["role"] == inference.PRIMARY).sum()) or len(order) - 1
+    blocks = [Text(run_verdict.endpoint_text(endpoint, source, tested))]
+    if columns and stats.BASELINE in order:
+        blocks.append(Table(run_verdict.verdict_frame(ok, statistics, order, columns,
+                                                      endpoint=endpoint),
+                            "The primary endpoint and the performance it is held to"))
+        sentences = run_verdict.findings(statistics, order)
+        if not any(s.startswith((stats.STAR, stats.WORSE)) for s in sentences):
+            sentences.insert(0, run_verdict.nothing_significant(statistics, endpoint))
+        blocks.append(Bullets(sentences))
+    return blocks
 
 
 def verdict(results: pd.DataFrame, order, manifest) -> Section:
@@ -105,27 +129,19 @@ def verdict(results: pd.DataFrame, order, manifest) -> Section:
     seeds = ok.groupby("regularizer").size()
     n = int(seeds.min()) if len(seeds) else 0
     blocks = [Text(f"Read from “{experiment}” ({point}), DeepLIFT/SHAP attributions, "
-                   f"{n}+ seeds per regularizer. ★ marks the best mean of each column (the "
-                   "arrow says which way is better; →0: closest to zero). The second table "
-                   "tests whether that lead is real against none and against the "
-                   "runner-up: the exact Wilcoxon signed-rank test of the per-seed "
-                   "differences (one seed gives every regularizer the same initialisation, "
-                   "batch order and split; Mann-Whitney U where the seeds do not pair up), "
-                   "Holm-adjusted over every test of the table; 'yes' at adjusted p < "
-                   f"{stats.ALPHA}."),
-              Table(table, "The verdict: every regularizer on the headline metrics")]
+                   f"{n}+ seeds per regularizer."),
+              *primary_blocks(ok, order, manifest),
+              Text(f"Every headline metric, mean ± sd over seeds; {BEST} marks the best "
+                   "mean of each column (the arrow says which way is better; →0: closest "
+                   "to zero), a ranking, not a test. The table after it describes that "
+                   "lead against none and against the runner-up: the mean paired "
+                   "difference (one seed gives every regularizer the same initialisation, "
+                   "batch order and split; the difference of means where the seeds do not "
+                   "pair up), its 95% t-interval and how many seeds went the best one's "
+                   "way. Secondary: not tested, never starred."),
+              Table(table, "Every regularizer on the headline metrics")]
     if not leads.empty:
-        blocks.append(Table(leads, "Is the best one's lead significant?"))
-    if n >= 1 and len(leads):
-        floor = smallest_paired_p(n)          # the smallest two-sided p, n paired seeds
-        if floor * len(leads) >= stats.ALPHA:
-            blocks.append(Text(
-                f"With {n} paired seeds per regularizer the smallest attainable p is "
-                f"2 / 2^{n} = {stats.format_p(floor)} (every difference of one sign), and "
-                f"Holm over {len(leads)} tests needs the smallest p below "
-                f"{stats.format_p(stats.ALPHA / len(leads))}: no lead can be "
-                "significant here, so read the stars as a ranking only. More seeds (the "
-                "paper used 30) make a real lead testable."))
+        blocks.append(Table(leads, "The best mean's lead (secondary)"))
     return Section("Verdict", blocks)
 
 

@@ -1,22 +1,25 @@
 """The verdict that opens the main report: each regularizer against ``none`` on the
-headline metrics, paired by seed, with the λ protocol the numbers were made under.
+primary endpoint (tested, ★), the performance metric it is held non-inferior on, and
+the other headline metrics (secondary), paired by seed, with the λ protocol the numbers
+were made under.
 
-Read from the seed-level rows of the statistics table (``stats.statistics_table``), so
-the verdict, statistics.csv and the sections below it show the same tests and the same
-Holm-adjusted p-values.
+Read from the seed-level rows of the statistics table (``inference.statistics_table``),
+so the verdict, statistics.csv and the sections below it show the same intervals and
+the same Benjamini-Hochberg-adjusted p-values (q).
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from regbench.report import stats
+from regbench.endpoints import Endpoint
+from regbench.record import TEST_PREFIX
+from regbench.report import inference, stats
+from regbench.report.inference import NON_INFERIORITY, PRIMARY, SECONDARY
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Section, Table, Text
-from regbench.report.stats import (ALPHA, ARROWS, BASELINE, format_ci, format_p,
-                                   format_signed)
+from regbench.report.stats import (ALPHA, ARROWS, BASELINE, STAR, WORSE, format_ci,
+                                   format_p, format_signed)
 from regbench.store import METHOD_LABELS, split_column
-
-STAR = "★"
 
 
 def lambda_protocol(folder: ResultsFolder) -> str:
@@ -32,50 +35,78 @@ def lambda_protocol(folder: ResultsFolder) -> str:
                                                           else "")
 
 
-def header_label(column: str) -> str:
+def roles(endpoint: Endpoint | None) -> dict[str, str]:
+    """results column -> its role in the verdict: the primary endpoint and the
+    performance metric held non-inferior; any other column is secondary."""
+    if endpoint is None:
+        return {}
+    return {endpoint.metric: PRIMARY, TEST_PREFIX + endpoint.performance: NON_INFERIORITY}
+
+
+def verdict_columns(results: pd.DataFrame, endpoint: Endpoint | None) -> list[str]:
+    """The primary endpoint's column, the performance column, then the other headline
+    columns (``stats.headline_columns``), those with values."""
+    first = [c for c in roles(endpoint) if stats._has_values(results, c)]
+    return first + [c for c in stats.headline_columns(results) if c not in first]
+
+
+def header_label(column: str, role: str = SECONDARY) -> str:
     info = stats.metric_info(column)
-    return f"{info.label} {ARROWS.get(info.direction, '')}".strip()
+    return f"{info.label} {ARROWS.get(info.direction, '')}".strip() + f" ({role})"
 
 
 def seed_rows(statistics: pd.DataFrame, columns) -> pd.DataFrame:
-    """The seed-level tests (paired, or unpaired where seeds differ) of ``columns``,
+    """The seed-level rows (paired, or unpaired where seeds differ) of ``columns``,
     indexed by (regularizer, column)."""
     if statistics is None or statistics.empty:
         return pd.DataFrame()
-    rows = statistics[statistics["test"].isin(stats.SEED_TESTS)
+    rows = statistics[statistics["test"].isin(inference.SEED_TESTS)
                       & statistics["column"].isin(list(columns))]
     return rows.set_index(["regularizer", "column"])
 
 
+MARKS = {"yes": f" {STAR}", "worse": f" {WORSE}"}
+NON_INFERIOR = {"yes": "non-inferior", "no": "not shown non-inferior"}
+
+
 def cell(row) -> str:
-    """'+0.0123 [+0.00412, +0.0205], p 0.0312 ★': the mean difference from none, its
-    95% interval and the Holm-adjusted p; ★ where the lead is significant."""
-    text = (f"{format_signed(row['mean_difference'])} "
-            f"{format_ci(row['ci_low'], row['ci_high'])}, p {format_p(row['p_adjusted'])}")
-    if row["test"] == "mann_whitney":
-        text += " (unpaired)"
-    return text + (f" {STAR}" if row["better"] == "yes" else "")
+    """The mean difference from none and its 95% interval, then by role: the primary
+    endpoint's Benjamini-Hochberg q with ★ (better) or ▼ (worse) where it is at most
+    ALPHA; the performance metric's non-inferiority; else how many seeds went the
+    better way. '+0.0123 [+0.00412, +0.0205], q 0.0312 ★'."""
+    text = f"{format_signed(row['mean_difference'])} {format_ci(row['ci_low'], row['ci_high'])}"
+    if row["role"] == PRIMARY:
+        text += f", q {format_p(row['p_adjusted'])}{MARKS.get(row['better'], '')}"
+    elif row["role"] == NON_INFERIORITY:
+        text += f": {NON_INFERIOR.get(row['non_inferior'], 'no interval')}"
+    elif not pd.isna(row["n_better"]):
+        text += f", {int(row['n_better'])} of {int(row['n_pairs'])} seeds better"
+    return text + (" (unpaired)" if row["test"] == "welch_t" else "")
 
 
 def verdict_frame(results: pd.DataFrame, statistics: pd.DataFrame, order,
-                  columns, lambdas: dict | None = None) -> pd.DataFrame:
+                  columns, lambdas: dict | None = None,
+                  endpoint: Endpoint | None = None) -> pd.DataFrame:
     """One row per regularizer (none first, with its mean over seeds), one column per
-    headline results column: the cells of ``cell``, '–' where no test was run."""
+    results column, headed with its role: the cells of ``cell``, '–' where nothing was
+    compared."""
     ok = stats.ok_runs(results)
     tests = seed_rows(statistics, columns)
+    role = roles(endpoint)
     rows = []
     for reg in order:
         row = {"regularizer": reg}
         if lambdas is not None:
             row["λ"] = _number(lambdas.get(reg))
         for column in columns:
+            label = header_label(column, role.get(column, SECONDARY))
             if reg == BASELINE:
                 values = ok.loc[ok["regularizer"] == reg, column].dropna()
-                row[header_label(column)] = (f"{stats.format_number(values.mean())} (mean)"
-                                             if len(values) else "–")
+                row[label] = (f"{stats.format_number(values.mean())} (mean)"
+                              if len(values) else "–")
             else:
-                row[header_label(column)] = (cell(tests.loc[(reg, column)])
-                                             if (reg, column) in tests.index else "–")
+                row[label] = (cell(tests.loc[(reg, column)])
+                              if (reg, column) in tests.index else "–")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -87,65 +118,94 @@ def _number(value) -> str:
         return "–"
 
 
-def findings(statistics: pd.DataFrame, order, columns) -> list[str]:
-    """One sentence per significant difference from none (Holm p < ALPHA), better or
-    worse, in table order."""
-    tests = seed_rows(statistics, columns)
+def _pairs(row) -> str:
+    return (f"{int(row['n_pairs'])} paired seeds" if row["test"] == "paired_t"
+            else f"{int(row['n'])} vs {int(row['n_none'])} unpaired seeds")
+
+
+def findings(statistics: pd.DataFrame, order) -> list[str]:
+    """One sentence per regularizer significantly better (★) or worse (▼) than none on
+    the primary endpoint (Benjamini-Hochberg q <= ALPHA), in table order, then one on
+    the performance metric's non-inferiority."""
+    if statistics is None or statistics.empty:
+        return []
+    primary = statistics[statistics["role"] == PRIMARY].set_index("regularizer")
     lines = []
-    for reg in order:
-        for column in columns:
-            if (reg, column) not in tests.index:
-                continue
-            row = tests.loc[(reg, column)]
-            if not row["p_adjusted"] < ALPHA:
-                continue
-            info = stats.metric_info(column)
-            better = row["better"] == "yes"
-            name = f"|{info.label}|" if info.direction == "zero" else info.label
-            pairs = (f"{int(row['n_pairs'])} paired seeds" if row["test"] != "mann_whitney"
-                     else f"{int(row['n'])} vs {int(row['n_none'])} unpaired seeds")
-            lines.append(
-                f"{STAR + ' ' if better else ''}{reg} is {'better' if better else 'worse'} "
-                f"than none on {name}: {format_signed(row['mean_difference'])} "
-                f"{format_ci(row['ci_low'], row['ci_high'])} (mean difference, 95% CI; "
-                f"{pairs}; Holm-adjusted p {format_p(row['p_adjusted'])}).")
-    return lines
+    for reg in [r for r in order if r in primary.index]:
+        row = primary.loc[reg]
+        if row["better"] not in MARKS:
+            continue
+        better = row["better"] == "yes"
+        lines.append(
+            f"{STAR if better else WORSE} {reg} is {'better' if better else 'worse'} than "
+            f"none on the primary endpoint, {stats.metric_info(row['column']).label}: "
+            f"{format_signed(row['mean_difference'])} "
+            f"{format_ci(row['ci_low'], row['ci_high'])} (mean difference, 95% CI; "
+            f"{_pairs(row)}; t-test p {format_p(row['p_value'])}, Benjamini-Hochberg q "
+            f"{format_p(row['p_adjusted'])}).")
+    return lines + non_inferiority(statistics, order)
 
 
-def reachable(statistics: pd.DataFrame, tests: pd.DataFrame) -> tuple[float, float]:
-    """(smallest p the seed ``tests`` allow before correction, smallest Holm-adjusted p
-    any of them could reach: its family's size times its floor, at most 1)."""
-    sizes = statistics.loc[statistics["p_value"].notna()].groupby("family").size()
-    floors = [stats.smallest_p(row) for _, row in tests.iterrows()]
-    adjusted = [min(1.0, f * sizes.get(family, 1)) for f, family in
-                zip(floors, tests["family"])]
-    return min(floors), min(adjusted)
+def non_inferiority(statistics: pd.DataFrame, order) -> list[str]:
+    """One sentence: for which regularizers the performance metric is non-inferior."""
+    check = statistics[statistics["role"] == NON_INFERIORITY].set_index("regularizer")
+    if check.empty:
+        return []
+    verdicts = {v: [r for r in order if r in check.index and check.loc[r, "non_inferior"] == v]
+                for v in NON_INFERIOR}
+    label = stats.metric_info(check["column"].iloc[0]).label
+    parts = [f"{NON_INFERIOR[v]} for {', '.join(regs)}" for v, regs in verdicts.items() if regs]
+    if not parts:
+        return []
+    return [f"{label}, held to a non-inferiority margin of {check['margin'].iloc[0]:g} "
+            f"against none: " + "; ".join(parts) + " (the 95% interval's worse end within "
+            "the margin, or not)."]
 
 
-def nothing_significant(statistics: pd.DataFrame, columns) -> str:
-    """Why nothing is starred: the smallest p the seeds allow, before and after Holm."""
-    tests = seed_rows(statistics, columns).reset_index()
-    if tests.empty:
-        return ("No difference from none was tested across seeds: a test needs at least 2 "
-                "finished seeds on each side.")
-    floor, adjusted = reachable(statistics, tests)
-    pairs = int(tests["n_pairs"].min())
-    seeds = (f"With {pairs} paired seeds the smallest two-sided p is 2 / 2^{pairs} = "
-             if (tests["test"] == "wilcoxon_seeds").all()
-             else "The smallest two-sided p these tests can reach is ")
-    return (f"No regularizer differs significantly from none on a headline metric "
-            f"(Holm-adjusted p < {ALPHA}). {seeds}{format_p(floor)} before correction, "
-            f"and Holm's correction over its family leaves at best {format_p(adjusted)}"
-            + (": no difference could have been significant; more seeds make a real one "
-               "testable." if adjusted >= ALPHA else "."))
+def nothing_significant(statistics: pd.DataFrame, endpoint: Endpoint | None) -> str:
+    """Why nothing is starred: no endpoint, nothing tested, or no q within ALPHA."""
+    if endpoint is None:
+        return ("No primary endpoint: these data hold no ground truth to score "
+                "attributions against (no motif fraction or peak fraction in results.csv), "
+                "so nothing is tested and nothing is starred; every column is secondary.")
+    primary = (statistics[statistics["role"] == PRIMARY] if not statistics.empty
+               else statistics)
+    if primary.empty or primary["p_value"].notna().sum() == 0:
+        return ("No difference from none was tested on the primary endpoint: a test needs "
+                "at least 2 finished seeds on each side.")
+    return (f"No regularizer differs significantly from none on the primary endpoint, "
+            f"{stats.metric_info(endpoint.metric).label} (Benjamini-Hochberg q <= {ALPHA} "
+            f"over the {int(primary['p_value'].notna().sum())} regularizers compared).")
+
+
+def endpoint_text(endpoint: Endpoint | None, source: str, tested: int) -> str:
+    """The endpoint and why, the margin and why, and the error rate the ★ controls."""
+    if endpoint is None:
+        return ("No primary endpoint could be declared for these data (no motif or peak "
+                "truth): every column below is secondary, an interval without a test.")
+    performance = stats.metric_info(TEST_PREFIX + endpoint.performance).label
+    return (f"Primary endpoint, {source}: DeepLIFT/SHAP "
+            f"{stats.metric_info(endpoint.metric).label}, {endpoint.direction} is better: "
+            f"{endpoint.reason}. Performance: {performance}, held non-inferior to none by a "
+            f"margin of {endpoint.margin:g}: {endpoint.margin_reason}. Error rate: one "
+            f"paired t-test per regularizer on the primary endpoint (regularizer − none, "
+            f"same seed: same initialisation, batch order and split), one family for the "
+            f"whole table; Benjamini-Hochberg controls "
+            f"the false discovery rate at {ALPHA:.0%} across the {tested} regularizers "
+            f"compared with none. {STAR}: significantly better than none (q <= {ALPHA}); "
+            f"{WORSE}: significantly worse. The performance column says whether the 95% "
+            f"interval's worse end stays within the margin. Every other column is "
+            f"secondary: the mean paired difference [its 95% t-interval] and how many seeds "
+            f"went the better way, not tested and never starred.")
 
 
 def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
             lambdas: dict | None = None) -> Section:
-    """The report's first section: the verdict table, a sentence per significant
-    finding (or why there is none), and the λ protocol."""
+    """The report's first section: the endpoint and error rate, the λ protocol, the
+    verdict table, a sentence per significant finding (or why there is none)."""
     results = folder.results
-    columns = stats.headline_columns(results)
+    endpoint, source = inference.folder_endpoint(folder.config, results)
+    columns = verdict_columns(results, endpoint)
     protocol = Text(lambda_protocol(folder) + ".")
     if BASELINE not in order or not columns:
         return Section("Verdict", [Text("There is no 'none' run (or no headline metric), "
@@ -153,27 +213,27 @@ def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
                                    protocol])
     method = next((split_column(c)[1] for c in columns
                    if c not in stats.performance_columns()), None)
-    frame = verdict_frame(results, statistics, order, columns, lambdas)
-    sentences = findings(statistics, order, columns) or [
-        nothing_significant(statistics, columns)]
+    frame = verdict_frame(results, statistics, order, columns, lambdas, endpoint)
+    tested = (int((statistics["role"] == PRIMARY).sum()) if not statistics.empty
+              else 0) or len(order) - 1
+    sentences = findings(statistics, order)
+    if not any(s.startswith((STAR, WORSE)) for s in sentences):
+        sentences.insert(0, nothing_significant(statistics, endpoint))
     intro = Text(
-        "Each regularizer against none on the headline metrics"
+        "Each regularizer against none"
         + (f" ({METHOD_LABELS.get(method, method)} attributions of positive test sequences)"
            if method else "")
-        + ": the mean paired difference (regularizer − none, same seed: same "
-        "initialisation, batch order and split) [its 95% t-interval], and the "
-        "Holm-adjusted p of the exact Wilcoxon signed-rank test of the per-seed "
-        "differences (Holm within each regularizer's tests, so adding a regularizer "
-        f"never changes another's verdict). {STAR}: significantly better than none "
-        f"(Holm p < {ALPHA}, in the metric's good direction; the arrow in each header "
-        "says which way is better). Every test is in statistics.csv; the run's details "
-        "follow below.")
+        + ": the mean paired difference (regularizer − none, same seed) [its 95% "
+        "interval]. " + endpoint_text(endpoint, source, tested) + " The arrow in each "
+        "header says which way is better. Every comparison is in statistics.csv; the "
+        "run's details follow below.")
     # The protocol before the table: with many regularizers the table fills the first
     # screen, and how λ was chosen is part of reading it.
     return Section("Verdict", [intro, protocol,
-                               Table(frame, "The verdict: each regularizer vs none on the "
-                                            "headline metrics"),
+                               Table(frame, "The verdict: each regularizer vs none, the "
+                                            "primary endpoint first"),
                                Bullets(sentences)])
 
 
-__all__ = ["verdict", "verdict_frame", "findings", "lambda_protocol"]
+__all__ = ["endpoint_text", "findings", "lambda_protocol", "verdict", "verdict_columns",
+           "verdict_frame"]
