@@ -310,6 +310,15 @@ def test_secondary_metrics_keep_interval_and_seeds_better():
     assert gc["n_better"] == 8 and gc["mean_difference"] < -0.25
 
 
+def test_one_regularizer_is_a_family_of_one():
+    results = _endpoint_results().query("regularizer in ['none', 'fourier']")
+    table = statistics_table(results, None, ["none", "fourier"], MOTIF)
+    primary = table[table.role == "primary"].iloc[0]
+    assert primary["p_adjusted"] == pytest.approx(primary["p_value"])   # BH of one: p
+    assert primary["correction"] == ("Benjamini-Hochberg, false discovery rate 0.05 over "
+                                     "1 regularizer vs none")
+
+
 def test_no_endpoint_means_no_test_and_no_star():
     table = statistics_table(_endpoint_results(), _per_sequence(), ORDER, None)
     assert set(table["role"]) == {"secondary"} and table["p_value"].isna().all()

@@ -157,6 +157,14 @@ def test_report_opens_on_the_verdict(tmp_path):
     assert set(statistics.loc[statistics.role == "primary", "metric"]) == {"motif_fraction"}
 
 
+def test_one_regularizer_says_so_in_the_singular(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    _frame().query("regularizer != 'l2'").to_csv(folder / "results.csv", index=False)
+    first = _first_section(folder)
+    assert "false discovery rate at 5% across the 1 regularizer compared with none" in first
+
+
 def test_a_recorded_endpoint_decides_what_is_starred(tmp_path):
     # config.json declares entropy (lower is better): fourier's -5 UP is starred, and
     # its motif fraction, better in every seed, is secondary.

@@ -206,7 +206,7 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None, o
         table.loc[primary, "p_adjusted"] = benjamini_hochberg(p)
         table.loc[primary, "correction"] = (
             f"Benjamini-Hochberg, false discovery rate {ALPHA:g} over "
-            f"{int(np.isfinite(p).sum())} regularizers vs none")
+            f"{stats.regularizers(int(np.isfinite(p).sum()))} vs none")
         table.loc[primary, "family"] = (f"primary endpoint {endpoint.metric}: every "
                                         f"regularizer vs {BASELINE}")
         table.loc[primary, "better"] = [

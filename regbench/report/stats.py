@@ -199,6 +199,11 @@ def format_signed(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:+#.{DIGITS}g}"
 
 
+def regularizers(n: int) -> str:
+    """'1 regularizer', '3 regularizers'."""
+    return f"{n} regularizer{'' if n == 1 else 's'}"
+
+
 def format_ci(low: float, high: float) -> str:
     """'[+0.00412, +0.0205]', or '–' when the interval is unknown (fewer than 2 values)."""
     if low is None or high is None or math.isnan(low) or math.isnan(high):

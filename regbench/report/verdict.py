@@ -175,7 +175,8 @@ def nothing_significant(statistics: pd.DataFrame, endpoint: Endpoint | None) -> 
                 "at least 2 finished seeds on each side.")
     return (f"No regularizer differs significantly from none on the primary endpoint, "
             f"{stats.metric_info(endpoint.metric).label} (Benjamini-Hochberg q <= {ALPHA} "
-            f"over the {int(primary['p_value'].notna().sum())} regularizers compared).")
+            f"over the {stats.regularizers(int(primary['p_value'].notna().sum()))} "
+            f"compared).")
 
 
 def endpoint_text(endpoint: Endpoint | None, source: str, tested: int) -> str:
@@ -190,10 +191,10 @@ def endpoint_text(endpoint: Endpoint | None, source: str, tested: int) -> str:
             f"margin of {endpoint.margin:g}: {endpoint.margin_reason}. Error rate: one "
             f"paired t-test per regularizer on the primary endpoint (regularizer − none, "
             f"same seed: same initialisation, batch order and split), one family for the "
-            f"whole table; Benjamini-Hochberg controls "
-            f"the false discovery rate at {ALPHA:.0%} across the {tested} regularizers "
-            f"compared with none. {STAR}: significantly better than none (q <= {ALPHA}); "
-            f"{WORSE}: significantly worse. The performance column says whether the 95% "
+            f"whole table; Benjamini-Hochberg controls the false discovery rate at "
+            f"{ALPHA:.0%} across the {stats.regularizers(tested)} compared with none. "
+            f"{STAR}: significantly better than none (q <= {ALPHA}); {WORSE}: "
+            f"significantly worse. The performance column says whether the 95% "
             f"interval's worse end stays within the margin. Every other column is "
             f"secondary: the mean paired difference [its 95% t-interval] and how many seeds "
             f"went the better way, not tested and never starred.")
