@@ -319,6 +319,20 @@ def test_one_regularizer_is_a_family_of_one():
                                      "1 regularizer vs none")
 
 
+def test_the_primary_test_pairs_full_data_runs_only():
+    # Runs on half the training rows (reversed motif effect) in the same frame change
+    # nothing: the verdict is read at data fraction 1.
+    full = _endpoint_results().assign(data_fraction=1.0)
+    half = full.assign(data_fraction=0.5,
+                       motif_fraction=lambda f: 1 - f["motif_fraction"])
+    both = statistics_table(pd.concat([full, half]), None, ORDER, MOTIF)
+    alone = statistics_table(full, None, ORDER, MOTIF)
+    columns = ["regularizer", "n_pairs", "mean_difference", "p_value", "p_adjusted"]
+    pd.testing.assert_frame_equal(both.loc[both.role == "primary", columns],
+                                  alone.loc[alone.role == "primary", columns])
+    assert (both.loc[both.role == "primary", "n_pairs"] == 8).all()
+
+
 def test_no_endpoint_means_no_test_and_no_star():
     table = statistics_table(_endpoint_results(), _per_sequence(), ORDER, None)
     assert set(table["role"]) == {"secondary"} and table["p_value"].isna().all()
