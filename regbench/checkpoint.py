@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
+import struct
 from dataclasses import asdict
 
 import numpy as np
@@ -62,11 +63,31 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+class UnreadableCheckpoint(RegbenchError):
+    """A checkpoint that cannot be read as one: corrupt or truncated bytes, a payload
+    without what rebuilding its model needs, weights that do not fit that model. Not a
+    refused one (objects that could run code). ``why``: one line."""
+
+    def __init__(self, path, why: str):
+        self.path, self.why = path, why
+        super().__init__(f"cannot read checkpoint {path} ({why}); delete it to train its "
+                         "run again")
+
+
+# what ``load_result`` reads besides the model's (``save_checkpoint`` writes them all)
+RESULT_KEYS = ("history", "best_epoch", "best_val_loss", "status")
+# torch's zip reader (caffe2's inline_container) on bytes that are not an archive
+_ARCHIVE_ERRORS = ("PytorchStreamReader", "inline_container", "hasRecord")
+
+
 def load_result(path, device: str = "cpu") -> TrainResult:
     """The ``TrainResult`` a finished training saved (``save_checkpoint``): its model
     on ``device`` in eval mode, history, best epoch and, where the checkpoint has them,
     its costs (NaN otherwise)."""
     model, payload = load_checkpoint(path, device)
+    lacking = [k for k in RESULT_KEYS if k not in payload]
+    if lacking:
+        raise UnreadableCheckpoint(path, f"it has no {', '.join(lacking)}")
     nan = float("nan")
     return TrainResult(model=model, history=payload["history"],
                        best_epoch=payload["best_epoch"],
@@ -81,19 +102,58 @@ def load_checkpoint(path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
 
     Checkpoints travel between machines (a shared folder, an artifact store), so they
     are read as data only (``weights_only``): a file whose unpickling would build any
-    other object, and so could run code, is refused before anything in it runs."""
-    allowed = getattr(torch.serialization, "safe_globals", None)   # torch >= 2.5
+    other object, and so could run code, is refused before anything in it runs (a
+    RegbenchError). One that is no checkpoint (corrupt or truncated bytes, no
+    model_config or state_dict, weights of another shape) is an ``UnreadableCheckpoint``:
+    a run scored again from it is trained again instead."""
+    payload = _read(path, device)
+    if not isinstance(payload, dict):
+        raise UnreadableCheckpoint(path, f"it holds a {type(payload).__name__}, not a dict")
+    lacking = [k for k in ("model_config", "state_dict") if not isinstance(payload.get(k), dict)]
+    if lacking:
+        raise UnreadableCheckpoint(path, f"it has no {' or '.join(lacking)}")
     try:
-        with allowed(_NUMPY_SCALARS) if allowed else contextlib.nullcontext():
-            payload = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError:
-        raise RegbenchError(f"refused checkpoint {path}: it holds objects other than "
-                            "tensors and plain data, and loading them could run code; "
-                            "delete it to train its run again") from None
-    model = create_model(payload.get("architecture", DEFAULT_ARCHITECTURE),
-                         **payload["model_config"])
-    model.load_state_dict(payload["state_dict"])
+        model = create_model(payload.get("architecture", DEFAULT_ARCHITECTURE),
+                             **payload["model_config"])
+        model.load_state_dict(payload["state_dict"])
+    except (RegbenchError, TypeError, ValueError, RuntimeError) as exc:
+        # an unknown model or keyword, weights missing, unexpected or of another shape
+        # (torch says which in the lines under its first)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        why = " ".join(lines[:2])[:300] or type(exc).__name__
+        raise UnreadableCheckpoint(path, f"its model cannot be rebuilt from it: {why}"
+                                   ) from None
     return model.to(device).eval(), payload
 
 
-__all__ = ["load_checkpoint", "load_result", "save_checkpoint"]
+def _read(path, device: str):
+    """``torch.load`` as data only; a refusal or an ``UnreadableCheckpoint``."""
+    allowed = getattr(torch.serialization, "safe_globals", None)   # torch >= 2.5
+    try:
+        with allowed(_NUMPY_SCALARS) if allowed else contextlib.nullcontext():
+            return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if not _forbidden_global(exc):   # not a pickle at all: corrupt bytes
+            raise UnreadableCheckpoint(path, "corrupt: not a checkpoint's bytes") from None
+        raise RegbenchError(f"refused checkpoint {path}: it holds objects other than "
+                            "tensors and plain data, and loading them could run code; "
+                            "delete it to train its run again") from None
+    except RuntimeError as exc:   # others (CUDA: out of memory, no device) are not the file's
+        if not any(s in str(exc) for s in _ARCHIVE_ERRORS):
+            raise
+        raise UnreadableCheckpoint(path, "corrupt or truncated archive") from None
+    except (EOFError, IndexError, KeyError, ValueError, UnicodeDecodeError,
+            struct.error) as exc:   # the unpickler reading bytes that are no pickle
+        raise UnreadableCheckpoint(path, f"corrupt or truncated bytes "
+                                         f"({type(exc).__name__})") from None
+
+
+def _forbidden_global(exc: pickle.UnpicklingError) -> bool:
+    """Whether torch's weights-only unpickler stopped at a global (a class or function
+    it does not allow: what could run code), not at bytes it cannot parse. Its message
+    names the one it met (``__context__``: its own, under torch's advice)."""
+    text = " ".join(str(e) for e in (exc, exc.__context__) if e is not None)
+    return "GLOBAL" in text or "Unsupported global" in text
+
+
+__all__ = ["UnreadableCheckpoint", "load_checkpoint", "load_result", "save_checkpoint"]

@@ -37,14 +37,30 @@ class RunExecutor:
         """Train and evaluate one (regularizer, λ, seed, share of the training rows), or
         return the stored result. ``evaluate=False`` (λ-search trials) scores nothing:
         the test set and the report's example tracks stay untouched."""
-        ctx = self.context
-        key = ctx.key(regularizer, seed, lam, data_fraction)
-        stored = ctx.store.load(key)
+        key = self.context.key(regularizer, seed, lam, data_fraction)
+        stored, unreadable = self._stored(key)
         if stored is not None:
             return stored
+        return self._train_key(key, epoch_callback, bar, evaluate, unreadable)
+
+    def _stored(self, key: RunKey) -> tuple[dict | None, bool]:
+        """(the stored record of ``key`` or None, whether its record is there but cannot
+        be read: truncated, corrupt; ``read_record`` notes it, once, and the run is
+        trained again, not scored again from its checkpoint: the record held how it was
+        trained)."""
+        store = self.context.store
+        record = store.load(key)
+        return record, record is None and store.record_path(key).is_file()
+
+    def _train_key(self, key: RunKey, epoch_callback=None, bar=None, evaluate: bool = True,
+                   unreadable: bool = False) -> dict:
+        """``train_one`` of a run not stored (``unreadable``: its record cannot be
+        read)."""
+        ctx = self.context
+        regularizer, seed, data_fraction = key.regularizer, key.seed, key.data_fraction
         train, valid = ctx.train_rows(seed, data_fraction), ctx.split("valid")
         reg = ctx.regularizer(regularizer)
-        checkpoint = ctx.store.trained(key)
+        checkpoint = None if unreadable else ctx.store.trained(key)
         if checkpoint:   # trained before, scored another way: score it
             record = self._score_again(key, reg, checkpoint, len(train.codes), evaluate)
             if record is not None:
@@ -73,9 +89,11 @@ class RunExecutor:
         ctx = self.context
         keys = {seed: ctx.key(regularizer, seed, data_fraction=data_fraction)
                 for seed in seeds}
-        records = {seed: ctx.store.load(keys[seed]) for seed in seeds}
-        todo = [seed for seed in seeds
-                if records[seed] is None and not ctx.store.trained(keys[seed])]
+        stored = {seed: self._stored(keys[seed]) for seed in seeds}
+        records = {seed: record for seed, (record, _) in stored.items()}
+        unreadable = {seed: bad for seed, (_, bad) in stored.items()}
+        todo = [seed for seed in seeds if records[seed] is None
+                and (unreadable[seed] or not ctx.store.trained(keys[seed]))]
         reg = ctx.regularizer(regularizer)
         if len(todo) > 1 and ctx.groupable(reg):
             from regbench.group import GroupTrainer
@@ -91,22 +109,22 @@ class RunExecutor:
             for seed, result in zip(todo, results):
                 records[seed] = self._store_run(keys[seed], reg, result, len(rows[seed].codes),
                                                 settings=ctx.run_settings(len(todo)))
-        return [records[seed] or self.train_one(regularizer, seed, data_fraction=data_fraction,
-                                                bar=bar) for seed in seeds]
+        return [records[seed] or self._train_key(keys[seed], bar=bar,
+                                                 unreadable=unreadable[seed])
+                for seed in seeds]
 
     def _score_again(self, key: RunKey, reg, checkpoint, train_rows: int,
                      evaluate: bool) -> dict:
         """The record of a run whose model was trained under another [evaluation]:
         its checkpoint scored the current way, its training facts kept. None when the
-        checkpoint cannot be read (truncated, corrupt): the run is trained again."""
+        checkpoint cannot be read (``UnreadableCheckpoint``: truncated, corrupt, no
+        model_config, weights of another shape): a note, and the run is trained again."""
+        from regbench.checkpoint import UnreadableCheckpoint
         from regbench.train import load_result
         try:
             result = load_result(checkpoint, str(self.context.device))
-        except (EOFError, RuntimeError) as exc:
-            # torch.load of a truncated or corrupt file; other RuntimeErrors (CUDA) raise
-            if not isinstance(exc, EOFError) and "PytorchStreamReader" not in str(exc):
-                raise
-            note_unreadable(checkpoint, exc)
+        except UnreadableCheckpoint as exc:   # one that could run code is refused
+            note_unreadable(checkpoint, exc.why)
             return None
         if evaluate:
             tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "

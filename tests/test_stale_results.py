@@ -189,3 +189,74 @@ def test_example_tracks_come_from_the_full_data_model(data_dir, tmp_path, tune_k
     k = len(tracks)
     assert np.allclose(tracks, saved[1.0][:k], rtol=1e-2, atol=1e-3)
     assert not np.allclose(tracks, saved[0.3][:k], rtol=1e-2, atol=1e-3)
+
+
+# -- unreadable stored files: one note, the right reason, trained again (issue 42) -------
+def test_a_truncated_record_is_one_note_and_its_run_is_trained_again(data_dir, tmp_path,
+                                                                    tune_kit, capsys):
+    """A grid run whose record is truncated (its checkpoint intact) was noted twice
+    (``train_seeds`` and ``train_one`` each loaded it), then "scored again: the
+    [evaluation] settings changed", which they had not; its row lost the settings it
+    was trained with. Now: one note, and it is trained again, whole."""
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
+    bench.context.check_data()
+    (first,) = bench.executor.train_seeds("none", [0])
+    record = bench.context.store.record_path(bench.context.key("none", 0))
+    record.write_text(record.read_text()[:40])
+    capsys.readouterr()
+    (again,) = bench.executor.train_seeds("none", [0])
+    out, err = capsys.readouterr()
+    assert err.count("cannot be read") == 1, err
+    assert err.startswith(f"note: {record} cannot be read (")
+    assert err.rstrip().endswith("its run counts as missing and is trained again")
+    assert "settings changed" not in out + err and "again:" not in out + err
+    assert again["history"] == first["history"]
+    assert {k: again["row"][k] for k in ("threads", "device", "models_per_group")} == \
+        {k: first["row"][k] for k in ("threads", "device", "models_per_group")}
+    assert bench.context.store.load(bench.context.key("none", 0)) is not None   # whole
+
+
+def _no_model_config(path):
+    import torch
+    payload = torch.load(path, weights_only=True)
+    del payload["model_config"]
+    torch.save(payload, path)
+
+
+def _another_shape(path):
+    import torch
+    payload = torch.load(path, weights_only=True)
+    name = next(iter(payload["state_dict"]))
+    payload["state_dict"][name] = torch.zeros(3, 3, 3)
+    torch.save(payload, path)
+
+
+@pytest.mark.parametrize("damage,why", [
+    (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096)), "corrupt"),
+    (lambda p: p.write_bytes(p.read_bytes()[:200]), "corrupt or truncated"),
+    (_no_model_config, "it has no model_config"),
+    (_another_shape, "its model cannot be rebuilt from it: Error(s) in loading state_dict"),
+], ids=["random bytes", "truncated", "no model_config", "weights of another shape"])
+def test_an_unreadable_checkpoint_is_one_note_and_its_run_is_trained_again(
+        data_dir, tmp_path, tune_kit, capsys, damage, why):
+    """A run scored again from its checkpoint (its record gone: trained under another
+    [evaluation]) whose checkpoint is no checkpoint is trained again with a note. Random
+    bytes were refused as "could run code", stopping the run; a checkpoint without
+    model_config or with weights of another shape was a traceback."""
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
+    bench.context.check_data()
+    first = bench.executor.train_one("none", 0, evaluate=False)
+    key = bench.context.key("none", 0)
+    store = bench.context.store
+    store.record_path(key).unlink()
+    checkpoint = store.checkpoint_path(key)
+    damage(checkpoint)
+    capsys.readouterr()
+    again = bench.executor.train_one("none", 0, evaluate=False)
+    err = capsys.readouterr().err
+    assert err.count("cannot be read") == 1, err
+    assert err.startswith(f"note: {checkpoint} cannot be read ({why}"), err
+    assert "could run code" not in err and "trained again" in err
+    assert again["history"] == first["history"]   # trained again, the same way
+    from regbench.train import load_result
+    assert load_result(checkpoint).best_epoch == first["row"]["best_epoch"]

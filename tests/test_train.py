@@ -92,6 +92,23 @@ def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path):
     assert not marker.exists()
 
 
+def test_random_bytes_are_an_unreadable_checkpoint_not_one_that_could_run_code(tmp_path):
+    """Issue 42: weights_only's UnpicklingError of bytes that are no pickle was taken
+    for a forbidden global ("could run code"). Random bytes are unreadable: a run scored
+    again from them is trained again (``UnreadableCheckpoint``)."""
+    import numpy as np
+
+    from regbench.checkpoint import UnreadableCheckpoint
+    path = tmp_path / "noise.pt"
+    for seed in range(20):
+        path.write_bytes(np.random.default_rng(seed).bytes(4096))
+        with pytest.raises(UnreadableCheckpoint) as error:
+            load_checkpoint(path)
+        message = str(error.value)
+        assert "could run code" not in message and "\n" not in message
+        assert message.startswith(f"cannot read checkpoint {path} (corrupt")
+
+
 def test_numpy_numbers_are_saved_plain_and_old_checkpoints_with_them_load(
         tmp_path, small_task, motif_split):
     train, valid = motif_split
