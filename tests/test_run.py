@@ -130,7 +130,7 @@ def test_a_changed_evaluation_scores_the_stored_models_again(tmp_path, capsys, t
     (["--preset", "huge"], "unknown preset 'huge'"),
     (["--lambda", "fourier=-1"], "λ for fourier must be"),
     (["--lambda", "fourier"], "--lambda expects NAME=VALUE"),
-    (["--seeds", "0"], "seeds = 0 is not valid: expected an integer >= 1"),
+    (["--seeds", "0"], "seeds = 0 is not valid: expected an integer from 1 to 1000"),
     (["--stability-fraction", "1.5"], "stability_fraction = 1.5 is not valid"),
     (["--scenario", "no_such_scenario"], "no_such_scenario"),
     (["--regularizers", "none", "--lambda", "none=5"], "none has no λ"),
@@ -259,14 +259,19 @@ def test_run_with_tuning_uses_the_searched_lambda(tmp_path, capsys):
                  "--no-progress"]) == 0
     printed = capsys.readouterr().out
     # The plan comes before the first trial: what runs, and how long at most.
-    assert printed.index("plan:") < printed.index("λ search fourier")
-    assert "λ search: fourier: 2 trials of at most 1 epoch each" in printed
+    assert printed.index("plan:") < printed.index("λ selection fourier")
+    # the constrained protocol: a grid of 2 decades, each on 3 selection seeds, trained
+    # as the verdict's models (--trial-epochs is the loss protocol's)
+    assert ("λ selection on seeds 1000-1002 (never a verdict seed): none and fourier at "
+            "λ 0.1, 1: 9 models of at most 3 epochs") in printed
     assert "seed runs: 2 regularizers x 1 seed = 2 models" in printed
     assert re.search(r"a training step takes none [\d.]+ s; fourier [\d.]+ s", printed)
     df = pd.read_csv(out / "results.csv")
     search = pd.read_csv(out / "lambda_search.csv")
     fourier = df[df.regularizer == "fourier"].iloc[0]
-    assert fourier.lambda_source == "tuned (constrained)"   # the default protocol
+    assert fourier.lambda_source in ("selected (constrained)",   # the default protocol
+                                     "smallest grid λ (no λ within the margin)")
+    assert fourier.selection_seeds == "1000-1002"
     assert fourier.lambda_protocol == "constrained"
     chosen = search[(search.regularizer == "fourier") & search.chosen]
     assert len(chosen) == 1 and fourier["lambda"] == pytest.approx(chosen["lambda"].iloc[0])
