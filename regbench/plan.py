@@ -202,7 +202,6 @@ def _selection_plan(context, searched: list[str], epoch) -> tuple[float, str]:
         + (endpoint.describe() if endpoint else "no ground truth: no primary endpoint"))
 
 
-
 def seed_power(context) -> list[str]:
     """What the verdict tests and what the seeds can show: the declared primary endpoint,
     its test and error rate, and a warning when nothing can be tested."""
