@@ -192,19 +192,26 @@ def test_example_tracks_come_from_the_full_data_model(data_dir, tmp_path, tune_k
 
 
 # -- unreadable stored files: one note, the right reason, trained again (issue 42) -------
+@pytest.mark.parametrize("kind", ["grid run", "λ trial"])
 def test_a_truncated_record_is_one_note_and_its_run_is_trained_again(data_dir, tmp_path,
-                                                                    tune_kit, capsys):
-    """A grid run whose record is truncated (its checkpoint intact) was noted twice
+                                                                    tune_kit, capsys, kind):
+    """A run whose record is truncated (its checkpoint intact) was noted twice in a grid
     (``train_seeds`` and ``train_one`` each loaded it), then "scored again: the
-    [evaluation] settings changed", which they had not; its row lost the settings it
-    was trained with. Now: one note, and it is trained again, whole."""
+    [evaluation] settings changed", which they had not; a λ trial's (tuning/runs/) was
+    scored again from its checkpoint, though its note said "trained again". Either lost
+    the settings it was trained with. Now: one note, and it is trained again, whole."""
     bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
     bench.context.check_data()
-    (first,) = bench.executor.train_seeds("none", [0])
+
+    def train():
+        if kind == "grid run":
+            return bench.executor.train_seeds("none", [0])[0]
+        return bench.executor.train_one("none", 0, evaluate=False)
+    first = train()
     record = bench.context.store.record_path(bench.context.key("none", 0))
     record.write_text(record.read_text()[:40])
     capsys.readouterr()
-    (again,) = bench.executor.train_seeds("none", [0])
+    again = train()
     out, err = capsys.readouterr()
     assert err.count("cannot be read") == 1, err
     assert err.startswith(f"note: {record} cannot be read (")
