@@ -50,10 +50,11 @@ class MetricInfo:
 # Labels of the run record's own measured columns (the trainer reports them, not the
 # metric registry).
 RUN_FACTS = {
-    # The λ search minimises it, so tuned regularizers are favoured on it by
-    # construction: shown, never tested (test_loss is the fair comparison).
+    # Early stopping (and the loss protocol's search) minimises it, so it favours the
+    # runs chosen by it: shown, never tested (test_loss is the fair comparison).
     "val_loss": MetricInfo("validation loss (nats)",
-                           "the λ-selection criterion; not tested against none", ""),
+                           "early stopping's criterion (and the loss protocol's λ "
+                           "search's); not tested against none", ""),
     "epochs": MetricInfo("epochs trained", "cost, not quality", ""),
     "best_epoch": MetricInfo("best epoch", "cost, not quality", ""),
     "train_seconds": MetricInfo("training time (s)", "lower is cheaper; not quality", ""),
