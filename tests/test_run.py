@@ -38,8 +38,8 @@ def test_every_result_file_is_readable_by_others_under_umask_022(smoke):
 
 def test_results_table_has_one_row_per_run_and_attribution_method(smoke):
     long = pd.read_csv(smoke / "results.csv")
-    assert list(long.columns[:6]) == ["regularizer", "lambda", "lambda_source",
-                                      "lambda_protocol", "seed", "method"]
+    assert list(long.columns[:7]) == ["regularizer", "lambda", "lambda_source",
+                                      "lambda_protocol", "selection_seeds", "seed", "method"]
     assert not [c for c in long.columns if c.startswith("ixg_")]  # a method column instead
     assert sorted(zip(long.regularizer, long.seed, long.method)) == sorted(
         (r, s, m) for r in ALL for s in (0, 1) for m in ("deep_lift_shap", "input_x_gradient"))

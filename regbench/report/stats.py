@@ -53,8 +53,8 @@ RUN_FACTS = {
     # Early stopping (and the loss protocol's search) minimises it, so it favours the
     # runs chosen by it: shown, never tested (test_loss is the fair comparison).
     "val_loss": MetricInfo("validation loss (nats)",
-                           "early stopping's criterion (and the loss protocol's λ "
-                           "search's); not tested against none", ""),
+                           "early stopping's criterion (and the loss protocol's "
+                           "objective); not tested against none", ""),
     "epochs": MetricInfo("epochs trained", "cost, not quality", ""),
     "best_epoch": MetricInfo("best epoch", "cost, not quality", ""),
     "train_seconds": MetricInfo("training time (s)", "lower is cheaper; not quality", ""),
