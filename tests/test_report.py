@@ -558,3 +558,25 @@ def test_config_json_of_the_wrong_types_is_one_line(tmp_path, capsys, key, value
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert f"{folder / 'config.json'}: {key} = {value!r} is not valid: expected" in err
 
+
+
+def test_readme_tables_come_from_the_folder_and_match_its_report(tmp_path):
+    """Issue 40 item 5: the README's tables are written from a results folder: the run's
+    facts, λ with the seeds that chose it, and the verdict table of its report."""
+    from regbench.report.readme import readme_tables
+    folder = make_folder(tmp_path, lambda_source="selected (constrained)")
+    config = json.loads((folder / "config.json").read_text())
+    config.update(lambda_protocol="constrained", threads=2, torch_version="2.13.0",
+                  lambda_reference={"selection": {"seeds": [1000, 1001, 1002]}})
+    config["lambda_source"]["none"] = "registry"
+    (folder / "config.json").write_text(json.dumps(config))
+    text = readme_tables(folder)
+    assert (f"Preset smoke, λ protocol constrained, {SEEDS} paired seeds, regularizers "
+            "fourier, none, my\\_prior; 2 thread(s) on cpu, torch 2.13.0") in text
+    assert "wall time of the last invocation 10 min 0 s" in text
+    assert "| fourier | 0.1 | selected (constrained) | 1000-1002 |" in text
+    assert "| none | 0.2 | registry |  |" in text
+    write_report(folder)
+    report = (folder / "report.md").read_text(encoding="utf-8")
+    verdict_table = text[text.index("| regularizer | λ | motif"):].split("\n\n")[0]
+    assert verdict_table.count("\n") >= len(REGS) and verdict_table in report

@@ -1,0 +1,82 @@
+"""The README's result tables, written from a results folder and nothing else:
+``readme_tables(results_dir)`` returns the Markdown that ``regbench report DIR
+--readme`` writes to DIR/readme_tables.md and prints. The README's figures are pasted
+from it, so every number there names the folder, command and machine it came from.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from regbench.report import inference
+from regbench.report.load import load_results
+from regbench.report.render import Section, Table, Text, render_markdown
+from regbench.report.run_sections import chosen_lambdas
+from regbench.report.sections import report_order
+from regbench.report.verdict import verdict
+
+
+def _duration(seconds) -> str:
+    """'1 h 42 min 45 s', '12 min 47 s', '48 s'; 'not recorded' for None."""
+    if seconds is None:
+        return "not recorded"
+    total = int(round(float(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = ([f"{hours} h"] if hours else []) + ([f"{minutes} min"] if hours or minutes
+                                                 else []) + [f"{secs} s"]
+    return " ".join(parts)
+
+
+def _setting(value) -> str:
+    """A config.json setting that may be one value or the rows' sorted list."""
+    if isinstance(value, list):
+        return " and ".join(str(v) for v in value)
+    return "not recorded" if value is None else str(value)
+
+
+def run_facts(config: dict, n_seeds: int) -> str:
+    """One sentence: the command's settings, the machine's, the time and the version."""
+    regularizers = ", ".join(config.get("regularizers") or [])
+    return (f"Preset {config.get('preset', 'not recorded')}, λ protocol "
+            f"{config.get('lambda_protocol', 'not recorded')}, {n_seeds} paired seeds, "
+            f"regularizers {regularizers}; {_setting(config.get('threads'))} thread(s) "
+            f"on {_setting(config.get('device'))}, torch "
+            f"{config.get('torch_version', 'not recorded')}, regbench "
+            f"{config.get('regbench_version', 'not recorded')}; wall time of the last "
+            f"invocation {_duration(config.get('wall_seconds'))} (finished "
+            f"{config.get('finished', 'not recorded')}).")
+
+
+def lambda_table(config: dict, order) -> pd.DataFrame:
+    """Per regularizer: λ, its source and the seeds that chose it (config.json)."""
+    selection = (config.get("lambda_reference") or {}).get("selection") or {}
+    seeds = selection.get("seeds") or []
+    chose = f"{seeds[0]}-{seeds[-1]}" if seeds else ""
+    lambdas, sources = config.get("lambdas") or {}, config.get("lambda_source") or {}
+    rows = []
+    for name in order:
+        source = sources.get(name, "not recorded")
+        rows.append({"regularizer": name, "λ": f"{lambdas.get(name, float('nan')):.4g}",
+                     "source": source,
+                     "selection seeds": chose if source.startswith(("selected", "smallest"))
+                     else ""})
+    return pd.DataFrame(rows)
+
+
+def readme_tables(results_dir) -> str:
+    """The Markdown of the README's tables for the folder ``results_dir``: the run's
+    facts, λ per regularizer, and the verdict exactly as the report computes it."""
+    folder = load_results(results_dir)
+    order = report_order(folder)
+    statistics = inference.statistics_table(
+        folder.results, folder.per_sequence, order,
+        inference.folder_endpoint(folder.config, folder.results)[0])
+    seeds = int(folder.results["seed"].nunique()) if "seed" in folder.results else 0
+    sections = [Section("Run", [Text(run_facts(folder.config, seeds))]),
+                Section("λ", [Table(lambda_table(folder.config, order),
+                                    "λ per regularizer and the seeds that chose it")]),
+                verdict(folder, order, statistics, chosen_lambdas(folder, order))]
+    return render_markdown(f"regbench results: {folder.path.name}", sections)
+
+
+__all__ = ["lambda_table", "readme_tables", "run_facts"]
