@@ -22,7 +22,7 @@ from regbench.errors import RegbenchError
 from regbench.executor import RunExecutor
 from regbench.lambda_search import LambdaSearch
 from regbench.manifest import write_config
-from regbench.store import lock_folder
+from regbench.locks import lock_folder, lock_grid
 
 
 def run_comparison(context: RunContext, executor: RunExecutor | None = None,
@@ -44,12 +44,12 @@ def run_comparison(context: RunContext, executor: RunExecutor | None = None,
     started = dt.datetime.now().astimezone()
     t0 = time.perf_counter()
     context.check_data()
-    out.mkdir(parents=True, exist_ok=True)
-    if not config.tuning_config().storage:
-        # Alone on the folder: a second run would train every run again and write
-        # a results.csv of its own. With a storage the grid shares the runs out (the
-        # local workers this run starts get it through the environment).
-        held.enter_context(lock_folder(out))
+    # Alone on the folder: a second run would train every run again and write a
+    # results.csv of its own. The processes of a shared grid hold it together (the local
+    # workers this run starts, workers on other machines given the same --out), the
+    # grid's own once its study is known (lock_grid, below). A folder that cannot be
+    # written is one line here, before anything is written.
+    held.enter_context(lock_folder(out, shared=context.shares_grid()))
     context.prepare_data()
     wait_workers = ready(context) if ready is not None else None
     if plan and context.all_stored():   # a rerun: no steps to time, nothing to plan
@@ -64,7 +64,8 @@ def run_comparison(context: RunContext, executor: RunExecutor | None = None,
     say_reused_runs(context)   # stored runs trained with other threads, device, groups
     grid = [(r, s) for r in context.regularizers for s in range(config.seeds)]
     if context.shares_grid():
-        from regbench.workers import work_grid
+        from regbench.workers import grid_study, work_grid
+        held.enter_context(lock_grid(out, grid_study(context, grid, config.data_fractions())))
         work_grid(executor, grid, config.data_fractions())
         if wait_workers is not None:
             wait_workers()

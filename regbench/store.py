@@ -13,19 +13,16 @@ never sees half a file, and an interrupted write or a power loss leaves the old 
 (or none), never a broken one. A record that cannot be read all the same (a disk that
 lied, an older regbench) counts as missing: its run is trained again.
 
-``lock_folder(out)`` keeps a second ``regbench run`` off a results folder that one
-is writing without a shared storage.
+Who may write a folder at a time: ``regbench.locks`` (``lock_folder``, re-exported).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import hashlib
 import io
 import json
 import os
-import socket
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -36,7 +33,9 @@ import pandas as pd
 
 from regbench.errors import RegbenchError
 from regbench.labels import METHOD_LABELS  # the report's method names (re-exported)
+from regbench.locks import lock_folder  # re-exported
 from regbench.record import RUN_RECORD
+from regbench.tables import added_rows
 
 
 def atomic_write(path, data: str | bytes) -> Path:
@@ -73,19 +72,24 @@ def sync_folder(folder) -> None:
         os.close(fd)
 
 
+def sync_file(path) -> None:
+    """fsync a file written by another's code (e.g. a download), before it is renamed
+    into place."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def sync_tree(root) -> None:
     """fsync every file and folder under ``root`` (a folder written in full, then
     renamed into place: its files on disk before the rename that publishes them)."""
     for folder, _, files in os.walk(root):
         for name in files:
             path = os.path.join(folder, name)
-            if os.path.islink(path):
-                continue
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if not os.path.islink(path):
+                sync_file(path)
         sync_folder(folder)
 
 
@@ -203,6 +207,32 @@ class RunStore:
                 atomic_write_csv(results_frame(records), self.out / "results_fraction.csv")
         return missing
 
+    def gather_tables(self, runs) -> int:
+        """The grid's runs [(run id, data fraction)] added to the tables (``regbench
+        report --storage``): a grid run's rows replace those of the same run (its id
+        columns; in per_sequence.csv and history.csv its regularizer and seed), every
+        other row is kept (runs a plain ``regbench run`` added). Every table is built
+        whole, then each written atomically; nothing is written when a record is
+        missing. Returns how many are missing."""
+        records = [(self.load_id(run), fraction) for run, fraction in runs]
+        missing = sum(r is None for r, _ in records)
+        if missing:
+            return missing
+        full = [r for r, fraction in records if fraction >= 1]
+        share = [r for r, fraction in records if fraction < 1]
+        ids, pair = RUN_RECORD.run_keys(), ["regularizer", "seed"]
+        tables = {"results.csv": (results_frame(full), ids),
+                  "results_fraction.csv": (results_frame(share), ids)}
+        for name, part in (("per_sequence.csv", "per_sequence"), ("history.csv", "history")):
+            tables[name] = (pd.DataFrame([dict(regularizer=r["row"]["regularizer"],
+                                               seed=r["row"]["seed"], **item)
+                                          for r in full for item in r[part]]), pair)
+        merged = {name: added_rows(new, self.out / name, keys)
+                  for name, (new, keys) in tables.items() if not new.empty}
+        for name, frame in merged.items():
+            atomic_write_csv(frame, self.out / name)
+        return 0
+
     def trained_settings(self, key: RunKey) -> dict | None:
         """The training settings (``RunRecord.settings``) of ``key``'s trained model,
         from a stored record of it scored another way (one that shares its checkpoint),
@@ -295,42 +325,6 @@ def note_unreadable(path, why) -> None:
           "trained again", file=sys.stderr, flush=True)
 
 
-LOCK_FILE = ".lock"
-
-
-@contextlib.contextmanager
-def lock_folder(out):
-    """Hold an exclusive lock on the results folder ``out`` (``fcntl.flock`` on
-    OUT/.lock, which NFS passes on as a byte-range lock) while the body runs; a
-    RegbenchError when another process holds it. Two ``regbench run`` on one folder
-    without a shared storage would both train every run, and the later one would write
-    a results.csv of its own runs only. The lock ends with the process, however it
-    ends (kill -9 too), so a stale one never blocks a rerun."""
-    import fcntl
-
-    from regbench.errors import RegbenchError
-    path = Path(out) / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise RegbenchError(f"{out} is in use by another regbench run ({holder}): wait for "
-                            "it to finish, give another --out, or let several processes "
-                            "share the work with --storage URL (or --workers N)") from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{socket.gethostname()}:{os.getpid()}\n")
-        handle.flush()
-        yield path
-    finally:
-        handle.close()   # releases the lock
-
-
 def results_frame(records: list[dict]) -> pd.DataFrame:
     """results.csv: one row per run and attribution method (long format: a ``method``
     column, the method's metrics under their own names); a run's training facts and
@@ -419,4 +413,4 @@ __all__ = ["METHOD_LABELS", "METHOD_PREFIXES", "RunKey",
            "RunStore", "atomic_write", "atomic_write_csv", "atomic_write_npz",
            "folder_file", "lock_folder", "method_prefix", "mixed_settings",
            "note_unreadable", "read_record", "results_frame", "split_column",
-           "sync_folder", "sync_tree", "wide_results"]
+           "sync_file", "sync_folder", "sync_tree", "wide_results"]

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from regbench.errors import RegbenchError
 from regbench.grid import GridQueue, grid_owners, grid_study_name
-from regbench.store import atomic_write, folder_file
+from regbench.store import atomic_write, folder_file, sync_file, sync_folder
 
 GRID_FILE = "grid.json"   # the grid a worker's folder belongs to: study, cells
 FILES = "files"   # user attribute of a grid trial: {path in the results folder: artifact id}
@@ -45,6 +45,12 @@ def grid_cells(context, grid, fractions) -> dict[str, tuple]:
                 + hashlib.sha256(" ".join(ids).encode()).hexdigest()[:10])
             cells[cell] = (regularizer, tuple(seeds), fraction)
     return cells
+
+
+def grid_study(context, grid, fractions) -> str:
+    """The name of the grid's study (its queue): the same for every worker of it."""
+    return grid_study_name(context.config.tuning_config().study_name,
+                           grid_cells(context, grid, fractions))
 
 
 def open_queue(context, cells) -> GridQueue:
@@ -109,23 +115,24 @@ def work_grid(executor, grid, fractions) -> GridQueue:
 def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int, int]:
     """``regbench report OUT --storage URL``: fetch the runs of OUT's grid (OUT/grid.json,
     written by its worker) that other workers trained, from the artifact store
-    (``artifacts``, else the one the workers used), and rewrite OUT's tables. Returns
-    (runs in OUT, runs in the grid)."""
+    (``artifacts``, else the one the workers used), and add them to OUT's tables
+    (``RunStore.gather_tables``: the runs the tables hold besides, e.g. those a plain
+    ``regbench run`` added, are kept; nothing is written unless every run of the grid
+    is here). Returns (runs in OUT, runs in the grid)."""
     import optuna
 
     from regbench.store import RunStore
     from regbench.tune import open_storage, parse_storage, redact_url
     out = Path(out)
-    path = out / GRID_FILE
-    if not path.is_file():
+    if not (out / GRID_FILE).is_file():
         raise RegbenchError(f"{out} has no {GRID_FILE}: --storage gathers the runs of a "
                             "folder written by a worker of a shared grid (regbench run "
                             "--storage URL)")
-    grid = json.loads(path.read_text())
     parsed = parse_storage(storage)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
         raise RegbenchError(f"no Optuna database at {parsed.database}: give the --storage "
                             "the workers used")
+    grid = read_grid(out)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(study_name=grid["study"], storage=open_storage(storage))
@@ -140,8 +147,45 @@ def gather_folder(out, storage: str, artifacts: str | None = None) -> tuple[int,
     elif location:
         gather(grid_owners(study, grid["cells"]), artifact_store(location), out,
                grid["cells"], grid["runs"])
-    missing = RunStore(out).write_grid_tables(grid["runs"])
+    missing = RunStore(out).gather_tables(grid["runs"])
     return len(grid["runs"]) - missing, len(grid["runs"])
+
+
+def read_grid(out: Path) -> dict:
+    """OUT/grid.json (``work_grid`` writes it), checked: the study, the cells
+    {cell: [regularizer, seeds, data fraction]} and the runs [[run id, data fraction]]
+    of a grid. Anything else (truncated, edited, crafted) is a RegbenchError, before
+    anything is fetched or written."""
+    path = out / GRID_FILE
+    try:
+        grid = json.loads(path.read_bytes())
+        ok = (isinstance(grid, dict) and isinstance(grid.get("study"), str)
+              and isinstance(grid.get("artifacts"), (str, type(None)))
+              and isinstance(grid.get("cells"), dict) and isinstance(grid.get("runs"), list)
+              and all(_grid_run(run) for run in grid["runs"])
+              and all(_grid_cell(cell) for cell in grid["cells"].values()))
+        why = "not the study, cells and runs of a grid"
+    except (OSError, ValueError) as exc:   # unreadable, not JSON, not UTF-8
+        ok, why = False, (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if not ok:
+        raise RegbenchError(f"{path} cannot be read as a seed grid ({why}); a worker of the "
+                            "grid writes it again (regbench run with the grid's options); "
+                            "nothing was fetched or written")
+    for run, _ in grid["runs"]:   # a run id names a record: runs/ID.json, nothing else
+        folder_file(out, f"runs/{run}.json", "runs")
+    return grid
+
+
+def _grid_run(run) -> bool:
+    return (isinstance(run, list) and len(run) == 2 and isinstance(run[0], str)
+            and isinstance(run[1], (int, float)) and not isinstance(run[1], bool))
+
+
+def _grid_cell(cell) -> bool:
+    return (isinstance(cell, list) and len(cell) == 3 and isinstance(cell[0], str)
+            and isinstance(cell[1], list)
+            and all(isinstance(s, int) and not isinstance(s, bool) for s in cell[1])
+            and isinstance(cell[2], (int, float)) and not isinstance(cell[2], bool))
 
 
 def run_files(record: dict, out: Path) -> list[str]:
@@ -185,7 +229,8 @@ def upload(store, trial, out: Path, paths: list[str]) -> dict[str, str]:
 
 def gather(owners: dict, store, out: Path, cells: dict, runs: list) -> int:
     """Fetch the files of every complete run (``owners``: {cell: its COMPLETE trial})
-    that the results folder lacks from the artifact store (each written atomically).
+    that the results folder lacks from the artifact store (each written atomically and
+    synced: the file, then the folder after the rename).
     ``cells``: {cell: (regularizer, seeds, data fraction)}, ``runs``: [(run id, data
     fraction)] of the grid (``grid.json``). Returns how many were fetched.
 
@@ -206,9 +251,11 @@ def gather(owners: dict, store, out: Path, cells: dict, runs: list) -> int:
             os.unlink(tmp)   # download_artifact refuses to overwrite
             try:
                 download_artifact(artifact_store=store, file_path=tmp, artifact_id=artifact)
+                sync_file(tmp)   # on disk before the name points to it
                 os.replace(tmp, target)
             finally:
                 Path(tmp).unlink(missing_ok=True)
+            sync_folder(target.parent)   # the rename itself survives a power loss
             fetched += 1
     return fetched
 

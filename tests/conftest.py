@@ -247,3 +247,73 @@ def random_genome():
     """The synthetic genome builder the genome and fetch tests share."""
     return _random_genome
 
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """read_only(folder): an existing ``folder`` becomes read-only for this process, as
+    on a read-only mount: for a user, its modes lose their write bits (given back at the
+    end); for root, whom modes do not stop, every open for writing, mkdir, rename and
+    unlink under it fails with EROFS."""
+    import builtins
+    import errno
+    import io
+    import os
+    from pathlib import Path
+    changed = []
+
+    def make(folder):
+        folder = os.path.abspath(folder)
+        if os.geteuid() != 0:
+            for path in [Path(folder), *Path(folder).rglob("*")]:
+                mode = path.stat().st_mode
+                changed.append((path, mode))
+                path.chmod(mode & ~0o222)
+            return
+
+        def inside(path) -> bool:
+            if isinstance(path, int):
+                return False
+            path = os.path.abspath(os.fsdecode(path))
+            return path == folder or path.startswith(folder + os.sep)
+
+        def refuse(path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fsdecode(path))
+
+        real_open, real_os_open, real_mkdir = builtins.open, os.open, os.mkdir
+        real_rename, real_replace, real_unlink = os.rename, os.replace, os.unlink
+
+        def fake_open(file, mode="r", *args, **kwargs):
+            if any(c in mode for c in "wax+") and inside(file):
+                refuse(file)
+            return real_open(file, mode, *args, **kwargs)
+
+        def fake_os_open(path, flags, *args, **kwargs):
+            if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
+                refuse(path)
+            return real_os_open(path, flags, *args, **kwargs)
+
+        def fake_mkdir(path, *args, **kwargs):
+            if inside(path):
+                if os.path.lexists(path):
+                    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+                refuse(path)
+            return real_mkdir(path, *args, **kwargs)
+
+        def guard(real):
+            def fake(*paths, **kwargs):
+                for path in paths:
+                    if inside(path):
+                        refuse(path)
+                return real(*paths, **kwargs)
+            return fake
+        monkeypatch.setattr(builtins, "open", fake_open)
+        monkeypatch.setattr(io, "open", fake_open)
+        monkeypatch.setattr(os, "open", fake_os_open)
+        monkeypatch.setattr(os, "mkdir", fake_mkdir)
+        monkeypatch.setattr(os, "rename", guard(real_rename))
+        monkeypatch.setattr(os, "replace", guard(real_replace))
+        monkeypatch.setattr(os, "unlink", guard(real_unlink))
+    yield make
+    for path, mode in reversed(changed):
+        path.chmod(mode)

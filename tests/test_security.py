@@ -173,6 +173,57 @@ def test_report_names_its_storage_and_creates_no_artifact_folder(tmp_path, monke
     assert not artifacts.exists()
 
 
+@pytest.mark.parametrize("grid, problem", [
+    ({"runs": [[RUN, 1.0], ["l2_seed0_0123456789", 1.0]]}, "2 runs of the grid are neither"),
+    ({"runs": "x"}, "cannot be read as a seed grid"),
+    ({"runs": [[RUN]]}, "cannot be read as a seed grid"),
+    ({"cells": {RUN: ["none", "0", 1.0]}}, "cannot be read as a seed grid"),
+    ({"runs": [["../../elsewhere", 1.0]]}, "refused path 'runs/../../elsewhere.json'"),
+    (None, "cannot be read as a seed grid"),   # truncated
+])
+def test_a_partial_or_crafted_grid_leaves_the_tables_as_they_are(tmp_path, monkeypatch,
+                                                                 capsys, grid, problem):
+    """Before: results.csv was emptied (18 KB -> 1 byte) before the error, or a
+    traceback."""
+    import optuna
+
+    from regbench import tune
+    from regbench.cli import main
+    url = f"sqlite:///{tmp_path / 'grid.db'}"
+    optuna.create_study(study_name="t-grid", storage=tune.open_storage(url))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    text = json.dumps({"study": "t-grid", "artifacts": None,
+                       "cells": {c: [r, list(s), f] for c, (r, s, f) in CELLS.items()},
+                       "runs": RUNS, **(grid or {})})
+    (folder / "grid.json").write_text(text if grid else text[:40])
+    tables = {"results.csv": "regularizer,lambda,seed,data_fraction\nl2,0.01,0,1.0\n",
+              "per_sequence.csv": "regularizer,seed,sequence\nl2,0,s1\n"}
+    for name, table in tables.items():
+        (folder / name).write_text(table)
+    assert main(["report", str(folder), "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and problem in err
+    assert {name: (folder / name).read_text() for name in tables} == tables
+    assert not (folder / "report.html").exists()
+
+
+def test_gathered_files_are_on_disk_before_they_are_renamed_into_place(shared,
+                                                                        monkeypatch):
+    """The file, then (renamed) its folder: a power loss leaves no empty record."""
+    import os
+    store, artifact, out = shared
+    synced, real_fsync = [], os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (
+        synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd)))
+    assert gather(_owners({f"runs/{RUN}.json": artifact}), store, out, CELLS, RUNS) == 1
+    temporary, folder = synced
+    assert os.path.dirname(temporary) == str(out / "runs")
+    assert os.path.basename(temporary).startswith(f".{RUN}.json.")
+    assert folder == str(out / "runs")
+    assert (out / "runs" / f"{RUN}.json").read_bytes() == b"payload"
+
+
 def test_a_lambda_trials_record_cannot_name_a_checkpoint_outside_the_folder(tmp_path):
     """The λ search scores a trial's model from the checkpoint its record names; the
     record may be another worker's, in a shared folder."""

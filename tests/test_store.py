@@ -243,6 +243,110 @@ def test_two_runs_on_one_folder_give_one_complete_results_table(tmp_path, tune_k
         ("l2", 0), ("l2", 1), ("none", 0), ("none", 1)]
 
 
+def _small_run(tune_kit, tmp_path, *extra) -> list[str]:
+    """`regbench run` arguments of one short smoke run (none, seed 0) into tmp/out."""
+    data = tune_kit.make_dataset(tmp_path / "data", n=48)
+    return ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--preset", "smoke",
+            "--regularizers", "none", "--seeds", "1", "--no-tune", "--device", "cpu",
+            "--no-progress", *extra]
+
+
+def _hold(path, mode, text=None):
+    """Another process's lock on ``path`` (flock: another open file conflicts as
+    another process would)."""
+    import fcntl
+    handle = open(path, "a+")
+    if text is not None:
+        handle.write(text)
+        handle.flush()
+    fcntl.flock(handle, mode | fcntl.LOCK_NB)
+    return handle
+
+
+def test_a_run_with_a_storage_is_kept_off_a_folder_a_plain_run_writes(tmp_path, tune_kit,
+                                                                     capsys):
+    """Before: with a storage the folder lock was skipped, so it trained into the folder
+    and wrote results.csv over the plain run's."""
+    import fcntl
+
+    from regbench.cli import main
+    out = tmp_path / "out"
+    args = _small_run(tune_kit, tmp_path, "--storage", f"sqlite:///{tmp_path / 's.db'}")
+    out.mkdir()
+    with _hold(out / ".lock", fcntl.LOCK_EX, "node7:4242\n"):
+        assert main(args) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"regbench run: error: {out} is in use by another regbench run (node7:4242): wait "
+        "for it to finish, give another --out, or let several processes share the work "
+        "with --storage URL (or --workers N)"]
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+def test_workers_of_another_grid_are_kept_off_the_folder_and_one_grid_shares_it(
+        tmp_path, tune_kit, capsys):
+    """Two processes with one storage and one --out: the workers of one grid share the
+    folder (as on NFS); a grid of other options would write results.csv, grid.json and
+    config.json of its own over theirs."""
+    import fcntl
+
+    from regbench.cli import main
+    out = tmp_path / "out"
+    args = _small_run(tune_kit, tmp_path, "--storage", f"sqlite:///{tmp_path / 's.db'}",
+                      "--study-name", "t")
+    out.mkdir()
+    with _hold(out / ".lock", fcntl.LOCK_SH, "node7:4242\n"), \
+            _hold(out / ".grid.lock", fcntl.LOCK_SH, "other-grid node7:4242\n"):
+        assert main(args) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"regbench run: error: {out} is in use by the workers of another seed grid "
+            "(study 'other-grid', node7:4242): give this run another --out, or run it with "
+            "the same options as theirs to join that grid"]
+        assert not (out / "grid.json").exists() and not (out / "runs").exists()
+    (out / ".grid.lock").unlink()
+    with _hold(out / ".lock", fcntl.LOCK_SH, "node7:4242\n"), \
+            _hold(out / ".grid.lock", fcntl.LOCK_SH, "t-grid node7:4242\n"):
+        assert main(args) == 0   # a worker of the same grid joins it
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.drop_duplicates(["regularizer", "seed"])["regularizer"]) == ["none"]
+
+
+def test_an_out_in_a_read_only_folder_is_one_line_and_exit_2(tmp_path, tune_kit, capsys,
+                                                             read_only):
+    """Before: a traceback (OSError from mkdir)."""
+    from regbench.cli import main
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    args = _small_run(tune_kit, tmp_path)
+    out = parent / "out"
+    args[args.index("--out") + 1] = str(out)
+    read_only(parent)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"regbench run: error: cannot write in the results folder {out} (")
+    assert err.count("\n") == 1 and "nothing was written" in err
+    assert not out.exists()
+
+
+def test_a_rerun_or_a_report_in_a_read_only_folder_is_one_line_and_exit_2(
+        tmp_path, tune_kit, capsys, read_only):
+    """The lock file cannot be created (or written): one line, nothing changed. Before:
+    a traceback."""
+    from regbench.cli import main
+    args = _small_run(tune_kit, tmp_path)
+    out = tmp_path / "out"
+    assert main(args) == 0
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    read_only(out)
+    for command in (args, ["report", str(out)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"regbench {command[0]}: error: cannot write in the results "
+                              f"folder {out} (")
+        assert err.count("\n") == 1
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
+
+
 def _full_study(path):
     """An Optuna study in a SQLite file that cannot grow past its present pages, so the
     next commit fails as on a full disk (Optuna's own exception chain)."""

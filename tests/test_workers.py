@@ -178,6 +178,38 @@ def test_report_gathers_a_grid_from_the_storage(data, single_machine, tmp_path, 
     assert "user:***@127.0.0.1" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_report_with_a_storage_keeps_the_runs_a_plain_run_added(data, tmp_path):
+    """Before: the gathered tables held the grid's runs only ("gathered 4 of the grid's
+    4 runs", exit 0), and l2, added by a plain run, was gone from results.csv."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    out = tmp_path / "out"
+    run = ["run", "--data", str(data), "--out", str(out), "--preset", "smoke", "--seeds",
+           "2", "--threads", "1", "--no-progress", "--device", "cpu"]
+    grid = _regbench(*run, "--regularizers", "none,fourier", "--storage", url,
+                     "--study-name", "t")
+    assert grid.returncode == 0, grid.stderr
+    plain = _regbench(*run, "--regularizers", "none,fourier,l2")   # grid.json unchanged
+    assert plain.returncode == 0, plain.stderr
+    tables = {name: pd.read_csv(out / name) for name in ("results.csv", "per_sequence.csv",
+                                                         "history.csv")}
+    assert len(tables["results.csv"]) == 12   # 3 regularizers x 2 seeds x 2 methods
+    offline = _regbench("report", str(out), "--offline", env={"REGBENCH_STORAGE": url})
+    assert offline.returncode == 0, offline.stderr
+    assert "runs of the shared grid" not in offline.stdout
+    done = _regbench("report", str(out), env={"REGBENCH_STORAGE": url})
+    assert done.returncode == 0, done.stderr
+    assert "gathered 4 of the grid's 4 runs" in done.stdout
+    for name, before in tables.items():   # the grid's runs replaced by themselves
+        after = pd.read_csv(out / name)
+        key = ["regularizer", "seed"] + (["method"] if name == "results.csv" else [])
+        assert sorted(map(tuple, after[key].drop_duplicates().values.tolist())) == sorted(
+            map(tuple, before[key].drop_duplicates().values.tolist())), name
+        assert len(after) == len(before), name
+    results = pd.read_csv(out / "results.csv")
+    assert (results["regularizer"] == "l2").sum() == 4 and "l2" in (
+        out / "report.md").read_text()
+
+
 def test_local_workers_get_the_storage_through_the_environment(tmp_path, monkeypatch):
     """Not on the command line, which every user of the machine can read (ps)."""
     from regbench import workers

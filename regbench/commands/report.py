@@ -15,28 +15,47 @@ def configure(parser) -> None:
              "and rewrite DIR's tables (default: $REGBENCH_STORAGE when DIR/grid.json "
              "exists)")
     parser.add_argument(
+        "--offline", action="store_true",
+        help="report DIR's tables as they are, without opening a storage even when "
+             "$REGBENCH_STORAGE is set and DIR/grid.json exists (gathering adds the grid's "
+             "runs to the tables and keeps every run they hold; it rewrites nothing unless "
+             "every run of the grid is found)")
+    parser.add_argument(
         "--artifacts", default=None, metavar="DIR_OR_S3",
         help="with --storage: the artifact store the workers used, if not the one "
              "DIR/grid.json names (e.g. mounted elsewhere here)")
 
 
 def main(args) -> int:
+    import contextlib
     from pathlib import Path
 
-    from regbench.errors import RegbenchError
-
-    from regbench.report import write_report  # imported late: matplotlib is slow to load
-    from regbench.report.suite import write_suite_report
-
     from regbench.config import storage_from_environment
+    from regbench.errors import RegbenchError
     from regbench.plugins import load_plugins
     from regbench.workers import GRID_FILE
     load_plugins()   # the metrics and methods of installed plug-ins (once per process)
+    if args.offline and args.storage:
+        raise RegbenchError("--offline does not go with --storage: one opens no storage, "
+                            "the other gathers the grid's runs from it")
     storage = args.storage
-    if storage is None and (Path(args.results_dir) / GRID_FILE).is_file():
+    if storage is None and not args.offline and (Path(args.results_dir) / GRID_FILE).is_file():
         storage = storage_from_environment()
     if args.artifacts and not storage:
         raise RegbenchError("--artifacts goes with --storage (the grid's Optuna storage)")
+    with contextlib.ExitStack() as held:
+        if Path(args.results_dir).is_dir():   # rewrites the tables and the report: alone
+            from regbench.locks import lock_folder
+            held.enter_context(lock_folder(args.results_dir))
+        return _report(args, storage)
+
+
+def _report(args, storage) -> int:
+    from pathlib import Path
+
+    from regbench.errors import RegbenchError
+    from regbench.report import write_report  # imported late: matplotlib is slow to load
+    from regbench.report.suite import write_suite_report
     if storage:
         from regbench.tune import parse_storage
         from regbench.workers import gather_folder
@@ -49,7 +68,8 @@ def main(args) -> int:
         if found < total:
             raise RegbenchError(f"{total - found} runs of the grid are neither in "
                                 f"{args.results_dir} nor in an artifact store: rerun "
-                                "`regbench run` with the same options to train them")
+                                "`regbench run` with the same options to train them; "
+                                "no table was rewritten")
     suite = (Path(args.results_dir) / "suite.json").is_file()
     html_path, md_path = (write_suite_report if suite else write_report)(args.results_dir)
     print(f"wrote {html_path}")
