@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import socket
 import threading
 import time
@@ -269,11 +270,19 @@ class Claim:
 
     def _beats(self) -> None:
         storage = self.queue.study._storage
+        said = set()   # each distinct error logged once, not once a beat
         while not self._stop.wait(self.queue.heartbeat):
             try:
                 storage.record_heartbeat(self.trial._trial_id)
-            except Exception:   # a database hiccup: the next beat may get through
-                pass
+            except Exception as exc:   # a database hiccup: the next beat may get through
+                error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+                if error not in said:
+                    said.add(error)
+                    logging.getLogger(__name__).warning(
+                        "run %s: a heartbeat to the grid's storage failed (%s); it is sent "
+                        "again every %g s, and another worker takes the run over if none "
+                        "gets through within the grace period (%g s)", self.label, error,
+                        self.queue.heartbeat, self.queue.grace)
 
     def __exit__(self, kind, error, tb) -> None:
         self._stop.set()

@@ -301,3 +301,30 @@ def test_sigterm_hands_the_claimed_run_back_at_once(tmp_path):
     study = optuna.load_study(study_name="g", storage=url)
     states = [(t.state, t.user_attrs.get(ENDED)) for t in study.get_trials()]
     assert states == [(TrialState.FAIL, "interrupted"), (TrialState.WAITING, None)]
+
+
+def test_heartbeat_errors_are_logged_once_each(tmp_path, monkeypatch, caplog):
+    """Before: the heartbeat thread dropped every error without a word, so a worker
+    whose beats never got through lost its run with nothing in its log."""
+    import logging
+    q = queue(tmp_path, cells={"x": "cell x"})
+    claim = q.claim()
+    errors = [OSError("database is gone")] * 3 + [TimeoutError("too slow")]
+    tried = []
+
+    def beat(trial_id):
+        tried.append(trial_id)
+        if len(tried) <= len(errors):
+            raise errors[len(tried) - 1]
+    monkeypatch.setattr(q.study._storage, "record_heartbeat", beat)
+    with caplog.at_level(logging.WARNING, logger="regbench.grid"):
+        with claim:
+            deadline = time.time() + 30
+            while len(tried) <= len(errors) and time.time() < deadline:
+                time.sleep(0.1)
+    lines = [r.getMessage() for r in caplog.records if r.name == "regbench.grid"]
+    assert len(tried) > len(errors) and len(lines) == 2
+    assert lines[0].startswith("run cell x: a heartbeat to the grid's storage failed "
+                               "(OSError: database is gone)")
+    assert "(TimeoutError: too slow)" in lines[1] and "grace period (2 s)" in lines[1]
+    assert completed(q) == ["x"]
