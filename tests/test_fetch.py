@@ -336,6 +336,30 @@ def test_a_full_disk_while_writing_the_folder_leaves_nothing(fresh, tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]   # no half-written folder
 
 
+def test_two_fetches_into_one_folder_do_not_collide(fresh, tmp_path, monkeypatch):
+    """Before: both wrote into one .NAME.fetching folder; the second removed the first's
+    half-written files, and the first failed (FileNotFoundError)."""
+    import regbench.data.fetch as fetch
+    out, cache = tmp_path / "data", tmp_path / "cache"
+    real, nested = fetch._write_fasta, []
+
+    def meanwhile(source, target, chroms):   # the first fetch, half-written
+        if not nested:
+            nested.append(None)
+            nested[0] = fetch_dataset([ACC], out, chroms=SUBSET, base=fresh.url,
+                                      cache=cache, progress=False)
+        return real(source, target, chroms)
+    monkeypatch.setattr(fetch, "_write_fasta", meanwhile)
+    assert fetch_dataset([ACC], out, chroms=SUBSET, base=fresh.url, cache=cache,
+                         progress=False) == out
+    assert nested == [out]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "data"]   # no leftovers
+    assert sorted(p.name for p in out.iterdir()) == ["blacklist.bed", "dataset.toml",
+                                                     "genome.fa", "peaks"]
+    from pyfaidx import Fasta
+    assert str(Fasta(str(out / "genome.fa"))["chr8"][:]) == fresh.sequences["chr8"]
+
+
 def test_run_data_recipe_fetches_then_runs_the_smoke_preset_multitask(fresh, tmp_path,
                                                                        capsys, monkeypatch):
     """A two-experiment recipe: fetched into data/NAME, run as one two-task binary

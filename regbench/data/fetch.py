@@ -24,17 +24,20 @@ The folder written (``OUT``):
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import gzip
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from regbench.data.genome import DEFAULT_TEST_CHROMS, DEFAULT_VALID_CHROMS
 from regbench.errors import RegbenchError
+from regbench.store import sync_folder, sync_tree
 
 DEFAULT_BASE_URL = "https://www.encodeproject.org"
 # a cache folder that cannot be made or written: read-only, beneath a file, not a folder
@@ -279,24 +282,45 @@ def fetch_dataset(accessions, out, chroms=None, bigwigs: bool = False, base=None
     signals = ({e.accession: fetcher.download(e.signal) for e in experiments if e.signal}
                if bigwigs else {})
     fasta_gz = fetcher.download(genome)
-    building = out.parent / f".{out.name}.fetching"
-    shutil.rmtree(building, ignore_errors=True)
+    # a folder of its own (two fetches into one --out write apart), renamed into place
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.fetching-", dir=out.parent))
+    os.chmod(building, 0o755)   # mkdtemp makes it private; the result is an ordinary folder
     try:
         _write_folder(building, experiments, kept, blacklist_lines, signals, fasta_gz,
                       chroms, genome, blacklist, fetcher.base, recipe)
+        sync_tree(building)
+        _swap_in(building, out)
     except OSError as exc:
         shutil.rmtree(building, ignore_errors=True)
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         raise RegbenchError(f"no space left writing {out}: free some space or give "
                             "another --out, then rerun (downloads stay cached)") from None
-    except RegbenchError:
+    except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    if out.exists():
-        shutil.rmtree(out)   # a fetched folder (checked above): replaced whole
-    os.replace(building, out)
     return out
+
+
+def _swap_in(building: Path, out: Path, tries: int = 5) -> None:
+    """Rename the finished ``building`` to ``out`` (atomic); a fetched folder there
+    (checked by the caller; or one another fetch renamed there meanwhile) is moved
+    aside first, then deleted. The renames are synced."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    try:
+        for attempt in range(tries):
+            try:
+                os.rename(building, out)   # onto nothing, or an empty folder
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == tries - 1:
+                    raise
+            with contextlib.suppress(FileNotFoundError):   # moved by another fetch
+                os.rename(out, aside / str(attempt))
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+    sync_folder(out.parent)
 
 
 def _bed_lines(path: Path, chroms) -> list[str]:
