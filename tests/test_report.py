@@ -580,3 +580,11 @@ def test_readme_tables_come_from_the_folder_and_match_its_report(tmp_path):
     report = (folder / "report.md").read_text(encoding="utf-8")
     verdict_table = text[text.index("| regularizer | λ | motif"):].split("\n\n")[0]
     assert verdict_table.count("\n") >= len(REGS) and verdict_table in report
+
+
+def test_report_readme_writes_and_prints_the_tables(tmp_path, capsys):
+    folder = make_folder(tmp_path)
+    assert cli.main(["report", str(folder), "--readme", "--offline"]) == 0
+    written = (folder / "readme_tables.md").read_text(encoding="utf-8")
+    assert written.startswith("# regbench results: results\n\n## Run\n\nPreset smoke")
+    assert written in capsys.readouterr().out

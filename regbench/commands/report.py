@@ -21,6 +21,11 @@ def configure(parser) -> None:
              "runs to the tables and keeps every run they hold; it rewrites nothing unless "
              "every run of the grid is found)")
     parser.add_argument(
+        "--readme", action="store_true",
+        help="also write DIR/readme_tables.md and print it: the run's facts (settings, "
+             "machine, wall time), λ per regularizer with the seeds that chose it, and the "
+             "report's verdict table, in Markdown; the README's figures are pasted from it")
+    parser.add_argument(
         "--artifacts", default=None, metavar="DIR_OR_S3",
         help="with --storage: the artifact store the workers used, if not the one "
              "DIR/grid.json names (e.g. mounted elsewhere here)")
@@ -41,6 +46,9 @@ def main(args) -> int:
     storage = args.storage
     if storage is None and not args.offline and (Path(args.results_dir) / GRID_FILE).is_file():
         storage = storage_from_environment()
+    if args.readme and (Path(args.results_dir) / "suite.json").is_file():
+        raise RegbenchError("--readme writes a single run's tables; this folder is a "
+                            "suite: report one of its points/NAME folders with --readme")
     if args.artifacts and not storage:
         raise RegbenchError("--artifacts goes with --storage (the grid's Optuna storage)")
     with contextlib.ExitStack() as held:
@@ -74,4 +82,10 @@ def _report(args, storage) -> int:
     html_path, md_path = (write_suite_report if suite else write_report)(args.results_dir)
     print(f"wrote {html_path}")
     print(f"wrote {md_path}")
+    if args.readme and not suite:
+        from regbench.report.readme import readme_tables
+        from regbench.store import atomic_write
+        text = readme_tables(args.results_dir)
+        atomic_write(Path(args.results_dir) / "readme_tables.md", text)
+        print(f"wrote {Path(args.results_dir) / 'readme_tables.md'}\n\n{text}")
     return 0
