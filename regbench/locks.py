@@ -126,7 +126,7 @@ def lock_grid(out, study: str, tries: int = 50):
         else:   # no grid here: this one names itself, then shares
             handle.seek(0)
             handle.truncate()
-            handle.write(f"{study} {_holder()}\n")
+            handle.write(f"{_holder()} {study}\n")   # HOST:PID has no space; a study may
             handle.flush()
             try:   # not atomic: another may take it in between, and is read below
                 fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -135,7 +135,7 @@ def lock_grid(out, study: str, tries: int = 50):
                 time.sleep(0.02)
                 continue
         handle.seek(0)
-        named, _, holder = handle.read().strip().partition(" ")
+        holder, _, named = handle.read().rstrip("\n").partition(" ")
         if named == study:
             break
         handle.close()   # another grid's, or left by one that ended meanwhile: again

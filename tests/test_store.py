@@ -295,7 +295,7 @@ def test_workers_of_another_grid_are_kept_off_the_folder_and_one_grid_shares_it(
                       "--study-name", "t")
     out.mkdir()
     with _hold(out / ".lock", fcntl.LOCK_SH, "node7:4242\n"), \
-            _hold(out / ".grid.lock", fcntl.LOCK_SH, "other-grid node7:4242\n"):
+            _hold(out / ".grid.lock", fcntl.LOCK_SH, "node7:4242 other-grid\n"):
         assert main(args) == 2
         assert capsys.readouterr().err.splitlines() == [
             f"regbench run: error: {out} is in use by the workers of another seed grid "
@@ -304,10 +304,16 @@ def test_workers_of_another_grid_are_kept_off_the_folder_and_one_grid_shares_it(
         assert not (out / "grid.json").exists() and not (out / "runs").exists()
     (out / ".grid.lock").unlink()
     with _hold(out / ".lock", fcntl.LOCK_SH, "node7:4242\n"), \
-            _hold(out / ".grid.lock", fcntl.LOCK_SH, "t-grid node7:4242\n"):
+            _hold(out / ".grid.lock", fcntl.LOCK_SH, "node7:4242 t-grid\n"):
         assert main(args) == 0   # a worker of the same grid joins it
     results = pd.read_csv(out / "results.csv")
     assert list(results.drop_duplicates(["regularizer", "seed"])["regularizer"]) == ["none"]
+    from regbench.errors import RegbenchError
+    from regbench.locks import lock_grid
+    with lock_grid(out, "my study-grid"), lock_grid(out, "my study-grid"):   # a space too
+        with pytest.raises(RegbenchError, match="another seed grid \\(study 'my study-grid'"):
+            with lock_grid(out, "b-grid"):
+                pass
 
 
 def test_an_out_in_a_read_only_folder_is_one_line_and_exit_2(tmp_path, tune_kit, capsys,
