@@ -166,8 +166,9 @@ SELECTION_REFERENCE = {
 
 
 def _selection_search() -> pd.DataFrame:
-    """fourier: λ 0.1 and 1 within the auROC margin, 10 not, 100 failed; the rule (pooled
-    SE √(0.005/3) = 0.0408) keeps only λ 1 within one SE of the best feasible (0.55).
+    """fourier: λ 0.1 and 1 within the auROC margin, 10 not, 100 failed; the rule (SE
+    pooled over the feasible λ 0.1 and 1: √(0.00625/3) = 0.0456) keeps only λ 1 within
+    one SE of the best feasible (0.55).
     l2: no λ within the margin, so its smallest grid λ."""
     seeds = "1000; 1001; 1002"
     endpoints = ["0.3; 0.4; 0.5", "0.5; 0.6; 0.55", "0.7; 0.8; 0.75"]
@@ -216,7 +217,7 @@ def test_selection_curve_uses_the_rules_pooled_se_and_agrees_with_its_choice():
     fourier = curve[curve["regularizer"] == "fourier"]
     assert list(fourier["lambda"]) == [0.1, 1.0, 10.0] and set(fourier["seeds"]) == {3}
     assert list(fourier["endpoint_mean"]) == pytest.approx([0.4, 0.55, 0.75])
-    assert list(fourier["se"]) == pytest.approx([math.sqrt(0.005 / 3)] * 3)  # one per reg
+    assert list(fourier["se"]) == pytest.approx([math.sqrt(0.00625 / 3)] * 3)  # one per reg
     assert list(fourier["difference"]) == pytest.approx([0.01 / 3, -0.02 / 3, -0.62 / 3])
     assert list(fourier["within_one_se"]) == [False, True, False]
     done = search[(search["regularizer"] == "fourier") & (search["state"] == "complete")]
@@ -262,7 +263,8 @@ def test_selection_figure_draws_each_seed_the_chosen_lambda_and_the_margin():
     feasible = means["mean ± pooled SE"]
     assert list(feasible.lines[0].get_xdata()) == [0.1, 1.0]
     bars = feasible.lines[2][0].get_segments()
-    assert [b[1][1] - b[0][1] for b in bars] == pytest.approx([2 * math.sqrt(0.005 / 3)] * 2)
+    assert [b[1][1] - b[0][1] for b in bars] == pytest.approx(
+        [2 * math.sqrt(0.00625 / 3)] * 2)
     margin = [line for line in bottom.lines if line.get_label() == "−margin (0.01)"]
     assert list(margin[0].get_ydata()) == [-0.01, -0.01]
     assert fig.axes[2].get_title() == "l2"
@@ -297,7 +299,8 @@ def test_the_report_shows_the_selection_curve_table_and_rule(tmp_path):
     assert (folder / "figures" / "lambda_selection.png").is_file()
     assert not (folder / "figures" / "lambda_search.png").exists()   # no loss search here
     assert f"Rule: {RULE}" in md and "−margin (0.01: one point of auROC)" in md
-    assert "the seed sd pooled over the regularizer's λ (the SE the rule uses)" in md
+    assert ("the seed sd pooled over the regularizer's feasible λ (the SE the rule uses)"
+            in md)
     assert "λ selection per regularizer (constrained protocol)" in md
     assert "0.1, 1, 10, 100" in md and "one-standard-error rule" in md
     assert "no λ within the margin: the smallest grid λ" in md

@@ -2,6 +2,7 @@
 hand-computed cases."""
 import math
 
+import numpy as np
 import pytest
 
 from regbench.tune.selection import Candidate, choose_lambda, lambda_grid
@@ -25,8 +26,8 @@ def test_the_best_feasible_lambda_when_nothing_is_within_one_se():
                            NONE, margin=0.01)
     assert choice.lam == 1.0 and choice.feasible_found
     assert choice.best == pytest.approx(0.51)
-    # pooled seed variance: (0.01² + 0.01² + 0) / 3; SE of a 3-seed mean
-    assert choice.se == pytest.approx(math.sqrt(2e-4 / 3 / 3))
+    # seed variance pooled over the feasible λ: (0.01² + 0.01²) / 2; SE of a 3-seed mean
+    assert choice.se == pytest.approx(math.sqrt(1e-4 / 3))
     assert [r["feasible"] for r in choice.table] == [True, True, False]
     assert choice.table[1]["performance_difference"] == pytest.approx(-0.005)
 
@@ -81,3 +82,17 @@ def test_pooled_se_is_not_fooled_by_one_lambdas_chance_agreement():
                             Candidate(1.0, (0.509, 0.510, 0.511), NONE),
                             Candidate(10.0, (0.30, 0.32, 0.34), NONE)], NONE, margin=0.01)
     assert choice.lam == 0.1     # 0.505 is within the pooled SE (0.0094) of 0.51
+
+
+def test_a_broken_infeasible_lambda_does_not_widen_the_se():
+    # λ=10: one seed collapsed (endpoint 0.03, auROC 0.56): infeasible, and its spread
+    # is not the noise between the feasible models; measured on the quick preset
+    none = (0.93, 0.92, 0.92)
+    choice = choose_lambda([Candidate(0.1, (0.406, 0.398, 0.451), (0.940, 0.936, 0.951)),
+                            Candidate(1.0, (0.480, 0.496, 0.545), (0.939, 0.962, 0.967)),
+                            Candidate(10.0, (0.028, 0.495, 0.580), (0.561, 0.940, 0.944))],
+                           none, margin=0.01)
+    assert choice.lam == 1.0
+    pooled = math.sqrt((np.var([0.406, 0.398, 0.451], ddof=1)
+                        + np.var([0.480, 0.496, 0.545], ddof=1)) / 2 / 3)
+    assert choice.se == pytest.approx(pooled)

@@ -260,17 +260,19 @@ def selection_points(search: pd.DataFrame, reference: dict | None) -> pd.DataFra
 
 def selection_curve(points: pd.DataFrame, search: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per regularizer and λ (CURVE_COLUMNS): seeds, mean endpoint, ``se`` (one λ's SE
-    with the seed sd pooled over the regularizer's λ, ``tune.selection.pooled_se``: the
-    SE the one-standard-error rule used), mean performance difference (the row's
-    performance_difference where none's seeds are not recorded), feasible,
-    within_one_se (both from ``search``, lambda_search.csv), chosen."""
+    with the seed sd pooled over the regularizer's feasible λ,
+    ``tune.selection.pooled_se``: the SE the one-standard-error rule used), mean
+    performance difference (the row's performance_difference where none's seeds are not
+    recorded), feasible, within_one_se (both from ``search``, lambda_search.csv),
+    chosen."""
     recorded = {} if search is None else {
         (row["regularizer"], float(row["lambda"])): row for row in search.to_dict("records")}
     rows = []
     for reg, mine in points[points["regularizer"] != stats.BASELINE].groupby(
             "regularizer", sort=False):
         parts = list(mine.groupby("lambda", sort=True))
-        se = pooled_se([part["endpoint"].to_numpy(float) for _, part in parts])
+        se = pooled_se([part["endpoint"].to_numpy(float) for _, part in parts
+                        if bool(part["feasible"].iloc[0])])   # the λ the rule compares
         for lam, part in parts:
             row = recorded.get((reg, float(lam)), {})
             difference = part["difference"].mean()   # none's not recorded: the rule's own
@@ -329,8 +331,8 @@ def selection_caption(reference: dict | None) -> str:
             "candidate λ trained as the verdict's models and scored on validation data. "
             f"Top: validation {metric} ({endpoint.get('direction', 'higher')} is better); "
             "small dots: each selection seed; large marker with error bar: the mean ± one "
-            "standard error, the seed sd pooled over the regularizer's λ (the SE the rule "
-            "uses); grey lines: none on the same seeds (thin: each seed, dashed: mean). "
+            "standard error, the seed sd pooled over the regularizer's feasible λ (the SE "
+            "the rule uses); grey lines: none on the same seeds (thin: each seed, dashed: mean). "
             f"Bottom: validation {endpoint.get('performance', 'performance')} minus none's on "
             f"the same seed, oriented so that negative is worse; {margin_text}. Hollow grey: "
             "infeasible λ (mean difference beyond the margin). Dotted vertical line: the "

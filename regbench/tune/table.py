@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 SEARCH_COLUMNS = ["regularizer", "trial", "lambda", "value", "state", "chosen"]
 # when a study is a selection (the constrained protocol): each selection seed's point
 SELECTION_COLUMNS = ["seeds", "endpoint", "performance", "endpoint_mean", "endpoint_se",
-                     "performance_difference", "feasible", "within_one_se"]
+                     "performance_difference", "feasible", "within_one_se", "epochs",
+                     "reason"]
 PARETO_COLUMNS = ["regularizer", "trial", "lambda", "val_loss", "motif_auprc", "state",
                   "on_front", "chosen"]
 
