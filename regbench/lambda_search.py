@@ -19,10 +19,9 @@ from regbench.config import NOISE_SEEDS, SELECTION_SEED_BASE
 from regbench.context import RunContext
 from regbench.endpoints import Endpoint, for_data, power_line
 from regbench.errors import RegbenchError
-from regbench.evaluate import evaluate, explain_rows
+from regbench.evaluate import evaluate
 from regbench.executor import RunExecutor
 from regbench.lambda_rules import LambdaRules
-from regbench.metrics import motif_auprc
 from regbench.regularizers import get_spec
 from regbench.train import load_checkpoint
 
@@ -264,44 +263,46 @@ def seed_range(seeds: list[int]) -> str:
     return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
 
 
-def validation_scores(context: RunContext, record: dict,
-                      endpoint: Endpoint) -> tuple[float, float]:
-    """(primary endpoint, performance) of a stored run's model on the validation split:
-    the endpoint from DeepLIFT/SHAP attributions of the validation rows the task
-    explains, the performance metric over all validation rows; through ``evaluate``, the
-    verdict's own scoring path. The test split stays out of the λ selection."""
+def validation_evaluation(context: RunContext, record: dict, metric: str):
+    """``evaluate`` of a stored run's model on the validation split (the verdict's own
+    scoring path; the test split stays out of λ choices): performance over all
+    validation rows, ``metric`` from DeepLIFT/SHAP attributions of the validation rows
+    the task explains. Returns the Evaluation."""
     from regbench.store import folder_file   # a record of another worker: not trusted
     checkpoint = folder_file(context.out, record["row"]["checkpoint"], "checkpoints")
     model, _ = load_checkpoint(checkpoint, device=context.device)
     settings = dataclasses.replace(context.config.evaluation_config(),
                                    methods=["deep_lift_shap"])
-    scored = evaluate(model, context.split("valid"), context.task(), settings,
-                      device=context.device, freq_limit=context.freq_limit(),
-                      metrics=[endpoint.metric])
-    summary = scored.summary.set_index("metric")["value"]
-    value = float(summary.get(endpoint.metric, float("nan")))
-    return value, float(scored.performance.get(endpoint.performance, float("nan")))
+    return evaluate(model, context.split("valid"), context.task(), settings,
+                    device=context.device, freq_limit=context.freq_limit(),
+                    metrics=[metric])
 
 
-def validation_motif_auprc(context: RunContext, record: dict,
-                           truth: str = "motif_mask") -> float:
+def _summary_value(scored, metric: str) -> float:
+    return float(scored.summary.set_index("metric")["value"].get(metric, float("nan")))
+
+
+def validation_scores(context: RunContext, record: dict,
+                      endpoint: Endpoint) -> tuple[float, float]:
+    """(primary endpoint, performance) of a stored run's model on the validation split
+    (``validation_evaluation``)."""
+    scored = validation_evaluation(context, record, endpoint.metric)
+    return (_summary_value(scored, endpoint.metric),
+            float(scored.performance.get(endpoint.performance, float("nan"))))
+
+
+def validation_motif_auprc(context: RunContext, record: dict) -> float:
     """Motif auPRC (pooled, as ``metrics.motif_auprc``) of DeepLIFT/SHAP attributions
-    of a stored run's model on positive validation sequences; the test set stays out
-    of the λ search. truth: the Dataset's mask scored (motif_mask, peak_mask)."""
+    of a stored run's model on positive validation sequences (the pareto objective's
+    second score); NaN without motifs or explained validation rows."""
     valid = context.split("valid")
-    ev = context.config.evaluation_config()
-    task = context.task()
-    rows, target = task.attributed_rows(valid.labels, ev.max_sequences)
-    mask = getattr(valid, truth)
-    if mask is None or not len(rows):
+    rows, _ = context.task().attributed_rows(
+        valid.labels, context.config.evaluation_config().max_sequences)
+    if valid.motif_mask is None or not len(rows):
         return float("nan")
-    from regbench.store import folder_file   # a record of another worker: not trusted
-    checkpoint = folder_file(context.out, record["row"]["checkpoint"], "checkpoints")
-    model, _ = load_checkpoint(checkpoint, device=context.device)
-    attr = explain_rows(model, valid, rows, target, task, ev, device=context.device,
-                        methods=["deep_lift_shap"])["deep_lift_shap"]
-    return motif_auprc(attr.numpy(), mask[rows])
+    return _summary_value(validation_evaluation(context, record, "motif_auprc"),
+                          "motif_auprc")
 
 
 __all__ = ["LambdaSearch", "declared_endpoint", "seed_range", "selection_seeds",
-           "validation_motif_auprc", "validation_scores"]
+           "validation_evaluation", "validation_motif_auprc", "validation_scores"]
