@@ -52,14 +52,16 @@ def run_comparison(context: RunContext, executor: RunExecutor | None = None,
     held.enter_context(lock_folder(out, shared=context.shares_grid()))
     context.prepare_data()
     wait_workers = ready(context) if ready is not None else None
+    estimate = None
     if plan and context.all_stored():   # a rerun: no steps to time, nothing to plan
         print(f"plan: every run is stored in {out} already; the tables and the "
               "report are written again", flush=True)
     elif plan:
-        from regbench.plan import describe_plan
-        print(describe_plan(context), flush=True)
+        from regbench.plan import describe_plan, plan_run
+        estimate = plan_run(context)
+        print(describe_plan(context, estimate), flush=True)
     if config.tune:
-        search.tune_lambdas()
+        search.tune_lambdas(estimate)
     from regbench.trained_with import say_reused_runs
     say_reused_runs(context)   # stored runs trained with other threads, device, groups
     grid = [(r, s) for r in context.regularizers for s in range(config.seeds)]

@@ -14,6 +14,9 @@ protocol's trials train seed 0 for at most [tuning] trial_epochs.
 from __future__ import annotations
 
 import dataclasses
+import time
+
+import numpy as np
 
 from regbench.config import NOISE_SEEDS, SELECTION_SEED_BASE
 from regbench.context import RunContext
@@ -33,11 +36,13 @@ class LambdaSearch:
         self.context = context
         self.rules = LambdaRules(context)
 
-    def tune_lambdas(self) -> dict:
+    def tune_lambdas(self, plan=None) -> dict:
         """Choose λ by the run's protocol (``lambda_protocol``, LAMBDA_PROTOCOLS) for
         every regularizer whose λ the user did not fix; returns the TuneResults of the
         searches (constrained, loss), {} for the others. What each λ rests on goes to
-        ``lambda_reference`` (config.json) and is printed."""
+        ``lambda_reference`` (config.json) and is printed. ``plan``: the run's
+        ``plan.Estimate``, whose expected time the constrained selection prints once
+        none's models have trained."""
         ctx = self.context
         searched = ctx.searched_regularizers()
         if ctx.lambda_protocol == "fixed" or not searched:
@@ -56,7 +61,7 @@ class LambdaSearch:
                 print(f"λ {name}: {lam:.4g} ({source}: {why})", flush=True)
             return {}
         if ctx.lambda_protocol == "constrained":
-            return self.select_lambdas(searched)
+            return self.select_lambdas(searched, plan)
         return self._search_lambdas(searched)
 
     def _search_lambdas(self, searched: list[str]) -> dict:
@@ -88,7 +93,7 @@ class LambdaSearch:
                 print(f"λ search {name}: note: {note}", flush=True)
         return results
 
-    def select_lambdas(self, searched: list[str]) -> dict:
+    def select_lambdas(self, searched: list[str], plan=None) -> dict:
         """The constrained protocol: none, then each candidate λ of each regularizer in
         ``searched``, trained on the selection seeds as the verdict's models are and
         scored on validation data; λ chosen by ``tune.selection.choose_lambda``.
@@ -105,6 +110,10 @@ class LambdaSearch:
         if "failed" in none:
             raise RegbenchError(f"none did not train on the selection seeds ({none['failed']}); "
                                 "fix the training settings or use --lambda-protocol fixed")
+        if plan is not None:
+            print(plan.expected_line(float(np.mean(none["epochs"])),
+                                     float(np.mean(none["score_seconds"])), len(seeds)),
+                  flush=True)
         reference = {"none_performance": none["performance"], "margin": endpoint.margin,
                      "direction": endpoint.direction,
                      "performance_direction": endpoint.performance_direction}
@@ -185,13 +194,16 @@ class LambdaSearch:
         trials = ctx.for_trials(regularizer, None)
         executor = RunExecutor(trials)
         scores = {"seeds": selection_seeds(ctx), "endpoint": [], "performance": [],
-                  "val_loss": [], "epochs": [], "direction": endpoint.direction}
+                  "val_loss": [], "epochs": [], "score_seconds": [],
+                  "direction": endpoint.direction}
         for seed in scores["seeds"]:
             record = executor.train_one(regularizer, seed, lam=lam, evaluate=False)
             row = record["row"]
             if row["status"] != "ok":
                 return {"failed": f"seed {seed}: {row['status']}"}
+            start = time.perf_counter()
             value, performance = validation_scores(trials, record, endpoint)
+            scores["score_seconds"].append(time.perf_counter() - start)
             scores["endpoint"].append(value)
             scores["performance"].append(performance)
             scores["val_loss"].append(float(row["val_loss"]))

@@ -6,11 +6,17 @@ the prior's rows is the training data's, and one validation pass of each (for a
 penalty it computes the penalty on the validation rows too), and multiplies out the
 epoch limits: an upper bound, since early stopping and pruning usually end models
 sooner. Every function is handed the run's ``RunContext`` (``regbench.context``).
+
+The bound can be 5-8 times the real time (quick models stop after 7-9 of 20 epochs), so
+``Estimate.expected`` also counts each model at the epochs and scoring time that
+``none``'s first models measured: the constrained λ selection trains them first, with
+the verdict's own training, and prints the expected time then (``expected_line``).
 """
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -101,14 +107,50 @@ def timed_validations(context, names) -> dict[str, float]:
     return _timed(context, names, validation_seconds)
 
 
-def describe_plan(context) -> str:
-    """Lines saying what will be trained and at most how long it takes."""
-    lines, _ = estimate(context)
+@dataclass(frozen=True)
+class Estimate:
+    """What a run trains, timed before it starts. ``lines``: the plan; ``models``: one
+    (models, seconds of one epoch, epoch cap) per set of alike models."""
+
+    lines: tuple[str, ...]
+    models: tuple[tuple[int, float, int], ...]
+
+    @property
+    def upper(self) -> float:
+        """Seconds of training if every model used all its epochs."""
+        return sum(n * cap * epoch for n, epoch, cap in self.models)
+
+    def expected(self, epochs: float, scoring: float) -> float:
+        """Seconds of training and scoring if every model trained ``epochs`` epochs (at
+        most its cap) and took ``scoring`` seconds to score."""
+        return sum(n * (min(epochs, cap) * epoch + scoring) for n, epoch, cap in self.models)
+
+    def expected_line(self, epochs: float, scoring: float, measured: int) -> str:
+        """The line printed once ``measured`` models of none gave ``epochs`` (mean
+        epochs trained) and ``scoring`` (mean seconds to score one)."""
+        return (f"time: about {_duration(self.expected(epochs, scoring))} in all for "
+                f"training and scoring (none's {_plural(measured, 'model')} trained "
+                f"{epochs:.1f} epochs and scored in {scoring:.1f} s on average; every model "
+                f"is counted alike; at most {_duration(self.upper)} of training if every "
+                "model used all its epochs)")
+
+
+def describe_plan(context, plan: "Estimate | None" = None) -> str:
+    """Lines saying what will be trained and at most how long it takes (``plan``: the
+    run's Estimate, made here when not given)."""
+    lines = (plan or plan_run(context)).lines
     return "\n".join(["plan:"] + [f"  {line}" for line in lines])
 
 
 def estimate(context) -> tuple[list[str], float]:
     """(lines of the plan, at most how many seconds the run takes on this machine)."""
+    plan = plan_run(context)
+    return list(plan.lines), plan.upper
+
+
+def plan_run(context) -> Estimate:
+    """The run's Estimate: its plan's lines and the models it trains, timed on this
+    machine."""
     train_cfg = context.config.train_config(0)
     n_train = len(context.split("train").codes)
     timed = timed_steps(context, ["none", *context.regularizers])
@@ -121,12 +163,12 @@ def estimate(context) -> tuple[list[str], float]:
                 + validation[name])
 
     protocol = context.lambda_protocol
-    lines, total = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], 0.0
+    lines, models = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], []
     searched = context.searched_regularizers() if protocol != "fixed" else []
     if searched and protocol == "constrained":
-        seconds, line = _selection_plan(context, searched, epoch)
+        line, selection = _selection_plan(context, searched, epoch)
         lines.append(line)
-        total += seconds
+        models += selection
     elif searched:
         tuning = context.config.tuning_config()
         epochs = tuning.trial_epochs or train_cfg.max_epochs
@@ -135,25 +177,25 @@ def estimate(context) -> tuple[list[str], float]:
         paper_only = all(n.split("@")[0] == "fourier" for n in searched) and \
             context.config.task == "binary"
         references = (NOISE_SEEDS if protocol != "paper" else 0 if paper_only else 1)
-        seconds = references * epochs * epoch("none")
+        search = [(references, epoch("none"), epochs)]
         if protocol != "paper":
-            seconds += sum(tuning.trials * epochs * epoch(n) for n in searched)
+            search += [(tuning.trials, epoch(n), epochs) for n in searched]
             lines.append(f"λ search: {', '.join(searched)}: {tuning.trials} trials of at most "
                          f"{_plural(epochs, 'epoch')} each, after none with "
                          f"{_plural(references, 'seed')} for its loss and seed noise (at "
-                         f"most {_duration(seconds)})")
+                         f"most {_duration(_upper(search))})")
         elif references:
             lines.append(f"λ rule: none trained once for at most {_plural(epochs, 'epoch')} "
                          f"to measure its loss and the penalties on it (at most "
-                         f"{_duration(seconds)})")
-        total += seconds
+                         f"{_duration(_upper(search))})")
+        models += search
     seeds = context.config.seeds
     shares = context.config.data_fractions()
     runs = len(context.regularizers) * seeds
     # Runs on a share of the training rows (fractions) take that share of steps.
-    seconds = sum(seeds * train_cfg.max_epochs * (epoch(n) + sum(epoch(n, s) for s in shares))
-                  for n in context.regularizers)
-    total += seconds
+    seed_runs = [(seeds, epoch(n, share), train_cfg.max_epochs)
+                 for n in context.regularizers for share in [1.0, *shares]]
+    models += seed_runs
     lines.append(f"seed runs: {_plural(len(context.regularizers), 'regularizer')} x "
                  f"{_plural(seeds, 'seed')} = "
                  f"{_plural(runs, 'model')}"
@@ -161,7 +203,7 @@ def estimate(context) -> tuple[list[str], float]:
                     f"training rows: {', '.join(f'{s:g}' for s in shares)})" if shares else "")
                  + f" of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
                  f"each scored with {' and '.join(_method_labels(context))} (at most "
-                 f"{_duration(seconds)} of training)")
+                 f"{_duration(_upper(seed_runs))} of training)")
     lines += seed_power(context)
     shared = {}   # regularizers that share a timing (``timed_steps``) on one line
     for name, seconds in timed.items():
@@ -173,14 +215,20 @@ def estimate(context) -> tuple[list[str], float]:
     steps += ("; a validation pass " + "; ".join(f"{', '.join(names)} {v:.3f} s"
                                                for v, names in passes.items()))
     lines.append(f"on {context.device}: a training step takes {steps}; training at most "
-                 f"~{_duration(total)} if every model used all its epochs (early stopping "
-                 "and pruning usually end them sooner; data, scoring and the report come "
-                 "on top)")
-    return lines, total
+                 f"~{_duration(_upper(models))} if every model used all its epochs (early "
+                 "stopping usually ends them sooner"
+                 + ("; the expected time follows once none's selection models are trained"
+                    if searched and protocol == "constrained" else "")
+                 + "; data, scoring and the report come on top)")
+    return Estimate(tuple(lines), tuple(models))
 
 
-def _selection_plan(context, searched: list[str], epoch) -> tuple[float, str]:
-    """(at most how many seconds, the plan's line) of the constrained protocol's λ
+def _upper(models) -> float:
+    return Estimate((), tuple(models)).upper
+
+
+def _selection_plan(context, searched: list[str], epoch) -> tuple[str, list]:
+    """(the plan's line, the models as Estimate.models) of the constrained protocol's λ
     selection: none and every candidate λ of the grid, on every selection seed, each
     trained as the verdict's models are."""
     from regbench.lambda_search import declared_endpoint, seed_range, selection_seeds
@@ -190,16 +238,16 @@ def _selection_plan(context, searched: list[str], epoch) -> tuple[float, str]:
     seeds = selection_seeds(context)
     grids = {n: lambda_grid(get_spec(n).default_lambda, get_spec(n).lambda_range,
                             tuning.trials) for n in searched}
-    seconds = len(seeds) * epochs * (epoch("none") + sum(len(g) * epoch(n)
-                                                         for n, g in grids.items()))
-    models = len(seeds) * (1 + sum(len(g) for g in grids.values()))
+    models = [(len(seeds), epoch("none"), epochs)] + [
+        (len(seeds) * len(g), epoch(n), epochs) for n, g in grids.items()]
     endpoint = declared_endpoint(context)
-    return seconds, (
+    return (
         f"λ selection on seeds {seed_range(seeds)} (never a verdict seed): none and "
         + "; ".join(f"{n} at λ {', '.join(f'{v:g}' for v in g)}" for n, g in grids.items())
-        + f": {_plural(models, 'model')} of at most {_plural(epochs, 'epoch')} (the "
-        f"verdict's training), at most {_duration(seconds)}; "
-        + (endpoint.describe() if endpoint else "no ground truth: no primary endpoint"))
+        + f": {_plural(sum(n for n, _, _ in models), 'model')} of at most "
+        f"{_plural(epochs, 'epoch')} (the verdict's training), at most "
+        f"{_duration(_upper(models))}; "
+        + (endpoint.describe() if endpoint else "no ground truth: no primary endpoint")), models
 
 
 def seed_power(context) -> list[str]:
@@ -247,4 +295,4 @@ def duration(seconds: float) -> str:
 _duration = duration
 
 
-__all__ = ["describe_plan", "duration", "estimate", "seed_power", "step_seconds", "timed_batch", "validation_seconds"]
+__all__ = ["Estimate", "describe_plan", "duration", "estimate", "plan_run", "seed_power", "step_seconds", "timed_batch", "validation_seconds"]

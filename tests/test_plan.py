@@ -129,3 +129,31 @@ def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch)
     steps = 4   # ceil(100 / 32)
     assert total == 2 * 3 * ((steps * 1.0 + 10.0) + (steps * 2.0 + 30.0))
     assert "a validation pass none 10.000 s; fourier 30.000 s" in lines[-1]
+
+
+def test_the_expected_time_counts_each_model_at_nones_measured_epochs_and_scoring(
+        monkeypatch):
+    """Issue 40: the bound (every epoch) was 5-8 times the real time; the expected time
+    counts each model at the epochs and scoring seconds none's first models measured,
+    never more epochs than its cap."""
+    from regbench import plan
+    from regbench.config import preset_config
+    monkeypatch.setattr(plan, "timed_steps", lambda c, names: {"none": 1.0, "fourier": 2.0})
+    monkeypatch.setattr(plan, "timed_validations",
+                        lambda c, names: {"none": 10.0, "fourier": 30.0})
+    config = preset_config("smoke")
+    config.seeds, config.tune = 2, False
+    context = SimpleNamespace(
+        config=config, regularizers=["none", "fourier"], lambda_protocol="fixed",
+        split=lambda name: SimpleNamespace(codes=np.zeros((100, 4)), motif_mask=None,
+                                           summits=None, peak_mask=None),
+        device="cpu")
+    estimate = plan.plan_run(context)
+    none_epoch, fourier_epoch = 4 * 1.0 + 10.0, 4 * 2.0 + 30.0   # 4 steps + validation
+    assert estimate.models == ((2, none_epoch, 3), (2, fourier_epoch, 3))
+    assert estimate.upper == 2 * 3 * (none_epoch + fourier_epoch)
+    assert estimate.expected(2, 5.0) == 2 * (2 * none_epoch + 5) + 2 * (2 * fourier_epoch + 5)
+    assert estimate.expected(50, 0.0) == estimate.upper          # capped at 3 epochs
+    line = estimate.expected_line(2, 5.0, 3)
+    assert line.startswith(f"time: about {plan.duration(estimate.expected(2, 5.0))} in all")
+    assert "none's 3 models trained 2.0 epochs and scored in 5.0 s" in line
