@@ -16,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import numpy as np
-
 from regbench.config import NOISE_SEEDS, SELECTION_SEED_BASE
 from regbench.context import RunContext
 from regbench.endpoints import Endpoint, for_data, power_line
@@ -111,9 +109,7 @@ class LambdaSearch:
             raise RegbenchError(f"none did not train on the selection seeds ({none['failed']}); "
                                 "fix the training settings or use --lambda-protocol fixed")
         if plan is not None:
-            print(plan.expected_line(float(np.mean(none["epochs"])),
-                                     float(np.mean(none["score_seconds"])), len(seeds)),
-                  flush=True)
+            print(plan.expected_line(none), flush=True)
         reference = {"none_performance": none["performance"], "margin": endpoint.margin,
                      "direction": endpoint.direction,
                      "performance_direction": endpoint.performance_direction}
@@ -194,7 +190,7 @@ class LambdaSearch:
         trials = ctx.for_trials(regularizer, None)
         executor = RunExecutor(trials)
         scores = {"seeds": selection_seeds(ctx), "endpoint": [], "performance": [],
-                  "val_loss": [], "epochs": [], "score_seconds": [],
+                  "val_loss": [], "epochs": [], "train_seconds": [], "score_seconds": [],
                   "direction": endpoint.direction}
         for seed in scores["seeds"]:
             record = executor.train_one(regularizer, seed, lam=lam, evaluate=False)
@@ -208,6 +204,7 @@ class LambdaSearch:
             scores["performance"].append(performance)
             scores["val_loss"].append(float(row["val_loss"]))
             scores["epochs"].append(int(row["epochs"]))
+            scores["train_seconds"].append(float(row["train_seconds"]))
         return scores
 
     def _use_search(self, name: str, result, objective: str) -> None:

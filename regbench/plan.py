@@ -110,29 +110,41 @@ def timed_validations(context, names) -> dict[str, float]:
 @dataclass(frozen=True)
 class Estimate:
     """What a run trains, timed before it starts. ``lines``: the plan; ``models``: one
-    (models, seconds of one epoch, epoch cap) per set of alike models."""
+    (models, seconds of one epoch, epoch cap) per set of alike models; ``none_epoch``:
+    the timed seconds of one epoch of none."""
 
     lines: tuple[str, ...]
     models: tuple[tuple[int, float, int], ...]
+    none_epoch: float = float("nan")
 
     @property
     def upper(self) -> float:
         """Seconds of training if every model used all its epochs."""
         return sum(n * cap * epoch for n, epoch, cap in self.models)
 
-    def expected(self, epochs: float, scoring: float) -> float:
+    def expected(self, epochs: float, scoring: float, scale: float = 1.0) -> float:
         """Seconds of training and scoring if every model trained ``epochs`` epochs (at
-        most its cap) and took ``scoring`` seconds to score."""
-        return sum(n * (min(epochs, cap) * epoch + scoring) for n, epoch, cap in self.models)
+        most its cap), each ``scale`` times as long as timed, and took ``scoring``
+        seconds to score."""
+        return sum(n * (min(epochs, cap) * epoch * scale + scoring)
+                   for n, epoch, cap in self.models)
 
-    def expected_line(self, epochs: float, scoring: float, measured: int) -> str:
-        """The line printed once ``measured`` models of none gave ``epochs`` (mean
-        epochs trained) and ``scoring`` (mean seconds to score one)."""
-        return (f"time: about {_duration(self.expected(epochs, scoring))} in all for "
-                f"training and scoring (none's {_plural(measured, 'model')} trained "
-                f"{epochs:.1f} epochs and scored in {scoring:.1f} s on average; every model "
-                f"is counted alike; at most {_duration(self.upper)} of training if every "
-                "model used all its epochs)")
+    def expected_line(self, none: dict) -> str:
+        """The line printed once none's first models have trained: ``none`` holds their
+        "epochs", "train_seconds" and "score_seconds", one value per model. Every model
+        is counted at their mean epochs and scoring seconds, its epochs as much slower
+        than timed as none's were (a training epoch runs slower than a timed step:
+        batches are drawn, histories kept)."""
+        epochs = float(np.mean(none["epochs"]))
+        scoring = float(np.mean(none["score_seconds"]))
+        per_epoch = float(np.sum(none["train_seconds"]) / np.sum(none["epochs"]))
+        scale = per_epoch / self.none_epoch if self.none_epoch > 0 else 1.0
+        return (f"time: about {_duration(self.expected(epochs, scoring, scale))} in all for "
+                f"training and scoring (none's {_plural(len(none['epochs']), 'model')} "
+                f"trained {epochs:.1f} epochs of {per_epoch:.2f} s and scored in "
+                f"{scoring:.1f} s on average; every model is counted alike, its epochs "
+                f"{scale:.2f} times the timed ones; {_duration(self.upper * scale)} of training "
+                "if every model used all its epochs)")
 
 
 def describe_plan(context, plan: "Estimate | None" = None) -> str:
@@ -220,7 +232,7 @@ def plan_run(context) -> Estimate:
                  + ("; the expected time follows once none's selection models are trained"
                     if searched and protocol == "constrained" else "")
                  + "; data, scoring and the report come on top)")
-    return Estimate(tuple(lines), tuple(models))
+    return Estimate(tuple(lines), tuple(models), epoch("none"))
 
 
 def _upper(models) -> float:

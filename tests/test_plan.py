@@ -154,6 +154,13 @@ def test_the_expected_time_counts_each_model_at_nones_measured_epochs_and_scorin
     assert estimate.upper == 2 * 3 * (none_epoch + fourier_epoch)
     assert estimate.expected(2, 5.0) == 2 * (2 * none_epoch + 5) + 2 * (2 * fourier_epoch + 5)
     assert estimate.expected(50, 0.0) == estimate.upper          # capped at 3 epochs
-    line = estimate.expected_line(2, 5.0, 3)
-    assert line.startswith(f"time: about {plan.duration(estimate.expected(2, 5.0))} in all")
-    assert "none's 3 models trained 2.0 epochs and scored in 5.0 s" in line
+    assert estimate.none_epoch == none_epoch
+    # none's models: 2 epochs on average, each 1.5 times the timed 14 s
+    none = {"epochs": [1, 3], "train_seconds": [21.0, 63.0], "score_seconds": [4.0, 6.0]}
+    assert estimate.expected(2, 5.0, 1.5) == 2 * (2 * 1.5 * none_epoch + 5) + 2 * (
+        2 * 1.5 * fourier_epoch + 5)
+    line = estimate.expected_line(none)
+    assert line.startswith(f"time: about {plan.duration(estimate.expected(2, 5.0, 1.5))} "
+                           "in all")
+    assert ("none's 2 models trained 2.0 epochs of 21.00 s and scored in 5.0 s on average; "
+            "every model is counted alike, its epochs 1.50 times the timed ones") in line
