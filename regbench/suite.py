@@ -47,6 +47,7 @@ import pandas as pd
 from regbench.config import RunConfig
 from regbench.config_merge import merge
 from regbench.errors import RegbenchError
+from regbench.lookup import find_file, list_names, search_folders
 from regbench.store import atomic_write, atomic_write_csv
 from regbench.suite_kinds import get_suite_kind, list_suite_kinds
 
@@ -105,25 +106,17 @@ class Point:
 
 def suite_dirs() -> list[Path]:
     """Where bare suite names are looked up: ./suites (your own), then the shipped ones."""
-    from regbench.simulate.motifs import shipped_simulations
-    return [Path.cwd() / "suites", Path(str(shipped_simulations())) / "suites"]
+    return search_folders("suites", "suites")
 
 
 def list_suites() -> list[str]:
-    return sorted({p.stem for d in suite_dirs() if d.is_dir() for p in d.glob("*.toml")})
+    """Names of the suites found in ``suite_dirs()``, sorted."""
+    return list_names(suite_dirs())
 
 
 def find_suite(name_or_path) -> Path:
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.parent != Path("."):
-        if not path.is_file():
-            raise RegbenchError(f"suite file {path} does not exist; check the path")
-        return path
-    for folder in suite_dirs():
-        if (folder / f"{path}.toml").is_file():
-            return folder / f"{path}.toml"
-    raise RegbenchError(f"unknown suite {str(name_or_path)!r}; use a .toml path or one of: "
-                        f"{', '.join(list_suites())}")
+    """The TOML file for a path, or for a bare name in ``suite_dirs()``."""
+    return find_file(name_or_path, "suite", suite_dirs())
 
 
 def load_suite(name_or_path) -> Suite:
