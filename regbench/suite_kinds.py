@@ -1,34 +1,21 @@
-"""Suite kinds: each a registered object with what its report section shows, the
-extra per-run columns its points add (``extras(point, context)``, scored after the
-point's runs) and its report section (``section(out, experiment, results, shares,
-order, manifest)``, yielding report Sections).
+"""Suite kinds: each a registered object that owns what makes its experiments differ:
+its own keys and their checks, how an experiment expands into points, the points'
+labels and facts, the extra per-run columns its points add, its report section and
+tables, and (optionally) its own verdict (``SuiteKind``, in ``suite_hooks`` with the
+hooks' defaults).
 
 A ``plugins.Registry`` like every plug point (``register_suite_kind``,
-``get_suite_kind``, ``list_suite_kinds``; entry-point group ``regbench.suites``); the
-built-in kinds are registered below. A section is looked up
-when the report is written, so this module imports no plotting library.
+``get_suite_kind``, ``list_suite_kinds``; entry-point group ``regbench.suites``). The
+built-in kinds live in ``regbench.suite_builtins``, registered below; no other module
+names them. Every hook has a default, so a plug-in kind that sets only name, what and
+section expands, labels and checks like a plain scenario sweep. Report hooks are
+looked up when the report is written, so this module imports no plotting library.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 from regbench.plugins import GROUPS, Registry
-
-
-@dataclass(frozen=True)
-class SuiteKind:
-    """name: the experiment's ``kind``; what: what its report section shows (suite.json);
-    section: the report section's builder; extras: (Point, RunContext) -> DataFrame
-    (regularizer, seed, columns...) or None; columns: the names (or prefixes) of the
-    columns extras adds, one value per run (not per attribution method)."""
-
-    name: str
-    what: str
-    section: Callable
-    extras: Callable | None = None
-    columns: tuple[str, ...] = ()
-
+from regbench.suite_builtins import DEFAULT_KIND, KINDS
+from regbench.suite_hooks import SuiteKind
 
 SUITE_KINDS: Registry[SuiteKind] = Registry(
     "suite kind", GROUPS["suites"], unknown="kind = {name!r} is not valid; expected one of "
@@ -48,49 +35,30 @@ def list_suite_kinds() -> list[str]:
     return SUITE_KINDS.names()
 
 
+def default_suite_kind() -> str:
+    """The kind of an experiment table that names none."""
+    return DEFAULT_KIND
+
+
 def extra_columns() -> tuple[str, ...]:
     """The names (or prefixes) of every registered kind's per-run extra columns."""
     return tuple(c for kind in SUITE_KINDS.entries() for c in kind.columns)
 
 
-def _report_section(name: str) -> Callable:
-    """The built-in report section ``name`` (regbench.report.suite_sections), imported
-    when the report is written."""
-    def build(*args):
-        from regbench.report.suite_sections import SECTIONS
-        return SECTIONS[name](*args)
-    build.__name__ = name
-    return build
+def key_owners() -> dict[str, str]:
+    """{experiment key: the kind that owns it}, over every registered kind's ``keys``."""
+    return {key: kind.name for kind in SUITE_KINDS.entries() for key in kind.keys}
 
 
-def _extra(name: str) -> Callable:
-    def extras(point, context):
-        from regbench import suite_extras
-        return getattr(suite_extras, name)(point, context)
-    extras.__name__ = name
-    return extras
+def lambda_sweeping_kinds() -> set[str]:
+    """The names of the kinds whose points set λ themselves."""
+    return {kind.name for kind in SUITE_KINDS.entries() if kind.sweeps_lambda}
 
 
-for _kind in (
-    SuiteKind("compare", "the regularizers side by side on one dataset (summary, figures, "
-              "λ search)", _report_section("compare")),
-    SuiteKind("stability", "attribution similarity between seeds, and between full-data "
-              "models and models trained on nested shares of the training rows",
-              _report_section("stability")),
-    SuiteKind("gc_sweep", "GC reliance, auROC on GC-balanced data and motif fraction "
-              "against the GC gap between positives and negatives",
-              _report_section("gc_sweep"), _extra("balanced_auroc"), ("balanced_auroc",)),
-    SuiteKind("data_scarcity", "performance and interpretability against the number of "
-              "training rows", _report_section("data_scarcity")),
-    SuiteKind("multi_motif", "several factors and tasks: per-task auROC, motif fraction "
-              "and motif auPRC beside the usual tables", _report_section("multi_motif"),
-              _extra("task_results"), ("auroc_", "motif_fraction_", "motif_auprc_")),
-    SuiteKind("lambda_sweep", "test auROC, validation loss and interpretability against λ "
-              "(a log grid across each penalty's range), none as a band, and the most "
-              "interpretable λ at matched accuracy", _report_section("lambda_sweep")),
-):
+for _kind in KINDS:
     register_suite_kind(_kind)
 
 
-__all__ = ["SUITE_KINDS", "SuiteKind", "extra_columns", "get_suite_kind", "list_suite_kinds",
+__all__ = ["SUITE_KINDS", "SuiteKind", "default_suite_kind", "extra_columns",
+           "get_suite_kind", "key_owners", "lambda_sweeping_kinds", "list_suite_kinds",
            "register_suite_kind"]

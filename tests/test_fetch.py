@@ -439,8 +439,8 @@ SHIPPED = Path(__file__).resolve().parents[1] / "simulations"
 
 @pytest.fixture
 def shipped(monkeypatch):
-    import regbench.simulate.motifs
-    monkeypatch.setattr(regbench.simulate.motifs, "shipped_simulations", lambda: SHIPPED)
+    import regbench.lookup
+    monkeypatch.setattr(regbench.lookup, "shipped_simulations", lambda: SHIPPED)
 
 
 def test_the_shipped_recipes_load_and_cite_their_sources(shipped):

@@ -2,13 +2,15 @@
 
 A recipe is a TOML file: ``accessions = ["encode:ENCSR...", ...]`` and a
 ``description``; its comments cite where every accession was taken from. Bare names are
-looked up in ./recipes (your own), then in the shipped ``simulations/recipes``.
+looked up in ./recipes (your own), then in the shipped ``simulations/recipes``; a name
+ending in .toml or with a folder part is a path.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from regbench.errors import RegbenchError
+from regbench.lookup import find_file, list_names, search_folders
 
 try:
     import tomllib
@@ -17,25 +19,19 @@ except ModuleNotFoundError:   # Python < 3.11
 
 
 def recipe_folders() -> list[Path]:
-    from regbench.simulate.motifs import shipped_simulations
-    return [Path.cwd() / "recipes", Path(str(shipped_simulations())) / "recipes"]
+    """Where bare recipe names are looked up: ./recipes (your own), then the shipped
+    ``simulations/recipes``."""
+    return search_folders("recipes", "recipes")
 
 
 def list_recipes() -> list[str]:
-    return sorted({p.stem for folder in recipe_folders() if folder.is_dir()
-                   for p in folder.glob("*.toml")})
+    """Names of the recipes found in ``recipe_folders()``, sorted."""
+    return list_names(recipe_folders())
 
 
 def load_recipe(name_or_file: str) -> dict:
     """The recipe as a dict with ``name``, ``description`` and ``accessions``."""
-    path = Path(name_or_file)
-    if not path.is_file():
-        found = [f / f"{name_or_file}.toml" for f in recipe_folders()
-                 if (f / f"{name_or_file}.toml").is_file()]
-        if not found:
-            raise RegbenchError(f"no recipe {name_or_file!r}; known: "
-                                f"{', '.join(list_recipes()) or 'none'} (or a TOML file)")
-        path = found[0]
+    path = find_file(name_or_file, "recipe", recipe_folders())
     try:
         recipe = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:

@@ -164,7 +164,7 @@ def stability_frames(folder, order, runs=None) -> tuple[pd.DataFrame, pd.DataFra
     """(``seed_pairs``, ``fraction_pairs``) of a results folder, computed once and kept
     on it (``folder.stability``), so the report's tables and the CSVs are one set of
     numbers. ``runs``: ``load_attributions(folder)`` if already loaded."""
-    if getattr(folder, "stability", None) is None:
+    if folder.stability is None:
         runs = load_attributions(folder) if runs is None else runs
         folder.stability = (seed_pairs(folder, order, runs),
                             fraction_pairs(folder, order, runs))
@@ -205,16 +205,17 @@ def fraction_table(pairs: pd.DataFrame, order) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
-def write_suite_stability_csvs(out, manifest, results: pd.DataFrame,
+def write_suite_stability_csvs(out, manifest, experiments, results: pd.DataFrame,
                                fractions: pd.DataFrame, order, point_folder,
                                tags) -> list:
-    """A suite's SEED_CSV and FRACTION_CSV in ``out``: the rows of every point of its
-    ``stability`` experiments, each led by the point's ``tags`` (experiment, kind,
-    point, sweep, value). ``results``, ``fractions``: the suite's wide tables;
-    ``point_folder(out, manifest, experiment, point, results, shares)`` builds a
-    point's results folder as the suite report sees it. Returns the paths written."""
+    """A suite's SEED_CSV and FRACTION_CSV in ``out``: the rows of every point of
+    ``experiments`` (its stability experiments' suite.json entries), each led by the
+    point's ``tags`` (experiment, kind, point, sweep, value). ``results``,
+    ``fractions``: the suite's wide tables; ``point_folder(out, manifest, experiment,
+    point, results, shares)`` builds a point's results folder as the suite report sees
+    it. Returns the paths written."""
     frames = ([], [])
-    for experiment in (e for e in manifest["experiments"] if e["kind"] == "stability"):
+    for experiment in experiments:
         name = experiment["name"]
         mine = results[results["experiment"] == name]
         for point, part in mine.groupby("point", sort=False):

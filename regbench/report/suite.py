@@ -4,8 +4,9 @@ per experiment, then how it was made.
 Reads OUT/suite.json, OUT/results.csv (every point's runs, long format, tagged with
 experiment, kind, point, sweep, value) and OUT/results_fraction.csv, and each point's
 own results folder for what only it holds (example tracks, λ search, attributions).
-Writes, beside the report, the numbers of its figures and tables: lambda_sweep.csv,
-stability.csv and stability_fraction.csv (tagged like results.csv).
+Writes, beside the report, the numbers of its figures and tables: each kind's
+``tables`` (the built-in ones: lambda_sweep.csv, stability.csv and
+stability_fraction.csv, tagged like results.csv).
 """
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ import pandas as pd
 
 from regbench.config import paper_differences
 from regbench.errors import RegbenchError
-from regbench.report import lambda_sweep, stability, stats
+from regbench.report import stats
 from regbench.report.render import Bullets, Section, Text, write_outputs
-from regbench.report.suite_sections import _point_folder, one_folder_per_point
+from regbench.report.suite_sections import one_folder_per_point
 from regbench.report.suite_verdict import (TAGS, verdict, verdict_point,  # noqa: F401
                                            verdict_table)
-from regbench.store import atomic_write_csv, folder_file, wide_results
-from regbench.suite_kinds import extra_columns, get_suite_kind
+from regbench.store import folder_file, wide_results
+from regbench.suite_kinds import extra_columns, get_suite_kind, lambda_sweeping_kinds
 
 
 def write_suite_report(out) -> tuple[Path, Path]:
@@ -35,10 +36,8 @@ def write_suite_report(out) -> tuple[Path, Path]:
     fractions = (_wide(pd.read_csv(out / "results_fraction.csv"))
                  if (out / "results_fraction.csv").is_file() else pd.DataFrame(columns=TAGS))
     order = stats.order_regularizers(results["regularizer"], _listed(manifest))
-    _write_lambda_curves(out, results, manifest)
     with one_folder_per_point():   # stability tables computed once, for CSVs and sections
-        stability.write_suite_stability_csvs(out, manifest, results, fractions, order,
-                                             _point_folder, TAGS)
+        write_kind_tables(out, results, fractions, order, manifest)
         blocks = [verdict(results, order, manifest)]
         for experiment in manifest["experiments"]:
             mine = results[results["experiment"] == experiment["name"]]
@@ -50,16 +49,16 @@ def write_suite_report(out) -> tuple[Path, Path]:
     return write_outputs(out, title, [b for b in blocks if b is not None])
 
 
-def _write_lambda_curves(out: Path, results: pd.DataFrame, manifest) -> None:
-    """OUT/lambda_sweep.csv: every lambda_sweep experiment's runs (experiment,
-    regularizer, λ, seed, metrics), the numbers its figures are drawn from."""
-    names = [e["name"] for e in manifest["experiments"] if e["kind"] == "lambda_sweep"]
-    if not names:
-        return
-    frames = [lambda_sweep.sweep_frame(results[results["experiment"] == name]).assign(
-        experiment=name) for name in names]
-    frame = pd.concat(frames, ignore_index=True)
-    atomic_write_csv(frame[["experiment", *frame.columns[:-1]]], out / lambda_sweep.CSV)
+def write_kind_tables(out: Path, results: pd.DataFrame, fractions: pd.DataFrame, order,
+                      manifest) -> None:
+    """Each kind of the suite with a ``tables`` hook writes its CSVs from its own
+    experiments (suite.json entries, in suite order), once per kind."""
+    kinds = dict.fromkeys(e["kind"] for e in manifest["experiments"])
+    for name in kinds:
+        tables = get_suite_kind(name).tables
+        if tables is not None:
+            mine = [e for e in manifest["experiments"] if e["kind"] == name]
+            tables(out, mine, results, fractions, order, manifest)
 
 
 def _listed(manifest) -> list:
@@ -133,8 +132,9 @@ def how_made(manifest, results: pd.DataFrame, out: Path) -> Section:
 
 def _lambda_sources(out: Path, manifest) -> dict:
     sources = {}
+    swept = lambda_sweeping_kinds()
     for p in manifest["points"]:
-        if p.get("kind") == "lambda_sweep":     # swept: its λ are in lambda_sweep.csv
+        if p.get("kind") in swept:     # swept: its λ are in its kind's tables
             continue
         path = folder_file(out, p["folder"], "points") / "config.json"   # suite.json
         if not path.is_file():

@@ -1,6 +1,7 @@
-"""The report section of each built-in suite kind (``suite_kinds``: compare, stability,
-gc_sweep, data_scarcity, multi_motif, lambda_sweep): each yields the blocks of its
-experiment's section from the suite's rows (and the point folders)."""
+"""The report sections and tables of the built-in suite kinds (``suite_builtins`` names
+them as its kinds' ``section`` and ``tables`` hooks, imported when the report is
+written): each section yields the blocks of its experiment's section from the suite's
+rows (and the point folders); each table writer writes a CSV beside the report."""
 from __future__ import annotations
 
 import contextlib
@@ -12,12 +13,12 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure as MplFigure
 
-from regbench.report import figures, lambda_sweep, sections, stats
+from regbench.report import figures, lambda_sweep, sections, stability, stats
 from regbench.report.load import load_results
 from regbench.report.render import Table, Text
-from regbench.report.suite_verdict import (ARROWS, TAGS, _info, _lambda_verdict, _matched,
-                                           verdict_point)
-from regbench.store import folder_file
+from regbench.report.suite_verdict import (ARROWS, TAGS, column_info, lambda_verdict,
+                                           matched_choice, verdict_experiment)
+from regbench.store import atomic_write_csv, folder_file
 
 
 # (folder, shares given) -> the point's folder while a suite report is written
@@ -28,7 +29,7 @@ _SHARED: dict | None = None
 
 @contextlib.contextmanager
 def one_folder_per_point():
-    """Within: ``_point_folder`` gives the same folder object for the same point and
+    """Within: ``point_folder`` gives the same folder object for the same point and
     the same rows, so its cached stability tables serve the CSVs and the section."""
     global _SHARED
     _SHARED = {}
@@ -38,8 +39,8 @@ def one_folder_per_point():
         _SHARED = None
 
 
-def _point_folder(out: Path, manifest, experiment: str, point: str, results: pd.DataFrame,
-                  shares: pd.DataFrame | None = None):
+def point_folder(out: Path, manifest, experiment: str, point: str, results: pd.DataFrame,
+                 shares: pd.DataFrame | None = None):
     """The point's own results folder, its tables replaced by the suite's rows of it."""
     if _SHARED is None:
         return _load_point_folder(out, manifest, experiment, point, results, shares)
@@ -66,9 +67,9 @@ def _load_point_folder(out: Path, manifest, experiment: str, point: str,
     return folder
 
 
-def _compare(out, experiment, results, shares, order, manifest):
+def compare_section(out, experiment, results, shares, order, manifest):
     point = str(results["point"].iloc[0])
-    folder = _point_folder(out, manifest, experiment["name"], point, results)
+    folder = point_folder(out, manifest, experiment["name"], point, results)
     metrics = stats.metric_columns(folder.results)
     ok = stats.ok_runs(folder.results)
     yield Table(sections.summary_frame(folder.results, metrics, order),
@@ -80,9 +81,9 @@ def _compare(out, experiment, results, shares, order, manifest):
             yield from section.blocks
 
 
-def _stability(out, experiment, results, shares, order, manifest):
+def stability_section(out, experiment, results, shares, order, manifest):
     point = str(results["point"].iloc[0])
-    folder = _point_folder(out, manifest, experiment["name"], point, results,
+    folder = point_folder(out, manifest, experiment["name"], point, results,
                            shares[shares["point"] == point])
     for section in (sections.seed_stability(folder, order, None),   # the folder's tables,
                     sections.data_stability(folder, order, None)):  # computed at most once
@@ -94,7 +95,7 @@ def _stability(out, experiment, results, shares, order, manifest):
                "seed pairs differ in both initialisation and batch order.")
 
 
-def _gc_sweep(out, experiment, results, shares, order, manifest):
+def gc_sweep_section(out, experiment, results, shares, order, manifest):
     gaps = {p["point"]: p.get("gc_gap") for p in manifest["points"]
             if p["experiment"] == experiment["name"]}
     ok = stats.ok_runs(results).copy()
@@ -103,30 +104,30 @@ def _gc_sweep(out, experiment, results, shares, order, manifest):
               if c in ok and ok[c].notna().any()]
     fig = _lines(ok, "gc_gap", panels, order, "GC gap (positives − negatives)")
     if fig is not None:
-        captions = "; ".join(f"{_info(c).label}: {_info(c).better}" for c in panels)
-        yield sections._figure("gc_sweep", "Each metric against the GC gap between positives "
-                               "and negatives (mean ± sd over seeds; DeepLIFT/SHAP). A model "
-                               "that takes the GC shortcut shows GC reliance rising and "
-                               f"balanced auROC falling with the gap. {captions}.", fig)
+        # the figure is named after its kind (gc_sweep.png), as it always was
+        yield sections._figure(experiment["kind"], "Each metric against the GC gap between "
+                               "positives and negatives (mean ± sd over seeds; "
+                               "DeepLIFT/SHAP). A model that takes the GC shortcut shows GC "
+                               "reliance rising and balanced auROC falling with the gap. "
+                               f"{_captions(panels)}.", fig)
     yield Table(_by_level(ok, "gc_gap", panels, order), "Per GC gap: mean ± sd over seeds")
 
 
-def _data_scarcity(out, experiment, results, shares, order, manifest):
+def data_scarcity_section(out, experiment, results, shares, order, manifest):
     runs = pd.concat([results, shares], ignore_index=True)
     ok = stats.ok_runs(runs).copy()
     panels = [c for c in ("test_auroc", "motif_auprc", "highfreq_fraction", "entropy")
               if c in ok and ok[c].notna().any()]
     fig = _lines(ok, "train_rows", panels, order, "training rows (log scale)", log=True)
     if fig is not None:
-        captions = "; ".join(f"{_info(c).label}: {_info(c).better}" for c in panels)
-        yield sections._figure("data_scarcity", "Each metric against the number of training "
-                               "rows (nested shares of the training split; mean ± sd over "
-                               f"seeds; DeepLIFT/SHAP). {captions}.", fig)
+        yield sections._figure(experiment["kind"], "Each metric against the number of "
+                               "training rows (nested shares of the training split; mean ± sd "
+                               f"over seeds; DeepLIFT/SHAP). {_captions(panels)}.", fig)
     yield Table(_by_level(ok, "train_rows", panels, order),
                 "Per training-set size: mean ± sd over seeds")
 
 
-def _multi_motif(out, experiment, results, shares, order, manifest):
+def multi_motif_section(out, experiment, results, shares, order, manifest):
     ok = stats.ok_runs(results)
     tasks = [c[len("auroc_"):] for c in ok if c.startswith("auroc_") and ok[c].notna().any()]
     if tasks:
@@ -144,15 +145,15 @@ def _multi_motif(out, experiment, results, shares, order, manifest):
                     "task's output; motif fraction and pooled motif auPRC of the attributions "
                     "of that output on sequences positive for the task, against the task's "
                     "own motif instances (higher is better for all three)")
-    yield from _compare(out, experiment, results, shares, order, manifest)
+    yield from compare_section(out, experiment, results, shares, order, manifest)
 
 
-def _lambda_sweep(out, experiment, results, shares, order, manifest):
+def lambda_sweep_section(out, experiment, results, shares, order, manifest):
     frame = lambda_sweep.sweep_frame(results)
-    metric, chosen = _matched(frame)
-    if verdict_point(results, manifest)[0] != experiment["name"]:
-        yield from _lambda_verdict(results)
-    sweeps = [e["name"] for e in manifest["experiments"] if e["kind"] == "lambda_sweep"]
+    metric, chosen = matched_choice(frame)
+    if verdict_experiment(manifest) != experiment["name"]:
+        yield from lambda_verdict(results)
+    sweeps = [e["name"] for e in manifest["experiments"] if e["kind"] == experiment["kind"]]
     suffix = "" if sweeps.index(experiment["name"]) == 0 else \
         f"_{sweeps.index(experiment['name']) + 1}"
     for column in [c for c in ("test_auroc", metric, "val_loss") if c]:
@@ -167,6 +168,11 @@ def _lambda_sweep(out, experiment, results, shares, order, manifest):
                 f"over seeds (every run: {lambda_sweep.CSV})")
 
 
+def _captions(columns) -> str:
+    """"label: which way is better" of each column, joined by "; "."""
+    return "; ".join(f"{column_info(c).label}: {column_info(c).better}" for c in columns)
+
+
 def _by_level(ok: pd.DataFrame, level: str, columns, order) -> pd.DataFrame:
     rows = []
     for value in sorted(ok[level].dropna().unique()):
@@ -176,11 +182,16 @@ def _by_level(ok: pd.DataFrame, level: str, columns, order) -> pd.DataFrame:
                 continue
             rows.append({level.replace("_", " "): f"{value:g}", "regularizer": reg,
                          "seeds": len(mine), **{
-                             f"{_info(c).label} {ARROWS.get(_info(c).direction, '')}":
+                             _header(c):
                              stats.format_mean_sd(mine[c].mean(), mine[c].std(ddof=1)
                                                   if len(mine) > 1 else math.nan)
                              for c in columns}})
     return pd.DataFrame(rows)
+
+
+def _header(column: str) -> str:
+    info = column_info(column)
+    return f"{info.label} {ARROWS.get(info.direction, '')}"
 
 
 def _lines(ok: pd.DataFrame, x: str, panels, order, xlabel: str, log: bool = False):
@@ -198,7 +209,7 @@ def _lines(ok: pd.DataFrame, x: str, panels, order, xlabel: str, log: bool = Fal
         sns.lineplot(data=data, x=x, y=column, hue="regularizer", hue_order=order,
                      palette=figures.palette(order), errorbar="sd", marker="o", ax=ax,
                      legend=ax is axes[0])
-        info = _info(column)
+        info = column_info(column)
         ax.set(xlabel=xlabel, ylabel=info.label,
                title=f"{info.label} ({ARROWS.get(info.direction, '')})")
         if log:
@@ -210,9 +221,26 @@ def _lines(ok: pd.DataFrame, x: str, panels, order, xlabel: str, log: bool = Fal
     return fig
 
 
-# kind -> its section's builder (regbench.suite_kinds registers them)
-SECTIONS = {"compare": _compare, "stability": _stability, "gc_sweep": _gc_sweep,
-            "data_scarcity": _data_scarcity, "multi_motif": _multi_motif,
-            "lambda_sweep": _lambda_sweep}
+# -- tables beside the report ------------------------------------------------------------
 
-__all__ = ["SECTIONS"]
+def stability_tables(out, experiments, results, shares, order, manifest) -> None:
+    """stability's ``tables``: stability.csv and stability_fraction.csv of its
+    ``experiments`` (suite.json entries), from the same point folders as its sections."""
+    stability.write_suite_stability_csvs(out, manifest, experiments, results, shares, order,
+                                         point_folder, TAGS)
+
+
+def lambda_sweep_tables(out, experiments, results, shares, order, manifest) -> None:
+    """lambda_sweep's ``tables``: OUT/lambda_sweep.csv, every one of its ``experiments``'
+    runs (experiment, regularizer, λ, seed, metrics), the numbers its figures are drawn
+    from."""
+    names = [e["name"] for e in experiments]
+    frames = [lambda_sweep.sweep_frame(results[results["experiment"] == name]).assign(
+        experiment=name) for name in names]
+    frame = pd.concat(frames, ignore_index=True)
+    atomic_write_csv(frame[["experiment", *frame.columns[:-1]]], Path(out) / lambda_sweep.CSV)
+
+
+__all__ = ["compare_section", "data_scarcity_section", "gc_sweep_section",
+           "lambda_sweep_section", "lambda_sweep_tables", "multi_motif_section",
+           "one_folder_per_point", "point_folder", "stability_section", "stability_tables"]

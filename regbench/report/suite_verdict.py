@@ -11,6 +11,7 @@ import pandas as pd
 
 from regbench.report import inference, lambda_sweep, stats, verdict as run_verdict
 from regbench.report.render import Bullets, Section, Table, Text
+from regbench.suite_kinds import get_suite_kind
 
 TAGS = ["experiment", "kind", "point", "sweep", "value"]
 # Headline columns of the verdict, in order; those without values are left out.
@@ -22,18 +23,25 @@ EXTRA_INFO = {"balanced_auroc": stats.MetricInfo(
     "the motif predicts)", "higher")}
 
 
-def _info(column: str) -> stats.MetricInfo:
+def column_info(column: str) -> stats.MetricInfo:
+    """A suite column's label and direction: a kind's extra column's, else the metric's."""
     return EXTRA_INFO.get(column) or stats.metric_info(column)
 
 
 # -- the verdict --------------------------------------------------------------------------
 
+def verdict_experiment(manifest) -> str:
+    """The experiment the verdict is read from: the first of a headline kind (compare),
+    else the first."""
+    experiments = manifest["experiments"]
+    return next((e["name"] for e in experiments if get_suite_kind(e["kind"]).headline),
+                experiments[0]["name"])
+
+
 def verdict_point(results: pd.DataFrame, manifest) -> tuple[str, str]:
-    """(experiment, point) the verdict is read from: the first compare experiment, else
-    the first experiment's last point (a sweep's largest value: the hardest case)."""
-    names = [e["name"] for e in manifest["experiments"]]
-    kinds = {e["name"]: e["kind"] for e in manifest["experiments"]}
-    chosen = next((n for n in names if kinds[n] == "compare"), names[0])
+    """(experiment, point) the verdict is read from: ``verdict_experiment``'s last point
+    in ``results`` (a sweep's largest value: the hardest case)."""
+    chosen = verdict_experiment(manifest)
     points = results.loc[results["experiment"] == chosen, "point"].unique()
     return chosen, str(points[-1])
 
@@ -52,7 +60,7 @@ def verdict_table(ok: pd.DataFrame, order) -> tuple[pd.DataFrame, pd.DataFrame]:
     table = pd.DataFrame({"regularizer": order})
     leads = []
     for column in columns:
-        info = _info(column)
+        info = column_info(column)
         values = {r: ok.loc[ok["regularizer"] == r, column].dropna().to_numpy(float)
                   for r in order}
         means = {r: v.mean() for r, v in values.items() if len(v)}
@@ -119,10 +127,10 @@ def primary_blocks(ok: pd.DataFrame, order, manifest) -> list:
 
 def verdict(results: pd.DataFrame, order, manifest) -> Section:
     experiment, point = verdict_point(results, manifest)
-    if _kind(manifest, experiment) == "lambda_sweep":
+    own = get_suite_kind(_kind(manifest, experiment)).verdict
+    if own is not None:     # the kind's own verdict, e.g. lambda_sweep's matched accuracy
         mine = results[results["experiment"] == experiment]
-        return Section("Verdict", [Text(f"Read from “{experiment}”, at matched accuracy."),
-                                   *_lambda_verdict(mine)])
+        return Section("Verdict", own(experiment, mine))
     ok = stats.ok_runs(results[(results["experiment"] == experiment)
                                & (results["point"] == point)])
     table, leads = verdict_table(ok, order)
@@ -149,7 +157,7 @@ def _kind(manifest, experiment: str) -> str:
     return next(e["kind"] for e in manifest["experiments"] if e["name"] == experiment)
 
 
-def _matched(frame: pd.DataFrame) -> tuple[str | None, pd.DataFrame | None]:
+def matched_choice(frame: pd.DataFrame) -> tuple[str | None, pd.DataFrame | None]:
     """(interpretability column, matched-accuracy choice) of a lambda_sweep's runs;
     (column, None) without none's runs or validation losses to match against."""
     metric = lambda_sweep.headline(frame)
@@ -159,10 +167,17 @@ def _matched(frame: pd.DataFrame) -> tuple[str | None, pd.DataFrame | None]:
     return metric, lambda_sweep.matched_accuracy(frame, metric)
 
 
-def _lambda_verdict(results: pd.DataFrame) -> list:
+def lambda_sweep_verdict(experiment: str, results: pd.DataFrame) -> list:
+    """The suite's verdict read from a lambda_sweep experiment (its ``verdict`` hook):
+    where it is read from, then ``lambda_verdict`` of its runs."""
+    return [Text(f"Read from “{experiment}”, at matched accuracy."),
+            *lambda_verdict(results)]
+
+
+def lambda_verdict(results: pd.DataFrame) -> list:
     """The matched-accuracy verdict of a lambda_sweep experiment's runs: the rule,
     one line per regularizer, the table."""
-    metric, chosen = _matched(lambda_sweep.sweep_frame(results))
+    metric, chosen = matched_choice(lambda_sweep.sweep_frame(results))
     if chosen is None:
         return [Text("No verdict: it needs none's runs, validation losses and an "
                      "interpretability metric (motif truth or peaks) in these data.")]
@@ -178,4 +193,6 @@ def _lambda_verdict(results: pd.DataFrame) -> list:
                   "Per regularizer, the most interpretable λ at matched accuracy")]
 
 
-__all__ = ["HEADLINE", "TAGS", "verdict", "verdict_point", "verdict_table"]
+__all__ = ["HEADLINE", "TAGS", "column_info", "lambda_sweep_verdict", "lambda_verdict",
+           "matched_choice", "verdict", "verdict_experiment", "verdict_point",
+           "verdict_table"]

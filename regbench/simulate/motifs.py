@@ -16,6 +16,7 @@ import numpy as np
 from memelite.io import read_meme as _memelite_read_meme
 
 from regbench.errors import RegbenchError
+from regbench.lookup import shipped_simulations
 
 BUILTIN_MEME = "jaspar2026_selected.meme"
 JASPAR_PREFIX = "jaspar:"
@@ -86,17 +87,6 @@ def read_meme(path: str | Path) -> list[Motif]:
         fields = header.split(maxsplit=1)
         motifs.append(make_motif(fields[0], fields[-1], pwm, str(path)))
     return motifs
-
-
-def shipped_simulations():
-    """The folder of shipped scenarios and motifs: the package data
-    ``regbench.simulations`` of an install, else ``simulations/`` beside the source
-    tree (a checkout on PYTHONPATH)."""
-    try:
-        return resources.files("regbench.simulations")
-    except ModuleNotFoundError:
-        import regbench
-        return Path(regbench.__file__).resolve().parent.parent / "simulations"
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,8 @@ import tomllib
 from pathlib import Path
 
 from regbench.errors import RegbenchError
-from regbench.simulate.motifs import Motif, resolve_motif, shipped_simulations
+from regbench.lookup import find_file, list_names, search_folders
+from regbench.simulate.motifs import Motif, resolve_motif
 
 DEFAULTS: dict = {
     "name": "",
@@ -42,27 +43,17 @@ TASK_DEFAULTS: dict = {"name": "", "motifs": [], "prob": 0.5}
 def scenario_dirs() -> list[Path]:
     """Where bare scenario names are looked up: ./simulations (your own), then the
     scenarios shipped inside the package (so a wheel install finds them too)."""
-    return [Path.cwd() / "simulations", Path(str(shipped_simulations()))]
+    return search_folders("simulations")
 
 
 def list_scenarios() -> list[str]:
-    """Names of the scenarios found in ``scenario_dirs()``."""
-    return sorted({p.stem for d in scenario_dirs() if d.is_dir() for p in d.glob("*.toml")})
+    """Names of the scenarios found in ``scenario_dirs()``, sorted."""
+    return list_names(scenario_dirs())
 
 
 def find_scenario(name_or_path: str | Path) -> Path:
     """The TOML file for a path, or for a bare name in ``scenario_dirs()``."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.parent != Path("."):
-        if not path.is_file():
-            raise RegbenchError(f"scenario file {path} does not exist; check the path")
-        return path
-    for folder in scenario_dirs():
-        if (folder / f"{path}.toml").is_file():
-            return folder / f"{path}.toml"
-    known = ", ".join(list_scenarios()) or "none found"
-    raise RegbenchError(f"unknown scenario {str(name_or_path)!r}; use a .toml path or one "
-                        f"of: {known}")
+    return find_file(name_or_path, "scenario", scenario_dirs())
 
 
 def _beside(scenario_path: Path, motif_file) -> str:
