@@ -61,7 +61,7 @@ def run_comparison(context: RunContext, executor: RunExecutor | None = None,
         estimate = plan_run(context)
         print(describe_plan(context, estimate), flush=True)
     if config.tune:
-        search.tune_lambdas(estimate)
+        context.use_lambdas(search.tune_lambdas(estimate))
     from regbench.trained_with import say_reused_runs
     say_reused_runs(context)   # stored runs trained with other threads, device, groups
     grid = [(r, s) for r in context.regularizers for s in range(config.seeds)]

@@ -19,7 +19,9 @@ import torch
 from regbench.config import RunConfig
 from regbench.data import Dataset, FolderSource, SimulatedSource, source_of
 from regbench.errors import RegbenchError
+from regbench.lambda_choice import LambdaChoice
 from regbench.regularizers import get_spec
+from regbench.run_inputs import RunInputs
 from regbench.run_checks import check_run, resolve_lambdas, resolve_regularizers
 from regbench.spectra import check_freq_limit
 from regbench.store import RunKey, RunStore
@@ -46,13 +48,9 @@ class RunContext:
         self.out = Path(config.out)
         self.store = RunStore(self.out)
         self.regularizers = resolve_regularizers(config.regularizers, config.task)
-        self.lambdas, self.lambda_sources = resolve_lambdas(config, self.regularizers)
-        self.lambda_protocol = config.lambda_protocol()
-        # How λ was chosen, for config.json: none's reference loss and noise, measured
-        # penalties, the rule per regularizer (filled by the λ search).
-        self.lambda_reference: dict = {}
-        # The seeds that chose each selected λ ("1000-1002"), for results.csv.
-        self.selection_seeds: dict[str, str] = {}
+        lambdas, sources = resolve_lambdas(config, self.regularizers)
+        # replaced by the λ search's choice (use_lambdas), never changed in place
+        self.choice = LambdaChoice(config.lambda_protocol(), lambdas, sources)
         self.device = resolve_device(config.device)
         self.dataset: Dataset | None = dataset
         self._splits: dict[str, Dataset] = {} if splits is None else splits
@@ -71,8 +69,34 @@ class RunContext:
             if trial_epochs != config.train_config(0).max_epochs:
                 config.train = {**config.train, "max_epochs": int(trial_epochs)}
         trials = RunContext(config, dataset=self.dataset, splits=self._splits)
-        trials.lambda_sources[regularizer] = "search"
+        trials.use_lambdas(trials.choice.chose(regularizer, trials.choice.lambdas[regularizer],
+                                               "search"))
         return trials
+
+    def use_lambdas(self, choice: LambdaChoice) -> None:
+        """Train with the λ of ``choice`` (the λ search's) from now on."""
+        self.choice = choice
+
+    # read-only views of the choice, as config.json and results.csv name them
+    @property
+    def lambdas(self) -> dict[str, float]:
+        return dict(self.choice.lambdas)
+
+    @property
+    def lambda_sources(self) -> dict[str, str]:
+        return dict(self.choice.sources)
+
+    @property
+    def lambda_protocol(self) -> str:
+        return self.choice.protocol
+
+    @property
+    def lambda_reference(self) -> dict:
+        return dict(self.choice.reference)
+
+    @property
+    def selection_seeds(self) -> dict[str, str]:
+        return dict(self.choice.selection_seeds)
 
     def task(self) -> Task:
         """The run's task (model, loss, prior rows, explained output) for this data."""
@@ -149,7 +173,7 @@ class RunContext:
     # -- runs -------------------------------------------------------------------------
     def key(self, regularizer: str, seed: int, lam: float | None = None,
             data_fraction: float = 1.0) -> RunKey:
-        lam = self.lambdas[regularizer] if lam is None else lam
+        lam = self.choice.lambdas[regularizer] if lam is None else lam
         return RunKey(self.dataset.fingerprint, regularizer, float(lam), int(seed),
                       float(data_fraction), self.config.hash(), self.config.evaluation_hash())
 
@@ -168,6 +192,19 @@ class RunContext:
             n = min(len(rows), max(2, round(fraction * len(rows))))
             keep.append(rng.permutation(rows)[:n])
         return train.subset(np.sort(np.concatenate(keep)))
+
+    def run_inputs(self, key: RunKey, models_per_group: int = 1) -> RunInputs:
+        """The frozen inputs of training the run ``key`` (``run_inputs.RunInputs``);
+        ``models_per_group``: models trained together with it (1: alone)."""
+        train = self.train_rows(key.seed, key.data_fraction)
+        return RunInputs(
+            key=key, task=self.task(), regularizer=self.regularizer(key.regularizer),
+            config=self.config.train_config(key.seed),
+            # flanked windows (jitter) for training only: validation uses the centred ones
+            train=self.training_data(train.with_flanks()),
+            valid=self.training_data(self.split("valid")), train_rows=len(train.codes),
+            checkpoint=self.store.checkpoint_path(key),
+            settings=self.run_settings(models_per_group))
 
     def regularizer(self, name: str):
         """The registry's regularizer ``name`` with this task's and the user's
@@ -222,16 +259,14 @@ class RunContext:
         row, right after λ: a stored run (same key: same λ) may have been trained under
         another protocol."""
         row, reg = record["row"], record["row"]["regularizer"]
-        if reg not in self.lambda_sources:
+        if reg not in self.choice.sources:
             return record
-        stamped = {}
+        provenance, stamped = self.choice.row_fields(reg), {}
         for key, value in row.items():
-            if key not in ("lambda_source", "lambda_protocol", "selection_seeds"):
+            if key not in provenance:
                 stamped[key] = value
             if key == "lambda":
-                stamped["lambda_source"] = self.lambda_sources[reg]
-                stamped["lambda_protocol"] = self.lambda_protocol
-                stamped["selection_seeds"] = self.selection_seeds.get(reg, "")
+                stamped.update(provenance)
         return {**record, "row": stamped}
 
     # -- the grid -----------------------------------------------------------------------
@@ -239,7 +274,7 @@ class RunContext:
         """The regularizers whose λ a tuning run searches: not fixed by the user, and
         with a λ that means something (not ``none``)."""
         return [name for name in self.regularizers
-                if self.lambda_sources[name] != "--lambda" and get_spec(name).searchable]
+                if self.choice.sources[name] != "--lambda" and get_spec(name).searchable]
 
     def all_stored(self) -> bool:
         """Whether every seed run and share run is stored already, as far as their keys

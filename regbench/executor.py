@@ -15,7 +15,7 @@ from regbench.context import RunContext
 from regbench.evaluate import evaluate
 from regbench.record import RUN_RECORD
 from regbench.store import RunKey, atomic_write_csv, note_unreadable, results_frame
-from regbench.train import Trainer
+from regbench.run_inputs import train_group, train_run
 
 
 def extra_backward_passes(regularizer, lam: float) -> int:
@@ -57,29 +57,25 @@ class RunExecutor:
         """``train_one`` of a run not stored (``unreadable``: its record cannot be
         read)."""
         ctx = self.context
-        regularizer, seed, data_fraction = key.regularizer, key.seed, key.data_fraction
-        train, valid = ctx.train_rows(seed, data_fraction), ctx.split("valid")
-        reg = ctx.regularizer(regularizer)
         checkpoint = None if unreadable else ctx.store.trained(key)
         if checkpoint:   # trained before, scored another way: score it
-            record = self._score_again(key, reg, checkpoint, len(train.codes), evaluate)
+            record = self._score_again(key, ctx.regularizer(key.regularizer), checkpoint,
+                                       len(ctx.train_rows(key.seed, key.data_fraction).codes),
+                                       evaluate)
             if record is not None:
                 return record
-        trainer = Trainer(ctx.task(), reg, key.lam, ctx.config.train_config(seed))
+        inputs = ctx.run_inputs(key)
 
         def on_epoch(epoch, record):
             if bar is not None:
-                bar.set_postfix(reg=regularizer, seed=seed, epoch=epoch,
+                bar.set_postfix(reg=key.regularizer, seed=key.seed, epoch=epoch,
                                 loss=f"{record['train_loss']:.3f}",
                                 val=f"{record['val_loss']:.3f}")
             if epoch_callback is not None:
                 epoch_callback(epoch, record)
 
-        # flanked windows (jitter) for training only: validation uses the centred ones
-        result = trainer.fit(ctx.training_data(train.with_flanks()), ctx.training_data(valid),
-                             checkpoint=ctx.store.checkpoint_path(key), progress=on_epoch)
-        return self._store_run(key, reg, result, len(train.codes), evaluate,
-                               settings=ctx.run_settings())
+        return self._store_run(key, inputs.regularizer, train_run(inputs, on_epoch),
+                               inputs.train_rows, evaluate, settings=inputs.settings)
 
     def train_seeds(self, regularizer: str, seeds: list[int], data_fraction: float = 1.0,
                     bar=None) -> list[dict]:
@@ -94,21 +90,13 @@ class RunExecutor:
         unreadable = {seed: bad for seed, (_, bad) in stored.items()}
         todo = [seed for seed in seeds if records[seed] is None
                 and (unreadable[seed] or not ctx.store.trained(keys[seed]))]
-        reg = ctx.regularizer(regularizer)
-        if len(todo) > 1 and ctx.groupable(reg):
-            from regbench.group import GroupTrainer
-            lam = keys[todo[0]].lam
-            rows = {seed: ctx.train_rows(seed, data_fraction) for seed in todo}
+        if len(todo) > 1 and ctx.groupable(ctx.regularizer(regularizer)):
             if bar is not None:
                 bar.set_postfix(reg=regularizer, seeds=f"{todo[0]}-{todo[-1]} (grouped)")
-            results = GroupTrainer(ctx.task(), reg, lam,
-                                   [ctx.config.train_config(s) for s in todo]).fit(
-                [ctx.training_data(rows[s].with_flanks()) for s in todo],
-                ctx.training_data(ctx.split("valid")),
-                checkpoints=[ctx.store.checkpoint_path(keys[s]) for s in todo])
-            for seed, result in zip(todo, results):
-                records[seed] = self._store_run(keys[seed], reg, result, len(rows[seed].codes),
-                                                settings=ctx.run_settings(len(todo)))
+            members = [ctx.run_inputs(keys[s], models_per_group=len(todo)) for s in todo]
+            for seed, inputs, result in zip(todo, members, train_group(members)):
+                records[seed] = self._store_run(keys[seed], inputs.regularizer, result,
+                                                inputs.train_rows, settings=inputs.settings)
         return [records[seed] or self._train_key(keys[seed], bar=bar,
                                                  unreadable=unreadable[seed])
                 for seed in seeds]
@@ -141,9 +129,7 @@ class RunExecutor:
         ckpt = ctx.store.checkpoint_path(key)
         regularizer, seed = key.regularizer, key.seed
         row = {"regularizer": regularizer, "lambda": key.lam,
-               "lambda_source": ctx.lambda_sources.get(regularizer, "tuned"),
-               "lambda_protocol": ctx.lambda_protocol,
-               "selection_seeds": ctx.selection_seeds.get(regularizer, ""), "seed": seed,
+               **ctx.choice.row_fields(regularizer), "seed": seed,
                "data_fraction": key.data_fraction, "train_rows": train_rows,
                "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),

@@ -3,7 +3,8 @@ penalty measured on that model, the scale rule and the paper's λ.
 
 ``LambdaRules(context)`` trains its reference (none, seeds 0..n-1) in a context of its
 own (``RunContext.for_trials``: OUT/tuning, the search's epoch limit, this run's data)
-and notes what each rule rests on in ``context.lambda_reference`` (config.json).
+and notes what each rule rests on in its own ``reference`` (config.json's
+lambda_reference, through the λ search's LambdaChoice).
 """
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ class LambdaRules:
     def __init__(self, context: RunContext):
         self.context = context
         self._none_reference: dict | None = None
+        # what the rules rest on: none's reference, measured penalties, the paper rule
+        self.reference: dict = {}
 
     def none_reference(self, n_seeds: int) -> dict:
         """``none`` trained at the λ search's settings (OUT/tuning: at most [tuning]
@@ -54,13 +57,13 @@ class LambdaRules:
         runs trained once: {"seeds", "losses" (best validation loss per seed), "loss"
         (seed 0's: the trials train seed 0 too, so the comparison is paired), "mean",
         "noise" (the losses' sd, ddof 1; 0 for one seed), "checkpoint" (seed 0's model),
-        "epochs"}. Also kept in ``lambda_reference``."""
+        "epochs"}. Also kept in ``reference``."""
         cached = self._none_reference
         if cached is not None and cached["seeds"] >= n_seeds:
             return cached
         ctx = self.context
-        reference = ctx.for_trials("none", ctx.config.tuning_config().trial_epochs)
-        executor = RunExecutor(reference)
+        trials = ctx.for_trials("none", ctx.config.tuning_config().trial_epochs)
+        executor = RunExecutor(trials)
         records = [executor.train_one("none", seed, lam=0.0, evaluate=False)
                    for seed in range(n_seeds)]
         failed = [r["row"]["seed"] for r in records if r["row"]["status"] != "ok"]
@@ -71,17 +74,17 @@ class LambdaRules:
         losses = [float(r["row"]["val_loss"]) for r in records]
         # a stored record (OUT/tuning/runs, maybe another worker's) names the checkpoint:
         # not trusted, so checked as gather checks the paths it fetches
-        checkpoint = folder_file(reference.out, records[0]["row"]["checkpoint"], "checkpoints")
+        checkpoint = folder_file(trials.out, records[0]["row"]["checkpoint"], "checkpoints")
         self._none_reference = {
             "seeds": n_seeds, "losses": losses, "loss": losses[0],
             "mean": float(np.mean(losses)),
             "noise": float(np.std(losses, ddof=1)) if n_seeds > 1 else 0.0,
             "checkpoint": str(checkpoint),
-            "epochs": reference.config.train_config(0).max_epochs}
-        ctx.lambda_reference["none"] = {
+            "epochs": trials.config.train_config(0).max_epochs}
+        self.reference["none"] = {
             k: v for k, v in self._none_reference.items() if k != "checkpoint"}
         epochs = self._none_reference["epochs"]
-        ctx.lambda_reference["none"]["rule"] = (
+        self.reference["none"]["rule"] = (
             f"none trained with seeds 0-{n_seeds - 1} at the λ search's settings (at most "
             f"{epochs} epoch(s)): loss = seed 0's best validation loss (trials train seed "
             "0), noise = the sd of the seeds' best validation losses")
@@ -118,7 +121,7 @@ class LambdaRules:
         so, with the measured numbers)."""
         loss, penalty = self.penalty_on_none(regularizer)
         lam = scale_lambda(loss, penalty)
-        self.context.lambda_reference.setdefault("penalties", {})[regularizer] = penalty
+        self.reference.setdefault("penalties", {})[regularizer] = penalty
         if lam is None:
             return None, (f"its penalty on the trained none model is {penalty:.4g}, so no "
                           "λ scales it to the loss")
@@ -138,7 +141,7 @@ class LambdaRules:
                                            "(paper §2.2)")
             loss = self.penalty_on_none(regularizer)[0]
             authors = self.paper_scale_loss_on_none()
-            self.context.lambda_reference["paper_rule"] = {
+            self.reference["paper_rule"] = {
                 "none_validation_loss": loss, "authors_correctness_loss": authors,
                 "lambda": 0.5 * authors}
             return 0.5 * authors, "paper rule", (

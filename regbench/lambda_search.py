@@ -1,8 +1,9 @@
 """The λ search of a run: choose λ per regularizer by the run's protocol
 (``config.LAMBDA_PROTOCOLS``: fixed, paper, loss, constrained).
 
-``LambdaSearch(context)`` sets ``context.lambdas`` and ``context.lambda_sources`` and
-notes what each λ rests on in ``context.lambda_reference``. Its Optuna searches are
+``LambdaSearch(context).tune_lambdas()`` returns a frozen ``LambdaChoice``: the λ, where
+each came from and what it rests on (config.json's lambda_reference); the caller hands
+it to the context (``RunContext.use_lambdas``). Its Optuna searches are
 handed ``tune.Trials`` built from a context of their own (``RunContext.for_trials``:
 OUT/tuning, this run's data) and a RunExecutor on it; trials are scored on validation
 data only. The constrained protocol (``LambdaSearch.select_lambdas``) trains each
@@ -22,6 +23,7 @@ from regbench.endpoints import Endpoint, for_data, power_line
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate
 from regbench.executor import RunExecutor
+from regbench.lambda_choice import LambdaChoice
 from regbench.lambda_rules import LambdaRules
 from regbench.regularizers import get_spec
 from regbench.train import load_checkpoint
@@ -34,44 +36,49 @@ class LambdaSearch:
         self.context = context
         self.rules = LambdaRules(context)
 
-    def tune_lambdas(self, plan=None) -> dict:
-        """Choose λ by the run's protocol (``lambda_protocol``, LAMBDA_PROTOCOLS) for
-        every regularizer whose λ the user did not fix; returns the TuneResults of the
-        searches (constrained, loss), {} for the others. What each λ rests on goes to
-        ``lambda_reference`` (config.json) and is printed. ``plan``: the run's
-        ``plan.Estimate``, whose expected time the constrained selection prints once
-        none's models have trained."""
+    def tune_lambdas(self, plan=None) -> LambdaChoice:
+        """Choose λ by the run's protocol (``LAMBDA_PROTOCOLS``) for every regularizer
+        whose λ the user did not fix, starting from the context's choice; returns the new
+        LambdaChoice: its λ, what each rests on (``reference``, config.json) and the
+        TuneResults of the searches (constrained, loss; none for the others). ``plan``:
+        the run's ``plan.Estimate``, whose expected time the constrained selection
+        prints once none's models have trained."""
         ctx = self.context
-        searched = ctx.searched_regularizers()
-        if ctx.lambda_protocol == "fixed" or not searched:
-            return {}
-        if ctx.lambda_protocol == "constrained" and declared_endpoint(ctx) is None:
+        choice, searched, reference = ctx.choice, ctx.searched_regularizers(), {}
+        if choice.protocol == "fixed" or not searched:
+            return choice
+        if choice.protocol == "constrained" and declared_endpoint(ctx) is None:
             print("λ protocol: this data has neither motifs nor peak intervals to score "
                   "attributions against, so the constrained search cannot run: λ is "
                   "searched by validation loss instead (protocol loss)", flush=True)
-            ctx.lambda_protocol = "loss"
-            ctx.lambda_reference["fallback"] = "constrained -> loss: no ground truth"
-        if ctx.lambda_protocol == "paper":
+            choice = dataclasses.replace(choice, protocol="loss")
+            reference["fallback"] = "constrained -> loss: no ground truth"
+        results = {}
+        if choice.protocol == "paper":
             for name in searched:
                 lam, source, why = self.rules.paper_lambda(name)
-                ctx.lambdas[name], ctx.lambda_sources[name] = lam, source
-                ctx.lambda_reference.setdefault("rules", {})[name] = why
+                choice = choice.chose(name, lam, source)
+                reference.setdefault("rules", {})[name] = why
                 print(f"λ {name}: {lam:.4g} ({source}: {why})", flush=True)
-            return {}
-        if ctx.lambda_protocol == "constrained":
-            return self.select_lambdas(searched, plan)
-        return self._search_lambdas(searched)
+        elif choice.protocol == "constrained":
+            choice, results = self.select_lambdas(searched, choice, reference, plan)
+        else:
+            choice, results = self._search_lambdas(searched, choice, reference)
+        return dataclasses.replace(choice, reference={**self.rules.reference, **reference},
+                                   results=results)
 
-    def _search_lambdas(self, searched: list[str]) -> dict:
+    def _search_lambdas(self, searched: list[str], choice: LambdaChoice,
+                        reference: dict) -> tuple[LambdaChoice, dict]:
         """The loss protocol's Optuna search of each regularizer in ``searched``, the
-        registry's λ tried first."""
+        registry's λ tried first: (``choice`` with their λ, the TuneResults). Notes go
+        into ``reference``."""
         import optuna
 
         from regbench.tune import search_notes, write_lambda_search
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
         ctx = self.context
         tuning = ctx.config.tuning_config()
-        reference = self.rules.none_reference(NOISE_SEEDS)
+        noise = self.rules.none_reference(NOISE_SEEDS)["noise"]
         results = {}
         for i, name in enumerate(searched, 1):
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
@@ -84,18 +91,20 @@ class LambdaSearch:
                 enqueue=(get_spec(name).default_lambda,))
             results[name] = result
             write_lambda_search(ctx.out, results)
-            self._use_search(name, result, tuning.objective)
+            choice = self._use_search(choice, name, result, tuning.objective)
             for note in search_notes(result.trials, get_spec(name).lambda_range,
-                                     result.best_lambda, reference["noise"]):
-                ctx.lambda_reference.setdefault("notes", {}).setdefault(name, []).append(note)
+                                     result.best_lambda, noise):
+                reference.setdefault("notes", {}).setdefault(name, []).append(note)
                 print(f"λ search {name}: note: {note}", flush=True)
-        return results
+        return choice, results
 
-    def select_lambdas(self, searched: list[str], plan=None) -> dict:
+    def select_lambdas(self, searched: list[str], choice: LambdaChoice, reference: dict,
+                       plan=None) -> tuple[LambdaChoice, dict]:
         """The constrained protocol: none, then each candidate λ of each regularizer in
         ``searched``, trained on the selection seeds as the verdict's models are and
         scored on validation data; λ chosen by ``tune.selection.choose_lambda``.
-        Returns the TuneResults."""
+        Returns (``choice`` with their λ, the TuneResults); notes go into
+        ``reference``."""
         import optuna
 
         from regbench.tune import RULE, lambda_grid, search_notes, tune_lambda
@@ -110,16 +119,16 @@ class LambdaSearch:
                                 "fix the training settings or use --lambda-protocol fixed")
         if plan is not None:
             print(plan.expected_line(none), flush=True)
-        reference = {"none_performance": none["performance"], "margin": endpoint.margin,
-                     "direction": endpoint.direction,
-                     "performance_direction": endpoint.performance_direction}
-        ctx.lambda_reference["selection"] = {
+        margin = {"none_performance": none["performance"], "margin": endpoint.margin,
+                  "direction": endpoint.direction,
+                  "performance_direction": endpoint.performance_direction}
+        reference["selection"] = {
             "seeds": seeds, "endpoint": endpoint.as_dict(), "rule": RULE,
             "none": {k: none[k] for k in ("endpoint", "performance", "val_loss")}}
         compared = [r for r in ctx.regularizers if r != "none"]
         if "none" in ctx.regularizers and compared:
             power = power_line(endpoint, none["endpoint"], ctx.config.seeds, len(compared))
-            ctx.lambda_reference["selection"]["power"] = power
+            reference["selection"]["power"] = power
             print(power, flush=True)
         print(f"λ selection: on seeds {seed_range(seeds)} (the verdict's are 0-"
               f"{ctx.config.seeds - 1}), every candidate trained as the verdict's models; "
@@ -134,36 +143,38 @@ class LambdaSearch:
                 timeout=tuning.timeout, storage=tuning.storage, study_name=study,
                 objective="selection", progress=ctx.config.progress,
                 heartbeat=tuning.heartbeat, grace=tuning.grace_period,
-                label=f"λ selection {i}/{len(searched)}", grid=grid, reference=reference)
+                label=f"λ selection {i}/{len(searched)}", grid=grid, reference=margin)
             results[name] = result
             write_lambda_search(ctx.out, results)
-            self._use_selection(name, result, grid)
+            choice = self._use_selection(choice, name, result, grid)
             for note in search_notes(result.trials, spec.lambda_range, result.best_lambda,
                                      flat=False):
-                ctx.lambda_reference.setdefault("notes", {}).setdefault(name, []).append(note)
+                reference.setdefault("notes", {}).setdefault(name, []).append(note)
                 print(f"λ selection {name}: note: {note}", flush=True)
-        return results
+        return choice, results
 
-    def _use_selection(self, name: str, result, grid: list[float]) -> None:
-        """Take a selection's λ and say what it rests on."""
+    def _use_selection(self, choice: LambdaChoice, name: str, result,
+                       grid: list[float]) -> LambdaChoice:
+        """``choice`` with a selection's λ; says what it rests on."""
         ctx = self.context
         if result.best_lambda is None:
             raise RegbenchError(f"no λ of {name} trained on every selection seed; see "
                                 f"{ctx.out / 'lambda_search.csv'} for the reasons, or fix λ "
                                 "with --lambda")
-        ctx.lambdas[name] = result.best_lambda
-        ctx.selection_seeds[name] = seed_range(selection_seeds(ctx))
-        ctx.lambda_sources[name] = ("selected (constrained)" if result.feasible_found else
-                                    "smallest grid λ (no λ within the margin)")
+        choice = choice.chose(name, result.best_lambda,
+                              "selected (constrained)" if result.feasible_found else
+                              "smallest grid λ (no λ within the margin)",
+                              seeds=seed_range(selection_seeds(ctx)))
         grid_text = ", ".join(f"{lam:g}" for lam in grid)
         if not result.feasible_found:
             print(f"λ selection {name}: no λ of the grid ({grid_text}) kept validation "
                   f"performance within the margin of none's, so the smallest, "
                   f"λ={result.best_lambda:g}, is used", flush=True)
-            return
+            return choice
         print(f"λ selection {name}: λ={result.best_lambda:g} of ({grid_text}); mean "
               f"validation endpoint {result.best_score:.4f}; {result.n_complete} of "
               f"{len(grid)} λ trained on every seed, {result.seconds:.0f} s", flush=True)
+        return choice
 
     def selection_trials(self, regularizer: str, endpoint: Endpoint):
         """The constrained protocol's ``tune.Trials``: ``select(λ)`` trains every selection
@@ -207,19 +218,18 @@ class LambdaSearch:
             scores["train_seconds"].append(float(row["train_seconds"]))
         return scores
 
-    def _use_search(self, name: str, result, objective: str) -> None:
-        """Take a loss-protocol search's λ."""
-        ctx = self.context
+    def _use_search(self, choice: LambdaChoice, name: str, result,
+                    objective: str) -> LambdaChoice:
+        """``choice`` with a loss-protocol search's λ."""
         counts = (f"{result.n_complete} complete, {result.n_pruned} pruned, "
                   f"{result.n_failed} failed trials, {result.seconds:.0f} s")
         if result.best_lambda is None:
             raise RegbenchError(f"no λ trial of {name} completed; raise --trials or "
                                 "--trial-epochs, or fix λ with --lambda")
-        ctx.lambdas[name] = result.best_lambda
-        ctx.lambda_sources[name] = (f"tuned ({ctx.lambda_protocol}"
-                                    + (", pareto)" if objective == "pareto" else ")"))
         print(f"λ search {name}: λ={result.best_lambda:.4g} (validation loss "
               f"{result.best_value:.4f}); {counts}", flush=True)
+        return choice.chose(name, result.best_lambda, f"tuned ({choice.protocol}"
+                            + (", pareto)" if objective == "pareto" else ")"))
 
     def search_lambda(self, regularizer: str, *, n_trials: int, trial_epochs=None,
                       **options):

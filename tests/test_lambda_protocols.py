@@ -1,4 +1,5 @@
 """λ protocols (issue 27): constrained, paper, loss, fixed; what each row says of its λ."""
+import dataclasses
 import json
 import math
 
@@ -170,7 +171,9 @@ def test_paper_protocol_gives_fourier_lambda_1_on_binary_models(tmp_path, tune_k
                        "fourier,none", "--lambda-protocol", "paper", "--out",
                        str(tmp_path / "out"), "--device", "cpu")
     bench = Benchmark(config)
-    assert bench.search.tune_lambdas() == {}
+    choice = bench.search.tune_lambdas()
+    assert choice.results == {}
+    bench.context.use_lambdas(choice)
     assert bench.context.lambdas == {"fourier": 1.0, "none": 0.0}
     assert bench.context.lambda_sources == {"fourier": "paper rule", "none": "registry"}
     assert bench.context.lambda_protocol == "paper"
@@ -197,7 +200,7 @@ def test_paper_rule_on_profile_models_and_the_scale_rule(tmp_path, tune_kit, mon
     lam, source, why = rules.paper_lambda("fourier")
     assert (lam, source) == (pytest.approx(0.3), "paper rule") and "½ × none's" in why
     assert "as the authors' code computes it, 0.6" in why and "without them: 0.8" in why
-    assert bench.context.lambda_reference["paper_rule"] == {
+    assert rules.reference["paper_rule"] == {
         "none_validation_loss": 0.8, "authors_correctness_loss": 0.6, "lambda": 0.3}
 
 
@@ -240,9 +243,11 @@ def test_constrained_selection_trains_every_grid_lambda_on_disjoint_seeds_as_the
     bench = tune_kit.make_bench(data_dir, tmp_path / "out", ["smoothness", "none"])
     bench.config.tune = True
     bench.config.tuning.update(trials=3, trial_epochs=1)   # trial_epochs: not for selection
-    bench.context.lambda_protocol = bench.config.lambda_protocol()
+    bench.context.use_lambdas(dataclasses.replace(bench.context.choice,
+                                                  protocol=bench.config.lambda_protocol()))
     bench.context.prepare_data()
-    results = bench.search.tune_lambdas()
+    bench.context.use_lambdas(bench.search.tune_lambdas())
+    results = bench.context.choice.results
     selection = bench.context.lambda_reference["selection"]
     assert selection["seeds"] == [1000, 1001, 1002]
     assert not set(selection["seeds"]) & set(range(bench.config.seeds))
@@ -270,9 +275,11 @@ def test_loss_protocol_tries_the_registry_lambda_first(data_dir, tmp_path, tune_
     bench = tune_kit.make_bench(data_dir, tmp_path / "out", ["l2", "none"])
     bench.config.tune = True
     bench.config.tuning.update(trials=2, trial_epochs=1, protocol="loss")
-    bench.context.lambda_protocol = bench.config.lambda_protocol()
+    bench.context.use_lambdas(dataclasses.replace(bench.context.choice,
+                                                  protocol=bench.config.lambda_protocol()))
     bench.context.prepare_data()
-    result = bench.search.tune_lambdas()["l2"]
+    bench.context.use_lambdas(bench.search.tune_lambdas())
+    result = bench.context.choice.results["l2"]
     assert result.trials["lambda"].iloc[0] == get_spec("l2").default_lambda
     assert bench.context.lambdas["l2"] == result.best_lambda
     assert bench.context.lambda_sources["l2"] == "tuned (loss)"
