@@ -77,27 +77,6 @@ class RunContext:
         """Train with the λ of ``choice`` (the λ search's) from now on."""
         self.choice = choice
 
-    # read-only views of the choice, as config.json and results.csv name them
-    @property
-    def lambdas(self) -> dict[str, float]:
-        return dict(self.choice.lambdas)
-
-    @property
-    def lambda_sources(self) -> dict[str, str]:
-        return dict(self.choice.sources)
-
-    @property
-    def lambda_protocol(self) -> str:
-        return self.choice.protocol
-
-    @property
-    def lambda_reference(self) -> dict:
-        return dict(self.choice.reference)
-
-    @property
-    def selection_seeds(self) -> dict[str, str]:
-        return dict(self.choice.selection_seeds)
-
     def task(self) -> Task:
         """The run's task (model, loss, prior rows, explained output) for this data."""
         if self._task is None:

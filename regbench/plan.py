@@ -170,7 +170,7 @@ def plan_run(context) -> Estimate:
         return (math.ceil(n_train * share / train_cfg.batch_size) * timed[name]
                 + validation[name])
 
-    protocol = context.lambda_protocol
+    protocol = context.choice.protocol
     lines, models = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], []
     searched = context.searched_regularizers() if protocol != "fixed" else []
     if searched and protocol == "constrained":

@@ -174,9 +174,9 @@ def test_paper_protocol_gives_fourier_lambda_1_on_binary_models(tmp_path, tune_k
     choice = bench.search.tune_lambdas()
     assert choice.results == {}
     bench.context.use_lambdas(choice)
-    assert bench.context.lambdas == {"fourier": 1.0, "none": 0.0}
-    assert bench.context.lambda_sources == {"fourier": "paper rule", "none": "registry"}
-    assert bench.context.lambda_protocol == "paper"
+    assert bench.context.choice.lambdas == {"fourier": 1.0, "none": 0.0}
+    assert bench.context.choice.sources == {"fourier": "paper rule", "none": "registry"}
+    assert bench.context.choice.protocol == "paper"
     assert not (tmp_path / "out" / "tuning").exists()   # nothing trained to know it
 
 
@@ -248,7 +248,7 @@ def test_constrained_selection_trains_every_grid_lambda_on_disjoint_seeds_as_the
     bench.context.prepare_data()
     bench.context.use_lambdas(bench.search.tune_lambdas())
     results = bench.context.choice.results
-    selection = bench.context.lambda_reference["selection"]
+    selection = bench.context.choice.reference["selection"]
     assert selection["seeds"] == [1000, 1001, 1002]
     assert not set(selection["seeds"]) & set(range(bench.config.seeds))
     assert selection["endpoint"]["metric"] == "motif_fraction"
@@ -265,8 +265,8 @@ def test_constrained_selection_trains_every_grid_lambda_on_disjoint_seeds_as_the
         [Candidate(r["lambda"], parse(r["endpoint"]), parse(r["performance"]))
          for _, r in trials.iterrows()], tuple(selection["none"]["performance"]),
         margin=0.01)
-    assert bench.context.lambdas["smoothness"] == expected.lam
-    assert bench.context.lambda_sources["smoothness"] == (
+    assert bench.context.choice.lambdas["smoothness"] == expected.lam
+    assert bench.context.choice.sources["smoothness"] == (
         "selected (constrained)" if expected.feasible_found
         else "smallest grid λ (no λ within the margin)")
 
@@ -281,9 +281,9 @@ def test_loss_protocol_tries_the_registry_lambda_first(data_dir, tmp_path, tune_
     bench.context.use_lambdas(bench.search.tune_lambdas())
     result = bench.context.choice.results["l2"]
     assert result.trials["lambda"].iloc[0] == get_spec("l2").default_lambda
-    assert bench.context.lambdas["l2"] == result.best_lambda
-    assert bench.context.lambda_sources["l2"] == "tuned (loss)"
-    assert bench.context.lambda_reference["none"]["seeds"] == 3   # its noise flags a flat search
+    assert bench.context.choice.lambdas["l2"] == result.best_lambda
+    assert bench.context.choice.sources["l2"] == "tuned (loss)"
+    assert bench.context.choice.reference["none"]["seeds"] == 3   # its noise flags a flat search
 
 
 def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path, capsys):

@@ -128,7 +128,7 @@ def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch)
     config = preset_config("smoke")
     config.seeds, config.tune = 2, False
     context = SimpleNamespace(
-        config=config, regularizers=["none", "fourier"], lambda_protocol="fixed",
+        config=config, regularizers=["none", "fourier"], choice=SimpleNamespace(protocol="fixed"),
         split=lambda name: SimpleNamespace(codes=np.zeros((100, 4)), motif_mask=None,
                                            summits=None, peak_mask=None),
         device="cpu")
@@ -151,7 +151,7 @@ def test_the_expected_time_counts_each_model_at_nones_measured_epochs_and_scorin
     config = preset_config("smoke")
     config.seeds, config.tune = 2, False
     context = SimpleNamespace(
-        config=config, regularizers=["none", "fourier"], lambda_protocol="fixed",
+        config=config, regularizers=["none", "fourier"], choice=SimpleNamespace(protocol="fixed"),
         split=lambda name: SimpleNamespace(codes=np.zeros((100, 4)), motif_mask=None,
                                            summits=None, peak_mask=None),
         device="cpu")
