@@ -118,20 +118,26 @@ def test_the_plan_times_the_prior_on_its_share_and_the_validation_pass(tmp_path,
     assert penalty > 0                             # the prior's validation penalty ran
 
 
-def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch):
+def _timed_stand_in(monkeypatch):
+    """A smoke run of none and fourier (2 seeds, fixed λ, 100 training rows: 4 steps of
+    32) whose steps take 1 and 2 s and validation passes 10 and 30 s."""
     from regbench import plan
     from regbench.config import preset_config
-    step = {"none": 1.0, "fourier": 2.0}
-    passes = {"none": 10.0, "fourier": 30.0}
-    monkeypatch.setattr(plan, "timed_steps", lambda context, names: step)
-    monkeypatch.setattr(plan, "timed_validations", lambda context, names: passes)
+    monkeypatch.setattr(plan, "timed_steps", lambda c, names: {"none": 1.0, "fourier": 2.0})
+    monkeypatch.setattr(plan, "timed_validations",
+                        lambda c, names: {"none": 10.0, "fourier": 30.0})
     config = preset_config("smoke")
     config.seeds, config.tune = 2, False
-    context = SimpleNamespace(
+    return SimpleNamespace(
         config=config, regularizers=["none", "fourier"], choice=SimpleNamespace(protocol="fixed"),
         split=lambda name: SimpleNamespace(codes=np.zeros((100, 4)), motif_mask=None,
                                            summits=None, peak_mask=None),
         device="cpu")
+
+
+def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch):
+    from regbench import plan
+    context = _timed_stand_in(monkeypatch)
     lines, total = plan.estimate(context)
     steps = 4   # ceil(100 / 32)
     assert total == 2 * 3 * ((steps * 1.0 + 10.0) + (steps * 2.0 + 30.0))
@@ -144,17 +150,7 @@ def test_the_expected_time_counts_each_model_at_nones_measured_epochs_and_scorin
     counts each model at the epochs and scoring seconds none's first models measured,
     never more epochs than its cap."""
     from regbench import plan
-    from regbench.config import preset_config
-    monkeypatch.setattr(plan, "timed_steps", lambda c, names: {"none": 1.0, "fourier": 2.0})
-    monkeypatch.setattr(plan, "timed_validations",
-                        lambda c, names: {"none": 10.0, "fourier": 30.0})
-    config = preset_config("smoke")
-    config.seeds, config.tune = 2, False
-    context = SimpleNamespace(
-        config=config, regularizers=["none", "fourier"], choice=SimpleNamespace(protocol="fixed"),
-        split=lambda name: SimpleNamespace(codes=np.zeros((100, 4)), motif_mask=None,
-                                           summits=None, peak_mask=None),
-        device="cpu")
+    context = _timed_stand_in(monkeypatch)
     estimate = plan.plan_run(context)
     none_epoch, fourier_epoch = 4 * 1.0 + 10.0, 4 * 2.0 + 30.0   # 4 steps + validation
     assert estimate.models == ((2, none_epoch, 3), (2, fourier_epoch, 3))
