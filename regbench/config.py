@@ -255,9 +255,9 @@ class RunConfig:
         if cached is None or cached[0] != content:
             cached = (content, Sections(
                 model=MappingProxyType(copy.deepcopy(self.model)),
-                train=_build(TrainConfig, {**self.train, "device": self.device}, "train"),
-                evaluation=_build(EvaluationConfig, self.evaluation, "evaluation"),
-                tuning=_build(TuningConfig, self.tuning, "tuning")))
+                train=build_section(TrainConfig, {**self.train, "device": self.device}, "train"),
+                evaluation=build_section(EvaluationConfig, self.evaluation, "evaluation"),
+                tuning=build_section(TuningConfig, self.tuning, "tuning")))
             self.__dict__["_sections"] = cached
         return cached[1]
 
@@ -340,9 +340,9 @@ class RunConfig:
             raise RegbenchError(f"[model] reverse_complement = "
                                 f"{self.model['reverse_complement']!r} is not valid: "
                                 "expected true or false")
-        if _architecture(self.model, self) == "binary_cnn":
+        if architecture_of(self.model, self) == "binary_cnn":
             # the length is checked with the data; other architectures by their builder
-            _build(BinaryModelConfig, {k: v for k, v in self.model.items()
+            build_section(BinaryModelConfig, {k: v for k, v in self.model.items()
                                        if k not in ("architecture", "reverse_complement")},
                    "model")
         self.sections()
@@ -382,7 +382,7 @@ class RunConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _build(cls, values: dict, section: str):
+def build_section(cls, values: dict, section: str):
     known = {f.name for f in fields(cls)}
     unknown = set(values) - known
     if unknown:
@@ -409,6 +409,6 @@ def preset_config(name: str, task: str = "binary") -> RunConfig:
     return RunConfig(preset=name, task=task, out=f"results/{name}", **preset)
 
 
-def _architecture(model: dict, config: "RunConfig") -> str:
+def architecture_of(model: dict, config: "RunConfig") -> str:
     return model.get("architecture", config.model.get(
         "architecture", task_settings(config.task).architecture))

@@ -12,7 +12,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from regbench.checks import check_value
-from regbench.config import RunConfig, _architecture
+from regbench.config import RunConfig, architecture_of
 from regbench.errors import RegbenchError
 
 
@@ -58,7 +58,7 @@ def merge(config: RunConfig, values: dict, origin: str) -> RunConfig:
                      "data_source"):
             if not isinstance(value, dict):
                 raise RegbenchError(f"{key} in {origin} must be a table of keys")
-            if key == "model" and _architecture(value, config) != _architecture(
+            if key == "model" and architecture_of(value, config) != architecture_of(
                     config.model, config):
                 config.model = dict(value)  # a preset's sizes are for its own model
             else:

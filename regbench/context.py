@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from regbench.config import RunConfig
@@ -21,7 +20,7 @@ from regbench.data import Dataset, FolderSource, SimulatedSource, source_of
 from regbench.errors import RegbenchError
 from regbench.lambda_choice import LambdaChoice
 from regbench.regularizers import get_spec
-from regbench.run_inputs import RunInputs
+from regbench.run_inputs import RunFacts, RunInputs, Scoring, TrainingData
 from regbench.run_checks import check_run, resolve_lambdas, resolve_regularizers
 from regbench.spectra import check_freq_limit
 from regbench.store import RunKey, RunStore
@@ -111,6 +110,15 @@ class RunContext:
         if isinstance(self.source, SimulatedSource):   # OUT/data of another scenario
             self.source.check_existing(self.out)
 
+    def ready_data(self) -> Dataset:
+        """The Dataset, checked and loaded (``check_data``, ``prepare_data``) the first
+        time it is asked for."""
+        if self.dataset is None:
+            self.check_data()
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.prepare_data()
+        return self.dataset
+
     def prepare_data(self) -> Dataset:
         """The data source's Dataset (a scenario is simulated into OUT/data once)."""
         if self.dataset is None:
@@ -156,21 +164,13 @@ class RunContext:
         return RunKey(self.dataset.fingerprint, regularizer, float(lam), int(seed),
                       float(data_fraction), self.config.hash(), self.config.evaluation_hash())
 
+    def study_key(self) -> str:
+        """What names this context's Optuna studies: its data and its configuration."""
+        return f"{self.dataset.fingerprint}-{self.config.hash()}"
+
     def train_rows(self, seed: int, fraction: float = 1.0) -> Dataset:
-        """The training split, or a share of it: per class, the first ``fraction`` of
-        the rows (at least 2) in an order drawn with ``seed``. Every regularizer of a
-        seed sees the same rows, and the shares are nested: a smaller share's rows are
-        inside every larger one's."""
-        train = self.split("train")
-        if fraction >= 1:
-            return train
-        rng = np.random.default_rng([seed, 11])
-        positive = train.labels.max(axis=1) > 0
-        keep = []
-        for rows in (np.flatnonzero(positive), np.flatnonzero(~positive)):
-            n = min(len(rows), max(2, round(fraction * len(rows))))
-            keep.append(rng.permutation(rows)[:n])
-        return train.subset(np.sort(np.concatenate(keep)))
+        """The training split, or a share of it (``Dataset.share``)."""
+        return self.split("train").share(seed, fraction)
 
     def run_inputs(self, key: RunKey, models_per_group: int = 1) -> RunInputs:
         """The frozen inputs of training the run ``key`` (``run_inputs.RunInputs``);
@@ -184,6 +184,31 @@ class RunContext:
             valid=self.training_data(self.split("valid")), train_rows=len(train.codes),
             checkpoint=self.store.checkpoint_path(key),
             settings=self.run_settings(models_per_group))
+
+    def facts(self) -> RunFacts:
+        """What every run of this folder shares, with the λ chosen so far."""
+        config = self.config
+        return RunFacts(
+            out=self.out, device=self.device, task=config.task,
+            regularizers=tuple(self.regularizers), searched=tuple(self.searched_regularizers()),
+            seeds=config.seeds, data_fractions=tuple(config.data_fractions()),
+            progress=config.progress, train=config.train_config(0),
+            tuning=config.tuning_config(), evaluation=config.evaluation_config(),
+            choice=self.choice)
+
+    def scoring(self, split: str) -> Scoring:
+        """What ``evaluate`` needs to score a model on ``split`` (valid, test)."""
+        return Scoring(self.split(split), self.task(), self.config.evaluation_config(),
+                       self.device, self.freq_limit())
+
+    def training_values(self) -> TrainingData:
+        """The task, seed 0's settings, the train (centred) and validation rows and the
+        regularizer objects of none and the run's regularizers."""
+        names = dict.fromkeys(["none", *self.regularizers])
+        return TrainingData(self.task(), self.config.train_config(0),
+                            self.training_data(self.split("train")),
+                            self.training_data(self.split("valid")),
+                            {name: self.regularizer(name) for name in names})
 
     def regularizer(self, name: str):
         """The registry's regularizer ``name`` with this task's and the user's
@@ -232,21 +257,6 @@ class RunContext:
         together with this one (1: alone)."""
         return {"threads": torch.get_num_threads(), "device": str(self.device),
                 "models_per_group": models_per_group}
-
-    def stamped(self, record: dict) -> dict:
-        """The record with this run's λ protocol, λ source and selection seeds in its
-        row, right after λ: a stored run (same key: same λ) may have been trained under
-        another protocol."""
-        row, reg = record["row"], record["row"]["regularizer"]
-        if reg not in self.choice.sources:
-            return record
-        provenance, stamped = self.choice.row_fields(reg), {}
-        for key, value in row.items():
-            if key not in provenance:
-                stamped[key] = value
-            if key == "lambda":
-                stamped.update(provenance)
-        return {**record, "row": stamped}
 
     # -- the grid -----------------------------------------------------------------------
     def searched_regularizers(self) -> list[str]:

@@ -5,14 +5,14 @@
 with ``evaluate.evaluate`` on the test split, and stores the record (its results row,
 per-method summaries, history, per-sequence rows) under the run's key. A stored run is
 loaded, never trained again; a model trained under another [evaluation] is scored
-again from its checkpoint.
+again from its checkpoint. The context makes the run keys and hands out frozen values
+(``run_inputs``: RunInputs, RunFacts, Scoring); the executor works from those.
 """
 from __future__ import annotations
 
 from tqdm.auto import tqdm
 
 from regbench.context import RunContext
-from regbench.evaluate import evaluate
 from regbench.record import RUN_RECORD
 from regbench.store import RunKey, atomic_write_csv, note_unreadable, results_frame
 from regbench.run_inputs import train_group, train_run
@@ -29,7 +29,8 @@ class RunExecutor:
     """Trains, scores and stores the runs of one RunContext."""
 
     def __init__(self, context: RunContext):
-        self.context = context
+        self.context = context   # makes keys and values; read through them only
+        self.store = context.store
 
     def train_one(self, regularizer: str, seed: int, lam: float | None = None,
                   epoch_callback=None, bar=None, data_fraction: float = 1.0,
@@ -48,23 +49,20 @@ class RunExecutor:
         be read: truncated, corrupt; ``read_record`` notes it, once, and the run is
         trained again, not scored again from its checkpoint: the record held how it was
         trained)."""
-        store = self.context.store
-        record = store.load(key)
-        return record, record is None and store.record_path(key).is_file()
+        record = self.store.load(key)
+        return record, record is None and self.store.record_path(key).is_file()
 
     def _train_key(self, key: RunKey, epoch_callback=None, bar=None, evaluate: bool = True,
                    unreadable: bool = False) -> dict:
         """``train_one`` of a run not stored (``unreadable``: its record cannot be
         read)."""
-        ctx = self.context
-        checkpoint = None if unreadable else ctx.store.trained(key)
+        inputs = self.context.run_inputs(key)
+        checkpoint = None if unreadable else self.store.trained(key)
         if checkpoint:   # trained before, scored another way: score it
-            record = self._score_again(key, ctx.regularizer(key.regularizer), checkpoint,
-                                       len(ctx.train_rows(key.seed, key.data_fraction).codes),
-                                       evaluate)
+            record = self._score_again(key, inputs.regularizer, checkpoint,
+                                       inputs.train_rows, evaluate)
             if record is not None:
                 return record
-        inputs = ctx.run_inputs(key)
 
         def on_epoch(epoch, record):
             if bar is not None:
@@ -89,7 +87,7 @@ class RunExecutor:
         records = {seed: record for seed, (record, _) in stored.items()}
         unreadable = {seed: bad for seed, (_, bad) in stored.items()}
         todo = [seed for seed in seeds if records[seed] is None
-                and (unreadable[seed] or not ctx.store.trained(keys[seed]))]
+                and (unreadable[seed] or not self.store.trained(keys[seed]))]
         if len(todo) > 1 and ctx.groupable(ctx.regularizer(regularizer)):
             if bar is not None:
                 bar.set_postfix(reg=regularizer, seeds=f"{todo[0]}-{todo[-1]} (grouped)")
@@ -118,25 +116,25 @@ class RunExecutor:
             tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "
                        "the [evaluation] settings changed")
         return self._store_run(key, reg, result, train_rows, evaluate,
-                               settings=self.context.store.trained_settings(key))
+                               settings=self.store.trained_settings(key))
 
     def _store_run(self, key: RunKey, reg, result, train_rows: int,
                    evaluate: bool = True, settings: dict | None = None) -> dict:
         """The record of a trained run (its row, scored on the test split unless
         ``evaluate`` is off), stored under ``key``. ``settings``: ``run_settings`` of
         its training; None: unknown (a model trained before they were recorded)."""
-        ctx = self.context
-        ckpt = ctx.store.checkpoint_path(key)
+        store = self.store
+        ckpt = store.checkpoint_path(key)
         regularizer, seed = key.regularizer, key.seed
         row = {"regularizer": regularizer, "lambda": key.lam,
-               **ctx.choice.row_fields(regularizer), "seed": seed,
+               **self.context.choice.row_fields(regularizer), "seed": seed,
                "data_fraction": key.data_fraction, "train_rows": train_rows,
                "status": result.status, "epochs": len(result.history),
                "best_epoch": result.best_epoch, "train_seconds": round(result.seconds, 3),
                "steps": result.steps, "step_seconds": result.train_step_seconds,
                "peak_mib": result.peak_step_bytes / 2 ** 20,
                "extra_backward": extra_backward_passes(reg, key.lam),
-               "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(ctx.out)),
+               "val_loss": result.best_val_loss, "checkpoint": str(ckpt.relative_to(store.out)),
                **(settings or dict.fromkeys(RUN_RECORD.settings()))}
         per_sequence, methods = [], {}
         if result.status == "ok" and evaluate:
@@ -145,12 +143,12 @@ class RunExecutor:
             row.update(performance)
             if attr is not None:
                 names = [r["sequence"] for r in per_sequence if r["method"] == "deep_lift_shap"]
-                row["attributions"] = ctx.store.save_attributions(
+                row["attributions"] = store.save_attributions(
                     key, attr.numpy(), names,
                     hypothetical=None if hypothetical is None else hypothetical.numpy())
         record = {"key": key.__dict__, "row": row, "methods": methods,
                   "history": result.history, "per_sequence": per_sequence}
-        ctx.store.save(key, record)
+        store.save(key, record)
         return record
 
     def evaluate(self, model, seed: int, regularizer: str, examples: bool = True) -> tuple:
@@ -158,15 +156,13 @@ class RunExecutor:
         (``Evaluation.record_parts``). Keeps the seed-0 example tracks when ``examples``
         (a model trained on all the training rows: the report's tracks are the
         comparison's models, not those of a share run)."""
-        ctx = self.context
-        ev = ctx.config.evaluation_config()
-        result = evaluate(model, ctx.split("test"), ctx.task(), ev, device=ctx.device,
-                          freq_limit=ctx.freq_limit())
+        scoring = self.context.scoring("test")
+        result = scoring.evaluate(model)
         shap = result.attributions.get("deep_lift_shap")
         if shap is not None and seed == 0 and examples:
-            k = ev.n_examples
+            k = scoring.settings.n_examples
             mask = None if result.motif_mask is None else result.motif_mask[:k]
-            ctx.store.save_examples(regularizer, result.X[:k].numpy(), shap[:k].numpy(),
+            self.store.save_examples(regularizer, result.X[:k].numpy(), shap[:k].numpy(),
                                     mask, result.names[:k])
         return result.record_parts()
 
@@ -174,43 +170,42 @@ class RunExecutor:
     def train_grid(self, grid) -> None:
         """Train (or load) every run of ``grid`` on all the data, then on each data
         fraction, writing the tables as runs finish."""
-        ctx = self.context
         records = []
         for record in self._train_grid(grid, "seed runs"):
             records.append(record)
-            ctx.store.write_tables(records)
+            self.store.write_tables(records)
         done = []
-        for fraction in ctx.config.data_fractions():
+        for fraction in self.context.facts().data_fractions:
             # Kept apart, in results_fraction.csv, so no other table mixes them in.
             for record in self._train_grid(grid, f"{fraction:g} of the data", fraction):
                 done.append(record)
-                atomic_write_csv(results_frame(done), ctx.out / "results_fraction.csv")
+                atomic_write_csv(results_frame(done), self.store.out / "results_fraction.csv")
 
     def collect_grid(self, grid) -> int:
         """The tables of a grid that workers trained: every run's stored record, in
         grid order. Returns how many are missing (trained by workers whose folder this
         one cannot see)."""
-        ctx = self.context
-        return ctx.store.write_grid_tables(
+        ctx, facts = self.context, self.context.facts()
+        return self.store.write_grid_tables(
             [(ctx.key(r, s, data_fraction=f).id(), f)
-             for f in [1.0, *ctx.config.data_fractions()] for r, s in grid],
-            stamp=ctx.stamped)
+             for f in [1.0, *facts.data_fractions] for r, s in grid],
+            stamp=facts.choice.stamp)
 
     def _train_grid(self, grid, desc: str, data_fraction: float = 1.0):
         """Yield the record of every (regularizer, seed) of ``grid`` as it is trained or
         loaded, on ``data_fraction`` of the training rows, under one progress bar."""
-        ctx = self.context
-        groups = ctx.seed_grid_groups(grid)
-        with tqdm(total=len(grid), desc=desc, unit="model", disable=not ctx.config.progress,
+        facts = self.context.facts()
+        groups = self.context.seed_grid_groups(grid)
+        with tqdm(total=len(grid), desc=desc, unit="model", disable=not facts.progress,
                   dynamic_ncols=True) as bar:
             done = 0
             for regularizer, seeds in groups:
                 bar.set_postfix(reg=regularizer, seed=seeds[0])
                 for record in self.train_seeds(regularizer, seeds, data_fraction, bar=bar):
-                    record = ctx.stamped(record)
+                    record = facts.choice.stamp(record)
                     bar.update()
                     done += 1
-                    if not ctx.config.progress:   # a log gets a line per model instead
+                    if not facts.progress:   # a log gets a line per model instead
                         row = record["row"]
                         print(f"{desc}: {done}/{len(grid)} {row['regularizer']} seed "
                               f"{row['seed']} ({row['status']}, best epoch "

@@ -47,5 +47,20 @@ class LambdaChoice:
                 "lambda_protocol": self.protocol,
                 "selection_seeds": self.selection_seeds.get(regularizer, "")}
 
+    def stamp(self, record: dict) -> dict:
+        """The record with this choice's λ protocol, λ source and selection seeds in its
+        row, right after λ: a stored run (same key: same λ) may have been trained under
+        another protocol."""
+        row, reg = record["row"], record["row"]["regularizer"]
+        if reg not in self.sources:
+            return record
+        provenance, stamped = self.row_fields(reg), {}
+        for key, value in row.items():
+            if key not in provenance:
+                stamped[key] = value
+            if key == "lambda":
+                stamped.update(provenance)
+        return {**record, "row": stamped}
+
 
 __all__ = ["LambdaChoice"]

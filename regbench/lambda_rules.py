@@ -62,7 +62,7 @@ class LambdaRules:
         if cached is not None and cached["seeds"] >= n_seeds:
             return cached
         ctx = self.context
-        trials = ctx.for_trials("none", ctx.config.tuning_config().trial_epochs)
+        trials = ctx.for_trials("none", ctx.facts().tuning.trial_epochs)
         executor = RunExecutor(trials)
         records = [executor.train_one("none", seed, lam=0.0, evaluate=False)
                    for seed in range(n_seeds)]
@@ -80,7 +80,7 @@ class LambdaRules:
             "mean": float(np.mean(losses)),
             "noise": float(np.std(losses, ddof=1)) if n_seeds > 1 else 0.0,
             "checkpoint": str(checkpoint),
-            "epochs": trials.config.train_config(0).max_epochs}
+            "epochs": trials.facts().train.max_epochs}
         self.reference["none"] = {
             k: v for k, v in self._none_reference.items() if k != "checkpoint"}
         epochs = self._none_reference["epochs"]
@@ -97,23 +97,21 @@ class LambdaRules:
     def penalty_on_none(self, regularizer: str) -> tuple[float, float]:
         """(validation loss, penalty of ``regularizer``) measured on the reference's
         trained none model (seed 0), as training reports them (``measured_penalty``)."""
-        ctx = self.context
-        reference = self.none_reference(1)
-        model, _ = load_checkpoint(reference["checkpoint"], device=ctx.device)
-        return measured_penalty(ctx.task(), ctx.regularizer(regularizer), model,
-                                ctx.training_data(ctx.split("valid")),
-                                ctx.config.train_config(0))
+        data = self.context.training_values()
+        model, _ = load_checkpoint(self.none_reference(1)["checkpoint"], device="cpu")
+        return measured_penalty(data.task, data.regularizers[regularizer], model, data.valid,
+                                data.config)
 
     def paper_scale_loss_on_none(self) -> float:
         """The reference's trained none model's (seed 0) validation correctness loss as
         the paper's authors' code computes it (``Task.paper_scale_loss``)."""
-        ctx = self.context
-        model, _ = load_checkpoint(self.none_reference(1)["checkpoint"], device=ctx.device)
-        trainer = Trainer(ctx.task(), ctx.regularizer("none"), 0.0, ctx.config.train_config(0))
-        codes, targets, _ = ctx.training_data(ctx.split("valid"))
+        data = self.context.training_values()
+        model, _ = load_checkpoint(self.none_reference(1)["checkpoint"], device="cpu")
+        trainer = Trainer(data.task, data.regularizers["none"], 0.0, data.config)
+        codes, targets, _ = data.valid
         outputs, targets = trainer.outputs(model.to(trainer.device),
                                            *trainer.to_device(codes, targets))
-        return float(ctx.task().paper_scale_loss(outputs, targets))
+        return float(data.task.paper_scale_loss(outputs, targets))
 
     def scale_rule(self, regularizer: str) -> tuple[float | None, str]:
         """(λ at which λ × the penalty measured on the trained none model equals that
@@ -136,7 +134,7 @@ class LambdaRules:
         1 on binary models, ½ × none's validation loss on profile models; every other
         penalty: the scale rule (the registry's λ when the penalty measures 0)."""
         if regularizer.split("@")[0] == "fourier":
-            if self.context.config.task == "binary":
+            if self.context.facts().task == "binary":
                 return 1.0, "paper rule", ("Fourier prior on a binary model: λ = 1 "
                                            "(paper §2.2)")
             loss = self.penalty_on_none(regularizer)[0]

@@ -21,11 +21,11 @@ from regbench.config import NOISE_SEEDS, SELECTION_SEED_BASE
 from regbench.context import RunContext
 from regbench.endpoints import Endpoint, for_data, power_line
 from regbench.errors import RegbenchError
-from regbench.evaluate import evaluate
 from regbench.executor import RunExecutor
 from regbench.lambda_choice import LambdaChoice
 from regbench.lambda_rules import LambdaRules
 from regbench.regularizers import get_spec
+from regbench.run_inputs import RunFacts, Scoring
 from regbench.train import load_checkpoint
 
 
@@ -43,11 +43,11 @@ class LambdaSearch:
         TuneResults of the searches (constrained, loss; none for the others). ``plan``:
         the run's ``plan.Estimate``, whose expected time the constrained selection
         prints once none's models have trained."""
-        ctx = self.context
-        choice, searched, reference = ctx.choice, ctx.searched_regularizers(), {}
+        facts = self.context.facts()
+        choice, searched, reference = facts.choice, list(facts.searched), {}
         if choice.protocol == "fixed" or not searched:
             return choice
-        if choice.protocol == "constrained" and declared_endpoint(ctx) is None:
+        if choice.protocol == "constrained" and declared_endpoint(self.context) is None:
             print("λ protocol: this data has neither motifs nor peak intervals to score "
                   "attributions against, so the constrained search cannot run: λ is "
                   "searched by validation loss instead (protocol loss)", flush=True)
@@ -61,23 +61,22 @@ class LambdaSearch:
                 reference.setdefault("rules", {})[name] = why
                 print(f"λ {name}: {lam:.4g} ({source}: {why})", flush=True)
         elif choice.protocol == "constrained":
-            choice, results = self.select_lambdas(searched, choice, reference, plan)
+            choice, results = self.select_lambdas(facts, choice, reference, plan)
         else:
-            choice, results = self._search_lambdas(searched, choice, reference)
+            choice, results = self._search_lambdas(facts, choice, reference)
         return dataclasses.replace(choice, reference={**self.rules.reference, **reference},
                                    results=results)
 
-    def _search_lambdas(self, searched: list[str], choice: LambdaChoice,
+    def _search_lambdas(self, facts: RunFacts, choice: LambdaChoice,
                         reference: dict) -> tuple[LambdaChoice, dict]:
-        """The loss protocol's Optuna search of each regularizer in ``searched``, the
-        registry's λ tried first: (``choice`` with their λ, the TuneResults). Notes go
-        into ``reference``."""
+        """The loss protocol's Optuna search of each regularizer whose λ is searched
+        (``facts.searched``), the registry's λ tried first: (``choice`` with their λ,
+        the TuneResults). Notes go into ``reference``."""
         import optuna
 
         from regbench.tune import search_notes, write_lambda_search
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
-        ctx = self.context
-        tuning = ctx.config.tuning_config()
+        tuning, searched = facts.tuning, facts.searched
         noise = self.rules.none_reference(NOISE_SEEDS)["noise"]
         results = {}
         for i, name in enumerate(searched, 1):
@@ -85,12 +84,12 @@ class LambdaSearch:
             result = self.search_lambda(
                 name, n_trials=tuning.trials, timeout=tuning.timeout,
                 storage=tuning.storage, study_name=study, objective=tuning.objective,
-                progress=ctx.config.progress, trial_epochs=tuning.trial_epochs,
+                progress=facts.progress, trial_epochs=tuning.trial_epochs,
                 heartbeat=tuning.heartbeat, grace=tuning.grace_period,
                 label=f"λ search {i}/{len(searched)}",
                 enqueue=(get_spec(name).default_lambda,))
             results[name] = result
-            write_lambda_search(ctx.out, results)
+            write_lambda_search(facts.out, results)
             choice = self._use_search(choice, name, result, tuning.objective)
             for note in search_notes(result.trials, get_spec(name).lambda_range,
                                      result.best_lambda, noise):
@@ -98,21 +97,20 @@ class LambdaSearch:
                 print(f"λ search {name}: note: {note}", flush=True)
         return choice, results
 
-    def select_lambdas(self, searched: list[str], choice: LambdaChoice, reference: dict,
+    def select_lambdas(self, facts: RunFacts, choice: LambdaChoice, reference: dict,
                        plan=None) -> tuple[LambdaChoice, dict]:
-        """The constrained protocol: none, then each candidate λ of each regularizer in
-        ``searched``, trained on the selection seeds as the verdict's models are and
-        scored on validation data; λ chosen by ``tune.selection.choose_lambda``.
-        Returns (``choice`` with their λ, the TuneResults); notes go into
-        ``reference``."""
+        """The constrained protocol: none, then each candidate λ of each regularizer
+        whose λ is searched (``facts.searched``), trained on the selection seeds as the
+        verdict's models are and scored on validation data; λ chosen by
+        ``tune.selection.choose_lambda``. Returns (``choice`` with their λ, the
+        TuneResults); notes go into ``reference``."""
         import optuna
 
         from regbench.tune import RULE, lambda_grid, search_notes, tune_lambda
         from regbench.tune import write_lambda_search
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
-        ctx = self.context
-        tuning = ctx.config.tuning_config()
-        endpoint, seeds = declared_endpoint(ctx), selection_seeds(ctx)
+        tuning, searched = facts.tuning, facts.searched
+        endpoint, seeds = declared_endpoint(self.context), selection_seeds(facts)
         none = self.selection_scores("none", 0.0, endpoint)
         if "failed" in none:
             raise RegbenchError(f"none did not train on the selection seeds ({none['failed']}); "
@@ -125,13 +123,13 @@ class LambdaSearch:
         reference["selection"] = {
             "seeds": seeds, "endpoint": endpoint.as_dict(), "rule": RULE,
             "none": {k: none[k] for k in ("endpoint", "performance", "val_loss")}}
-        compared = [r for r in ctx.regularizers if r != "none"]
-        if "none" in ctx.regularizers and compared:
-            power = power_line(endpoint, none["endpoint"], ctx.config.seeds, len(compared))
+        compared = [r for r in facts.regularizers if r != "none"]
+        if "none" in facts.regularizers and compared:
+            power = power_line(endpoint, none["endpoint"], facts.seeds, len(compared))
             reference["selection"]["power"] = power
             print(power, flush=True)
         print(f"λ selection: on seeds {seed_range(seeds)} (the verdict's are 0-"
-              f"{ctx.config.seeds - 1}), every candidate trained as the verdict's models; "
+              f"{facts.seeds - 1}), every candidate trained as the verdict's models; "
               f"{endpoint.describe()}; rule: {RULE}", flush=True)
         results = {}
         for i, name in enumerate(searched, 1):
@@ -139,32 +137,31 @@ class LambdaSearch:
             grid = lambda_grid(spec.default_lambda, spec.lambda_range, tuning.trials)
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
             result = tune_lambda(
-                self.selection_trials(name, endpoint), name, n_trials=len(grid),
+                self.selection_trials(name, endpoint, facts.out), name, n_trials=len(grid),
                 timeout=tuning.timeout, storage=tuning.storage, study_name=study,
-                objective="selection", progress=ctx.config.progress,
+                objective="selection", progress=facts.progress,
                 heartbeat=tuning.heartbeat, grace=tuning.grace_period,
                 label=f"λ selection {i}/{len(searched)}", grid=grid, reference=margin)
             results[name] = result
-            write_lambda_search(ctx.out, results)
-            choice = self._use_selection(choice, name, result, grid)
+            write_lambda_search(facts.out, results)
+            choice = self._use_selection(facts, choice, name, result, grid)
             for note in search_notes(result.trials, spec.lambda_range, result.best_lambda,
                                      flat=False):
                 reference.setdefault("notes", {}).setdefault(name, []).append(note)
                 print(f"λ selection {name}: note: {note}", flush=True)
         return choice, results
 
-    def _use_selection(self, choice: LambdaChoice, name: str, result,
+    def _use_selection(self, facts: RunFacts, choice: LambdaChoice, name: str, result,
                        grid: list[float]) -> LambdaChoice:
         """``choice`` with a selection's λ; says what it rests on."""
-        ctx = self.context
         if result.best_lambda is None:
             raise RegbenchError(f"no λ of {name} trained on every selection seed; see "
-                                f"{ctx.out / 'lambda_search.csv'} for the reasons, or fix λ "
+                                f"{facts.out / 'lambda_search.csv'} for the reasons, or fix λ "
                                 "with --lambda")
         choice = choice.chose(name, result.best_lambda,
                               "selected (constrained)" if result.feasible_found else
                               "smallest grid λ (no λ within the margin)",
-                              seeds=seed_range(selection_seeds(ctx)))
+                              seeds=seed_range(selection_seeds(facts)))
         grid_text = ", ".join(f"{lam:g}" for lam in grid)
         if not result.feasible_found:
             print(f"λ selection {name}: no λ of the grid ({grid_text}) kept validation "
@@ -176,20 +173,19 @@ class LambdaSearch:
               f"{len(grid)} λ trained on every seed, {result.seconds:.0f} s", flush=True)
         return choice
 
-    def selection_trials(self, regularizer: str, endpoint: Endpoint):
+    def selection_trials(self, regularizer: str, endpoint: Endpoint, out):
         """The constrained protocol's ``tune.Trials``: ``select(λ)`` trains every selection
-        seed of ``regularizer`` at λ (OUT/tuning, the verdict's training) and scores it."""
+        seed of ``regularizer`` at λ (OUT/tuning, the verdict's training) and scores it;
+        ``out``: the run's folder (its Optuna journal)."""
         from regbench.tune import Trials
-        ctx = self.context
-        trials = ctx.for_trials(regularizer, None)
-        seeds = selection_seeds(ctx)
-        key = (f"{ctx.dataset.fingerprint}-{trials.config.hash()}-selection-"
-               f"{seed_range(seeds)}-{endpoint.metric}")
+        trials = self.context.for_trials(regularizer, None)
+        seeds = selection_seeds(trials.facts())
+        key = f"{trials.study_key()}-selection-{seed_range(seeds)}-{endpoint.metric}"
         return Trials(
             train=lambda lam, on_epoch: RunExecutor(trials).train_one(
                 regularizer, seeds[0], lam=lam, epoch_callback=on_epoch, evaluate=False),
             run_id=lambda lam: trials.key(regularizer, seeds[0], lam).id(),
-            score=None, study_key=key, out=ctx.out,
+            score=None, study_key=key, out=out,
             select=lambda lam: self.selection_scores(regularizer, lam, endpoint))
 
     def selection_scores(self, regularizer: str, lam: float, endpoint: Endpoint) -> dict:
@@ -197,10 +193,9 @@ class LambdaSearch:
         models (stored runs reused) and scored on validation data: {"seeds",
         "endpoint", "performance", "val_loss", "epochs", "direction"}, one value per seed,
         or {"failed": reason}."""
-        ctx = self.context
-        trials = ctx.for_trials(regularizer, None)
-        executor = RunExecutor(trials)
-        scores = {"seeds": selection_seeds(ctx), "endpoint": [], "performance": [],
+        trials = self.context.for_trials(regularizer, None)
+        executor, scoring = RunExecutor(trials), trials.scoring("valid")
+        scores = {"seeds": selection_seeds(trials.facts()), "endpoint": [], "performance": [],
                   "val_loss": [], "epochs": [], "train_seconds": [], "score_seconds": [],
                   "direction": endpoint.direction}
         for seed in scores["seeds"]:
@@ -209,7 +204,7 @@ class LambdaSearch:
             if row["status"] != "ok":
                 return {"failed": f"seed {seed}: {row['status']}"}
             start = time.perf_counter()
-            value, performance = validation_scores(trials, record, endpoint)
+            value, performance = validation_scores(scoring, trials.out, record, endpoint)
             scores["score_seconds"].append(time.perf_counter() - start)
             scores["endpoint"].append(value)
             scores["performance"].append(performance)
@@ -239,11 +234,7 @@ class LambdaSearch:
         its TuneResult."""
         from regbench.tune import check_search, tune_lambda
         check_search(regularizer, n_trials, options.get("objective", "loss"))
-        ctx = self.context
-        if ctx.dataset is None:
-            ctx.check_data()
-            ctx.out.mkdir(parents=True, exist_ok=True)
-            ctx.prepare_data()
+        self.context.ready_data()
         return tune_lambda(self.lambda_trials(regularizer, trial_epochs), regularizer,
                            n_trials=n_trials, **options)
 
@@ -252,16 +243,15 @@ class LambdaSearch:
         λ for at most ``trial_epochs`` epochs into OUT/tuning (runs/, checkpoints/),
         apart from the comparison's runs, scored on validation data only."""
         from regbench.tune import Trials
-        ctx = self.context
-        trials = ctx.for_trials(regularizer, trial_epochs)
-        executor = RunExecutor(trials)
+        trials = self.context.for_trials(regularizer, trial_epochs)
+        executor, scoring = RunExecutor(trials), trials.scoring("valid")
         return Trials(
             train=lambda lam, on_epoch: executor.train_one(
                 regularizer, 0, lam=lam, epoch_callback=on_epoch, evaluate=False),
             run_id=lambda lam: trials.key(regularizer, 0, lam).id(),
-            score=((lambda record: validation_motif_auprc(trials, record))
-                   if ctx.dataset.motif_mask is not None else None),
-            study_key=f"{ctx.dataset.fingerprint}-{trials.config.hash()}", out=ctx.out)
+            score=((lambda record: validation_motif_auprc(scoring, trials.out, record))
+                   if scoring.rows.motif_mask is not None else None),
+            study_key=trials.study_key(), out=self.context.out)
 
 
 def declared_endpoint(context: RunContext) -> Endpoint | None:
@@ -270,10 +260,10 @@ def declared_endpoint(context: RunContext) -> Endpoint | None:
     return for_data(context.config.task, context.dataset)
 
 
-def selection_seeds(context: RunContext) -> list[int]:
+def selection_seeds(facts: RunFacts) -> list[int]:
     """The constrained protocol's selection seeds: SELECTION_SEED_BASE + 0..n-1, none of
     them a verdict seed (those are 0..seeds-1, at most SELECTION_SEED_BASE)."""
-    n = context.config.tuning_config().selection_seeds
+    n = facts.tuning.selection_seeds
     return list(range(SELECTION_SEED_BASE, SELECTION_SEED_BASE + n))
 
 
@@ -282,44 +272,41 @@ def seed_range(seeds: list[int]) -> str:
     return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
 
 
-def validation_evaluation(context: RunContext, record: dict, metric: str):
-    """``evaluate`` of a stored run's model on the validation split (the verdict's own
-    scoring path; the test split stays out of λ choices): performance over all
-    validation rows, ``metric`` from DeepLIFT/SHAP attributions of the validation rows
-    the task explains. Returns the Evaluation."""
+def validation_evaluation(scoring: Scoring, out, record: dict, metric: str):
+    """``evaluate`` of a stored run's model (its checkpoint named relative to the
+    folder ``out``) on the validation split (``scoring``; the verdict's own scoring
+    path; the test split stays out of λ choices): performance over all validation rows,
+    ``metric`` from DeepLIFT/SHAP attributions of the validation rows the task explains.
+    Returns the Evaluation."""
     from regbench.store import folder_file   # a record of another worker: not trusted
-    checkpoint = folder_file(context.out, record["row"]["checkpoint"], "checkpoints")
-    model, _ = load_checkpoint(checkpoint, device=context.device)
-    settings = dataclasses.replace(context.config.evaluation_config(),
-                                   methods=["deep_lift_shap"])
-    return evaluate(model, context.split("valid"), context.task(), settings,
-                    device=context.device, freq_limit=context.freq_limit(),
-                    metrics=[metric])
+    checkpoint = folder_file(out, record["row"]["checkpoint"], "checkpoints")
+    model, _ = load_checkpoint(checkpoint, device=scoring.device)
+    settings = dataclasses.replace(scoring.settings, methods=["deep_lift_shap"])
+    return scoring.evaluate(model, settings, metrics=[metric])
 
 
 def _summary_value(scored, metric: str) -> float:
     return float(scored.summary.set_index("metric")["value"].get(metric, float("nan")))
 
 
-def validation_scores(context: RunContext, record: dict,
+def validation_scores(scoring: Scoring, out, record: dict,
                       endpoint: Endpoint) -> tuple[float, float]:
     """(primary endpoint, performance) of a stored run's model on the validation split
     (``validation_evaluation``)."""
-    scored = validation_evaluation(context, record, endpoint.metric)
+    scored = validation_evaluation(scoring, out, record, endpoint.metric)
     return (_summary_value(scored, endpoint.metric),
             float(scored.performance.get(endpoint.performance, float("nan"))))
 
 
-def validation_motif_auprc(context: RunContext, record: dict) -> float:
+def validation_motif_auprc(scoring: Scoring, out, record: dict) -> float:
     """Motif auPRC (pooled, as ``metrics.motif_auprc``) of DeepLIFT/SHAP attributions
     of a stored run's model on positive validation sequences (the pareto objective's
     second score); NaN without motifs or explained validation rows."""
-    valid = context.split("valid")
-    rows, _ = context.task().attributed_rows(
-        valid.labels, context.config.evaluation_config().max_sequences)
+    valid = scoring.rows
+    rows, _ = scoring.task.attributed_rows(valid.labels, scoring.settings.max_sequences)
     if valid.motif_mask is None or not len(rows):
         return float("nan")
-    return _summary_value(validation_evaluation(context, record, "motif_auprc"),
+    return _summary_value(validation_evaluation(scoring, out, record, "motif_auprc"),
                           "motif_auprc")
 
 

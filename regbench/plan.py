@@ -4,7 +4,9 @@ The estimate times real training of the configured model (two short epochs of ea
 kind of step: without a prior, with an attribution prior, ...; the prior's rows at their
 share of the training data) and one validation pass of each (for a penalty it computes
 the penalty on the validation rows too), and multiplies out the epoch limits: an upper bound, since early stopping and pruning usually end models
-sooner. Every function is handed the run's ``RunContext`` (``regbench.context``).
+sooner. ``plan_run`` takes the run's ``RunContext`` (``regbench.context``) and asks it
+for values once (``RunFacts``, ``TrainingData``, the test rows); every other function
+works from those values.
 
 The bound can be 5-8 times the real time (quick models stop after 7-9 of 20 epochs), so
 ``Estimate.expected`` also counts each model at the epochs and scoring time that
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from regbench.config import LAMBDA_PROTOCOLS, NOISE_SEEDS
-from regbench.endpoints import ALPHA   # the verdict's false discovery rate
+from regbench.endpoints import ALPHA, Endpoint, for_data   # ALPHA: the verdict's FDR
+from regbench.run_inputs import RunFacts, TrainingData
 from regbench.train import Trainer
 
 TIMED_BATCHES = 8
@@ -37,7 +40,7 @@ def timed_batch(prior: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     return np.concatenate([on[:n_prior], off[:size - n_prior]]), n_prior
 
 
-def step_seconds(context, regularizer: str) -> float:
+def step_seconds(data: TrainingData, regularizer: str) -> float:
     """Seconds per training step of the run's model with ``regularizer`` as the run
     trains it (its [regularizer_params] and the task's prior defaults; the kind's whole
     step: batch transform, model options, penalty passes), at λ = 1, timed as training
@@ -45,25 +48,25 @@ def step_seconds(context, regularizer: str) -> float:
     rows (the prior's rows at their share of the data) and the second epoch's seconds
     per step (the first warms up). Timing a few steps of one fixed batch instead
     measured attribution priors 1.3 times faster than they train."""
-    codes, targets, prior = context.training_data(context.split("train"))
-    trainer = _trainer(context, regularizer, epochs=2)
+    codes, targets, prior = data.train
+    trainer = _trainer(data, regularizer, epochs=2)
     rows, _ = timed_batch(prior, TIMED_BATCHES * trainer.config.batch_size)
-    valid = context.training_data(context.split("valid"))
+    valid = data.valid
     check, _ = timed_batch(valid[2], trainer.config.batch_size)
     result = trainer.fit((codes[rows], targets[rows], prior[rows]),
                          tuple(part[check] for part in valid))
     return float(result.train_step_seconds)
 
 
-def validation_seconds(context, regularizer: str) -> float:
+def validation_seconds(data: TrainingData, regularizer: str) -> float:
     """Seconds of one epoch's validation pass (``Trainer.evaluate``: the correctness
     loss over the validation split and, for a penalty, its value on the split's prior
     rows: attribution priors take input gradients there) at λ = 1, timed on up to one
     evaluation batch of it (the prior's share first) and scaled to the split's size."""
-    codes, targets, prior = context.training_data(context.split("valid"))
+    codes, targets, prior = data.valid
     if not len(codes):
         return 0.0
-    trainer = _trainer(context, regularizer)
+    trainer = _trainer(data, regularizer)
     model = trainer.build_model()
     rows, _ = timed_batch(prior, trainer._eval_batch())
     X, y = trainer.to_device(codes[rows], targets[rows])
@@ -72,35 +75,35 @@ def validation_seconds(context, regularizer: str) -> float:
     return (time.perf_counter() - start) * len(codes) / len(rows)
 
 
-def _trainer(context, regularizer: str, epochs: int | None = None) -> Trainer:
-    config = context.config.train_config(0)
+def _trainer(data: TrainingData, regularizer: str, epochs: int | None = None) -> Trainer:
+    config = data.config
     if epochs is not None:   # the timing's own epochs, never an early stop
         config = dataclasses.replace(config, max_epochs=epochs, patience=epochs)
-    return Trainer(context.task(), context.regularizer(regularizer), 1.0, config)
+    return Trainer(data.task, data.regularizers[regularizer], 1.0, config)
 
 
-def _timed(context, names, measure) -> dict[str, float]:
-    """``measure(context, name)`` of each of ``names``; regularizers whose kinds cost
+def _timed(data: TrainingData, names, measure) -> dict[str, float]:
+    """``measure(data, name)`` of each of ``names``; regularizers whose kinds cost
     the same per step (``Kind.cost_key``) share one timing."""
     by_cost, seconds = {}, {}
     for name in names:
-        key = context.regularizer(name).kind.cost_key(1.0)
+        key = data.regularizers[name].kind.cost_key(1.0)
         if key not in by_cost:
-            by_cost[key] = measure(context, name)
+            by_cost[key] = measure(data, name)
         seconds[name] = by_cost[key]
     return seconds
 
 
-def timed_steps(context, names) -> dict[str, float]:
+def timed_steps(data: TrainingData, names) -> dict[str, float]:
     """Seconds per training step of each of ``names`` (``step_seconds``), one timing
     per cost (``Kind.cost_key``)."""
-    return _timed(context, names, step_seconds)
+    return _timed(data, names, step_seconds)
 
 
-def timed_validations(context, names) -> dict[str, float]:
+def timed_validations(data: TrainingData, names) -> dict[str, float]:
     """Seconds per validation pass of each of ``names`` (``validation_seconds``), one
     timing per cost (``Kind.cost_key``)."""
-    return _timed(context, names, validation_seconds)
+    return _timed(data, names, validation_seconds)
 
 
 @dataclass(frozen=True)
@@ -158,11 +161,22 @@ def estimate(context) -> tuple[list[str], float]:
 
 def plan_run(context) -> Estimate:
     """The run's Estimate: its plan's lines and the models it trains, timed on this
-    machine."""
-    train_cfg = context.config.train_config(0)
-    n_train = len(context.split("train").codes)
-    timed = timed_steps(context, ["none", *context.regularizers])
-    validation = timed_validations(context, ["none", *context.regularizers])
+    machine (``plan_values`` of the context's values)."""
+    facts = context.facts()
+    endpoints = (for_data(facts.task, context.dataset),
+                 for_data(facts.task, context.split("test")))
+    return plan_values(facts, context.training_values(), *endpoints)
+
+
+def plan_values(facts: RunFacts, data: TrainingData, selection: Endpoint | None,
+                verdict: Endpoint | None) -> Estimate:
+    """The Estimate of a run of ``facts`` on ``data``; ``selection``, ``verdict``: the
+    primary endpoint declared from all the data (the λ selection's) and from the test
+    rows (the verdict's), or None without ground truth."""
+    train_cfg, regularizers = facts.train, list(facts.regularizers)
+    n_train = len(data.train[0])
+    timed = timed_steps(data, ["none", *regularizers])
+    validation = timed_validations(data, ["none", *regularizers])
 
     def epoch(name: str, share: float = 1.0) -> float:
         """Seconds of one epoch on ``share`` of the training rows: its steps and the
@@ -170,20 +184,20 @@ def plan_run(context) -> Estimate:
         return (math.ceil(n_train * share / train_cfg.batch_size) * timed[name]
                 + validation[name])
 
-    protocol = context.choice.protocol
+    protocol = facts.choice.protocol
     lines, models = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], []
-    searched = context.searched_regularizers() if protocol != "fixed" else []
+    searched = list(facts.searched) if protocol != "fixed" else []
     if searched and protocol == "constrained":
-        line, selection = _selection_plan(context, searched, epoch)
+        line, chosen = _selection_plan(facts, searched, epoch, selection)
         lines.append(line)
-        models += selection
+        models += chosen
     elif searched:
-        tuning = context.config.tuning_config()
+        tuning = facts.tuning
         epochs = tuning.trial_epochs or train_cfg.max_epochs
         # none's reference models: NOISE_SEEDS for a search, one for the paper's rule
         # unless every λ is Fourier's fixed 1 on a binary model
         paper_only = all(n.split("@")[0] == "fourier" for n in searched) and \
-            context.config.task == "binary"
+            facts.task == "binary"
         references = (NOISE_SEEDS if protocol != "paper" else 0 if paper_only else 1)
         search = [(references, epoch("none"), epochs)]
         if protocol != "paper":
@@ -197,22 +211,21 @@ def plan_run(context) -> Estimate:
                          f"to measure its loss and the penalties on it (at most "
                          f"{_duration(_upper(search))})")
         models += search
-    seeds = context.config.seeds
-    shares = context.config.data_fractions()
-    runs = len(context.regularizers) * seeds
+    seeds, shares = facts.seeds, list(facts.data_fractions)
+    runs = len(regularizers) * seeds
     # Runs on a share of the training rows (fractions) take that share of steps.
     seed_runs = [(seeds, epoch(n, share), train_cfg.max_epochs)
-                 for n in context.regularizers for share in [1.0, *shares]]
+                 for n in regularizers for share in [1.0, *shares]]
     models += seed_runs
-    lines.append(f"seed runs: {_plural(len(context.regularizers), 'regularizer')} x "
+    lines.append(f"seed runs: {_plural(len(regularizers), 'regularizer')} x "
                  f"{_plural(seeds, 'seed')} = "
                  f"{_plural(runs, 'model')}"
                  + (f" (and {runs * len(shares)} more on {_plural(len(shares), 'share')} of the "
                     f"training rows: {', '.join(f'{s:g}' for s in shares)})" if shares else "")
                  + f" of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
-                 f"each scored with {' and '.join(_method_labels(context))} (at most "
+                 f"each scored with {' and '.join(_method_labels(facts))} (at most "
                  f"{_duration(_upper(seed_runs))} of training)")
-    lines += seed_power(context)
+    lines += seed_power(facts, verdict)
     shared = {}   # regularizers that share a timing (``timed_steps``) on one line
     for name, seconds in timed.items():
         shared.setdefault(seconds, []).append(name)
@@ -222,7 +235,7 @@ def plan_run(context) -> Estimate:
         passes.setdefault(seconds, []).append(name)
     steps += ("; a validation pass " + "; ".join(f"{', '.join(names)} {v:.3f} s"
                                                for v, names in passes.items()))
-    lines.append(f"on {context.device}: a training step takes {steps}; training at most "
+    lines.append(f"on {facts.device}: a training step takes {steps}; training at most "
                  f"~{_duration(_upper(models))} if every model used all its epochs (early "
                  "stopping usually ends them sooner"
                  + ("; the expected time follows once none's selection models are trained"
@@ -235,20 +248,20 @@ def _upper(models) -> float:
     return Estimate((), tuple(models)).upper
 
 
-def _selection_plan(context, searched: list[str], epoch) -> tuple[str, list]:
+def _selection_plan(facts: RunFacts, searched: list[str], epoch,
+                    endpoint: Endpoint | None) -> tuple[str, list]:
     """(the plan's line, the models as Estimate.models) of the constrained protocol's λ
     selection: none and every candidate λ of the grid, on every selection seed, each
     trained as the verdict's models are."""
-    from regbench.lambda_search import declared_endpoint, seed_range, selection_seeds
+    from regbench.lambda_search import seed_range, selection_seeds
     from regbench.regularizers import get_spec
     from regbench.tune.selection import lambda_grid
-    tuning, epochs = context.config.tuning_config(), context.config.train_config(0).max_epochs
-    seeds = selection_seeds(context)
+    tuning, epochs = facts.tuning, facts.train.max_epochs
+    seeds = selection_seeds(facts)
     grids = {n: lambda_grid(get_spec(n).default_lambda, get_spec(n).lambda_range,
                             tuning.trials) for n in searched}
     models = [(len(seeds), epoch("none"), epochs)] + [
         (len(seeds) * len(g), epoch(n), epochs) for n, g in grids.items()]
-    endpoint = declared_endpoint(context)
     return (
         f"λ selection on seeds {seed_range(seeds)} (never a verdict seed): none and "
         + "; ".join(f"{n} at λ {', '.join(f'{v:g}' for v in g)}" for n, g in grids.items())
@@ -258,16 +271,15 @@ def _selection_plan(context, searched: list[str], epoch) -> tuple[str, list]:
         + (endpoint.describe() if endpoint else "no ground truth: no primary endpoint")), models
 
 
-def seed_power(context) -> list[str]:
-    """What the verdict tests and what the seeds can show: the declared primary endpoint,
-    its test and error rate, and a warning when nothing can be tested."""
-    from regbench.endpoints import for_data
-    seeds, compared = context.config.seeds, [r for r in context.regularizers if r != "none"]
-    if "none" not in context.regularizers:
+def seed_power(facts: RunFacts, endpoint: Endpoint | None) -> list[str]:
+    """What the verdict tests and what the seeds can show: the declared primary endpoint
+    (``endpoint``, from the test rows; None without ground truth), its test and error
+    rate, and a warning when nothing can be tested."""
+    seeds, compared = facts.seeds, [r for r in facts.regularizers if r != "none"]
+    if "none" not in facts.regularizers:
         return ["no 'none' among the regularizers: nothing is tested against it"]
     if not compared:
         return ["only 'none' is run: no regularizer is tested against it"]
-    endpoint = for_data(context.config.task, context.split("test"))
     if endpoint is None:
         return ["no ground truth (motifs.bed or peak intervals): no primary endpoint, so no "
                 "★; every metric is reported with its interval only"]
@@ -282,9 +294,9 @@ def seed_power(context) -> list[str]:
     return lines
 
 
-def _method_labels(context) -> list[str]:
+def _method_labels(facts: RunFacts) -> list[str]:
     from regbench.store import METHOD_LABELS
-    return [METHOD_LABELS.get(m, m) for m in context.config.evaluation_config().methods]
+    return [METHOD_LABELS.get(m, m) for m in facts.evaluation.methods]
 
 
 def _plural(n: int, noun: str) -> str:
@@ -303,4 +315,4 @@ def duration(seconds: float) -> str:
 _duration = duration
 
 
-__all__ = ["Estimate", "describe_plan", "duration", "estimate", "plan_run", "seed_power", "step_seconds", "timed_batch", "validation_seconds"]
+__all__ = ["Estimate", "describe_plan", "duration", "estimate", "plan_run", "plan_values", "seed_power", "step_seconds", "timed_batch", "validation_seconds"]

@@ -193,7 +193,7 @@ def test_a_registered_task_brings_its_model_and_preset_sizes():
     """``settings`` on a task class (presets.TaskSettings): its model when [model] names
     none, its own preset tables instead of the binary CNN's sizes, its paper text, its λ
     protocol's [model] defaults; all gone with the task."""
-    from regbench.config import RunConfig, _architecture, preset_config
+    from regbench.config import RunConfig, architecture_of, preset_config
     from regbench.presets import TaskSettings, paper_differences
     from regbench.tasks import BinaryTask, register_task, unregister_task
 
@@ -213,7 +213,7 @@ def test_a_registered_task_brings_its_model_and_preset_sizes():
         assert paper_differences("quick", "binary_tiny") == ""  # not the binary text
         paper = RunConfig(task="binary_tiny", tune=True, tuning={"protocol": "paper"})
         assert dict(paper.task_model()) == {"filters": 5}
-        assert _architecture(dict(config.model), config) == "tiny_cnn"
+        assert architecture_of(dict(config.model), config) == "tiny_cnn"
     finally:
         unregister_task("binary_tiny")
     assert dict(preset_config("smoke", "binary_tiny").model) == dict(

@@ -49,17 +49,18 @@ def test_the_plan_times_each_kind_as_the_run_configures_it(monkeypatch):
     one kind and cost share one."""
     import regbench.plan as plan
     params = {"fourier@eg": {"eg_references": 2}}
-    bench = SimpleNamespace(regularizer=lambda n: get_spec(n).create(**params.get(n, {})))
+    names = ["none", "fourier", "smoothness", "saliency_guided", "fourier@eg", "l2", "evoaug"]
+    data = SimpleNamespace(regularizers={n: get_spec(n).create(**params.get(n, {}))
+                                         for n in names})
     timed_with = []
 
-    def step_seconds(bench, name):
-        reg = bench.regularizer(name)
+    def step_seconds(data, name):
+        reg = data.regularizers[name]
         timed_with.append((name, reg.kind.extra_backward_passes(1.0)))
         return float(len(timed_with))
 
     monkeypatch.setattr(plan, "step_seconds", step_seconds)
-    seconds = plan.timed_steps(bench, ["none", "fourier", "smoothness", "saliency_guided",
-                                       "fourier@eg", "l2", "evoaug"])
+    seconds = plan.timed_steps(data, names)
     assert timed_with == [("none", 0), ("fourier", 1), ("saliency_guided", 1),
                           ("fourier@eg", 2), ("l2", 0), ("evoaug", 0)]
     assert seconds == {"none": 1.0, "fourier": 2.0, "smoothness": 2.0,

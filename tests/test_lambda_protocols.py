@@ -48,9 +48,9 @@ def test_selection_choice_follows_the_margin_then_the_one_se_rule():
     study = selection_study([(0.1, (0.50, 0.52, 0.54), (0.90, 0.90, 0.90)),
                              (1.0, (0.51, 0.53, 0.55), (0.895, 0.895, 0.895)),
                              (10.0, (0.78, 0.80, 0.82), (0.88, 0.88, 0.88))])
-    chosen = tune.outcome._choose(study, "selection")
+    chosen = tune.outcome.chosen_trial(study, "selection")
     assert chosen.params["lambda"] == 0.1
-    result = tune.outcome._result(study, "fourier", "selection", "sqlite://", 0.0, chosen,
+    result = tune.outcome.tune_result(study, "fourier", "selection", "sqlite://", 0.0, chosen,
                                   REFERENCE)
     assert result.best_lambda == 0.1 and result.best_score == pytest.approx(0.52)
     assert result.feasible_found
@@ -63,8 +63,8 @@ def test_selection_choice_follows_the_margin_then_the_one_se_rule():
 
 def test_no_lambda_within_the_margin_takes_the_smallest_and_says_so():
     study = selection_study([(1.0, (0.5,) * 3, (0.8,) * 3), (0.1, (0.4,) * 3, (0.85,) * 3)])
-    chosen = tune.outcome._choose(study, "selection")
-    result = tune.outcome._result(study, "fourier", "selection", "sqlite://", 0.0, chosen,
+    chosen = tune.outcome.chosen_trial(study, "selection")
+    result = tune.outcome.tune_result(study, "fourier", "selection", "sqlite://", 0.0, chosen,
                                   REFERENCE)
     assert result.best_lambda == 0.1 and not result.feasible_found
 

@@ -8,14 +8,17 @@ from regbench.plan import seed_power
 
 
 def _bench(regularizers, seeds, motifs=True):
+    """(the facts seed_power reads, the verdict's endpoint of a binary run's test rows
+    with or without motifs)."""
+    from regbench.endpoints import for_data
     test = SimpleNamespace(motif_mask=np.zeros((2, 3), bool) if motifs else None,
                            summits=None, peak_mask=None)
-    return SimpleNamespace(regularizers=regularizers, split=lambda name: test,
-                           config=SimpleNamespace(seeds=seeds, task="binary"))
+    return (SimpleNamespace(regularizers=regularizers, seeds=seeds, task="binary"),
+            for_data("binary", test))
 
 
 def test_the_verdict_line_declares_the_endpoint_its_test_and_error_rate():
-    lines = seed_power(_bench(["none", "fourier", "l2"], 8))
+    lines = seed_power(*_bench(["none", "fourier", "l2"], 8))
     assert len(lines) == 1
     assert lines[0].startswith("verdict: primary endpoint: DeepLIFT/SHAP motif_fraction")
     assert ("paired t-test of each regularizer against none over 8 seeds, Benjamini-Hochberg "
@@ -24,10 +27,10 @@ def test_the_verdict_line_declares_the_endpoint_its_test_and_error_rate():
 
 
 def test_one_seed_warns_and_no_ground_truth_declares_no_endpoint():
-    assert seed_power(_bench(["none", "fourier"], 1))[1] == (
+    assert seed_power(*_bench(["none", "fourier"], 1))[1] == (
         "warning: with 1 seed nothing can be tested (the paired t-test needs at least 2 "
         "seeds; --seeds)")
-    assert seed_power(_bench(["none", "a"], 8, motifs=False))[0].startswith(
+    assert seed_power(*_bench(["none", "a"], 8, motifs=False))[0].startswith(
         "no ground truth (motifs.bed or peak intervals): no primary endpoint")
 
 
@@ -49,9 +52,9 @@ def test_the_power_line_reads_nones_selection_seeds():
 
 
 def test_no_baseline():
-    assert seed_power(_bench(["fourier"], 8)) == [
+    assert seed_power(*_bench(["fourier"], 8)) == [
         "no 'none' among the regularizers: nothing is tested against it"]
-    assert seed_power(_bench(["none"], 8)) == [
+    assert seed_power(*_bench(["none"], 8)) == [
         "only 'none' is run: no regularizer is tested against it"]
 
 
@@ -79,7 +82,8 @@ def test_the_plan_times_the_prior_on_its_share_and_the_validation_pass(tmp_path,
     from regbench import plan
     from regbench.train import Trainer
     context = _profile_context(tmp_path)
-    _, _, prior = context.training_data(context.split("train"))
+    data = context.training_values()
+    _, _, prior = data.train
     steps, passes, fits = [], [], []
     train_step, evaluate, fit = Trainer.train_step, Trainer.evaluate, Trainer.fit
 
@@ -100,7 +104,7 @@ def test_the_plan_times_the_prior_on_its_share_and_the_validation_pass(tmp_path,
     monkeypatch.setattr(Trainer, "train_step", record_step)
     monkeypatch.setattr(Trainer, "evaluate", record_pass)
     monkeypatch.setattr(Trainer, "fit", record_fit)
-    seconds = plan.step_seconds(context, "fourier")
+    seconds = plan.step_seconds(data, "fourier")
     (epochs, rows, result), = fits
     batches = -(-rows // 32)
     assert epochs == 2 and len(result.history) == 2 and len(steps) == 2 * batches
@@ -112,7 +116,7 @@ def test_the_plan_times_the_prior_on_its_share_and_the_validation_pass(tmp_path,
 
     passes.clear()
     valid = context.split("valid")
-    assert plan.validation_seconds(context, "fourier") > 0
+    assert plan.validation_seconds(data, "fourier") > 0
     n_valid, n_peaks, penalty = passes[0]
     assert n_valid == len(valid.codes) and n_peaks == context.training_data(valid)[2].sum()
     assert penalty > 0                             # the prior's validation penalty ran
@@ -127,12 +131,14 @@ def _timed_stand_in(monkeypatch):
     monkeypatch.setattr(plan, "timed_validations",
                         lambda c, names: {"none": 10.0, "fourier": 30.0})
     config = preset_config("smoke")
-    config.seeds, config.tune = 2, False
-    return SimpleNamespace(
-        config=config, regularizers=["none", "fourier"], choice=SimpleNamespace(protocol="fixed"),
-        split=lambda name: SimpleNamespace(codes=np.zeros((100, 4)), motif_mask=None,
-                                           summits=None, peak_mask=None),
-        device="cpu")
+    facts = SimpleNamespace(
+        device="cpu", task="binary", regularizers=("none", "fourier"), searched=(), seeds=2,
+        data_fractions=(), train=config.train_config(0), tuning=config.tuning_config(),
+        evaluation=config.evaluation_config(), choice=SimpleNamespace(protocol="fixed"))
+    rows = SimpleNamespace(codes=np.zeros((100, 4)), motif_mask=None, summits=None,
+                           peak_mask=None)
+    return SimpleNamespace(facts=lambda: facts, split=lambda name: rows, dataset=rows,
+                           training_values=lambda: SimpleNamespace(train=(rows.codes,)))
 
 
 def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch):

@@ -232,16 +232,13 @@ def test_a_lambda_trials_record_cannot_name_a_checkpoint_outside_the_folder(tmp_
     from regbench.lambda_search import validation_motif_auprc
     outside = tmp_path / "elsewhere.pt"
     torch.save({"state_dict": {}, "model_config": {}}, outside)   # data only: loadable
-    context = types.SimpleNamespace(
-        out=tmp_path / "out", device="cpu",
-        split=lambda name: types.SimpleNamespace(labels=np.ones((2, 1)),
-                                                 motif_mask=np.zeros((2, 5), bool)),
-        config=types.SimpleNamespace(
-            evaluation_config=lambda: types.SimpleNamespace(max_sequences=2)),
-        task=lambda: types.SimpleNamespace(attributed_rows=lambda labels, n: ([0, 1], 0)))
+    scoring = types.SimpleNamespace(
+        device="cpu", settings=types.SimpleNamespace(max_sequences=2),
+        rows=types.SimpleNamespace(labels=np.ones((2, 1)), motif_mask=np.zeros((2, 5), bool)),
+        task=types.SimpleNamespace(attributed_rows=lambda labels, n: ([0, 1], 0)))
     for crafted in (str(outside), "../elsewhere.pt", "checkpoints/../../elsewhere.pt"):
         with pytest.raises(RegbenchError, match="refused path"):
-            validation_motif_auprc(context, {"row": {"checkpoint": crafted}})
+            validation_motif_auprc(scoring, tmp_path / "out", {"row": {"checkpoint": crafted}})
 
 
 def test_a_grid_cannot_name_a_run_record_outside_the_folder(tmp_path):

@@ -55,7 +55,7 @@ def plug_in():
         SUITE_KINDS.unregister(name)
 
 
-def _section(out, experiment, results, shares, order, manifest):
+def section_block(out, experiment, results, shares, order, manifest):
     yield Text("nothing")
 
 
@@ -85,7 +85,7 @@ def test_a_plug_in_kinds_points_hook_expands_its_experiments(tmp_path, plug_in):
             points.append((seeds, config))
         return points
 
-    plug_in(SuiteKind("seed_ladder", "more seeds at each step", _section,
+    plug_in(SuiteKind("seed_ladder", "more seeds at each step", section_block,
                       points=seed_points, label=lambda point: f"{point.value} seed(s)"))
     suite = load_suite(_suite_file(tmp_path, 'kind = "seed_ladder"\n'))
     points = suite_points(suite, _base(tmp_path))
@@ -100,7 +100,7 @@ def test_a_plug_in_kinds_points_hook_expands_its_experiments(tmp_path, plug_in):
 def test_a_plug_in_kind_with_only_name_what_and_section_sweeps_like_any(tmp_path, plug_in):
     """The default hooks: one point per value of the swept scenario key, labelled
     key=value, nothing of its own to check."""
-    plug_in(SuiteKind("plain", "what it shows", _section))
+    plug_in(SuiteKind("plain", "what it shows", section_block))
     suite = load_suite(_suite_file(tmp_path, 'kind = "plain"\nscenario = "spi1_gc_bias"\n'
                                              'sweep = "gc.positives"\nvalues = [0.4, 0.7]\n'))
     points = suite_points(suite, _base(tmp_path))
@@ -117,7 +117,7 @@ def test_a_kinds_own_keys_and_check_are_its_own(tmp_path, plug_in):
             raise RegbenchError(f"{where}: lambda_points > 9")
         return {"lambda_points": raw["lambda_points"]}
 
-    plug_in(SuiteKind("few", "few λ", _section, keys=frozenset({"lambda_points"}),
+    plug_in(SuiteKind("few", "few λ", section_block, keys=frozenset({"lambda_points"}),
                       check=check))
     suite = load_suite(_suite_file(tmp_path, 'kind = "few"\nlambda_points = 3\n'))
     assert suite.experiments[0].lambda_points == 3
@@ -136,8 +136,8 @@ def test_the_verdict_is_read_from_a_headline_kind_and_its_own_verdict(plug_in):
     import pandas as pd
 
     from regbench.report.suite_verdict import verdict, verdict_experiment
-    plug_in(SuiteKind("lead", "the lead", _section, headline=True))
-    plug_in(SuiteKind("own", "its own verdict", _section,
+    plug_in(SuiteKind("lead", "the lead", section_block, headline=True))
+    plug_in(SuiteKind("own", "its own verdict", section_block,
                       verdict=lambda name, runs: [Text(f"{name}: {len(runs)} runs")]))
     manifest = {"experiments": [{"name": "A", "kind": "own"}, {"name": "B", "kind": "lead"}]}
     assert verdict_experiment(manifest) == "B"

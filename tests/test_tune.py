@@ -341,6 +341,6 @@ def test_a_restarted_worker_uses_the_lambda_the_others_chose(tmp_path, monkeypat
 
 def test_the_first_recorded_choice_wins(tmp_path):
     study = tune.open_study(f"sqlite:///{tmp_path / 'optuna.db'}", "race", "loss", seed=0)
-    assert tune.storage._record_once(study, "chosen-3", {"trial": 1}) == {"trial": 1}
-    assert tune.storage._record_once(study, "chosen-3", {"trial": 2}) == {"trial": 1}
+    assert tune.storage.record_once(study, "chosen-3", {"trial": 1}) == {"trial": 1}
+    assert tune.storage.record_once(study, "chosen-3", {"trial": 2}) == {"trial": 1}
     assert study.user_attrs["chosen-3"] == {"trial": 1}

@@ -109,6 +109,25 @@ def test_training_one_run_reads_only_its_frozen_inputs(data_dir, tmp_path, tune_
 
 
 def test_the_executors_training_path_names_no_context():
+    """run_inputs.py (the values and the training that reads them) names no context;
+    its training functions touch nothing but their arguments."""
     tree = ast.parse((ROOT / "run_inputs.py").read_text())
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    assert not names & {"ctx", "context", "self"}
+    assert not names & {"ctx", "context"}
+    training = [f for f in tree.body if isinstance(f, ast.FunctionDef)
+                and f.name in ("train_run", "train_group")]
+    assert len(training) == 2
+    for function in training:
+        names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+        assert "self" not in names
+
+
+def test_the_run_core_reads_the_context_in_at_most_30_lines():
+    """Issue 43: the executor, the λ search and rules and the plan take values (RunFacts,
+    RunInputs, Scoring, TrainingData) and read the context only to get them; 143 lines
+    read it at 614259b."""
+    import re
+    files = ["executor.py", "lambda_search.py", "lambda_rules.py", "plan.py"]
+    lines = [line for f in files for line in (ROOT / f).read_text().splitlines()
+             if re.search(r"\b(ctx|context)\.", line)]
+    assert len(lines) <= 30, lines

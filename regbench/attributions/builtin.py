@@ -11,7 +11,7 @@ from regbench.attributions.methods.deep_lift_shap import deep_lift_shap
 from regbench.attributions.methods.gradients import input_x_gradient, saliency
 from regbench.attributions.methods.integrated_gradients import integrated_gradients
 from regbench.attributions.methods.ism import ism
-from regbench.attributions.registry import (ExplainSettings, _register_with_correction,
+from regbench.attributions.registry import (ExplainSettings, register_with_correction,
                                             register_attribution_method)
 
 
@@ -75,16 +75,16 @@ register_attribution_method(
                 "(tangermeme); observed base only",
     explain_hypothetical=functools.partial(_explain_deep_lift_shap, hypothetical=True))(
     _explain_deep_lift_shap)
-_register_with_correction(
+register_with_correction(
     "input_x_gradient", label="input×gradient", function=input_x_gradient,
     explain_fn=_explain_input_x_gradient,
     description="gradient of the explained output times the one-hot input; observed "
                 "base only")
-_register_with_correction(
+register_with_correction(
     "saliency", label="saliency", function=saliency, explain_fn=_explain_saliency,
     description="input gradient of the explained output, all four bases (Simonyan et "
                 "al. 2014)", scores="hypothetical")
-_register_with_correction(
+register_with_correction(
     "integrated_gradients", label="integrated gradients vs shuffled refs",
     function=integrated_gradients, explain_fn=_explain_integrated_gradients,
     description="(x - x') times the path-averaged gradient (ig_steps midpoints), mean "

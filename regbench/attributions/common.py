@@ -9,17 +9,17 @@ import torch
 from regbench.errors import RegbenchError
 
 
-def _model_device(model: torch.nn.Module) -> torch.device:
+def model_device(model: torch.nn.Module) -> torch.device:
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
 
 
-def _model_dtype(model: torch.nn.Module) -> torch.dtype:
+def model_dtype(model: torch.nn.Module) -> torch.dtype:
     param = next(model.parameters(), None)
     return param.dtype if param is not None else torch.float32
 
 
-def _check_shape(X: torch.Tensor) -> None:
+def check_shape(X: torch.Tensor) -> None:
     if X.dim() != 3 or X.shape[1] != 4:
         raise RegbenchError(f"X must be one-hot DNA of shape (N, 4, L), got {tuple(X.shape)}")
 
@@ -48,7 +48,7 @@ def _eval_mode(model: torch.nn.Module):
         model.train(was_training)
 
 
-def _output_to_explain(logits: torch.Tensor, target: int | None) -> torch.Tensor:
+def output_to_explain(logits: torch.Tensor, target: int | None) -> torch.Tensor:
     """The scalar whose input gradient is the attribution. logits: (N, T)."""
     if logits.dim() != 2:
         raise RegbenchError(f"the model must return logits of shape (N, T), got "
@@ -61,15 +61,15 @@ def _output_to_explain(logits: torch.Tensor, target: int | None) -> torch.Tensor
     return logits[:, target].sum()
 
 
-def _identity(outputs):
+def identity(outputs):
     return outputs
 
 
 @contextlib.contextmanager
-def _evaluating(model: torch.nn.Module, device=None):
+def evaluating(model: torch.nn.Module, device=None):
     """The model in eval mode on ``device`` (None: where it is), TF32 off; the caller's
     mode and device are restored after. Yields the device."""
-    home = _model_device(model)
+    home = model_device(model)
     device = torch.device(device) if device is not None else home
     model.to(device)
     try:
@@ -79,24 +79,24 @@ def _evaluating(model: torch.nn.Module, device=None):
         model.to(home)
 
 
-def _gradient(model: torch.nn.Module, X: torch.Tensor, target: int | None,
+def input_gradient(model: torch.nn.Module, X: torch.Tensor, target: int | None,
               args: tuple = ()) -> torch.Tensor:
-    """Input gradient of the explained output (``_output_to_explain``) for one batch
+    """Input gradient of the explained output (``output_to_explain``) for one batch
     X (B, 4, L) on the model's device; args (B, ...). Detached, in the model's dtype."""
-    X = X.detach().to(_model_dtype(model)).requires_grad_()
+    X = X.detach().to(model_dtype(model)).requires_grad_()
     with torch.enable_grad():
-        grad, = torch.autograd.grad(_output_to_explain(model(X, *args), target), X)
+        grad, = torch.autograd.grad(output_to_explain(model(X, *args), target), X)
     return grad
 
 
-def _batches(n: int, batch_size: int):
+def batch_indices(n: int, batch_size: int):
     if batch_size < 1:
         raise RegbenchError(f"batch_size must be >= 1, got {batch_size}")
     return [torch.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
-def _check_one_hot(X: torch.Tensor, allow_N: bool) -> None:
-    _check_shape(X)
+def check_one_hot(X: torch.Tensor, allow_N: bool) -> None:
+    check_shape(X)
     if not torch.all((X == 0) | (X == 1)) or not torch.all(X.sum(dim=1) <= 1):
         raise RegbenchError("X must be one-hot DNA (0/1, at most one base per position)")
     if not allow_N and not torch.all(X.sum(dim=1) == 1):
@@ -104,11 +104,11 @@ def _check_one_hot(X: torch.Tensor, allow_N: bool) -> None:
                             "zero attribution (summation to delta then holds only roughly)")
 
 
-def _check_target(model: torch.nn.Module, X: torch.Tensor, target: int,
+def check_target(model: torch.nn.Module, X: torch.Tensor, target: int,
                   args: tuple = ()) -> None:
     """Fail with a clear message, not tangermeme's IndexError. X: (1, 4, L)."""
-    device, dtype = _model_device(model), _model_dtype(model)
+    device, dtype = model_device(model), model_dtype(model)
     with _eval_mode(model), torch.no_grad():
         logits = model(X.to(device=device, dtype=dtype),
                        *(a.to(device=device, dtype=dtype) for a in args))
-    _output_to_explain(logits, target)
+    output_to_explain(logits, target)

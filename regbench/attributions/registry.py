@@ -85,7 +85,7 @@ def unregister_attribution_method(name: str) -> None:
     METHODS.unregister(name)
 
 
-def _register_with_correction(name: str, *, label: str, function, explain_fn,
+def register_with_correction(name: str, *, label: str, function, explain_fn,
                               description: str, scores: str = "actual") -> None:
     """A gradient-based method, and beside it ``NAME_corrected``: the same with
     ``corrected=True`` (``gradient_correction``)."""

@@ -13,13 +13,13 @@ import contextlib
 import torch
 from tangermeme.ersatz import dinucleotide_shuffle
 
-from regbench.attributions.common import (_check_shape, _identity, _model_dtype,
-                                          _output_to_explain)
+from regbench.attributions.common import (check_shape, identity, model_dtype,
+                                          output_to_explain)
 from regbench.errors import RegbenchError
 
 
 def training_attributions(model: torch.nn.Module, X: torch.Tensor,
-                          target: int | None = None, output=_identity, args: tuple = (),
+                          target: int | None = None, output=identity, args: tuple = (),
                           times_input: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """One forward pass giving the model's outputs and the input x gradient of the
     explained output, graph kept.
@@ -32,11 +32,11 @@ def training_attributions(model: torch.nn.Module, X: torch.Tensor,
     explains the sum over T. ``args``: the model's further inputs (N, ...), not
     attributed. ``times_input=False`` returns the input gradient itself (all four bases).
     """
-    _check_shape(X)
-    X = X.detach().to(_model_dtype(model)).requires_grad_()
+    check_shape(X)
+    X = X.detach().to(model_dtype(model)).requires_grad_()
     with torch.enable_grad():
         outputs = model(X, *args)
-        grad, = torch.autograd.grad(_output_to_explain(output(outputs), target), X,
+        grad, = torch.autograd.grad(output_to_explain(output(outputs), target), X,
                                     create_graph=True)
     return outputs, grad * X if times_input else grad
 
@@ -98,7 +98,7 @@ class BatchStatistics:
 
 
 def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attributed: int,
-                            output=_identity, args: tuple = (), times_input: bool = True
+                            output=identity, args: tuple = (), times_input: bool = True
                             ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training step's forward pass: outputs of a batch and input x gradient of its
     first ``n_attributed`` rows, graph kept for double backprop.
@@ -126,7 +126,7 @@ def logits_and_attributions(model: torch.nn.Module, X: torch.Tensor, n_attribute
 
 def expected_gradients(model: torch.nn.Module, X: torch.Tensor, *, references: int = 1,
                        source: str = "batch", generator: torch.Generator | None = None,
-                       output=_identity, args: tuple = ()) -> torch.Tensor:
+                       output=identity, args: tuple = ()) -> torch.Tensor:
     """Expected gradients (Erion et al., Nature Machine Intelligence 2021), the
     training-time attribution of ``NAME@eg`` priors, graph kept for double backprop.
 
@@ -139,11 +139,11 @@ def expected_gradients(model: torch.nn.Module, X: torch.Tensor, *, references: i
     (N, 4, L), differentiable w.r.t. the weights. The model is used in its current
     mode (the trainer holds batch-norm statistics, as for input x gradient).
     """
-    _check_shape(X)
+    check_shape(X)
     if source not in ("batch", "shuffle") or references < 1:
         raise RegbenchError(f"expected gradients: eg_source must be batch or shuffle and "
                             f"eg_references >= 1, got {source!r} and {references}")
-    X = X.detach().to(_model_dtype(model))
+    X = X.detach().to(model_dtype(model))
     device = X.device
     total = torch.zeros_like(X)
     for _ in range(int(references)):
@@ -157,14 +157,14 @@ def expected_gradients(model: torch.nn.Module, X: torch.Tensor, *, references: i
         alpha = torch.rand((len(X), 1, 1), generator=generator, device=device, dtype=X.dtype)
         point = (ref + alpha * (X - ref)).requires_grad_()
         with torch.enable_grad():
-            explained = _output_to_explain(output(model(point, *args)), None)
+            explained = output_to_explain(output(model(point, *args)), None)
             grad, = torch.autograd.grad(explained, point, create_graph=True)
         total = total + (X - ref) * grad
     return total / references
 
 
 def logits_and_expected_gradients(model: torch.nn.Module, X: torch.Tensor, n_attributed: int,
-                                  output=_identity, args: tuple = (), **eg
+                                  output=identity, args: tuple = (), **eg
                                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """``logits_and_attributions`` with expected gradients (``eg``: references, source,
     generator) as the attribution of the first ``n_attributed`` rows."""

@@ -144,6 +144,21 @@ class Dataset:
             flanked=None if self.flanked is None else self.flanked.rows(rows),
             control=pick(self.control))
 
+    def share(self, seed: int, fraction: float) -> "Dataset":
+        """These rows, or a share of them: per class, the first ``fraction`` of the rows
+        (at least 2) in an order drawn with ``seed``. Every regularizer of a seed sees the
+        same rows, and the shares are nested: a smaller share's rows are inside every
+        larger one's."""
+        if fraction >= 1:
+            return self
+        rng = np.random.default_rng([seed, 11])
+        positive = self.labels.max(axis=1) > 0
+        keep = []
+        for rows in (np.flatnonzero(positive), np.flatnonzero(~positive)):
+            n = min(len(rows), max(2, round(fraction * len(rows))))
+            keep.append(rng.permutation(rows)[:n])
+        return self.subset(np.sort(np.concatenate(keep)))
+
     def with_flanks(self) -> "Dataset":
         """The rows with their flanked windows as codes and signal (L + 2 flank wide),
         for training with jitter; itself when there are no flanks. Ground truth
@@ -196,9 +211,9 @@ def _whole_file_hash(path: Path) -> str:
     edit, even one that keeps the size, changes the mtime and so is hashed again. The
     cache is the user's, not the results folder's: inputs such as a genome serve many
     results folders and may be read-only. Without a writable cache it hashes every time."""
-    from regbench.data.fasta import _file_key, cache_dir
+    from regbench.data.fasta import file_key, cache_dir
     from regbench.store import atomic_write
-    key = _file_key(path)
+    key = file_key(path)
     try:
         cached = cache_dir().parent / "fingerprints" / f"{key}.sha256"
         known = cached.read_text().strip() if cached.is_file() else ""
@@ -210,7 +225,7 @@ def _whole_file_hash(path: Path) -> str:
           "notice any later edit", flush=True)
     with open(path, "rb") as handle:
         whole = hashlib.file_digest(handle, "sha256").hexdigest()
-    if cached is not None and _file_key(path) == key:   # not changed while it was read
+    if cached is not None and file_key(path) == key:   # not changed while it was read
         try:
             atomic_write(cached, whole + "\n")
         except OSError:

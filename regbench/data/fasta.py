@@ -40,7 +40,7 @@ def open_fasta(path: Path) -> pyfaidx.Faidx:
         if beside.is_file() and beside.stat().st_mtime >= path.stat().st_mtime and \
                 (not str(path).endswith(".gz") or Path(f"{path}.gzi").is_file()):
             return pyfaidx.Faidx(str(path), rebuild=False, build_index=False)
-        index = cache_dir() / f"{_file_key(path)}.fai"
+        index = cache_dir() / f"{file_key(path)}.fai"
         if not index.is_file():
             _build_index(path, index)
         return pyfaidx.Faidx(str(path), indexname=str(index), rebuild=False,
@@ -81,7 +81,7 @@ def writing_cache(folder):
                             "hashes between runs)") from None
 
 
-def _file_key(path: Path) -> str:
+def file_key(path: Path) -> str:
     stat = path.stat()
     blob = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
@@ -236,8 +236,8 @@ def indexed_path(path: Path) -> Path:
     if beside.is_file() and beside.stat().st_mtime >= path.stat().st_mtime:
         return path
     open_fasta(path)  # builds the cached index, or fails with a clear message
-    index = cache_dir() / f"{_file_key(path)}.fai"
-    link = cache_dir() / _file_key(path) / path.name
+    index = cache_dir() / f"{file_key(path)}.fai"
+    link = cache_dir() / file_key(path) / path.name
     with writing_cache(link.parent):
         if not link.is_symlink():
             link.parent.mkdir(parents=True, exist_ok=True)

@@ -60,8 +60,8 @@ def create_model(name: str, **params):
     """A freshly initialised model of entry ``name`` (seed torch first)."""
     spec = get_model_spec(name)
     if spec.config_class is not None:
-        from regbench.config import _build
-        return spec.builder(_build(spec.config_class, params, "model"))
+        from regbench.config import build_section
+        return spec.builder(build_section(spec.config_class, params, "model"))
     try:
         return spec.builder(**params)
     except TypeError as exc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from regbench.regularizers.fourier import _reduce
+from regbench.regularizers.fourier import reduce_examples
 from regbench.spectra import attribution_magnitude
 
 
@@ -13,7 +13,7 @@ def smoothness_penalty(attr: torch.Tensor, reduction: str = "mean") -> torch.Ten
     attr: (N, 4, L). Returns a 0-dim tensor (mean over N) or (N,) with reduction="none".
     """
     g = attribution_magnitude(attr)
-    return _reduce((g[:, 1:] - g[:, :-1]).abs().sum(dim=-1), reduction)
+    return reduce_examples((g[:, 1:] - g[:, :-1]).abs().sum(dim=-1), reduction)
 
 
 def sparsity_penalty(attr: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -28,7 +28,7 @@ def sparsity_penalty(attr: torch.Tensor, reduction: str = "mean") -> torch.Tenso
     ordered, _ = torch.sort(g, dim=-1)
     ranks = torch.arange(1, length + 1, dtype=g.dtype, device=g.device)
     pairwise_sum = 2.0 * (ordered * (2.0 * ranks - length - 1.0)).sum(dim=-1)
-    return _reduce(_minus_scaled_gini(pairwise_sum, g), reduction)
+    return reduce_examples(_minus_scaled_gini(pairwise_sum, g), reduction)
 
 
 def sparsity_penalty_pairwise(attr: torch.Tensor) -> torch.Tensor:

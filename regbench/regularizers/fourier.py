@@ -106,10 +106,10 @@ def fourier_penalty(attr: torch.Tensor, freq_limit: int, softness: float | None 
     spectrum = normalized_spectrum(g, smooth_sigma)
     weights = frequency_weights(length, freq_limit, softness, g.dtype, g.device)
     per_example = 1.0 - spectrum @ weights
-    return _reduce(per_example, reduction)
+    return reduce_examples(per_example, reduction)
 
 
-def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
+def reduce_examples(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "mean":
         return per_example.mean()
     if reduction == "none":

@@ -7,15 +7,15 @@ import math
 from regbench.report.render import Figure, Section, figure_png
 
 
-def _figure(slug: str, caption: str, fig) -> Figure | None:
+def figure_block(slug: str, caption: str, fig) -> Figure | None:
     return None if fig is None else Figure(slug, caption, figure_png(fig))
 
 
-def _section(title: str, *blocks) -> Section:
+def section_block(title: str, *blocks) -> Section:
     return Section(title, [b for b in blocks if b is not None])
 
 
-def _fmt(value, digits: int = 3) -> str:
+def fmt(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.{digits}g}" if isinstance(value, (int, float)) else str(value)

@@ -9,13 +9,13 @@ from regbench.metrics import sequence_metrics
 from regbench.metrics.statistics import BOOTSTRAP_RESAMPLES
 from regbench.record import COST, RUN_RECORD
 from regbench.report import figures, inference, stats
-from regbench.report.blocks import _figure, _section
+from regbench.report.blocks import figure_block, section_block
 from regbench.report.render import Section, Table, Text
 from regbench.report.stats import BASELINE, format_ci, format_p, format_signed
 from regbench.store import METHOD_LABELS, method_prefix, split_column
 
 
-def _metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
+def metric_groups(metrics) -> list[tuple[str, str, list[str]]]:
     performance, known = stats.performance_columns(), stats.known_metrics()
     cost = [m for m in metrics if RUN_RECORD.role(m) == COST]
     attribution = [m for m in metrics if m not in performance and m not in cost
@@ -92,13 +92,13 @@ def seed_distributions(results: pd.DataFrame, metrics, order,
     if BASELINE not in order:
         blocks.append(Text("There is no 'none' run, so there are no tests against the "
                            "baseline."))
-    for slug, title, group in _metric_groups(metrics):
+    for slug, title, group in metric_groups(metrics):
         fig = figures.metric_distributions(ok, group, order, notes, title)
-        blocks.append(_figure(f"distributions_{slug}", f"{title} across seeds. "
+        blocks.append(figure_block(f"distributions_{slug}", f"{title} across seeds. "
                               + _directions(group), fig))
     if not tests.empty:
         blocks.append(_seed_test_table(tests))
-    return _section("Per-metric distributions across seeds", *blocks)
+    return section_block("Per-metric distributions across seeds", *blocks)
 
 
 def _sequence_table(rows: pd.DataFrame, name: str) -> Table:
@@ -140,10 +140,10 @@ def sequence_comparisons(per_seq: pd.DataFrame | None, order,
             means[means["method"] == method], metrics, order,
             inference.tick_notes(statistics, inference.BOOTSTRAP, method),
             f"Per-sequence metrics, {name}, mean over seeds")
-        blocks.append(_figure(f"per_sequence_{method}", f"{name} per-sequence metrics "
+        blocks.append(figure_block(f"per_sequence_{method}", f"{name} per-sequence metrics "
                               "(mean over seeds). " + _directions(metrics), fig))
         rows = statistics[(statistics["test"] == inference.BOOTSTRAP)
                           & (statistics["method"] == method)]
         if not rows.empty:
             blocks.append(_sequence_table(rows, name))
-    return _section("Per-sequence comparisons", *blocks)
+    return section_block("Per-sequence comparisons", *blocks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from regbench.report import figures, lambda_sweep, stats
-from regbench.report.blocks import _figure, _fmt, _section
+from regbench.report.blocks import figure_block, fmt, section_block
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Section, Table, Text
 from regbench.store import mixed_settings
@@ -111,13 +111,13 @@ def header(folder: ResultsFolder, order) -> Section:
     ])
     sources, lambdas = lambda_sources(folder, order), chosen_lambdas(folder, order)
     table = Table(pd.DataFrame({"regularizer": order,
-                                "λ": [_fmt(lambdas[r], 4) for r in order],
+                                "λ": [fmt(lambdas[r], 4) for r in order],
                                 "λ source": [sources[r] for r in order]}), "λ per regularizer")
     intro = Text(f"This report compares {len(order)} regularizers, produced by the "
                  f"'{cfg.get('preset', 'unknown')}' preset on {cfg.get('data', 'unknown data')} "
                  f"({cfg.get('device', 'unknown device')}).")
     missing = None if cfg else Text("config.json is missing: run details are unknown.")
-    return _section("Run", intro, missing, *settings_warnings(folder), info,
+    return section_block("Run", intro, missing, *settings_warnings(folder), info,
                     Text(lambda_sentence(sources)), table)
 
 
@@ -168,7 +168,7 @@ def lambda_search(folder: ResultsFolder, order) -> Section | None:
     if fig is None and not any(blocks):
         return None
     notes = search_notes(folder, order)
-    return _section("λ search", *blocks, _figure(
+    return section_block("λ search", *blocks, figure_block(
         "lambda_search", "Validation correctness loss (lower is better) per trial λ: the "
         "loss protocol's objective (in folders of regbench before issue 40, also the "
         "constrained protocol's constraint, within none's seed noise); the dashed line "
@@ -183,7 +183,7 @@ def selection_blocks(folder: ResultsFolder, order, rows: pd.DataFrame) -> list:
     points = lambda_sweep.selection_points(rows, reference)
     curve = lambda_sweep.selection_curve(points, rows)
     fig = lambda_sweep.selection_curves(points, curve, order, reference)
-    return [_figure("lambda_selection", lambda_sweep.selection_caption(reference), fig),
+    return [figure_block("lambda_selection", lambda_sweep.selection_caption(reference), fig),
             Table(lambda_sweep.selection_table(rows, curve, order),
                   "λ selection per regularizer (constrained protocol)")]
 
@@ -218,7 +218,7 @@ def pareto_search(folder: ResultsFolder, order) -> Section | None:
     if trials is None or trials.empty:
         return None
     fig = figures.pareto_search(trials, order)
-    return None if fig is None else _section("λ search: Pareto front", _figure(
+    return None if fig is None else section_block("λ search: Pareto front", figure_block(
         "pareto_front", "Each point is one λ trial (colour: log10 λ), scored on validation "
         "data (lower loss and higher motif auPRC are better); the dashed line joins the trials no other trial beats on both objectives; "
         "the red cross is the λ used for the runs above.", fig))

@@ -7,10 +7,10 @@ import pandas as pd
 
 from regbench import __version__
 from regbench.report import figures, inference, stability, stats, verdict
-from regbench.report.comparison_sections import (_metric_groups,  # noqa: F401 (tests)
+from regbench.report.comparison_sections import (metric_groups,  # noqa: F401 (tests)
                                                  seed_distributions, sequence_comparisons)
 from regbench.report.load import ResultsFolder
-from regbench.report.blocks import _figure, _fmt, _section
+from regbench.report.blocks import figure_block, fmt, section_block
 from regbench.report.render import Bullets, Section, Table, Text
 from regbench.report.run_sections import chosen_lambdas, header, lambda_search, pareto_search
 from regbench.metrics import get_metric, lead_metrics
@@ -44,7 +44,7 @@ def summary(folder: ResultsFolder, metrics, order) -> Section:
     failed_table = None if failed.empty else Table(
         failed[["regularizer", "seed", "status"]].astype(str), "Failed runs (left out of "
         "every statistic)")
-    return _section(
+    return section_block(
         "Summary", Text("Mean ± sample standard deviation over the seeds that finished "
                         "(n in the 'runs' row); failed runs are excluded. Interpretability "
                         "metrics use DeepLIFT/SHAP attributions, their ixg_ versions "
@@ -88,8 +88,8 @@ def performance_vs_interpretability(ok: pd.DataFrame, order) -> Section | None:
     caption = (f"{y} vs {x}: one small point per seed, a large cross per regularizer mean; "
                "the dashed line joins means that no other mean beats on both axes "
                "(up and right is better).")
-    return _section("Performance vs interpretability",
-                    _figure("performance_vs_interpretability", caption, fig))
+    return section_block("Performance vs interpretability",
+                    figure_block("performance_vs_interpretability", caption, fig))
 
 
 def attribution_examples(examples: dict, order) -> Section | None:
@@ -100,8 +100,8 @@ def attribution_examples(examples: dict, order) -> Section | None:
                "around the first motif instance, shaded), the same sequence in every row. "
                "A=green, C=blue, G=orange, T=red. Better: tall letters inside the shaded "
                "motif and little attribution outside it.")
-    return _section("Example attribution tracks",
-                    _figure("attribution_tracks", caption, fig))
+    return section_block("Example attribution tracks",
+                    figure_block("attribution_tracks", caption, fig))
 
 
 def seed_stability(folder: ResultsFolder, order, runs) -> Section | None:
@@ -109,7 +109,7 @@ def seed_stability(folder: ResultsFolder, order, runs) -> Section | None:
                                       order)
     if table.empty:
         return None
-    return _section(
+    return section_block(
         "Stability across seeds",
         Text("How alike the DeepLIFT/SHAP attributions of one regularizer's models are "
              "from seed to seed: the continuous Jaccard similarity of two seeds' tracks "
@@ -125,7 +125,7 @@ def data_stability(folder: ResultsFolder, order, runs) -> Section | None:
     if table.empty:
         return None
     share = ", ".join(f"{f:g}" for f in sorted(pairs["fraction"].unique(), reverse=True))
-    return _section(
+    return section_block(
         "Stability: full data vs a share of it",
         Text(f"Each regularizer and seed was trained again on shares ({share}) of the "
              "training rows (the same rows for every regularizer of a seed, each smaller "
@@ -174,7 +174,7 @@ def method_ranking(ok: pd.DataFrame, order) -> Section | None:
     verdict = ("The ranking changes with the method: the best is " + "; ".join(
         f"{reg} under {label}" for label, reg in best.items()) + "." if changes else
         f"Every method puts {best[first]} first.")
-    return _section(
+    return section_block(
         "Ranking per attribution method",
         Text(f"Regularizers ranked on {stats.metric_info(metric).label} "
              f"({stats.metric_info(metric).better}) under each attribution method (rank, "
@@ -202,12 +202,12 @@ def cost_frame(ok: pd.DataFrame, order) -> pd.DataFrame:
     rows = []
     for reg in [r for r in order if r in means.index]:
         m = means.loc[reg]
-        row = {"regularizer": reg, "s/step": _fmt(m["step_seconds"], 3),
+        row = {"regularizer": reg, "s/step": fmt(m["step_seconds"], 3),
                "× none (time)": _ratio(m, base, "step_seconds"),
-               "peak MiB": _fmt(m.get("peak_mib"), 3),
+               "peak MiB": fmt(m.get("peak_mib"), 3),
                "× none (memory)": _ratio(m, base, "peak_mib"),
-               "extra backward passes": _fmt(m.get("extra_backward"), 2),
-               "epochs": _fmt(m.get("epochs"), 3)}
+               "extra backward passes": fmt(m.get("extra_backward"), 2),
+               "epochs": fmt(m.get("epochs"), 3)}
         for gain in gains if base is not None else ():
             info = stats.metric_info(gain)
             better = (_lower_is_better(base[gain], info.direction)
@@ -231,7 +231,7 @@ def cost(ok: pd.DataFrame, order) -> Section | None:
     caption = ("Each regularizer's gain over none (difference of means over seeds; up is "
                "better) against what a training step costs relative to none's in this run "
                "(right is dearer). The dashed line is none.")
-    return _section(
+    return section_block(
         "Cost beside gains",
         Text("Seconds per training step (training passes only, the first epoch's warm-up "
              "left out), the peak extra memory torch allocated during the run's first step "
@@ -240,14 +240,14 @@ def cost(ok: pd.DataFrame, order) -> Section | None:
              "(an attribution prior adds the input-gradient pass that double backprop "
              "differentiates). Ratios are to none in the same run, on the same machine."),
         Table(table, "Cost and gain per regularizer (means over seeds)"),
-        _figure("cost_vs_gain", caption, fig))
+        figure_block("cost_vs_gain", caption, fig))
 
 
 def training(history: pd.DataFrame | None, order) -> Section | None:
     fig = figures.training_curves(history, order) if history is not None else None
     if fig is None:
         return None
-    return _section("Training curves", _figure(
+    return section_block("Training curves", figure_block(
         "training_curves", "Validation correctness loss per epoch (mean ± sd over seeds; "
         "lower is better). Curves end where early stopping ended the runs.", fig))
 
@@ -257,7 +257,7 @@ def footer(folder: ResultsFolder) -> Section:
     blocks = [Text(f"Written by regbench {__version__} at {now} from {folder.path}.")]
     if folder.notes:
         blocks.append(Bullets(folder.notes))
-    return _section("About this report", *blocks)
+    return section_block("About this report", *blocks)
 
 
 def report_order(folder: ResultsFolder) -> list[str]:

@@ -148,8 +148,8 @@ def resolve_model(model: dict | None, default: str, seq_len: int, n_tasks: int
     params = {**params, "seq_len": int(seq_len), "n_tasks": int(n_tasks)}
     spec = get_model_spec(architecture)
     if spec.config_class is not None:
-        from regbench.config import _build
-        config = _build(spec.config_class, params, "model")
+        from regbench.config import build_section
+        config = build_section(spec.config_class, params, "model")
         if hasattr(config, "validate_length"):
             config.validate_length()
         params = asdict(config)

@@ -1,5 +1,5 @@
-"""What a finished study says: the chosen trial (``_choose``), agreed by every worker
-(``_agreed_choice``), its table of trials, and the ``TuneResult``."""
+"""What a finished study says: the chosen trial (``chosen_trial``), agreed by every worker
+(``agreed_choice``), its table of trials, and the ``TuneResult``."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from regbench.tune.selection import Candidate, choose_lambda
-from regbench.tune.storage import _record_once, redact_url
+from regbench.tune.storage import record_once, redact_url
 
 PARETO_LOSS_TOLERANCE = 0.02  # pareto choice: best auPRC within 2 % of the best loss
 
@@ -55,7 +55,7 @@ def _state(trial) -> str:
     return trial.state.name.lower()
 
 
-def _result(study, regularizer, objective, url, seconds, chosen,
+def tune_result(study, regularizer, objective, url, seconds, chosen,
             reference: dict | None = None) -> TuneResult:
     trials = _trials_frame(study, objective, reference)
     counts = trials["state"].value_counts() if len(trials) else {}
@@ -126,21 +126,21 @@ def _trials_frame(study, objective, reference: dict | None = None) -> pd.DataFra
 CHOSEN = "chosen-{objective}-{n_trials}"
 
 
-def _recorded_choice(study, objective: str, n_trials: int) -> dict | None:
+def recorded_choice(study, objective: str, n_trials: int) -> dict | None:
     """{trial: number, lambda: λ} that a worker recorded for this budget, or None."""
     return study.user_attrs.get(CHOSEN.format(objective=objective, n_trials=n_trials))
 
 
-def _agreed_choice(study, objective: str, n_trials: int, choose: Callable, record: bool):
+def agreed_choice(study, objective: str, n_trials: int, choose: Callable, record: bool):
     """The trial whose λ this worker uses: the one recorded in the study for a budget
     of ``n_trials``, else ``choose()``'s, recorded when ``record`` (the first worker to
     record wins; every worker then uses its trial). None when no trial completed."""
-    recorded = _recorded_choice(study, objective, n_trials)
+    recorded = recorded_choice(study, objective, n_trials)
     if recorded is None:
         chosen = choose()
         if chosen is None or not record:
             return chosen
-        recorded = _record_once(study, CHOSEN.format(objective=objective, n_trials=n_trials),
+        recorded = record_once(study, CHOSEN.format(objective=objective, n_trials=n_trials),
                                 {"trial": chosen.number, "lambda": chosen.params["lambda"]})
     return next(t for t in study.get_trials(deepcopy=False) if t.number == recorded["trial"])
 
@@ -160,7 +160,7 @@ def _selection_choice(study, reference: dict | None):
                          margin=float(reference["margin"]))
 
 
-def _choose(study, objective, reference: dict | None = None):
+def chosen_trial(study, objective, reference: dict | None = None):
     """The trial whose λ is used: lowest loss; for pareto, the front trial with the
     best auPRC among those within PARETO_LOSS_TOLERANCE of the front's lowest loss;
     selection, the trial of the λ ``selection.choose_lambda`` chooses (feasible by the

@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 
 from regbench.errors import RegbenchError
 from regbench.regularizers import get_spec
-from regbench.tune.outcome import (TuneResult, _agreed_choice, _choose, _recorded_choice,
-                                   _result)
+from regbench.tune.outcome import (TuneResult, agreed_choice, chosen_trial, recorded_choice,
+                                   tune_result)
 from regbench.tune.storage import check_study_key, default_storage, default_study_name
 from regbench.tune.study import OBJECTIVES, open_study, startup_trials
 
@@ -105,7 +105,7 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     if objective == "selection":
         reference = _study_reference(study, reference)
     run_objective = _Objective(trials, spec.lambda_range, objective, n_trials)
-    if _recorded_choice(study, objective, n_trials) is None:   # else chosen by another worker
+    if recorded_choice(study, objective, n_trials) is None:   # else chosen by another worker
         enqueue_lambdas(study, [min(max(lam, spec.lambda_range[0]), spec.lambda_range[1])
                                 for lam in enqueue], n_trials)
         with warnings.catch_warnings(), _SearchBar(study, regularizer, n_trials, label,
@@ -122,9 +122,9 @@ def tune_lambda(trials: Trials, regularizer: str, *, n_trials: int,
     # A worker stopped by its timeout short of the budget does not record its choice:
     # a rerun tops the study up and chooses then.
     final = timeout is None or _count(study, FINISHED) >= n_trials
-    chosen = _agreed_choice(study, objective, n_trials,
-                            lambda: _choose(study, objective, reference), final)
-    return _result(study, regularizer, objective, url, time.perf_counter() - started,
+    chosen = agreed_choice(study, objective, n_trials,
+                            lambda: chosen_trial(study, objective, reference), final)
+    return tune_result(study, regularizer, objective, url, time.perf_counter() - started,
                    chosen, reference)
 
 
@@ -219,7 +219,7 @@ class _SearchBar:
         trials = self.study.get_trials(deepcopy=False, states=FINISHED)
         self.bar.n = min(len(trials), self.bar.total)
         pruned = sum(t.state == TrialState.PRUNED for t in trials)
-        best = _choose(self.study, self.objective)
+        best = chosen_trial(self.study, self.objective)
         postfix = f"{pruned} pruned"
         if best is not None and self.objective == "selection":
             postfix += f", chosen so far λ {best.params['lambda']:.3g}"

@@ -154,7 +154,7 @@ def check_study_key(study: optuna.Study, study_key: str, url: str) -> None:
                             f"{study_key}); use another --study-name")
 
 
-def _record_once(study, key: str, value):
+def record_once(study, key: str, value):
     """Store ``value`` as the study's user attribute ``key`` unless a worker stored
     one first; returns the stored value. An INSERT, where ``set_user_attr`` would
     overwrite: the table's unique (study, key) lets exactly one of racing workers in."""

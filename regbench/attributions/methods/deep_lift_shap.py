@@ -12,7 +12,7 @@ from tangermeme.deep_lift_shap import _nonlinear
 from tangermeme.deep_lift_shap import deep_lift_shap as _tangermeme_deep_lift_shap
 from tangermeme.ersatz import dinucleotide_shuffle
 
-from regbench.attributions.common import (_check_one_hot, _check_target, _model_device,
+from regbench.attributions.common import (check_one_hot, check_target, model_device,
                                           full_float32)
 from regbench.errors import RegbenchError
 
@@ -52,12 +52,12 @@ def deep_lift_shap(model: torch.nn.Module, X: torch.Tensor, *, n_shuffles: int =
     scores are exactly these times X (tangermeme computes them so).
     """
     X = torch.as_tensor(X)
-    _check_one_hot(X, allow_N)
+    check_one_hot(X, allow_N)
     has_N = allow_N and not torch.all(X.sum(dim=1) == 1)
     references = functools.partial(dinucleotide_shuffle, allow_N=True) if has_N \
         else dinucleotide_shuffle
-    device = device if device is not None else _model_device(model)
-    _check_target(model, X[:1], target, tuple(a[:1] for a in args))
+    device = device if device is not None else model_device(model)
+    check_target(model, X[:1], target, tuple(a[:1] for a in args))
     with warnings.catch_warnings(), full_float32():
         # only_warn lets N columns past tangermeme's check; we validated X above.
         warnings.filterwarnings("ignore", message="X must be one-hot encoded")

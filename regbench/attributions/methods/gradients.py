@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from regbench.attributions.common import (_batches, _check_shape, _evaluating, _gradient,
-                                          _model_dtype)
+from regbench.attributions.common import (batch_indices, check_shape, evaluating, input_gradient,
+                                          model_dtype)
 from regbench.attributions.training import training_attributions
 from regbench.errors import RegbenchError
 
@@ -27,7 +27,7 @@ def input_x_gradient(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int
     takes the gradient minus its mean over bases (``gradient_correction``) there.
     ``args``: the model's further inputs (N, ...).
     """
-    _check_shape(X)
+    check_shape(X)
     if create_graph:
         if corrected:
             raise RegbenchError("corrected=True is an evaluation option of input_x_gradient "
@@ -64,10 +64,10 @@ def saliency(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int = 128,
     of ``batch_size`` on ``device`` (default: the model's own). ``args``: the model's
     further inputs (N, ...), passed with their rows, not attributed.
     """
-    _check_shape(X)
-    with _evaluating(model, device) as device:
-        parts = [_gradient(model, X[rows].to(device), target,
+    check_shape(X)
+    with evaluating(model, device) as device:
+        parts = [input_gradient(model, X[rows].to(device), target,
                            tuple(a[rows].to(device) for a in args)).to(X.device)
-                 for rows in _batches(len(X), batch_size)]
-    grad = torch.cat(parts) if parts else torch.zeros(X.shape, dtype=_model_dtype(model))
+                 for rows in batch_indices(len(X), batch_size)]
+    grad = torch.cat(parts) if parts else torch.zeros(X.shape, dtype=model_dtype(model))
     return gradient_correction(grad) if corrected else grad

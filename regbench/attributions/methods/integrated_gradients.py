@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from tangermeme.ersatz import dinucleotide_shuffle
 
-from regbench.attributions.common import (_batches, _check_one_hot, _evaluating, _gradient,
-                                          _model_dtype)
+from regbench.attributions.common import (batch_indices, check_one_hot, evaluating, input_gradient,
+                                          model_dtype)
 from regbench.attributions.methods.gradients import gradient_correction
 from regbench.errors import RegbenchError
 
@@ -43,7 +43,7 @@ def integrated_gradients(model: torch.nn.Module, X: torch.Tensor, *,
     (N, ...): each evaluation along every path gets its example's own rows.
     """
     X = torch.as_tensor(X)
-    _check_one_hot(X, allow_N=True)
+    check_one_hot(X, allow_N=True)
     if baseline not in ("shuffle", "zero"):
         raise RegbenchError(f"baseline must be 'shuffle' or 'zero', got {baseline!r}")
     if steps < 1 or (baseline == "shuffle" and n_shuffles < 1):
@@ -51,18 +51,18 @@ def integrated_gradients(model: torch.nn.Module, X: torch.Tensor, *,
                             f"got steps={steps}, n_shuffles={n_shuffles}")
     n_refs = n_shuffles if baseline == "shuffle" else 1
     has_N = not torch.all(X.sum(dim=1) == 1)
-    dtype = _model_dtype(model)
+    dtype = model_dtype(model)
     attr = torch.zeros(X.shape, dtype=dtype)
     alphas = [(s + 0.5) / steps for s in range(steps)]
-    with _evaluating(model, device) as device:
-        for pairs in _batches(len(X) * n_refs, batch_size):
+    with evaluating(model, device) as device:
+        for pairs in batch_indices(len(X) * n_refs, batch_size):
             rows, k = pairs // n_refs, pairs % n_refs     # pair = (example, reference)
             x = X[rows].cpu()
             ref = (_shuffled_references(x, (random_state + k).tolist(), has_N)
                    if baseline == "shuffle" else torch.zeros_like(x))
             x, ref = x.to(device=device, dtype=dtype), ref.to(device=device, dtype=dtype)
             batch_args = tuple(a[rows].to(device) for a in args)
-            grad = sum(_gradient(model, ref + alpha * (x - ref), target, batch_args)
+            grad = sum(input_gradient(model, ref + alpha * (x - ref), target, batch_args)
                        for alpha in alphas) / steps
             if corrected:
                 grad = gradient_correction(grad)

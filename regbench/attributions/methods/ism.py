@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from tangermeme.saturation_mutagenesis import saturation_mutagenesis
 
-from regbench.attributions.common import (_check_one_hot, _check_target, _model_device,
+from regbench.attributions.common import (check_one_hot, check_target, model_device,
                                           full_float32)
 
 
@@ -26,9 +26,9 @@ def ism(model: torch.nn.Module, X: torch.Tensor, *, batch_size: int = 128,
     model's further inputs (N, ...), each edited sequence gets its example's rows.
     """
     X = torch.as_tensor(X)
-    _check_one_hot(X, allow_N=True)
-    device = device if device is not None else _model_device(model)
-    _check_target(model, X[:1], target, tuple(a[:1] for a in args))
+    check_one_hot(X, allow_N=True)
+    device = device if device is not None else model_device(model)
+    check_target(model, X[:1], target, tuple(a[:1] for a in args))
     with full_float32():
         y0, y_hat = saturation_mutagenesis(model, X, args=tuple(args) or None,
                                            batch_size=batch_size, raw_outputs=True,
