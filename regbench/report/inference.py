@@ -68,8 +68,8 @@ def folder_endpoint(config: dict, results: pd.DataFrame) -> tuple[Endpoint | Non
         recorded = None
     if recorded is not None:
         return recorded, RECORDED
-    truth = ({"motif_mask"} if stats._has_values(results, "motif_fraction")
-             else {"peak_mask"} if stats._has_values(results, "peak_fraction") else set())
+    truth = ({"motif_mask"} if stats.has_values(results, "motif_fraction")
+             else {"peak_mask"} if stats.has_values(results, "peak_fraction") else set())
     return declare(str(config.get("task") or "binary"), truth), INFERRED
 
 
@@ -81,8 +81,8 @@ def _bootstrap_pair(pair: pd.DataFrame, metrics) -> dict[str, tuple]:
     """metric -> (mean, low, high, seeds, sequences) of the paired per-sequence
     differences in ``pair`` (index seed, sequence; columns m and m_none). Metrics with
     every value present are resampled together (the same draws), the others alone."""
-    diffs = pd.DataFrame({m: stats._oriented(pair[m], stats.metric_info(m).direction)
-                          - stats._oriented(pair[m + "_none"], stats.metric_info(m).direction)
+    diffs = pd.DataFrame({m: stats.oriented_values(pair[m], stats.metric_info(m).direction)
+                          - stats.oriented_values(pair[m + "_none"], stats.metric_info(m).direction)
                           for m in metrics}, index=pair.index)
     complete = [m for m in metrics if diffs[m].notna().all()]
     out = {}

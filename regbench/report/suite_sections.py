@@ -105,7 +105,7 @@ def gc_sweep_section(out, experiment, results, shares, order, manifest):
     fig = _lines(ok, "gc_gap", panels, order, "GC gap (positives − negatives)")
     if fig is not None:
         # the figure is named after its kind (gc_sweep.png), as it always was
-        yield sections._figure(experiment["kind"], "Each metric against the GC gap between "
+        yield sections.figure_block(experiment["kind"], "Each metric against the GC gap between "
                                "positives and negatives (mean ± sd over seeds; "
                                "DeepLIFT/SHAP). A model that takes the GC shortcut shows GC "
                                "reliance rising and balanced auROC falling with the gap. "
@@ -120,7 +120,7 @@ def data_scarcity_section(out, experiment, results, shares, order, manifest):
               if c in ok and ok[c].notna().any()]
     fig = _lines(ok, "train_rows", panels, order, "training rows (log scale)", log=True)
     if fig is not None:
-        yield sections._figure(experiment["kind"], "Each metric against the number of "
+        yield sections.figure_block(experiment["kind"], "Each metric against the number of "
                                "training rows (nested shares of the training split; mean ± sd "
                                f"over seeds; DeepLIFT/SHAP). {_captions(panels)}.", fig)
     yield Table(_by_level(ok, "train_rows", panels, order),
@@ -159,7 +159,7 @@ def lambda_sweep_section(out, experiment, results, shares, order, manifest):
     for column in [c for c in ("test_auroc", metric, "val_loss") if c]:
         info = stats.metric_info(column)
         fig = lambda_sweep.lambda_curves(frame, column, order, chosen)
-        yield sections._figure(
+        yield sections.figure_block(
             f"lambda_{column}{suffix}", f"{info.label} against λ, one panel per regularizer "
             "(mean ± sd over seeds; log λ axis across the regularizer's registry range); "
             "grey band: none, mean ± sd over the same seeds; dotted line: the λ chosen at "

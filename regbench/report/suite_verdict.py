@@ -111,7 +111,7 @@ def primary_blocks(ok: pd.DataFrame, order, manifest) -> list:
     source = ("declared for the suite's task on the ground truth its runs hold, as "
               "`regbench run` declares it")
     statistics = inference.statistics_table(ok, None, order, endpoint)
-    columns = [c for c in run_verdict.roles(endpoint) if stats._has_values(ok, c)]
+    columns = [c for c in run_verdict.roles(endpoint) if stats.has_values(ok, c)]
     tested = int((statistics["role"] == inference.PRIMARY).sum()) or len(order) - 1
     blocks = [Text(run_verdict.endpoint_text(endpoint, source, tested))]
     if columns and stats.BASELINE in order:

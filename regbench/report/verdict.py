@@ -46,7 +46,7 @@ def roles(endpoint: Endpoint | None) -> dict[str, str]:
 def verdict_columns(results: pd.DataFrame, endpoint: Endpoint | None) -> list[str]:
     """The primary endpoint's column, the performance column, then the other headline
     columns (``stats.headline_columns``), those with values."""
-    first = [c for c in roles(endpoint) if stats._has_values(results, c)]
+    first = [c for c in roles(endpoint) if stats.has_values(results, c)]
     return first + [c for c in stats.headline_columns(results) if c not in first]
 
 
