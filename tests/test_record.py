@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 
 from regbench.metrics import register_metric, unregister_metric
-from regbench.record import (COST, FACT, ID, INTERPRETABILITY, LAYOUT, PERFORMANCE, ROLES,
+from regbench.store.record import (COST, FACT, ID, INTERPRETABILITY, LAYOUT, PERFORMANCE, ROLES,
                              RUN_RECORD)
 from regbench.report import sections, stats
-from regbench.store import RunKey, RunStore, wide_results
+from regbench.store.runs import RunKey, RunStore, wide_results
 
 # A run's per-run values, deliberately not in table order: the store puts them in it.
 VALUES = {"status": "ok", "test_auroc": 0.75, "checkpoint": "checkpoints/l2_seed0_x.pt",
@@ -82,7 +82,7 @@ def test_statistics_and_report_take_the_roles_from_the_record(tmp_path):
     metrics = stats.metric_columns(wide)
     assert not {c for c in metrics if RUN_RECORD.role(c) in (ID, FACT)}
     assert [m for m in metrics if m in cost] == cost and "steps" not in metrics
-    groups = {slug: columns for slug, _, columns in sections._metric_groups(metrics)}
+    groups = {slug: columns for slug, _, columns in sections.metric_groups(metrics)}
     assert groups["cost"] == cost
     assert groups["performance"] == ["test_accuracy", "test_auroc", "val_loss"]
     assert groups["interpretability_ixg"] == ["ixg_" + m for m in METRICS]
@@ -120,7 +120,7 @@ def test_a_plugin_metric_gets_its_role_and_place_without_editing_the_record(
     assert list(wide["plugin_share"]) == [0.125] * 2
     assert list(wide["ixg_plugin_share"]) == [0.0625] * 2
     groups = {slug: columns for slug, _, columns in
-              sections._metric_groups(stats.metric_columns(wide))}
+              sections.metric_groups(stats.metric_columns(wide))}
     assert "test_plugin_recall" in groups["performance"]
     assert groups["interpretability"][-1] == "plugin_share"
     assert groups["interpretability_ixg"][-1] == "ixg_plugin_share"

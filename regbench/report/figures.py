@@ -38,7 +38,7 @@ def palette(order) -> dict[str, tuple]:
     return pal
 
 
-def _grid(n: int, ncols: int = 3, size=PANEL):
+def axes_grid(n: int, ncols: int = 3, size=PANEL):
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
@@ -116,7 +116,7 @@ def metric_distributions(ok: pd.DataFrame, metrics, order, notes: dict, title: s
     metrics = [m for m in metrics if ok[m].notna().any()]
     if not metrics:
         return None
-    fig, axes = _grid(len(metrics))
+    fig, axes = axes_grid(len(metrics))
     for ax, metric in zip(axes, metrics):
         _distribution_panel(ax, ok, metric, order, palette(order), notes)
     compared = any(metric == m for _, m in notes for metric in metrics)
@@ -135,7 +135,7 @@ def sequence_distributions(per_seq: pd.DataFrame, metrics, order, notes: dict,
     order = [r for r in order if r in set(per_seq["regularizer"])]
     if not metrics or not order:
         return None
-    fig, axes = _grid(len(metrics))
+    fig, axes = axes_grid(len(metrics))
     for ax, metric in zip(axes, metrics):
         _distribution_panel(ax, per_seq, metric, order, palette(order), notes,
                             points=False)
@@ -195,7 +195,7 @@ def lambda_search(search: pd.DataFrame, order, chosen: dict):
     regs += sorted(set(data["regularizer"]) - set(regs))
     if not regs:
         return None
-    fig, axes = _grid(len(regs))
+    fig, axes = axes_grid(len(regs))
     hue = "state" if "state" in data else None
     states = sorted(data[hue].astype(str).unique()) if hue else None
     for ax, reg in zip(axes, regs):
@@ -220,7 +220,7 @@ def pareto_search(trials: pd.DataFrame, order):
     regs += sorted(set(data["regularizer"]) - set(regs))
     if not regs:
         return None
-    fig, axes = _grid(len(regs))
+    fig, axes = axes_grid(len(regs))
     for ax, reg in zip(axes, regs):
         sub = data[data["regularizer"] == reg]
         points = ax.scatter(sub["val_loss"], sub["motif_auprc"], c=np.log10(sub["lambda"]),

@@ -25,7 +25,7 @@ import pandas as pd
 from regbench.endpoints import Endpoint, declare, from_dict
 from regbench.metrics import benjamini_hochberg, hierarchical_bootstrap, sequence_metrics
 from regbench.metrics.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-from regbench.record import TEST_PREFIX
+from regbench.store.record import TEST_PREFIX
 from regbench.report import stats
 from regbench.report.stats import (ALPHA, BASELINE, CONFIDENCE, STAR, WORSE, format_ci,
                                    format_p)
@@ -68,8 +68,8 @@ def folder_endpoint(config: dict, results: pd.DataFrame) -> tuple[Endpoint | Non
         recorded = None
     if recorded is not None:
         return recorded, RECORDED
-    truth = ({"motif_mask"} if stats._has_values(results, "motif_fraction")
-             else {"peak_mask"} if stats._has_values(results, "peak_fraction") else set())
+    truth = ({"motif_mask"} if stats.has_values(results, "motif_fraction")
+             else {"peak_mask"} if stats.has_values(results, "peak_fraction") else set())
     return declare(str(config.get("task") or "binary"), truth), INFERRED
 
 
@@ -81,8 +81,8 @@ def _bootstrap_pair(pair: pd.DataFrame, metrics) -> dict[str, tuple]:
     """metric -> (mean, low, high, seeds, sequences) of the paired per-sequence
     differences in ``pair`` (index seed, sequence; columns m and m_none). Metrics with
     every value present are resampled together (the same draws), the others alone."""
-    diffs = pd.DataFrame({m: stats._oriented(pair[m], stats.metric_info(m).direction)
-                          - stats._oriented(pair[m + "_none"], stats.metric_info(m).direction)
+    diffs = pd.DataFrame({m: stats.oriented_values(pair[m], stats.metric_info(m).direction)
+                          - stats.oriented_values(pair[m + "_none"], stats.metric_info(m).direction)
                           for m in metrics}, index=pair.index)
     complete = [m for m in metrics if diffs[m].notna().all()]
     out = {}

@@ -54,7 +54,7 @@ def headline(frame: pd.DataFrame) -> str | None:
     return next((c for c in INTERPRETABILITY if c in frame and frame[c].notna().any()), None)
 
 
-def _oriented(values, direction: str):
+def oriented_values(values, direction: str):
     """Bigger is better, whatever the metric's direction."""
     return {"lower": -values, "zero": -np.abs(values)}.get(direction, values)
 
@@ -83,8 +83,8 @@ def matched_accuracy(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
                "lambda": math.nan, "val_loss": math.nan, metric: math.nan,
                "loss_vs_none": math.nan, "gain_vs_none": math.nan, "free": False}
         if not within.empty:
-            best = within.loc[_oriented(within[metric], direction).idxmax()]
-            gain = float(_oriented(best[metric], direction) - _oriented(reference, direction))
+            best = within.loc[oriented_values(within[metric], direction).idxmax()]
+            gain = float(oriented_values(best[metric], direction) - oriented_values(reference, direction))
             row.update({"lambda": best["lambda"], "val_loss": best["val_loss"],
                         metric: best[metric], "loss_vs_none": best["val_loss"] - loss.mean(),
                         "gain_vs_none": gain, "free": bool(gain > spread)})
@@ -168,7 +168,7 @@ def lambda_curves(frame: pd.DataFrame, metric: str, order, chosen: pd.DataFrame 
     pal = figures.palette([stats.BASELINE, *swept])
     info = stats.metric_info(metric)
     picked = {} if chosen is None else dict(zip(chosen["regularizer"], chosen["lambda"]))
-    fig, axes = figures._grid(len(swept), ncols=4)
+    fig, axes = figures.axes_grid(len(swept), ncols=4)
     for ax, reg in zip(axes, swept):
         if len(base):
             sd = base.std(ddof=1) if len(base) > 1 else 0.0

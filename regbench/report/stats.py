@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from regbench.metrics import describe_metric, list_metrics, paired_t, welch_t
-from regbench.record import COST, FACT, ID, PERFORMANCE, RUN_RECORD, TEST_PREFIX
-from regbench.store import METHOD_LABELS, METHOD_PREFIXES, split_column
+from regbench.store.record import COST, FACT, ID, PERFORMANCE, RUN_RECORD, TEST_PREFIX
+from regbench.store.runs import METHOD_LABELS, METHOD_PREFIXES, split_column
 
 BASELINE = "none"
 # What pairs two runs across seeds: the same seed (init, batch order, split) and the
@@ -110,7 +110,7 @@ def metric_info(name: str) -> MetricInfo:
     return MetricInfo(name, "no direction recorded for this metric", "")
 
 
-def _has_values(df: pd.DataFrame, column: str) -> bool:
+def has_values(df: pd.DataFrame, column: str) -> bool:
     return (column in df and pd.api.types.is_numeric_dtype(df[column])
             and bool(df[column].notna().any()))
 
@@ -126,10 +126,10 @@ def headline_columns(results: pd.DataFrame) -> list[str]:
                    if describe_metric(n).headline]
     columns = []
     for prefix in list(METHOD_PREFIXES.values()):
-        columns = [prefix + n for n in attribution if _has_values(results, prefix + n)]
+        columns = [prefix + n for n in attribution if has_values(results, prefix + n)]
         if columns:
             break
-    return [c for c in performance if _has_values(results, c)] + columns
+    return [c for c in performance if has_values(results, c)] + columns
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
@@ -237,7 +237,7 @@ FAMILY_PRINCIPLE = (
     "better way, no test and no ★.")
 
 
-def _oriented(values, direction: str):
+def oriented_values(values, direction: str):
     """What is compared: |value| for metrics whose best value is 0."""
     return np.abs(values) if direction == "zero" else values
 
@@ -265,7 +265,7 @@ def seed_comparison(ok: pd.DataFrame, regularizer: str, rival: str, column: str,
             .set_index(keys)[column].astype(float) for r in (regularizer, rival))
     if len(a) < min_seeds or len(b) < min_seeds:
         return None
-    a, b = _oriented(a, direction), _oriented(b, direction)
+    a, b = oriented_values(a, direction), oriented_values(b, direction)
     paired = (a.index.is_unique and b.index.is_unique
               and set(a.index) == set(b.index))
     if paired:

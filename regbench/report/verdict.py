@@ -12,14 +12,14 @@ from __future__ import annotations
 import pandas as pd
 
 from regbench.endpoints import Endpoint
-from regbench.record import TEST_PREFIX
+from regbench.store.record import TEST_PREFIX
 from regbench.report import inference, stats
 from regbench.report.inference import NON_INFERIORITY, PRIMARY, SECONDARY
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Section, Table, Text
 from regbench.report.stats import (ALPHA, ARROWS, BASELINE, STAR, WORSE, format_ci,
                                    format_p, format_signed)
-from regbench.store import METHOD_LABELS, split_column
+from regbench.store.runs import METHOD_LABELS, split_column
 
 
 def lambda_protocol(folder: ResultsFolder) -> str:
@@ -29,7 +29,7 @@ def lambda_protocol(folder: ResultsFolder) -> str:
     if not recorded and "lambda_protocol" in folder.results:
         values = folder.results["lambda_protocol"].dropna().astype(str)
         recorded = ", ".join(dict.fromkeys(v for v in values if v.strip()))
-    from regbench.config import LAMBDA_PROTOCOLS
+    from regbench.options.config import LAMBDA_PROTOCOLS
     explained = LAMBDA_PROTOCOLS.get(recorded or "")
     return f"λ protocol: {recorded or 'not recorded'}" + (f" ({explained})" if explained
                                                           else "")
@@ -46,7 +46,7 @@ def roles(endpoint: Endpoint | None) -> dict[str, str]:
 def verdict_columns(results: pd.DataFrame, endpoint: Endpoint | None) -> list[str]:
     """The primary endpoint's column, the performance column, then the other headline
     columns (``stats.headline_columns``), those with values."""
-    first = [c for c in roles(endpoint) if stats._has_values(results, c)]
+    first = [c for c in roles(endpoint) if stats.has_values(results, c)]
     return first + [c for c in stats.headline_columns(results) if c not in first]
 
 

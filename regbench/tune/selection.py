@@ -110,12 +110,12 @@ def choose_lambda(candidates: list[Candidate], none_performance: tuple[float, ..
                      "endpoint_se": _se(endpoint),
                      "performance_difference": float(np.mean(difference)),
                      "feasible": usable and float(np.mean(difference)) >= -margin,
-                     "_oriented": float(np.mean(endpoint))})
+                     "oriented_values": float(np.mean(endpoint))})
     feasible = [r for r in rows if r["feasible"]]
     if feasible:
-        top = max(feasible, key=lambda r: r["_oriented"])
-        best, se = top["_oriented"], pooled_se([r["_values"] for r in feasible])
-        eligible = [r for r in feasible if r["_oriented"] >= best - se]
+        top = max(feasible, key=lambda r: r["oriented_values"])
+        best, se = top["oriented_values"], pooled_se([r["_values"] for r in feasible])
+        eligible = [r for r in feasible if r["oriented_values"] >= best - se]
         lam = min(r["lambda"] for r in eligible)
     else:
         best, se, eligible, lam = math.nan, math.nan, [], rows[0]["lambda"]
