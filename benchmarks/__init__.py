@@ -53,9 +53,9 @@ def median_times(fns: dict[str, Callable[[], object]], device: torch.device, *,
 
 def peak_bytes(fn, device: torch.device) -> int:
     """Peak extra bytes allocated by torch while ``fn()`` runs (relative to its start):
-    ``regbench.train.with_peak_memory`` (CUDA: max_memory_allocated; CPU: torch's
+    ``regbench.training.train.with_peak_memory`` (CUDA: max_memory_allocated; CPU: torch's
     allocator's live bytes replayed from torch.profiler's memory events)."""
-    from regbench.train import with_peak_memory
+    from regbench.training.train import with_peak_memory
     peak = with_peak_memory(fn, device)[1]
     return int(peak) if peak == peak else 0   # NaN: the profiler gave no events
 
@@ -68,7 +68,7 @@ def preset_splits(preset: str, n_per_class: int | None) -> dict:
     """{split: (codes (N, L) uint8, labels (N, 1) float32)} for train, valid and test
     of spi1_binary at a preset's simulation sizes, with ``n_per_class`` positives and
     negatives (None: the preset's own)."""
-    from regbench.config import PRESETS
+    from regbench.options.config import PRESETS
     from regbench.simulate import generate
     overrides = dict(PRESETS[preset]["simulate"])
     if n_per_class is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import Context
-from regbench.train import resolve_device
+from regbench.training.train import resolve_device
 
 BENCHMARKS = {  # name -> module, in running order
     "step": "bench_step",

@@ -19,7 +19,7 @@ import torch
 
 from benchmarks import MEMORY_NOTE, Context, Table, median_times, peak_bytes, target
 from benchmarks.bench_step import make_trainer, train_step
-from regbench.train import batch_order, one_hot_codes
+from regbench.training.train import batch_order, one_hot_codes
 
 
 def count_host_syncs(epoch) -> int:

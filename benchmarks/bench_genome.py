@@ -77,7 +77,7 @@ def loading(ctx: Context, folder: Path) -> None:
 def profile_step(ctx: Context) -> None:
     import regbench
     from regbench.tasks import ProfileTask
-    from regbench.train import Trainer, TrainConfig, one_hot_codes
+    from regbench.training.train import Trainer, TrainConfig, one_hot_codes
     length, out, batch = (500, 400, 16) if ctx.quick else (1346, 1000, 64)
     task = ProfileTask({"output_length": out}, seq_len=length, n_tasks=1)
     gen = torch.Generator().manual_seed(0)

@@ -1,5 +1,5 @@
 """Grouped training: models trained per second when G seeds train as one grouped model
-(``regbench.group.GroupTrainer``) instead of one ``Trainer.fit`` each.
+(``regbench.training.group.GroupTrainer``) instead of one ``Trainer.fit`` each.
 
 The quick preset's model (32/32/32 filters of widths 15/15/13, pool 20, dense 50/15),
 sequence length (200 bp, its spi1_binary scenario) and batch size (64); every member
@@ -21,12 +21,12 @@ import time
 import torch
 
 from benchmarks import Context, Table, preset_data
-from regbench.config import PRESETS
-from regbench.group import GroupTrainer
-from regbench.memory import apply_process_settings
+from regbench.options.config import PRESETS
+from regbench.training.group import GroupTrainer
+from regbench.runtime.memory import apply_process_settings
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.tasks import BinaryTask
-from regbench.train import Trainer, TrainConfig
+from regbench.training.train import Trainer, TrainConfig
 
 REGULARIZERS = ("none", "fourier")
 

@@ -20,14 +20,14 @@ import torch
 from scipy.stats import wilcoxon
 
 from benchmarks import Context, Table, preset_splits
-from regbench.config import PRESETS
+from regbench.options.config import PRESETS
 from regbench.evaluate import predict
-from regbench.group import GroupTrainer
-from regbench.memory import apply_process_settings
+from regbench.training.group import GroupTrainer
+from regbench.runtime.memory import apply_process_settings
 from regbench.metrics.performance import auroc
 from regbench.regularizers import get_regularizer, get_spec
 from regbench.tasks import BinaryTask
-from regbench.train import Trainer, TrainConfig, one_hot_codes
+from regbench.training.train import Trainer, TrainConfig, one_hot_codes
 
 REGULARIZER = "fourier"
 # (TF32 convolutions, cuDNN autotuning, members per group; None: all seeds in one)

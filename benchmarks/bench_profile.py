@@ -33,7 +33,7 @@ PHASES = ("penalty: forward + attributions + penalty", "loss", "zero_grad + back
 _CHILD = """
 import json, resource, statistics, sys, time
 import torch
-from regbench.memory import keep_freed_memory
+from regbench.runtime.memory import keep_freed_memory
 from benchmarks.bench_step import make_step
 batch, length, warmup, steps, tuned = (int(v) for v in sys.argv[1:6])
 if tuned:

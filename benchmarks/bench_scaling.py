@@ -138,7 +138,7 @@ def write_markdown(path: Path, tabs: list[Table], results, coef, note: str) -> N
         "grow faster than linearly (table 'Beyond the fit'): there, budget from the "
         "measured rows, not the fit, or use shorter sequences / smaller batches. These "
         "timings use the allocator setting `Trainer.fit` applies on the CPU (glibc keeps "
-        "freed memory, `regbench.memory`); without it glibc returns such tensors to the OS "
+        "freed memory, `regbench.runtime.memory`); without it glibc returns such tensors to the OS "
         "on every free and a 4000 bp Fourier step takes about twice as long "
         "(benchmarks/README.md).",
         "",

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 
 from benchmarks import MEMORY_NOTE, Context, Table, median_times, peak_bytes, target
-from regbench.memory import apply_process_settings
+from regbench.runtime.memory import apply_process_settings
 from regbench.tasks import BinaryTask
 from regbench.regularizers import get_regularizer, get_spec
-from regbench.train import Trainer, TrainConfig, one_hot_codes
+from regbench.training.train import Trainer, TrainConfig, one_hot_codes
 
 REGULARIZERS = ("none", "l2", "fourier", "smoothness", "sparsity")
 

@@ -18,11 +18,11 @@ import torch
 
 from benchmarks import Context, Table, preset_data
 from benchmarks.bench_step import REGULARIZERS
-from regbench.config import PRESETS
-from regbench.memory import apply_process_settings
+from regbench.options.config import PRESETS
+from regbench.runtime.memory import apply_process_settings
 from regbench.tasks import BinaryTask
 from regbench.regularizers import get_regularizer, get_spec
-from regbench.train import Trainer, TrainConfig
+from regbench.training.train import Trainer, TrainConfig
 
 
 def paper_data(n_per_class: int):

@@ -21,8 +21,8 @@ import uuid
 from pathlib import Path
 
 from benchmarks import Context, Table
-from regbench.config import PRESETS
-from regbench.threads import available_cores
+from regbench.options.config import PRESETS
+from regbench.runtime.threads import available_cores
 
 WORKERS = (1, 2, 4)
 

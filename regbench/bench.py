@@ -8,7 +8,7 @@ command layer takes it (tests/test_architecture.py):
 - ``search``: ``LambdaSearch`` (λ by the run's protocol; trials in a context of their
   own);
 - ``run()``: ``comparison.run_comparison`` with the command layer's process set-up
-  (``commands.process``: threads, allocator, cuDNN, local workers).
+  (``runtime.process``: threads, allocator, cuDNN, local workers).
 
 Every run is keyed by (dataset fingerprint, regularizer, λ, seed, data fraction,
 config hash). A finished run is stored as ``runs/<key>.json`` (written atomically)
@@ -20,12 +20,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from regbench.comparison import run_comparison
-from regbench.config import RunConfig
-from regbench.context import DEFAULT_MODELS_PER_GROUP, RunContext
-from regbench.executor import RunExecutor, extra_backward_passes
-from regbench.lambda_rules import measured_penalty, scale_lambda
-from regbench.lambda_search import LambdaSearch
+from regbench.runner.comparison import run_comparison
+from regbench.options.config import RunConfig
+from regbench.runner.context import DEFAULT_MODELS_PER_GROUP, RunContext
+from regbench.runner.executor import RunExecutor, extra_backward_passes
+from regbench.runner.lambda_rules import measured_penalty, scale_lambda
+from regbench.runner.lambda_search import LambdaSearch
 
 
 class Benchmark:
@@ -48,8 +48,8 @@ class Benchmark:
         ``workers`` > 1, ``argv`` (the command's arguments after ``regbench``) starts
         the other local workers once the data are ready. ``plan``: print the plan
         (timing a few steps first)."""
-        from regbench.commands.process import process_hook
-        from regbench.workers import stop_local_workers
+        from regbench.runtime.process import process_hook
+        from regbench.distributed.workers import stop_local_workers
         workers = []
         with contextlib.ExitStack() as held:
             try:

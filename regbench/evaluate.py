@@ -18,9 +18,9 @@ import torch
 from regbench.attributions import ExplainSettings, describe_attribution_method, explain
 from regbench.data import Dataset, one_hot
 from regbench.metrics import GroundTruth, score_attributions
-from regbench.record import TEST_PREFIX
+from regbench.store.record import TEST_PREFIX
 from regbench.tasks.base import Task
-from regbench.train import concat_outputs
+from regbench.training.train import concat_outputs
 
 
 @dataclass

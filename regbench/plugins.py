@@ -37,7 +37,7 @@ GROUPS = {
     "models": "regbench.models",
     "data_sources": "regbench.data_sources",
     "tasks": "regbench.tasks",
-    "suites": "regbench.suites",   # suite kinds (regbench.suite)
+    "suites": "regbench.suites",   # suite kinds (regbench.suites.suite)
 }
 
 _LOADED: set[str] = set()

@@ -66,7 +66,7 @@ def fit(small_task, motif_split):
     """``fit(regularizer, λ, seed=0, epochs=2, device="cpu", **TrainConfig) ->
     TrainResult`` on the motif problem."""
     import regbench
-    from regbench.train import Trainer, TrainConfig
+    from regbench.training.train import Trainer, TrainConfig
 
     def run(name, lam, seed=0, epochs=2, device="cpu", **kw):
         config = TrainConfig(max_epochs=epochs, patience=5, batch_size=32, seed=seed,
@@ -118,7 +118,7 @@ def make_dataset(folder, n=120, length=100, seed=0) -> Path:
 def make_bench(data_dir, out, regularizers=("l2",)):
     """A smoke-preset Benchmark on data_dir, for the given regularizers, on the CPU."""
     from regbench.bench import Benchmark
-    from regbench.config import preset_config
+    from regbench.options.config import preset_config
     config = preset_config("smoke")
     config.data, config.scenario = str(data_dir), None
     config.out, config.regularizers = str(out), list(regularizers)
@@ -206,8 +206,8 @@ def tune_kit():
 @pytest.fixture(autouse=True)
 def _alone_on_the_machine(monkeypatch):
     """Tests see no other regbench process: the oversubscription warning
-    (regbench.threads) must not depend on what else runs on the test machine."""
-    monkeypatch.setattr("regbench.threads.other_regbench_processes", lambda *a, **k: [])
+    (regbench.runtime.threads) must not depend on what else runs on the test machine."""
+    monkeypatch.setattr("regbench.runtime.threads.other_regbench_processes", lambda *a, **k: [])
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """The package's shape: imports flow one way (no cycles between regbench's modules)."""
 import ast
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycles():
     graph = import_graph()
     # the graph sees function-level imports, and names re-exported lazily
-    assert "regbench.tune.search" in graph["regbench.lambda_search"]
+    assert "regbench.tune.search" in graph["regbench.runner.lambda_search"]
     assert cycles(graph) == []
     # The λ search is handed functions; it does not know the benchmark.
     tune = [m for m in graph if m.startswith("regbench.tune")]
@@ -131,8 +132,8 @@ def test_no_module_below_the_command_layer_imports_it_or_takes_the_hub():
     neither it nor the command layer."""
     graph = import_graph()
     below = modules_below_the_command_layer()
-    assert {"regbench.plan", "regbench.workers", "regbench.suite", "regbench.grid",
-            "regbench.context", "regbench.executor"} <= set(below)
+    assert {"regbench.runner.plan", "regbench.distributed.workers", "regbench.suites.suite", "regbench.distributed.grid",
+            "regbench.runner.context", "regbench.runner.executor"} <= set(below)
     upward = {m: sorted(t for t in graph[m] if _in(t, COMMAND_LAYER + ORCHESTRATION))
               for m in below}
     assert {m: t for m, t in upward.items() if t} == {}
@@ -225,3 +226,100 @@ def test_test_modules_share_through_conftest_not_each_other():
             imported = ([a.name for a in node.names] if isinstance(node, ast.Import) else
                         [node.module] if isinstance(node, ast.ImportFrom) else [])
             assert not set(imported) & (names | {"conftest"}), (path.name, imported)
+
+
+def layer_table(text: str) -> list[list[str]]:
+    """The rows of the "## Layers" table of docs/architecture.md, top first: each row's
+    module names (``regbench.`` + the backticked names of its second column)."""
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) >= 2 and "`" in cells[1]:
+            rows.append(["regbench." + n for n in re.findall(r"`([\w.]+)`", cells[1])])
+    return rows
+
+
+def layer_of(module: str, rows: list[list[str]]) -> int | None:
+    """The row of the longest table name that is ``module`` or a package above it."""
+    matches = [(len(name), i) for i, row in enumerate(rows) for name in row
+               if module == name or module.startswith(name + ".")]
+    return max(matches)[1] if matches else None
+
+
+def upward_imports(graph: dict[str, set[str]], rows: list[list[str]]) -> list[str]:
+    """"a -> b" for each import of a module listed above the importer."""
+    return sorted(f"{m} -> {t}" for m, targets in graph.items() if m != "regbench"
+                  for t in targets if t != "regbench" and layer_of(t, rows) < layer_of(m, rows))
+
+
+def test_the_layer_table_of_the_architecture_doc_holds():
+    """Issue 43 item 5: docs/architecture.md's layer table places every module, and no
+    module imports one listed above it."""
+    rows = layer_table((ROOT.parent / "docs" / "architecture.md").read_text())
+    graph = import_graph()
+    assert len(rows) > 10
+    assert [m for m in graph if m != "regbench" and layer_of(m, rows) is None] == []
+    assert upward_imports(graph, rows) == []
+
+
+def test_the_layer_check_finds_an_upward_import():
+    rows = layer_table("## Layers\n| L | M |\n|---|---|\n| top | `a`, `b.c` |\n"
+                       "| low | `b` |\n## Next\n| x | `z` |\n")
+    assert rows == [["regbench.a", "regbench.b.c"], ["regbench.b"]]
+    graph = {"regbench.b.d": {"regbench.b.c"}, "regbench.a": {"regbench.b.d"},
+             "regbench.b.c": {"regbench.b.d"}}
+    assert upward_imports(graph, rows) == ["regbench.b.d -> regbench.b.c"]
+
+
+def test_the_top_level_holds_at_most_10_modules():
+    """Issue 43 item 2: the flat modules live in packages named for their job (33 at
+    614259b, 42 before the move)."""
+    top = sorted(p.name for p in ROOT.glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= 10, top
+
+
+def private_imports(root: Path) -> list[str]:
+    """"module: name" for each private name (one leading underscore) a module of
+    ``root``'s tree imports from another regbench module."""
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("regbench"):
+                found += [f"{path.relative_to(root)}: {node.module}.{a.name}"
+                          for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    return sorted(found)
+
+
+def test_no_private_name_is_imported_across_modules(tmp_path):
+    """A name another module needs is public (41 such imports at 614259b)."""
+    assert private_imports(ROOT) == []
+    (tmp_path / "a.py").write_text("from regbench.x import _hidden, shown, __all__\n")
+    assert private_imports(tmp_path) == ["a.py: regbench.x._hidden"]
+
+
+def test_only_runtime_changes_process_wide_settings():
+    """Threads, the allocator and cuDNN's autotuner are set in regbench/runtime only
+    (applied by runtime.process for the CLI's run and Benchmark.run())."""
+    pattern = re.compile(r"set_num_threads|set_num_interop_threads|mallopt|"
+                         r"cudnn\.benchmark\s*=")
+    found = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
+             if pattern.search(p.read_text()) and p.parent.name != "runtime"]
+    assert found == []
+
+
+def test_old_module_paths_still_import():
+    """Users' scripts that import a moved module by its old path keep working, with a
+    DeprecationWarning; regbench.store still gives its names."""
+    code = ("import warnings; warnings.simplefilter('error'); "
+            "from regbench.store import RunKey; import regbench.store.runs as runs; "
+            "assert RunKey is runs.RunKey; warnings.simplefilter('always'); "
+            "from regbench.train import Trainer; import regbench.training.train as new; "
+            "assert Trainer is new.Trainer; import regbench.context, regbench.runner.context; "
+            "assert regbench.context is regbench.runner.context; "
+            "from regbench.report.suite import write_suite_report")
+    done = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "regbench.train moved to regbench.training.train" in done.stderr

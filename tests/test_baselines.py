@@ -10,7 +10,7 @@ import regbench
 from regbench import RegbenchError
 from regbench.regularizers.baselines import (evoaug_transform, l1_gradient_penalty,
                                              off_simplex_angles, off_simplex_penalty)
-from regbench.train import Trainer, TrainConfig, load_checkpoint, one_hot_codes
+from regbench.training.train import Trainer, TrainConfig, load_checkpoint, one_hot_codes
 
 
 def test_l1_gradient_by_hand():
@@ -119,7 +119,7 @@ def test_model_options_build_dropout_and_an_exponential_first_layer(tmp_path, sm
 
 
 def test_all_leaves_binary_only_baselines_out_of_profile_runs():
-    from regbench.run_checks import resolve_regularizers
+    from regbench.runner.checks import resolve_regularizers
     binary, profile = resolve_regularizers(["all"]), resolve_regularizers(["all"], "profile")
     assert {"evoaug", "dropout", "exp_activation", "l1_gradient", "off_simplex",
             "saliency_guided"} <= set(binary)
@@ -161,7 +161,7 @@ def test_expected_gradients_on_a_linear_model():
 
 
 def test_a_prior_on_expected_gradients_trains(small_task, motif_problem):
-    from regbench.executor import extra_backward_passes
+    from regbench.runner.executor import extra_backward_passes
     from regbench.regularizers import get_spec
     spec = get_spec("fourier@eg")
     assert spec.attribution == "eg" and spec.params["eg_references"] == 1
@@ -196,7 +196,7 @@ def test_saliency_guided_masks_the_least_salient_positions():
 
 
 def test_saliency_guided_in_a_training_step(small_task, motif_problem):
-    from regbench.executor import extra_backward_passes
+    from regbench.runner.executor import extra_backward_passes
     reg = regbench.get_regularizer("saliency_guided")
     trainer = Trainer(small_task, reg, 1.0, TrainConfig(device="cpu"))
     model = trainer.build_model().train()

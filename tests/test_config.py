@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from regbench.config import EvaluationConfig, RunConfig, Sections, preset_config
+from regbench.options.config import EvaluationConfig, RunConfig, Sections, preset_config
 from regbench.errors import RegbenchError
 
 
@@ -68,7 +68,7 @@ def test_options_are_checked_before_torch_loads():
 
 
 def test_the_storage_comes_from_the_environment_unless_given(monkeypatch):
-    from regbench.config import TuningConfig
+    from regbench.options.config import TuningConfig
     monkeypatch.delenv("REGBENCH_STORAGE", raising=False)
     assert TuningConfig().storage is None   # then sqlite:///OUT/optuna.db
     monkeypatch.setenv("REGBENCH_STORAGE", "postgresql://u:pw@db/regbench")
@@ -103,8 +103,8 @@ def test_config_json_says_when_the_run_overrides_the_presets_seed_count():
     from types import SimpleNamespace
 
     from regbench.data import SimulatedSource
-    from regbench.manifest import _paper_differences
-    from regbench.presets import paper_differences
+    from regbench.runner.manifest import _paper_differences
+    from regbench.options.presets import paper_differences
 
     def text(seeds):
         context = SimpleNamespace(config=SimpleNamespace(preset="quick", task="profile",

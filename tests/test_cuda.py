@@ -10,7 +10,7 @@ import torch
 import regbench
 from regbench.attributions import deep_lift_shap
 from regbench.models import BinaryCNN, BinaryModelConfig
-from regbench.train import Trainer, TrainConfig, one_hot_codes
+from regbench.training.train import Trainer, TrainConfig, one_hot_codes
 
 
 pytestmark = [pytest.mark.cuda,
@@ -158,7 +158,7 @@ def test_grouped_training_on_cuda_matches_solo_runs(motif_split):
     """Three seeds of fourier trained as one grouped model on the GPU: each member's
     losses match its solo GPU run (float32, no TF32; tolerance as on the CPU with batch
     norm, tests/test_group.py)."""
-    from regbench.group import GroupTrainer
+    from regbench.training.group import GroupTrainer
     solo = [_trainer("fourier", "cuda", seed=s) for s in (0, 1, 2)]
     results = [t.fit(*motif_split) for t in solo]
     grouped = GroupTrainer(solo[0].task, solo[0].regularizer, 1.0,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from regbench.cli import main
-from regbench.config import EvaluationConfig
+from regbench.options.config import EvaluationConfig
 from regbench.data import load_dataset
 from regbench.evaluate import evaluate
 from regbench.metrics import get_metric, list_metrics, motif_auprc

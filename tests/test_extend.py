@@ -47,7 +47,7 @@ def test_a_registered_model_is_trained_and_reported(tiny_cnn, tmp_path):
     assert (results.status == "ok").all() and results["motif_auprc"].notna().all()
     config = (tmp_path / "run" / "config.json").read_text()
     assert '"architecture": "tiny_cnn"' in config and '"filters": 5' in config
-    from regbench.train import load_checkpoint
+    from regbench.training.train import load_checkpoint
     model, _ = load_checkpoint(tmp_path / "run" / results["checkpoint"].iloc[0])
     assert isinstance(model, tiny_cnn) and model.conv.out_channels == 5
     assert "architecture=tiny\\_cnn" in report  # Markdown-escaped
@@ -83,7 +83,7 @@ def test_a_registered_attribution_method_is_scored_and_reported(saliency, tmp_pa
     # explained sequences, recomputed from the checkpoint, gives each sequence's motif
     # fraction and entropy (bits, pseudocount 0.001), and their means are the results'
     from regbench.data import load_dataset
-    from regbench.train import load_checkpoint
+    from regbench.training.train import load_checkpoint
     data = load_dataset(tmp_path / "run" / "data")
     row = {name: i for i, name in enumerate(data.names)}
     test = data.subset("test")
@@ -183,7 +183,7 @@ def test_a_registered_task_is_trained_scored_and_reported(share_task, tmp_path):
     assert recorded["model"]["conv_filters"] == [8, 8]        # the smoke preset's
     config = (tmp_path / "run" / "config.json").read_text()
     assert '"task": "binary_share"' in config
-    from regbench.train import load_checkpoint
+    from regbench.training.train import load_checkpoint
     _, record = load_checkpoint(tmp_path / "run" / results["checkpoint"].iloc[0])
     assert record["task"] == "binary_share"
     assert "test\\_positive\\_share" in report
@@ -193,8 +193,8 @@ def test_a_registered_task_brings_its_model_and_preset_sizes():
     """``settings`` on a task class (presets.TaskSettings): its model when [model] names
     none, its own preset tables instead of the binary CNN's sizes, its paper text, its λ
     protocol's [model] defaults; all gone with the task."""
-    from regbench.config import RunConfig, architecture_of, preset_config
-    from regbench.presets import TaskSettings, paper_differences
+    from regbench.options.config import RunConfig, architecture_of, preset_config
+    from regbench.options.presets import TaskSettings, paper_differences
     from regbench.tasks import BinaryTask, register_task, unregister_task
 
     @register_task("binary_tiny")

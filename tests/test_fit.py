@@ -1,10 +1,10 @@
-"""The one fit loop (regbench.fit) driving a scripted stepper: per-member early stopping,
+"""The one fit loop (regbench.training.fit) driving a scripted stepper: per-member early stopping,
 failure, members leaving, history, costs and checkpoints, with no model at all."""
 import math
 
 import pytest
 
-from regbench.fit import fit
+from regbench.training.fit import fit
 
 
 class ScriptedStepper:
@@ -86,7 +86,7 @@ def test_a_member_that_fails_at_once_returns_its_last_weights():
 
 
 def test_training_time_per_step_leaves_out_the_first_epoch_unless_alone(monkeypatch):
-    import regbench.fit as fit_module
+    import regbench.training.fit as fit_module
     clock = iter(range(0, 1000, 1))   # each perf_counter call one second later
     monkeypatch.setattr(fit_module.time, "perf_counter", lambda: float(next(clock)))
     one, = fit(ScriptedStepper([[1.0]], max_epochs=1, steps=4))

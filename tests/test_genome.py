@@ -44,7 +44,7 @@ def _peak_auprc_by_hand(genome, run: Path, regularizer: str, profile=False) -> f
     precision-recall curve without its end point, trapezoids)."""
     from sklearn.metrics import auc, precision_recall_curve
 
-    from regbench.train import load_checkpoint
+    from regbench.training.train import load_checkpoint
     folder, sequences = genome
     peaks = pd.read_csv(folder / "peaks.narrowPeak", sep="\t", header=None,
                         names=["chrom", "start", "end", "summit"], usecols=[0, 1, 2, 9])
@@ -325,7 +325,7 @@ def test_jitter_extracts_flanks_and_crops_training_batches(genome, bigwigs, tmp_
     import torch
 
     from regbench.tasks import create_task
-    from regbench.train import one_hot_codes
+    from regbench.training.train import one_hot_codes
     J = 12
     plain = source(genome, bigwig_plus=bigwigs[0], bigwig_minus=bigwigs[1]).load(tmp_path)
     ds = source(genome, bigwig_plus=bigwigs[0], bigwig_minus=bigwigs[1], jitter=J).load(

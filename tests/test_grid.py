@@ -1,4 +1,4 @@
-"""The seed grid as a queue on an Optuna storage (regbench.grid), on SQLite: every cell
+"""The seed grid as a queue on an Optuna storage (regbench.distributed.grid), on SQLite: every cell
 claimed once, duplicates resolved, a dead worker's cell retried, errors reported."""
 import time
 
@@ -7,7 +7,7 @@ import pytest
 from optuna.trial import TrialState
 
 from regbench.errors import RegbenchError
-from regbench.grid import ENDED, GridQueue, _quiet, grid_study_name
+from regbench.distributed.grid import ENDED, GridQueue, _quiet, grid_study_name
 
 CELLS = {f"c{i}": f"cell {i}" for i in range(4)}
 
@@ -87,7 +87,7 @@ def test_a_run_that_outlived_its_lapsed_claim_ends_without_an_error(tmp_path, ca
 
 
 def test_a_cell_lost_too_often_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setattr("regbench.grid.MAX_LOST", 0)
+    monkeypatch.setattr("regbench.distributed.grid.MAX_LOST", 0)
     cells = {"x": "x"}
     dead = queue(tmp_path, cells=cells).claim()
     dead.__enter__()
@@ -159,7 +159,7 @@ def test_a_worker_with_other_settings_cannot_join(tmp_path):
 
 
 def test_heartbeat_settings_are_checked():
-    from regbench.config import TuningConfig
+    from regbench.options.config import TuningConfig
     with pytest.raises(RegbenchError, match="heartbeat"):
         TuningConfig(heartbeat=10, grace_period=5).validate()
 
@@ -260,7 +260,7 @@ def test_a_worker_killed_before_its_first_heartbeat_is_not_waited_for(tmp_path, 
         assert len(sleeps) < 40, "claim() waits for the dead worker's trial forever"
         real_sleep(seconds)
 
-    monkeypatch.setattr("regbench.grid.time.sleep", sleep)
+    monkeypatch.setattr("regbench.distributed.grid.time.sleep", sleep)
     other = queue(tmp_path, cells=cells)
     t0 = time.perf_counter()
     (ran,) = drain(other)
@@ -273,7 +273,7 @@ SIGTERM_WORKER = """
 import os, signal, sys, time
 import regbench.commands.regularizers as command
 from regbench.cli import main
-from regbench.grid import GridQueue
+from regbench.distributed.grid import GridQueue
 
 def claim_and_get_stopped(args):
     queue = GridQueue(sys.argv[1], "g", {"x": "x"}, heartbeat=60, grace=600)
@@ -317,12 +317,12 @@ def test_heartbeat_errors_are_logged_once_each(tmp_path, monkeypatch, caplog):
         if len(tried) <= len(errors):
             raise errors[len(tried) - 1]
     monkeypatch.setattr(q.study._storage, "record_heartbeat", beat)
-    with caplog.at_level(logging.WARNING, logger="regbench.grid"):
+    with caplog.at_level(logging.WARNING, logger="regbench.distributed.grid"):
         with claim:
             deadline = time.time() + 30
             while len(tried) <= len(errors) and time.time() < deadline:
                 time.sleep(0.1)
-    lines = [r.getMessage() for r in caplog.records if r.name == "regbench.grid"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "regbench.distributed.grid"]
     assert len(tried) > len(errors) and len(lines) == 2
     assert lines[0].startswith("run cell x: a heartbeat to the grid's storage failed "
                                "(OSError: database is gone)")

@@ -1,4 +1,4 @@
-"""Grouped training (regbench.group): a group of G members computes and trains what G
+"""Grouped training (regbench.training.group): a group of G members computes and trains what G
 solo models do.
 
 Measured on a 2-core AVX2 CPU (torch 2.13; an AVX-512 one differs where said), 3
@@ -23,13 +23,13 @@ import pytest
 import torch
 
 import regbench
-import regbench.group
-import regbench.train
+import regbench.training.group
+import regbench.training.train
 from regbench import RegbenchError
-from regbench.group import GroupTrainer, can_group, stack_models, why_not_grouped
+from regbench.training.group import GroupTrainer, can_group, stack_models, why_not_grouped
 from regbench.regularizers import get_spec, l2_penalty
 from regbench.tasks import BinaryTask, ProfileTask
-from regbench.train import (Trainer, TrainConfig, load_checkpoint, one_hot_codes,
+from regbench.training.train import (Trainer, TrainConfig, load_checkpoint, one_hot_codes,
                             set_seed)
 
 LENGTH = 100
@@ -178,10 +178,10 @@ def test_group_reproduces_solo_runs(name, data):
 @pytest.fixture
 def in_float64(monkeypatch):
     """Models and one-hot inputs in float64 for the test, float32 again after it."""
-    encode = regbench.train.one_hot_codes
+    encode = regbench.training.train.one_hot_codes
     double = lambda codes: encode(codes).double()   # noqa: E731
-    monkeypatch.setattr(regbench.train, "one_hot_codes", double)
-    monkeypatch.setattr(regbench.group, "one_hot_codes", double)
+    monkeypatch.setattr(regbench.training.train, "one_hot_codes", double)
+    monkeypatch.setattr(regbench.training.group, "one_hot_codes", double)
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(torch.float32)

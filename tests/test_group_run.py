@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from regbench.bench import Benchmark
-from regbench.config import preset_config
+from regbench.options.config import preset_config
 
 def comparison(data, out, models_per_group, **settings):
     config = preset_config("smoke")

@@ -38,16 +38,16 @@ def test_model_options_and_transforms_come_from_their_kinds():
 
 def test_trainers_fit_loop_and_plan_never_read_needs():
     for module in ("train.py", "group.py", "fit.py", "checkpoint.py"):
-        assert ".needs" not in (ROOT / module).read_text(), module
+        assert ".needs" not in (ROOT / "training" / module).read_text(), module
     # the plan reads no needs at all (it once read metrics' needs, for the Holm families)
-    assert ".needs" not in (ROOT / "plan.py").read_text()
+    assert ".needs" not in (ROOT / "runner" / "plan.py").read_text()
 
 
 def test_the_plan_times_each_kind_as_the_run_configures_it(monkeypatch):
     """A step penalty gets its own timing (not none's), an attribution prior on
     expected gradients with [regularizer_params] eg_references = 2 its own; priors of
     one kind and cost share one."""
-    import regbench.plan as plan
+    import regbench.runner.plan as plan
     params = {"fourier@eg": {"eg_references": 2}}
     names = ["none", "fourier", "smoothness", "saliency_guided", "fourier@eg", "l2", "evoaug"]
     data = SimpleNamespace(regularizers={n: get_spec(n).create(**params.get(n, {}))

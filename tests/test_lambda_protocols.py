@@ -15,8 +15,8 @@ import regbench.tune.search
 from regbench.bench import Benchmark
 from regbench.cli import build_parser, main
 from regbench.commands.run import resolve_config
-from regbench.config import PRESETS, preset_config
-from regbench.lambda_rules import measured_penalty, scale_lambda
+from regbench.options.config import PRESETS, preset_config
+from regbench.runner.lambda_rules import measured_penalty, scale_lambda
 from regbench.regularizers import get_regularizer, get_spec
 
 
@@ -98,7 +98,7 @@ def test_scale_rule_on_a_model_with_known_loss_and_penalty(small_task, motif_spl
     """Every weight 0 but the first convolution's (0.5 each), whose output batch norm
     scales by 0: the logits are 0, so the balanced BCE is ln 2, and the L2 penalty is
     0.25 x the first convolution's weights."""
-    from regbench.train import TrainConfig
+    from regbench.training.train import TrainConfig
     torch.manual_seed(0)
     model = small_task.build_model()
     first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv1d))
@@ -321,7 +321,7 @@ def test_the_paper_rule_loads_no_checkpoint_a_stored_record_names_outside(
     gather checks the paths it fetches, so a crafted record pointing at another model
     (here none seed 1's, copied outside the folder) cannot change l2's paper λ."""
     from regbench.errors import RegbenchError
-    from regbench.lambda_rules import LambdaRules
+    from regbench.runner.lambda_rules import LambdaRules
     out = tmp_path / "out"
     bench = tune_kit.make_bench(data_dir, out, ["l2", "none"])
     bench.context.prepare_data()

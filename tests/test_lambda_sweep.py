@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from regbench.cli import main
-from regbench.config import preset_config
+from regbench.options.config import preset_config
 from regbench.report import lambda_sweep
-from regbench.suite import lambda_grid, load_suite, suite_points
+from regbench.suites.suite import lambda_grid, load_suite, suite_points
 
 SHIPPED = Path(__file__).resolve().parents[1] / "simulations" / "suites" / "lambda.toml"
 

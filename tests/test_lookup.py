@@ -11,7 +11,7 @@ from regbench.errors import RegbenchError
 from regbench.lookup import (find_file, is_path, list_names, search_folders,
                              shipped_simulations)
 from regbench.simulate.scenario import find_scenario, list_scenarios
-from regbench.suite import find_suite, list_suites
+from regbench.suites.suite import find_suite, list_suites
 
 # kind, its folder in the cwd, its folder inside the shipped simulations/, a shipped name
 KINDS = [("scenario", "simulations", "", "spi1_binary"),

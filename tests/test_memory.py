@@ -1,11 +1,11 @@
-"""The glibc malloc setting applied before CPU training (regbench.memory)."""
+"""The glibc malloc setting applied before CPU training (regbench.runtime.memory)."""
 import platform
 import subprocess
 import sys
 
 import pytest
 
-CODE = "from regbench.memory import keep_freed_memory as k; print(k(), k())"
+CODE = "from regbench.runtime.memory import keep_freed_memory as k; print(k(), k())"
 
 
 def run(env_value=None):
@@ -29,7 +29,7 @@ def test_opt_out_by_environment():
 def test_cudnn_autotuning_off_unless_asked(monkeypatch, env_value, expected):
     """Autotuning re-tunes every new shape, and a prior's batches change shape."""
     import torch
-    from regbench.memory import apply_process_settings
+    from regbench.runtime.memory import apply_process_settings
     if env_value is None:
         monkeypatch.delenv("REGBENCH_CUDNN_BENCHMARK", raising=False)
     else:

@@ -15,7 +15,7 @@ from regbench.attributions import (ExplainSettings, explain, input_x_gradient,
                                    list_attribution_methods, register_attribution_method,
                                    unregister_attribution_method)
 from regbench.cli import main
-from regbench.config import EvaluationConfig, RunConfig
+from regbench.options.config import EvaluationConfig, RunConfig
 from regbench.data import Dataset
 from regbench.errors import RegbenchError
 from regbench.evaluate import evaluate
@@ -163,11 +163,11 @@ def test_an_unknown_method_in_the_config_stops_the_run_before_anything_is_writte
 
 
 def test_the_built_in_labels_are_known_without_torch():
-    """regbench.store names every built-in method as the registry does, in the
+    """regbench.store.runs names every built-in method as the registry does, in the
     registry's order (the report's order of methods), so the report and a config of
     built-in names need no torch."""
-    code = ("import json, sys\nfrom regbench.config import EvaluationConfig\n"
-            "from regbench.store import METHOD_LABELS\n"
+    code = ("import json, sys\nfrom regbench.options.config import EvaluationConfig\n"
+            "from regbench.store.runs import METHOD_LABELS\n"
             "methods = EvaluationConfig(methods=list(reversed(METHOD_LABELS))).methods\n"
             "print(json.dumps([list(METHOD_LABELS.items()), methods, "
             "'torch' in sys.modules]))\n")

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from regbench.endpoints import power_line, seeds_for_effect
-from regbench.plan import seed_power
+from regbench.runner.plan import seed_power
 
 
 def _bench(regularizers, seeds, motifs=True):
@@ -60,8 +60,8 @@ def test_no_baseline():
 
 def _profile_context(tmp_path):
     """A smoke profile run whose training rows are 2/3 peaks (the prior's rows)."""
-    from regbench.config import preset_config
-    from regbench.context import RunContext
+    from regbench.options.config import preset_config
+    from regbench.runner.context import RunContext
     config = preset_config("smoke", "profile")
     config.scenario, config.regularizers = "spi1_profile", ["fourier"]
     config.simulate = {**config.simulate, "positives": 160, "negatives": 80}
@@ -79,8 +79,8 @@ def test_the_plan_times_the_prior_on_its_share_and_the_validation_pass(tmp_path,
     a few steps of one fixed batch timed priors 1.3 times faster than they train. It
     now times real training (two epochs of TIMED_BATCHES batches, the prior's rows at
     their share of the data, the second epoch's steps) and the validation pass itself."""
-    from regbench import plan
-    from regbench.train import Trainer
+    from regbench.runner import plan
+    from regbench.training.train import Trainer
     context = _profile_context(tmp_path)
     data = context.training_values()
     _, _, prior = data.train
@@ -125,8 +125,8 @@ def test_the_plan_times_the_prior_on_its_share_and_the_validation_pass(tmp_path,
 def _timed_stand_in(monkeypatch):
     """A smoke run of none and fourier (2 seeds, fixed λ, 100 training rows: 4 steps of
     32) whose steps take 1 and 2 s and validation passes 10 and 30 s."""
-    from regbench import plan
-    from regbench.config import preset_config
+    from regbench.runner import plan
+    from regbench.options.config import preset_config
     monkeypatch.setattr(plan, "timed_steps", lambda c, names: {"none": 1.0, "fourier": 2.0})
     monkeypatch.setattr(plan, "timed_validations",
                         lambda c, names: {"none": 10.0, "fourier": 30.0})
@@ -142,7 +142,7 @@ def _timed_stand_in(monkeypatch):
 
 
 def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch):
-    from regbench import plan
+    from regbench.runner import plan
     context = _timed_stand_in(monkeypatch)
     lines, total = plan.estimate(context)
     steps = 4   # ceil(100 / 32)
@@ -155,7 +155,7 @@ def test_the_expected_time_counts_each_model_at_nones_measured_epochs_and_scorin
     """Issue 40: the bound (every epoch) was 5-8 times the real time; the expected time
     counts each model at the epochs and scoring seconds none's first models measured,
     never more epochs than its cap."""
-    from regbench import plan
+    from regbench.runner import plan
     context = _timed_stand_in(monkeypatch)
     estimate = plan.plan_run(context)
     none_epoch, fourier_epoch = 4 * 1.0 + 10.0, 4 * 2.0 + 30.0   # 4 steps + validation

@@ -234,7 +234,7 @@ def test_a_plug_in_distribution_reaches_run_workers_and_report(tmp_path, monkeyp
     # the local worker `regbench run --workers N` starts, started first and alone, so it
     # trains and scores every run; the command then plans, gathers and reports them
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(site)]))
-    from regbench.workers import start_local_workers, wait_local_workers
+    from regbench.distributed.workers import start_local_workers, wait_local_workers
     wait_local_workers(start_local_workers(argv, 1, 1, out, storage))
     log = (out / "logs" / "worker-1.log").read_text()
     assert "seed grid complete: this worker trained 2 of 2 runs" in log, log
@@ -284,7 +284,7 @@ def _without_timestamp(report: str) -> str:
 
 
 def test_recorded_labels_stand_in_for_a_plug_in_not_installed_and_never_score():
-    from regbench.labels import METHOD_LABELS, remember_labels
+    from regbench.store.labels import METHOD_LABELS, remember_labels
     from regbench.metrics import describe_metric, list_metrics, sequence_metrics
     from regbench.report.stats import metric_info
     recorded = {"metrics": {"gone_metric": {

@@ -13,7 +13,7 @@ from regbench import RegbenchError
 from regbench.cli import main
 from regbench.models.profile import ProfileCNN
 from regbench.tasks import ProfileTask
-from regbench.train import Trainer, TrainConfig, one_hot_codes
+from regbench.training.train import Trainer, TrainConfig, one_hot_codes
 
 SMALL = dict(filters=8, n_dilated=2, profile_width=9, first_width=9)
 
@@ -79,8 +79,8 @@ def test_explained_outputs_by_hand(weights, expected):
 def test_the_paper_protocol_and_preset_explain_the_authors_output():
     """log_softmax under the paper protocol or preset (what the authors' code computes),
     keyed in the config hash; softmax otherwise; a [model] value always wins."""
-    from regbench.config import preset_config
-    from regbench.config_merge import merge
+    from regbench.options.config import preset_config
+    from regbench.options.merge import merge
     quick = preset_config("quick", "profile")
     assert "explain_weights" not in quick.task_model()
     paper = merge(quick, {"tuning": {"protocol": "paper"}}, "test")
@@ -195,7 +195,7 @@ def test_counts_pool_only_the_positions_under_the_output():
 def test_the_presets_profile_sizes():
     """quick: the shipped scenario's 646 bp in, 300 out; smoke: 100 in, 54 out;
     paper: the authors' 1346 in, 1000 out."""
-    from regbench.config import preset_config
+    from regbench.options.config import preset_config
     from regbench.simulate import load_scenario
     assert load_scenario("spi1_profile")["length"] == 646
     for preset, length, out in (("quick", 646, 300), ("smoke", 100, 54),
@@ -269,7 +269,7 @@ def _test_jsd_by_hand(out, checkpoint) -> float:
     output window (the centre of the input), written out in NumPy:
     sqrt((KL(p || m) + KL(q || m)) / 2) with m = (p + q) / 2 and 0 log 0 = 0."""
     from regbench.data import load_dataset, one_hot
-    from regbench.train import load_checkpoint
+    from regbench.training.train import load_checkpoint
     model, _ = load_checkpoint(out / checkpoint)
     test = load_dataset(out / "data").subset("test")
     with torch.no_grad():
@@ -404,7 +404,7 @@ def test_the_paper_protocol_on_a_profile_run(tmp_path, capsys):
     from scipy.stats import multinomial
 
     from regbench.data import load_dataset, one_hot
-    from regbench.train import load_checkpoint
+    from regbench.training.train import load_checkpoint
     out = _tiny_profile_run(tmp_path, "fourier", '[train]\nmax_epochs = 1\n[tuning]\n'
                             'protocol = "paper"\ntrial_epochs = 1\n')
     recorded = json.loads((out / "config.json").read_text())

@@ -27,7 +27,7 @@ import torch
 
 import regbench
 from regbench.tasks import ProfileTask
-from regbench.train import Trainer, TrainConfig, one_hot_codes
+from regbench.training.train import Trainer, TrainConfig, one_hot_codes
 
 N_TASKS, STRANDS, BATCH = 2, 2, 4
 STATUS = [1, 2, 0, 0]      # the authors' statuses: peaks (non-zero) first, negatives 0

@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 
 from regbench.metrics import register_metric, unregister_metric
-from regbench.record import (COST, FACT, ID, INTERPRETABILITY, LAYOUT, PERFORMANCE, ROLES,
+from regbench.store.record import (COST, FACT, ID, INTERPRETABILITY, LAYOUT, PERFORMANCE, ROLES,
                              RUN_RECORD)
 from regbench.report import sections, stats
-from regbench.store import RunKey, RunStore, wide_results
+from regbench.store.runs import RunKey, RunStore, wide_results
 
 # A run's per-run values, deliberately not in table order: the store puts them in it.
 VALUES = {"status": "ok", "test_auroc": 0.75, "checkpoint": "checkpoints/l2_seed0_x.pt",

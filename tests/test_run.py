@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from regbench.cli import main
-from regbench.store import wide_results
+from regbench.store.runs import wide_results
 
 COLUMNS = ["regularizer", "lambda", "seed", "val_loss", "test_accuracy", "test_auroc",
            "test_auprc", "highfreq_fraction", "entropy", "motif_fraction", "motif_auprc"]
@@ -370,8 +370,8 @@ def test_one_model_gets_the_same_attributions_in_any_run(smoke):
     import torch
 
     from regbench.bench import Benchmark
-    from regbench.config import preset_config
-    from regbench.train import load_checkpoint
+    from regbench.options.config import preset_config
+    from regbench.training.train import load_checkpoint
 
     config = preset_config("smoke")
     config.out, config.progress = str(smoke), False
@@ -396,7 +396,7 @@ def test_evaluation_freq_limit_is_its_own_setting(smoke):
     prior's parameters; 0.15 L by default."""
     from regbench import RegbenchError
     from regbench.bench import Benchmark
-    from regbench.config import preset_config
+    from regbench.options.config import preset_config
 
     config = preset_config("smoke")
     config.out, config.progress = str(smoke), False
@@ -430,8 +430,8 @@ def test_help_and_bad_options_answer_before_torch_loads(tmp_path):
 
 
 def test_a_data_folder_without_motifs_bed_says_what_is_not_scored(smoke, tmp_path, capsys):
-    from regbench.config import preset_config
-    from regbench.context import RunContext
+    from regbench.options.config import preset_config
+    from regbench.runner.context import RunContext
     data = tmp_path / "data"
     data.mkdir()
     for name in ("sequences.fa", "labels.tsv"):

@@ -3,7 +3,7 @@ same one line (exit code 2 and nothing written for the CLI)."""
 import pytest
 
 from regbench.cli import main
-from regbench.config import preset_config
+from regbench.options.config import preset_config
 from regbench.errors import RegbenchError
 
 GENOME = {"kind": "genome", "fasta": "g.fa", "peaks": "p.bed", "bigwig_plus": "p.bw",
@@ -70,7 +70,7 @@ def test_the_cli_and_the_python_api_refuse_alike(case, tmp_path, capsys, monkeyp
 
 
 def test_check_run_passes_a_preset_and_writes_nothing(tmp_path):
-    from regbench.run_checks import check_run
+    from regbench.runner.checks import check_run
     config = preset_config("smoke")
     config.out = str(tmp_path / "run")
     check_run(config)
@@ -92,13 +92,13 @@ def test_a_suite_refuses_alike_from_the_cli_and_run_suite(case, tmp_path, capsys
                                                           monkeypatch):
     """Options a suite would silently drop: refused by ``run_suite`` (the Python API)
     with the command line's line, before any point is built."""
-    import regbench.suite
-    from regbench.suite import load_suite, run_suite
+    import regbench.suites.suite
+    from regbench.suites.suite import load_suite, run_suite
 
     def past_the_checks(*args):
         raise AssertionError("the suite's points were built: the options were not refused")
 
-    monkeypatch.setattr(regbench.suite, "suite_points", past_the_checks)
+    monkeypatch.setattr(regbench.suites.suite, "suite_points", past_the_checks)
     monkeypatch.chdir(tmp_path)
     flags, changes = SUITE_CASES[case]
     with pytest.raises(RegbenchError) as refused:

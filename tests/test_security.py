@@ -12,8 +12,8 @@ import pytest
 from optuna.artifacts import FileSystemArtifactStore
 
 from regbench.errors import RegbenchError
-from regbench.store import folder_file
-from regbench.workers import gather, run_files
+from regbench.store.runs import folder_file
+from regbench.distributed.workers import gather, run_files
 
 RUN = "none_seed0_0123456789"   # a run id (RunKey.id) of the grid below
 CELLS = {RUN: ("none", (0,), 1.0)}
@@ -95,7 +95,7 @@ def test_a_record_cannot_name_a_checkpoint_outside_the_folder(tmp_path):
 
 def test_results_csv_cannot_name_a_checkpoint_outside_the_folder(tmp_path):
     """The suite loads the checkpoints results.csv names."""
-    from regbench.suite_extras import _checkpoints
+    from regbench.suites.extras import _checkpoints
     pd.DataFrame({"regularizer": ["none"], "seed": [0], "status": ["ok"],
                   "checkpoint": ["/etc/passwd"]}).to_csv(tmp_path / "results.csv", index=False)
     with pytest.raises(RegbenchError, match="refused path '/etc/passwd'"):
@@ -123,7 +123,7 @@ def test_report_skips_attributions_outside_the_folder(tmp_path):
 
 def test_grid_json_cells_survive_a_round_trip(tmp_path):
     """gather_folder hands grid.json's cells (lists after JSON) to the same check."""
-    from regbench.workers import trial_files
+    from regbench.distributed.workers import trial_files
     cells = json.loads(json.dumps({c: [r, list(s), f] for c, (r, s, f) in CELLS.items()}))
     artifact = str(uuid.uuid4())
     trial = types.SimpleNamespace(user_attrs={"files": {f"runs/{RUN}.json": artifact}})
@@ -133,7 +133,7 @@ def test_grid_json_cells_survive_a_round_trip(tmp_path):
 def test_local_workers_never_see_the_storage_on_their_command_line(tmp_path, monkeypatch):
     """However --storage was given, the URL (and its password) reaches the workers
     through the environment only: a command line is visible to every user (ps)."""
-    from regbench import workers
+    from regbench.distributed import workers
     started = []
     monkeypatch.setattr(workers.subprocess, "Popen",
                         lambda command, **kw: started.append((command, kw["env"])))
@@ -229,7 +229,7 @@ def test_a_lambda_trials_record_cannot_name_a_checkpoint_outside_the_folder(tmp_
     record may be another worker's, in a shared folder."""
     import torch
 
-    from regbench.lambda_search import validation_motif_auprc
+    from regbench.runner.lambda_search import validation_motif_auprc
     outside = tmp_path / "elsewhere.pt"
     torch.save({"state_dict": {}, "model_config": {}}, outside)   # data only: loadable
     scoring = types.SimpleNamespace(
@@ -245,7 +245,7 @@ def test_a_grid_cannot_name_a_run_record_outside_the_folder(tmp_path):
     """Issue 42 item 4: grid.json (a worker's, in a shared folder) lists the grid's run
     ids, and the tables read runs/ID.json of each: an id is checked as gather checks
     paths, so a crafted one cannot put a record from elsewhere into results.csv."""
-    from regbench.store import RunStore
+    from regbench.store.runs import RunStore
     out = tmp_path / "out"
     (out / "runs").mkdir(parents=True)
     (tmp_path / "secret.json").write_text(json.dumps({"row": {"regularizer": "none"}}))
@@ -266,8 +266,8 @@ def test_a_suite_json_cannot_name_a_point_folder_outside_the_suite(tmp_path):
     """Issue 42 item 4: suite.json names each point's folder; the suite report reads
     its config.json and results from there, so the folder is checked as gather checks
     paths (points/NAME): a crafted one cannot bring another folder's λ or runs in."""
-    from regbench.report.suite import _lambda_sources
-    from regbench.report.suite_sections import _load_point_folder
+    from regbench.suites.report import _lambda_sources
+    from regbench.suites.sections import _load_point_folder
     out, elsewhere = tmp_path / "suite", tmp_path / "elsewhere"
     out.mkdir()
     elsewhere.mkdir()

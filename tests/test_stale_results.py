@@ -165,7 +165,7 @@ def test_a_rerun_with_other_settings_says_what_it_reuses_and_config_json_is_the_
 
 
 def test_mixed_settings_ignores_rows_that_did_not_record_them():
-    from regbench.store import mixed_settings
+    from regbench.store.runs import mixed_settings
     frame = pd.DataFrame({"threads": [2.0, np.nan, 2.0], "device": ["cpu", "cpu", None],
                           "models_per_group": [1, 1, 1]})
     assert mixed_settings(frame) is None
@@ -265,5 +265,5 @@ def test_an_unreadable_checkpoint_is_one_note_and_its_run_is_trained_again(
     assert err.startswith(f"note: {checkpoint} cannot be read ({why}"), err
     assert "could run code" not in err and "trained again" in err
     assert again["history"] == first["history"]   # trained again, the same way
-    from regbench.train import load_result
+    from regbench.training.train import load_result
     assert load_result(checkpoint).best_epoch == first["row"]["best_epoch"]

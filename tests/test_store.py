@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regbench.store import atomic_write, atomic_write_csv, atomic_write_npz
+from regbench.store.runs import atomic_write, atomic_write_csv, atomic_write_npz
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_run_store_round_trips_records_and_arrays(tmp_path):
-    from regbench.store import RunKey, RunStore
+    from regbench.store.runs import RunKey, RunStore
     store = RunStore(tmp_path)
     key = RunKey("data1", "fourier", 0.5, 3, 1.0, "cfg", "ev")
     assert store.load(key) is None
@@ -81,7 +81,7 @@ def test_run_store_round_trips_records_and_arrays(tmp_path):
 def test_writers_with_one_pid_never_share_a_temporary(tmp_path, monkeypatch):
     """Workers in containers on one shared folder often have the same PID; a temporary
     named by the PID was truncated by the other writer, whose rename then took it."""
-    import regbench.store as store
+    import regbench.store.runs as store
     monkeypatch.setattr(os, "getpid", lambda: 7)
     target = tmp_path / "results.csv"
     real_replace = os.replace
@@ -101,7 +101,7 @@ def test_writers_with_one_pid_never_share_a_temporary(tmp_path, monkeypatch):
 
 
 def test_a_write_is_on_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
-    import regbench.store as store
+    import regbench.store.runs as store
     events = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(store.os, "fsync", lambda fd: (
@@ -114,7 +114,7 @@ def test_a_write_is_on_disk_before_its_rename_and_the_rename_after(tmp_path, mon
 
 
 def test_an_unreadable_record_counts_as_missing_with_a_note(tmp_path, capsys):
-    from regbench.store import RunKey, RunStore
+    from regbench.store.runs import RunKey, RunStore
     store = RunStore(tmp_path)
     key = RunKey("data1", "fourier", 0.5, 3, 1.0, "cfg", "ev")
     path = store.save(key, {"row": {"val_loss": 0.25}})
@@ -144,7 +144,7 @@ def test_a_run_whose_record_and_checkpoint_are_unreadable_is_trained_again(
     assert again["row"]["epochs"] == first["row"]["epochs"]
     assert again["history"] == first["history"]   # trained again, the same way
     assert bench.context.store.load(key) == again   # stored whole again
-    from regbench.train import load_result
+    from regbench.training.train import load_result
     assert load_result(checkpoint).best_epoch == first["row"]["best_epoch"]
 
 
@@ -167,7 +167,7 @@ def test_a_second_run_on_a_locked_folder_gets_one_line(tmp_path, tune_kit, capsy
                        "several processes share the work with --storage URL (or "
                        "--workers N)"]
         assert not (out / "results.csv").exists() and not (out / "runs").exists()
-    from regbench.store import lock_folder
+    from regbench.store.runs import lock_folder
     with lock_folder(out) as path:   # released when its holder ended
         assert path.read_text().endswith(f":{os.getpid()}\n")
 
@@ -309,7 +309,7 @@ def test_workers_of_another_grid_are_kept_off_the_folder_and_one_grid_shares_it(
     results = pd.read_csv(out / "results.csv")
     assert list(results.drop_duplicates(["regularizer", "seed"])["regularizer"]) == ["none"]
     from regbench.errors import RegbenchError
-    from regbench.locks import lock_grid
+    from regbench.store.locks import lock_grid
     with lock_grid(out, "my study-grid"), lock_grid(out, "my study-grid"):   # a space too
         with pytest.raises(RegbenchError, match="another seed grid \\(study 'my study-grid'"):
             with lock_grid(out, "b-grid"):

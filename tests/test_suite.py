@@ -62,8 +62,8 @@ values = [0.4, 0.7]
 
 
 def test_shares_of_the_training_rows_are_nested(tmp_path):
-    from regbench.config import preset_config
-    from regbench.context import RunContext
+    from regbench.options.config import preset_config
+    from regbench.runner.context import RunContext
     config = preset_config("smoke")
     config.out, config.progress = str(tmp_path), False
     context = RunContext(config)
@@ -106,7 +106,7 @@ def test_a_suite_report_computes_each_points_stability_once(tmp_path, monkeypatc
     attributions are read and compared once per report (they were read four times);
     the tables are unchanged."""
     from regbench.report import stability
-    from regbench.report.suite import write_suite_report
+    from regbench.suites.report import write_suite_report
     path = _suite(tmp_path, '[[experiment]]\nname = "S"\nkind = "stability"\n'
                   'fractions = [0.5]\n' + TINY)
     out = tmp_path / "out"
@@ -199,7 +199,7 @@ values = [0.4, 0.6]
 
 
 def test_shipped_suites_load():
-    from regbench.suite import list_suites, load_suite
+    from regbench.suites.suite import list_suites, load_suite
     assert {"compare", "stability", "gc-sweep", "data-scarcity", "multi-motif",
             "paper", "lambda"} <= set(list_suites())
     for name in list_suites():
@@ -237,7 +237,7 @@ def test_a_multi_motif_suite_scores_each_task_on_its_own_motifs(tmp_path):
     results = pd.read_csv(out / "results.csv")
     assert "| CTCF | fourier |" in (out / "report.md").read_text()
     from regbench.data import load_dataset
-    from regbench.suite_extras import _task_motif_masks
+    from regbench.suites.extras import _task_motif_masks
     folder = out / json.loads((out / "suite.json").read_text())["points"][0]["folder"]
     data = load_dataset(folder / "data")
     expected = _own_motif_masks(data)
@@ -278,7 +278,7 @@ def _per_task_scores(checkpoint, data, masks) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from regbench.data import one_hot
-    from regbench.train import load_checkpoint
+    from regbench.training.train import load_checkpoint
     model, _ = load_checkpoint(checkpoint)
     test = data.subset("test")
     rows = [data.names.index(n) for n in test.names]
@@ -300,10 +300,10 @@ def test_a_registered_suite_kind_adds_its_columns_and_its_report_section(tmp_pat
     """A suite kind is a registered object: a suite file may name it, its extras (one
     value per run, from the point's RunContext) reach results.csv and its section the
     report; a name registered twice is refused."""
-    from regbench import suite_kinds
+    from regbench.suites import kinds as suite_kinds
     from regbench.errors import RegbenchError
     from regbench.report.render import Text
-    from regbench.suite import load_suite
+    from regbench.suites.suite import load_suite
     path = _suite(tmp_path, '[[experiment]]\nname = "Counted"\nkind = "counted"\n' + TINY)
     with pytest.raises(RegbenchError, match="kind = 'counted' is not valid"):
         load_suite(path)
@@ -339,7 +339,7 @@ def test_a_registered_suite_kind_adds_its_columns_and_its_report_section(tmp_pat
 def test_a_profile_suites_report_names_the_profile_presets_differences(tmp_path):
     """The 'how it differs from the paper' line is the suite's task's text: a profile
     suite's quick preset is 646 bp in and 300 out, not the binary 200 bp."""
-    from regbench.report.suite import how_made
+    from regbench.suites.report import how_made
     results = pd.DataFrame({"regularizer": ["none"], "train_seconds": [1.0]})
     manifest = {"suite": "s", "preset": "quick", "points": []}
 

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 
 import regbench
-from regbench.config import preset_config
-from regbench.config_merge import merge
+from regbench.options.config import preset_config
+from regbench.options.merge import merge
 from regbench.errors import RegbenchError
 from regbench.report.render import Text
-from regbench.suite import load_suite, suite_points
-from regbench.suite_builtins import KINDS
-from regbench.suite_kinds import (SuiteKind, get_suite_kind, list_suite_kinds,
+from regbench.suites.suite import load_suite, suite_points
+from regbench.suites.builtins import KINDS
+from regbench.suites.kinds import (SuiteKind, get_suite_kind, list_suite_kinds,
                                   register_suite_kind, SUITE_KINDS)
 
 ROOT = Path(regbench.__file__).parent
-OWN_MODULE = ROOT / "suite_builtins.py"
+OWN_MODULE = ROOT / "suites" / "builtins.py"
 
 
 def _kind_literals(path: Path, names: set) -> list[tuple[int, str]]:
@@ -135,7 +135,7 @@ def test_the_verdict_is_read_from_a_headline_kind_and_its_own_verdict(plug_in):
     a kind's verdict hook writes the verdict read from it."""
     import pandas as pd
 
-    from regbench.report.suite_verdict import verdict, verdict_experiment
+    from regbench.suites.verdict import verdict, verdict_experiment
     plug_in(SuiteKind("lead", "the lead", section_block, headline=True))
     plug_in(SuiteKind("own", "its own verdict", section_block,
                       verdict=lambda name, runs: [Text(f"{name}: {len(runs)} runs")]))

@@ -3,7 +3,7 @@ import os
 
 import torch
 
-from regbench.threads import apply_threads, other_regbench_processes
+from regbench.runtime.threads import apply_threads, other_regbench_processes
 
 
 def _proc(tmp_path, pid, ppid, argv):
@@ -29,8 +29,8 @@ def test_threads_are_set_and_oversubscription_is_named(monkeypatch):
     old = torch.get_num_threads()
     try:
         assert apply_threads(1) is None and torch.get_num_threads() == 1
-        monkeypatch.setattr("regbench.threads.other_regbench_processes", lambda: [4242])
-        monkeypatch.setattr("regbench.threads.available_cores", lambda: 2)
+        monkeypatch.setattr("regbench.runtime.threads.other_regbench_processes", lambda: [4242])
+        monkeypatch.setattr("regbench.runtime.threads.available_cores", lambda: 2)
         torch.set_num_threads(2)
         warning = apply_threads(None)
         assert "1 other regbench process(es)" in warning and "--threads 1" in warning
@@ -53,7 +53,7 @@ def test_a_bad_thread_count_is_one_line(tmp_path, capsys):
 def test_the_cores_are_the_affinity_mask_else_the_machine_count(monkeypatch):
     """A process pinned to 2 of 16 cores shares those 2 (taskset, a container's cpuset):
     the count that decides the warning and the share it advises."""
-    from regbench.threads import available_cores
+    from regbench.runtime.threads import available_cores
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)
     assert available_cores() == 2
@@ -73,8 +73,8 @@ def test_the_advised_share_divides_the_cores_among_the_processes(monkeypatch):
     should take 10 // 4 = 2; at 2 threads each (8 <= 10) nothing is said."""
     old = torch.get_num_threads()
     try:
-        monkeypatch.setattr("regbench.threads.other_regbench_processes", lambda: [7, 8, 9])
-        monkeypatch.setattr("regbench.threads.available_cores", lambda: 10)
+        monkeypatch.setattr("regbench.runtime.threads.other_regbench_processes", lambda: [7, 8, 9])
+        monkeypatch.setattr("regbench.runtime.threads.available_cores", lambda: 10)
         torch.set_num_threads(4)
         warning = apply_threads(None)
         assert warning.startswith("warning: 3 other regbench process(es) run on this "
@@ -83,7 +83,7 @@ def test_the_advised_share_divides_the_cores_among_the_processes(monkeypatch):
         assert warning.endswith("give each --threads 2")
         torch.set_num_threads(2)
         assert apply_threads(None) is None
-        monkeypatch.setattr("regbench.threads.available_cores", lambda: 3)
+        monkeypatch.setattr("regbench.runtime.threads.available_cores", lambda: 3)
         torch.set_num_threads(4)                  # 4 processes on 3 cores: at least 1
         assert apply_threads(None).endswith("give each --threads 1")
     finally:

@@ -7,7 +7,7 @@ import regbench
 from regbench import RegbenchError
 from regbench.models import BinaryModelConfig
 from regbench.tasks import BinaryTask
-from regbench.train import (Trainer, TrainConfig, batch_order, load_checkpoint, one_hot_codes,
+from regbench.training.train import (Trainer, TrainConfig, batch_order, load_checkpoint, one_hot_codes,
                             save_checkpoint)
 
 def test_one_hot_codes_maps_n_to_zero_column():
@@ -98,7 +98,7 @@ def test_random_bytes_are_an_unreadable_checkpoint_not_one_that_could_run_code(t
     again from them is trained again (``UnreadableCheckpoint``)."""
     import numpy as np
 
-    from regbench.checkpoint import UnreadableCheckpoint
+    from regbench.training.checkpoint import UnreadableCheckpoint
     path = tmp_path / "noise.pt"
     for seed in range(20):
         path.write_bytes(np.random.default_rng(seed).bytes(4096))
@@ -207,7 +207,7 @@ def test_binary_cnn_blocks_follow_the_papers_order():
 def test_mixed_precision_warns_where_bfloat16_is_emulated(monkeypatch, small_task):
     import warnings
 
-    import regbench.train as train
+    import regbench.training.train as train
     reg = regbench.get_regularizer("fourier")
     monkeypatch.setattr(train, "native_bfloat16", lambda device: False)
     with pytest.warns(RuntimeWarning, match="no native bfloat16"):
@@ -221,7 +221,7 @@ def test_mixed_precision_warns_where_bfloat16_is_emulated(monkeypatch, small_tas
 
 def test_fit_records_what_a_step_costs(small_task, motif_split):
     """Steps counted, seconds per training step, the first step's peak memory."""
-    from regbench.executor import extra_backward_passes
+    from regbench.runner.executor import extra_backward_passes
     peaks = {}
     for name in ("none", "fourier"):
         trainer = Trainer(small_task, regbench.get_regularizer(name), 1.0,
@@ -238,7 +238,7 @@ def test_fit_records_what_a_step_costs(small_task, motif_split):
 
 NOISY_STEP = """
 import sys, torch
-from regbench.train import with_peak_memory
+from regbench.training.train import with_peak_memory
 box = [torch.randn(1000, 1000)]
 def step():
     box.pop()   # frees a block allocated before profiling: torch warns about it
@@ -284,7 +284,7 @@ def test_binary_reverse_complement_augmentation(small_task, motif_split):
 
 
 def test_reverse_complement_is_on_in_the_paper_preset_only():
-    from regbench.config import preset_config
+    from regbench.options.config import preset_config
     assert preset_config("paper").model["reverse_complement"] is True
     for name in ("smoke", "quick"):
         assert "reverse_complement" not in preset_config(name).model

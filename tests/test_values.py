@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import regbench
-from regbench.context import RunContext
-from regbench.lambda_choice import LambdaChoice
-from regbench.run_inputs import RunInputs, train_run
+from regbench.runner.context import RunContext
+from regbench.runner.lambda_choice import LambdaChoice
+from regbench.runner.values import RunInputs, train_run
 
 ROOT = Path(regbench.__file__).parent
 CONTEXT_NAMES = {"ctx", "context", "trials"}   # what a context is called
@@ -47,7 +47,7 @@ def context_writes(tree) -> list[int]:
 def test_no_module_but_context_py_writes_into_a_context():
     found = {}
     for path in ROOT.rglob("*.py"):
-        if path.name != "context.py":
+        if path != ROOT / "runner" / "context.py":
             lines = context_writes(ast.parse(path.read_text()))
             if lines:
                 found[str(path.relative_to(ROOT))] = lines
@@ -109,9 +109,9 @@ def test_training_one_run_reads_only_its_frozen_inputs(data_dir, tmp_path, tune_
 
 
 def test_the_executors_training_path_names_no_context():
-    """run_inputs.py (the values and the training that reads them) names no context;
+    """runner/values.py (the values and the training that reads them) names no context;
     its training functions touch nothing but their arguments."""
-    tree = ast.parse((ROOT / "run_inputs.py").read_text())
+    tree = ast.parse((ROOT / "runner" / "values.py").read_text())
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert not names & {"ctx", "context"}
     training = [f for f in tree.body if isinstance(f, ast.FunctionDef)
@@ -128,6 +128,6 @@ def test_the_run_core_reads_the_context_in_at_most_30_lines():
     read it at 614259b."""
     import re
     files = ["executor.py", "lambda_search.py", "lambda_rules.py", "plan.py"]
-    lines = [line for f in files for line in (ROOT / f).read_text().splitlines()
+    lines = [line for f in files for line in (ROOT / "runner" / f).read_text().splitlines()
              if re.search(r"\b(ctx|context)\.", line)]
     assert len(lines) <= 30, lines

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from regbench.config import LAMBDA_PROTOCOLS
+from regbench.options.config import LAMBDA_PROTOCOLS
 from regbench.endpoints import Endpoint, declare
 from regbench.report import write_report
 from regbench.report.inference import statistics_table
@@ -235,8 +235,8 @@ def test_lambda_protocol_from_results_column(tmp_path, column):
 
 
 def test_suite_verdict_stars_the_primary_endpoint_only():
-    from regbench.report.suite import verdict_table
-    from regbench.report.suite_verdict import BEST, primary_blocks
+    from regbench.suites.report import verdict_table
+    from regbench.suites.verdict import BEST, primary_blocks
     table, leads = verdict_table(_frame(), ORDER)
     # The best mean of each column is marked, not starred.
     assert not table.astype(str).apply(lambda c: c.str.contains("★")).any().any()

@@ -212,7 +212,7 @@ def test_report_with_a_storage_keeps_the_runs_a_plain_run_added(data, tmp_path):
 
 def test_local_workers_get_the_storage_through_the_environment(tmp_path, monkeypatch):
     """Not on the command line, which every user of the machine can read (ps)."""
-    from regbench import workers
+    from regbench.distributed import workers
     started = []
 
     class Popen:
@@ -238,7 +238,7 @@ def test_machines_exchange_runs_through_s3(data, single_machine, tmp_path, tune_
     import boto3
 
     from regbench.bench import Benchmark
-    from regbench.config import preset_config
+    from regbench.options.config import preset_config
     for key, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
                        ("AWS_DEFAULT_REGION", "us-east-1")):
         monkeypatch.setenv(key, value)
@@ -281,8 +281,8 @@ def test_a_worker_whose_claim_lapsed_uploads_nothing_and_goes_on(tmp_path, capsy
     import dataclasses
     from types import SimpleNamespace
 
-    from regbench.store import RunKey, RunStore
-    from regbench.workers import FILES, work_grid
+    from regbench.store.runs import RunKey, RunStore
+    from regbench.distributed.workers import FILES, work_grid
     url, out = f"sqlite:///{tmp_path / 'grid.db'}", tmp_path / "out"
     tuning = SimpleNamespace(storage=url, study_name="lapse", heartbeat=1, grace_period=2)
     trained = []

@@ -67,7 +67,7 @@ def _explain_ism(model, X, settings: ExplainSettings) -> torch.Tensor:
     return ism(model, X, **_on_device(settings))
 
 
-# The labels are also in regbench.labels.BUILTIN_METHOD_LABELS, for readers that load
+# The labels are also in regbench.store.labels.BUILTIN_METHOD_LABELS, for readers that load
 # no torch.
 register_attribution_method(
     "deep_lift_shap", label="DeepLIFT/SHAP", function=deep_lift_shap,

@@ -2,7 +2,7 @@
 ``explain(model, X, settings) -> (N, 4, L)`` under a name; ``explain``,
 ``get_attribution_method`` and ``resolve_methods`` look names up. Plug-ins register
 through the entry-point group ``regbench.attribution_methods`` (``regbench.plugins``);
-the report takes a method's label from here (``regbench.labels.METHOD_LABELS``)."""
+the report takes a method's label from here (``regbench.store.labels.METHOD_LABELS``)."""
 from __future__ import annotations
 
 import functools

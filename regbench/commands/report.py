@@ -35,10 +35,10 @@ def main(args) -> int:
     import contextlib
     from pathlib import Path
 
-    from regbench.config import storage_from_environment
+    from regbench.options.config import storage_from_environment
     from regbench.errors import RegbenchError
     from regbench.plugins import load_plugins
-    from regbench.workers import GRID_FILE
+    from regbench.distributed.workers import GRID_FILE
     load_plugins()   # the metrics and methods of installed plug-ins (once per process)
     if args.offline and args.storage:
         raise RegbenchError("--offline does not go with --storage: one opens no storage, "
@@ -53,7 +53,7 @@ def main(args) -> int:
         raise RegbenchError("--artifacts goes with --storage (the grid's Optuna storage)")
     with contextlib.ExitStack() as held:
         if Path(args.results_dir).is_dir():   # rewrites the tables and the report: alone
-            from regbench.locks import lock_folder
+            from regbench.store.locks import lock_folder
             held.enter_context(lock_folder(args.results_dir))
         return _report(args, storage)
 
@@ -63,10 +63,10 @@ def _report(args, storage) -> int:
 
     from regbench.errors import RegbenchError
     from regbench.report import write_report  # imported late: matplotlib is slow to load
-    from regbench.report.suite import write_suite_report
+    from regbench.suites.report import write_suite_report
     if storage:
         from regbench.tune import parse_storage
-        from regbench.workers import gather_folder
+        from regbench.distributed.workers import gather_folder
         given = "--storage" if args.storage else "$REGBENCH_STORAGE"
         shown = parse_storage(storage).render_as_string(hide_password=True)
         print(f"runs of the shared grid from the Optuna storage {shown} ({given})",
@@ -84,7 +84,7 @@ def _report(args, storage) -> int:
     print(f"wrote {md_path}")
     if args.readme and not suite:
         from regbench.report.readme import readme_tables
-        from regbench.store import atomic_write
+        from regbench.store.runs import atomic_write
         text = readme_tables(args.results_dir)
         atomic_write(Path(args.results_dir) / "readme_tables.md", text)
         print(f"wrote {Path(args.results_dir) / 'readme_tables.md'}\n\n{text}")

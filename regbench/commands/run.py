@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from regbench.config import LAMBDA_PROTOCOLS, PRESETS, preset_config
-from regbench.config_merge import merge, parse_lambda_assignments, read_toml
+from regbench.options.config import LAMBDA_PROTOCOLS, PRESETS, preset_config
+from regbench.options.merge import merge, parse_lambda_assignments, read_toml
 from regbench.errors import RegbenchError
 
 
@@ -233,7 +233,7 @@ def resolve_config(args):
     config = merge(config, flags, "command-line flags")
     if config.data or config.data_source:
         config.scenario = None
-    from regbench.run_checks import check_run
+    from regbench.runner.checks import check_run
     check_run(config)  # early: nothing is read or written on bad options (as RunContext)
     return config
 
@@ -281,7 +281,7 @@ def _fetch_recipe(args) -> None:
 
 
 def _run_suite(args) -> int:
-    from regbench.suite import load_suite, run_suite, suite_points
+    from regbench.suites.suite import load_suite, run_suite, suite_points
     suite = load_suite(args.suite)
     file_preset = read_toml(args.config).get("preset") if args.config else None
     if args.preset is None and file_preset is None and suite.preset:
@@ -291,12 +291,12 @@ def _run_suite(args) -> int:
                              else ",".join(suite.regularizers))
     out_given = args.out is not None
     config = resolve_config(args)
-    from regbench.run_checks import check_suite
+    from regbench.runner.checks import check_suite
     check_suite(suite, config, scenario_given=args.scenario is not None)
     if not out_given:
         config.out = f"results/suite-{suite.name}"
     suite_points(suite, config)   # every point's configuration checked before anything runs
-    from regbench.commands.process import process_hook
+    from regbench.runtime.process import process_hook
     run_suite(suite, config, ready=process_hook())
     return 0
 

@@ -17,8 +17,8 @@ def main(args) -> int:
     tuning = config.tuning_config()
     import optuna  # heavy imports only once options are valid
 
-    from regbench.context import RunContext
-    from regbench.lambda_search import LambdaSearch
+    from regbench.runner.context import RunContext
+    from regbench.runner.lambda_search import LambdaSearch
     from regbench.tune import write_lambda_search
 
     # A bar per study when shown; otherwise one log line per trial (worker logs).
@@ -26,7 +26,7 @@ def main(args) -> int:
                                  else optuna.logging.INFO)
     context = RunContext(config)
     search = LambdaSearch(context)
-    from regbench.threads import apply_threads
+    from regbench.runtime.threads import apply_threads
     warning = apply_threads(config.threads)   # several workers per machine share its cores
     if warning:
         print(warning, file=sys.stderr, flush=True)

@@ -212,7 +212,7 @@ def _whole_file_hash(path: Path) -> str:
     cache is the user's, not the results folder's: inputs such as a genome serve many
     results folders and may be read-only. Without a writable cache it hashes every time."""
     from regbench.data.fasta import file_key, cache_dir
-    from regbench.store import atomic_write
+    from regbench.store.runs import atomic_write
     key = file_key(path)
     try:
         cached = cache_dir().parent / "fingerprints" / f"{key}.sha256"

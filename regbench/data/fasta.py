@@ -21,7 +21,7 @@ import pyfaidx
 
 from regbench.data.encode import CODE_OF_BYTE
 from regbench.errors import FULL_ERRNOS, RegbenchError
-from regbench.store import atomic_write
+from regbench.store.runs import atomic_write
 
 _CHUNK_BASES = 1 << 23  # gather this many bases at a time to bound memory
 # A sequence with more than this share of N (or letters read as N) stops the run.

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from regbench.data.genome import DEFAULT_TEST_CHROMS, DEFAULT_VALID_CHROMS
 from regbench.errors import RegbenchError
-from regbench.store import sync_folder, sync_tree
+from regbench.store.runs import sync_folder, sync_tree
 
 DEFAULT_BASE_URL = "https://www.encodeproject.org"
 # a cache folder that cannot be made or written: read-only, beneath a file, not a folder

@@ -122,7 +122,7 @@ def union_peaks(paths) -> Path:
     the regbench cache (keyed by the files), the fetched folder is only read."""
     from regbench.data.dataset import fingerprint_file
     from regbench.data.fasta import cache_dir, writing_cache
-    from regbench.store import atomic_write
+    from regbench.store.runs import atomic_write
     key = hashlib.sha256("\0".join([str(CENTRE), *(fingerprint_file(p) for p in paths)])
                          .encode()).hexdigest()[:20]
     target = cache_dir().parent / "genome" / f"union-{key}.narrowPeak"

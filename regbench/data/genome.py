@@ -189,7 +189,7 @@ class GenomeSource(DataSource):
             self.report = json.loads(str(arrays.pop("report")))
         else:
             arrays = self._extract()
-            from regbench.store import atomic_write_npz
+            from regbench.store.runs import atomic_write_npz
             with writing_cache(cached.parent):
                 atomic_write_npz(cached, report=np.array(json.dumps(self.report)), **arrays)
         fold_of = folds(self._sizes(), self.test_chroms, self.valid_chroms)

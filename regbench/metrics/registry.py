@@ -21,7 +21,7 @@ names them ``test_<name>``.
 
 Plug-ins register through the entry-point group ``regbench.metrics``
 (``regbench.plugins``). config.json records every metric's label and direction
-(``regbench.labels``); a results folder's report takes those of metrics not installed
+(``regbench.store.labels``); a results folder's report takes those of metrics not installed
 here from it (``remember_recorded``), so it needs no plug-in to report them.
 """
 from __future__ import annotations

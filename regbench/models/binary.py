@@ -10,7 +10,7 @@ from dataclasses import asdict
 import torch
 from torch import nn
 
-from regbench.settings import BinaryModelConfig
+from regbench.options.settings import BinaryModelConfig
 
 
 class Exp(nn.Module):

@@ -1,5 +1,5 @@
 """The grouped binary CNN: G ``BinaryCNN`` of one config side by side in the channel
-dimension, so that one forward pass computes every member (``regbench.group``).
+dimension, so that one forward pass computes every member (``regbench.training.group``).
 
 Each Conv1d(Cin, Cout, W) becomes Conv1d(G·Cin, G·Cout, W, groups=G), each
 BatchNorm1d(C) BatchNorm1d(G·C) (every member keeps its own batch and running

@@ -60,7 +60,7 @@ def create_model(name: str, **params):
     """A freshly initialised model of entry ``name`` (seed torch first)."""
     spec = get_model_spec(name)
     if spec.config_class is not None:
-        from regbench.config import build_section
+        from regbench.options.config import build_section
         return spec.builder(build_section(spec.config_class, params, "model"))
     try:
         return spec.builder(**params)
@@ -78,7 +78,7 @@ def _load_builtin() -> None:
     """Register the built-in models on first use (they import torch)."""
     from regbench.models.binary import BinaryCNN
     from regbench.models.profile import ProfileCNN, ProfileModelConfig
-    from regbench.settings import BinaryModelConfig
+    from regbench.options.settings import BinaryModelConfig
     register_model(DEFAULT_ARCHITECTURE, config_class=BinaryModelConfig,
                    description="the paper's binary CNN (Tseng et al. 2020)")(BinaryCNN)
     register_model("bpnet", config_class=ProfileModelConfig,

@@ -12,7 +12,7 @@ then call the kind and never look at ``needs`` again:
 The solo methods take ``run``, the solo trainer: ``run.task``, ``run.lam``,
 ``run.generator`` (the run's seeded torch.Generator on the device), ``run.device`` and
 ``run.autocast()``. The grouped methods take ``group``, the grouped step
-(``regbench.group``): ``group.lam``, ``group.device`` and ``group.attributions``.
+(``regbench.training.group``): ``group.lam``, ``group.device`` and ``group.attributions``.
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class Kind:
 
     # -- the grouped step ---------------------------------------------------------------
     def solo_reason(self) -> str | None:
-        """None when members can train in a group (``regbench.group``), else why not."""
+        """None when members can train in a group (``regbench.training.group``), else why not."""
         return f"a needs={self.needs!r} regularizer trains solo"
 
     def group_forward(self, group, model, X, n_prior: list[int]):

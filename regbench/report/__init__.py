@@ -13,7 +13,7 @@ from regbench.report import inference, stability
 from regbench.report.load import load_results
 from regbench.report.render import write_outputs
 from regbench.report.sections import build_sections, report_order
-from regbench.store import atomic_write
+from regbench.store.runs import atomic_write
 
 __all__ = ["write_report"]
 

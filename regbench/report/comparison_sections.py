@@ -7,12 +7,12 @@ import pandas as pd
 
 from regbench.metrics import sequence_metrics
 from regbench.metrics.statistics import BOOTSTRAP_RESAMPLES
-from regbench.record import COST, RUN_RECORD
+from regbench.store.record import COST, RUN_RECORD
 from regbench.report import figures, inference, stats
 from regbench.report.blocks import figure_block, section_block
 from regbench.report.render import Section, Table, Text
 from regbench.report.stats import BASELINE, format_ci, format_p, format_signed
-from regbench.store import METHOD_LABELS, method_prefix, split_column
+from regbench.store.runs import METHOD_LABELS, method_prefix, split_column
 
 
 def metric_groups(metrics) -> list[tuple[str, str, list[str]]]:

@@ -25,7 +25,7 @@ import pandas as pd
 from regbench.endpoints import Endpoint, declare, from_dict
 from regbench.metrics import benjamini_hochberg, hierarchical_bootstrap, sequence_metrics
 from regbench.metrics.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-from regbench.record import TEST_PREFIX
+from regbench.store.record import TEST_PREFIX
 from regbench.report import stats
 from regbench.report.stats import (ALPHA, BASELINE, CONFIDENCE, STAR, WORSE, format_ci,
                                    format_p)

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from regbench.errors import RegbenchError
-from regbench.labels import remember_labels
-from regbench.record import COST, INTERPRETABILITY, PERFORMANCE, RUN_RECORD
-from regbench.store import wide_results
+from regbench.store.labels import remember_labels
+from regbench.store.record import COST, INTERPRETABILITY, PERFORMANCE, RUN_RECORD
+from regbench.store.runs import wide_results
 
 REQUIRED_RESULT_COLUMNS = ("regularizer", "seed", "status")
 EXAMPLE_ARRAYS = ("X", "attr", "motif_mask")

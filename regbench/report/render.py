@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from regbench.store import atomic_write
+from regbench.store.runs import atomic_write
 
 DPI = 90
 

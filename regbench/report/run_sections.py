@@ -8,7 +8,7 @@ from regbench.report import figures, lambda_sweep, stats
 from regbench.report.blocks import figure_block, fmt, section_block
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Section, Table, Text
-from regbench.store import mixed_settings
+from regbench.store.runs import mixed_settings
 
 NOT_TUNED = "λ was not tuned: each regularizer used its documented default λ."
 

@@ -15,7 +15,7 @@ from regbench.report.render import Bullets, Section, Table, Text
 from regbench.report.run_sections import chosen_lambdas, header, lambda_search, pareto_search
 from regbench.metrics import get_metric, lead_metrics
 from regbench.report.stats import BASELINE
-from regbench.store import METHOD_LABELS, METHOD_PREFIXES
+from regbench.store.runs import METHOD_LABELS, METHOD_PREFIXES
 
 # --- summary ---------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import pandas as pd
 from regbench.errors import RegbenchError
 from regbench.metrics import continuous_jaccard, jaccard_positional
 from regbench.report import stats
-from regbench.store import atomic_write_csv, folder_file
+from regbench.store.runs import atomic_write_csv, folder_file
 
 METHOD = "deep_lift_shap"   # the method whose attributions runs keep
 SEED_CSV, FRACTION_CSV = "stability.csv", "stability_fraction.csv"

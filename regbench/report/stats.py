@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from regbench.metrics import describe_metric, list_metrics, paired_t, welch_t
-from regbench.record import COST, FACT, ID, PERFORMANCE, RUN_RECORD, TEST_PREFIX
-from regbench.store import METHOD_LABELS, METHOD_PREFIXES, split_column
+from regbench.store.record import COST, FACT, ID, PERFORMANCE, RUN_RECORD, TEST_PREFIX
+from regbench.store.runs import METHOD_LABELS, METHOD_PREFIXES, split_column
 
 BASELINE = "none"
 # What pairs two runs across seeds: the same seed (init, batch order, split) and the

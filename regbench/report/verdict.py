@@ -12,14 +12,14 @@ from __future__ import annotations
 import pandas as pd
 
 from regbench.endpoints import Endpoint
-from regbench.record import TEST_PREFIX
+from regbench.store.record import TEST_PREFIX
 from regbench.report import inference, stats
 from regbench.report.inference import NON_INFERIORITY, PRIMARY, SECONDARY
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Section, Table, Text
 from regbench.report.stats import (ALPHA, ARROWS, BASELINE, STAR, WORSE, format_ci,
                                    format_p, format_signed)
-from regbench.store import METHOD_LABELS, split_column
+from regbench.store.runs import METHOD_LABELS, split_column
 
 
 def lambda_protocol(folder: ResultsFolder) -> str:
@@ -29,7 +29,7 @@ def lambda_protocol(folder: ResultsFolder) -> str:
     if not recorded and "lambda_protocol" in folder.results:
         values = folder.results["lambda_protocol"].dropna().astype(str)
         recorded = ", ".join(dict.fromkeys(v for v in values if v.strip()))
-    from regbench.config import LAMBDA_PROTOCOLS
+    from regbench.options.config import LAMBDA_PROTOCOLS
     explained = LAMBDA_PROTOCOLS.get(recorded or "")
     return f"λ protocol: {recorded or 'not recorded'}" + (f" ({explained})" if explained
                                                           else "")

@@ -17,7 +17,7 @@ import pandas as pd
 import pyBigWig
 
 from regbench.data.encode import LETTERS
-from regbench.checks import check_output_folder
+from regbench.options.checks import check_output_folder
 from regbench.errors import RegbenchError
 from regbench.simulate.motifs import Motif
 from regbench.simulate.profile import Peaks
@@ -113,7 +113,7 @@ def atomic_directory(out: Path, force: bool):
     on any error (or Ctrl-C) it is deleted, so ``out`` is never half-written. Its files
     are synced to disk before the rename, and the rename after it: a power loss leaves
     the old folder or the whole new one."""
-    from regbench.store import sync_folder, sync_tree
+    from regbench.store.runs import sync_folder, sync_tree
     check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

@@ -4,7 +4,7 @@ plug-in, through the entry-point group ``regbench.tasks``: ``regbench.plugins``)
 from __future__ import annotations
 
 from regbench.plugins import GROUPS, Registry
-from regbench.presets import TASK_SETTINGS
+from regbench.options.presets import TASK_SETTINGS
 from regbench.tasks.base import ExplainedOutput, Task
 from regbench.tasks.binary import BinaryTask
 from regbench.tasks.profile import ProfileTask

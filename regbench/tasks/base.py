@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from regbench.presets import TaskSettings
+from regbench.options.presets import TaskSettings
 from regbench.spectra import BINARY_FREQ_RATIO, default_freq_limit
 
 
@@ -148,7 +148,7 @@ def resolve_model(model: dict | None, default: str, seq_len: int, n_tasks: int
     params = {**params, "seq_len": int(seq_len), "n_tasks": int(n_tasks)}
     spec = get_model_spec(architecture)
     if spec.config_class is not None:
-        from regbench.config import build_section
+        from regbench.options.config import build_section
         config = build_section(spec.config_class, params, "model")
         if hasattr(config, "validate_length"):
             config.validate_length()

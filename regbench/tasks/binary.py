@@ -8,7 +8,7 @@ from regbench.errors import RegbenchError
 from regbench.metrics import get_metric, list_metrics
 from regbench.metrics.losses import balanced_bce_loss
 from regbench.models import create_model
-from regbench.presets import BINARY_SETTINGS
+from regbench.options.presets import BINARY_SETTINGS
 from regbench.tasks.base import Task, resolve_model
 
 

@@ -16,7 +16,7 @@ import torch
 from regbench.errors import RegbenchError
 from regbench.metrics import get_metric, list_metrics
 from regbench.models import create_model
-from regbench.presets import PROFILE_SETTINGS
+from regbench.options.presets import PROFILE_SETTINGS
 from regbench.spectra import PROFILE_FREQ_RATIO
 from regbench.tasks.base import Task, resolve_model
 

@@ -1,6 +1,6 @@
 """λ search with Optuna: one study per (dataset, regularizer, config), shared by workers.
 
-    search = LambdaSearch(RunContext(config))      # regbench.lambda_search
+    search = LambdaSearch(RunContext(config))      # regbench.runner.lambda_search
     result = search.search_lambda("fourier", n_trials=20, trial_epochs=5)
     result.best_lambda
 

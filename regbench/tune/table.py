@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from regbench.store import atomic_write_csv
+from regbench.store.runs import atomic_write_csv
 
 if TYPE_CHECKING:
     from regbench.tune.outcome import TuneResult

@@ -1,0 +1,3 @@
+"""The seed grid as a work queue in an Optuna storage, and the workers that
+take from it.
+"""

@@ -1,0 +1,2 @@
+"""How this process runs: torch threads and the allocator's memory settings.
+"""

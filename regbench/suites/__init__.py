@@ -1,0 +1,3 @@
+"""Suites (TOML experiments -> points) and suite kinds: their hooks, the built-in
+kinds and their per-run extras.
+"""

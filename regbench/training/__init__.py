@@ -1,0 +1,2 @@
+"""Training: the one fit loop, the solo and grouped steppers, checkpoints.
+"""
