@@ -26,6 +26,7 @@ from regbench.executor import RunExecutor
 from regbench.lambda_choice import LambdaChoice
 from regbench.lambda_rules import LambdaRules
 from regbench.regularizers import get_spec
+from regbench.stopping import selection_warning
 from regbench.train import load_checkpoint
 
 
@@ -119,6 +120,8 @@ class LambdaSearch:
                                 "fix the training settings or use --lambda-protocol fixed")
         if plan is not None:
             print(plan.expected_line(none), flush=True)
+        if selection_warning(none):
+            print(selection_warning(none), flush=True)
         margin = {"none_performance": none["performance"], "margin": endpoint.margin,
                   "direction": endpoint.direction,
                   "performance_direction": endpoint.performance_direction}
@@ -202,7 +205,7 @@ class LambdaSearch:
         executor = RunExecutor(trials)
         scores = {"seeds": selection_seeds(ctx), "endpoint": [], "performance": [],
                   "val_loss": [], "epochs": [], "train_seconds": [], "score_seconds": [],
-                  "direction": endpoint.direction}
+                  "converged": [], "direction": endpoint.direction}
         for seed in scores["seeds"]:
             record = executor.train_one(regularizer, seed, lam=lam, evaluate=False)
             row = record["row"]
@@ -215,6 +218,7 @@ class LambdaSearch:
             scores["performance"].append(performance)
             scores["val_loss"].append(float(row["val_loss"]))
             scores["epochs"].append(int(row["epochs"]))
+            scores["converged"].append(row.get("converged"))
             scores["train_seconds"].append(float(row["train_seconds"]))
         return scores
 

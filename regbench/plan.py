@@ -22,6 +22,7 @@ import numpy as np
 
 from regbench.config import LAMBDA_PROTOCOLS, NOISE_SEEDS
 from regbench.endpoints import ALPHA   # the verdict's false discovery rate
+from regbench.stopping import budget_warning
 from regbench.train import Trainer
 
 TIMED_BATCHES = 8
@@ -75,7 +76,8 @@ def validation_seconds(context, regularizer: str) -> float:
 def _trainer(context, regularizer: str, epochs: int | None = None) -> Trainer:
     config = context.config.train_config(0)
     if epochs is not None:   # the timing's own epochs, never an early stop
-        config = dataclasses.replace(config, max_epochs=epochs, patience=epochs)
+        config = dataclasses.replace(config, max_epochs=epochs, patience=epochs,
+                                     stopping="patience")
     return Trainer(context.task(), context.regularizer(regularizer), 1.0, config)
 
 
@@ -212,6 +214,7 @@ def plan_run(context) -> Estimate:
                  + f" of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
                  f"each scored with {' and '.join(_method_labels(context))} (at most "
                  f"{_duration(_upper(seed_runs))} of training)")
+    lines += [w for w in [budget_warning(train_cfg)] if w]
     lines += seed_power(context)
     shared = {}   # regularizers that share a timing (``timed_steps``) on one line
     for name, seconds in timed.items():
