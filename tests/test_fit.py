@@ -14,6 +14,7 @@ class ScriptedStepper:
     def __init__(self, losses, patience=2, max_epochs=5, steps=3):
         self.losses, self.n_members, self.lam = losses, len(losses), 0.5
         self.patience, self.max_epochs, self.steps = patience, max_epochs, steps
+        self.stopping = "patience"
         self.calls = []
 
     def start(self):

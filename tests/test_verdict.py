@@ -17,7 +17,8 @@ from regbench.report import write_report
 from regbench.report.inference import statistics_table
 from regbench.report.load import load_results
 from regbench.report.stats import headline_columns
-from regbench.report.verdict import findings, lambda_protocol, verdict_columns, verdict_frame
+from regbench.report.verdict import (findings, lambda_protocol, verdict_columns, verdict_frame,
+                                     verdict_sentences)
 
 MOTIF = declare("binary", {"motif_mask"})
 
@@ -118,6 +119,67 @@ def test_one_sentence_per_significant_finding_then_non_inferiority():
         "test auROC, held to a non-inferiority margin of 0.01 against none: not shown "
         "non-inferior for fourier, l2 (the 95% interval's worse end within the margin, "
         "or not)."]
+
+
+def _with_converged(frame: pd.DataFrame, cut: dict) -> pd.DataFrame:
+    """``frame`` with results.csv's converged: False for the runs of ``cut``
+    ({regularizer: seed}), True for the others."""
+    return frame.assign(converged=[(r, s) not in cut.items()
+                                   for r, s in zip(frame["regularizer"], frame["seed"])])
+
+
+def test_comparisons_with_an_unconverged_model_are_marked_and_never_starred():
+    """fourier seed 3 did not converge: every fourier comparison is marked † with '1 of
+    16' (its 8 models and none's 8), and its primary endpoint, q <= 0.05, gets no ★;
+    l2's models all converged: its ▼ stands. No number changes."""
+    frame = _frame()
+    plain = statistics_table(frame, None, ORDER, MOTIF)
+    marked = statistics_table(_with_converged(frame, {"fourier": 3}), None, ORDER, MOTIF)
+    numbers = ["n", "n_pairs", "n_better", "mean_difference", "ci_low", "ci_high",
+               "p_value", "p_adjusted"]
+    pd.testing.assert_frame_equal(marked[numbers], plain[numbers])
+    assert set(marked.loc[marked.regularizer == "fourier", "unconverged"]) == {"1 of 16"}
+    assert set(marked.loc[marked.regularizer == "l2", "unconverged"]) == {""}
+    primary = marked[marked.role == "primary"].set_index("regularizer")["better"]
+    assert dict(primary) == {"fourier": "unconverged", "l2": "worse"}
+    table = verdict_frame(frame, marked, ORDER, verdict_columns(frame, MOTIF),
+                          endpoint=MOTIF).set_index("regularizer")
+    p = scipy.stats.ttest_1samp(UP, 0).pvalue
+    assert table.loc["fourier", "motif fraction ↑ (primary)"] == (
+        f"{_interval(UP)}, q {p:#.3g} †")
+    assert all(c.endswith(" †") for c in table.loc["fourier"])
+    assert not any(c.endswith("†") for c in table.loc["l2"])
+    cells = table.to_numpy().ravel()
+    assert sum("★" in c for c in cells) == 0 and sum("▼" in c for c in cells) == 1
+    lines = findings(marked, ORDER)
+    assert lines[0].startswith("▼ l2 is worse") and not any(x.startswith("★") for x in lines)
+    assert lines[-1] == (
+        "† fourier vs none: 1 of 16 models did not converge (results.csv's converged: the "
+        "best epoch within the stopping window of the epoch cap, or the loss still falling "
+        "when training ended), so its comparisons are marked and get no ★ or ▼ (the "
+        "primary endpoint's q <= 0.05 would have given one); docs/profile.md says how to "
+        "raise the budget.")
+
+
+def test_an_unconverged_none_marks_every_comparison():
+    marked = statistics_table(_with_converged(_frame(), {"none": 0}), None, ORDER, MOTIF)
+    assert set(marked["unconverged"]) == {"1 of 16"}
+    assert set(marked.loc[marked.role == "primary", "better"]) == {"unconverged"}
+    assert verdict_sentences(marked, ORDER, MOTIF)[0] == (
+        "Nothing is starred: 2 regularizers differ from none at q <= 0.05 on the primary "
+        "endpoint, but with models that did not converge (†, below).")
+
+
+@pytest.mark.parametrize("values", [[np.nan] * 24, ["True"] * 23 + [""]])
+def test_runs_recorded_before_the_check_are_not_marked(values):
+    """converged empty (an older record; read back from results.csv as NaN or text) is
+    not known, so nothing is marked."""
+    marked = statistics_table(_frame().assign(converged=values), None, ORDER, MOTIF)
+    assert set(marked["unconverged"]) == {""}
+    assert set(marked.loc[marked.role == "primary", "better"]) == {"yes", "worse"}
+    text = statistics_table(_with_converged(_frame(), {"l2": 5}).assign(
+        converged=lambda f: f["converged"].astype(str)), None, ORDER, MOTIF)
+    assert set(text.loc[text.regularizer == "l2", "unconverged"]) == {"1 of 16"}
 
 
 def _first_section(folder) -> str:

@@ -250,12 +250,14 @@ class RunConfig:
         """The typed, frozen sections, parsed and checked once per content of the raw
         tables (a changed table is parsed again, so a view is never stale)."""
         content = json.dumps([self.model, self.train, self.evaluation, self.tuning,
-                              self.device], sort_keys=True, default=str)
+                              self.device, self.task, self.tune], sort_keys=True,
+                             default=str)
         cached = self.__dict__.get("_sections")
         if cached is None or cached[0] != content:
             cached = (content, Sections(
                 model=MappingProxyType(copy.deepcopy(self.model)),
-                train=build_section(TrainConfig, {**self.train, "device": self.device}, "train"),
+                train=build_section(TrainConfig, {**self._protocol_defaults("train"), **self.train,
+                                           "device": self.device}, "train"),
                 evaluation=build_section(EvaluationConfig, self.evaluation, "evaluation"),
                 tuning=build_section(TuningConfig, self.tuning, "tuning")))
             self.__dict__["_sections"] = cached
@@ -279,16 +281,20 @@ class RunConfig:
         """The [model] table the task is built from: [model], with the λ protocol's
         defaults for this task (its ``TaskSettings.protocol_model_defaults``) under it."""
         model = self.sections().model
-        defaults = self._protocol_model_defaults()
+        defaults = self._protocol_defaults("model")
         if not defaults:
             return model
         return MappingProxyType({**defaults, **model})
 
-    def _protocol_model_defaults(self) -> dict:
+    def _protocol_defaults(self, section: str) -> dict:
+        """The λ protocol's defaults for this task's [model] or [train] table
+        (``TaskSettings.protocol_model_defaults`` / ``protocol_train_defaults``), less
+        the keys the table sets."""
         # from the raw table (no parsing: ``hash`` uses it), as ``lambda_protocol`` reads it
         protocol = self.tuning.get("protocol", TuningConfig.protocol) if self.tune else "fixed"
-        defaults = task_settings(self.task).protocol_model_defaults.get(protocol, {})
-        return {k: v for k, v in defaults.items() if k not in self.model}
+        defaults = getattr(task_settings(self.task), f"protocol_{section}_defaults")
+        table = getattr(self, section)
+        return {k: v for k, v in defaults.get(protocol, {}).items() if k not in table}
 
     def lambda_protocol(self) -> str:
         """How this run chooses λ (LAMBDA_PROTOCOLS): [tuning] protocol when tuning is
@@ -363,8 +369,9 @@ class RunConfig:
         metrics meant something else are never reused."""
         keys = ("preset", "scenario", "data", "simulate", "regularizer_params", "model", "train")
         values = {k: getattr(self, k) for k in keys}
-        # The protocol's model defaults change the model's training: keyed like [model].
-        values["model"] = {**self._protocol_model_defaults(), **self.model}
+        # The protocol's defaults change the model's training: keyed like [model], [train].
+        values["model"] = {**self._protocol_defaults("model"), **self.model}
+        values["train"] = _hashed_train({**self._protocol_defaults("train"), **self.train})
         # Only when set, so the keys of runs stored before these settings existed hold.
         if self.task != "binary":
             values["task"] = self.task
@@ -380,6 +387,17 @@ class RunConfig:
         """Hash of how a trained model is scored (part of every run key)."""
         blob = json.dumps(self.evaluation_config().hashed(), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+# [train] settings added after runs were stored, with the value those runs used: keyed
+# only when they differ from it, so the keys of runs stored before them hold.
+TRAIN_ADDED_LATER = {"stopping": TrainConfig.stopping}
+
+
+def _hashed_train(train: dict) -> dict:
+    """The [train] table as a run's key holds it (TRAIN_ADDED_LATER)."""
+    return {k: v for k, v in train.items()
+            if k not in TRAIN_ADDED_LATER or v != TRAIN_ADDED_LATER[k]}
 
 
 def build_section(cls, values: dict, section: str):

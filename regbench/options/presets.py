@@ -70,13 +70,15 @@ class TaskSettings:
     values}} over the preset's own settings, or None to keep the presets' [model] sizes
     (the binary CNN's; a dict drops them, so the model starts from its own defaults);
     ``paper_differences``, {preset: how it differs from the paper}, read where
-    ``presets`` is None from the binary texts; ``protocol_model_defaults``, {λ
-    protocol: [model] defaults it sets}. A task class carries its own as ``settings``
-    (``register_task`` files it here); a subclass inherits its parent's."""
+    ``presets`` is None from the binary texts; ``protocol_model_defaults`` and
+    ``protocol_train_defaults``, {λ protocol: [model] / [train] defaults it sets}. A
+    task class carries its own as ``settings`` (``register_task`` files it here); a
+    subclass inherits its parent's."""
     architecture: str = "binary_cnn"
     presets: dict | None = None
     paper_differences: dict = field(default_factory=dict)
     protocol_model_defaults: dict = field(default_factory=dict)
+    protocol_train_defaults: dict = field(default_factory=dict)
 
 
 BINARY_SETTINGS = TaskSettings()
@@ -88,10 +90,12 @@ PROFILE_SETTINGS = TaskSettings(
         "smoke": {"model": {"filters": 8, "n_dilated": 2, "profile_width": 15}},
         # quick: the shipped spi1_profile scenario's 646 bp in, 300 out (the default
         # model's receptive field is the authors' 347 bp)
-        # paper: the authors' 1346 bp in, 1000 out, and their explained output
-        # (train_profile_model.py: log_softmax weights)
+        # paper: the authors' 1346 bp in, 1000 out, their explained output
+        # (train_profile_model.py: log_softmax weights) and their early stopping (the
+        # total validation loss, their improvement rule: docs/profile.md)
         "paper": {"simulate": {"length": 1346},
-                  "model": {"explain_weights": "log_softmax"}},
+                  "model": {"explain_weights": "log_softmax"},
+                  "train": {"stopping": "authors"}},
     },
     paper_differences={
         "smoke": "smoke preset: 100 bp in, 54 bp out, an 8-filter model with 2 dilated "
@@ -105,8 +109,10 @@ PROFILE_SETTINGS = TaskSettings(
                   "penalty) on 3 selection seeds, DeepLIFT/SHAP with 10 shuffled references "
                   "on up to 200 positive test sequences"),
     },
-    # the paper protocol explains what the authors' code explains (docs/profile.md)
+    # the paper protocol explains what the authors' code explains, and stops training
+    # where their code stops it (docs/profile.md)
     protocol_model_defaults={"paper": {"explain_weights": "log_softmax"}},
+    protocol_train_defaults={"paper": {"stopping": "authors"}},
 )
 
 # Every task's settings by name: the built-in ones, and each registered task's.

@@ -8,6 +8,18 @@ from regbench.errors import RegbenchError
 
 BATCH_NORM_POSITIONS = ("after_relu", "before_relu")
 
+# Early-stopping rules ([train] stopping): name -> what it does, in one line (config.json
+# and the plan print it). ``regbench.training.stopping`` holds the rules themselves.
+PATIENCE, AUTHORS = "patience", "authors"
+STOPPING_RULES = {
+    PATIENCE: "stop after [train] patience epochs without a new lowest validation "
+              "correctness loss; keep the epoch of the lowest",
+    AUTHORS: "the paper authors' rule (train_profile_model.py, train_binary_model.py): keep "
+             "the epoch of the lowest total validation loss (correctness + λ × penalty); "
+             "stop once none of its last 3 epoch-to-epoch changes improved it by at least "
+             "0.001",
+}
+
 
 @dataclass(frozen=True)
 class BinaryModelConfig:
@@ -79,6 +91,9 @@ class TrainConfig:
     prior_on: str = "positives"  # binary models: the prior sees positive examples only
     mixed_precision: bool = False  # bfloat16 autocast for the model; penalties stay float32
     resident_data: bool | None = None  # data on the device: None = when it fits
+    # Early stopping (STOPPING_RULES): "patience", or "authors" (the paper's code: the
+    # total validation loss, their improvement rule; the paper protocol's profile runs)
+    stopping: str = PATIENCE
 
     def validate(self) -> None:
         if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
@@ -87,6 +102,10 @@ class TrainConfig:
             raise RegbenchError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.prior_on not in ("positives", "all"):
             raise RegbenchError(f"prior_on must be 'positives' or 'all', got {self.prior_on!r}")
+        if self.stopping not in STOPPING_RULES:
+            raise RegbenchError(f"[train] stopping = {self.stopping!r} is not valid: expected "
+                                f"one of {', '.join(STOPPING_RULES)}")
 
 
-__all__ = ["BATCH_NORM_POSITIONS", "BinaryModelConfig", "TrainConfig"]
+__all__ = ["AUTHORS", "BATCH_NORM_POSITIONS", "BinaryModelConfig", "PATIENCE",
+           "STOPPING_RULES", "TrainConfig"]

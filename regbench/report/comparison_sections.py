@@ -40,8 +40,9 @@ FAMILY_TEXT = (stats.FAMILY_PRINCIPLE + " The primary endpoint's p is the two-si
                "compared (test loss is the fair comparison). For GC reliance, whose best "
                "value is 0, |GC reliance| is compared. Every comparison is in "
                "statistics.csv.")
-ROLE_RESULT = {"primary": lambda r: {"yes": "★ better", "worse": "▼ worse"}.get(r["better"],
-                                                                                 "no"),
+ROLE_RESULT = {"primary": lambda r: {"yes": "★ better", "worse": "▼ worse",
+                                     inference.UNCONVERGED: "not starred"}.get(r["better"],
+                                                                               "no"),
                "non-inferiority": lambda r: {"yes": "non-inferior",
                                              "no": "not shown non-inferior"}.get(
                    r["non_inferior"], "–"),
@@ -62,11 +63,18 @@ def _seed_test_table(tests: pd.DataFrame) -> Table:
         "95% CI": [format_ci(lo, hi) for lo, hi in zip(tests["ci_low"], tests["ci_high"])],
         "p (t-test)": tests["p_value"].map(format_p),
         "q (BH)": tests["p_adjusted"].map(format_p),
-        "result": [ROLE_RESULT[r["role"]](r) for r in tests.to_dict("records")]})
+        "result": [ROLE_RESULT[r["role"]](r) + _unconverged(r)
+                   for r in tests.to_dict("records")]})
     return Table(frame, "Each regularizer vs none across seeds: the mean paired difference "
                  "(or the difference of means, where the seeds do not pair up) with its 95% "
                  "t-interval; the primary endpoint alone tested (paired t-test, "
                  "Benjamini-Hochberg over every regularizer), every other metric secondary")
+
+
+def _unconverged(row) -> str:
+    """' † (k of n models did not converge)' for a comparison resting on such models."""
+    return (f" {inference.DAGGER} ({row['unconverged']} models did not converge)"
+            if inference.marked(row.get("unconverged")) else "")
 
 
 def _directions(columns) -> str:

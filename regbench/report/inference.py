@@ -14,6 +14,11 @@
   sequences nested in seeds (``sequence_intervals``: hierarchical bootstrap). No
   p-value: an unadjusted p beside the primary test's would invite reading a ★ into
   it, and the interval already says whether 0 is inside.
+
+A comparison that rests on a model that did not converge (results.csv's ``converged``
+false: ``regbench.training.stopping``) is marked: ``unconverged`` says "k of n" models, the
+report prints † (DAGGER), and its primary row gets no ★ or ▼ (``better`` is
+"unconverged" where the test alone would give one). The numbers are not changed.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ from regbench.report.stats import (ALPHA, BASELINE, CONFIDENCE, STAR, WORSE, for
                                    format_p)
 
 PRIMARY, NON_INFERIORITY, SECONDARY = "primary", "non-inferiority", "secondary"
+DAGGER = "†"   # a comparison that rests on a model that did not converge
+UNCONVERGED = "unconverged"   # ``better`` where q <= ALPHA but a model did not converge
 SEED_TESTS = ("paired_t", "welch_t")
 BOOTSTRAP = "hierarchical_bootstrap"
 TEST_NAMES = {
@@ -51,7 +58,7 @@ STATISTICS_COLUMNS = ["comparison", "regularizer", "metric", "method", "role", "
                       "test", "test_name", "n", "n_none", "n_pairs", "n_sequences",
                       "n_better", "mean_difference", "ci_low", "ci_high", "ci_method",
                       "statistic", "p_value", "p_adjusted", "correction", "family",
-                      "margin", "non_inferior", "better"]
+                      "margin", "non_inferior", "better", "unconverged"]
 RECORDED = "declared before training and recorded in config.json"
 INFERRED = ("inferred from the data's ground truth as `regbench run` declares it; "
             "config.json records none, an older run")
@@ -170,6 +177,32 @@ def _full_data(results: pd.DataFrame) -> pd.DataFrame:
     return results[share.isna() | (share >= 1)]
 
 
+def _not_converged(value) -> bool:
+    """results.csv's converged is false (a bool, or its text read back); empty (a record
+    older than the check) is not known, so not counted."""
+    return value is False or str(value).strip().lower() == "false"
+
+
+def unconverged_models(results: pd.DataFrame, order) -> dict[str, str]:
+    """regularizer -> 'k of n' where k > 0: of the models its comparison with none rests
+    on (its finished full-data runs and none's, one per run), how many did not
+    converge. Regularizers whose models all converged, or are not known to, are left
+    out."""
+    if "converged" not in results or BASELINE not in order:
+        return {}
+    runs = _full_data(stats.ok_runs(results))
+    runs = runs.drop_duplicates([k for k in ("regularizer", *stats.PAIR_KEYS) if k in runs])
+    cut = runs["converged"].map(_not_converged)
+    mine = {r: (runs["regularizer"] == r).to_numpy() for r in order}
+    count = {r: (int(cut[mine[r]].sum()), int(mine[r].sum())) for r in order}
+    marks = {}
+    for reg in order[1:]:
+        k, n = (a + b for a, b in zip(count[reg], count[BASELINE]))
+        if k:
+            marks[reg] = f"{k} of {n}"
+    return marks
+
+
 def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None, order,
                      endpoint: Endpoint | None = None) -> pd.DataFrame:
     """Every comparison of the report (statistics.csv), each with its role (module
@@ -182,8 +215,11 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None, o
     compared values (|value| for metrics best at 0, whose ``metric`` then reads |name|)
     with its 95 % interval ci_low..ci_high (ci_method). Only the primary rows keep
     statistic (t), p_value and p_adjusted (Benjamini-Hochberg over them all: family,
-    correction) and say better: yes, worse or no. The non-inferiority row has margin and
-    non_inferior (yes/no). Without an endpoint every row is secondary.
+    correction) and say better: yes, worse or no, or "unconverged" where a model behind
+    a yes or worse did not converge. Every row of a regularizer has ``unconverged``:
+    'k of n' models did not converge (``unconverged_models``), or ''. The
+    non-inferiority row has margin and non_inferior (yes/no). Without an endpoint every
+    row is secondary.
     """
     parts = [stats.seed_tests(_full_data(results), stats.metric_columns(results), order),
              sequence_intervals(per_sequence, order)]
@@ -218,6 +254,10 @@ def statistics_table(results: pd.DataFrame, per_sequence: pd.DataFrame | None, o
         table.loc[check, "non_inferior"] = [non_inferior(lo, hi, endpoint) for lo, hi in
                                             zip(table.loc[check, "ci_low"],
                                                 table.loc[check, "ci_high"])]
+    marks = unconverged_models(results, order)
+    table["unconverged"] = [marks.get(reg, "") for reg in table["regularizer"]]
+    table.loc[primary & (table["unconverged"] != "").to_numpy()
+              & table["better"].isin(["yes", "worse"]).to_numpy(), "better"] = UNCONVERGED
     table["comparison"] = table["regularizer"] + " vs " + BASELINE
     zero = table["column"].map(lambda c: stats.metric_info(c).direction == "zero")
     table["metric"] = [f"|{m}|" if z else m for m, z in zip(table["metric"], zero)]
@@ -239,13 +279,19 @@ def tick_notes(statistics: pd.DataFrame, tests, method: str | None = None
     return {(r.regularizer, r.column): _note(r) for r in rows.itertuples()}
 
 
+def marked(value) -> bool:
+    """Whether a statistics row's ``unconverged`` marks it ('k of n'; '' or NaN not)."""
+    return isinstance(value, str) and bool(value)
+
+
 def _note(row) -> str:
+    dagger = f" {DAGGER}" if marked(getattr(row, "unconverged", "")) else ""
     if row.role == PRIMARY:
         mark = {"yes": f" {STAR}", "worse": f" {WORSE}"}.get(row.better, "")
-        return f"q={format_p(row.p_adjusted)}{mark}"
-    return format_ci(row.ci_low, row.ci_high)
+        return f"q={format_p(row.p_adjusted)}{mark}{dagger}"
+    return format_ci(row.ci_low, row.ci_high) + dagger
 
 
-__all__ = ["NON_INFERIORITY", "PRIMARY", "SECONDARY", "STATISTICS_COLUMNS",
-           "folder_endpoint", "non_inferior", "sequence_intervals", "statistics_table",
-           "tick_notes"]
+__all__ = ["DAGGER", "NON_INFERIORITY", "PRIMARY", "SECONDARY", "STATISTICS_COLUMNS",
+           "UNCONVERGED", "folder_endpoint", "marked", "non_inferior", "sequence_intervals",
+           "statistics_table", "tick_notes", "unconverged_models"]

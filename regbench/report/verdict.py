@@ -14,7 +14,8 @@ import pandas as pd
 from regbench.endpoints import Endpoint
 from regbench.store.record import TEST_PREFIX
 from regbench.report import inference, stats
-from regbench.report.inference import NON_INFERIORITY, PRIMARY, SECONDARY
+from regbench.report.inference import (DAGGER, NON_INFERIORITY, PRIMARY, SECONDARY,
+                                       UNCONVERGED)
 from regbench.report.load import ResultsFolder
 from regbench.report.render import Bullets, Section, Table, Text
 from regbench.report.stats import (ALPHA, ARROWS, BASELINE, STAR, WORSE, format_ci,
@@ -73,7 +74,8 @@ def cell(row) -> str:
     """The mean difference from none and its 95% interval, then by role: the primary
     endpoint's Benjamini-Hochberg q with ★ (better) or ▼ (worse) where it is at most
     ALPHA; the performance metric's non-inferiority; else how many seeds went the
-    better way. '+0.0123 [+0.00412, +0.0205], q 0.0312 ★'."""
+    better way; † where a model behind it did not converge (no ★ or ▼ then). '+0.0123
+    [+0.00412, +0.0205], q 0.0312 ★'."""
     text = f"{format_signed(row['mean_difference'])} {format_ci(row['ci_low'], row['ci_high'])}"
     if row["role"] == PRIMARY:
         text += f", q {format_p(row['p_adjusted'])}{MARKS.get(row['better'], '')}"
@@ -81,7 +83,8 @@ def cell(row) -> str:
         text += f": {NON_INFERIOR.get(row['non_inferior'], 'no interval')}"
     elif not pd.isna(row["n_better"]):
         text += f", {int(row['n_better'])} of {int(row['n_pairs'])} seeds better"
-    return text + (" (unpaired)" if row["test"] == "welch_t" else "")
+    text += " (unpaired)" if row["test"] == "welch_t" else ""
+    return text + (f" {DAGGER}" if inference.marked(row.get("unconverged")) else "")
 
 
 def verdict_frame(results: pd.DataFrame, statistics: pd.DataFrame, order,
@@ -126,7 +129,8 @@ def _pairs(row) -> str:
 def findings(statistics: pd.DataFrame, order) -> list[str]:
     """One sentence per regularizer significantly better (★) or worse (▼) than none on
     the primary endpoint (Benjamini-Hochberg q <= ALPHA), in table order, then one on
-    the performance metric's non-inferiority."""
+    the performance metric's non-inferiority, then one † note per regularizer whose
+    comparison rests on models that did not converge."""
     if statistics is None or statistics.empty:
         return []
     primary = statistics[statistics["role"] == PRIMARY].set_index("regularizer")
@@ -143,7 +147,37 @@ def findings(statistics: pd.DataFrame, order) -> list[str]:
             f"{format_ci(row['ci_low'], row['ci_high'])} (mean difference, 95% CI; "
             f"{_pairs(row)}; t-test p {format_p(row['p_value'])}, Benjamini-Hochberg q "
             f"{format_p(row['p_adjusted'])}).")
-    return lines + non_inferiority(statistics, order)
+    return lines + non_inferiority(statistics, order) + convergence_notes(statistics, order)
+
+
+def convergence_notes(statistics: pd.DataFrame, order) -> list[str]:
+    """'† REG vs none: k of n models did not converge ...' per regularizer whose
+    comparisons are marked (``inference.unconverged_models``)."""
+    if "unconverged" not in statistics:
+        return []
+    marked = statistics[statistics["unconverged"].map(inference.marked)]
+    lines = []
+    for reg in [r for r in order if r in set(marked["regularizer"])]:
+        rows = marked[marked["regularizer"] == reg]
+        withheld = bool((rows["better"] == UNCONVERGED).any())
+        lines.append(
+            f"{DAGGER} {reg} vs {BASELINE}: {rows['unconverged'].iloc[0]} models did not "
+            "converge (results.csv's converged: the best epoch within the stopping "
+            "window of the epoch cap, or the loss still falling when training ended), so "
+            "its comparisons are marked and get no ★ or ▼"
+            + (f" (the primary endpoint's q <= {ALPHA} would have given one)" if withheld
+               else "")
+            + "; docs/profile.md says how to raise the budget.")
+    return lines
+
+
+def verdict_sentences(statistics: pd.DataFrame, order, endpoint: Endpoint | None
+                      ) -> list[str]:
+    """``findings``, opened by why nothing is starred where nothing is."""
+    sentences = findings(statistics, order)
+    if not any(s.startswith((STAR, WORSE)) for s in sentences):
+        sentences.insert(0, nothing_significant(statistics, endpoint))
+    return sentences
 
 
 def non_inferiority(statistics: pd.DataFrame, order) -> list[str]:
@@ -173,6 +207,11 @@ def nothing_significant(statistics: pd.DataFrame, endpoint: Endpoint | None) -> 
     if primary.empty or primary["p_value"].notna().sum() == 0:
         return ("No difference from none was tested on the primary endpoint: a test needs "
                 "at least 2 finished seeds on each side.")
+    withheld = int((primary["better"] == UNCONVERGED).sum())
+    if withheld:
+        return (f"Nothing is starred: {stats.regularizers(withheld)} differ from none at "
+                f"q <= {ALPHA} on the primary endpoint, but with models that did not "
+                f"converge ({DAGGER}, below).")
     return (f"No regularizer differs significantly from none on the primary endpoint, "
             f"{stats.metric_info(endpoint.metric).label} (Benjamini-Hochberg q <= {ALPHA} "
             f"over the {stats.regularizers(int(primary['p_value'].notna().sum()))} "
@@ -217,9 +256,7 @@ def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
     frame = verdict_frame(results, statistics, order, columns, lambdas, endpoint)
     tested = (int((statistics["role"] == PRIMARY).sum()) if not statistics.empty
               else 0) or len(order) - 1
-    sentences = findings(statistics, order)
-    if not any(s.startswith((STAR, WORSE)) for s in sentences):
-        sentences.insert(0, nothing_significant(statistics, endpoint))
+    sentences = verdict_sentences(statistics, order, endpoint)
     intro = Text(
         "Each regularizer against none"
         + (f" ({METHOD_LABELS.get(method, method)} attributions of positive test sequences)"
@@ -236,5 +273,5 @@ def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
                                Bullets(sentences)])
 
 
-__all__ = ["endpoint_text", "findings", "lambda_protocol", "verdict", "verdict_columns",
-           "verdict_frame"]
+__all__ = ["convergence_notes", "endpoint_text", "findings", "lambda_protocol", "verdict",
+           "verdict_columns", "verdict_frame", "verdict_sentences"]

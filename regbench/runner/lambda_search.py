@@ -27,6 +27,7 @@ from regbench.runner.lambda_rules import LambdaRules
 from regbench.regularizers import get_spec
 from regbench.runner.values import RunFacts, Scoring
 from regbench.training.train import load_checkpoint
+from regbench.training.stopping import selection_warning
 
 
 class LambdaSearch:
@@ -117,6 +118,8 @@ class LambdaSearch:
                                 "fix the training settings or use --lambda-protocol fixed")
         if plan is not None:
             print(plan.expected_line(none), flush=True)
+        if selection_warning(none):
+            print(selection_warning(none), flush=True)
         margin = {"none_performance": none["performance"], "margin": endpoint.margin,
                   "direction": endpoint.direction,
                   "performance_direction": endpoint.performance_direction}
@@ -197,7 +200,7 @@ class LambdaSearch:
         executor, scoring = RunExecutor(trials), trials.scoring("valid")
         scores = {"seeds": selection_seeds(trials.facts()), "endpoint": [], "performance": [],
                   "val_loss": [], "epochs": [], "train_seconds": [], "score_seconds": [],
-                  "direction": endpoint.direction}
+                  "converged": [], "direction": endpoint.direction}
         for seed in scores["seeds"]:
             record = executor.train_one(regularizer, seed, lam=lam, evaluate=False)
             row = record["row"]
@@ -210,6 +213,7 @@ class LambdaSearch:
             scores["performance"].append(performance)
             scores["val_loss"].append(float(row["val_loss"]))
             scores["epochs"].append(int(row["epochs"]))
+            scores["converged"].append(row.get("converged"))
             scores["train_seconds"].append(float(row["train_seconds"]))
         return scores
 

@@ -15,6 +15,8 @@ from regbench.endpoints import for_data
 from regbench.store.labels import registry_labels
 from regbench.store.runs import atomic_write
 from regbench.store.trained_with import invocation_settings, rows_settings
+from regbench.options.settings import STOPPING_RULES
+from regbench.training.stopping import convergence_rule
 
 
 def _tuning_info(context: RunContext) -> dict | None:
@@ -58,6 +60,14 @@ def _endpoint(context: RunContext) -> dict | None:
     return None if endpoint is None else endpoint.as_dict()
 
 
+def _stopping_rule(context: RunContext) -> dict:
+    """The run's early-stopping rule ([train] stopping), what it does, and the
+    convergence check results.csv's ``converged`` applies."""
+    train = context.config.train_config(0)
+    return {"name": train.stopping, "rule": STOPPING_RULES[train.stopping],
+            "converged": convergence_rule(train)}
+
+
 def write_config(context: RunContext, started, wall_seconds: float) -> None:
     """OUT/config.json of ``context``'s run, which started at ``started`` (an aware
     datetime) and took ``wall_seconds``."""
@@ -87,6 +97,7 @@ def write_config(context: RunContext, started, wall_seconds: float) -> None:
         "task": config.task,
         "model": _model_info(context),
         "train": config.train_config(0).__dict__,
+        "stopping_rule": _stopping_rule(context),
         "evaluation": config.evaluation_config().__dict__,
         **({"explained_output": context.task().explained_output_rule()}
            if context.task().explained_output_rule() else {}),

@@ -26,6 +26,7 @@ from regbench.options.config import LAMBDA_PROTOCOLS, NOISE_SEEDS
 from regbench.endpoints import ALPHA, Endpoint, for_data   # ALPHA: the verdict's FDR
 from regbench.runner.values import RunFacts, TrainingData
 from regbench.training.train import Trainer
+from regbench.training.stopping import budget_warning
 
 TIMED_BATCHES = 8
 
@@ -78,7 +79,8 @@ def validation_seconds(data: TrainingData, regularizer: str) -> float:
 def _trainer(data: TrainingData, regularizer: str, epochs: int | None = None) -> Trainer:
     config = data.config
     if epochs is not None:   # the timing's own epochs, never an early stop
-        config = dataclasses.replace(config, max_epochs=epochs, patience=epochs)
+        config = dataclasses.replace(config, max_epochs=epochs, patience=epochs,
+                                     stopping="patience")
     return Trainer(data.task, data.regularizers[regularizer], 1.0, config)
 
 
@@ -225,6 +227,7 @@ def plan_values(facts: RunFacts, data: TrainingData, selection: Endpoint | None,
                  + f" of at most {_plural(train_cfg.max_epochs, 'epoch')}, "
                  f"each scored with {' and '.join(_method_labels(facts))} (at most "
                  f"{_duration(_upper(seed_runs))} of training)")
+    lines += [w for w in [budget_warning(train_cfg)] if w]
     lines += seed_power(facts, verdict)
     shared = {}   # regularizers that share a timing (``timed_steps``) on one line
     for name, seconds in timed.items():

@@ -69,6 +69,10 @@ LAYOUT = (
     Column("status", FACT),
     Column("epochs", COST),
     Column("best_epoch", COST),
+    # Training ended by its stopping rule, not cut off by the epoch cap or while its
+    # loss still fell (regbench.training.stopping.converged); empty: not known (older records).
+    # The report marks comparisons of unconverged models and stars none of them.
+    Column("converged", FACT),
     Column("train_seconds", COST),
     Column("steps", FACT),
     Column("step_seconds", COST),

@@ -118,10 +118,7 @@ def primary_blocks(ok: pd.DataFrame, order, manifest) -> list:
         blocks.append(Table(run_verdict.verdict_frame(ok, statistics, order, columns,
                                                       endpoint=endpoint),
                             "The primary endpoint and the performance it is held to"))
-        sentences = run_verdict.findings(statistics, order)
-        if not any(s.startswith((stats.STAR, stats.WORSE)) for s in sentences):
-            sentences.insert(0, run_verdict.nothing_significant(statistics, endpoint))
-        blocks.append(Bullets(sentences))
+        blocks.append(Bullets(run_verdict.verdict_sentences(statistics, order, endpoint)))
     return blocks
 
 

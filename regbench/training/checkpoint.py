@@ -42,6 +42,7 @@ def save_checkpoint(path, trainer, result: TrainResult) -> None:
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
         "status": result.status,
+        "converged": result.converged,
         # cost facts, so a run scored again later (``load_result``) reports them
         "seconds": result.seconds,
         "steps": result.steps,
@@ -83,7 +84,7 @@ _ARCHIVE_ERRORS = ("PytorchStreamReader", "inline_container", "hasRecord")
 def load_result(path, device: str = "cpu") -> TrainResult:
     """The ``TrainResult`` a finished training saved (``save_checkpoint``): its model
     on ``device`` in eval mode, history, best epoch and, where the checkpoint has them,
-    its costs (NaN otherwise)."""
+    its costs (NaN otherwise) and whether it converged (None otherwise)."""
     model, payload = load_checkpoint(path, device)
     lacking = [k for k in RESULT_KEYS if k not in payload]
     if lacking:
@@ -94,7 +95,8 @@ def load_result(path, device: str = "cpu") -> TrainResult:
                        best_val_loss=payload["best_val_loss"], status=payload["status"],
                        seconds=payload.get("seconds", nan), steps=payload.get("steps", 0),
                        train_step_seconds=payload.get("train_step_seconds", nan),
-                       peak_step_bytes=payload.get("peak_step_bytes", nan))
+                       peak_step_bytes=payload.get("peak_step_bytes", nan),
+                       converged=payload.get("converged"))   # None: older checkpoint
 
 
 def load_checkpoint(path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:

@@ -1,9 +1,10 @@
 """The one fit loop, for a solo run and a group of seeds alike.
 
 ``fit(stepper, ...)`` owns what every training run does around its steps: the epochs,
-each member's early stopping (patience, best state, a non-finite loss ends it), the
-history records, the timing of the training passes (the first epoch only when it is
-the only one), the peak memory of the first step and the checkpoints. The stepper owns
+each member's early stopping (its rule, ``[train] stopping``: patience or the authors';
+best state; a non-finite loss ends it) and convergence check, the history records, the
+timing of the training passes (the first epoch only when it is the only one), the peak
+memory of the first step and the checkpoints. The stepper owns
 the models and the steps: ``Trainer``'s ``SoloStepper`` (one model) and
 ``regbench.training.group``'s ``GroupStepper`` (G members side by side in one model). Members
 train in lockstep; a member that stops leaves the stepper (``drop``).
@@ -21,6 +22,9 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from regbench.options.settings import AUTHORS
+from regbench.training.stopping import authors_stops, run_converged, total_loss
+
 
 @dataclass
 class TrainResult:
@@ -35,6 +39,9 @@ class TrainResult:
     steps: int = 0                 # optimisation steps taken
     train_step_seconds: float = float("nan")   # training time per step (no validation)
     peak_step_bytes: float = float("nan")      # extra memory of the first step (torch)
+    # Training ended by its rule, not cut off (``stopping.converged``); None: not known
+    # (a checkpoint written before the check existed)
+    converged: bool | None = None
 
 
 class Stepper(Protocol):
@@ -42,9 +49,10 @@ class Stepper(Protocol):
     members still training, in that order."""
 
     n_members: int   # G
-    lam: float       # λ, for the failure message
+    lam: float       # λ, for the failure message and the authors' total loss
     patience: int
     max_epochs: int
+    stopping: str    # [train] stopping: "patience" or "authors"
 
     def start(self) -> None:
         """Build every member (each seeded as its solo run), the optimiser and the data."""
@@ -77,14 +85,17 @@ class _Member:
 
     result: TrainResult
     best_state: dict | None = None
-    best_loss: float = float("inf")
+    best_loss: float = float("inf")   # of the loss the rule reads
     since_best: int = 0
+    losses: list = field(default_factory=list)   # authors: the total loss per epoch
 
 
 def fit(stepper: Stepper, checkpoints: list | None = None, progress=None
         ) -> list[TrainResult]:
-    """Train every member of ``stepper`` to its own early stopping on the validation
-    correctness loss. Returns one ``TrainResult`` per member.
+    """Train every member of ``stepper`` to its own early stopping (``stepper.stopping``:
+    patience on the validation correctness loss, or the authors' rule on the total
+    validation loss). Returns one ``TrainResult`` per member; ``best_val_loss`` is the
+    best epoch's correctness loss under either rule.
 
     checkpoints: None or one path per member. progress: optional
     callable(member, epoch, record) after each member's epoch. Costs are shared: each
@@ -121,8 +132,11 @@ def fit(stepper: Stepper, checkpoints: list | None = None, progress=None
     results = []
     for m, member in enumerate(members):
         result = member.result
-        result.best_val_loss = (member.best_loss if member.best_state is not None
-                                else float("nan"))
+        result.best_val_loss = (result.history[result.best_epoch - 1]["val_loss"]
+                                if member.best_state is not None else float("nan"))
+        result.converged = run_converged(result.history, result.best_epoch, result.status,
+                                         stepper.stopping, stepper.patience,
+                                         stepper.max_epochs, stepper.lam)
         result.seconds, result.peak_step_bytes = seconds, float(peak) / G
         if member_steps:
             result.train_step_seconds = sum(t for t, _ in kept) / member_steps
@@ -134,14 +148,17 @@ def fit(stepper: Stepper, checkpoints: list | None = None, progress=None
 
 def _end_epoch(stepper: Stepper, member: _Member, j: int, epoch: int, steps: int,
                train, valid, progress) -> bool:
-    """Record member j's epoch and apply the rules: a non-finite loss fails it, a better
-    validation loss keeps its state, ``patience`` epochs without one stop it. Returns
-    whether it stops now."""
+    """Record member j's epoch and apply the rules: a non-finite loss fails it; under
+    patience a better validation loss keeps its state, ``patience`` epochs without one
+    stop it; under the authors' rule ``_authors_epoch``. Returns whether it stops now."""
     result = member.result
     result.steps += steps
     failure = record_epoch(result, epoch, train, valid, progress, stepper.lam)
     if failure:
         result.status = failure
+    elif stepper.stopping == AUTHORS:
+        if not _authors_epoch(stepper, member, j, epoch, valid):
+            return False
     elif valid[0] < member.best_loss:
         member.best_loss, member.since_best, result.best_epoch = valid[0], 0, epoch
         member.best_state = stepper.member_state(j)
@@ -152,6 +169,18 @@ def _end_epoch(stepper: Stepper, member: _Member, j: int, epoch: int, steps: int
             return False
     _release(stepper, member, j)
     return True
+
+
+def _authors_epoch(stepper: Stepper, member: _Member, j: int, epoch: int, valid) -> bool:
+    """The authors' rule for member j's epoch: a lower total validation loss (valid:
+    (loss, penalty); + λ × penalty) keeps its state, as their ``best_val_epoch_loss``
+    does, and ``stopping.authors_stops`` on the totals so far says whether it stops."""
+    total = total_loss(valid, stepper.lam)
+    member.losses.append(total)
+    if total < member.best_loss:
+        member.best_loss, member.result.best_epoch = total, epoch
+        member.best_state = stepper.member_state(j)
+    return authors_stops(member.losses)
 
 
 def _release(stepper: Stepper, member: _Member, j: int) -> None:

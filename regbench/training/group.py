@@ -268,6 +268,7 @@ class GroupStepper:
         self.trainer, self.trains, self.valid = trainer, trains, valid
         self.n_members, self.lam = len(trainer.configs), trainer.lam
         self.patience, self.max_epochs = trainer.config.patience, trainer.config.max_epochs
+        self.stopping = trainer.config.stopping
 
     def start(self) -> None:
         trainer, models = self.trainer, []

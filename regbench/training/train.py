@@ -234,8 +234,8 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------
     def fit(self, train, valid, checkpoint: str | os.PathLike | None = None,
             progress=None) -> TrainResult:
-        """Train to early stopping on the validation correctness loss (``fit.fit`` with
-        a ``SoloStepper``: a group of one).
+        """Train to early stopping by [train] stopping's rule (``fit.fit`` with a
+        ``SoloStepper``: a group of one).
 
         train, valid: (codes, targets) or (codes, targets, prior rows bool (N,)); without
         the third, the prior's rows come from the targets (binary labels).
@@ -301,7 +301,7 @@ class SoloStepper:
     def __init__(self, trainer: Trainer, train: tuple, valid: tuple):
         self.trainer, self.train, self.valid = trainer, train, valid
         self.lam, self.patience = trainer.lam, trainer.config.patience
-        self.max_epochs = trainer.config.max_epochs
+        self.max_epochs, self.stopping = trainer.config.max_epochs, trainer.config.stopping
 
     def start(self) -> None:
         trainer = self.trainer
