@@ -3,6 +3,9 @@
 Public entry points::
 
     import regbench
+    results = regbench.run(regularizers=["fourier", "none"], preset="smoke")
+    results = regbench.load("results/quick")     # a folder written earlier
+    results.verdict(); results.table(); results.plot_verdict()
     regbench.list_regularizers()
     reg = regbench.get_regularizer("fourier", freq_limit=150)
 
@@ -69,17 +72,26 @@ if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
 # its options and answer --help before torch loads.
 _FROM_REGULARIZERS = ("Regularizer", "RegularizerSpec", "get_regularizer",
                       "list_regularizers", "register_regularizer")
+# The notebook API (regbench.api): run a comparison, load a results folder.
+_FROM_API = ("Results", "configure", "load", "run")
 
 
 def __getattr__(name: str):
     if name in _FROM_REGULARIZERS:
         from regbench import regularizers
         return getattr(regularizers, name)
+    if name in _FROM_API:
+        api = importlib.import_module("regbench.api")
+        return getattr(api, name)
     raise AttributeError(f"module 'regbench' has no attribute {name!r}")
 
 
 __all__ = [
     "RegbenchError",
+    "Results",
+    "configure",
+    "load",
+    "run",
     "Regularizer",
     "RegularizerSpec",
     "get_regularizer",

@@ -251,13 +251,14 @@ def main(args) -> int:
     if getattr(args, "suite", None):
         return _run_suite(args)
     config = resolve_config(args)
-    from regbench.bench import Benchmark  # heavy imports only once options are valid
+    from regbench.api import run  # heavy imports only once options are valid
     if args.worker:   # started by another regbench, which plans and reports
         # stopped by its parent (SIGTERM): ends as on Ctrl-C (regbench.cli)
-        Benchmark(config).run(report=False, plan=False)
+        run(config, report=False, plan=False)
         return 0
-    # process set-up and local workers: commands.process, once the data are ready
-    Benchmark(config).run(argv=getattr(args, "argv", None))  # prints where results are
+    # the notebook's regbench.run: process set-up and local workers (runtime.process)
+    # once the data are ready
+    run(config, argv=getattr(args, "argv", None))  # prints where results are
     return 0
 
 
