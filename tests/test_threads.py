@@ -1,6 +1,8 @@
 """Several regbench processes on one machine: threads per process, and the warning."""
+import contextlib
 import os
 
+import pytest
 import torch
 
 from regbench.runtime.threads import apply_threads, other_regbench_processes
@@ -88,3 +90,26 @@ def test_the_advised_share_divides_the_cores_among_the_processes(monkeypatch):
         assert apply_threads(None).endswith("give each --threads 1")
     finally:
         torch.set_num_threads(old)
+
+
+def test_auto_workers_keep_one_process_below_4_cores_then_one_per_2_cores(monkeypatch):
+    """Issue 44 item 4: --workers auto (the default) is one process on this project's
+    2-core machine (a second one lost on short runs) and one per 2 cores from 4."""
+    from regbench.options.config import RunConfig
+    from regbench.runtime import threads
+    assert [threads.auto_workers(c) for c in (1, 2, 3, 4, 5, 16)] == [1, 1, 1, 2, 2, 8]
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    assert RunConfig().workers == "auto" and RunConfig().worker_count() == 4
+    assert RunConfig(workers=3).worker_count() == 3
+
+
+def test_workers_take_auto_or_a_whole_number(tmp_path, capsys):
+    from regbench.cli import main
+    for bad in ("two", "0"):
+        with pytest.raises(SystemExit) if bad == "two" else contextlib.nullcontext():
+            code = main(["run", "--preset", "smoke", "--workers", bad, "--out",
+                         str(tmp_path / "o")])
+            assert code == 2
+    err = capsys.readouterr().err
+    assert "expected 'auto' or a whole number, got 'two'" in err
+    assert "workers = 0 is not valid: expected 'auto' or an integer >= 1" in err

@@ -41,6 +41,16 @@ def configure(parser) -> None:
     add_tuning_arguments(parser, with_switch=True)
 
 
+def _workers(text: str):
+    """--workers: 'auto' or a whole number (checked >= 1 with the configuration)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number, got {text!r}")
+
+
 def _shares(text):
     if text is None:
         return None
@@ -115,10 +125,11 @@ def add_data_arguments(parser) -> None:
                              "training changes results as another thread count does; "
                              "default 1; on a GPU 8 trains 2-3.5x more models per second "
                              "(python -m benchmarks --only group)")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
+    parser.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
                         help="processes on this machine that work the seed grid (and the "
                              "λ studies) together through the Optuna storage, each with "
-                             "cores ÷ N threads unless --threads is given (default 1)")
+                             "cores ÷ N threads unless --threads is given (default auto: "
+                             "one process below 4 cores, else one per 2 cores)")
     parser.add_argument("--artifacts", default=None, metavar="DIR_OR_S3",
                         help="with --storage on machines that share no folder: where each "
                              "worker puts its runs' files for the others, a folder or "

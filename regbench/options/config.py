@@ -236,7 +236,8 @@ class RunConfig:
     threads: int | None = None
     # Processes this command starts on this machine to work the seed grid (and the λ
     # studies) together through the Optuna storage; each gets cores ÷ workers threads.
-    workers: int = 1
+    # "auto": by the cores (runtime.threads.AUTO_WORKERS_RULE; 1 on 2 cores).
+    workers: int | str = "auto"
     # Where grid workers that share no folder put their runs for the others: a folder,
     # or s3://BUCKET (Optuna's FileSystemArtifactStore / Boto3ArtifactStore).
     artifacts: str | None = None
@@ -266,6 +267,14 @@ class RunConfig:
     def __getstate__(self) -> dict:
         """Copies and pickles leave the parsed sections behind (re-parsed on use)."""
         return {k: v for k, v in self.__dict__.items() if k != "_sections"}
+
+    def worker_count(self) -> int:
+        """Processes this command runs on this machine: ``workers``, or for "auto" the
+        count ``runtime.threads.auto_workers`` gives for the cores available."""
+        if self.workers == "auto":
+            from regbench.runtime.threads import auto_workers
+            return auto_workers()
+        return self.workers
 
     def train_config(self, seed: int) -> TrainConfig:
         """The [train] section for one seed (the only thing that differs per run)."""
@@ -321,9 +330,9 @@ class RunConfig:
         if self.models_per_group is not None and self.models_per_group < 1:
             raise RegbenchError(f"models_per_group = {self.models_per_group} is not valid: "
                                 "expected an integer >= 1 (1: every model alone)")
-        if self.workers < 1:
-            raise RegbenchError(f"workers = {self.workers} is not valid: expected an integer "
-                                ">= 1 (processes on this machine)")
+        if self.workers != "auto" and (not isinstance(self.workers, int) or self.workers < 1):
+            raise RegbenchError(f"workers = {self.workers!r} is not valid: expected 'auto' or "
+                                "an integer >= 1 (processes on this machine)")
         if self.artifacts is not None and self.artifacts.startswith("s3://") and \
                 "/" in self.artifacts[len("s3://"):].strip("/"):
             raise RegbenchError(f"artifacts = {self.artifacts!r} is not valid: give a bucket, "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from regbench.report import inference, stability
 from regbench.report.load import load_results
-from regbench.report.render import write_outputs
+from regbench.report.render import Section, Text, write_outputs
 from regbench.report.sections import build_sections, report_order
 from regbench.store.runs import atomic_write
 
@@ -34,5 +34,11 @@ def write_report(results_dir) -> tuple[Path, Path]:
     atomic_write(folder.path / "statistics.csv",
                  statistics[inference.STATISTICS_COLUMNS].to_csv(index=False))
     title, sections = build_sections(folder, statistics)
+    if folder.config.get("interim"):   # written while the run goes on (run_comparison)
+        title = f"{title} (interim)"
+        sections.insert(0, Section("Interim report", [Text(
+            f"This report covers {folder.config['interim']}; `regbench run` rewrites it "
+            "as each regularizer's seeds finish. Its ★ are corrected across the "
+            "regularizers done so far; the final report corrects across all of them.")]))
     stability.write_stability_csvs(folder, report_order(folder))  # the tables' numbers
     return write_outputs(folder.path, title, sections)

@@ -81,7 +81,7 @@ def check_suite(suite, config: RunConfig, scenario_given: bool = False) -> None:
     experiment gives its own) and data of the user's when every experiment simulates its
     own scenario. ``scenario_given``: the user named a scenario (the command line knows;
     a configuration always holds one, the preset's if not the user's)."""
-    if config.workers > 1:
+    if config.workers != "auto" and config.workers > 1:   # auto: one process here
         raise RegbenchError("--workers does not go with --suite: start the suite command "
                             "in several processes with one --storage (and --threads), "
                             "they share every point's grid")

@@ -60,7 +60,10 @@ def run_comparison(context: RunContext, executor: RunExecutor | None = None,
         from regbench.runner.plan import describe_plan, plan_run
         estimate = plan_run(context)
         print(describe_plan(context, estimate), flush=True)
-    if config.tune:
+    staged = report and not context.shares_grid()
+    if staged:   # λ and seed runs a regularizer at a time, an interim report after each
+        _train_in_stages(context, executor, search, estimate, started, t0)
+    elif config.tune:
         context.use_lambdas(search.tune_lambdas(estimate))
     from regbench.store.trained_with import say_reused_runs
     say_reused_runs(context)   # stored runs trained with other threads, device, groups
@@ -72,7 +75,7 @@ def run_comparison(context: RunContext, executor: RunExecutor | None = None,
         if wait_workers is not None:
             wait_workers()
         missing = executor.collect_grid(grid)
-    else:
+    else:   # staged: every seed run is stored; the tables in the regularizers' order
         executor.train_grid(grid)
         missing = 0
     for line in context.store.settings_warnings():
@@ -92,4 +95,43 @@ def run_comparison(context: RunContext, executor: RunExecutor | None = None,
     return out
 
 
-__all__ = ["run_comparison"]
+# An interim report is written at most this often (seconds of the run), so that a short
+# run spends no time on reports nobody reads; the quick preset's stages take minutes.
+INTERIM_EVERY = 120.0
+
+
+def stages(regularizers: list[str]) -> list[list[str]]:
+    """The order in which λ is chosen and the seeds trained: none with the first other
+    regularizer (a first verdict early), then one regularizer at a time."""
+    others = [r for r in regularizers if r != "none"]
+    first = (["none"] if "none" in regularizers else []) + others[:1]
+    return [first] + [[r] for r in others[1:]]
+
+
+def _train_in_stages(context: RunContext, executor: RunExecutor, search: LambdaSearch,
+                     estimate, started, t0: float) -> None:
+    """λ (the run's protocol) and the seed runs on all the training rows, stage by stage
+    (``stages``); after each stage but the last, an interim report of the regularizers
+    done (config.json's ``interim``), at most every INTERIM_EVERY seconds. Each
+    regularizer's λ depends only on its own candidates and none's, and each run on its
+    own seed, so the order changes no number."""
+    from regbench.report import write_report
+    config, done, last = context.config, [], 0.0
+    plan = stages(context.regularizers)
+    for i, names in enumerate(plan):
+        if config.tune:
+            context.use_lambdas(search.tune_lambdas(estimate, only=names))
+        done += names
+        executor.train_grid([(r, s) for r in context.regularizers if r in done
+                             for s in range(config.seeds)], fractions=False)
+        elapsed = time.perf_counter() - t0
+        if i < len(plan) - 1 and "none" in done and len(done) > 1 and \
+                elapsed - last >= INTERIM_EVERY:
+            covered = f"{len(done)} of {len(context.regularizers)} regularizers ({', '.join(done)})"
+            write_config(context, started, elapsed, interim=covered)
+            write_report(context.out)
+            last = elapsed
+            print(f"interim report: {context.out / 'report.html'}: {covered}", flush=True)
+
+
+__all__ = ["INTERIM_EVERY", "run_comparison", "stages"]

@@ -279,7 +279,7 @@ class RunContext:
         """Whether the seed grid is worked through the Optuna storage as a queue
         (``regbench.distributed.workers``): a storage was given, so workers on other machines may
         join, or this command starts local workers."""
-        return bool(self.config.tuning_config().storage) or self.config.workers > 1
+        return bool(self.config.tuning_config().storage) or self.config.worker_count() > 1
 
 
 __all__ = ["DEFAULT_MODELS_PER_GROUP", "RunContext"]

@@ -25,6 +25,16 @@ def extra_backward_passes(regularizer, lam: float) -> int:
     return regularizer.kind.extra_backward_passes(lam)
 
 
+def time_left(bar, done: int, total: int) -> str:
+    """'; about 12 min left' at the pace so far (the bar's elapsed time over the models
+    done: stored ones count, so a resumed run's first lines say too little), or ''."""
+    if not done or done >= total:
+        return ""
+    from regbench.runner.plan import duration
+    elapsed = bar.format_dict.get("elapsed", 0.0)
+    return f"; about {duration(elapsed / done * (total - done))} left" if elapsed else ""
+
+
 class RunExecutor:
     """Trains, scores and stores the runs of one RunContext."""
 
@@ -168,13 +178,15 @@ class RunExecutor:
         return result.record_parts()
 
     # -- the grid -----------------------------------------------------------------------
-    def train_grid(self, grid) -> None:
-        """Train (or load) every run of ``grid`` on all the data, then on each data
-        fraction, writing the tables as runs finish."""
+    def train_grid(self, grid, fractions: bool = True) -> None:
+        """Train (or load) every run of ``grid`` on all the data, then (``fractions``)
+        on each data fraction, writing the tables as runs finish."""
         records = []
         for record in self._train_grid(grid, "seed runs"):
             records.append(record)
             self.store.write_tables(records)
+        if not fractions:
+            return
         done = []
         for fraction in self.context.facts().data_fractions:
             # Kept apart, in results_fraction.csv, so no other table mixes them in.
@@ -210,7 +222,8 @@ class RunExecutor:
                         row = record["row"]
                         print(f"{desc}: {done}/{len(grid)} {row['regularizer']} seed "
                               f"{row['seed']} ({row['status']}, best epoch "
-                              f"{row['best_epoch']} of {row['epochs']})", flush=True)
+                              f"{row['best_epoch']} of {row['epochs']}"
+                              f"{time_left(bar, done, len(grid))})", flush=True)
                     yield record
 
 

@@ -36,16 +36,27 @@ class LambdaSearch:
     def __init__(self, context: RunContext):
         self.context = context
         self.rules = LambdaRules(context)
+        # kept across calls (``tune_lambdas(only=...)``: one regularizer at a time): the
+        # searches so far (lambda_search.csv holds them all), their notes, and none's
+        # selection scores (trained and scored once)
+        self._results: dict = {}
+        self._reference: dict = {}
+        self._none: dict | None = None
+        self._total = 0   # regularizers whose λ is searched, for the labels
 
-    def tune_lambdas(self, plan=None) -> LambdaChoice:
+    def tune_lambdas(self, plan=None, only=None) -> LambdaChoice:
         """Choose λ by the run's protocol (``LAMBDA_PROTOCOLS``) for every regularizer
-        whose λ the user did not fix, starting from the context's choice; returns the new
-        LambdaChoice: its λ, what each rests on (``reference``, config.json) and the
-        TuneResults of the searches (constrained, loss; none for the others). ``plan``:
-        the run's ``plan.Estimate``, whose expected time the constrained selection
-        prints once none's models have trained."""
+        whose λ the user did not fix (``only``: those of them named), starting from the
+        context's choice; returns the new LambdaChoice: its λ, what each rests on
+        (``reference``, config.json) and the TuneResults of the searches (constrained,
+        loss; none for the others), those of earlier calls included. ``plan``: the run's
+        ``plan.Estimate``, whose expected time the constrained selection prints once
+        none's models have trained."""
         facts = self.context.facts()
-        choice, searched, reference = facts.choice, list(facts.searched), {}
+        self._total = len(facts.searched)   # the labels count across calls
+        searched = [n for n in facts.searched if only is None or n in only]
+        facts = dataclasses.replace(facts, searched=tuple(searched))
+        choice, reference = facts.choice, self._reference
         if choice.protocol == "fixed" or not searched:
             return choice
         if choice.protocol == "constrained" and declared_endpoint(self.context) is None:
@@ -54,7 +65,7 @@ class LambdaSearch:
                   "searched by validation loss instead (protocol loss)", flush=True)
             choice = dataclasses.replace(choice, protocol="loss")
             reference["fallback"] = "constrained -> loss: no ground truth"
-        results = {}
+        results = self._results
         if choice.protocol == "paper":
             for name in searched:
                 lam, source, why = self.rules.paper_lambda(name)
@@ -66,7 +77,7 @@ class LambdaSearch:
         else:
             choice, results = self._search_lambdas(facts, choice, reference)
         return dataclasses.replace(choice, reference={**self.rules.reference, **reference},
-                                   results=results)
+                                   results=dict(results))
 
     def _search_lambdas(self, facts: RunFacts, choice: LambdaChoice,
                         reference: dict) -> tuple[LambdaChoice, dict]:
@@ -79,15 +90,15 @@ class LambdaSearch:
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
         tuning, searched = facts.tuning, facts.searched
         noise = self.rules.none_reference(NOISE_SEEDS)["noise"]
-        results = {}
-        for i, name in enumerate(searched, 1):
+        results = self._results
+        for name in searched:
             study = f"{tuning.study_name}-{name}" if tuning.study_name else None
             result = self.search_lambda(
                 name, n_trials=tuning.trials, timeout=tuning.timeout,
                 storage=tuning.storage, study_name=study, objective=tuning.objective,
                 progress=facts.progress, trial_epochs=tuning.trial_epochs,
                 heartbeat=tuning.heartbeat, grace=tuning.grace_period,
-                label=f"λ search {i}/{len(searched)}",
+                label=f"λ search {len(results) + 1}/{self._total}",
                 enqueue=(get_spec(name).default_lambda,))
             results[name] = result
             write_lambda_search(facts.out, results)
@@ -107,22 +118,50 @@ class LambdaSearch:
         TuneResults); notes go into ``reference``."""
         import optuna
 
-        from regbench.tune import RULE, lambda_grid, search_notes, tune_lambda
-        from regbench.tune import write_lambda_search
+        from regbench.tune import lambda_grid, search_notes, tune_lambda, write_lambda_search
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per study
         tuning, searched = facts.tuning, facts.searched
-        endpoint, seeds = declared_endpoint(self.context), selection_seeds(facts)
+        endpoint = declared_endpoint(self.context)
+        if self._none is None:
+            self._none = self._none_selection(facts, endpoint, reference, plan)
+        none = self._none
+        margin = {"none_performance": none["performance"], "margin": endpoint.margin,
+                  "direction": endpoint.direction,
+                  "performance_direction": endpoint.performance_direction}
+        results = self._results
+        for name in searched:
+            spec = get_spec(name)
+            grid = lambda_grid(spec.default_lambda, spec.lambda_range, tuning.trials)
+            study = f"{tuning.study_name}-{name}" if tuning.study_name else None
+            result = tune_lambda(
+                self.selection_trials(name, endpoint, facts.out), name, n_trials=len(grid),
+                timeout=tuning.timeout, storage=tuning.storage, study_name=study,
+                objective="selection", progress=facts.progress,
+                heartbeat=tuning.heartbeat, grace=tuning.grace_period,
+                label=f"λ selection {len(results) + 1}/{self._total}", grid=grid,
+                reference=margin)
+            results[name] = result
+            write_lambda_search(facts.out, results)
+            choice = self._use_selection(facts, choice, name, result, grid)
+            for note in search_notes(result.trials, spec.lambda_range, result.best_lambda,
+                                     flat=False):
+                reference.setdefault("notes", {}).setdefault(name, []).append(note)
+                print(f"λ selection {name}: note: {note}", flush=True)
+        return choice, results
+
+    def _none_selection(self, facts: RunFacts, endpoint: Endpoint, reference: dict,
+                        plan=None) -> dict:
+        """none on the selection seeds (``selection_scores``), once: the expected time,
+        the power line and the selection's line printed, what it rests on noted in
+        ``reference``. RegbenchError when none does not train."""
+        from regbench.tune import RULE
+        seeds = selection_seeds(facts)
         none = self.selection_scores("none", 0.0, endpoint)
         if "failed" in none:
             raise RegbenchError(f"none did not train on the selection seeds ({none['failed']}); "
                                 "fix the training settings or use --lambda-protocol fixed")
         if plan is not None:
             print(plan.expected_line(none), flush=True)
-        if selection_warning(none):
-            print(selection_warning(none), flush=True)
-        margin = {"none_performance": none["performance"], "margin": endpoint.margin,
-                  "direction": endpoint.direction,
-                  "performance_direction": endpoint.performance_direction}
         reference["selection"] = {
             "seeds": seeds, "endpoint": endpoint.as_dict(), "rule": RULE,
             "none": {k: none[k] for k in ("endpoint", "performance", "val_loss")}}
@@ -134,25 +173,9 @@ class LambdaSearch:
         print(f"λ selection: on seeds {seed_range(seeds)} (the verdict's are 0-"
               f"{facts.seeds - 1}), every candidate trained as the verdict's models; "
               f"{endpoint.describe()}; rule: {RULE}", flush=True)
-        results = {}
-        for i, name in enumerate(searched, 1):
-            spec = get_spec(name)
-            grid = lambda_grid(spec.default_lambda, spec.lambda_range, tuning.trials)
-            study = f"{tuning.study_name}-{name}" if tuning.study_name else None
-            result = tune_lambda(
-                self.selection_trials(name, endpoint, facts.out), name, n_trials=len(grid),
-                timeout=tuning.timeout, storage=tuning.storage, study_name=study,
-                objective="selection", progress=facts.progress,
-                heartbeat=tuning.heartbeat, grace=tuning.grace_period,
-                label=f"λ selection {i}/{len(searched)}", grid=grid, reference=margin)
-            results[name] = result
-            write_lambda_search(facts.out, results)
-            choice = self._use_selection(facts, choice, name, result, grid)
-            for note in search_notes(result.trials, spec.lambda_range, result.best_lambda,
-                                     flat=False):
-                reference.setdefault("notes", {}).setdefault(name, []).append(note)
-                print(f"λ selection {name}: note: {note}", flush=True)
-        return choice, results
+        if selection_warning(none):
+            print(selection_warning(none), flush=True)
+        return none
 
     def _use_selection(self, facts: RunFacts, choice: LambdaChoice, name: str, result,
                        grid: list[float]) -> LambdaChoice:

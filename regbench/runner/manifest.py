@@ -68,9 +68,11 @@ def _stopping_rule(context: RunContext) -> dict:
             "converged": convergence_rule(train)}
 
 
-def write_config(context: RunContext, started, wall_seconds: float) -> None:
+def write_config(context: RunContext, started, wall_seconds: float,
+                 interim: str | None = None) -> None:
     """OUT/config.json of ``context``'s run, which started at ``started`` (an aware
-    datetime) and took ``wall_seconds``."""
+    datetime) and took ``wall_seconds``. ``interim``: what an interim report covers
+    ("2 of 11 regularizers: none, dropout"), while the run goes on."""
     ds = context.dataset
     config = context.config
     info = {
@@ -99,6 +101,7 @@ def write_config(context: RunContext, started, wall_seconds: float) -> None:
         "train": config.train_config(0).__dict__,
         "stopping_rule": _stopping_rule(context),
         "evaluation": config.evaluation_config().__dict__,
+        **({"interim": interim} if interim else {}),
         **({"explained_output": context.task().explained_output_rule()}
            if context.task().explained_output_rule() else {}),
         "freq_limit": context.freq_limit(),

@@ -20,22 +20,22 @@ def set_up_process(config, device, argv: list[str] | None, workers: list):
     from regbench.runtime.threads import apply_threads, available_cores
     from regbench.distributed.workers import start_local_workers, wait_local_workers
     apply_process_settings(device)
-    threads = config.threads
-    if config.workers > 1 and threads is None:   # each worker its share
-        threads = max(1, available_cores() // config.workers)
-    if config.workers > available_cores():
-        print(f"warning: {config.workers} workers on {available_cores()} cores "
+    threads, count = config.threads, config.worker_count()
+    if count > 1 and threads is None:   # each worker its share
+        threads = max(1, available_cores() // count)
+    if count > available_cores():
+        print(f"warning: {count} workers on {available_cores()} cores "
               "share them, one thread each, and are slower than one worker per core "
               "(4 workers on 2 cores: 0.97x one worker's speed, benchmarks/README.md)",
               file=sys.stderr, flush=True)
     warning = apply_threads(threads)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    if config.workers > 1 and argv is not None:
+    if count > 1 and argv is not None:
         from regbench.tune import default_storage
         out = Path(config.out)
         storage = config.tuning_config().storage or default_storage(out)
-        workers += start_local_workers(argv, config.workers - 1, threads, out, storage)
+        workers += start_local_workers(argv, count - 1, threads, out, storage)
         print(f"started {len(workers)} more local worker(s), {threads} thread(s) each; "
               f"logs in {out / 'logs'}", flush=True)
     return lambda: wait_local_workers(workers)

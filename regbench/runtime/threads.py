@@ -12,6 +12,22 @@ import os
 from pathlib import Path
 
 
+# How many processes --workers auto (the default) starts, by the cores available.
+AUTO_WORKERS_RULE = ("one process below 4 cores; from 4 cores one process per 2 cores, 2 "
+                     "threads each. Measured on a 2-core machine (benchmarks/README.md, local "
+                     "workers): a second process gained 1.10x on a PostgreSQL grid but lost "
+                     "on short runs with the default SQLite storage (45.4 s vs 42.4 s), so "
+                     "2 cores keep one process; independent models scale with processes "
+                     "where threads of one small model do not")
+
+
+def auto_workers(cores: int | None = None) -> int:
+    """Processes for ``--workers auto`` on ``cores`` cores (``AUTO_WORKERS_RULE``;
+    default: the cores this process may use)."""
+    cores = available_cores() if cores is None else cores
+    return 1 if cores < 4 else cores // 2
+
+
 def available_cores() -> int:
     """Cores this process may run on (its affinity mask), else the machine's count."""
     try:
