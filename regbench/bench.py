@@ -1,4 +1,4 @@
-"""The Python API of a comparison: ``Benchmark(config).run()`` (README).
+"""The Python API of a comparison: ``Benchmark(config).run()`` (README, docs/extending.md).
 
 A thin facade over the rooms of one run, for scripts and tests; no module below the
 command layer takes it (tests/test_architecture.py):

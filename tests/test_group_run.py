@@ -1,6 +1,6 @@
 """Grouped training inside a comparison (``models_per_group``): over the smoke preset's
 three epochs members' results match solo runs within rounding (over a whole training
-the rounding grows, as between thread counts: README), non-groupable regularizers
+the rounding grows, as between thread counts: docs/distributed.md), non-groupable regularizers
 train solo, and a shared grid's cells are the groups."""
 import json
 

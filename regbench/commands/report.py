@@ -24,7 +24,7 @@ def configure(parser) -> None:
         "--readme", action="store_true",
         help="also write DIR/readme_tables.md and print it: the run's facts (settings, "
              "machine, wall time), λ per regularizer with the seeds that chose it, and the "
-             "report's verdict table, in Markdown; the README's figures are pasted from it")
+             "report's verdict table, in Markdown; docs/results.md's tables are pasted from it")
     parser.add_argument(
         "--artifacts", default=None, metavar="DIR_OR_S3",
         help="with --storage: the artifact store the workers used, if not the one "

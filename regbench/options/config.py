@@ -243,7 +243,7 @@ class RunConfig:
     artifacts: str | None = None
     # Seeds of one regularizer trained together as one grouped model (regbench.training.group);
     # None: by device (context.DEFAULT_MODELS_PER_GROUP). Not part of a run's key, like
-    # threads: both change only the float32 summation order (README, Many workers).
+    # threads: both change only the float32 summation order (docs/distributed.md).
     models_per_group: int | None = None
 
     # -- typed views ------------------------------------------------------------------

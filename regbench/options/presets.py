@@ -19,7 +19,7 @@ PRESETS: dict[str, dict] = {
         "tuning": {"trials": 3, "trial_epochs": 2},
     },
     # The README default: a real comparison on a 2-core CPU: 54 min for all eleven
-    # regularizers, 8 min for fourier,none (README: All eleven regularizers).
+    # regularizers, 8 min for fourier,none (docs/results.md: All eleven regularizers).
     # Scaled down from the paper honestly: shorter sequences (200 bp, T scaled to
     # 0.15 L = 30), fewer filters and sequences, every model trained to early stopping.
     "quick": {

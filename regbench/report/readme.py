@@ -1,7 +1,7 @@
-"""The README's result tables, written from a results folder and nothing else:
+"""The result tables of docs/results.md, written from a results folder and nothing else:
 ``readme_tables(results_dir)`` returns the Markdown that ``regbench report DIR
---readme`` writes to DIR/readme_tables.md and prints. The README's figures are pasted
-from it, so every number there names the folder, command and machine it came from.
+--readme`` writes to DIR/readme_tables.md and prints. docs/results.md's tables are
+pasted from it, so every number there names the folder, command and machine it came from.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def lambda_table(config: dict, order) -> pd.DataFrame:
 
 
 def readme_tables(results_dir) -> str:
-    """The Markdown of the README's tables for the folder ``results_dir``: the run's
+    """The Markdown of docs/results.md's tables for the folder ``results_dir``: the run's
     facts, λ per regularizer, and the verdict exactly as the report computes it."""
     folder = load_results(results_dir)
     order = report_order(folder)

@@ -252,7 +252,7 @@ class RunContext:
 
     def run_settings(self, models_per_group: int = 1) -> dict:
         """How this process trains: settings the run keys leave out, though they move
-        the numbers (README: grouping and threads moved a test auROC by 0.13 and 0.07);
+        the numbers (docs/distributed.md: grouping and threads moved a test auROC by 0.13 and 0.07);
         every results.csv row records them. ``models_per_group``: models trained
         together with this one (1: alone)."""
         return {"threads": torch.get_num_threads(), "device": str(self.device),

@@ -3,7 +3,7 @@
 
 These settings stay out of the run keys (issue 42). In principle they change no model,
 only the order of float32 sums (grouped and solo training are tested to agree, within
-rounding), though training can amplify the rounding (README: test auROC by up to 0.13).
+rounding), though training can amplify the rounding (docs/distributed.md: test auROC by up to 0.13).
 Keying runs by them would make every stored run new: a rerun with another --threads or
 --models-per-group would train the whole grid again, and every folder stored so far
 would be orphaned, for numbers that differ by rounding. So a stored run is reused

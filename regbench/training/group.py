@@ -81,7 +81,7 @@ class GroupTrainer:
     every unit active) takes Adam steps of about ±lr from that rounding in both runs,
     differently; tests/test_group.py has the measured differences. Over a whole
     training such differences grow until early stopping picks other epochs, as between
-    solo runs with different thread counts (README: Many workers).
+    solo runs with different thread counts (docs/distributed.md).
     """
 
     def __init__(self, task: Task, regularizer: Regularizer, lam: float,
