@@ -72,5 +72,5 @@ def test_a_logs_model_lines_say_the_time_left_at_the_pace_so_far():
 
     from regbench.runner.executor import time_left
     bar = SimpleNamespace(format_dict={"elapsed": 60.0})
-    assert time_left(bar, 2, 8) == "; about 3 min left"      # 30 s a model, 6 to go
+    assert time_left(bar, 2, 8) == "; about 03:00 left"      # 30 s a model, 6 to go
     assert time_left(bar, 8, 8) == "" and time_left(bar, 0, 8) == ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from regbench.report.stats import STAR, WORSE, metric_info
 from regbench.store.runs import METHOD_LABELS
@@ -59,6 +60,8 @@ def verdict_figure(rows: pd.DataFrame):
         ax.set_title(("primary: " if role == "primary" else "performance: ") + _label(first),
                      fontsize=9)
         ax.set_xlabel("difference from none (95% interval)", fontsize=8)
+        ax.margins(x=0.15)                               # room for the marks
+        ax.xaxis.set_major_locator(MaxNLocator(5))       # tick labels that do not collide
     axes[0].set_yticks(list(y.values()), list(y.keys()))
     axes[0].set_ylim(-0.7, len(order) - 0.3)
     return fig

@@ -26,13 +26,14 @@ def extra_backward_passes(regularizer, lam: float) -> int:
 
 
 def time_left(bar, done: int, total: int) -> str:
-    """'; about 12 min left' at the pace so far (the bar's elapsed time over the models
-    done: stored ones count, so a resumed run's first lines say too little), or ''."""
+    """'; about 12:30 left' (tqdm's minutes:seconds) at the pace so far (the bar's
+    elapsed time over the models done: stored ones count, so a resumed run's first lines
+    say too little), or ''."""
     if not done or done >= total:
         return ""
-    from regbench.runner.plan import duration
     elapsed = bar.format_dict.get("elapsed", 0.0)
-    return f"; about {duration(elapsed / done * (total - done))} left" if elapsed else ""
+    left = tqdm.format_interval(elapsed / done * (total - done))
+    return f"; about {left} left" if elapsed else ""
 
 
 class RunExecutor:
