@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.metrics import describe_metric, list_metrics, paired_t, welch_t
+from regbench.report.numbers import p_value, plain
 from regbench.store.record import COST, FACT, ID, PERFORMANCE, RUN_RECORD, TEST_PREFIX
 from regbench.store.runs import METHOD_LABELS, METHOD_PREFIXES, split_column
 
@@ -175,29 +176,33 @@ def summarise(results: pd.DataFrame, metrics, order) -> pd.DataFrame:
 
 
 def format_mean_sd(mean: float, sd: float) -> str:
-    """'mean ± sd' with 4 significant digits; a single seed has no sd."""
+    """'mean ± sd': the mean at 3 significant digits, the sd at 2, in plain decimals
+    (``numbers.plain``); a single seed has no sd."""
     if math.isnan(mean):
         return "–"
     if math.isnan(sd):
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {sd:.2g}"
+        return plain(mean)
+    return f"{plain(mean)} ± {plain(sd, 2)}"
 
 
 DIGITS = 3  # significant digits of differences, intervals and p-values in the report
 
 
-def format_number(value: float) -> str:
-    """DIGITS significant digits, trailing zeros kept ('0.120', '1.00')."""
-    return "–" if value is None or math.isnan(value) else f"{value:#.{DIGITS}g}"
+def format_number(value: float, scale: float = 1.0) -> str:
+    """DIGITS significant digits, trailing zeros kept ('0.120', '1.00'), never
+    e-notation; '0' for a zero up to rounding noise at ``scale``."""
+    return plain(value, DIGITS, scale=scale)
 
 
 def format_p(p: float) -> str:
-    return format_number(p)
+    """A p- or q-value: DIGITS significant digits, or '< 0.001'."""
+    return p_value(p)
 
 
-def format_signed(value: float) -> str:
-    """'+0.0123', '+0.120' (DIGITS significant digits, the sign always shown)."""
-    return "–" if value is None or math.isnan(value) else f"{value:+#.{DIGITS}g}"
+def format_signed(value: float, scale: float = 1.0) -> str:
+    """'+0.0123', '+0.120', '-0.0500' (DIGITS significant digits, the sign always
+    shown), '0' for a zero up to rounding noise at ``scale``."""
+    return plain(value, DIGITS, signed=True, scale=scale)
 
 
 def regularizers(n: int) -> str:
@@ -205,11 +210,20 @@ def regularizers(n: int) -> str:
     return f"{n} regularizer{'' if n == 1 else 's'}"
 
 
-def format_ci(low: float, high: float) -> str:
+def format_ci(low: float, high: float, scale: float = 1.0) -> str:
     """'[+0.00412, +0.0205]', or '–' when the interval is unknown (fewer than 2 values)."""
     if low is None or high is None or math.isnan(low) or math.isnan(high):
         return "–"
-    return f"[{format_signed(low)}, {format_signed(high)}]"
+    return f"[{format_signed(low, scale)}, {format_signed(high, scale)}]"
+
+
+def column_scale(results: pd.DataFrame, column: str) -> float:
+    """The size of a results column's values (largest |value|; 1 when it has none):
+    what a difference of two of them is 0 relative to."""
+    values = pd.to_numeric(results[column], errors="coerce").abs() if column in results \
+        else pd.Series(dtype=float)
+    top = values.max()
+    return float(top) if top == top and top > 0 else 1.0
 
 
 def outcome_metrics(metrics) -> list[str]:
