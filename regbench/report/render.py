@@ -35,6 +35,8 @@ class Bullets:
 class Table:
     frame: pd.DataFrame
     caption: str = ""
+    # column header -> what the reader may hover for (the raw results.csv column name)
+    tooltips: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -75,7 +77,7 @@ def figure_png(fig) -> bytes:
 # --- HTML ------------------------------------------------------------------------
 
 CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+body{font-family:system-ui,sans-serif;max-width:1280px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}
 h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
 table{border-collapse:collapse;font-size:0.85em;margin:0.8em 0}
@@ -84,11 +86,21 @@ th{background:#f0f0f0}caption{caption-side:top;text-align:left;font-style:italic
 figure{margin:1em 0}img{max-width:100%;height:auto}figcaption{font-size:0.9em;color:#444}
 .note{background:#fff4d6;border-left:4px solid #e0a800;padding:0.5em 1em}
 .wide{overflow-x:auto;max-width:100%}
+nav.toc{font-size:0.9em;margin:0.3em 0 0.8em}nav.toc a{margin-right:0.9em}
+details{margin-top:0.6em}summary{cursor:pointer}summary h2{display:inline;border:none}
+details[open]>summary h2{border-bottom:1px solid #bbb}
 """
 
 
+def _html_header(column, tooltips: dict) -> str:
+    """A <th>, with its tooltip (title attribute) where the table names one."""
+    tip = tooltips.get(column)
+    title = f' title="{html.escape(str(tip), quote=True)}"' if tip else ""
+    return f"<th{title}>{html.escape(str(column))}</th>"
+
+
 def _html_table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.frame.columns)
+    head = "".join(_html_header(c, table.tooltips) for c in table.frame.columns)
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
         for row in table.frame.itertuples(index=False))
@@ -112,11 +124,43 @@ def _html_block(block) -> str:
             f"<figcaption>{html.escape(block.caption)}</figcaption></figure>")
 
 
-def render_html(title: str, sections: list[Section]) -> str:
-    body = [f"<h1>{html.escape(title)}</h1>"]
+def anchor(title: str) -> str:
+    """The id of a section's title: lower case, runs of other characters as '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "section"
+
+
+def anchors(sections: list[Section]) -> list[str]:
+    """One id per section, unique (a repeated title gets '-2', '-3', ...)."""
+    ids, seen = [], {}
     for section in sections:
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        body.extend(_html_block(b) for b in section.blocks)
+        name = anchor(section.title)
+        seen[name] = seen.get(name, 0) + 1
+        ids.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return ids
+
+
+def table_of_contents(sections: list[Section], ids: list[str]) -> str:
+    """One line of links to every section: the page's map, above the verdict."""
+    links = "".join(f'<a href="#{i}">{html.escape(s.title)}</a>'
+                    for s, i in zip(sections, ids))
+    return f'<nav class="toc">Contents: {links}</nav>'
+
+
+def _html_section(section: Section, id_: str, collapsed: bool) -> str:
+    """An open section, or one collapsed under its title (a long report's detail)."""
+    inner = "\n".join(_html_block(b) for b in section.blocks)
+    title = f"<h2>{html.escape(section.title)}</h2>"
+    if not collapsed:
+        return f'<section id="{id_}">{title}\n{inner}</section>'
+    return f'<details id="{id_}"><summary>{title}</summary>\n{inner}</details>'
+
+
+def render_html(title: str, sections: list[Section]) -> str:
+    ids = anchors(sections)
+    body = [f"<h1>{html.escape(title)}</h1>", table_of_contents(sections, ids)]
+    # The first section (the verdict) is the answer and stays open; the rest are its
+    # details, one click away, so the first screen is the answer.
+    body.extend(_html_section(s, i, n > 0) for n, (s, i) in enumerate(zip(sections, ids)))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
             f"<body>\n" + "\n".join(body) + "\n</body></html>\n")
