@@ -75,7 +75,8 @@ def readme_tables(results_dir) -> str:
     sections = [Section("Run", [Text(run_facts(folder.config, seeds))]),
                 Section("λ", [Table(lambda_table(folder.config, order),
                                     "λ per regularizer and the seeds that chose it")]),
-                verdict(folder, order, statistics, chosen_lambdas(folder, order))]
+                verdict(folder, order, statistics, chosen_lambdas(folder, order),
+                        figure=False)]
     return render_markdown(f"regbench results: {folder.path.name}", sections)
 
 

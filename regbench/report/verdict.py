@@ -13,7 +13,9 @@ import pandas as pd
 
 from regbench.endpoints import Endpoint
 from regbench.store.record import TEST_PREFIX
-from regbench.report import inference, stats
+from regbench.report import forest, inference, stats
+from regbench.report.answer import answer_sentences, identical
+from regbench.report.blocks import figure_block
 from regbench.report.inference import (DAGGER, NON_INFERIORITY, PRIMARY, SECONDARY,
                                        UNCONVERGED)
 from regbench.report.load import ResultsFolder
@@ -70,21 +72,31 @@ MARKS = {"yes": f" {STAR}", "worse": f" {WORSE}"}
 NON_INFERIOR = {"yes": "non-inferior", "no": "not shown non-inferior"}
 
 
-def cell(row) -> str:
-    """The mean difference from none and its 95% interval, then by role: the primary
-    endpoint's Benjamini-Hochberg q with ★ (better) or ▼ (worse) where it is at most
-    ALPHA; the performance metric's non-inferiority; else how many seeds went the
-    better way; † where a model behind it did not converge (no ★ or ▼ then). '+0.0123
-    [+0.00412, +0.0205], q 0.0312 ★'."""
-    text = f"{format_signed(row['mean_difference'])} {format_ci(row['ci_low'], row['ci_high'])}"
-    if row["role"] == PRIMARY:
-        text += f", q {format_p(row['p_adjusted'])}{MARKS.get(row['better'], '')}"
-    elif row["role"] == NON_INFERIORITY:
-        text += f": {NON_INFERIOR.get(row['non_inferior'], 'no interval')}"
-    elif not pd.isna(row["n_better"]):
-        text += f", {int(row['n_better'])} of {int(row['n_pairs'])} seeds better"
+def cell(row, scale: float = 1.0) -> str:
+    """The mean difference from none and its 95% interval, then by role (``role_note``);
+    † where a model behind it did not converge (no ★ or ▼ then). '+0.0123
+    [+0.00412, +0.0205], q 0.0312 ★'; 'identical to none' where every seed gave the
+    same value (differences 0 up to rounding at ``scale``, the column's size)."""
+    if identical(row, scale):
+        text = "identical to none"
+    else:
+        text = (f"{format_signed(row['mean_difference'], scale)} "
+                f"{format_ci(row['ci_low'], row['ci_high'], scale)}{role_note(row)}")
     text += " (unpaired)" if row["test"] == "welch_t" else ""
     return text + (f" {DAGGER}" if inference.marked(row.get("unconverged")) else "")
+
+
+def role_note(row) -> str:
+    """The primary endpoint's Benjamini-Hochberg q with ★ (better) or ▼ (worse) where it
+    is at most ALPHA; the performance metric's non-inferiority; else how many seeds went
+    the better way."""
+    if row["role"] == PRIMARY:
+        return f", q {format_p(row['p_adjusted'])}{MARKS.get(row['better'], '')}"
+    if row["role"] == NON_INFERIORITY:
+        return f": {NON_INFERIOR.get(row['non_inferior'], 'no interval')}"
+    if not pd.isna(row["n_better"]):
+        return f", {int(row['n_better'])} of {int(row['n_pairs'])} seeds better"
+    return ""
 
 
 def verdict_frame(results: pd.DataFrame, statistics: pd.DataFrame, order,
@@ -96,6 +108,7 @@ def verdict_frame(results: pd.DataFrame, statistics: pd.DataFrame, order,
     ok = stats.ok_runs(results)
     tests = seed_rows(statistics, columns)
     role = roles(endpoint)
+    sizes = scales(results, columns)
     rows = []
     for reg in order:
         row = {"regularizer": reg}
@@ -108,7 +121,7 @@ def verdict_frame(results: pd.DataFrame, statistics: pd.DataFrame, order,
                 row[label] = (f"{stats.format_number(values.mean())} (mean)"
                               if len(values) else "–")
             else:
-                row[label] = (cell(tests.loc[(reg, column)])
+                row[label] = (cell(tests.loc[(reg, column)], sizes[column])
                               if (reg, column) in tests.index else "–")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -239,10 +252,57 @@ def endpoint_text(endpoint: Endpoint | None, source: str, tested: int) -> str:
             f"went the better way, not tested and never starred.")
 
 
+def column_tooltips(columns, endpoint: Endpoint | None) -> dict[str, str]:
+    """Verdict table header -> 'results.csv column NAME: what better means'."""
+    role = roles(endpoint)
+    return {header_label(c, role.get(c, SECONDARY)):
+            f"results.csv column {c}: {stats.metric_info(c).better}" for c in columns}
+
+
+def scales(results: pd.DataFrame, columns) -> dict[str, float]:
+    """results column -> the size of its values (what a difference is 0 relative to)."""
+    ok = stats.ok_runs(results)
+    return {column: stats.column_scale(ok, column) for column in columns}
+
+
+def verdict_figure(statistics: pd.DataFrame, order, endpoint: Endpoint | None,
+                   sizes: dict):
+    """The forest plot as a figure block, or a note saying why there is none."""
+    fig = forest.verdict_figure(forest.verdict_rows(statistics, order), sizes)
+    if fig is None:
+        return Text(forest.missing_note(endpoint))
+    return figure_block("verdict", forest.caption(endpoint), fig)
+
+
+def footnotes(statistics: pd.DataFrame, order, endpoint: Endpoint | None) -> list[str]:
+    """The notes under the verdict table: why nothing is starred (where nothing is), the
+    performance metric's non-inferiority and the † notes; the ★ and ▼ findings are
+    said by the sentences above the table."""
+    return [s for s in verdict_sentences(statistics, order, endpoint)
+            if not s.startswith((STAR, WORSE))]
+
+
+def how_to_read(results: pd.DataFrame, columns, endpoint: Endpoint | None, source: str,
+                tested: int) -> Text:
+    """How the verdict was made: the comparison, the endpoint, the error rate."""
+    method = next((split_column(c)[1] for c in columns
+                   if c not in stats.performance_columns()), None)
+    return Text(
+        "Each regularizer against none"
+        + (f" ({METHOD_LABELS.get(method, method)} attributions of positive test sequences)"
+           if method else "")
+        + ": the mean paired difference (regularizer − none, same seed) [its 95% "
+        "interval]. " + endpoint_text(endpoint, source, tested) + " The arrow in each "
+        "header says which way is better; hover a header for its results.csv column. "
+        "Every comparison is in statistics.csv; the run's details follow below.")
+
+
 def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
-            lambdas: dict | None = None) -> Section:
-    """The report's first section: the endpoint and error rate, the λ protocol, the
-    verdict table, a sentence per significant finding (or why there is none)."""
+            lambdas: dict | None = None, figure: bool = True) -> Section:
+    """The report's first section, its answer first: the forest plot of every
+    regularizer against none (``figure``; or a note saying why there is none), one
+    sentence per regularizer, the λ protocol, the verdict table, its notes (why nothing
+    is starred, non-inferiority, †), then how the verdict was made."""
     results = folder.results
     endpoint, source = inference.folder_endpoint(folder.config, results)
     columns = verdict_columns(results, endpoint)
@@ -251,27 +311,23 @@ def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
         return Section("Verdict", [Text("There is no 'none' run (or no headline metric), "
                                         "so there is no verdict against the baseline."),
                                    protocol])
-    method = next((split_column(c)[1] for c in columns
-                   if c not in stats.performance_columns()), None)
+    sizes = scales(results, columns)
     frame = verdict_frame(results, statistics, order, columns, lambdas, endpoint)
     tested = (int((statistics["role"] == PRIMARY).sum()) if not statistics.empty
               else 0) or len(order) - 1
-    sentences = verdict_sentences(statistics, order, endpoint)
-    intro = Text(
-        "Each regularizer against none"
-        + (f" ({METHOD_LABELS.get(method, method)} attributions of positive test sequences)"
-           if method else "")
-        + ": the mean paired difference (regularizer − none, same seed) [its 95% "
-        "interval]. " + endpoint_text(endpoint, source, tested) + " The arrow in each "
-        "header says which way is better. Every comparison is in statistics.csv; the "
-        "run's details follow below.")
-    # The protocol before the table: with many regularizers the table fills the first
-    # screen, and how λ was chosen is part of reading it.
-    return Section("Verdict", [intro, protocol,
-                               Table(frame, "The verdict: each regularizer vs none, the "
-                                            "primary endpoint first"),
-                               Bullets(sentences)])
+    answer = answer_sentences(statistics, order, columns, sizes, endpoint)
+    notes = footnotes(statistics, order, endpoint)
+    blocks = [verdict_figure(statistics, order, endpoint, sizes) if figure else None,
+              Bullets(answer) if answer else None,
+              # before the table: how λ was chosen is part of reading it
+              protocol,
+              Table(frame, "The verdict: each regularizer vs none, the primary endpoint "
+                           "first", column_tooltips(columns, endpoint)),
+              Bullets(notes) if notes else None,
+              how_to_read(results, columns, endpoint, source, tested)]
+    return Section("Verdict", [b for b in blocks if b is not None])
 
 
-__all__ = ["convergence_notes", "endpoint_text", "findings", "lambda_protocol", "verdict",
+__all__ = ["cell", "column_tooltips", "convergence_notes", "endpoint_text", "findings",
+           "footnotes", "lambda_protocol", "verdict",
            "verdict_columns", "verdict_frame", "verdict_sentences"]
