@@ -18,8 +18,9 @@ from regbench.report.stats import format_mean_sd, summarise
 REGS = ["fourier", "none", "my_prior"]  # a custom name; `none` is not first on purpose
 SEEDS = 3
 L = 100
-# perf scatter, 4 groups across seeds, 2 per-sequence methods, tracks, training curves
-N_FIGURES = 9
+# the verdict's forest plot, perf scatter, 4 groups across seeds, 2 per-sequence
+# methods, tracks, training curves
+N_FIGURES = 10
 
 
 def _results(rng) -> pd.DataFrame:
@@ -128,7 +129,9 @@ def test_writes_both_files_and_figures(report):
 def test_html_is_self_contained(report):
     html = report[1].read_text(encoding="utf-8")
     assert html.count('src="data:image/png;base64,') == N_FIGURES
-    assert "src=\"http" not in html and "href=" not in html
+    assert "src=\"http" not in html
+    # the only links are the table of contents' anchors to the page's own sections
+    assert set(re.findall(r'href="(.)', html)) == {"#"}
     srcs = re.findall(r'src="([^"]*)"', html)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "figures/" not in html
@@ -166,9 +169,9 @@ def test_header_and_metric_meanings(report):
     assert "ixg_entropy" not in html  # an all-NaN column is skipped
     assert "my_prior" in html and "Welch" in html and "hierarchical bootstrap" in html
     assert "Wilcoxon" not in html and "Mann-Whitney" not in html and "Holm" not in html
-    # the baseline comes first in the summary table's columns
-    header = re.search(r"<th>metric</th><th>better</th><th>([^<]+)</th>", html)
-    assert header.group(1) == "none"
+    # the summary's rows are the regularizers, the baseline first
+    summary = html[html.index('<details id="summary">'):]
+    assert re.search(r"<tbody><tr><td>([^<]+)</td>", summary).group(1) == "none"
 
 
 def test_statistics_csv_tests_the_primary_endpoint_only(report):
@@ -249,7 +252,7 @@ def test_minimal_folder_with_only_results(tmp_path):
                  ).to_csv(folder / "results.csv", index=False)
     html_path, md_path = write_report(folder)
     html = html_path.read_text(encoding="utf-8")
-    assert "0.85 ± 0.071" in html and "config.json is missing" in html
+    assert "0.850 ± 0.071" in html and "config.json is missing" in html
 
 
 def test_missing_folder_and_results(tmp_path):

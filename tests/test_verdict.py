@@ -52,8 +52,15 @@ ORDER = ["none", "fourier", "l2"]
 
 
 def _interval(d: np.ndarray) -> str:
+    """As the report prints it: 3 significant digits, a mean of 0 up to rounding as 0."""
     low, high = scipy.stats.ttest_1samp(d, 0).confidence_interval(0.95)
-    return f"{d.mean():+#.3g} [{low:+#.3g}, {high:+#.3g}]"
+    mean = "0" if abs(d.mean()) < 1e-12 else f"{d.mean():+#.3g}"
+    return f"{mean} [{low:+#.3g}, {high:+#.3g}]"
+
+
+def _q(p: float) -> str:
+    """A q-value as the report prints it: below 0.001 as '< 0.001'."""
+    return "< 0.001" if p < 0.001 else f"{p:#.3g}"
 
 
 def test_headline_columns_come_from_the_registry():
@@ -82,9 +89,9 @@ def test_verdict_stars_the_primary_endpoint_only():
     # both min(2 p / 1, 2 p / 2) = p.
     p = scipy.stats.ttest_1samp(UP, 0).pvalue
     assert table.loc["fourier", "motif fraction ↑ (primary)"] == (
-        f"{_interval(UP)}, q {p:#.3g} ★")
+        f"{_interval(UP)}, q {_q(p)} ★")
     assert table.loc["l2", "motif fraction ↑ (primary)"] == (
-        f"{_interval(-UP / 2)}, q {p:#.3g} ▼")
+        f"{_interval(-UP / 2)}, q {_q(p)} ▼")
     # auROC +-WOBBLE: mean 0, but the interval's lower end (-0.0164) passes -0.01.
     assert table.loc["fourier", "test auROC ↑ (non-inferiority)"] == (
         f"{_interval(WOBBLE)}: not shown non-inferior")
@@ -108,7 +115,7 @@ def test_without_an_endpoint_nothing_is_starred():
 def test_one_sentence_per_significant_finding_then_non_inferiority():
     frame = _frame()
     lines = findings(statistics_table(frame, None, ORDER, MOTIF), ORDER)
-    p = f"{scipy.stats.ttest_1samp(UP, 0).pvalue:#.3g}"
+    p = _q(scipy.stats.ttest_1samp(UP, 0).pvalue)
     assert lines == [
         f"★ fourier is better than none on the primary endpoint, motif fraction: "
         f"{_interval(UP)} (mean difference, 95% CI; 8 paired seeds; t-test p {p}, "
@@ -146,7 +153,7 @@ def test_comparisons_with_an_unconverged_model_are_marked_and_never_starred():
                           endpoint=MOTIF).set_index("regularizer")
     p = scipy.stats.ttest_1samp(UP, 0).pvalue
     assert table.loc["fourier", "motif fraction ↑ (primary)"] == (
-        f"{_interval(UP)}, q {p:#.3g} †")
+        f"{_interval(UP)}, q {_q(p)} †")
     assert all(c.endswith(" †") for c in table.loc["fourier"])
     assert not any(c.endswith("†") for c in table.loc["l2"])
     cells = table.to_numpy().ravel()
@@ -199,8 +206,10 @@ def test_report_opens_on_the_verdict(tmp_path):
     first = html[html.index("<h2>Verdict</h2>"):html.index("<h2>Run</h2>")]
     table = first[first.index("<table>"):first.index("</table>")]
     assert first.count("<table>") == 1 and table.count("★") == 1 and table.count("▼") == 1
-    assert first.count("<li>★ fourier is better") == 1
-    assert first.count("<li>▼ l2 is worse") == 1
+    # The answer first: the figure, then one sentence per regularizer, then the table.
+    assert first.index("<img") < first.index("<li>fourier: ") < first.index("<table>")
+    assert first.count("<li>fourier: motif fraction higher than none") == 1
+    assert first.count("<li>l2: motif fraction lower than none") == 1
     # The endpoint and why, the margin and why, the error rate: config.json has no
     # endpoint (an older run), so it is inferred from the motif fraction's values.
     assert "Primary endpoint, inferred from the data&#x27;s ground truth" in first

@@ -13,6 +13,7 @@ from regbench.report.load import ResultsFolder
 from regbench.report.blocks import figure_block, fmt, section_block
 from regbench.report.render import Bullets, Section, Table, Text
 from regbench.report.run_sections import chosen_lambdas, header, lambda_search, pareto_search
+from regbench.report.summary import summary
 from regbench.metrics import get_metric, lead_metrics
 from regbench.report.stats import BASELINE
 from regbench.store.runs import METHOD_LABELS, METHOD_PREFIXES
@@ -20,7 +21,8 @@ from regbench.store.runs import METHOD_LABELS, METHOD_PREFIXES
 # --- summary ---------------------------------------------------------------------
 
 def summary_frame(results: pd.DataFrame, metrics, order) -> pd.DataFrame:
-    """Metrics as rows, regularizers as columns, 'mean ± sd' cells."""
+    """Metrics as rows, regularizers as columns, 'mean ± sd' cells (a suite's compare
+    section; the report's own Summary has regularizers as rows: ``summary.summary``)."""
     summary = stats.summarise(results, metrics, order).set_index(["regularizer", "metric"])
     ok = stats.ok_runs(results)
     n_ok = ok.groupby("regularizer").size().reindex(order, fill_value=0)
@@ -36,23 +38,6 @@ def summary_frame(results: pd.DataFrame, metrics, order) -> pd.DataFrame:
                         else stats.format_mean_sd(cell["mean"], cell["sd"]))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def summary(folder: ResultsFolder, metrics, order) -> Section:
-    results = folder.results
-    failed = results[results["status"].astype(str).str.strip() != "ok"]
-    failed_table = None if failed.empty else Table(
-        failed[["regularizer", "seed", "status"]].astype(str), "Failed runs (left out of "
-        "every statistic)")
-    return section_block(
-        "Summary", Text("Mean ± sample standard deviation over the seeds that finished "
-                        "(n in the 'runs' row); failed runs are excluded. Interpretability "
-                        "metrics use DeepLIFT/SHAP attributions, their ixg_ versions "
-                        "input×gradient (results.csv: the method column); each is the mean over the attributed positive "
-                        "test sequences, except motif_auprc, which pools all their "
-                        "positions into one ranking (the paper authors' measure). "
-                        "Definitions: docs/metrics.md."),
-        Table(summary_frame(results, metrics, order)), failed_table)
 
 
 # --- figures ---------------------------------------------------------------------
