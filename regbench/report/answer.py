@@ -70,7 +70,8 @@ def cost(row, column: str, scale: float, margin: float) -> str:
     if identical(row, scale):
         return f"{label(column)} identical to none"
     if row["non_inferior"] == "yes":
-        return f"no cost in {label(column)} ({interval(row, scale)}, within the {margin:g} margin)"
+        return (f"no cost in {label(column)} ({interval(row, scale)}, within the "
+                f"{margin:g} margin)")
     if row["non_inferior"] == "no":
         return (f"{label(column)} {interval(row, scale)}: a cost beyond the {margin:g} "
                 f"margin is not ruled out")
