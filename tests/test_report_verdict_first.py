@@ -188,3 +188,13 @@ def test_small_p_values_and_scaled_zeros():
     assert p_value(2.1e-6) == "< 0.001" and p_value(0.0123) == "0.0123"
     # 1e-10 is noise on values of size 1000, not on values of size 1
     assert plain(1e-10, scale=1000.0) == "0" and plain(1e-10) == "0.000000000100"
+
+
+def test_an_interim_report_keeps_its_note_and_the_verdict_open(tmp_path):
+    """An interim report puts its note before the verdict: both stay open, the figure
+    still comes before any table, and the details are collapsed."""
+    folder = _folder(tmp_path, _frame(), {"preset": "smoke", "interim": "2 of 3"})
+    html = write_report(folder)[0].read_text(encoding="utf-8")
+    assert '<section id="interim-report">' in html and '<section id="verdict">' in html
+    assert 0 <= html.index("<img") < html.index("<table")
+    assert '<details id="run">' in html

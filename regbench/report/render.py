@@ -65,6 +65,7 @@ def file_stem(name: str) -> str:
 class Section:
     title: str
     blocks: list = field(default_factory=list)
+    open: bool = False   # shown open in HTML, as the first section always is
 
 
 def figure_png(fig) -> bytes:
@@ -158,9 +159,10 @@ def _html_section(section: Section, id_: str, collapsed: bool) -> str:
 def render_html(title: str, sections: list[Section]) -> str:
     ids = anchors(sections)
     body = [f"<h1>{html.escape(title)}</h1>", table_of_contents(sections, ids)]
-    # The first section (the verdict) is the answer and stays open; the rest are its
-    # details, one click away, so the first screen is the answer.
-    body.extend(_html_section(s, i, n > 0) for n, (s, i) in enumerate(zip(sections, ids)))
+    # The first section and the verdict (open=True) are the answer and stay open; the
+    # rest are its details, one click away, so the first screen is the answer.
+    body.extend(_html_section(s, i, n > 0 and not s.open)
+                for n, (s, i) in enumerate(zip(sections, ids)))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
             f"<body>\n" + "\n".join(body) + "\n</body></html>\n")

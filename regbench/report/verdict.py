@@ -310,7 +310,7 @@ def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
     if BASELINE not in order or not columns:
         return Section("Verdict", [Text("There is no 'none' run (or no headline metric), "
                                         "so there is no verdict against the baseline."),
-                                   protocol])
+                                   protocol], open=True)
     sizes = scales(results, columns)
     frame = verdict_frame(results, statistics, order, columns, lambdas, endpoint)
     tested = (int((statistics["role"] == PRIMARY).sum()) if not statistics.empty
@@ -325,7 +325,7 @@ def verdict(folder: ResultsFolder, order, statistics: pd.DataFrame,
                            "first", column_tooltips(columns, endpoint)),
               Bullets(notes) if notes else None,
               how_to_read(results, columns, endpoint, source, tested)]
-    return Section("Verdict", [b for b in blocks if b is not None])
+    return Section("Verdict", [b for b in blocks if b is not None], open=True)
 
 
 __all__ = ["cell", "column_tooltips", "convergence_notes", "endpoint_text", "findings",
