@@ -29,7 +29,7 @@ from regbench.options.merge import merge, read_toml
 # statistics.csv's columns a verdict row keeps, in this order
 VERDICT_COLUMNS = ["regularizer", "metric", "method", "role", "n_pairs", "n_better",
                    "mean_difference", "ci_low", "ci_high", "p_value", "p_adjusted",
-                   "margin", "non_inferior", "better"]
+                   "margin", "non_inferior", "better", "unconverged"]
 
 
 def configure(config: RunConfig | str | Path | dict | None = None, **options) -> RunConfig:
