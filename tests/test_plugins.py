@@ -57,7 +57,9 @@ def test_a_registered_metric_reaches_results_statistics_and_report(attribution_t
         statistics.loc[statistics.metric == "attribution_total", "test"])
     assert statistics.loc[statistics.metric == "attribution_total", "p_value"].isna().all()
     report = (out / "report.md").read_text()
-    assert "| attribution\\_total | higher is better |" in report  # the summary row
+    # the summary's column, in the legend under it: label, direction, results.csv column
+    assert ("- total \\|attribution\\| ↑: higher is better (results.csv: "
+            "attribution\\_total") in report
     assert get_metric("attribution_total").better == "higher is better"
 
 
