@@ -264,7 +264,9 @@ def test_a_plug_in_distribution_reaches_run_workers_and_report(tmp_path, monkeyp
     # another seed's models would differ).
     assert set(tested.test) == {"hierarchical_bootstrap"} and tested.ci_low.isna().all()
     report = _without_timestamp((out / "report.md").read_text())
-    assert "| plug\\_spread | lower is better |" in report      # the summary row
+    # the Summary's legend: the plug-in metric's label, direction and results.csv column
+    assert ("- attribution spread (plug-in) ↓: lower is better (results.csv: "
+            "plug\\_spread") in report
     assert "\\|gradient\\| (plug-in)" in report                 # the method's label
     html = (out / "report.html").read_text()
     assert 'alt="Interpretability (|gradient| (plug-in)) across seeds.' in html
