@@ -591,3 +591,29 @@ def test_report_readme_writes_and_prints_the_tables(tmp_path, capsys):
     written = (folder / "readme_tables.md").read_text(encoding="utf-8")
     assert written.startswith("# regbench results: results\n\n## Run\n\nPreset smoke")
     assert written in capsys.readouterr().out
+
+
+def test_report_readme_into_replaces_only_a_pages_generated_block(tmp_path, capsys):
+    """Issue 44 item 2: a docs page's result table is written by the command from the
+    folder, between its markers; the rest of the page is kept, and a page without the
+    markers is one line, left untouched."""
+    folder = make_folder(tmp_path)
+    page = tmp_path / "results.md"
+    page.write_text("# Results\n\nabove\n<!-- regbench report: run -->\nold, typed\n"
+                    "<!-- end regbench report: run -->\nbelow\n")
+    assert cli.main(["report", str(folder), "--readme", "--offline", "--into",
+                     f"{page}:run"]) == 0
+    text = page.read_text()
+    written = (folder / "readme_tables.md").read_text(encoding="utf-8")
+    # the folder's tables without their title, headings two levels down, the rest kept
+    body = written.rstrip("\n").split("\n")[2:]
+    block = "\n".join("##" + line if line.startswith("#") else line for line in body)
+    assert block.startswith("#### Run\n")
+    assert text == ("# Results\n\nabove\n<!-- regbench report: run -->\n"
+                    + block + "\n<!-- end regbench report: run -->\nbelow\n")
+    capsys.readouterr()
+    before = page.read_text()
+    assert cli.main(["report", str(folder), "--readme", "--offline", "--into",
+                     f"{page}:other"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the lines '<!-- regbench report: other -->'" in err and page.read_text() == before

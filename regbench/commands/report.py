@@ -26,6 +26,11 @@ def configure(parser) -> None:
              "machine, wall time), λ per regularizer with the seeds that chose it, and the "
              "report's verdict table, in Markdown; docs/results.md's tables are pasted from it")
     parser.add_argument(
+        "--into", default=None, metavar="FILE:NAME",
+        help="with --readme: also put the tables into FILE between its lines "
+             "'<!-- regbench report: NAME -->' and '<!-- end regbench report: NAME -->' "
+             "(a docs page's generated block, e.g. docs/results.md:all-eleven)")
+    parser.add_argument(
         "--artifacts", default=None, metavar="DIR_OR_S3",
         help="with --storage: the artifact store the workers used, if not the one "
              "DIR/grid.json names (e.g. mounted elsewhere here)")
@@ -46,6 +51,9 @@ def main(args) -> int:
     storage = args.storage
     if storage is None and not args.offline and (Path(args.results_dir) / GRID_FILE).is_file():
         storage = storage_from_environment()
+    if args.into and not args.readme:
+        raise RegbenchError("--into goes with --readme: it puts the --readme tables into a "
+                            "page")
     if args.readme and (Path(args.results_dir) / "suite.json").is_file():
         raise RegbenchError("--readme writes a single run's tables; this folder is a "
                             "suite: report one of its points/NAME folders with --readme")
@@ -88,4 +96,7 @@ def _report(args, storage) -> int:
         text = readme_tables(args.results_dir)
         atomic_write(Path(args.results_dir) / "readme_tables.md", text)
         print(f"wrote {Path(args.results_dir) / 'readme_tables.md'}\n\n{text}")
+        if args.into:
+            from regbench.report.readme import write_into
+            print(f"wrote {write_into(args.into, text)}")
     return 0

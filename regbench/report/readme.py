@@ -5,14 +5,18 @@ pasted from it, so every number there names the folder, command and machine it c
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
+from regbench.errors import RegbenchError
 from regbench.report import inference
 from regbench.report.load import load_results
 from regbench.report.render import Section, Table, Text, render_markdown
 from regbench.report.run_sections import chosen_lambdas
 from regbench.report.sections import report_order
 from regbench.report.verdict import verdict
+from regbench.store.runs import atomic_write
 
 
 def _duration(seconds) -> str:
@@ -61,6 +65,40 @@ def lambda_table(config: dict, order) -> pd.DataFrame:
                      "selection seeds": chose if source.startswith(("selected", "smallest"))
                      else ""})
     return pd.DataFrame(rows)
+
+
+def page_block(text: str) -> list[str]:
+    """The lines of ``readme_tables``'s text as a block inside a page: without its own
+    title, each heading two levels down (## Run -> #### Run)."""
+    lines = text.rstrip("\n").split("\n")
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+        while lines and not lines[0].strip():
+            lines = lines[1:]
+    return [f"##{line}" if line.startswith("#") else line for line in lines]
+
+
+def write_into(target: str, text: str) -> Path:
+    """Put ``text`` into a page between its generated block's markers; ``target``:
+    "FILE:NAME", the markers '<!-- regbench report: NAME -->' and '<!-- end regbench
+    report: NAME -->', each on a line of its own. Returns FILE. A missing file or
+    marker is a RegbenchError, and the page is left as it was."""
+    path, _, name = target.rpartition(":")
+    if not path or not name:
+        raise RegbenchError(f"--into {target!r}: expected FILE:NAME, e.g. "
+                            "docs/results.md:all-eleven")
+    page = Path(path)
+    if not page.is_file():
+        raise RegbenchError(f"--into: {page} does not exist")
+    start, end = f"<!-- regbench report: {name} -->", f"<!-- end regbench report: {name} -->"
+    lines = page.read_text().split("\n")
+    if lines.count(start) != 1 or lines.count(end) != 1 or \
+            lines.index(start) > lines.index(end):
+        raise RegbenchError(f"--into: {page} needs the lines {start!r} and then {end!r}, "
+                            "once each")
+    new = lines[:lines.index(start) + 1] + page_block(text) + lines[lines.index(end):]
+    atomic_write(page, "\n".join(new))
+    return page
 
 
 def readme_tables(results_dir) -> str:
