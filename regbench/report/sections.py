@@ -33,9 +33,7 @@ def summary_frame(results: pd.DataFrame, metrics, order) -> pd.DataFrame:
     for metric in metrics:
         row = {"metric": metric, "better": stats.metric_info(metric).better}
         for reg in order:
-            cell = summary.loc[(reg, metric)]
-            row[reg] = ("failed" if n_ok[reg] == 0
-                        else stats.format_mean_sd(cell["mean"], cell["sd"]))
+            row[reg] = stats.mean_sd_cell(summary, reg, metric, int(n_ok[reg]))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -185,6 +185,16 @@ def format_mean_sd(mean: float, sd: float) -> str:
     return f"{plain(mean)} ± {plain(sd, 2)}"
 
 
+def mean_sd_cell(summary: pd.DataFrame, regularizer: str, metric: str, n_ok: int) -> str:
+    """A summary table's cell: 'mean ± sd' of ``metric`` over ``regularizer``'s
+    finished runs (``summary``: ``summarise`` indexed by regularizer and metric), or
+    'failed' when none finished."""
+    if n_ok == 0:
+        return "failed"
+    cell = summary.loc[(regularizer, metric)]
+    return format_mean_sd(cell["mean"], cell["sd"])
+
+
 DIGITS = 3  # significant digits of differences, intervals and p-values in the report
 
 

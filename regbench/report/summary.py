@@ -39,9 +39,7 @@ def summary_rows(results: pd.DataFrame, metrics, order) -> pd.DataFrame:
     for reg in order:
         row = {"regularizer": reg, "runs": runs_cell(int(n_ok[reg]), int(n_all[reg]))}
         for metric in metrics:
-            cell = table.loc[(reg, metric)]
-            row[metric] = ("failed" if n_ok[reg] == 0
-                           else stats.format_mean_sd(cell["mean"], cell["sd"]))
+            row[metric] = stats.mean_sd_cell(table, reg, metric, int(n_ok[reg]))
         rows.append(row)
     return pd.DataFrame(rows)
 
