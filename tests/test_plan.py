@@ -138,7 +138,8 @@ def _timed_stand_in(monkeypatch):
     rows = SimpleNamespace(codes=np.zeros((100, 4)), motif_mask=None, summits=None,
                            peak_mask=None)
     return SimpleNamespace(facts=lambda: facts, split=lambda name: rows, dataset=rows,
-                           training_values=lambda: SimpleNamespace(train=(rows.codes,)))
+                           training_values=lambda: SimpleNamespace(
+                               train=(rows.codes, None, np.zeros(len(rows.codes), bool))))
 
 
 def test_the_estimate_adds_each_kinds_validation_pass_to_its_epochs(monkeypatch):

@@ -351,10 +351,11 @@ class RunConfig:
             if not isinstance(params, dict):
                 raise RegbenchError(f"[regularizer_params] {name} = {params!r} is not valid: "
                                     "expected a table of the regularizer's parameters")
-        if not isinstance(self.model.get("reverse_complement", False), bool):
-            raise RegbenchError(f"[model] reverse_complement = "
-                                f"{self.model['reverse_complement']!r} is not valid: "
-                                "expected true or false")
+        rc = self.model.get("reverse_complement", False)
+        if not (isinstance(rc, bool) or (rc == "both" and self.task == "profile")):
+            raise RegbenchError(f"[model] reverse_complement = {rc!r} is not valid: expected "
+                                "true or false" + (", or \"both\"" if self.task == "profile"
+                                                   else ""))
         if architecture_of(self.model, self) == "binary_cnn":
             # the length is checked with the data; other architectures by their builder
             build_section(BinaryModelConfig, {k: v for k, v in self.model.items()
@@ -400,7 +401,7 @@ class RunConfig:
 
 # [train] settings added after runs were stored, with the value those runs used: keyed
 # only when they differ from it, so the keys of runs stored before them hold.
-TRAIN_ADDED_LATER = {"stopping": TrainConfig.stopping}
+TRAIN_ADDED_LATER = {"stopping": TrainConfig.stopping, "epoch": TrainConfig.epoch}
 
 
 def _hashed_train(train: dict) -> dict:

@@ -20,6 +20,16 @@ STOPPING_RULES = {
              "0.001",
 }
 
+# What one training epoch holds ([train] epoch): name -> what it is, in one line.
+SHUFFLED, PEAKS = "shuffled", "peaks"
+EPOCH_LAYOUTS = {
+    SHUFFLED: "every training row once, in shuffled batches of [train] batch_size",
+    PEAKS: "the paper authors' epoch (make_profile_dataset.py, SamplingCoordsBatcher with "
+           "negative_ratio 1): every positive once, in shuffled batches of half "
+           "[train] batch_size positives and as many negatives drawn from the training "
+           "negatives (each used about equally often)",
+}
+
 
 @dataclass(frozen=True)
 class BinaryModelConfig:
@@ -94,6 +104,9 @@ class TrainConfig:
     # Early stopping (STOPPING_RULES): "patience", or "authors" (the paper's code: the
     # total validation loss, their improvement rule; the paper protocol's profile runs)
     stopping: str = PATIENCE
+    # What an epoch holds (EPOCH_LAYOUTS): "shuffled", or "peaks" (the authors' profile
+    # epoch: every positive with as many negatives)
+    epoch: str = SHUFFLED
 
     def validate(self) -> None:
         if self.max_epochs < 1 or self.patience < 1 or self.batch_size < 1:
@@ -105,7 +118,13 @@ class TrainConfig:
         if self.stopping not in STOPPING_RULES:
             raise RegbenchError(f"[train] stopping = {self.stopping!r} is not valid: expected "
                                 f"one of {', '.join(STOPPING_RULES)}")
+        if self.epoch not in EPOCH_LAYOUTS:
+            raise RegbenchError(f"[train] epoch = {self.epoch!r} is not valid: expected one "
+                                f"of {', '.join(EPOCH_LAYOUTS)}")
+        if self.epoch == PEAKS and self.prior_on != "positives":
+            raise RegbenchError("[train] epoch = \"peaks\" pairs positives with negatives and "
+                                "needs prior_on = \"positives\"; set one of them back")
 
 
-__all__ = ["AUTHORS", "BATCH_NORM_POSITIONS", "BinaryModelConfig", "PATIENCE",
-           "STOPPING_RULES", "TrainConfig"]
+__all__ = ["AUTHORS", "BATCH_NORM_POSITIONS", "BinaryModelConfig", "EPOCH_LAYOUTS", "PATIENCE",
+           "PEAKS", "SHUFFLED", "STOPPING_RULES", "TrainConfig"]

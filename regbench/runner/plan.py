@@ -25,7 +25,7 @@ import numpy as np
 from regbench.options.config import LAMBDA_PROTOCOLS, NOISE_SEEDS
 from regbench.endpoints import ALPHA, Endpoint, for_data   # ALPHA: the verdict's FDR
 from regbench.runner.values import RunFacts, TrainingData
-from regbench.training.train import Trainer
+from regbench.training.train import Trainer, epoch_steps
 from regbench.training.stopping import budget_warning
 
 TIMED_BATCHES = 8
@@ -176,15 +176,15 @@ def plan_values(facts: RunFacts, data: TrainingData, selection: Endpoint | None,
     primary endpoint declared from all the data (the λ selection's) and from the test
     rows (the verdict's), or None without ground truth."""
     train_cfg, regularizers = facts.train, list(facts.regularizers)
-    n_train = len(data.train[0])
+    n_train, n_prior = len(data.train[0]), int(np.sum(data.train[2]))
     timed = timed_steps(data, ["none", *regularizers])
     validation = timed_validations(data, ["none", *regularizers])
 
     def epoch(name: str, share: float = 1.0) -> float:
         """Seconds of one epoch on ``share`` of the training rows: its steps and the
         whole validation pass."""
-        return (math.ceil(n_train * share / train_cfg.batch_size) * timed[name]
-                + validation[name])
+        steps = epoch_steps(math.ceil(n_train * share), math.ceil(n_prior * share), train_cfg)
+        return steps * timed[name] + validation[name]
 
     protocol = facts.choice.protocol
     lines, models = [f"λ protocol: {protocol} ({LAMBDA_PROTOCOLS[protocol]})"], []

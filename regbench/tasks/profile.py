@@ -21,6 +21,9 @@ from regbench.spectra import PROFILE_FREQ_RATIO
 from regbench.tasks.base import Task, resolve_model
 
 WEIGHTS = ("softmax", "log_softmax")
+# [model] reverse_complement: off, half of each batch flipped, or each row and its
+# reverse complement side by side (the authors' revcomp: a batch of 64 trains on 128)
+RC_MODES = (False, True, "both")
 
 
 class ProfileTask(Task):
@@ -40,9 +43,11 @@ class ProfileTask(Task):
         self.counts_weight = float(params.pop("counts_weight", 20.0))
         self.explain_weights = str(params.pop("explain_weights", "softmax"))
         self.reverse_complement = params.pop("reverse_complement", False)
-        if not isinstance(self.reverse_complement, bool):
+        if self.reverse_complement not in RC_MODES:
             raise RegbenchError(f"[model] reverse_complement = {self.reverse_complement!r} is "
-                                "not valid: expected true or false")
+                                "not valid: expected true (half of each batch flipped), "
+                                "false, or \"both\" (each row and its reverse complement, "
+                                "the authors')")
         if self.explain_weights not in WEIGHTS:
             raise RegbenchError(f"[model] explain_weights = {self.explain_weights!r} is not "
                                 f"valid: expected one of {', '.join(WEIGHTS)}")
@@ -68,14 +73,20 @@ class ProfileTask(Task):
         them (``crop_jitter``). With ``reverse_complement``, half the batch (drawn from
         ``rng``) is then replaced by its reverse complement: bases A<->T, C<->G (the
         ACGT channels reversed), positions reversed, and the strands of each task
-        swapped and reversed."""
+        swapped and reversed. With ``"both"`` (the authors'), each row is followed by
+        its reverse complement: X (B, 4, L) → (2B, 4, L), rows 2i and 2i + 1 from row
+        i, no draw."""
         X, y = self.crop_jitter(X, y, rng, crop_targets=True)
         if not self.reverse_complement:
             return X, y
-        flip = torch.as_tensor(rng.random(len(X)) < 0.5).to(X.device)
         strands = torch.arange(y.shape[1], device=y.device).view(-1, 2).flip(1).reshape(-1)
-        X = torch.where(flip[:, None, None], X.flip(1, 2), X)
-        y = torch.where(flip[:, None, None], y[:, strands].flip(-1), y)
+        X_rc, y_rc = X.flip(1, 2), y[:, strands].flip(-1)
+        if self.reverse_complement == "both":
+            return (torch.stack([X, X_rc], 1).flatten(0, 1),
+                    torch.stack([y, y_rc], 1).flatten(0, 1))
+        flip = torch.as_tensor(rng.random(len(X)) < 0.5).to(X.device)
+        X = torch.where(flip[:, None, None], X_rc, X)
+        y = torch.where(flip[:, None, None], y_rc, y)
         return X, y
 
     # The authors' T on their 1346-bp profile input: 200 (``freq_ratio`` of Task).

@@ -31,7 +31,7 @@ from regbench.regularizers import Regularizer
 from regbench.options.settings import TrainConfig
 from regbench.tasks.base import Task
 from regbench.tasks.binary import BinaryTask
-from regbench.training.train import (Trainer, TrainResult, batch_order, concat_outputs, index_tensor,
+from regbench.training.train import (Trainer, TrainResult, concat_outputs, epoch_batches, index_tensor,
                             one_hot_codes, save_checkpoint, set_seed, with_peak_memory)
 
 
@@ -134,13 +134,12 @@ class GroupTrainer:
 
     def run_epoch(self, model, optimizer, data, active: list[int], rngs, measure: bool):
         """One training epoch of the active members, each in its own shuffled batches
-        (``batch_order`` with its own generator). data: (codes (R, L), labels (R, T),
+        (``epoch_batches`` with its own generator). data: (codes (R, L), labels (R, T),
         offsets, priors) from ``_stack_data``. Returns (mean [correctness, penalty]
         per member (G, 2) as lists, steps, first-step peak bytes or NaN)."""
         codes, labels, offsets, priors = data
         model.train()
-        plans = [[b for b in batch_order(priors[m], self.config.batch_size, rngs[m])
-                  if len(b[0]) > 1] for m in active]   # batch norm needs two examples
+        plans = [epoch_batches(priors[m], self.config, rngs[m]) for m in active]
         n_steps, G = len(plans[0]), len(active)
         if not n_steps:
             return [[0.0, 0.0]] * G, 0, float("nan")

@@ -24,7 +24,7 @@ from regbench.errors import RegbenchError
 from regbench.training.fit import TrainResult, with_peak_memory
 from regbench.training.fit import fit as fit_members
 from regbench.regularizers import Regularizer
-from regbench.options.settings import TrainConfig
+from regbench.options.settings import PEAKS, TrainConfig
 from regbench.tasks.base import Task
 
 
@@ -92,6 +92,48 @@ def batch_order(prior: np.ndarray, batch_size: int, rng: np.random.Generator):
         yield np.concatenate([idx[pos], idx[~pos]]), int(pos.sum())
 
 
+def peak_batches(prior: np.ndarray, batch_size: int, rng: np.random.Generator):
+    """The paper authors' epoch (``[train] epoch = "peaks"``; their
+    SamplingCoordsBatcher with negative_ratio 1): every prior row (a positive) once, in
+    shuffled order, ``batch_size - batch_size // 2`` per batch (theirs: 32 of 64), each
+    with as many negatives (rows not in ``prior``) after them. Theirs draws fresh
+    negatives from the genome; a finite set's are drawn in shuffled passes, so each is
+    used about equally often (a negative repeats only in another pass). prior: bool (N,). Yields
+    (indices (B,), n_prior) as ``batch_order``."""
+    positives, negatives = np.flatnonzero(prior), np.flatnonzero(~prior)
+    if not len(positives):
+        return
+    per_batch = batch_size - batch_size // 2
+    positives = positives[rng.permutation(len(positives))]
+    n_batches = -(-len(positives) // per_batch)
+    if len(negatives):
+        passes = -(-len(positives) // len(negatives))
+        drawn = np.concatenate([negatives[rng.permutation(len(negatives))]
+                                for _ in range(passes)])
+    else:
+        drawn = negatives
+    for b in range(n_batches):
+        pos = positives[b * per_batch:(b + 1) * per_batch]
+        neg = drawn[b * per_batch:b * per_batch + len(pos)]
+        yield np.concatenate([pos, neg]), len(pos)
+
+
+def epoch_batches(prior: np.ndarray, config: TrainConfig, rng: np.random.Generator):
+    """One epoch's batches as ``[train] epoch`` lays them out: ``batch_order``
+    (shuffled) or ``peak_batches`` (peaks); batches of one row are left out (batch
+    norm cannot train on a single example). Returns [(indices (B,), n_prior)]."""
+    make = peak_batches if config.epoch == PEAKS else batch_order
+    return [b for b in make(prior, config.batch_size, rng) if len(b[0]) > 1]
+
+
+def epoch_steps(n_rows: int, n_prior: int, config: TrainConfig) -> int:
+    """The number of batches ``epoch_batches`` makes of ``n_rows`` training rows of
+    which ``n_prior`` are the prior's (the plan counts them without drawing)."""
+    if config.epoch == PEAKS:
+        return -(-n_prior // (config.batch_size - config.batch_size // 2))
+    return -(-n_rows // config.batch_size)
+
+
 def concat_outputs(parts: list):
     """Batches of model outputs joined along N: tensors, or tuples of tensors."""
     if isinstance(parts[0], torch.Tensor):
@@ -154,8 +196,7 @@ class Trainer:
         model.train()
         totals = torch.zeros(2, device=self.device)
         params = [p for p in model.parameters() if p.requires_grad]
-        # batch norm cannot train on a single example
-        batches = [b for b in batch_order(prior, self.config.batch_size, rng) if len(b[0]) > 1]
+        batches = epoch_batches(prior, self.config, rng)
         self.last_epoch_steps = len(batches)
         if not batches:
             return [0.0, 0.0]
@@ -169,6 +210,9 @@ class Trainer:
             X = one_hot_codes(self.on_device(codes[idx]))
             y = self.on_device(labels[idx])
             X, y = self.task.augment(X, y, rng)
+            # a task that adds rows (the reverse complements alongside) keeps each row's
+            # own right after it, so the prior's rows stay first
+            n_pos *= len(X) // len(idx_np)
             X, y = self.regularizer.transform(X, y, self.generator)   # needs="batch"
             if self.measure_next_step:   # once per fit: the step's peak memory
                 self.measure_next_step = False
