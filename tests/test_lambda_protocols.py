@@ -369,3 +369,18 @@ def test_constrained_selection_is_the_same_under_another_thread_count(data_dir, 
         search = pd.read_csv(out / "lambda_search.csv")
         assert search.loc[search["chosen"], "lambda"].tolist() == [chosen[threads]]
     assert chosen[1] == chosen[2]
+
+
+def test_the_paper_rules_none_trains_as_the_verdicts_models(tmp_path, tune_kit):
+    """The paper's λ reads "a model trained without the prior": its none trains for the
+    verdict's epochs (smoke: 3), not the λ search's trial_epochs (smoke: 2)."""
+    data = tune_kit.make_dataset(tmp_path / "data")
+    outs = {}
+    for protocol in ("paper", "loss"):
+        config = config_of("--preset", "smoke", "--data", str(data), "--regularizers",
+                           "smoothness,none", "--lambda-protocol", protocol, "--out",
+                           str(tmp_path / protocol), "--device", "cpu")
+        bench = Benchmark(config)
+        bench.context.prepare_data()
+        outs[protocol] = bench.search.rules.none_reference(1)
+    assert (outs["paper"]["epochs"], outs["loss"]["epochs"]) == (3, 2)

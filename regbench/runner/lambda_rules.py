@@ -1,8 +1,10 @@
-"""What the λ protocols' rules rest on: none trained at the λ search's settings, the
-penalty measured on that model, the scale rule and the paper's λ.
+"""What the λ protocols' rules rest on: none trained at the λ search's settings (the
+paper protocol: as the verdict's models), the penalty measured on that model, the scale
+rule and the paper's λ.
 
 ``LambdaRules(context)`` trains its reference (none, seeds 0..n-1) in a context of its
-own (``RunContext.for_trials``: OUT/tuning, the search's epoch limit, this run's data)
+own (``RunContext.for_trials``: OUT/tuning, the search's epoch limit or, under the paper
+protocol, the verdict's, this run's data)
 and notes what each rule rests on in its own ``reference`` (config.json's
 lambda_reference, through the λ search's LambdaChoice).
 """
@@ -53,7 +55,9 @@ class LambdaRules:
 
     def none_reference(self, n_seeds: int) -> dict:
         """``none`` trained at the λ search's settings (OUT/tuning: at most [tuning]
-        trial_epochs, scored on validation data only) with seeds 0..n_seeds-1, stored
+        trial_epochs, scored on validation data only; under the paper protocol at most
+        [train] max_epochs, as the verdict's models: the paper's rule reads "a model
+        trained without the prior") with seeds 0..n_seeds-1, stored
         runs trained once: {"seeds", "losses" (best validation loss per seed), "loss"
         (seed 0's: the trials train seed 0 too, so the comparison is paired), "mean",
         "noise" (the losses' sd, ddof 1; 0 for one seed), "checkpoint" (seed 0's model),
@@ -62,7 +66,9 @@ class LambdaRules:
         if cached is not None and cached["seeds"] >= n_seeds:
             return cached
         ctx = self.context
-        trials = ctx.for_trials("none", ctx.facts().tuning.trial_epochs)
+        facts = ctx.facts()
+        paper = facts.choice.protocol == "paper"
+        trials = ctx.for_trials("none", None if paper else facts.tuning.trial_epochs)
         executor = RunExecutor(trials)
         records = [executor.train_one("none", seed, lam=0.0, evaluate=False)
                    for seed in range(n_seeds)]
@@ -84,11 +90,12 @@ class LambdaRules:
         self.reference["none"] = {
             k: v for k, v in self._none_reference.items() if k != "checkpoint"}
         epochs = self._none_reference["epochs"]
+        settings = "the verdict's settings" if paper else "the λ search's settings"
         self.reference["none"]["rule"] = (
-            f"none trained with seeds 0-{n_seeds - 1} at the λ search's settings (at most "
+            f"none trained with seeds 0-{n_seeds - 1} at {settings} (at most "
             f"{epochs} epoch(s)): loss = seed 0's best validation loss (trials train seed "
             "0), noise = the sd of the seeds' best validation losses")
-        print(f"λ reference: none at the λ search's settings (at most {epochs} epoch(s)): "
+        print(f"λ reference: none at {settings} (at most {epochs} epoch(s)): "
               f"validation loss {losses[0]:.4f} (seed 0)"
               + (f", sd {self._none_reference['noise']:.4f} across seeds 0-{n_seeds - 1}"
                  if n_seeds > 1 else ""), flush=True)

@@ -195,7 +195,8 @@ def plan_values(facts: RunFacts, data: TrainingData, selection: Endpoint | None,
         models += chosen
     elif searched:
         tuning = facts.tuning
-        epochs = tuning.trial_epochs or train_cfg.max_epochs
+        # the paper rule's none trains as the verdict's models (``LambdaRules``)
+        epochs = (tuning.trial_epochs if protocol != "paper" else None) or train_cfg.max_epochs
         # none's reference models: NOISE_SEEDS for a search, one for the paper's rule
         # unless every λ is Fourier's fixed 1 on a binary model
         paper_only = all(n.split("@")[0] == "fourier" for n in searched) and \
