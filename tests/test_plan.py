@@ -174,3 +174,8 @@ def test_the_expected_time_counts_each_model_at_nones_measured_epochs_and_scorin
                            "in all")
     assert ("none's 2 models trained 2.0 epochs of 21.00 s and scored in 5.0 s on average; "
             "every model is counted alike, its epochs 1.50 times the timed ones") in line
+    # the paper rule's none is trained, not scored: training alone is counted
+    line = estimate.expected_line({"epochs": [2], "train_seconds": [42.0]})
+    assert line.startswith(f"time: about {plan.duration(estimate.expected(2, 0.0, 1.5))} "
+                           "in all for training (none's 1 model trained 2.0 epochs of "
+                           "21.00 s on average; scoring not counted, not yet measured; ")

@@ -86,9 +86,12 @@ class LambdaRules:
             "mean": float(np.mean(losses)),
             "noise": float(np.std(losses, ddof=1)) if n_seeds > 1 else 0.0,
             "checkpoint": str(checkpoint),
-            "epochs": trials.facts().train.max_epochs}
+            "epochs": trials.facts().train.max_epochs,
+            # what training them took, for the expected time (``plan.expected_line``)
+            "trained": {"epochs": [int(r["row"]["epochs"]) for r in records],
+                        "train_seconds": [float(r["row"]["train_seconds"]) for r in records]}}
         self.reference["none"] = {
-            k: v for k, v in self._none_reference.items() if k != "checkpoint"}
+            k: v for k, v in self._none_reference.items() if k not in ("checkpoint", "trained")}
         epochs = self._none_reference["epochs"]
         settings = "the verdict's settings" if paper else "the λ search's settings"
         self.reference["none"]["rule"] = (
@@ -100,6 +103,11 @@ class LambdaRules:
               + (f", sd {self._none_reference['noise']:.4f} across seeds 0-{n_seeds - 1}"
                  if n_seeds > 1 else ""), flush=True)
         return self._none_reference
+
+    def trained_reference(self) -> dict | None:
+        """{"epochs", "train_seconds"} of the reference none models this run has, one
+        value per model, or None before any trained (``plan.expected_line``)."""
+        return None if self._none_reference is None else self._none_reference["trained"]
 
     def penalty_on_none(self, regularizer: str) -> tuple[float, float]:
         """(validation loss, penalty of ``regularizer``) measured on the reference's

@@ -72,6 +72,9 @@ class LambdaSearch:
                 choice = choice.chose(name, lam, source)
                 reference.setdefault("rules", {})[name] = why
                 print(f"λ {name}: {lam:.4g} ({source}: {why})", flush=True)
+            reference_none = self.rules.trained_reference()
+            if plan is not None and reference_none:
+                print(plan.expected_line(reference_none), flush=True)
         elif choice.protocol == "constrained":
             choice, results = self.select_lambdas(facts, choice, reference, plan)
         else:

@@ -132,18 +132,22 @@ class Estimate:
 
     def expected_line(self, none: dict) -> str:
         """The line printed once none's first models have trained: ``none`` holds their
-        "epochs", "train_seconds" and "score_seconds", one value per model. Every model
+        "epochs", "train_seconds" and "score_seconds" (absent or empty: not scored, as
+        the paper rule's none), one value per model. Every model
         is counted at their mean epochs and scoring seconds, its epochs as much slower
         than timed as none's were (a training epoch runs slower than a timed step:
         batches are drawn, histories kept)."""
         epochs = float(np.mean(none["epochs"]))
-        scoring = float(np.mean(none["score_seconds"]))
+        scored = bool(none.get("score_seconds"))   # the paper rule's none is not scored
+        scoring = float(np.mean(none["score_seconds"])) if scored else 0.0
         per_epoch = float(np.sum(none["train_seconds"]) / np.sum(none["epochs"]))
         scale = per_epoch / self.none_epoch if self.none_epoch > 0 else 1.0
         return (f"time: about {_duration(self.expected(epochs, scoring, scale))} in all for "
-                f"training and scoring (none's {_plural(len(none['epochs']), 'model')} "
-                f"trained {epochs:.1f} epochs of {per_epoch:.2f} s and scored in "
-                f"{scoring:.1f} s on average; every model is counted alike, its epochs "
+                f"training{' and scoring' if scored else ''} (none's {_plural(len(none['epochs']), 'model')} "
+                f"trained {epochs:.1f} epochs of {per_epoch:.2f} s"
+                + (f" and scored in {scoring:.1f} s" if scored else "") + " on average; "
+                + ("" if scored else "scoring not counted, not yet measured; ")
+                + "every model is counted alike, its epochs "
                 f"{scale:.2f} times the timed ones; {_duration(self.upper * scale)} of training "
                 "if every model used all its epochs)")
 
