@@ -617,3 +617,54 @@ def test_report_readme_into_replaces_only_a_pages_generated_block(tmp_path, caps
                      f"{page}:other"]) == 2
     err = capsys.readouterr().err
     assert "needs the lines '<!-- regbench report: other -->'" in err and page.read_text() == before
+
+
+def test_readme_tables_count_the_models_that_converged(tmp_path):
+    """Issue 41 item 4: the generated block says, per regularizer, how many of its
+    finished full-data models converged; a record older than the check is not known."""
+    from regbench.report.readme import readme_tables
+    folder = make_folder(tmp_path)
+    results = pd.read_csv(folder / "results.csv")
+    results["converged"] = [i % 3 != 1 for i in range(len(results))]
+    results["converged"] = results["converged"].astype(object)
+    results.loc[0, "converged"] = None
+    results.to_csv(folder / "results.csv", index=False)
+    config = json.loads((folder / "config.json").read_text())
+    config["stopping_rule"] = {"name": "authors"}
+    (folder / "config.json").write_text(json.dumps(config))
+    ok = results[results["status"] == "ok"]
+    expected = []
+    for name in ("none", "fourier", "my_prior"):
+        rows = ok[ok["regularizer"] == name]["converged"]
+        unknown = int(rows.isna().sum())
+        expected.append(f"{name.replace('_', chr(92) + '_')} {int((rows == True).sum())} "  # noqa: E712
+                        f"of {len(rows)}" + (f" ({unknown} stored before the check)"
+                                              if unknown else ""))
+    text = readme_tables(folder)
+    line = next(t for t in text.split("\n") if t.startswith("Models that converged"))
+    assert line.startswith("Models that converged (results.csv converged; stopping rule "
+                           "authors): ")
+    for part in expected:
+        assert part in line, (part, line)
+    assert "stored before the check" in line
+
+
+def test_report_readme_into_a_page_it_cannot_write_is_one_line(tmp_path, capsys,
+                                                              monkeypatch):
+    """A read-only page (or folder) is one line and the page is kept (the write is
+    refused as the OS refuses it: root may write anywhere, so it is simulated)."""
+    from regbench.report import readme
+    folder = make_folder(tmp_path)
+    page = tmp_path / "results.md"
+    page.write_text("<!-- regbench report: run -->\n<!-- end regbench report: run -->\n")
+
+    def refuse(path, text):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(readme, "atomic_write", refuse)
+    assert cli.main(["report", str(folder), "--readme", "--offline", "--into",
+                     f"{page}:run"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"--into: cannot write {page}: Permission denied" in err
+    assert page.read_text() == ("<!-- regbench report: run -->\n"
+                                "<!-- end regbench report: run -->\n")

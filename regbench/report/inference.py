@@ -177,6 +177,11 @@ def _full_data(results: pd.DataFrame) -> pd.DataFrame:
     return results[share.isna() | (share >= 1)]
 
 
+def finished_full_data(results: pd.DataFrame) -> pd.DataFrame:
+    """The finished (status ok) runs on all the training rows."""
+    return _full_data(stats.ok_runs(results))
+
+
 def _not_converged(value) -> bool:
     """results.csv's converged is false (a bool, or its text read back); empty (a record
     older than the check) is not known, so not counted."""

@@ -51,6 +51,26 @@ def run_facts(config: dict, n_seeds: int) -> str:
             f"{config.get('finished', 'not recorded')}).")
 
 
+def convergence_line(config: dict, results: pd.DataFrame, order) -> str | None:
+    """One sentence: per regularizer, how many of its finished full-data models
+    converged (results.csv's ``converged``) by the run's stopping rule; None when the
+    folder has no such column (runs stored before the check)."""
+    if "converged" not in results:
+        return None
+    runs = inference.finished_full_data(results)
+    parts = []
+    for name in order:
+        column = runs.loc[runs["regularizer"] == name, "converged"]
+        known = column[column.map(lambda v: str(v).strip().lower() in ("true", "false"))]
+        done = int(known.map(lambda v: str(v).strip().lower() == "true").sum())
+        unknown = len(column) - len(known)
+        parts.append(f"{name} {done} of {len(column)}"
+                     + (f" ({unknown} stored before the check)" if unknown else ""))
+    rule = (config.get("stopping_rule") or {}).get("name", "not recorded")
+    return (f"Models that converged (results.csv converged; stopping rule {rule}): "
+            f"{', '.join(parts)}.")
+
+
 def lambda_table(config: dict, order) -> pd.DataFrame:
     """Per regularizer: λ, its source and the seeds that chose it (config.json)."""
     selection = (config.get("lambda_reference") or {}).get("selection") or {}
@@ -97,7 +117,11 @@ def write_into(target: str, text: str) -> Path:
         raise RegbenchError(f"--into: {page} needs the lines {start!r} and then {end!r}, "
                             "once each")
     new = lines[:lines.index(start) + 1] + page_block(text) + lines[lines.index(end):]
-    atomic_write(page, "\n".join(new))
+    try:
+        atomic_write(page, "\n".join(new))
+    except OSError as error:   # a read-only page or folder: one line, the page kept
+        raise RegbenchError(f"--into: cannot write {page}: {error.strerror or error}; "
+                            "make it writable or copy the page first") from None
     return page
 
 
@@ -110,7 +134,9 @@ def readme_tables(results_dir) -> str:
         folder.results, folder.per_sequence, order,
         inference.folder_endpoint(folder.config, folder.results)[0])
     seeds = int(folder.results["seed"].nunique()) if "seed" in folder.results else 0
-    sections = [Section("Run", [Text(run_facts(folder.config, seeds))]),
+    converged = convergence_line(folder.config, folder.results, order)
+    sections = [Section("Run", [Text(run_facts(folder.config, seeds))]
+                        + ([Text(converged)] if converged else [])),
                 Section("λ", [Table(lambda_table(folder.config, order),
                                     "λ per regularizer and the seeds that chose it")]),
                 verdict(folder, order, statistics, chosen_lambdas(folder, order),
