@@ -384,3 +384,25 @@ def test_the_paper_rules_none_trains_as_the_verdicts_models(tmp_path, tune_kit):
         bench.context.prepare_data()
         outs[protocol] = bench.search.rules.none_reference(1)
     assert (outs["paper"]["epochs"], outs["loss"]["epochs"]) == (3, 2)
+
+
+def test_the_paper_rules_none_is_the_verdicts_none_seed_0_trained_once(tmp_path, tune_kit,
+                                                                       capsys):
+    """Same run key, same model: the verdict's none seed 0 is scored from the paper
+    rule's checkpoint, not trained a second time; seed 1 trains as before."""
+    data = tune_kit.make_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    assert main(["run", "--preset", "smoke", "--data", str(data), "--regularizers",
+                 "smoothness,none", "--lambda-protocol", "paper", "--out", str(out),
+                 "--device", "cpu", "--no-progress"]) == 0
+    log = capsys.readouterr().out
+    assert log.count("scoring none seed 0 from its stored checkpoint") == 1
+    assert "scoring none seed 1" not in log
+    reference = json.loads(next((out / "tuning" / "runs").glob("none_seed0_*.json")).read_text())
+    verdict = json.loads(next((out / "runs").glob("none_seed0_*.json")).read_text())
+    for column in ("val_loss", "epochs", "best_epoch", "converged"):
+        assert verdict["row"][column] == reference["row"][column], column
+    assert verdict["history"] == reference["history"]
+    assert verdict["row"]["test_auroc"] == verdict["row"]["test_auroc"]   # scored: a number
+    ckpt = verdict["row"]["checkpoint"]
+    assert (out / ckpt).read_bytes() == (out / "tuning" / reference["row"]["checkpoint"]).read_bytes()

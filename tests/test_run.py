@@ -111,7 +111,7 @@ def test_a_changed_evaluation_scores_the_stored_models_again(tmp_path, capsys, t
     capsys.readouterr()
     assert main([*args, "--out", str(out)]) == 0
     log = capsys.readouterr().out
-    assert log.count("again: trained earlier, the [evaluation] settings changed") == 4
+    assert log.count("from its stored checkpoint: trained earlier") == 4
     assert {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").iterdir()} == \
         checkpoints
     again = pd.read_csv(out / "results.csv")

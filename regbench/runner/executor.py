@@ -125,8 +125,9 @@ class RunExecutor:
             note_unreadable(checkpoint, exc.why)
             return None
         if evaluate:
-            tqdm.write(f"scoring {key.regularizer} seed {key.seed} again: trained earlier, "
-                       "the [evaluation] settings changed")
+            tqdm.write(f"scoring {key.regularizer} seed {key.seed} from its stored checkpoint: "
+                       "trained earlier (as the paper rule's none, or scored under other "
+                       "[evaluation] settings), not trained again")
         return self._store_run(key, reg, result, train_rows, evaluate,
                                settings=self.store.trained_settings(key))
 

@@ -11,6 +11,8 @@ lambda_reference, through the λ search's LambdaChoice).
 from __future__ import annotations
 
 import math
+import os
+import shutil
 
 import numpy as np
 
@@ -77,6 +79,8 @@ class LambdaRules:
             raise RegbenchError(f"the none model of seed {failed[0]} (the λ protocol's "
                                 "reference) did not train; fix the training settings or "
                                 "use --lambda-protocol fixed")
+        if paper:
+            self._share_with_verdict(trials)
         losses = [float(r["row"]["val_loss"]) for r in records]
         # a stored record (OUT/tuning/runs, maybe another worker's) names the checkpoint:
         # not trusted, so checked as gather checks the paths it fetches
@@ -103,6 +107,27 @@ class LambdaRules:
               + (f", sd {self._none_reference['noise']:.4f} across seeds 0-{n_seeds - 1}"
                  if n_seeds > 1 else ""), flush=True)
         return self._none_reference
+
+    def _share_with_verdict(self, trials: RunContext) -> None:
+        """The paper rule's none (seed 0, the verdict's settings) is the verdict's none
+        seed 0: the same run key. Its checkpoint is linked (or copied) to where the
+        verdict's run looks for one, which is then scored from it (``RunExecutor``'s
+        stored-checkpoint path) instead of trained a second time."""
+        ctx = self.context
+        if "none" not in ctx.facts().regularizers:
+            return
+        key = ctx.key("none", 0, 0.0)
+        source = trials.store.trained(trials.key("none", 0, 0.0))
+        target = ctx.store.checkpoint_path(key)
+        if source is None or target.exists() or ctx.store.load(key) is not None:
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        try:
+            os.link(source, partial)
+        except OSError:   # another file system, or no hard links: a copy
+            shutil.copyfile(source, partial)
+        os.replace(partial, target)   # whole or absent: a checkpoint that exists is complete
 
     def trained_reference(self) -> dict | None:
         """{"epochs", "train_seconds"} of the reference none models this run has, one
