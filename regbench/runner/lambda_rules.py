@@ -67,10 +67,9 @@ class LambdaRules:
         cached = self._none_reference
         if cached is not None and cached["seeds"] >= n_seeds:
             return cached
-        ctx = self.context
-        facts = ctx.facts()
+        facts, make_trials = self.context.facts(), self.context.for_trials
         paper = facts.choice.protocol == "paper"
-        trials = ctx.for_trials("none", None if paper else facts.tuning.trial_epochs)
+        trials = make_trials("none", None if paper else facts.tuning.trial_epochs)
         executor = RunExecutor(trials)
         records = [executor.train_one("none", seed, lam=0.0, evaluate=False)
                    for seed in range(n_seeds)]
@@ -79,7 +78,7 @@ class LambdaRules:
             raise RegbenchError(f"the none model of seed {failed[0]} (the λ protocol's "
                                 "reference) did not train; fix the training settings or "
                                 "use --lambda-protocol fixed")
-        if paper:
+        if paper and "none" in facts.regularizers:
             self._share_with_verdict(trials)
         losses = [float(r["row"]["val_loss"]) for r in records]
         # a stored record (OUT/tuning/runs, maybe another worker's) names the checkpoint:
@@ -113,13 +112,10 @@ class LambdaRules:
         seed 0: the same run key. Its checkpoint is linked (or copied) to where the
         verdict's run looks for one, which is then scored from it (``RunExecutor``'s
         stored-checkpoint path) instead of trained a second time."""
-        ctx = self.context
-        if "none" not in ctx.facts().regularizers:
-            return
-        key = ctx.key("none", 0, 0.0)
-        source = trials.store.trained(trials.key("none", 0, 0.0))
-        target = ctx.store.checkpoint_path(key)
-        if source is None or target.exists() or ctx.store.load(key) is not None:
+        key = trials.key("none", 0, 0.0)   # the verdict's too: its keyed settings are
+        store = self.context.store         # the same (``RunConfig.hash``)
+        source, target = trials.store.trained(key), store.checkpoint_path(key)
+        if source is None or target.exists() or store.load(key) is not None:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
@@ -129,10 +125,19 @@ class LambdaRules:
             shutil.copyfile(source, partial)
         os.replace(partial, target)   # whole or absent: a checkpoint that exists is complete
 
-    def trained_reference(self) -> dict | None:
-        """{"epochs", "train_seconds"} of the reference none models this run has, one
-        value per model, or None before any trained (``plan.expected_line``)."""
-        return None if self._none_reference is None else self._none_reference["trained"]
+    def paper_choice(self, searched, choice, reference: dict, plan=None):
+        """The paper protocol's λ of each of ``searched`` (``paper_lambda``) in
+        ``choice`` (a LambdaChoice; returned with them), each rule's words noted in
+        ``reference``; then, when its none trained, the run's expected time (``plan``:
+        the run's ``plan.Estimate``)."""
+        for name in searched:
+            lam, source, why = self.paper_lambda(name)
+            choice = choice.chose(name, lam, source)
+            reference.setdefault("rules", {})[name] = why
+            print(f"λ {name}: {lam:.4g} ({source}: {why})", flush=True)
+        if plan is not None and self._none_reference is not None:
+            print(plan.expected_line(self._none_reference["trained"]), flush=True)
+        return choice
 
     def penalty_on_none(self, regularizer: str) -> tuple[float, float]:
         """(validation loss, penalty of ``regularizer``) measured on the reference's

@@ -67,14 +67,7 @@ class LambdaSearch:
             reference["fallback"] = "constrained -> loss: no ground truth"
         results = self._results
         if choice.protocol == "paper":
-            for name in searched:
-                lam, source, why = self.rules.paper_lambda(name)
-                choice = choice.chose(name, lam, source)
-                reference.setdefault("rules", {})[name] = why
-                print(f"λ {name}: {lam:.4g} ({source}: {why})", flush=True)
-            reference_none = self.rules.trained_reference()
-            if plan is not None and reference_none:
-                print(plan.expected_line(reference_none), flush=True)
+            choice = self.rules.paper_choice(searched, choice, reference, plan)
         elif choice.protocol == "constrained":
             choice, results = self.select_lambdas(facts, choice, reference, plan)
         else:
