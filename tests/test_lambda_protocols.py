@@ -303,6 +303,7 @@ def test_rows_say_their_protocol_and_lambda_source(data_dir, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "  λ protocol: paper (the paper's rule: Fourier λ = 1 on binary models" in printed
     assert "λ fourier: 1 (paper rule: Fourier prior on a binary model" in printed
+    assert "expected time follows" not in printed   # binary Fourier's λ trains nothing
     assert sorted(p.name for p in (out / "runs").iterdir()) == runs
     rows = pd.read_csv(out / "results.csv").groupby("regularizer").first()
     assert rows["lambda_protocol"].to_dict() == {"fourier": "paper", "none": "paper"}
@@ -396,6 +397,8 @@ def test_the_paper_rules_none_is_the_verdicts_none_seed_0_trained_once(tmp_path,
                  "smoothness,none", "--lambda-protocol", "paper", "--out", str(out),
                  "--device", "cpu", "--no-progress"]) == 0
     log = capsys.readouterr().out
+    assert "the expected time follows once the paper rule's none is trained" in log
+    assert "time: about" in log and "scoring not counted, not yet measured" in log
     assert log.count("scoring none seed 0 from its stored checkpoint") == 1
     assert "scoring none seed 1" not in log
     reference = json.loads(next((out / "tuning" / "runs").glob("none_seed0_*.json")).read_text())

@@ -202,10 +202,9 @@ def plan_values(facts: RunFacts, data: TrainingData, selection: Endpoint | None,
         # the paper rule's none trains as the verdict's models (``LambdaRules``)
         epochs = (tuning.trial_epochs if protocol != "paper" else None) or train_cfg.max_epochs
         # none's reference models: NOISE_SEEDS for a search, one for the paper's rule
-        # unless every λ is Fourier's fixed 1 on a binary model
-        paper_only = all(n.split("@")[0] == "fourier" for n in searched) and \
-            facts.task == "binary"
-        references = (NOISE_SEEDS if protocol != "paper" else 0 if paper_only else 1)
+        # when it measures anything on none
+        references = (NOISE_SEEDS if protocol != "paper" else
+                      int(_paper_rule_trains_none(facts, searched)))
         search = [(references, epoch("none"), epochs)]
         if protocol != "paper":
             search += [(tuning.trials, epoch(n), epochs) for n in searched]
@@ -246,10 +245,26 @@ def plan_values(facts: RunFacts, data: TrainingData, selection: Endpoint | None,
     lines.append(f"on {facts.device}: a training step takes {steps}; training at most "
                  f"~{_duration(_upper(models))} if every model used all its epochs (early "
                  "stopping usually ends them sooner"
-                 + ("; the expected time follows once none's selection models are trained"
-                    if searched and protocol == "constrained" else "")
+                 + _expected_follows(searched, protocol, facts)
                  + "; data, scoring and the report come on top)")
     return Estimate(tuple(lines), tuple(models), epoch("none"))
+
+
+def _expected_follows(searched, protocol: str, facts: RunFacts) -> str:
+    """The plan's note on when the run prints its expected time: once none's first
+    models are trained (the constrained selection's; the paper rule's none, which the
+    paper protocol trains unless every λ is binary Fourier's fixed 1)."""
+    if searched and protocol == "constrained":
+        return "; the expected time follows once none's selection models are trained"
+    if searched and protocol == "paper" and _paper_rule_trains_none(facts, searched):
+        return "; the expected time follows once the paper rule's none is trained"
+    return ""
+
+
+def _paper_rule_trains_none(facts: RunFacts, searched) -> bool:
+    """Whether the paper rule trains none: unless every λ is Fourier's fixed 1 on a
+    binary model."""
+    return not (facts.task == "binary" and all(n.split("@")[0] == "fourier" for n in searched))
 
 
 def _upper(models) -> float:
