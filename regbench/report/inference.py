@@ -182,10 +182,17 @@ def finished_full_data(results: pd.DataFrame) -> pd.DataFrame:
     return _full_data(stats.ok_runs(results))
 
 
+def converged_value(value) -> bool | None:
+    """results.csv's converged as True, False, or None when not known (empty: a record
+    older than the check); a bool, or its text read back."""
+    text = str(value).strip().lower()
+    return True if text == "true" else False if text == "false" else None
+
+
 def _not_converged(value) -> bool:
     """results.csv's converged is false (a bool, or its text read back); empty (a record
     older than the check) is not known, so not counted."""
-    return value is False or str(value).strip().lower() == "false"
+    return converged_value(value) is False
 
 
 def unconverged_models(results: pd.DataFrame, order) -> dict[str, str]:

@@ -61,9 +61,8 @@ def convergence_line(config: dict, results: pd.DataFrame, order) -> str | None:
     parts = []
     for name in order:
         column = runs.loc[runs["regularizer"] == name, "converged"]
-        known = column[column.map(lambda v: str(v).strip().lower() in ("true", "false"))]
-        done = int(known.map(lambda v: str(v).strip().lower() == "true").sum())
-        unknown = len(column) - len(known)
+        values = column.map(inference.converged_value)
+        done, unknown = int((values == True).sum()), int(values.isna().sum())  # noqa: E712
         parts.append(f"{name} {done} of {len(column)}"
                      + (f" ({unknown} stored before the check)" if unknown else ""))
     rule = (config.get("stopping_rule") or {}).get("name", "not recorded")

@@ -98,8 +98,8 @@ def peak_batches(prior: np.ndarray, batch_size: int, rng: np.random.Generator):
     shuffled order, ``batch_size - batch_size // 2`` per batch (theirs: 32 of 64), each
     with as many negatives (rows not in ``prior``) after them. Theirs draws fresh
     negatives from the genome; a finite set's are drawn in shuffled passes, so each is
-    used about equally often (a negative repeats only in another pass). prior: bool (N,). Yields
-    (indices (B,), n_prior) as ``batch_order``."""
+    used about equally often (a negative repeats only in another pass). prior: bool
+    (N,). Yields (indices (B,), n_prior) as ``batch_order``."""
     positives, negatives = np.flatnonzero(prior), np.flatnonzero(~prior)
     if not len(positives):
         return
