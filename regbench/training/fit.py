@@ -7,7 +7,9 @@ timing of the training passes (the first epoch only when it is the only one), th
 memory of the first step and the checkpoints. The stepper owns
 the models and the steps: ``Trainer``'s ``SoloStepper`` (one model) and
 ``regbench.training.group``'s ``GroupStepper`` (G members side by side in one model). Members
-train in lockstep; a member that stops leaves the stepper (``drop``).
+train in lockstep; a member that stops leaves the stepper (``drop``). A solo run
+with a checkpoint path is snapshotted as it trains and, started again, goes on from
+its last snapshot (``regbench.training.resume``).
 """
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from regbench.options.settings import AUTHORS
+from regbench.training import resume
 from regbench.training.stopping import authors_stops, run_converged, total_loss
 
 
@@ -78,6 +82,10 @@ class Stepper(Protocol):
     def checkpoint(self, m: int, path, result: TrainResult) -> None:
         """Write member m's checkpoint (``save_checkpoint``)."""
 
+    # Optional, for a stepper that can resume (``resume``): ``fingerprint() -> dict``
+    # (what must match for a snapshot to be this training's), ``snapshot() -> dict``
+    # (its whole state: weights, optimiser, random states) and ``restore(dict)``.
+
 
 @dataclass
 class _Member:
@@ -88,6 +96,22 @@ class _Member:
     best_loss: float = float("inf")   # of the loss the rule reads
     since_best: int = 0
     losses: list = field(default_factory=list)   # authors: the total loss per epoch
+
+    def saved(self) -> dict:
+        """This state as plain data and tensors (a snapshot's part)."""
+        r = self.result
+        return {"history": r.history, "best_epoch": r.best_epoch, "steps": r.steps,
+                "status": r.status, "best_state": self.best_state,
+                "best_loss": self.best_loss, "since_best": self.since_best,
+                "losses": self.losses}
+
+    def restore(self, saved: dict) -> None:
+        """Take back a ``saved`` state."""
+        r = self.result
+        r.history, r.best_epoch, r.steps, r.status = (
+            saved["history"], saved["best_epoch"], saved["steps"], saved["status"])
+        self.best_state, self.best_loss = saved["best_state"], saved["best_loss"]
+        self.since_best, self.losses = saved["since_best"], saved["losses"]
 
 
 def fit(stepper: Stepper, checkpoints: list | None = None, progress=None
@@ -107,7 +131,18 @@ def fit(stepper: Stepper, checkpoints: list | None = None, progress=None
     stepper.start()
     members = [_Member(TrainResult(model=None)) for _ in range(G)]
     active, timed, peak = list(range(G)), [], float("nan")
-    for epoch in range(1, stepper.max_epochs + 1):
+    snapshots = _Snapshots.of(stepper, checkpoints)
+    first, before = 1, 0.0   # the first epoch to train; seconds trained before a resume
+    state = snapshots.read() if snapshots else None
+    if state is not None:
+        first, timed, peak, before = (state["epoch"] + 1, state["timed"], state["peak"],
+                                      state["seconds"])
+        for member, saved in zip(members, state["members"]):
+            member.restore(saved)
+        stepper.restore(state["stepper"])
+        tqdm.write(f"regbench: resuming {snapshots.path.name} at epoch {first} from its "
+                   "snapshot", file=sys.stderr)
+    for epoch in range(first, stepper.max_epochs + 1):
         tick = time.perf_counter()
         train, steps, first_peak = stepper.train_epoch(measure=epoch == 1)   # syncs once
         timed.append((time.perf_counter() - tick, steps * len(active)))
@@ -123,10 +158,13 @@ def fit(stepper: Stepper, checkpoints: list | None = None, progress=None
             if not active:
                 break
             stepper.drop(keep)   # stopped members spend no more compute
+        elif snapshots and epoch < stepper.max_epochs:
+            snapshots.offer(epoch, members, timed, peak,
+                            before + time.perf_counter() - started)
     for j, m in enumerate(active):   # ran to max_epochs
         _release(stepper, members[m], j)
 
-    seconds = (time.perf_counter() - started) / G
+    seconds = (before + time.perf_counter() - started) / G
     kept = timed[1:] or timed   # the first epoch (warm-up, the measured step) only alone
     member_steps = sum(n for _, n in kept)
     results = []
@@ -143,7 +181,40 @@ def fit(stepper: Stepper, checkpoints: list | None = None, progress=None
         if checkpoints is not None:
             stepper.checkpoint(m, checkpoints[m], result)
         results.append(result)
+    if snapshots:
+        resume.remove_snapshot(snapshots.path)   # the checkpoint holds the run now
     return results
+
+
+class _Snapshots:
+    """The snapshots of one solo training (``resume``): written every
+    ``resume.SNAPSHOT_SECONDS`` of training, read back when it starts again."""
+
+    def __init__(self, stepper: Stepper, path):
+        self.stepper, self.path = stepper, resume.snapshot_path(path)
+        self.fingerprint = stepper.fingerprint()
+        self.written = time.perf_counter()
+
+    @classmethod
+    def of(cls, stepper: Stepper, checkpoints) -> "_Snapshots | None":
+        """Snapshots for a solo stepper that can resume and has a checkpoint path."""
+        if checkpoints is None or stepper.n_members != 1 or not hasattr(stepper, "snapshot"):
+            return None
+        return cls(stepper, checkpoints[0])
+
+    def read(self) -> dict | None:
+        return resume.read_snapshot(self.path, self.fingerprint)
+
+    def offer(self, epoch: int, members: list, timed: list, peak: float,
+              seconds: float) -> None:
+        """Write a snapshot after ``epoch`` when the last is old enough."""
+        if time.perf_counter() - self.written < resume.SNAPSHOT_SECONDS:
+            return
+        resume.write_snapshot(self.path, {
+            "fingerprint": self.fingerprint, "epoch": epoch, "timed": timed,
+            "peak": float(peak), "seconds": seconds,
+            "members": [m.saved() for m in members], "stepper": self.stepper.snapshot()})
+        self.written = time.perf_counter()
 
 
 def _end_epoch(stepper: Stepper, member: _Member, j: int, epoch: int, steps: int,

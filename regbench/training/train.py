@@ -14,6 +14,7 @@ import functools
 import os
 import random
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch
 from regbench.training.checkpoint import load_checkpoint, load_result, save_checkpoint  # noqa: F401
 from regbench.errors import RegbenchError
 from regbench.training.fit import TrainResult, with_peak_memory
+from regbench.training.resume import random_states, set_random_states
 from regbench.training.fit import fit as fit_members
 from regbench.regularizers import Regularizer
 from regbench.options.settings import PEAKS, TrainConfig
@@ -387,3 +389,25 @@ class SoloStepper:
 
     def checkpoint(self, m: int, path, result: TrainResult) -> None:
         save_checkpoint(path, self.trainer, result)
+
+    # -- resuming (``regbench.training.resume``) ---------------------------------------
+    def fingerprint(self) -> dict:
+        """What a snapshot must have been written with to be this training's."""
+        trainer = self.trainer
+        return {"task": trainer.task.name, "regularizer": trainer.regularizer.name,
+                "params": dict(trainer.regularizer.params), "lambda": trainer.lam,
+                "config": asdict(trainer.config), "rows": [len(self.train[0]),
+                                                           len(self.valid[0])]}
+
+    def snapshot(self) -> dict:
+        """The model's weights, Adam's state and every random state an epoch draws."""
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": self.rng.bit_generator.state,
+                "random": random_states(self.trainer.generator)}
+
+    def restore(self, state: dict) -> None:
+        """Take back a ``snapshot`` (after ``start``)."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        set_random_states(state["random"], self.trainer.generator)
