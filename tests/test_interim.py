@@ -67,10 +67,23 @@ def test_the_stages_change_no_number(data, tmp_path, tune_kit):
                           pd.read_csv(tmp_path / "whole" / "results.csv"))
 
 
-def test_a_logs_model_lines_say_the_time_left_at_the_pace_so_far():
-    from types import SimpleNamespace
+def test_the_time_left_counts_each_regularizers_models_at_their_own_pace():
+    from collections import Counter
 
-    from regbench.runner.executor import time_left
-    bar = SimpleNamespace(format_dict={"elapsed": 60.0})
-    assert time_left(bar, 2, 8) == "; about 03:00 left"      # 30 s a model, 6 to go
-    assert time_left(bar, 8, 8) == "" and time_left(bar, 0, 8) == ""
+    from regbench.runner.pace import Pace
+    pace = Pace(Counter(fourier=3, none=3))
+    assert pace.left() is None and pace.line() == ""          # nothing known yet
+    pace.add({"regularizer": "fourier", "train_seconds": 1000.0})   # from the store
+    pace.add({"regularizer": "fourier", "train_seconds": 2000.0}, wall=2100.0)
+    # a model: fourier 1500 s of training, none (none finished) as the others, 1500 s;
+    # 100 s around each (scoring): 1 fourier + 3 none to come
+    assert pace.left() == 4 * 1600.0
+    assert pace.line() == ("; about 1:46:40 left (training a model: fourier 25:00, "
+                           "none 25:00 (as the others))")
+    pace.add({"regularizer": "none", "train_seconds": 400.0}, wall=50.0)   # scored only
+    assert pace.left() == 1500.0 + 2 * 400.0 + 3 * 75.0       # around: mean of 100, 50
+    for row in ({"regularizer": "fourier", "train_seconds": 1500.0},
+                {"regularizer": "none", "train_seconds": 400.0},
+                {"regularizer": "none", "train_seconds": 400.0}):
+        pace.add(row)
+    assert pace.left() == 0.0 and pace.line() == ""

@@ -10,11 +10,15 @@ again from its checkpoint. The context makes the run keys and hands out frozen v
 """
 from __future__ import annotations
 
+import time
+from collections import Counter
+
 from tqdm.auto import tqdm
 
 from regbench.runner.context import RunContext
 from regbench.store.record import RUN_RECORD
 from regbench.store.runs import RunKey, atomic_write_csv, note_unreadable, results_frame
+from regbench.runner.pace import Pace
 from regbench.runner.values import train_group, train_run
 
 
@@ -23,17 +27,6 @@ def extra_backward_passes(regularizer, lam: float) -> int:
     pass (kept for double backprop) for an attribution prior with λ > 0, else none
     (the regularizer's kind says)."""
     return regularizer.kind.extra_backward_passes(lam)
-
-
-def time_left(bar, done: int, total: int) -> str:
-    """'; about 12:30 left' (tqdm's minutes:seconds) at the pace so far (the bar's
-    elapsed time over the models done: stored ones count, so a resumed run's first lines
-    say too little), or ''."""
-    if not done or done >= total:
-        return ""
-    elapsed = bar.format_dict.get("elapsed", 0.0)
-    left = tqdm.format_interval(elapsed / done * (total - done))
-    return f"; about {left} left" if elapsed else ""
 
 
 class RunExecutor:
@@ -219,21 +212,26 @@ class RunExecutor:
         loaded, on ``data_fraction`` of the training rows, under one progress bar."""
         facts = self.context.facts()
         groups = self.context.seed_grid_groups(grid)
+        pace = Pace(Counter(r for r, _ in grid))
         with tqdm(total=len(grid), desc=desc, unit="model", disable=not facts.progress,
                   dynamic_ncols=True) as bar:
-            done = 0
+            done, tick = 0, time.perf_counter()
             for regularizer, seeds in groups:
                 bar.set_postfix(reg=regularizer, seed=seeds[0])
+                stored = self.runs_stored
                 for record in self.train_seeds(regularizer, seeds, data_fraction, bar=bar):
                     record = facts.choice.stamp(record)
+                    now = time.perf_counter()
+                    pace.add(record["row"], now - tick if self.runs_stored > stored else None)
+                    stored, tick = self.runs_stored, now
                     bar.update()
                     done += 1
                     if not facts.progress:   # a log gets a line per model instead
                         row = record["row"]
                         print(f"{desc}: {done}/{len(grid)} {row['regularizer']} seed "
                               f"{row['seed']} ({row['status']}, best epoch "
-                              f"{row['best_epoch']} of {row['epochs']}"
-                              f"{time_left(bar, done, len(grid))})", flush=True)
+                              f"{row['best_epoch']} of {row['epochs']}{pace.line()})",
+                              flush=True)
                     yield record
 
 
