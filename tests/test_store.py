@@ -410,3 +410,22 @@ def test_disk_full_reads_the_chain_and_nothing_else():
         "Disk quota exceeded writing x.csv")
     assert disk_full(OSError(errno.EACCES, "Permission denied")) is None
     assert disk_full(ValueError("database is locked")) is None
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_an_adopted_checkpoint_is_linked_or_copied_whole_and_never_replaces_one(
+        tmp_path, monkeypatch, links):
+    from regbench.store.runs import RunKey, RunStore
+    key = RunKey("sim", "none", 0.0, 0, 1.0, "cfg", "ev")
+    source = tmp_path / "other.pt"
+    source.write_bytes(b"weights")
+    if not links:   # another file system: os.link fails, the bytes are copied
+        monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(OSError(18, "x")))
+    store = RunStore(tmp_path / "out")
+    store.adopt_checkpoint(key, source)
+    target = store.trained(key)
+    assert target.read_bytes() == b"weights"
+    assert os.path.samefile(source, target) == links
+    assert os.listdir(target.parent) == [target.name]      # no temporary left
+    store.adopt_checkpoint(key, tmp_path / "missing.pt")     # has one: left alone
+    assert target.read_bytes() == b"weights"

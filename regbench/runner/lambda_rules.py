@@ -11,8 +11,6 @@ lambda_reference, through the λ search's LambdaChoice).
 from __future__ import annotations
 
 import math
-import os
-import shutil
 
 import numpy as np
 
@@ -114,16 +112,9 @@ class LambdaRules:
         stored-checkpoint path) instead of trained a second time."""
         key = trials.key("none", 0, 0.0)   # the verdict's too: its keyed settings are
         store = self.context.store         # the same (``RunConfig.hash``)
-        source, target = trials.store.trained(key), store.checkpoint_path(key)
-        if source is None or target.exists() or store.load(key) is not None:
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        try:
-            os.link(source, partial)
-        except OSError:   # another file system, or no hard links: a copy
-            shutil.copyfile(source, partial)
-        os.replace(partial, target)   # whole or absent: a checkpoint that exists is complete
+        source = trials.store.trained(key)
+        if source is not None and store.load(key) is None:
+            store.adopt_checkpoint(key, source)
 
     def paper_choice(self, searched, choice, reference: dict, plan=None):
         """The paper protocol's λ of each of ``searched`` (``paper_lambda``) in

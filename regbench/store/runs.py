@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -162,6 +163,31 @@ class RunStore:
         end of training, so one that exists is complete)."""
         path = self.checkpoint_path(key)
         return path if path.is_file() else None
+
+    def adopt_checkpoint(self, key: RunKey, source) -> None:
+        """Make ``source`` (another store's checkpoint of the same training) ``key``'s
+        checkpoint here, unless it has one: hard-linked, or copied where links cannot
+        be made, under a temporary name first, so that a checkpoint that exists is
+        complete (``trained``)."""
+        target = self.checkpoint_path(key)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                       suffix=".tmp")
+        os.close(fd)
+        os.unlink(partial)
+        try:
+            try:
+                os.link(source, partial)
+            except OSError:   # another file system, or no hard links: a copy
+                shutil.copyfile(source, partial)
+                sync_file(partial)
+            os.replace(partial, target)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
+        sync_folder(target.parent)
 
     def load(self, key: RunKey) -> dict | None:
         """The stored record of ``key``, or None when it has not finished (or its
