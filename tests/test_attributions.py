@@ -283,3 +283,36 @@ def test_get_attribution_method():
     assert get_attribution_method("input_x_gradient") is input_x_gradient
     with pytest.raises(RegbenchError, match="deep_lift_shap, input_x_gradient"):
         get_attribution_method("saliency_maps")
+
+
+@pytest.mark.parametrize("activation, warns", [(nn.ReLU, False), (UndeclaredSquare, True)])
+def test_the_delta_warning_is_relative_to_the_size_of_the_output(activation, warns):
+    """A model whose output is in the tens of thousands (a profile model's explained
+    output is in the hundreds) misses summation-to-delta by more than tangermeme's
+    absolute 1e-3 in float32 rounding alone: no warning when every rule is right; a
+    wrong rule (an undeclared square counted as linear) still warns."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(4, 16, 5), activation(), nn.Flatten(),
+                          nn.Linear(16 * (L - 4), 1))
+    with torch.no_grad():
+        model[-1].weight.mul_(3e4)
+    X = random_one_hot(8)
+    from regbench.attributions.methods.deep_lift_shap import delta_threshold
+    threshold = delta_threshold(model, X, 0, (), torch.device("cpu"), 128)
+    assert threshold == 1e-3 * model(X)[:, 0].abs().max().item()
+    assert threshold > 1.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        attr = deep_lift_shap(model, X, n_shuffles=4, random_state=2)
+    assert bool([w for w in caught if issubclass(w.category, RuntimeWarning)]) == warns
+    expected = expected_difference(model, X, 0, n_shuffles=4, random_state=2)
+    # within float32's reach of an output this size, and only with the right rules
+    assert torch.allclose(attr.sum(dim=(1, 2)), expected, rtol=1e-4, atol=threshold) != warns
+
+
+def test_the_delta_threshold_is_tangermemes_for_outputs_below_one():
+    from regbench.attributions.methods.deep_lift_shap import delta_threshold
+    model = linear_model(n_tasks=1)
+    with torch.no_grad():
+        model[-1].weight.mul_(1e-3)
+    assert delta_threshold(model, random_one_hot(3), 0, (), torch.device("cpu"), 2) == 1e-3

@@ -38,7 +38,7 @@ def full_float32():
 
 
 @contextlib.contextmanager
-def _eval_mode(model: torch.nn.Module):
+def eval_mode(model: torch.nn.Module):
     """Run in eval mode (batchnorm on running stats), then restore the caller's mode."""
     was_training = model.training
     model.eval()
@@ -73,7 +73,7 @@ def evaluating(model: torch.nn.Module, device=None):
     device = torch.device(device) if device is not None else home
     model.to(device)
     try:
-        with _eval_mode(model), full_float32():
+        with eval_mode(model), full_float32():
             yield device
     finally:
         model.to(home)
@@ -108,7 +108,7 @@ def check_target(model: torch.nn.Module, X: torch.Tensor, target: int,
                   args: tuple = ()) -> None:
     """Fail with a clear message, not tangermeme's IndexError. X: (1, 4, L)."""
     device, dtype = model_device(model), model_dtype(model)
-    with _eval_mode(model), torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         logits = model(X.to(device=device, dtype=dtype),
                        *(a.to(device=device, dtype=dtype) for a in args))
     output_to_explain(logits, target)
