@@ -5,10 +5,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from regbench.cli import main
 from regbench.data import SimulatedSource
 from regbench.errors import RegbenchError
+from regbench.runtime.hardware import hardware
 from regbench.simulate import simulate
 
 SMALL = {"length": 100, "positives": 30, "negatives": 30}
@@ -101,6 +103,7 @@ def test_every_row_records_how_it_was_trained_and_a_mixed_comparison_warns(
     bench.run(report=False, plan=False)
     rows = pd.read_csv(tmp_path / "results.csv")
     assert set(zip(rows.threads, rows.device, rows.models_per_group)) == {(1, "cpu", 1)}
+    assert set(rows.hardware) == {HERE}
     assert "warning" not in capsys.readouterr().err
     ids = sorted(p.name for p in (tmp_path / "runs").iterdir())
     # more threads, and seeds trained as one grouped model: the stored none runs are
@@ -127,6 +130,7 @@ def test_every_row_records_how_it_was_trained_and_a_mixed_comparison_warns(
 
 
 SETTINGS = ("threads", "device", "models_per_group")
+HERE = hardware(torch.device("cpu"))   # this machine's processor, as rows record it
 
 
 def test_a_rerun_with_other_settings_says_what_it_reuses_and_config_json_is_the_rows(
@@ -142,7 +146,9 @@ def test_a_rerun_with_other_settings_says_what_it_reuses_and_config_json_is_the_
     table = (tmp_path / "results.csv").read_bytes()
     config = json.loads((tmp_path / "config.json").read_text())
     assert [config[k] for k in SETTINGS] == [1, "cpu", 1]
-    assert config["this_invocation"] == {"threads": 1, "device": "cpu", "models_per_group": 1}
+    assert config["this_invocation"] == {"threads": 1, "device": "cpu", "models_per_group": 1,
+                                         "hardware": HERE}
+    assert config["hardware"] == HERE
     assert "reusing" not in capsys.readouterr().err
     bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
     bench.config.threads, bench.config.models_per_group = 2, 2
@@ -157,11 +163,28 @@ def test_a_rerun_with_other_settings_says_what_it_reuses_and_config_json_is_the_
     assert (tmp_path / "results.csv").read_bytes() == table   # reused as they were
     config = json.loads((tmp_path / "config.json").read_text())
     assert [config[k] for k in SETTINGS] == [1, "cpu", 1]
-    assert config["this_invocation"] == {"threads": 2, "device": "cpu", "models_per_group": 2}
+    assert config["this_invocation"] == {"threads": 2, "device": "cpu", "models_per_group": 2,
+                                         "hardware": HERE}
     bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])   # as trained: no note
     bench.config.threads = 1
     bench.run(report=False, plan=False)
     assert "reusing" not in capsys.readouterr().err
+    # A run stored before rows recorded the hardware is not counted as differing; one
+    # trained on another processor is
+    seed0, seed1 = (bench.context.store.record_path(bench.context.key("none", s))
+                    for s in (0, 1))
+    for path, value in ((seed0, None), (seed1, "Another CPU (AVX512)")):
+        record = json.loads(path.read_text())
+        record["row"]["hardware"] = value
+        path.write_text(json.dumps(record))
+    bench = tune_kit.make_bench(data_dir, tmp_path, ["none"])
+    bench.config.threads = 1
+    bench.run(report=False, plan=False)
+    assert [line for line in capsys.readouterr().err.splitlines() if "reusing" in line] == [
+        "note: reusing 1 stored run trained with other settings than this invocation's "
+        f"(hardware {HERE}): 1 with hardware Another CPU (AVX512); the run keys leave "
+        "these settings out, so results.csv and config.json record what each row was "
+        "trained with"]
 
 
 def test_mixed_settings_ignores_rows_that_did_not_record_them():

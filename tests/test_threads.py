@@ -113,3 +113,26 @@ def test_workers_take_auto_or_a_whole_number(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "expected 'auto' or a whole number, got 'two'" in err
     assert "workers = 0 is not valid: expected 'auto' or an integer >= 1" in err
+
+
+def test_rows_name_the_processor_and_the_kernels_torch_picks_on_it(monkeypatch):
+    import torch
+
+    from regbench.runtime import hardware as hw
+    monkeypatch.setattr(hw, "cpu_name", lambda: "Some CPU")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert hw.hardware(torch.device("cpu")) == "Some CPU (AVX512)"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "")
+    assert hw.hardware(torch.device("cpu")) == "Some CPU"
+
+
+def test_the_cpu_name_is_cpuinfos_model_name():
+    from pathlib import Path
+
+    from regbench.runtime.hardware import cpu_name
+    info = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in info.read_text().splitlines()
+             if line.startswith("model name")] if info.is_file() else []
+    if not names:
+        pytest.skip("no model name in /proc/cpuinfo here")
+    assert cpu_name() == names[0]

@@ -20,6 +20,7 @@ from regbench.data import Dataset, FolderSource, SimulatedSource, source_of
 from regbench.errors import RegbenchError
 from regbench.runner.lambda_choice import LambdaChoice
 from regbench.regularizers import get_spec
+from regbench.runtime.hardware import hardware
 from regbench.runner.values import RunFacts, RunInputs, Scoring, TrainingData
 from regbench.runner.checks import check_run, resolve_lambdas, resolve_regularizers
 from regbench.spectra import check_freq_limit
@@ -252,11 +253,12 @@ class RunContext:
 
     def run_settings(self, models_per_group: int = 1) -> dict:
         """How this process trains: settings the run keys leave out, though they move
-        the numbers (docs/distributed.md: grouping and threads moved a test auROC by 0.13 and 0.07);
+        the numbers (docs/distributed.md: grouping and threads moved a test auROC by 0.13 and 0.07;
+        the processor picks torch's kernels: ``runtime.hardware``);
         every results.csv row records them. ``models_per_group``: models trained
         together with this one (1: alone)."""
         return {"threads": torch.get_num_threads(), "device": str(self.device),
-                "models_per_group": models_per_group}
+                "models_per_group": models_per_group, "hardware": hardware(self.device)}
 
     # -- the grid -----------------------------------------------------------------------
     def searched_regularizers(self) -> list[str]:

@@ -84,6 +84,7 @@ LAYOUT = (
     Column("threads", FACT, setting=True),
     Column("device", FACT, setting=True),
     Column("models_per_group", FACT, setting=True),
+    Column("hardware", FACT, setting=True),   # where it was trained (runtime.hardware)
     PERFORMANCE_METRICS,
     Column("attributions", FACT),   # DeepLIFT/SHAP's attributions of the run
     ATTRIBUTION_METRICS,

@@ -272,9 +272,9 @@ class RunStore:
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             settings = RUN_RECORD.settings()
-            if row.get("checkpoint") == checkpoint and all(
+            if row.get("checkpoint") == checkpoint and any(
                     row.get(c) is not None for c in settings):
-                return {c: row[c] for c in settings}
+                return {c: row.get(c) for c in settings}   # None: not recorded then
         return None
 
     def settings_warnings(self) -> list[str]:

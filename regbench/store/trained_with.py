@@ -71,12 +71,13 @@ def reused_runs_note(context) -> str | None:
             for share in (1.0, *config.data_fractions()):
                 key = context.key(regularizer, seed, data_fraction=share)
                 stored = _stored_settings(context.store, key)
-                if stored is not False and stored != mine:
+                if stored is not False and _differs(stored, mine):
                     differ.append((stored, mine))
     if not differ:
         return None
     columns = [c for c in RUN_RECORD.settings()
-               if any(s is not None and s[c] != m[c] for s, m in differ)]
+               if any(s is not None and s[c] is not None and s[c] != m[c]
+                      for s, m in differ)]
     columns = columns or list(RUN_RECORD.settings())
     counts = Counter(", ".join(f"{c} {s[c]}" for c in columns) if s is not None
                      else "settings not recorded" for s, _ in differ)
@@ -95,6 +96,13 @@ def say_reused_runs(context) -> None:
     note = reused_runs_note(context)
     if note:
         print(note, file=sys.stderr, flush=True)
+
+
+def _differs(stored: dict | None, mine: dict) -> bool:
+    """Whether a stored run's settings (None: not recorded) differ from this
+    invocation's in a setting it recorded (one added since, e.g. hardware, is not
+    known, so not counted)."""
+    return stored is None or any(v is not None and v != mine[c] for c, v in stored.items())
 
 
 def _stored_settings(store, key):
