@@ -2,6 +2,7 @@
 the uninterrupted run trains: the same history, best epoch and weights, bit for bit
 (regbench.training.resume)."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -129,3 +130,39 @@ def test_another_trainings_or_a_broken_snapshot_is_set_aside(
     assert "ignoring the snapshot" in err and "corrupt" in err
     _same(other, again)
     assert not resume.snapshot_path(path).exists()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, tune_kit):
+    return tune_kit.make_dataset(tmp_path_factory.mktemp("data"))
+
+
+def test_a_run_stopped_mid_model_resumes_to_the_same_record(data_dir, tmp_path, tune_kit,
+                                                            monkeypatch):
+    """The executor trains a run on its store's checkpoint path, so a run stopped in
+    its second epoch and started again stores the record the whole run stores."""
+    monkeypatch.setattr(resume, "SNAPSHOT_SECONDS", 0.0)
+
+    def executor(out):
+        bench = tune_kit.make_bench(data_dir, out, ["fourier"])
+        bench.context.check_data()
+        return bench
+
+    whole = executor(tmp_path / "whole")
+    expected = whole.executor.train_one("fourier", 0)
+
+    def stop(epoch, record):
+        if epoch == 2:
+            raise Stop
+    stopped = executor(tmp_path / "stopped")
+    with pytest.raises(Stop):
+        stopped.executor.train_one("fourier", 0, epoch_callback=stop)
+    key = stopped.context.key("fourier", 0)
+    assert resume.snapshot_path(stopped.context.store.checkpoint_path(key)).is_file()
+    got = executor(tmp_path / "stopped").executor.train_one("fourier", 0)
+    assert got["history"] == expected["history"]
+    timing = ("train_seconds", "step_seconds", "peak_mib")
+    assert {k: v for k, v in got["row"].items() if k not in timing} == \
+        {k: v for k, v in expected["row"].items() if k not in timing}
+    pd.testing.assert_frame_equal(pd.DataFrame(got["per_sequence"]),   # NaN equals NaN
+                                  pd.DataFrame(expected["per_sequence"]))
