@@ -156,6 +156,38 @@ def test_output_length_crops_the_centre():
         ProfileCNN(seq_len=50, output_length=60)
 
 
+@pytest.mark.parametrize("width, length, seq_len", [
+    (75, 30, 120),    # the heads' shape: odd width, output inside the padding-free part
+    (8, 50, 60),      # even width
+    (15, 60, 60),     # the whole input out: the window reads the zero padding
+])
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_windowed_head_is_the_cropped_convolution(width, length, seq_len, bias):
+    """window_conv1d computes only the outputs kept, as one product: the cropped
+    convolution's values, gradients and gradients of gradients (the prior's double
+    backward), exactly in float64."""
+    from regbench.models.profile import window_conv1d
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(5, 3, width, padding=width // 2, bias=bias).double()
+    h = torch.randn(4, 5, seq_len, dtype=torch.float64, requires_grad=True)
+
+    def cropped(h):
+        full = conv(h)
+        start = (full.shape[-1] - length) // 2
+        return full[..., start:start + length]
+    torch.testing.assert_close(window_conv1d(h, conv, length), cropped(h),
+                               rtol=1e-12, atol=1e-12)
+    weights = list(conv.parameters())
+
+    def grads(f):
+        """The input gradient, and the weights' gradients through it (the prior's
+        double backward)."""
+        g, = torch.autograd.grad(f(h).square().sum(), h, create_graph=True)
+        return [g, *torch.autograd.grad((g * g.detach().sign()).sum(), weights)]
+    for a, b in zip(grads(lambda h: window_conv1d(h, conv, length)), grads(cropped)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_the_default_output_is_the_padding_free_centre():
     """Receptive field 2 × (10 + 2 + 4 + ... + 64 + 37) + 1 = 347 bp, as the authors':
     1346 bp in, 1000 out; the first output position sees input bases 0 .. 346 exactly."""
