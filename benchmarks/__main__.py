@@ -30,6 +30,7 @@ BENCHMARKS = {  # name -> module, in running order
     "deeplift": "bench_deeplift",
     "mixed": "bench_mixed",
     "profile": "bench_profile",
+    "profilehead": "bench_profile_head",
     "convgrad": "bench_convgrad",
     "scaling": "bench_scaling",
     "genome": "bench_genome",
