@@ -129,6 +129,10 @@ def window_conv1d(h: torch.Tensor, conv: nn.Conv1d, length: int) -> torch.Tensor
     C_out = 2 and width 75, torch's CPU convolution (oneDNN) took 2.4 s forward and
     backward for a batch of 128 x 646 bp where this takes 0.23 s (2.5 times faster
     training). h: (N, C_in, L). Returns (N, C_out, length)."""
+    if conv.stride != (1,) or conv.dilation != (1,) or conv.groups != 1 \
+            or conv.padding_mode != "zeros":
+        raise RegbenchError("window_conv1d needs a stride-1, undilated, ungrouped Conv1d "
+                            "with zero padding")
     out_channels, in_channels, width = conv.weight.shape
     pad = conv.padding[0]
     start = (h.shape[-1] + 2 * pad - width + 1 - length) // 2   # first output kept
